@@ -1,0 +1,118 @@
+"""Runs batches as Ray tasks, locally (``ray.init()``) or on a cluster (``address``).
+
+* shared inputs are put in the object store once (``ray.put``) and passed by reference;
+* at most ``max_in_flight`` tasks are outstanding (``ray.wait`` backpressure), so the
+  driver's memory stays flat however many batches there are;
+* results are handed to the callback as they finish;
+* ``max_retries`` re-runs a task whose worker died; batch functions are pure, so a
+  retried batch gives the same rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from platform_core.executor import BatchFunction, Executor, ResultCallback
+
+__all__ = ["RayExecutor"]
+
+
+def _run_batch(fn: BatchFunction, batch: Any, shared: Any) -> Any:
+    """Worker side: pin Numba's threads to the CPUs Ray gave this task, then run."""
+    import numba
+    import ray
+
+    cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1.0)
+    numba.set_num_threads(max(1, min(int(cpus), numba.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]
+    return fn(batch, shared)
+
+
+class RayExecutor(Executor):
+    """Ray tasks, one per batch.
+
+    Args:
+        address: a Ray cluster address (``ray://`` or ``host:port``, or ``"auto"``);
+            None starts a local Ray instance (``ray.init()``).
+        num_workers: CPUs of the local instance (ignored with ``address``); None = all.
+        cpus_per_task: CPUs reserved per task (Numba threads per task follow it).
+        max_in_flight: outstanding tasks at most; None = 2 x the cluster's CPUs.
+        max_retries: re-runs of a task whose worker process died.
+    """
+
+    name = "ray"
+
+    def __init__(
+        self,
+        address: str | None = None,
+        num_workers: int | None = None,
+        cpus_per_task: float = 1.0,
+        max_in_flight: int | None = None,
+        max_retries: int = 3,
+        **_: Any,
+    ) -> None:
+        self.address = address
+        self.num_workers = num_workers
+        self.cpus_per_task = cpus_per_task
+        self.max_in_flight = max_in_flight
+        self.max_retries = max_retries
+        self._started_here = False
+
+    def _ensure_ray(self) -> Any:
+        import ray
+
+        if not ray.is_initialized():
+            kwargs: dict[str, Any] = {
+                "include_dashboard": False,
+                "log_to_driver": True,
+                "configure_logging": False,
+            }
+            if self.address:
+                ray.init(address=self.address, **kwargs)
+            else:
+                ray.init(num_cpus=self.num_workers, **kwargs)
+            self._started_here = True
+        return ray
+
+    def describe(self) -> dict[str, Any]:
+        """Executor parameters for the run log."""
+        return {
+            "executor": self.name,
+            "address": self.address or "local",
+            "num_workers": self.num_workers,
+            "cpus_per_task": self.cpus_per_task,
+        }
+
+    def map_batches(
+        self,
+        fn: BatchFunction,
+        batches: Sequence[Any],
+        shared: Any,
+        on_result: ResultCallback,
+    ) -> None:
+        """Submit tasks with backpressure and hand back results as they finish."""
+        ray = self._ensure_ray()
+        remote = ray.remote(num_cpus=self.cpus_per_task, max_retries=self.max_retries)(_run_batch)
+        shared_ref = ray.put(shared)
+        fn_ref = ray.put(fn)
+        cluster_cpus = int(ray.cluster_resources().get("CPU", 1))
+        limit = self.max_in_flight or max(2, 2 * int(cluster_cpus / self.cpus_per_task))
+        pending: dict[Any, int] = {}
+        next_batch = 0
+        while next_batch < len(batches) or pending:
+            while next_batch < len(batches) and len(pending) < limit:
+                ref = remote.remote(fn_ref, batches[next_batch], shared_ref)
+                pending[ref] = next_batch
+                next_batch += 1
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                index = pending.pop(ref)
+                on_result(index, ray.get(ref))
+
+    def close(self) -> None:
+        """Shut down the local Ray instance this executor started."""
+        if self._started_here:
+            import ray
+
+            ray.shutdown()
+            self._started_here = False

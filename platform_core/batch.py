@@ -1,0 +1,204 @@
+"""The batch function: forecast, solve and check one batch of SKU networks.
+
+``run_batch(spec, shared)`` is pure: its rows depend only on the stages in the batch,
+their inputs and the run seed (seeds are derived per SKU-location), never on the batch
+size or the worker that runs it, so a retried batch reproduces its rows exactly.
+A network whose forecaster or solver raises is isolated and reported with
+``status = "error"`` and the message; the other networks of the batch finish.
+"""
+
+from __future__ import annotations
+
+import traceback
+
+import numpy as np
+import pyarrow as pa
+
+from platform_core.components import RECOMMENDATION_SCHEMA, DemandSeries, StageCosts, StageProblem
+from platform_core.plan import BatchSpec, SharedInputs
+from platform_core.seeds import stage_seeds
+
+__all__ = ["run_batch", "POLICY_COLUMNS"]
+
+POLICY_COLUMNS = ("policy_type", "base_stock_level", "reorder_point", "order_up_to", "safety_stock")
+
+
+def _derived_demand(shared: SharedInputs, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """External demand plus the demand of downstream stages times quantity per.
+
+    ``idx`` holds whole networks in planned order.  Internal stages see the sum of their
+    downstream stages' demand (what base-stock downstream stages order); censoring flags
+    are kept only for a stage's own external demand.
+    """
+    local = {int(g): k for k, g in enumerate(idx)}
+    own = shared.demand[idx]
+    values = np.where(np.isnan(own), 0.0, own)
+    flags = shared.stocked_out[idx].copy()
+    lo = np.searchsorted(shared.edge_up, idx.min(), side="left")
+    hi = np.searchsorted(shared.edge_up, idx.max(), side="right")
+    ups = shared.edge_up[lo:hi]
+    downs = shared.edge_down[lo:hi]
+    qtys = shared.edge_qty[lo:hi]
+    keep = np.isin(ups, idx)
+    ups, downs, qtys = ups[keep], downs[keep], qtys[keep]
+    internal = np.zeros(idx.size, dtype=bool)
+    if ups.size:
+        children: dict[int, list[tuple[int, float]]] = {}
+        parents: dict[int, list[int]] = {}
+        for u, d, q in zip(ups, downs, qtys, strict=True):
+            lu, ld = local[int(u)], local[int(d)]
+            children.setdefault(lu, []).append((ld, float(q)))
+            parents.setdefault(ld, []).append(lu)
+            internal[lu] = True
+        # downstream first (Kahn's order on the reversed graph)
+        remaining = np.array([len(children.get(k, ())) for k in range(idx.size)])
+        stack = [k for k in range(idx.size) if remaining[k] == 0]
+        while stack:
+            k = stack.pop()
+            for d, q in children.get(k, ()):
+                values[k] += q * values[d]
+            for p in parents.get(k, ()):
+                remaining[p] -= 1
+                if remaining[p] == 0:
+                    stack.append(p)
+        flags[internal] &= shared.has_demand[idx][internal, None]
+    # a customer-facing stage keeps its missing periods missing
+    values[~internal[:, None] & np.isnan(own)] = np.nan
+    return values, flags
+
+
+def _solve(shared: SharedInputs, idx: np.ndarray) -> pa.Table:
+    settings = shared.settings
+    # component classes were resolved by the driver's plugin host and travel by reference
+    forecaster = settings["forecaster_cls"](**settings["forecaster_params"])
+    solver = settings["solver_cls"](**settings["solver_params"])
+    values, flags = _derived_demand(shared, idx)
+    n, periods = values.shape
+    keys = [f"{s}@{loc}" for s, loc in zip(shared.sku[idx], shared.location[idx], strict=True)]
+    series = DemandSeries(
+        keys=keys,
+        values=values.reshape(-1),
+        stocked_out=flags.reshape(-1),
+        indptr=np.arange(0, n * periods + 1, periods, dtype=np.int64),
+    )
+    forecaster.fit(series)
+    period_demand = forecaster.period_demand()
+    lead_time = [shared.lead_time(int(i)) for i in idx]
+    seeds = stage_seeds(int(settings["seed"]), keys)
+    problem = StageProblem(
+        keys=keys,
+        period_demand=period_demand,
+        lead_time=lead_time,
+        review_period=shared.review_period[idx],
+        unit_cost=shared.unit_cost[idx],
+        costs=StageCosts(
+            shared.holding_cost[idx], shared.stockout_cost[idx], shared.ordering_cost[idx],
+            shared.cost_optimal_service[idx],
+        ),
+        service_target=shared.service_target[idx],
+        upstream=[np.zeros(0, dtype=np.int64)] * n,
+        quantity_per=[np.zeros(0)] * n,
+        seeds=seeds,
+    )
+    table = solver.solve(problem)
+    if table.num_rows != n:
+        raise RuntimeError(f"solver {settings['solver']!r} returned {table.num_rows} rows for {n} stages")
+    notes = getattr(forecaster, "fallback_", None) or [""] * n
+    messages = [
+        "; ".join(m for m in (note, f"lead time from {src}") if m)
+        for note, src in zip(notes, shared.lead_time_source[idx], strict=True)
+    ]
+    return _finish(shared, idx, table, messages)
+
+
+def _finish(shared: SharedInputs, idx: np.ndarray, table: pa.Table, messages: list[str]) -> pa.Table:
+    n = idx.size
+    settings = shared.settings
+    cols: dict[str, pa.Array] = {}
+    status = np.array(["ok"] * n, dtype=object)
+    msgs = list(messages)
+    for name in POLICY_COLUMNS:
+        if name not in table.column_names:
+            raise RuntimeError(f"solver {settings['solver']!r} returned no {name!r} column")
+        col = table.column(name)
+        bad = col.is_null().to_numpy(zero_copy_only=False)
+        if pa.types.is_floating(col.type):
+            bad |= ~np.isfinite(col.to_numpy(zero_copy_only=False).astype(np.float64))
+        for k in np.flatnonzero(bad):
+            status[k] = "error"
+            msgs[k] = f"solver gave no {name}"
+    base = {
+        "sku": pa.array(shared.sku[idx].tolist(), pa.string()),
+        "location": pa.array(shared.location[idx].tolist(), pa.string()),
+        "status": pa.array(status.tolist(), pa.string()),
+        "message": pa.array(msgs, pa.string()),
+        "forecaster": pa.array([settings["forecaster"]] * n, pa.string()),
+        "lead_time_model": pa.array([settings["lead_time_model"]] * n, pa.string()),
+        "solver": pa.array([settings["solver"]] * n, pa.string()),
+    }
+    for field in RECOMMENDATION_SCHEMA:
+        if field.name in base:
+            cols[field.name] = base[field.name]
+        elif field.name in table.column_names:
+            cols[field.name] = table.column(field.name).cast(field.type)
+        else:
+            cols[field.name] = pa.nulls(n, field.type)
+    out = pa.table(cols, schema=RECOMMENDATION_SCHEMA)
+    return out.append_column("input_row", pa.array(shared.input_row[idx], pa.int64()))
+
+
+def _error_rows(shared: SharedInputs, idx: np.ndarray, message: str) -> pa.Table:
+    n = idx.size
+    settings = shared.settings
+    cols = {}
+    for field in RECOMMENDATION_SCHEMA:
+        cols[field.name] = pa.nulls(n, field.type)
+    cols["sku"] = pa.array(shared.sku[idx].tolist(), pa.string())
+    cols["location"] = pa.array(shared.location[idx].tolist(), pa.string())
+    cols["status"] = pa.array(["error"] * n, pa.string())
+    cols["message"] = pa.array([message] * n, pa.string())
+    cols["forecaster"] = pa.array([settings["forecaster"]] * n, pa.string())
+    cols["lead_time_model"] = pa.array([settings["lead_time_model"]] * n, pa.string())
+    cols["solver"] = pa.array([settings["solver"]] * n, pa.string())
+    out = pa.table(cols, schema=RECOMMENDATION_SCHEMA)
+    return out.append_column("input_row", pa.array(shared.input_row[idx], pa.int64()))
+
+
+def _networks(shared: SharedInputs, spec: BatchSpec) -> list[np.ndarray]:
+    """Split the batch into its independent networks (planned indices)."""
+    idx = np.arange(spec.start, spec.stop)
+    lo = np.searchsorted(shared.edge_up, spec.start, side="left")
+    hi = np.searchsorted(shared.edge_up, spec.stop - 1, side="right")
+    parent = {int(i): int(i) for i in idx}
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for u, d in zip(shared.edge_up[lo:hi], shared.edge_down[lo:hi], strict=True):
+        ru, rd = find(int(u)), find(int(d))
+        if ru != rd:
+            parent[max(ru, rd)] = min(ru, rd)
+    groups: dict[int, list[int]] = {}
+    for i in idx:
+        groups.setdefault(find(int(i)), []).append(int(i))
+    return [np.array(g, dtype=np.int64) for g in groups.values()]
+
+
+def run_batch(spec: BatchSpec, shared: SharedInputs) -> pa.Table:
+    """Recommendations for stages ``[spec.start, spec.stop)`` with an ``input_row`` column."""
+    idx = np.arange(spec.start, spec.stop, dtype=np.int64)
+    try:
+        return _solve(shared, idx)
+    except Exception:  # noqa: BLE001 - isolate the failing network(s) below
+        pass
+    parts = []
+    for net in _networks(shared, spec):
+        try:
+            parts.append(_solve(shared, net))
+        except Exception as exc:  # noqa: BLE001 - reported per SKU-location, never dropped
+            last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+            parts.append(_error_rows(shared, net, f"{type(exc).__name__} in network: {last}"))
+    return pa.concat_tables(parts)

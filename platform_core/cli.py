@@ -1,0 +1,172 @@
+"""The ``echelon`` command line.
+
+Core commands: ``generate``, ``validate``, ``run``, ``plugins``, ``ui``.  Plugins add
+more through the ``register_cli_commands`` hook (``gsm``, ``import-chain``,
+``simulate``, ``backtest`` come from built-in plugins).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+
+from platform_core import __version__
+
+__all__ = ["main", "build_parser"]
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from platform_core.data.generate import generate_dataset
+
+    info = generate_dataset(
+        args.out, sku_locations=args.sku_locations, seed=args.seed, periods=args.periods,
+        period_days=args.period_days, fmt=args.format,
+    )
+    print(json.dumps(info, indent=2, default=str))
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from platform_core.data.loaders import load_dataset
+
+    ds = load_dataset(args.data)
+    for name, table in ds.tables.items():
+        print(f"{name:15s} {table.num_rows:>12,d} rows  {ds.sources.get(name, '')}")
+    print("valid")
+    return 0
+
+
+def _print_summary(metrics: dict[str, float], out: str) -> None:
+    rows = [
+        ("SKU-locations", f"{metrics['sku_locations']:,.0f}"),
+        ("  ok", f"{metrics['sku_locations_ok']:,.0f}"),
+        ("  error", f"{metrics['sku_locations_error']:,.0f}"),
+        ("fill rate (demand-weighted)", f"{metrics['fill_rate_demand_weighted']:.4f}"),
+        ("cycle service (demand-weighted)", f"{metrics['cycle_service_demand_weighted']:.4f}"),
+        ("inventory investment [currency]", f"{metrics['inventory_investment_currency']:,.0f}"),
+        ("safety stock [units]", f"{metrics['safety_stock_units']:,.0f}"),
+        ("holding cost [currency/period]", f"{metrics['holding_cost_per_period_currency']:,.0f}"),
+        ("stockout cost [currency/period]", f"{metrics['stockout_cost_per_period_currency']:,.0f}"),
+        ("batches", f"{metrics['batches']:,.0f}"),
+        ("wall time [s]", f"{metrics['wall_seconds']:.1f}"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    print("\nSummary")
+    print("-" * (width + 18))
+    for k, v in rows:
+        print(f"{k:<{width}}  {v:>15}")
+    print("-" * (width + 18))
+    print(f"recommendations: {os.path.join(out, 'recommendations.parquet')}")
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from platform_core.config import load_config
+    from platform_core.pipeline import run
+
+    overrides = {
+        "run": {
+            "seed": args.seed,
+            "address": args.address,
+            "executor": args.executor,
+            "num_workers": args.num_workers,
+            "batch_stages": args.batch_stages,
+        },
+        "tracking": {"uri": args.tracking_uri},
+    }
+    config = load_config(args.config, overrides)
+    result = run(args.data, args.out, config)
+    _print_summary(result.metrics, args.out)
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return 0
+
+
+def _cmd_plugins(args: argparse.Namespace) -> int:
+    from platform_core.plugin_host import PluginHost
+
+    host = PluginHost()
+    rows = [(c.family, c.name, c.plugin, c.version, f"{c.cls.__module__}.{c.cls.__qualname__}") for c in host.components()]
+    header = ("family", "name", "plugin", "version", "class")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
+    for r in [header, *rows]:
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    return 0
+
+
+def _cmd_ui(args: argparse.Namespace) -> int:
+    cmd = [
+        sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", args.tracking_uri,
+        "--host", "127.0.0.1", "--port", str(args.port),
+    ]
+    print("starting:", " ".join(cmd))
+    return subprocess.call(cmd)
+
+
+def build_parser(with_plugins: bool = True) -> argparse.ArgumentParser:
+    """The argument parser, including commands contributed by plugins."""
+    parser = argparse.ArgumentParser(prog="echelon", description="Multi-echelon inventory optimisation.")
+    parser.add_argument("--version", action="version", version=f"echelon {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("generate", help="write a realistic generated dataset")
+    p.add_argument("out", help="output directory")
+    p.add_argument("--sku-locations", type=int, default=2000, help="number of SKU-locations")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--periods", type=int, default=104, help="periods of demand history")
+    p.add_argument("--period-days", type=int, default=7, help="days per period")
+    p.add_argument("--format", choices=["parquet", "csv"], default="parquet")
+    p.set_defaults(func=_cmd_generate)
+
+    p = sub.add_parser("validate", help="load and validate a dataset directory")
+    p.add_argument("data")
+    p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("run", help="recommend a policy for every SKU-location")
+    p.add_argument("data", help="input dataset directory")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--config", help="TOML configuration file")
+    p.add_argument("--address", help="Ray cluster address (default: a local Ray instance)")
+    p.add_argument("--executor", help="ray (default) or in_process")
+    p.add_argument("--num-workers", type=int, help="CPUs of the local Ray instance")
+    p.add_argument("--batch-stages", type=int, help="SKU-locations per batch")
+    p.add_argument("--seed", type=int, help="run seed")
+    p.add_argument("--tracking-uri", help="MLflow tracking URI (default sqlite:///mlflow.db; 'none' disables)")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("plugins", help="list every registered component")
+    p.set_defaults(func=_cmd_plugins)
+
+    p = sub.add_parser("ui", help="start the MLflow UI on 127.0.0.1")
+    p.add_argument("--tracking-uri", default="sqlite:///mlflow.db")
+    p.add_argument("--port", type=int, default=5000)
+    p.set_defaults(func=_cmd_ui)
+
+    if with_plugins:
+        from platform_core.plugin_host import PluginHost
+
+        PluginHost().register_cli_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``echelon`` console script."""
+    from platform_core.data.errors import DataValidationError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except DataValidationError as exc:
+        print(f"echelon: invalid input: {exc}", file=sys.stderr)
+        return 2
+    except (ValueError, KeyError, FileNotFoundError) as exc:
+        print(f"echelon: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

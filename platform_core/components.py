@@ -1,0 +1,234 @@
+"""Base classes of the four plugin families: forecaster, lead-time model, cost model, solver.
+
+Components follow the estimator style: ``__init__`` stores parameters, ``fit`` returns
+``self``, fitted state ends in ``_``; class attributes are capability flags.  A plugin
+registers component *classes* under a name (see :mod:`platform_core.hookspecs`); the
+configuration picks one by name.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import pyarrow as pa
+
+from platform_core.distributions import DiscreteDistribution
+
+__all__ = [
+    "DemandSeries",
+    "Forecaster",
+    "LeadTimeModel",
+    "StageCosts",
+    "CostModel",
+    "StageProblem",
+    "Solver",
+    "RECOMMENDATION_SCHEMA",
+]
+
+
+@dataclass
+class DemandSeries:
+    """Many demand series as flat arrays plus offsets (CSR), oldest period first.
+
+    Attributes:
+        keys: one key per series (``"sku@location"``).
+        values: demand [units/period], NaN where missing.
+        stocked_out: True where the period was censored by a stockout.
+        indptr: ``values[indptr[i]:indptr[i+1]]`` is series ``i``.
+        attributes: optional per-series attributes (item features) for global models.
+    """
+
+    keys: list[str]
+    values: np.ndarray
+    stocked_out: np.ndarray
+    indptr: np.ndarray
+    attributes: pa.Table | None = None
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def series(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Values and censoring flags of series ``i``."""
+        a, b = int(self.indptr[i]), int(self.indptr[i + 1])
+        return self.values[a:b], self.stocked_out[a:b]
+
+
+class Forecaster(ABC):
+    """Learns a demand distribution per series.
+
+    Output per series: the per-period demand distribution (what the simulation samples)
+    and the lead-time-demand distribution for a given lead-time distribution.
+    """
+
+    handles_intermittent: ClassVar[bool] = False
+    handles_censoring: ClassVar[bool] = False
+    is_global: ClassVar[bool] = False  # fits one model across series
+
+    @abstractmethod
+    def fit(self, demand: DemandSeries) -> Self:
+        """Fit on every series of ``demand``; returns self."""
+
+    @abstractmethod
+    def period_demand(self) -> list[DiscreteDistribution]:
+        """Per-period demand distribution [units/period] of each fitted series."""
+
+    def lead_time_demand(
+        self,
+        lead_times: list[DiscreteDistribution],
+        review_periods: np.ndarray,
+        seeds: np.ndarray,
+    ) -> list[DiscreteDistribution]:
+        """Distribution of demand over lead time + review period [units], per series.
+
+        The default convolves the per-period distribution over a random number of periods;
+        forecasters with serial dependence (bootstrap) override it.
+        """
+        out = []
+        for dist, lt, r in zip(self.period_demand(), lead_times, review_periods, strict=True):
+            out.append(compound(dist, lt, int(r)))
+        return out
+
+
+def compound(period: DiscreteDistribution, lead_time: DiscreteDistribution, review: int) -> DiscreteDistribution:
+    """Demand over ``L + review`` periods, L ~ ``lead_time``, periods i.i.d. ``period``."""
+    lmax = lead_time.offset + lead_time.pmf.size - 1 + review
+    acc = DiscreteDistribution.point(0)
+    powers: list[DiscreteDistribution] = [acc]
+    for _ in range(lmax):
+        acc = acc.convolve(period)
+        powers.append(acc)
+    size = max(p.offset + p.pmf.size for p in powers)
+    pmf = np.zeros(size)
+    for k, w in zip(lead_time.support, lead_time.pmf, strict=True):
+        p = powers[int(k) + review]
+        pmf[p.offset : p.offset + p.pmf.size] += w * p.pmf
+    return DiscreteDistribution(pmf, 0)
+
+
+class LeadTimeModel(ABC):
+    """Learns a lead-time distribution per lane from receipts.
+
+    A lane is ``(sku, location, supplier)``.  Lead times are returned in periods.
+    """
+
+    uses_features: ClassVar[bool] = False
+
+    @abstractmethod
+    def fit(self, receipts: pa.Table) -> Self:
+        """Fit on the receipts table (schema ``platform_core.data.schemas.RECEIPTS``)."""
+
+    @abstractmethod
+    def predict(self, lanes: pa.Table, period_days: float) -> list[DiscreteDistribution | None]:
+        """Lead-time distribution [periods] per lane row (None when the lane is unknown)."""
+
+
+@dataclass
+class StageCosts:
+    """Costs per stage, aligned with the stages table.
+
+    Attributes:
+        holding_cost: [currency/unit/period].
+        stockout_cost: [currency/unit] per unit backordered (once per unit).
+        ordering_cost: [currency/order].
+        cost_optimal_service: critical ratio p / (p + h) [-].
+    """
+
+    holding_cost: np.ndarray
+    stockout_cost: np.ndarray
+    ordering_cost: np.ndarray
+    cost_optimal_service: np.ndarray
+
+
+class CostModel(ABC):
+    """Prices holding, ordering and stockouts per stage."""
+
+    @abstractmethod
+    def stage_costs(
+        self, stages: pa.Table, overrides: pa.Table | None, period_days: float
+    ) -> StageCosts:
+        """Costs of every stage row of ``stages`` (overrides keyed by sku, location)."""
+
+
+@dataclass
+class StageProblem:
+    """What a solver receives for one batch of SKU-locations.
+
+    Attributes:
+        keys: ``"sku@location"`` per stage.
+        period_demand: per-period demand distribution per stage [units/period].
+        lead_time: replenishment lead time per stage [periods].
+        review_period: review period per stage [periods].
+        unit_cost: [currency/unit].
+        costs: :class:`StageCosts` per stage.
+        service_target: target per stage [-]; NaN means cost-optimal.
+        upstream: per stage, indices (into this batch) of its upstream stages; empty
+            for stages supplied externally.
+        quantity_per: per stage, quantity per upstream arc, aligned with ``upstream``.
+        seeds: per-stage uint64 seed derived from the run seed and the key.
+        options: solver options from the configuration (replications, periods, ...).
+    """
+
+    keys: list[str]
+    period_demand: list[DiscreteDistribution]
+    lead_time: list[DiscreteDistribution]
+    review_period: np.ndarray
+    unit_cost: np.ndarray
+    costs: StageCosts
+    service_target: np.ndarray
+    upstream: list[np.ndarray]
+    quantity_per: list[np.ndarray]
+    seeds: np.ndarray
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+RECOMMENDATION_SCHEMA = pa.schema(
+    [
+        pa.field("sku", pa.string(), nullable=False),
+        pa.field("location", pa.string(), nullable=False),
+        pa.field("status", pa.string(), nullable=False),
+        pa.field("message", pa.string()),
+        pa.field("forecaster", pa.string()),
+        pa.field("lead_time_model", pa.string()),
+        pa.field("solver", pa.string()),
+        pa.field("policy_type", pa.string()),
+        pa.field("service_metric", pa.string()),
+        pa.field("service_target", pa.float64()),
+        pa.field("target_source", pa.string()),
+        pa.field("base_stock_level", pa.float64()),
+        pa.field("reorder_point", pa.float64()),
+        pa.field("order_up_to", pa.float64()),
+        pa.field("safety_stock", pa.float64()),
+        pa.field("mean_demand_per_period", pa.float64()),
+        pa.field("mean_lead_time_periods", pa.float64()),
+        pa.field("mean_lead_time_demand", pa.float64()),
+        pa.field("expected_fill_rate", pa.float64()),
+        pa.field("fill_rate_se", pa.float64()),
+        pa.field("expected_cycle_service", pa.float64()),
+        pa.field("cycle_service_se", pa.float64()),
+        pa.field("mean_on_hand", pa.float64()),
+        pa.field("mean_backorders", pa.float64()),
+        pa.field("inventory_investment", pa.float64()),
+        pa.field("holding_cost_per_period", pa.float64()),
+        pa.field("stockout_cost_per_period", pa.float64()),
+    ]
+)
+"""One row per input SKU-location. Units: levels [units], investment [currency],
+costs [currency/period], service [-]."""
+
+
+class Solver(ABC):
+    """Sets a policy per stage of a :class:`StageProblem`."""
+
+    network_aware: ClassVar[bool] = False  # uses upstream links jointly
+
+    @abstractmethod
+    def solve(self, problem: StageProblem) -> pa.Table:
+        """Return one row per stage, in the order of ``problem.keys``.
+
+        Columns: ``RECOMMENDATION_SCHEMA`` minus sku/location/status/message/forecaster/
+        lead_time_model, which the pipeline fills.  A stage whose policy could not be set
+        gets NaNs and is reported as an error by the pipeline.
+        """

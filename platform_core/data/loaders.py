@@ -1,0 +1,247 @@
+"""Load a dataset directory into Arrow tables that follow the data contract.
+
+Each file of ``FILE_SPECS`` is read from ``NAME.parquet`` or ``NAME.csv`` (both present is
+an error). CSV files are read with every column as text and then converted, so a value
+that does not convert is reported with its column and data row (row 1 = first line after
+the header). Conversions: numbers as written by ``float()`` (``1e3``, ``-0.5``; surrounding
+spaces allowed), integers also as ``3.0``, dates ISO ``YYYY-MM-DD``, booleans
+``true``/``false``/``1``/``0`` (any case); an empty CSV field is null. Columns not in the
+contract are kept (after the contract's columns) and not validated.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+
+from platform_core.data.errors import DataValidationError, ErrorCollector
+from platform_core.data.schemas import FILE_SPECS, Dataset, FileSpec
+from platform_core.data.validate import type_expectation, validate_dataset
+
+__all__ = ["load_dataset", "load_table", "find_file", "write_table"]
+
+_Convert = Callable[[pa.Array], pa.Array]
+
+#: Bytes per block when reading CSV (several blocks -> several chunks per column).
+CSV_BLOCK_SIZE = 1 << 24
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def find_file(root: str | os.PathLike[str], spec: FileSpec) -> str | None:
+    """The path of ``spec``'s file in ``root`` (``NAME.parquet`` or ``NAME.csv``), or None.
+
+    Raises:
+        DataValidationError: if both files exist, or a required file is missing.
+    """
+    root = os.fspath(root)
+    pq_path = os.path.join(root, spec.name + ".parquet")
+    csv_path = os.path.join(root, spec.name + ".csv")
+    has_pq, has_csv = os.path.isfile(pq_path), os.path.isfile(csv_path)
+    if has_pq and has_csv:
+        raise DataValidationError(
+            os.path.join(root, spec.name), None, None,
+            f"one file {spec.name}.parquet or {spec.name}.csv in {root}", "both")
+    if has_pq:
+        return pq_path
+    if has_csv:
+        return csv_path
+    if spec.required:
+        raise DataValidationError(
+            os.path.join(root, spec.name), None, None,
+            f"a required file {spec.name}.parquet or {spec.name}.csv in {root}", "none")
+    return None
+
+
+def _converter(src: pa.DataType, dst: pa.DataType) -> _Convert:
+    """A function converting an array of type ``src`` to ``dst`` (raises pa.ArrowInvalid)."""
+    if pa.types.is_string(src) or pa.types.is_large_string(src):
+        if pa.types.is_string(dst):
+            return lambda a: pc.cast(a, dst)
+
+        def from_text(a: pa.Array) -> pa.Array:
+            a = pc.utf8_trim_whitespace(a)
+            if pa.types.is_integer(dst):
+                try:
+                    return pc.cast(a, dst)
+                except pa.ArrowInvalid:
+                    return pc.cast(pc.cast(a, pa.float64()), dst)
+            return pc.cast(a, dst)
+
+        return from_text
+    if pa.types.is_dictionary(src):
+        inner = _converter(src.value_type, dst)
+        return lambda a: inner(pc.cast(a, src.value_type))
+    if pa.types.is_date(dst) and pa.types.is_timestamp(src):
+        return lambda a: pc.cast(a, dst, safe=False)
+    return lambda a: pc.cast(a, dst)
+
+
+def _first_failure(arr: pa.Array, convert: _Convert) -> int:
+    """Index of the first element of ``arr`` that ``convert`` rejects (bisection)."""
+    lo, n = 0, len(arr)
+    while n > 1:
+        half = n // 2
+        try:
+            convert(arr.slice(lo, half))
+        except (pa.ArrowInvalid, ValueError):
+            n = half
+            continue
+        lo, n = lo + half, n - half
+    return lo
+
+
+def _convert_table(spec: FileSpec, table: pa.Table, file: str, errors: ErrorCollector) -> pa.Table:
+    """Convert the contract's columns of ``table`` to their spec types; extras kept as read."""
+    names = table.column_names
+    out_names: list[str] = []
+    out_cols: list[pa.ChunkedArray] = []
+    for col in spec.columns:
+        if col.name not in names:
+            continue
+        arr = table.column(col.name)
+        if arr.type != col.type:
+            convert = _converter(arr.type, col.type)
+            try:
+                arr = pa.chunked_array([convert(c) for c in arr.chunks], type=col.type)
+            except pa.ArrowNotImplementedError:
+                errors.add(DataValidationError(
+                    file, col.name, None, f"a column of type {col.type}", f"type {arr.type}"))
+                continue
+            except (pa.ArrowInvalid, ValueError):
+                offset = 0
+                for chunk in arr.chunks:
+                    try:
+                        convert(chunk)
+                    except (pa.ArrowInvalid, ValueError):
+                        i = _first_failure(chunk, convert)
+                        errors.add(DataValidationError(
+                            file, col.name, offset + i + 1, type_expectation(col.type),
+                            _show(chunk[i].as_py())))
+                        break
+                    offset += len(chunk)
+                continue
+        out_names.append(col.name)
+        out_cols.append(arr)
+    spec_names = {c.name for c in spec.columns}
+    for name in names:
+        if name not in spec_names and name not in out_names:
+            out_names.append(name)
+            out_cols.append(table.column(name))
+    return pa.Table.from_arrays(out_cols, names=out_names)
+
+
+def _read_csv(path: str) -> pa.Table:
+    with open(path, newline="", encoding="utf-8") as fh:
+        header = next(csv.reader(fh), [])
+    read = pcsv.ReadOptions(block_size=CSV_BLOCK_SIZE)
+    convert = pcsv.ConvertOptions(
+        column_types={h: pa.string() for h in header},
+        null_values=[""],
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=True,
+    )
+    return pcsv.read_csv(path, read_options=read, convert_options=convert)
+
+
+def load_table(path: str | os.PathLike[str], spec: FileSpec,
+               errors: ErrorCollector | None = None) -> pa.Table:
+    """Read one file (Parquet or CSV by extension) and convert it to ``spec``'s types.
+
+    Columns are not checked for presence, nulls or ranges here (see ``validate``).
+
+    Args:
+        path: the ``.parquet`` or ``.csv`` file.
+        spec: the file's spec.
+        errors: collector for conversion errors; when None they are raised at once.
+
+    Returns:
+        The converted table (a column that failed to convert is left out).
+
+    Raises:
+        DataValidationError: a value that does not convert (when ``errors`` is None), or
+            an unreadable file.
+    """
+    file = os.fspath(path)
+    own = errors is None
+    errs = ErrorCollector() if errors is None else errors
+    try:
+        if file.endswith(".csv"):
+            raw = _read_csv(file)
+        else:
+            raw = pq.read_table(file)
+    except (pa.ArrowInvalid, OSError) as exc:
+        err = DataValidationError(file, None, None, "a readable Parquet or CSV file", str(exc))
+        raise err from exc
+    table = _convert_table(spec, raw, file, errs)
+    if own:
+        errs.raise_if_any()
+    return table
+
+
+def load_dataset(path: str | os.PathLike[str]) -> Dataset:
+    """Load and validate the dataset in directory ``path``.
+
+    Args:
+        path: directory holding ``NAME.parquet`` or ``NAME.csv`` per file of the contract.
+
+    Returns:
+        The validated Dataset (tables converted to the contract's Arrow types).
+
+    Raises:
+        DataValidationError: a missing directory or required file, both a Parquet and a CSV
+            file for one name, a value that does not convert, or any rule of
+            ``validate_dataset``; up to 20 errors are reported in one exception.
+    """
+    root = os.fspath(path)
+    if not os.path.isdir(root):
+        raise DataValidationError(root, None, None, "a dataset directory", "no such directory")
+    errors = ErrorCollector()
+    tables: dict[str, pa.Table] = {}
+    sources: dict[str, str] = {}
+    for name, spec in FILE_SPECS.items():
+        try:
+            file = find_file(root, spec)
+        except DataValidationError as err:
+            errors.add(err)
+            continue
+        if file is None:
+            continue
+        sources[name] = file
+        tables[name] = load_table(file, spec, errors)
+    errors.raise_if_any()
+    ds = Dataset(root=root, tables=tables, sources=sources)
+    validate_dataset(ds)
+    return ds
+
+
+def write_table(table: pa.Table, path: str | os.PathLike[str]) -> None:
+    """Write ``table`` atomically to ``path`` (Parquet, or CSV if it ends with ``.csv``).
+
+    The file is written to a temporary file in the same directory and renamed over
+    ``path``, so readers never see a half-written file.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp"
+    try:
+        if target.suffix == ".csv":
+            pcsv.write_csv(table, tmp)
+        else:
+            pq.write_table(table, tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,231 @@
+"""The data contract: one Arrow schema per file of an input dataset directory.
+
+A dataset is a directory holding ``stages``, ``demand`` and optionally ``edges``,
+``receipts``, ``costs`` and ``current_policy``, each as ``NAME.parquet`` or ``NAME.csv``.
+``docs/data.md`` documents every column listed here (a test checks it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+__all__ = [
+    "ColumnSpec",
+    "FileSpec",
+    "FILE_SPECS",
+    "STAGES",
+    "EDGES",
+    "DEMAND",
+    "RECEIPTS",
+    "COSTS",
+    "CURRENT_POLICY",
+    "Dataset",
+]
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One column of an input file.
+
+    Attributes:
+        name: column name as it appears in the file.
+        type: the Arrow type the loader converts the column to.
+        unit: unit in brackets for docs, e.g. ``[currency/unit]``.
+        required: whether the column must be present.
+        nullable: whether a present column may hold nulls.
+        meaning: one sentence for docs.
+        min_value: smallest allowed value (inclusive) for numeric columns.
+        max_value: largest allowed value (inclusive) for numeric columns.
+        exclusive_min: whether ``min_value`` itself is forbidden (e.g. quantity_per > 0).
+    """
+
+    name: str
+    type: pa.DataType
+    unit: str
+    required: bool
+    nullable: bool
+    meaning: str
+    min_value: float | None = None
+    max_value: float | None = None
+    exclusive_min: bool = False
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """One file of the dataset: its columns and its unique key."""
+
+    name: str
+    required: bool
+    columns: tuple[ColumnSpec, ...]
+    key: tuple[str, ...]
+    meaning: str
+
+    def schema(self, present: list[str] | None = None) -> pa.Schema:
+        """The Arrow schema of the file (only the ``present`` columns when given)."""
+        cols = [c for c in self.columns if present is None or c.name in present]
+        return pa.schema([pa.field(c.name, c.type, nullable=c.nullable) for c in cols])
+
+    def column(self, name: str) -> ColumnSpec:
+        """The spec of column ``name``."""
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+_SKU = ColumnSpec("sku", pa.string(), "", True, False, "Item identifier.")
+_LOC = ColumnSpec("location", pa.string(), "", True, False, "Location identifier (plant, DC or store).")
+
+STAGES = FileSpec(
+    name="stages",
+    required=True,
+    key=("sku", "location"),
+    meaning="One row per SKU-location (a stage of the network): what it costs and what service it must give.",
+    columns=(
+        _SKU,
+        _LOC,
+        ColumnSpec("location_type", pa.string(), "", False, True,
+                   "plant, central_dc, regional_dc or store (informational)."),
+        ColumnSpec("unit_cost", pa.float64(), "[currency/unit]", True, False,
+                   "Cumulative value of one unit held at this stage.", min_value=0.0),
+        ColumnSpec("price", pa.float64(), "[currency/unit]", True, False,
+                   "Selling price (or transfer price) of one unit.", min_value=0.0),
+        ColumnSpec("carrying_rate", pa.float64(), "[1/year]", True, False,
+                   "Annual holding cost as a fraction of unit cost.", min_value=0.0, max_value=5.0),
+        ColumnSpec("service_target", pa.float64(), "[-]", False, True,
+                   "Target fill rate (or cycle service level) in (0, 1]; null means cost-optimal.",
+                   min_value=0.0, max_value=1.0, exclusive_min=True),
+        ColumnSpec("ordering_cost", pa.float64(), "[currency/order]", False, True,
+                   "Fixed cost per replenishment order.", min_value=0.0),
+        ColumnSpec("review_period", pa.int64(), "[periods]", False, True,
+                   "Periods between reviews of the inventory position (default 1).", min_value=1),
+        ColumnSpec("moq", pa.float64(), "[units]", False, True,
+                   "Minimum order quantity.", min_value=0.0),
+        ColumnSpec("abc_class", pa.string(), "", False, True,
+                   "A, B or C (used by the blanket-ABC baseline)."),
+    ),
+)
+
+EDGES = FileSpec(
+    name="edges",
+    required=False,
+    key=("upstream_sku", "upstream_location", "downstream_sku", "downstream_location"),
+    meaning="Network arcs: the upstream stage supplies the downstream stage. Without this file every stage stands alone.",
+    columns=(
+        ColumnSpec("upstream_sku", pa.string(), "", True, False, "SKU of the supplying stage."),
+        ColumnSpec("upstream_location", pa.string(), "", True, False, "Location of the supplying stage."),
+        ColumnSpec("downstream_sku", pa.string(), "", True, False,
+                   "SKU of the supplied stage (differs from upstream_sku for a bill of materials)."),
+        ColumnSpec("downstream_location", pa.string(), "", True, False, "Location of the supplied stage."),
+        ColumnSpec("quantity_per", pa.float64(), "[units/unit]", True, False,
+                   "Upstream units consumed per downstream unit.", min_value=0.0, exclusive_min=True),
+        ColumnSpec("transit_days", pa.float64(), "[days]", False, True,
+                   "Nominal transit time of the lane (used when no receipts exist).", min_value=0.0),
+    ),
+)
+
+DEMAND = FileSpec(
+    name="demand",
+    required=True,
+    key=("sku", "location", "period"),
+    meaning="Demand history per SKU-location and period (equally spaced periods of `period_days`).",
+    columns=(
+        _SKU,
+        _LOC,
+        ColumnSpec("period", pa.date32(), "[date]", True, False, "Start date of the period."),
+        ColumnSpec("quantity", pa.float64(), "[units/period]", True, True,
+                   "Demand observed (sales when stocked out); null means missing.", min_value=0.0),
+        ColumnSpec("stocked_out", pa.bool_(), "", False, True,
+                   "True when the stage was out of stock during the period (demand censored)."),
+    ),
+)
+
+RECEIPTS = FileSpec(
+    name="receipts",
+    required=False,
+    key=("order_id",),
+    meaning="Purchase-order / transfer receipts; lead times are learned from them per lane (sku, location, supplier).",
+    columns=(
+        ColumnSpec("order_id", pa.string(), "", True, False, "Order line identifier."),
+        _SKU,
+        _LOC,
+        ColumnSpec("supplier", pa.string(), "", True, False,
+                   "External supplier, or the upstream location for internal transfers."),
+        ColumnSpec("order_date", pa.date32(), "[date]", True, False, "Date the order was placed."),
+        ColumnSpec("receipt_date", pa.date32(), "[date]", True, False,
+                   "Date the goods were received (not before order_date)."),
+        ColumnSpec("quantity", pa.float64(), "[units]", True, False, "Quantity received.",
+                   min_value=0.0, exclusive_min=True),
+        ColumnSpec("shipment_mode", pa.string(), "", False, True, "Air, Ocean, Truck, ..."),
+        ColumnSpec("country", pa.string(), "", False, True, "Origin country of the supplier."),
+        ColumnSpec("product_group", pa.string(), "", False, True, "Product group of the SKU."),
+    ),
+)
+
+COSTS = FileSpec(
+    name="costs",
+    required=False,
+    key=("sku", "location"),
+    meaning="Optional per-stage cost overrides; a null keeps the cost model's value.",
+    columns=(
+        _SKU,
+        _LOC,
+        ColumnSpec("holding_cost", pa.float64(), "[currency/unit/year]", False, True,
+                   "Holding cost per unit-year (overrides unit_cost x carrying_rate).", min_value=0.0),
+        ColumnSpec("stockout_cost", pa.float64(), "[currency/unit]", False, True,
+                   "Cost per unit backordered or lost (overrides the margin-based estimate).", min_value=0.0),
+        ColumnSpec("ordering_cost", pa.float64(), "[currency/order]", False, True,
+                   "Fixed cost per order.", min_value=0.0),
+    ),
+)
+
+CURRENT_POLICY = FileSpec(
+    name="current_policy",
+    required=False,
+    key=("sku", "location"),
+    meaning="The policy in use today, for comparison with the recommendation.",
+    columns=(
+        _SKU,
+        _LOC,
+        ColumnSpec("policy_type", pa.string(), "", True, False, "base_stock, rQ, sS or min_max."),
+        ColumnSpec("reorder_point", pa.float64(), "[units]", False, True, "Reorder point s or r."),
+        ColumnSpec("order_up_to", pa.float64(), "[units]", False, True, "Order-up-to level S (base stock)."),
+        ColumnSpec("safety_stock", pa.float64(), "[units]", False, True, "Safety stock held today."),
+    ),
+)
+
+FILE_SPECS: dict[str, FileSpec] = {
+    s.name: s for s in (STAGES, EDGES, DEMAND, RECEIPTS, COSTS, CURRENT_POLICY)
+}
+
+
+@dataclass
+class Dataset:
+    """A loaded, validated input dataset.
+
+    Attributes:
+        root: the directory it was loaded from.
+        tables: file name -> Arrow table conforming to ``FILE_SPECS[name]`` (optional
+            files that are absent are missing from the dict).
+        sources: file name -> path of the file it was read from.
+    """
+
+    root: str
+    tables: dict[str, pa.Table]
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def get(self, name: str) -> pa.Table | None:
+        """The table ``name``, or None if the optional file is absent."""
+        return self.tables.get(name)
+
+    @property
+    def stages(self) -> pa.Table:
+        """The stages table (required)."""
+        return self.tables["stages"]
+
+    @property
+    def demand(self) -> pa.Table:
+        """The demand table (required)."""
+        return self.tables["demand"]

@@ -1,0 +1,67 @@
+"""The executor interface: "run this batch function over these batches".
+
+The core reaches Ray only through this interface; the Ray executor is a plugin
+(``echelon_ray``) and the default.  :class:`InProcessExecutor` runs the same batch
+function in this process for unit tests and debugging, so a batch behaves the same
+wherever it runs.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from typing import Any
+
+__all__ = ["Executor", "InProcessExecutor", "BatchFunction", "ResultCallback"]
+
+BatchFunction = Callable[[Any, Any], Any]
+"""``fn(batch, shared) -> result``: must be a module-level function (picklable)."""
+
+ResultCallback = Callable[[int, Any], None]
+"""``on_result(batch_index, result)``: called on the driver as results arrive."""
+
+
+class Executor(ABC):
+    """Runs a batch function over batches, calling back as results arrive."""
+
+    name: str = "executor"
+
+    @abstractmethod
+    def map_batches(
+        self,
+        fn: BatchFunction,
+        batches: Sequence[Any],
+        shared: Any,
+        on_result: ResultCallback,
+    ) -> None:
+        """Run ``fn(batch, shared)`` for every batch; ``on_result(i, result)`` per batch.
+
+        Results may arrive in any order.  ``shared`` is sent to workers once.
+        """
+
+    def describe(self) -> dict[str, Any]:
+        """Parameters worth logging (workers, address, ...)."""
+        return {"executor": self.name}
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources (default: nothing)."""
+
+
+class InProcessExecutor(Executor):
+    """Runs every batch sequentially in the calling process."""
+
+    name = "in_process"
+
+    def __init__(self, **_: Any) -> None:
+        pass
+
+    def map_batches(
+        self,
+        fn: BatchFunction,
+        batches: Sequence[Any],
+        shared: Any,
+        on_result: ResultCallback,
+    ) -> None:
+        """Run batches one after the other."""
+        for i, batch in enumerate(batches):
+            on_result(i, fn(batch, shared))

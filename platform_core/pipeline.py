@@ -1,0 +1,227 @@
+"""One run end to end: validate, plan, run batches on an executor, write, report.
+
+Output layout (``out_dir``):
+
+* ``recommendations.parquet`` — one row per input SKU-location, in input order, with a
+  ``status`` (``ok`` or ``error``) and, for ``ok`` rows, a complete policy;
+* ``summary.json`` — aggregate metrics of the run;
+* ``_parts/`` — per-batch part files while the run is in flight (removed at the end).
+
+Nothing is written when the input fails validation.  Part files are written atomically
+(temporary name, then rename), so a retried batch replaces its part and never
+duplicates a SKU-location.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from platform_core.batch import POLICY_COLUMNS, run_batch
+from platform_core.config import RunConfig
+from platform_core.data.loaders import load_dataset
+from platform_core.plan import plan_run
+from platform_core.plugin_host import PluginHost
+from platform_core.run_context import RunContext, RunResult
+
+__all__ = ["run", "summarise"]
+
+PARTS_DIR = "_parts"
+
+
+def _write_parquet_atomic(table: pa.Table, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+
+
+def summarise(table: pa.Table) -> dict[str, float]:
+    """Aggregate metrics of a recommendations table.
+
+    Service figures are demand-weighted over ``ok`` stages with demand; money in
+    currency, levels in units.
+    """
+    ok = pc.equal(table.column("status"), "ok")
+    n_ok = int(pc.sum(ok.cast(pa.int64())).as_py() or 0)
+    okt = table.filter(ok)
+    demand = np.nan_to_num(okt.column("mean_demand_per_period").to_numpy(zero_copy_only=False).astype(float))
+    fill = np.nan_to_num(okt.column("expected_fill_rate").to_numpy(zero_copy_only=False).astype(float))
+    csl = np.nan_to_num(okt.column("expected_cycle_service").to_numpy(zero_copy_only=False).astype(float))
+
+    def total(name: str) -> float:
+        return float(np.nansum(okt.column(name).to_numpy(zero_copy_only=False).astype(float)))
+
+    w = demand.sum()
+    return {
+        "sku_locations": float(table.num_rows),
+        "sku_locations_ok": float(n_ok),
+        "sku_locations_error": float(table.num_rows - n_ok),
+        "fill_rate_demand_weighted": float((fill * demand).sum() / w) if w > 0 else float("nan"),
+        "cycle_service_demand_weighted": float((csl * demand).sum() / w) if w > 0 else float("nan"),
+        "inventory_investment_currency": total("inventory_investment"),
+        "safety_stock_units": total("safety_stock"),
+        "holding_cost_per_period_currency": total("holding_cost_per_period"),
+        "stockout_cost_per_period_currency": total("stockout_cost_per_period"),
+    }
+
+
+def _component_info(host: PluginHost, config: RunConfig) -> dict[str, dict[str, str]]:
+    out = {}
+    for family, key in (
+        ("forecaster", "forecaster"),
+        ("lead_time", "lead_time_model"),
+        ("cost", "cost_model"),
+        ("solver", "solver"),
+        ("executor", None),
+    ):
+        name = config["run"]["executor"] if key is None else config["components"][key]
+        info = host.info(family, name)
+        out[family] = {"name": name, "plugin": info.plugin, "version": info.version}
+    return out
+
+
+def run(
+    data_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    config: RunConfig,
+    *,
+    host: PluginHost | None = None,
+    progress: bool | None = None,
+    log: Callable[[str], None] | None = None,
+) -> RunResult:
+    """Run the whole job; returns where the recommendations are and the summary.
+
+    Args:
+        data_dir: input dataset directory (see ``docs/data.md``).
+        out_dir: output directory (created; existing results there are replaced).
+        config: resolved configuration.
+        host: plugin host (a fresh one with the installed plugins by default).
+        progress: show a progress bar (None: only on a terminal).
+        log: where to print progress messages (default stderr).
+
+    Raises:
+        platform_core.data.errors.DataValidationError: the input is invalid; nothing
+            is written.
+    """
+    say = log or (lambda msg: print(msg, file=sys.stderr))
+    t0 = time.perf_counter()
+    host = host or PluginHost()
+    components = _component_info(host, config)  # fails early on unknown names
+    executor = host.executor(
+        config["run"]["executor"],
+        address=config["run"]["address"],
+        num_workers=config["run"]["num_workers"],
+    )
+    ctx = RunContext(
+        run_id=uuid.uuid4().hex,
+        data_dir=Path(data_dir),
+        out_dir=Path(out_dir),
+        config=config,
+        components=components,
+        executor=executor.describe(),
+    )
+    host.run_started(ctx)
+    out = Path(out_dir)
+    parts = out / PARTS_DIR
+    try:
+        dataset = load_dataset(data_dir)
+        host.input_validated(ctx, dataset)
+        t_loaded = time.perf_counter()
+        lead_time_model = host.create(
+            "lead_time", config["components"]["lead_time_model"], **config["lead_time_model"]
+        )
+        cost_model = host.create("cost", config["components"]["cost_model"], **config["cost_model"])
+        classes = {
+            "forecaster": host.info("forecaster", config["components"]["forecaster"]).cls,
+            "solver": host.info("solver", config["components"]["solver"]).cls,
+        }
+        # instantiate once here so that bad parameters fail before any batch runs
+        classes["forecaster"](**config["forecaster"])
+        classes["solver"](**config["solver"])
+        shared, batches = plan_run(dataset, config, lead_time_model, cost_model, classes)
+        t_planned = time.perf_counter()
+        n_total = int(shared.sku.size)
+        say(f"echelon: {n_total} SKU-locations in {len(batches)} batches on {executor.describe()}")
+
+        out.mkdir(parents=True, exist_ok=True)
+        if parts.exists():
+            shutil.rmtree(parts)
+        parts.mkdir()
+        from tqdm import tqdm
+
+        bar = tqdm(total=n_total, unit="sku-loc", disable=None if progress is None else not progress, file=sys.stderr)
+        received: set[int] = set()
+
+        def on_result(index: int, table: pa.Table) -> None:
+            spec = batches[index]
+            if table.num_rows != spec.stop - spec.start:
+                raise RuntimeError(f"batch {index} returned {table.num_rows} rows for {spec.stop - spec.start} stages")
+            _write_parquet_atomic(table, parts / f"part-{spec.batch_id:06d}.parquet")
+            if index not in received:
+                received.add(index)
+                bar.update(table.num_rows)
+            host.batch_finished(ctx, spec.batch_id, table)
+
+        try:
+            executor.map_batches(run_batch, batches, shared, on_result)
+        finally:
+            bar.close()
+            executor.close()
+        t_solved = time.perf_counter()
+
+        tables = [pq.read_table(parts / f"part-{b.batch_id:06d}.parquet") for b in batches]
+        merged = pa.concat_tables(tables) if tables else None
+        if merged is None:
+            from platform_core.components import RECOMMENDATION_SCHEMA
+
+            merged = RECOMMENDATION_SCHEMA.empty_table().append_column("input_row", pa.array([], pa.int64()))
+        rows = merged.column("input_row").to_numpy()
+        if rows.size != n_total or np.unique(rows).size != n_total:
+            raise RuntimeError(f"internal error: {rows.size} rows for {n_total} SKU-locations")
+        merged = merged.take(pa.array(np.argsort(rows))).drop_columns(["input_row"])
+        rec_path = out / "recommendations.parquet"
+        _write_parquet_atomic(merged, rec_path)
+        shutil.rmtree(parts)
+
+        metrics = summarise(merged)
+        metrics.update(
+            {
+                "batches": float(len(batches)),
+                "load_validate_seconds": t_loaded - t0,
+                "plan_seconds": t_planned - t_loaded,
+                "solve_seconds": t_solved - t_planned,
+                "wall_seconds": time.perf_counter() - t0,
+            }
+        )
+        summary_path = out / "summary.json"
+        tmp = summary_path.with_name(".summary.json.tmp")
+        tmp.write_text(json.dumps({"run_id": ctx.run_id, "metrics": metrics, "components": components}, indent=2))
+        os.replace(tmp, summary_path)
+        result = RunResult(
+            recommendations_path=rec_path, metrics=metrics, extra_artifacts=[summary_path], notes=ctx.notes
+        )
+        host.run_finished(ctx, result)
+        return result
+    except BaseException as exc:
+        if parts.exists():
+            shutil.rmtree(parts, ignore_errors=True)
+        host.run_failed(ctx, exc)
+        raise
+
+
+def policy_columns() -> tuple[str, ...]:
+    """Columns that every ``ok`` row has filled."""
+    return POLICY_COLUMNS
+
+

@@ -1,0 +1,1 @@
+"""Monte Carlo simulation kernels (single-stage base-stock: ``single_stage``)."""

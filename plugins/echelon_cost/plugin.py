@@ -1,0 +1,12 @@
+"""Registers the built-in cost models (loaded through the ``echelon`` entry point)."""
+
+from __future__ import annotations
+
+from echelon_cost.standard import StandardCostModel
+from platform_core.hookspecs import Register, hookimpl
+
+
+@hookimpl
+def register_cost_models(register: Register) -> None:
+    """Register the standard cost model."""
+    register("standard", StandardCostModel)

@@ -1,0 +1,4 @@
+"""Built-in lead-time models of Echelon."""
+
+__version__ = "0.1.0"
+__all__ = ["__version__"]
