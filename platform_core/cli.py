@@ -78,7 +78,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         "tracking": {"uri": args.tracking_uri},
     }
     config = load_config(args.config, overrides)
-    result = run(args.data, args.out, config)
+    result = run(args.data, args.out, config, resume=args.resume)
     _print_summary(result.metrics, args.out)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -135,6 +135,8 @@ def build_parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--batch-stages", type=int, help="SKU-locations per batch")
     p.add_argument("--seed", type=int, help="run seed")
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default sqlite:///mlflow.db; 'none' disables)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run into the same --out: only unfinished batches run")
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("plugins", help="list every registered component")

@@ -5,7 +5,7 @@ Example ``echelon.toml``::
     [run]
     seed = 42
     period_days = 7
-    batch_stages = 2000          # SKU-locations per batch (whole networks kept together)
+    batch_stages = 500           # SKU-locations per batch (whole networks kept together)
     executor = "ray"             # or "in_process"
     num_workers = 2              # local Ray CPUs; ignored with --address
 
@@ -43,7 +43,7 @@ DEFAULTS: dict[str, Any] = {
     "run": {
         "seed": 42,
         "period_days": 7.0,
-        "batch_stages": 2000,
+        "batch_stages": 500,
         "executor": "ray",
         "num_workers": None,
         "address": None,

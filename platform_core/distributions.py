@@ -53,17 +53,25 @@ class DiscreteDistribution:
         return cls(np.ones(1), int(value))
 
     @classmethod
+    def _trusted(cls, pmf: np.ndarray, offset: int) -> DiscreteDistribution:
+        """Build without checks: ``pmf`` is float64, normalised, with non-zero ends."""
+        obj = object.__new__(cls)
+        object.__setattr__(obj, "pmf", pmf)
+        object.__setattr__(obj, "offset", offset)
+        return obj
+
+    @classmethod
     def from_samples(cls, samples: np.ndarray) -> DiscreteDistribution:
         """The empirical distribution of integer samples (negative values are an error)."""
         x = np.asarray(samples)
         if x.size == 0:
             raise ValueError("no samples")
-        xi = np.rint(x).astype(np.int64)
-        if xi.min() < 0:
-            raise ValueError("samples must be non-negative")
+        xi = x if x.dtype.kind in "iu" else np.rint(x).astype(np.int64)
         lo = int(xi.min())
+        if lo < 0:
+            raise ValueError("samples must be non-negative")
         counts = np.bincount(xi - lo).astype(np.float64)
-        return cls(counts, lo)
+        return cls._trusted(counts / x.size, lo)
 
     @classmethod
     def poisson(cls, mean: float) -> DiscreteDistribution:

@@ -5,7 +5,10 @@ Output layout (``out_dir``):
 * ``recommendations.parquet`` — one row per input SKU-location, in input order, with a
   ``status`` (``ok`` or ``error``) and, for ``ok`` rows, a complete policy;
 * ``summary.json`` — aggregate metrics of the run;
-* ``_parts/`` — per-batch part files while the run is in flight (removed at the end).
+* ``_parts/`` — per-batch part files while the run is in flight, with a
+  ``manifest.json`` fingerprint of the input and configuration (removed at the end).
+  If the driver is killed, ``resume=True`` (``echelon run --resume``) re-runs only the
+  batches without a complete part, after checking that the fingerprint still matches.
 
 Nothing is written when the input fails validation.  Part files are written atomically
 (temporary name, then rename), so a retried batch replaces its part and never
@@ -14,6 +17,7 @@ duplicates a SKU-location.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -22,6 +26,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -44,6 +49,34 @@ def _write_parquet_atomic(table: pa.Table, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     pq.write_table(table, tmp)
     os.replace(tmp, path)
+
+
+def _fingerprint(dataset_sources: dict[str, str], config: RunConfig, batches: list[Any]) -> str:
+    """Hash of everything that decides a run's rows: input files, config, batch cuts."""
+    h = hashlib.sha256()
+    for name in sorted(dataset_sources):
+        h.update(name.encode())
+        with open(dataset_sources[name], "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 22), b""):
+                h.update(block)
+    relevant = {k: v for k, v in config.sections.items() if k != "tracking"}
+    relevant["run"] = {k: v for k, v in relevant["run"].items() if k not in ("executor", "address", "num_workers")}
+    h.update(json.dumps(relevant, sort_keys=True, default=str).encode())
+    h.update(json.dumps([(b.batch_id, b.start, b.stop) for b in batches]).encode())
+    return h.hexdigest()
+
+
+def _completed_parts(parts: Path, batches: list[Any]) -> set[int]:
+    done = set()
+    for b in batches:
+        path = parts / f"part-{b.batch_id:06d}.parquet"
+        if path.exists():
+            try:
+                if pq.ParquetFile(path).metadata.num_rows == b.stop - b.start:
+                    done.add(b.batch_id)
+            except Exception:  # noqa: BLE001 - unreadable part: run the batch again
+                pass
+    return done
 
 
 def summarise(table: pa.Table) -> dict[str, float]:
@@ -99,6 +132,7 @@ def run(
     host: PluginHost | None = None,
     progress: bool | None = None,
     log: Callable[[str], None] | None = None,
+    resume: bool = False,
 ) -> RunResult:
     """Run the whole job; returns where the recommendations are and the summary.
 
@@ -109,6 +143,8 @@ def run(
         host: plugin host (a fresh one with the installed plugins by default).
         progress: show a progress bar (None: only on a terminal).
         log: where to print progress messages (default stderr).
+        resume: keep the finished part files of an interrupted run with the same input
+            and configuration, and run only the missing batches.
 
     Raises:
         platform_core.data.errors.DataValidationError: the input is invalid; nothing
@@ -132,6 +168,7 @@ def run(
         executor=executor.describe(),
     )
     host.run_started(ctx)
+    t_started = time.perf_counter()
     out = Path(out_dir)
     parts = out / PARTS_DIR
     try:
@@ -155,16 +192,32 @@ def run(
         say(f"echelon: {n_total} SKU-locations in {len(batches)} batches on {executor.describe()}")
 
         out.mkdir(parents=True, exist_ok=True)
-        if parts.exists():
-            shutil.rmtree(parts)
-        parts.mkdir()
+        fingerprint = _fingerprint(dataset.sources, config, batches)
+        manifest = parts / "manifest.json"
+        done: set[int] = set()
+        if resume and manifest.exists():
+            previous = json.loads(manifest.read_text())
+            if previous.get("fingerprint") != fingerprint:
+                raise ValueError(
+                    f"cannot resume into {out}: the input files or the configuration changed "
+                    "since the interrupted run (run without --resume to start afresh)"
+                )
+            done = _completed_parts(parts, batches)
+            say(f"echelon: resuming: {len(done)} of {len(batches)} batches already finished")
+        else:
+            if parts.exists():
+                shutil.rmtree(parts)
+            parts.mkdir()
+            manifest.write_text(json.dumps({"fingerprint": fingerprint, "batches": len(batches)}))
+        todo = [b for b in batches if b.batch_id not in done]
         from tqdm import tqdm
 
         bar = tqdm(total=n_total, unit="sku-loc", disable=None if progress is None else not progress, file=sys.stderr)
+        bar.update(sum(b.stop - b.start for b in batches if b.batch_id in done))
         received: set[int] = set()
 
         def on_result(index: int, table: pa.Table) -> None:
-            spec = batches[index]
+            spec = todo[index]
             if table.num_rows != spec.stop - spec.start:
                 raise RuntimeError(f"batch {index} returned {table.num_rows} rows for {spec.stop - spec.start} stages")
             _write_parquet_atomic(table, parts / f"part-{spec.batch_id:06d}.parquet")
@@ -174,7 +227,7 @@ def run(
             host.batch_finished(ctx, spec.batch_id, table)
 
         try:
-            executor.map_batches(run_batch, batches, shared, on_result)
+            executor.map_batches(run_batch, todo, shared, on_result)
         finally:
             bar.close()
             executor.close()
@@ -198,7 +251,8 @@ def run(
         metrics.update(
             {
                 "batches": float(len(batches)),
-                "load_validate_seconds": t_loaded - t0,
+                "start_seconds": t_started - t0,
+                "load_validate_seconds": t_loaded - t_started,
                 "plan_seconds": t_planned - t_loaded,
                 "solve_seconds": t_solved - t_planned,
                 "wall_seconds": time.perf_counter() - t0,
@@ -214,8 +268,7 @@ def run(
         host.run_finished(ctx, result)
         return result
     except BaseException as exc:
-        if parts.exists():
-            shutil.rmtree(parts, ignore_errors=True)
+        # finished part files stay for ``resume``; nothing else was written
         host.run_failed(ctx, exc)
         raise
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -88,10 +89,13 @@ def _num(table: pa.Table, name: str, default: float) -> np.ndarray:
     return np.where(np.isnan(arr), default, arr)
 
 
-def _stage_codes(table: pa.Table, sku_col: str, loc_col: str, lookup: dict[tuple[str, str], int]) -> np.ndarray:
-    skus = table.column(sku_col).to_pylist()
-    locs = table.column(loc_col).to_pylist()
-    return np.fromiter((lookup[(s, loc)] for s, loc in zip(skus, locs, strict=True)), dtype=np.int64, count=len(skus))
+def _stage_codes(table: pa.Table, sku_col: str, loc_col: str, stage_keys: pa.Array) -> np.ndarray:
+    """Row index in ``stages`` of every row's (sku, location) — vectorised hashing.
+
+    Validation has already guaranteed that every key exists.
+    """
+    keys = pc.binary_join_element_wise(table.column(sku_col), table.column(loc_col), "\x1f")
+    return pc.index_in(keys, value_set=stage_keys).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _demand_matrix(demand: pa.Table, lookup_codes: np.ndarray, n: int, period_days: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -149,13 +153,13 @@ def plan_run(
     n = stages.num_rows
     skus = stages.column("sku").to_pylist()
     locs = stages.column("location").to_pylist()
-    lookup = {(s, loc): i for i, (s, loc) in enumerate(zip(skus, locs, strict=True))}
+    stage_keys = pc.binary_join_element_wise(stages.column("sku"), stages.column("location"), "\x1f").combine_chunks()
 
     # --- network: components and planned order ------------------------------------
     edges = dataset.get("edges")
     if edges is not None and edges.num_rows:
-        up = _stage_codes(edges, "upstream_sku", "upstream_location", lookup)
-        down = _stage_codes(edges, "downstream_sku", "downstream_location", lookup)
+        up = _stage_codes(edges, "upstream_sku", "upstream_location", stage_keys)
+        down = _stage_codes(edges, "downstream_sku", "downstream_location", stage_keys)
         qty = edges.column("quantity_per").to_numpy(zero_copy_only=False).astype(np.float64)
         transit = _num(edges, "transit_days", np.nan)
     else:
@@ -180,7 +184,7 @@ def plan_run(
 
     # --- demand ----------------------------------------------------------------------
     demand = dataset.demand
-    codes = _stage_codes(demand, "sku", "location", lookup)
+    codes = _stage_codes(demand, "sku", "location", stage_keys)
     matrix, flags, has = _demand_matrix(demand, rank[codes], n, period_days)
 
     # --- lead times ------------------------------------------------------------------
