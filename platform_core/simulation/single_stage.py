@@ -20,7 +20,9 @@ dynamics, including stochastic lead times and order crossing, not an approximati
 Metrics per stage for a level ``S`` (after a warm-up):
 
 * fill rate (type 2) = 1 - units short / units demanded;
-* cycle service level (type 1) = fraction of review cycles that end without backorders;
+* cycle service level (type 1) = fraction of replenishment cycles without backorders at
+  their end; the cycle opened by an order ends just before the next order arrives, so
+  with a fixed lead time ``L`` this is ``P(demand over L + review periods <= S)``;
 * ready rate (type 3) = fraction of periods that end with stock on hand (> 0);
 * mean on-hand and mean backorders [units], at the end of each period.
 
@@ -74,12 +76,44 @@ def _draw(cdf: np.ndarray, lo: int, hi: int, offset: int, u: float) -> int:
 
 
 @nb.njit(cache=True, nogil=True)
+def _guide_table(cdf: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Index table for O(1) inverse-CDF draws (Chen & Asau's guide table).
+
+    ``guide[k]`` is the first index whose cumulative probability exceeds ``k / m``.
+    """
+    m = hi - lo
+    guide = np.empty(m, dtype=np.int64)
+    j = lo
+    for k in range(m):
+        while j < hi - 1 and cdf[j] <= k / m:
+            j += 1
+        guide[k] = j
+    return guide
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _draw_guided(cdf: np.ndarray, guide: np.ndarray, lo: int, hi: int, offset: int, u: float) -> int:
+    j = guide[int(u * guide.shape[0])]
+    while j < hi - 1 and cdf[j] <= u:
+        j += 1
+    return j - lo + offset
+
+
+@nb.njit(cache=True, nogil=True)
 def _simulate_positions(
     d_cdf, d_ptr, d_off, l_cdf, l_ptr, l_off, review, seed, i, reps, periods, warmup, crossing,
     x_out, d_out, cyc_out,
 ):
-    """Fill x_out/d_out [reps, periods] (post warm-up) and cyc_out (cycle-end flag)."""
+    """Simulate one stage's level-independent position paths.
+
+    Fills x_out/d_out [reps, periods] with positions and demands (after warm-up) and
+    counts in cyc_out the replenishment cycles that end in each period.
+    """
     lmax = l_off[i] + (l_ptr[i + 1] - l_ptr[i]) - 1
+    guide = _guide_table(d_cdf, d_ptr[i], d_ptr[i + 1])
+    dlo = d_ptr[i]
+    dhi = d_ptr[i + 1]
+    doff = d_off[i]
     horizon = warmup + periods
     ring = np.zeros(lmax + horizon + 2, dtype=np.int64)  # arrivals by period (long enough)
     r = review[i]
@@ -87,35 +121,39 @@ def _simulate_positions(
         state = np.uint64(seed) ^ (np.uint64(rep + 1) * np.uint64(0xD1B54A32D192ED03))
         state, _ = _splitmix64(state)
         ring[:] = 0
+        cyc_out[rep, :] = 0
         pipeline = 0
         consumed = 0
         last_arrival = 0
+        phase = 0  # periods since the last review (avoids a modulo per period)
         for t in range(horizon):
             pipeline -= ring[t]
-            if t % r == 0:
+            if phase == 0:
+                state, u = _uniform(state)
+                lt = _draw(l_cdf, l_ptr[i], l_ptr[i + 1], l_off[i], u)
+                due = t + lt
+                if not crossing and due < last_arrival:
+                    due = last_arrival
                 if consumed > 0:
-                    state, u = _uniform(state)
-                    lt = _draw(l_cdf, l_ptr[i], l_ptr[i + 1], l_off[i], u)
-                    due = t + lt
-                    if not crossing and due < last_arrival:
-                        due = last_arrival
                     last_arrival = due
-                    if due <= t:
-                        pass  # arrives immediately: never enters the pipeline
-                    else:
+                    if due > t:  # due == t: arrives before this period's demand
                         ring[due] += consumed
                         pipeline += consumed
-                else:
-                    state, u = _uniform(state)  # keep streams aligned across paths
+                # the replenishment cycle this review closes ends just before its arrival
+                end = due - 1 - warmup
+                if 0 <= end < periods:
+                    cyc_out[rep, end] += 1
                 consumed = 0
+            phase += 1
+            if phase == r:
+                phase = 0
             state, u = _uniform(state)
-            d = _draw(d_cdf, d_ptr[i], d_ptr[i + 1], d_off[i], u)
+            d = _draw_guided(d_cdf, guide, dlo, dhi, doff, u)
             consumed += d
             if t >= warmup:
                 k = t - warmup
                 x_out[rep, k] = pipeline + consumed
                 d_out[rep, k] = d
-                cyc_out[rep, k] = (t + 1) % r == 0
 
 
 @nb.njit(cache=True, nogil=True)
@@ -148,10 +186,11 @@ def _metrics_at(x, d, cyc, s):
                 sum_oh += -over
                 if over < 0:
                     nready += 1
-            if cyc[rep, k]:
-                ncyc += 1
+            c = cyc[rep, k]
+            if c:
+                ncyc += c
                 if over <= 0:
-                    okcyc += 1
+                    okcyc += c
         fill[rep] = 1.0 - short / dem if dem > 0 else 1.0
         csl[rep] = okcyc / ncyc if ncyc > 0 else 1.0
         ready[rep] = nready / periods
@@ -178,12 +217,15 @@ def _curves(x, d, cyc):
     ncyc = 0.0
     for rep in range(reps):
         for k in range(periods):
-            hx[x[rep, k]] += 1.0
-            hy[x[rep, k] - d[rep, k]] += 1.0
-            dem += d[rep, k]
-            if cyc[rep, k]:
-                hc[x[rep, k]] += 1.0
-                ncyc += 1.0
+            xv = x[rep, k]
+            dv = d[rep, k]
+            hx[xv] += 1.0
+            hy[xv - dv] += 1.0
+            dem += dv
+            c = cyc[rep, k]
+            if c:
+                hc[xv] += c
+                ncyc += c
     total = reps * periods
     # tail[s] = sum_{v > s} (v - s) h[v] for s = 0..n-1
     ex = np.zeros(n)
@@ -219,9 +261,11 @@ def _optimise(
 ):
     n = seeds.shape[0]
     for i in nb.prange(n):
-        x = np.empty((reps, periods), dtype=np.int64)
-        dd = np.empty((reps, periods), dtype=np.int64)
-        cyc = np.zeros((reps, periods), dtype=np.bool_)
+        # int32 positions/demands halve memory traffic; levels beyond 2**31 units are
+        # rejected by the wrapper
+        x = np.empty((reps, periods), dtype=np.int32)
+        dd = np.empty((reps, periods), dtype=np.int32)
+        cyc = np.empty((reps, periods), dtype=np.int16)
         _simulate_positions(
             d_cdf, d_ptr, d_off, l_cdf, l_ptr, l_off, review, seeds[i], i, reps, periods,
             warmup, crossing, x, dd, cyc,
@@ -318,6 +362,12 @@ def _run(
         raise ValueError("review_period must be >= 1")
     d_cdf, d_ptr, d_off = pack_distributions(period_demand)
     l_cdf, l_ptr, l_off = pack_distributions(lead_time)
+    if n:
+        d_max = d_off + np.diff(d_ptr) - 1
+        l_max = l_off + np.diff(l_ptr) - 1
+        worst = d_max.astype(np.float64) * (l_max + review + periods + warmup)
+        if worst.max() >= 2**31:
+            raise ValueError("demand too large for the int32 kernels: rescale units (e.g. to packs)")
     out = np.empty((n, 13))
     if n:
         _optimise(

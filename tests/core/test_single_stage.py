@@ -108,3 +108,21 @@ def test_identical_numbers_across_thread_counts_and_batches():
     np.testing.assert_array_equal(one.base_stock_level, many.base_stock_level)
     np.testing.assert_array_equal(one.fill_rate, many.fill_rate)
     np.testing.assert_array_equal(one.fill_rate[3:], part.fill_rate)
+
+
+def test_periodic_review_cycle_service_and_fill_rate_are_exact():
+    # review every r = 3 periods, lead time 2: protection interval L + r = 5 periods
+    lam, lead, r, level = 2.0, 2, 3, 13
+    res = evaluate_base_stock(
+        [DD.poisson(lam)], [DD.point(lead)], np.array([9], dtype=np.uint64), np.array([level]),
+        review_period=np.array([r]), replications=100, periods=600, warmup=49,
+    )
+    k = np.arange(0, 200)
+
+    def loss(mean):
+        return (np.maximum(k - level, 0) * stats.poisson.pmf(k, mean)).sum()
+
+    csl = stats.poisson.cdf(level, lam * (lead + r))
+    assert abs(res.cycle_service[0] - csl) <= 3 * res.cycle_service_se[0]
+    fill = 1 - (loss(lam * (lead + r)) - loss(lam * lead)) / (r * lam)
+    assert abs(res.fill_rate[0] - fill) <= 3 * res.fill_rate_se[0]
