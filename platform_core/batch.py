@@ -9,6 +9,7 @@ A network whose forecaster or solver raises is isolated and reported with
 
 from __future__ import annotations
 
+import time
 import traceback
 
 import numpy as np
@@ -187,8 +188,22 @@ def _networks(shared: SharedInputs, spec: BatchSpec) -> list[np.ndarray]:
     return [np.array(g, dtype=np.int64) for g in groups.values()]
 
 
+COMPUTE_SECONDS_KEY = b"echelon.compute_seconds"
+
+
 def run_batch(spec: BatchSpec, shared: SharedInputs) -> pa.Table:
-    """Recommendations for stages ``[spec.start, spec.stop)`` with an ``input_row`` column."""
+    """Recommendations for stages ``[spec.start, spec.stop)`` with an ``input_row`` column.
+
+    The table's schema metadata carries the batch's compute time [s] under
+    ``COMPUTE_SECONDS_KEY`` (for scheduling-overhead accounting).
+    """
+    t0 = time.perf_counter()
+    table = _run_batch(spec, shared)
+    seconds = f"{time.perf_counter() - t0:.6f}".encode()
+    return table.replace_schema_metadata({COMPUTE_SECONDS_KEY: seconds})
+
+
+def _run_batch(spec: BatchSpec, shared: SharedInputs) -> pa.Table:
     idx = np.arange(spec.start, spec.stop, dtype=np.int64)
     try:
         return _solve(shared, idx)

@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from platform_core.batch import POLICY_COLUMNS, run_batch
+from platform_core.batch import COMPUTE_SECONDS_KEY, POLICY_COLUMNS, run_batch
 from platform_core.config import RunConfig
 from platform_core.data.loaders import load_dataset
 from platform_core.plan import plan_run
@@ -215,6 +215,7 @@ def run(
         bar = tqdm(total=n_total, unit="sku-loc", disable=None if progress is None else not progress, file=sys.stderr)
         bar.update(sum(b.stop - b.start for b in batches if b.batch_id in done))
         received: set[int] = set()
+        compute_seconds = [0.0]
 
         def on_result(index: int, table: pa.Table) -> None:
             spec = todo[index]
@@ -224,6 +225,8 @@ def run(
             if index not in received:
                 received.add(index)
                 bar.update(table.num_rows)
+                meta = table.schema.metadata or {}
+                compute_seconds[0] += float(meta.get(COMPUTE_SECONDS_KEY, b"0"))
             host.batch_finished(ctx, spec.batch_id, table)
 
         try:
@@ -242,7 +245,7 @@ def run(
         rows = merged.column("input_row").to_numpy()
         if rows.size != n_total or np.unique(rows).size != n_total:
             raise RuntimeError(f"internal error: {rows.size} rows for {n_total} SKU-locations")
-        merged = merged.take(pa.array(np.argsort(rows))).drop_columns(["input_row"])
+        merged = merged.take(pa.array(np.argsort(rows))).drop_columns(["input_row"]).replace_schema_metadata(None)
         rec_path = out / "recommendations.parquet"
         _write_parquet_atomic(merged, rec_path)
         shutil.rmtree(parts)
@@ -255,6 +258,8 @@ def run(
                 "load_validate_seconds": t_loaded - t_started,
                 "plan_seconds": t_planned - t_loaded,
                 "solve_seconds": t_solved - t_planned,
+                "batch_compute_seconds_total": compute_seconds[0],
+                "batches_run": float(len(todo)),
                 "wall_seconds": time.perf_counter() - t0,
             }
         )
