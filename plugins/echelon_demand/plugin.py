@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
+
 from echelon_demand.bootstrap import BootstrapForecaster
+from echelon_demand.models import FORECASTERS
 from platform_core.hookspecs import Register, hookimpl
 
 
@@ -10,9 +13,13 @@ from platform_core.hookspecs import Register, hookimpl
 def register_forecasters(register: Register) -> None:
     """Register the bootstrap forecaster and the models of ``echelon_demand.models``."""
     register("bootstrap", BootstrapForecaster)
-    try:
-        from echelon_demand.models import FORECASTERS
-    except ImportError:  # pragma: no cover - models package optional during development
-        FORECASTERS = {}
     for name, cls in FORECASTERS.items():
         register(name, cls)
+
+
+@hookimpl
+def register_cli_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``echelon backtest``."""
+    from echelon_demand.backtest_cli import add_backtest_command
+
+    add_backtest_command(subparsers)

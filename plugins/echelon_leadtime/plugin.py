@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from echelon_leadtime.empirical import EmpiricalLeadTime
+from echelon_leadtime.models import LEAD_TIME_MODELS
 from platform_core.hookspecs import Register, hookimpl
 
 
@@ -10,9 +11,5 @@ from platform_core.hookspecs import Register, hookimpl
 def register_lead_time_models(register: Register) -> None:
     """Register the empirical model and the models of ``echelon_leadtime.models``."""
     register("empirical", EmpiricalLeadTime)
-    try:
-        from echelon_leadtime.models import LEAD_TIME_MODELS
-    except ImportError:  # pragma: no cover - models package optional during development
-        LEAD_TIME_MODELS = {}
     for name, cls in LEAD_TIME_MODELS.items():
         register(name, cls)

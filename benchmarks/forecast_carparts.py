@@ -1,0 +1,209 @@
+"""Acceptance benchmark: lead-time demand of the 2,674 real car-part series (intermittent).
+
+Data: ../shared/data/demand/carparts_2674_monthly.csv (Hyndman's ``carparts``, R package
+expsmooth; one row per part, 51 monthly columns; trailing empty cells = series ended).
+
+Protocol (rolling origin): for origin j = 0..K-1 the last ``3 + j`` months are held out;
+every method is fitted on the rest and forecasts the demand summed over the next
+H = 3 months (lead time 3 months, no review period).  Scored per (series, origin):
+CRPS, scaled pinball loss (M5 scale: H x mean |y_t - y_(t-1)| of the training part) at
+0.5/0.8/0.9/0.95/0.99, and coverage of the central 80 % / 90 % intervals.
+
+Echelon: ``auto`` (choice per ADI/CV² class), ``auto_backtest`` (choice per class by an
+inner backtest over 2 origins of 3 months; the headline), and single models for
+reference (``negbin``, ``sba``, ``tsb``, the global ``quantile_gbm``).
+
+statsforecast baselines (CrostonClassic, CrostonSBA, TSB(0.1, 0.1), ADIDA, IMAPA) give a
+point forecast f per month; it is turned into a lead-time-demand distribution the same
+way for all of them: mean ``H f``, variance ``H s²`` with s² the mean squared in-sample
+one-step residual (fitted values of statsforecast), negative binomial when the variance
+exceeds the mean, Poisson otherwise (point mass 0 when f = 0).
+
+Usage: python benchmarks/forecast_carparts.py [--quick]   (quick: 2 origins instead of 6)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+for p in (ROOT / "benchmarks", ROOT, ROOT / "plugins", ROOT / "cluster"):
+    if str(p) not in sys.path:
+        sys.path.insert(0, str(p))
+
+from _harness import write_result  # noqa: E402
+from echelon_demand.backtest import score_distributions, summarise  # noqa: E402
+from echelon_demand.classify import classify  # noqa: E402
+from echelon_demand.models import FORECASTERS, AutoForecaster  # noqa: E402
+from echelon_demand.models._common import family_dists, padded, point_lead_times, subset, truncate  # noqa: E402
+
+from platform_core.components import DemandSeries  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data" / "demand" / "carparts_2674_monthly.csv"
+H = 3
+BASELINES = ("CrostonClassic", "CrostonSBA", "TSB", "ADIDA", "IMAPA")
+
+
+def load(path: Path = DATA) -> DemandSeries:
+    """The car-parts series; trailing empty months are dropped, inner gaps stay NaN."""
+    import pandas as pd
+
+    d = pd.read_csv(path)
+    V = d.iloc[:, 1:].to_numpy(dtype=np.float64)
+    vals, ptr = [], [0]
+    for row in V:
+        obs = np.flatnonzero(~np.isnan(row))
+        r = row[: obs.max() + 1] if obs.size else row[:0]
+        vals.append(r)
+        ptr.append(ptr[-1] + r.size)
+    return DemandSeries(
+        d.iloc[:, 0].astype(str).tolist(), np.concatenate(vals), np.zeros(ptr[-1], dtype=bool),
+        np.asarray(ptr, dtype=np.int64),
+    )
+
+
+def baseline_dists(train: DemandSeries) -> dict[str, list]:
+    """statsforecast point forecasts -> NB/Poisson lead-time-demand distributions."""
+    import pandas as pd
+    from statsforecast import StatsForecast
+    from statsforecast.models import ADIDA, IMAPA, TSB, CrostonClassic, CrostonSBA
+
+    n = len(train)
+    ptr = np.asarray(train.indptr)
+    lengths = np.diff(ptr)
+    uid = np.repeat(np.arange(n), lengths)
+    ds = np.arange(ptr[-1]) - np.repeat(ptr[:-1], lengths)
+    df = pd.DataFrame({"unique_id": uid, "ds": ds, "y": np.nan_to_num(train.values)})
+    sf = StatsForecast(
+        models=[CrostonClassic(), CrostonSBA(), TSB(alpha_d=0.1, alpha_p=0.1), ADIDA(), IMAPA()],
+        freq=1, n_jobs=1,
+    )
+    fc = sf.forecast(h=1, df=df, fitted=True)
+    fv = sf.forecast_fitted_values()
+    fc = fc.set_index("unique_id").sort_index()
+    out = {}
+    for m in BASELINES:
+        f = np.maximum(fc[m].to_numpy(dtype=np.float64), 0.0)
+        res2 = (fv["y"] - fv[m]) ** 2
+        s2 = res2.groupby(fv["unique_id"]).mean().reindex(np.arange(n)).to_numpy()
+        s2 = np.nan_to_num(s2)
+        mean = H * np.nan_to_num(f)
+        var = H * s2
+        out[m] = family_dists("negbin", mean, var)
+    return out
+
+
+def run(origins: int) -> tuple[list[dict], dict[str, float]]:
+    demand = load()
+    lengths = np.diff(np.asarray(demand.indptr))
+    details: dict[str, dict[str, list[np.ndarray]]] = {}
+    timing: dict[str, float] = {}
+    echelon = {
+        "echelon_auto": lambda: AutoForecaster(),
+        "echelon_auto_backtest": lambda: AutoForecaster(select="backtest", horizon=H, origins=2),
+        "negbin": lambda: FORECASTERS["negbin"](),
+        "sba": lambda: FORECASTERS["sba"](),
+        "tsb": lambda: FORECASTERS["tsb"](),
+        "quantile_gbm": lambda: FORECASTERS["quantile_gbm"](),
+    }
+    for j in range(origins):
+        cut = H + j
+        idx = np.flatnonzero(lengths - cut >= 6)
+        sub = subset(demand, idx)
+        starts = np.asarray(sub.indptr)[1:] - cut
+        win = np.asarray(sub.values)[starts[:, None] + np.arange(H)[None, :]]
+        good = ~np.isnan(win).any(axis=1)
+        idx = idx[good]
+        sub = subset(demand, idx)
+        train = truncate(sub, np.full(idx.size, cut))
+        y = np.rint(win[good].sum(axis=1))
+        Ytr, _ = padded(train)
+        d = np.abs(np.diff(Ytr, axis=1))
+        okd = ~np.isnan(d)
+        scale = H * np.where(okd, d, 0).sum(axis=1) / np.maximum(okd.sum(axis=1), 1)
+        labels = np.asarray(classify(train).label, dtype=object)
+        lts = point_lead_times(np.full(idx.size, H))
+        zeros = np.zeros(idx.size, dtype=np.int64)
+        preds: dict[str, list] = {}
+        for name, make in echelon.items():
+            t0 = time.perf_counter()
+            f = make().fit(train)
+            preds[name] = f.lead_time_demand(lts, zeros, zeros.astype(np.uint64))
+            timing[name] = timing.get(name, 0.0) + time.perf_counter() - t0
+        t0 = time.perf_counter()
+        preds.update(baseline_dists(train))
+        timing["statsforecast_all5"] = timing.get("statsforecast_all5", 0.0) + time.perf_counter() - t0
+        for name, dists in preds.items():
+            m = score_distributions(dists, y, scale)
+            dd = details.setdefault(name, {})
+            for k, v in m.items():
+                dd.setdefault(k, []).append(v)
+            dd.setdefault("class", []).append(labels)
+    rows: list[dict] = []
+    for name, dd in details.items():
+        metrics = {k: np.concatenate(v) for k, v in dd.items() if k != "class"}
+        rows.extend(summarise(name, np.concatenate(dd["class"]), metrics))
+    return rows, timing
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="2 origins instead of 6")
+    args = ap.parse_args(argv)
+    if not DATA.exists():
+        print(f"skipped: {DATA} not found (needs ../shared/data)")
+        return 0
+    origins = 2 if args.quick else 6
+    t0 = time.perf_counter()
+    rows, timing = run(origins)
+    wall = time.perf_counter() - t0
+    allrows = [r for r in rows if r["demand_class"] == "all"]
+    cols = ["crps", "spl_50", "spl_80", "spl_90", "spl_95", "spl_99", "coverage_80", "coverage_90"]
+    print(f"carparts, H={H} months, {origins} origins, pairs={allrows[0]['n']}")
+    print(f"{'method':24s}" + "".join(f"{c:>12s}" for c in cols))
+    for r in sorted(allrows, key=lambda r: r["spl_90"]):
+        print(f"{r['forecaster']:24s}" + "".join(f"{r[c]:12.4f}" for c in cols))
+    best_sf = {q: min(r[q] for r in allrows if r["forecaster"] in BASELINES) for q in ("spl_90", "spl_95")}
+    ech = next(r for r in allrows if r["forecaster"] == "echelon_auto_backtest")
+    verdict = {
+        "spl_90_beats_best_baseline": bool(ech["spl_90"] < best_sf["spl_90"]),
+        "spl_95_beats_best_baseline": bool(ech["spl_95"] < best_sf["spl_95"]),
+        "coverage_90_in_85_95": bool(0.85 <= ech["coverage_90"] <= 0.95),
+    }
+    print("echelon_auto_backtest vs best statsforecast:", verdict)
+    result = {
+        "data": str(DATA.relative_to(ROOT.parent)),
+        "horizon_months": H,
+        "origins_count": origins,
+        "quick": bool(args.quick),
+        "wall_seconds": wall,
+        "fit_forecast_seconds": timing,
+        "verdict": verdict,
+        "best_baseline_spl_90_ratio": best_sf["spl_90"],
+        "best_baseline_spl_95_ratio": best_sf["spl_95"],
+        "rows": [
+            {
+                "method": r["forecaster"],
+                "demand_class": r["demand_class"],
+                "pairs_count": r["n"],
+                "crps_units": r["crps"],
+                "scaled_crps_ratio": r["scaled_crps"],
+                **{f"spl_{q}_ratio": r[f"spl_{q}"] for q in ("50", "80", "90", "95", "99")},
+                "coverage_80_fraction": r["coverage_80"],
+                "coverage_90_fraction": r["coverage_90"],
+            }
+            for r in rows
+        ],
+    }
+    out = write_result("forecast_carparts_quick" if args.quick else "forecast_carparts", result)
+    print(f"wrote {out} ({wall:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,89 @@
+"""Acceptance benchmark: fit and forecast 100,000 generated series with the default choice.
+
+Series (generated with numpy, seed 0): 36 monthly periods, a mix of smooth, erratic,
+intermittent and lumpy demand (occurrence probability U(0.1, 1), mean level
+lognormal(0, 1.2)), 5 % of series with stockout flags.  Timed: ``AutoForecaster()``
+(class-based choice, the default) ``fit``, ``period_demand`` and ``lead_time_demand`` with
+a lead time of 1-4 periods (random PMF per series) plus a review period of 1.
+Target: <= 120 s on the 2-core machine.
+
+Usage: python benchmarks/forecast_scale.py [--quick]   (quick: 10,000 series)
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+for p in (ROOT / "benchmarks", ROOT, ROOT / "plugins", ROOT / "cluster"):
+    if str(p) not in sys.path:
+        sys.path.insert(0, str(p))
+
+from _harness import write_result  # noqa: E402
+from echelon_demand.models import AutoForecaster  # noqa: E402
+
+from platform_core.components import DemandSeries  # noqa: E402
+from platform_core.distributions import DiscreteDistribution  # noqa: E402
+
+
+def generate(n: int, T: int = 36, seed: int = 0) -> DemandSeries:
+    rng = np.random.default_rng(seed)
+    mu = rng.lognormal(0.0, 1.2, n)[:, None]
+    p = rng.uniform(0.1, 1.0, n)[:, None]
+    Y = (rng.random((n, T)) < p) * rng.poisson(mu / p, (n, T))
+    so = (rng.random((n, T)) < 0.05) & (rng.random(n) < 0.05)[:, None] & (Y > 0)
+    return DemandSeries([f"S{i}@DC" for i in range(n)], Y.ravel().astype(float), so.ravel(),
+                        np.arange(0, n * T + 1, T, dtype=np.int64))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="10,000 series instead of 100,000")
+    args = ap.parse_args(argv)
+    n = 10_000 if args.quick else 100_000
+    demand = generate(n)
+    rng = np.random.default_rng(1)
+    lts = [DiscreteDistribution(rng.random(4) + 0.05, 1) for _ in range(8)]
+    lead_times = [lts[i % 8] for i in range(n)]
+    t0 = time.perf_counter()
+    f = AutoForecaster().fit(demand)
+    t1 = time.perf_counter()
+    pdists = f.period_demand()
+    t2 = time.perf_counter()
+    ltd = f.lead_time_demand(lead_times, np.ones(n, dtype=np.int64), np.arange(n, dtype=np.uint64))
+    t3 = time.perf_counter()
+    total = t3 - t0
+    counts = collections.Counter(str(m) for m in f.model_)
+    assert len(pdists) == len(ltd) == n
+    print(f"{n:,} series x 36 periods, default AutoForecaster (class-based choice)")
+    print(f"{'step':28s}{'seconds':>10s}")
+    for name, s in (("fit", t1 - t0), ("period_demand", t2 - t1), ("lead_time_demand", t3 - t2),
+                    ("total", total)):
+        print(f"{name:28s}{s:10.1f}")
+    print("models chosen:", dict(counts))
+    print(f"target <= 120 s: {'met' if total <= 120 else 'NOT met'}")
+    result = {
+        "series_count": n,
+        "periods_count": 36,
+        "quick": bool(args.quick),
+        "fit_seconds": t1 - t0,
+        "period_demand_seconds": t2 - t1,
+        "lead_time_demand_seconds": t3 - t2,
+        "total_seconds": total,
+        "target_seconds": 120.0,
+        "target_met": bool(total <= 120.0),
+        "models_chosen_count": dict(counts),
+    }
+    out = write_result("forecast_scale_quick" if args.quick else "forecast_scale", result)
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

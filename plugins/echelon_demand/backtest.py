@@ -1,0 +1,268 @@
+"""Rolling-origin backtests of demand forecasters and lead-time models.
+
+Demand (:func:`backtest`): for origin ``j = 0 .. origins-1`` the last
+``horizon + j * step`` periods of every series are held out; each forecaster is fitted
+on the rest and forecasts the demand summed over the next ``horizon`` periods (its
+lead-time demand with a lead time of ``horizon`` periods and no review period).  The
+outcome is the observed sum; a (series, origin) pair is skipped when the window has a
+missing value or the training part is shorter than ``min_train`` periods.
+
+Metrics, averaged over (series, origin) pairs, per demand class of the training part
+(ADI/CV², :mod:`echelon_demand.classify`) and over all:
+
+* ``crps`` [units]; ``scaled_crps`` = CRPS / scale.
+* ``spl_XX``: scaled pinball loss at level 0.XX = pinball / scale, with the M5 scale
+  ``horizon x mean |y_t - y_(t-1)|`` of the training part (pairs with scale 0 are left
+  out of the scaled metrics).
+* ``coverage_80`` / ``coverage_90``: share of outcomes inside the central 80 % / 90 %
+  interval ``[Q(0.1), Q(0.9)]`` / ``[Q(0.05), Q(0.95)]`` (closed, discrete quantiles).
+
+Lead times (:func:`backtest_lead_times`): receipts are ordered by ``order_date``; the
+last ``holdout_fraction`` is held out, models are fitted on the rest and predict each
+held-out line (its lane and feature columns).  Lines a model cannot predict (unknown
+lane) get the empirical distribution of all training lead times, so every model is
+scored on the same lines; ``n_fallback`` counts them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from echelon_demand.classify import classify
+from echelon_demand.models._common import padded, point_lead_times, subset, truncate
+from echelon_demand.models.metrics import coverage, crps, pinball, quantiles
+from platform_core.components import DemandSeries, Forecaster, LeadTimeModel
+from platform_core.distributions import DiscreteDistribution
+
+__all__ = [
+    "LEVELS",
+    "backtest",
+    "backtest_lead_times",
+    "demand_series_from_table",
+    "score_distributions",
+    "summarise",
+]
+
+LEVELS: tuple[float, ...] = (0.5, 0.8, 0.9, 0.95, 0.99)
+
+
+def demand_series_from_table(demand: pa.Table) -> DemandSeries:
+    """Build :class:`DemandSeries` from a demand table (schema ``DEMAND``).
+
+    Rows are sorted by sku, location and period; the key is ``"sku@location"``.  A
+    missing ``stocked_out`` column (or null) means not stocked out.
+    """
+    t = demand.sort_by([("sku", "ascending"), ("location", "ascending"), ("period", "ascending")])
+    sku = t.column("sku").to_numpy(zero_copy_only=False).astype(str)
+    loc = t.column("location").to_numpy(zero_copy_only=False).astype(str)
+    keys_all = np.char.add(np.char.add(sku, "@"), loc)
+    q = t.column("quantity").cast(pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False)
+    if "stocked_out" in t.column_names:
+        so = t.column("stocked_out").fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
+    else:
+        so = np.zeros(len(q), dtype=bool)
+    if len(keys_all) == 0:
+        return DemandSeries([], np.zeros(0), np.zeros(0, dtype=bool), np.zeros(1, dtype=np.int64))
+    change = np.flatnonzero(keys_all[1:] != keys_all[:-1]) + 1
+    indptr = np.concatenate(([0], change, [len(keys_all)])).astype(np.int64)
+    keys = [str(keys_all[i]) for i in indptr[:-1]]
+    return DemandSeries(keys, np.asarray(q, dtype=np.float64), so, indptr)
+
+
+def _mean_abs_diff(Y: np.ndarray) -> np.ndarray:
+    d = np.abs(np.diff(Y, axis=1))
+    ok = ~np.isnan(d)
+    return np.where(ok, d, 0.0).sum(axis=1) / np.maximum(ok.sum(axis=1), 1)
+
+
+def score_distributions(
+    dists: list[DiscreteDistribution], y: np.ndarray, scale: np.ndarray,
+    levels: Sequence[float] = LEVELS,
+) -> dict[str, np.ndarray]:
+    """Per-row metrics of distributions against outcomes (see the module docstring)."""
+    lv = np.array(sorted(set(levels) | {0.05, 0.1, 0.9, 0.95}))
+    Q = quantiles(dists, lv)
+    col = {float(v): j for j, v in enumerate(lv)}
+    s = np.where(scale > 0, scale, np.nan)
+    out: dict[str, np.ndarray] = {}
+    c = crps(dists, y)
+    out["crps"] = c
+    out["scaled_crps"] = c / s
+    for q in levels:
+        out[f"spl_{int(round(q * 100)):02d}"] = pinball(Q[:, col[float(q)]], y, float(q)) / s
+    out["coverage_80"] = coverage(Q[:, col[0.1]], Q[:, col[0.9]], y)
+    out["coverage_90"] = coverage(Q[:, col[0.05]], Q[:, col[0.95]], y)
+    return out
+
+
+def summarise(name: str, labels: np.ndarray, metrics: dict[str, np.ndarray]) -> list[dict]:
+    """Rows ``{forecaster, demand_class, n, metric...}`` per class and ``all``."""
+    rows = []
+    classes = ["all", *sorted({str(c) for c in labels})]
+    for c in classes:
+        sel = np.ones(labels.size, dtype=bool) if c == "all" else labels == c
+        row: dict = {"forecaster": name, "demand_class": c, "n": int(sel.sum())}
+        for k, v in metrics.items():
+            vals = v[sel]
+            vals = vals[np.isfinite(vals)]
+            row[k] = float(vals.mean()) if vals.size else float("nan")
+        rows.append(row)
+    return rows
+
+
+def backtest(
+    demand: DemandSeries,
+    forecasters: Mapping[str, Forecaster] | Sequence[str],
+    horizon: int = 3,
+    origins: int = 3,
+    step: int = 1,
+    min_train: int = 6,
+    levels: Sequence[float] = LEVELS,
+    out: str | os.PathLike[str] | None = None,
+    return_details: bool = False,
+) -> pa.Table | tuple[pa.Table, dict[str, dict[str, np.ndarray]]]:
+    """Rolling-origin backtest of demand forecasters.
+
+    Args:
+        demand: the series (oldest period first).
+        forecasters: name -> unfitted forecaster, or names from
+            ``echelon_demand.models.FORECASTERS`` (default parameters).
+        horizon: periods summed per forecast [periods].
+        origins: number of forecast origins.
+        step: periods between consecutive origins [periods].
+        min_train: shortest training part scored [periods].
+        levels: quantile levels of the scaled pinball loss [-].
+        out: write the table to this Parquet file when given.
+        return_details: also return per-(series, origin) metrics per forecaster.
+
+    Returns:
+        Table with columns ``forecaster, demand_class, n, crps, scaled_crps, spl_50, ...,
+        coverage_80, coverage_90`` (one row per forecaster and class, class ``all``
+        first); with ``return_details`` also ``{name: {metric: array, "class": labels}}``.
+    """
+    if not isinstance(forecasters, Mapping):
+        from echelon_demand.models import FORECASTERS
+
+        forecasters = {str(n): FORECASTERS[str(n)]() for n in forecasters}
+    h = int(horizon)
+    lengths = np.diff(np.asarray(demand.indptr, dtype=np.int64))
+    details: dict[str, dict[str, list[np.ndarray]]] = {n: {} for n in forecasters}
+    for j in range(int(origins)):
+        cut = h + j * int(step)
+        ok = lengths - cut >= int(min_train)
+        idx = np.flatnonzero(ok)
+        if idx.size == 0:
+            continue
+        sub = subset(demand, idx)
+        vals = np.asarray(sub.values, dtype=np.float64)
+        starts = np.asarray(sub.indptr)[1:] - cut
+        win = vals[starts[:, None] + np.arange(h)[None, :]]
+        good = ~np.isnan(win).any(axis=1)
+        idx, starts, win = idx[good], starts[good], win[good]
+        sub = subset(demand, idx)
+        train = truncate(sub, np.full(idx.size, cut))
+        y = np.rint(win.sum(axis=1))
+        Ytr, _ = padded(train)
+        scale = h * _mean_abs_diff(Ytr)
+        labels = np.asarray(classify(train).label, dtype=object)
+        lts = point_lead_times(np.full(idx.size, h))
+        seeds = np.arange(idx.size, dtype=np.uint64) + np.uint64(1000 * j)
+        for name, proto in forecasters.items():
+            f = _clone(proto)
+            f.fit(train)
+            ltd = f.lead_time_demand(lts, np.zeros(idx.size, dtype=np.int64), seeds)
+            m = score_distributions(ltd, y, scale, levels)
+            d = details[name]
+            for k, v in m.items():
+                d.setdefault(k, []).append(v)
+            d.setdefault("class", []).append(labels)
+            d.setdefault("series", []).append(idx)
+            d.setdefault("origin", []).append(np.full(idx.size, j))
+    rows: list[dict] = []
+    flat: dict[str, dict[str, np.ndarray]] = {}
+    for name, d in details.items():
+        if not d:
+            continue
+        fd = {k: np.concatenate(v) for k, v in d.items()}
+        flat[name] = fd
+        metrics = {k: v for k, v in fd.items() if k not in ("class", "series", "origin")}
+        rows.extend(summarise(name, fd["class"], metrics))
+    table = pa.Table.from_pylist(rows) if rows else pa.table({"forecaster": pa.array([], pa.string())})
+    if out is not None:
+        pq.write_table(table, os.fspath(out))
+    if return_details:
+        return table, flat
+    return table
+
+
+def _clone(f: Forecaster) -> Forecaster:
+    """A fresh unfitted copy with the same constructor parameters."""
+    import inspect
+
+    params = {}
+    for p in inspect.signature(type(f).__init__).parameters.values():
+        if p.name != "self" and hasattr(f, p.name):
+            params[p.name] = getattr(f, p.name)
+    return type(f)(**params)
+
+
+def backtest_lead_times(
+    receipts: pa.Table,
+    models: Mapping[str, LeadTimeModel],
+    holdout_fraction: float = 0.2,
+    period_days: float = 1.0,
+    levels: Sequence[float] = LEVELS,
+    out: str | os.PathLike[str] | None = None,
+) -> pa.Table:
+    """Time-ordered holdout backtest of lead-time models.
+
+    Args:
+        receipts: receipts table (schema ``RECEIPTS``, feature columns optional).
+        models: name -> unfitted lead-time model.
+        holdout_fraction: share of the latest orders held out [-].
+        period_days: length of a period [days]; outcomes are lead times rounded to
+            periods.
+        levels: quantile levels of the pinball loss [-].
+        out: write the table to this Parquet file when given.
+
+    Returns:
+        One row per model: ``model, n, n_fallback, crps, pinball_XX..., coverage_80,
+        coverage_90, mae_median`` (CRPS, pinball and the absolute error of the median in periods).
+    """
+    t = receipts.sort_by([("order_date", "ascending"), ("order_id", "ascending")])
+    n = t.num_rows
+    n_test = max(1, int(round(n * float(holdout_fraction))))
+    train, test = t.slice(0, n - n_test), t.slice(n - n_test)
+    days = pc.days_between(test.column("order_date"), test.column("receipt_date")).to_numpy(
+        zero_copy_only=False).astype(np.float64)
+    y = np.rint(days / float(period_days))
+    tdays = pc.days_between(train.column("order_date"), train.column("receipt_date")).to_numpy(
+        zero_copy_only=False).astype(np.float64)
+    glob = DiscreteDistribution.from_samples(np.maximum(np.rint(tdays / float(period_days)), 0))
+    rows = []
+    for name, model in models.items():
+        model.fit(train)
+        pred = model.predict(test, float(period_days))
+        fb = np.array([p is None for p in pred])
+        dists = [p if p is not None else glob for p in pred]
+        lv = np.array(sorted(set(levels) | {0.05, 0.1, 0.9, 0.95}))
+        Q = quantiles(dists, lv)
+        col = {float(v): j for j, v in enumerate(lv)}
+        row: dict = {"model": name, "n": int(n_test), "n_fallback": int(fb.sum())}
+        row["crps"] = float(crps(dists, y).mean())
+        for q in levels:
+            row[f"pinball_{int(round(q * 100)):02d}"] = float(pinball(Q[:, col[float(q)]], y, q).mean())
+        row["coverage_80"] = float(coverage(Q[:, col[0.1]], Q[:, col[0.9]], y).mean())
+        row["coverage_90"] = float(coverage(Q[:, col[0.05]], Q[:, col[0.95]], y).mean())
+        row["mae_median"] = float(np.mean(np.abs(Q[:, col[0.5]] - y)))
+        rows.append(row)
+    table = pa.Table.from_pylist(rows)
+    if out is not None:
+        pq.write_table(table, os.fspath(out))
+    return table

@@ -1,0 +1,314 @@
+"""Shared vectorised helpers of the demand models.
+
+Everything here works on many series at once: CSR arrays are turned into a right-aligned
+padded matrix (one row per series, the last column is the most recent period, NaN
+before the start of a series), PMFs of whole families are evaluated on a CSR grid of
+integers in one scipy call, and lead-time demand is compounded for a batch of series
+with FFTs (probability generating functions evaluated on the unit circle).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+from platform_core.components import DemandSeries
+from platform_core.distributions import DiscreteDistribution
+
+__all__ = [
+    "padded",
+    "subset",
+    "csr_grid",
+    "dists_from_csr",
+    "family_dists",
+    "family_csr",
+    "compound_batch",
+    "point_lead_times",
+    "ew_weights",
+]
+
+#: Tail mass below which a PMF is truncated [-].
+TAIL = 1e-10
+
+
+def padded(demand: DemandSeries, max_history: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Right-aligned dense copies of the values and censoring flags.
+
+    Args:
+        demand: the series.
+        max_history: keep at most this many most recent periods [periods].
+
+    Returns:
+        ``(Y, C)``: ``Y`` float array (n, T) with NaN before each series starts (and where
+        values are missing), ``C`` bool array (n, T) of stocked-out flags.
+    """
+    indptr = np.asarray(demand.indptr, dtype=np.int64)
+    n = len(indptr) - 1
+    lengths = np.diff(indptr)
+    if max_history is not None:
+        lengths = np.minimum(lengths, int(max_history))
+    T = int(lengths.max()) if n else 0
+    T = max(T, 1)
+    Y = np.full((n, T), np.nan)
+    C = np.zeros((n, T), dtype=bool)
+    if n == 0:
+        return Y, C
+    # element positions: for series i the last lengths[i] values go to columns T-len..T-1
+    rows = np.repeat(np.arange(n), lengths)
+    starts = indptr[1:] - lengths
+    within = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    src = np.repeat(starts, lengths) + within
+    cols = T - np.repeat(lengths, lengths) + within
+    Y[rows, cols] = np.asarray(demand.values, dtype=np.float64)[src]
+    so = np.asarray(demand.stocked_out)
+    if so.size:
+        C[rows, cols] = so[src].astype(bool)
+    return Y, C
+
+
+def subset(demand: DemandSeries, idx: np.ndarray) -> DemandSeries:
+    """The series ``idx`` of ``demand`` as a new :class:`DemandSeries`."""
+    idx = np.asarray(idx, dtype=np.int64)
+    indptr = np.asarray(demand.indptr, dtype=np.int64)
+    lengths = np.diff(indptr)[idx]
+    new_ptr = np.zeros(idx.size + 1, dtype=np.int64)
+    np.cumsum(lengths, out=new_ptr[1:])
+    within = np.arange(int(new_ptr[-1])) - np.repeat(new_ptr[:-1], lengths)
+    src = np.repeat(indptr[idx], lengths) + within
+    so = np.asarray(demand.stocked_out)
+    attrs = demand.attributes.take(idx) if demand.attributes is not None else None
+    return DemandSeries(
+        keys=[demand.keys[i] for i in idx],
+        values=np.asarray(demand.values, dtype=np.float64)[src],
+        stocked_out=so[src].astype(bool) if so.size else np.zeros(src.size, dtype=bool),
+        indptr=new_ptr,
+        attributes=attrs,
+    )
+
+
+def truncate(demand: DemandSeries, cut: np.ndarray) -> DemandSeries:
+    """Drop the last ``cut[i]`` periods of series ``i`` (for backtests)."""
+    indptr = np.asarray(demand.indptr, dtype=np.int64)
+    lengths = np.maximum(np.diff(indptr) - np.asarray(cut, dtype=np.int64), 0)
+    return window(demand, indptr[:-1], lengths)
+
+
+def window(demand: DemandSeries, start: np.ndarray, lengths: np.ndarray) -> DemandSeries:
+    """Series ``i`` restricted to ``values[start[i] : start[i] + lengths[i]]`` (absolute)."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    new_ptr = np.zeros(lengths.size + 1, dtype=np.int64)
+    np.cumsum(lengths, out=new_ptr[1:])
+    within = np.arange(int(new_ptr[-1])) - np.repeat(new_ptr[:-1], lengths)
+    src = np.repeat(np.asarray(start, dtype=np.int64), lengths) + within
+    so = np.asarray(demand.stocked_out)
+    return DemandSeries(
+        keys=list(demand.keys),
+        values=np.asarray(demand.values, dtype=np.float64)[src],
+        stocked_out=so[src].astype(bool) if so.size else np.zeros(src.size, dtype=bool),
+        indptr=new_ptr,
+        attributes=demand.attributes,
+    )
+
+
+def ew_weights(T: int, alpha: float | None, window_len: int | None) -> np.ndarray:
+    """Weights of the T columns of a right-aligned matrix, most recent weight 1.
+
+    ``alpha`` gives exponential weights ``(1-alpha)^age``; ``window_len`` zeroes periods
+    older than the window; both None gives equal weights.
+    """
+    age = np.arange(T - 1, -1, -1, dtype=np.float64)
+    w = np.ones(T) if alpha is None else (1.0 - float(alpha)) ** age
+    if window_len is not None:
+        w = np.where(age < window_len, w, 0.0)
+    return w
+
+
+def csr_grid(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Integers ``lo[i]..hi[i]`` of every row concatenated.
+
+    Returns:
+        ``(k, row, indptr)``: the integers, the row each belongs to, and CSR offsets.
+    """
+    lo = np.asarray(lo, dtype=np.int64)
+    sizes = np.asarray(hi, dtype=np.int64) - lo + 1
+    indptr = np.zeros(sizes.size + 1, dtype=np.int64)
+    np.cumsum(sizes, out=indptr[1:])
+    row = np.repeat(np.arange(sizes.size), sizes)
+    k = np.arange(int(indptr[-1])) - np.repeat(indptr[:-1], sizes) + np.repeat(lo, sizes)
+    return k, row, indptr
+
+
+def dists_from_csr(pmf: np.ndarray, indptr: np.ndarray, lo: np.ndarray) -> list[DiscreteDistribution]:
+    """One :class:`DiscreteDistribution` per CSR block (tiny values are dropped)."""
+    pmf = np.where(np.isfinite(pmf) & (pmf > 1e-14), pmf, 0.0)
+    out: list[DiscreteDistribution] = []
+    for i in range(len(indptr) - 1):
+        a, b = int(indptr[i]), int(indptr[i + 1])
+        block = pmf[a:b]
+        if b <= a or block.sum() <= 0:
+            out.append(DiscreteDistribution.point(max(int(lo[i]), 0)))
+        else:
+            out.append(DiscreteDistribution(block, int(lo[i])))
+    return out
+
+
+def family_dists(family: str, mean: np.ndarray, var: np.ndarray) -> list[DiscreteDistribution]:
+    """Per-series distributions of a parametric family (see :func:`family_csr`)."""
+    return dists_from_csr(*family_csr(family, mean, var))
+
+
+def family_csr(
+    family: str, mean: np.ndarray, var: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-series PMFs of a parametric family with the given moments, as CSR arrays.
+
+    Args:
+        family: ``poisson``, ``negbin`` (Poisson where ``var <= mean``), ``gamma``
+            (discretised: mass of ``[k-0.5, k+0.5)``, the negative half folded onto 0) or
+            ``normal`` (discretised the same way, truncated at 0).
+        mean: mean per series [units/period].
+        var: variance per series [units^2/period^2] (ignored by ``poisson``).
+
+    Returns:
+        ``(pmf, indptr, lo)``: PMF values, CSR offsets and the first support value per
+        series; a zero mean gives a point mass at 0.
+    """
+    m = np.maximum(np.nan_to_num(np.asarray(mean, dtype=np.float64)), 0.0)
+    v = np.maximum(np.nan_to_num(np.asarray(var, dtype=np.float64)), 0.0)
+    n = m.size
+    zero = m <= 1e-12
+    ms = np.where(zero, 1.0, m)
+    if family == "poisson":
+        hi = stats.poisson.isf(TAIL, ms)
+        lo = np.zeros(n)
+        hi = np.where(zero, 0, hi)
+        k, row, ptr = csr_grid(lo, hi)
+        pmf = stats.poisson.pmf(k, ms[row])
+    elif family == "negbin":
+        over = v > m * (1 + 1e-9)
+        vs = np.where(over, v, ms * 2.0)
+        r = ms**2 / (vs - ms)
+        p = ms / vs
+        hi = np.where(over, stats.nbinom.isf(TAIL, r, p), stats.poisson.isf(TAIL, ms))
+        hi = np.where(zero, 0, np.minimum(hi, 1e7))
+        lo = np.zeros(n)
+        k, row, ptr = csr_grid(lo, hi)
+        pmf = np.where(over[row], stats.nbinom.pmf(k, r[row], p[row]), stats.poisson.pmf(k, ms[row]))
+    elif family in ("gamma", "normal"):
+        sd = np.sqrt(np.where(v > 0, v, np.maximum(ms, 1e-6) * 1e-6))
+        if family == "gamma":
+            shape = (ms / sd) ** 2
+            scale = sd**2 / ms
+            hi = np.ceil(stats.gamma.isf(TAIL, shape, scale=scale)) + 1
+            lo = np.zeros(n)
+        else:
+            hi = np.ceil(ms + 7.0 * sd) + 1
+            lo = np.maximum(np.floor(ms - 7.0 * sd), 0)
+        hi = np.where(zero, 0, np.minimum(hi, 1e7))
+        lo = np.where(zero, 0, lo)
+        k, row, ptr = csr_grid(lo, hi)
+        if family == "gamma":
+            cdf_hi = stats.gamma.cdf(k + 0.5, shape[row], scale=scale[row])
+            cdf_lo = stats.gamma.cdf(k - 0.5, shape[row], scale=scale[row])
+        else:
+            cdf_hi = stats.norm.cdf(k + 0.5, ms[row], sd[row])
+            cdf_lo = stats.norm.cdf(k - 0.5, ms[row], sd[row])
+            first = k == lo[row]
+            cdf_lo = np.where(first, 0.0, cdf_lo)  # fold the lower tail onto the first value
+        pmf = cdf_hi - cdf_lo
+        last = np.r_[ptr[1:] - 1] if n else np.zeros(0, dtype=np.int64)
+        if n:
+            pmf[last] += 1.0 - cdf_hi[last]  # fold the upper tail onto the last value
+    else:
+        raise ValueError(f"unknown family {family!r}")
+    pmf = np.where(zero[row], 1.0, pmf)
+    return pmf, ptr, np.asarray(lo, dtype=np.int64)
+
+
+def point_lead_times(periods: np.ndarray) -> list[DiscreteDistribution]:
+    """Degenerate lead-time distributions [periods]."""
+    return [DiscreteDistribution.point(int(p)) for p in np.asarray(periods)]
+
+
+def _next_pow2(x: int) -> int:
+    return 1 << max(int(np.ceil(np.log2(max(x, 2)))), 1)
+
+
+def compound_batch(
+    period: list[DiscreteDistribution],
+    lead_times: list[DiscreteDistribution],
+    review_periods: np.ndarray,
+    max_cells: int = 1 << 22,
+) -> list[DiscreteDistribution]:
+    """Demand over ``L + r`` i.i.d. periods for many series at once.
+
+    The PGF of the sum is ``sum_l P(L=l) G(z)^(l+r)``; it is evaluated with real FFTs of a
+    common length per group of series, long enough that the aliased tail mass is
+    negligible (mean + 12 standard deviations of the sum, or the exact maximum when
+    smaller).
+
+    Args:
+        period: per-period demand distribution per series [units/period].
+        lead_times: lead-time distribution per series [periods].
+        review_periods: review period per series [periods].
+        max_cells: memory cap of one FFT block [complex cells].
+
+    Returns:
+        Lead-time-demand distribution per series [units].
+    """
+    n = len(period)
+    rev = np.asarray(review_periods, dtype=np.int64).reshape(-1)
+    if rev.size == 1 and n != 1:
+        rev = np.full(n, int(rev[0]))
+    pm = np.array([d.mean() for d in period]) if n else np.zeros(0)
+    pv = np.array([d.var() for d in period]) if n else np.zeros(0)
+    pmax = np.array([d.offset + d.pmf.size - 1 for d in period], dtype=np.int64)
+    lmin = np.array([lt.offset for lt in lead_times], dtype=np.int64) + rev
+    lmax = np.array([lt.offset + lt.pmf.size - 1 for lt in lead_times], dtype=np.int64) + rev
+    lm = np.array([lt.mean() for lt in lead_times]) + rev
+    lv = np.array([lt.var() for lt in lead_times])
+    mean = lm * pm
+    sd = np.sqrt(lm * pv + lv * pm**2)
+    need = np.minimum(lmax * pmax, np.ceil(mean + 12.0 * sd + 8.0 * np.sqrt(np.maximum(mean, 1.0)) + 16))
+    need = np.maximum(need, 1).astype(np.int64) + 1
+    out: list[DiscreteDistribution | None] = [None] * n
+    trivial = (lmax == 0) | (pmax == 0)
+    for i in np.flatnonzero(trivial):
+        out[i] = DiscreteDistribution.point(0)  # no periods, or demand always zero
+    sizes = np.array([_next_pow2(int(x)) for x in need], dtype=np.int64) if n else np.zeros(0, dtype=np.int64)
+    for N in np.unique(sizes[~trivial]):
+        members = np.flatnonzero((sizes == N) & ~trivial)
+        rows = max(1, int(max_cells // int(N)))
+        for s in range(0, members.size, rows):
+            grp = members[s : s + rows]
+            P = np.zeros((grp.size, int(N)))
+            for j, i in enumerate(grp):
+                d = period[i]
+                m = min(d.pmf.size, int(N) - d.offset)
+                if m > 0:
+                    P[j, d.offset : d.offset + m] = d.pmf[:m]
+            G = np.fft.rfft(P, axis=1)
+            Lmax = int(lmax[grp].max())
+            W = np.zeros((grp.size, Lmax + 1))
+            for j, i in enumerate(grp):
+                lt = lead_times[i]
+                W[j, lt.offset + rev[i] : lt.offset + rev[i] + lt.pmf.size] = lt.pmf
+            acc = np.zeros_like(G)
+            powk = np.ones_like(G)
+            lo_g = int(lmin[grp].min())
+            for k in range(Lmax + 1):
+                if k >= lo_g:
+                    wk = W[:, k]
+                    if np.any(wk):
+                        acc += wk[:, None] * powk
+                if k < Lmax:
+                    powk = powk * G
+            res = np.fft.irfft(acc, n=int(N), axis=1)
+            res[res < 1e-13] = 0.0
+            for j, i in enumerate(grp):
+                row = res[j]
+                if row.sum() <= 0:
+                    out[i] = DiscreteDistribution.point(int(round(mean[i])))
+                else:
+                    out[i] = DiscreteDistribution(row, 0)
+    return [d if d is not None else DiscreteDistribution.point(0) for d in out]

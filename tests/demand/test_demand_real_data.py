@@ -1,0 +1,66 @@
+"""Checks on the real data sets in ../shared/data (skipped where absent)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED = ROOT.parent / "shared" / "data"
+CARPARTS = SHARED / "demand" / "carparts_2674_monthly.csv"
+SCMS = SHARED / "leadtimes" / "scms_vendor_leadtimes.csv"
+
+needs_carparts = pytest.mark.skipif(not CARPARTS.exists(),
+                                    reason=f"real data {CARPARTS} absent (needs ../shared/data)")
+needs_scms = pytest.mark.skipif(not SCMS.exists(), reason=f"real data {SCMS} absent (needs ../shared/data)")
+
+
+def _bench(name: str):
+    bench = str(ROOT / "benchmarks")
+    added = bench not in sys.path
+    if added:
+        sys.path.insert(0, bench)
+    try:
+        return __import__(name)
+    finally:
+        if added and bench in sys.path:
+            sys.path.remove(bench)
+
+
+@needs_carparts
+def test_carparts_layout_and_classes():
+    from echelon_demand.classify import classify
+
+    ds = _bench("forecast_carparts").load()
+    assert len(ds) == 2674
+    vals = ds.values[~np.isnan(ds.values)]
+    assert 0.70 < np.mean(vals == 0) < 0.78
+    labels = classify(ds).label
+    assert np.mean(labels == "intermittent") > 0.7
+
+
+@needs_carparts
+def test_carparts_auto_beats_croston_distribution_on_a_subset():
+    from echelon_demand.backtest import backtest
+    from echelon_demand.models._common import subset
+
+    ds = _bench("forecast_carparts").load()
+    sub = subset(ds, np.arange(0, 2674, 5))
+    rows = {r["forecaster"]: r for r in backtest(sub, ["auto", "croston"], horizon=3, origins=1).to_pylist()
+            if r["demand_class"] == "all"}
+    assert rows["auto"]["spl_90"] < rows["croston"]["spl_90"]
+    assert 0.85 <= rows["auto"]["coverage_90"] <= 0.97
+
+
+@needs_scms
+def test_scms_receipts_fit_parametric():
+    from echelon_leadtime.models import LEAD_TIME_MODELS
+
+    t = _bench("leadtime_scms").load()
+    assert t.num_rows == 4592 - 357
+    m = LEAD_TIME_MODELS["gamma"]().fit(t)
+    d = [x for x in m.predict(t.slice(0, 50), period_days=7.0) if x is not None]
+    assert len(d) == 50 and all(1.0 < x.mean() < 60.0 for x in d)
