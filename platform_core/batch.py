@@ -24,31 +24,38 @@ __all__ = ["run_batch", "POLICY_COLUMNS"]
 POLICY_COLUMNS = ("policy_type", "base_stock_level", "reorder_point", "order_up_to", "safety_stock")
 
 
-def _derived_demand(shared: SharedInputs, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """External demand plus the demand of downstream stages times quantity per.
-
-    ``idx`` holds whole networks in planned order.  Internal stages see the sum of their
-    downstream stages' demand (what base-stock downstream stages order); censoring flags
-    are kept only for a stage's own external demand.
-    """
-    local = {int(g): k for k, g in enumerate(idx)}
-    own = shared.demand[idx]
-    values = np.where(np.isnan(own), 0.0, own)
-    flags = shared.stocked_out[idx].copy()
+def _local_edges(shared: SharedInputs, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Arcs among the stages ``idx`` (whole networks) as local indices and quantity per."""
     lo = np.searchsorted(shared.edge_up, idx.min(), side="left")
     hi = np.searchsorted(shared.edge_up, idx.max(), side="right")
     ups = shared.edge_up[lo:hi]
     downs = shared.edge_down[lo:hi]
     qtys = shared.edge_qty[lo:hi]
     keep = np.isin(ups, idx)
-    ups, downs, qtys = ups[keep], downs[keep], qtys[keep]
+    position = np.full(int(idx.max()) + 1 - int(idx.min()), -1, dtype=np.int64)
+    position[idx - idx.min()] = np.arange(idx.size)
+    return position[ups[keep] - idx.min()], position[downs[keep] - idx.min()], qtys[keep]
+
+
+def _derived_demand(
+    shared: SharedInputs, idx: np.ndarray, edges: tuple[np.ndarray, np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """External demand plus the demand of downstream stages times quantity per.
+
+    ``idx`` holds whole networks in planned order.  Internal stages see the sum of their
+    downstream stages' demand (what base-stock downstream stages order); censoring flags
+    are kept only for a stage's own external demand.
+    """
+    own = shared.demand[idx]
+    values = np.where(np.isnan(own), 0.0, own)
+    flags = shared.stocked_out[idx].copy()
+    ups, downs, qtys = edges
     internal = np.zeros(idx.size, dtype=bool)
     if ups.size:
         children: dict[int, list[tuple[int, float]]] = {}
         parents: dict[int, list[int]] = {}
-        for u, d, q in zip(ups, downs, qtys, strict=True):
-            lu, ld = local[int(u)], local[int(d)]
-            children.setdefault(lu, []).append((ld, float(q)))
+        for lu, ld, q in zip(ups.tolist(), downs.tolist(), qtys.tolist(), strict=True):
+            children.setdefault(lu, []).append((ld, q))
             parents.setdefault(ld, []).append(lu)
             internal[lu] = True
         # downstream first (Kahn's order on the reversed graph)
@@ -73,7 +80,8 @@ def _solve(shared: SharedInputs, idx: np.ndarray) -> pa.Table:
     # component classes were resolved by the driver's plugin host and travel by reference
     forecaster = settings["forecaster_cls"](**settings["forecaster_params"])
     solver = settings["solver_cls"](**settings["solver_params"])
-    values, flags = _derived_demand(shared, idx)
+    edges = _local_edges(shared, idx)
+    values, flags = _derived_demand(shared, idx, edges)
     n, periods = values.shape
     keys = [f"{s}@{loc}" for s, loc in zip(shared.sku[idx], shared.location[idx], strict=True)]
     series = DemandSeries(
@@ -97,9 +105,14 @@ def _solve(shared: SharedInputs, idx: np.ndarray) -> pa.Table:
             shared.cost_optimal_service[idx],
         ),
         service_target=shared.service_target[idx],
-        upstream=[np.zeros(0, dtype=np.int64)] * n,
-        quantity_per=[np.zeros(0)] * n,
+        upstream=[edges[0][edges[1] == k] for k in range(n)],
+        quantity_per=[edges[2][edges[1] == k] for k in range(n)],
         seeds=seeds,
+        options={
+            "abc_class": shared.abc_class[idx],
+            "external_demand": shared.has_demand[idx],
+            "period_days": settings.get("period_days", 7.0),
+        },
     )
     table = solver.solve(problem)
     if table.num_rows != n:

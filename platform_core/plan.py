@@ -52,6 +52,7 @@ class SharedInputs:
         unit_cost: [currency/unit].
         holding_cost, stockout_cost, ordering_cost, cost_optimal_service: from the cost model.
         service_target: [-], NaN = cost-optimal.
+        abc_class: "A", "B", "C" or "" per stage.
         settings: component names and parameters, run seed.
     """
 
@@ -75,6 +76,7 @@ class SharedInputs:
     ordering_cost: np.ndarray
     cost_optimal_service: np.ndarray
     service_target: np.ndarray
+    abc_class: np.ndarray
     settings: dict[str, Any]
 
     def lead_time(self, i: int) -> DiscreteDistribution:
@@ -247,7 +249,13 @@ def plan_run(
         ordering_cost=np.asarray(costs.ordering_cost)[order],
         cost_optimal_service=np.asarray(costs.cost_optimal_service)[order],
         service_target=target_col[order],
+        abc_class=(
+            np.array(pc.fill_null(stages.column("abc_class"), "").to_pylist(), dtype=str)[order]
+            if "abc_class" in stages.column_names and n
+            else np.full(n, "", dtype=str)
+        ),
         settings={
+            "period_days": period_days,
             "seed": int(run["seed"]),
             "forecaster": config["components"]["forecaster"],
             "forecaster_params": dict(config["forecaster"]),

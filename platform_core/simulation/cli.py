@@ -1,0 +1,209 @@
+r"""``echelon simulate``: Monte Carlo evaluation of given policies on a dataset's networks.
+
+Usage::
+
+    echelon simulate NETWORK_DIR --policy POLICY.parquet|csv \\
+        [--replications R] [--periods T] [--warmup W] [--seed S] [--out FILE]
+
+``NETWORK_DIR`` holds the platform's ``stages`` and (optionally) ``edges`` files
+(``docs/data.md``); each connected component of the stage graph is one SKU network.
+The policy file has one row per stage (sku, location) with the columns:
+
+* ``policy_type``: ``base_stock``, ``echelon_base_stock``, ``sS``/``min_max``, ``rQ``;
+* ``reorder_point`` [units], ``order_up_to`` [units], optional ``order_quantity`` [units];
+* ``mean_demand`` [units/period] and optional ``std_demand`` [units/period] of the
+  external demand at the stage (normal discretised to integers when ``std_demand > 0``,
+  else Poisson; a null or zero mean means no external demand);
+* optional ``lead_time`` [periods] (default 1) and ``lead_time_std`` [periods] of the
+  stage's inbound lanes (normal discretised, truncated at 0, when the std is > 0);
+* optional ``backorder_cost`` [currency/unit/period].
+
+Holding cost per period is ``unit_cost x carrying_rate / periods_per_year``; the
+stage's ``review_period`` and ``moq`` columns are honoured.  The output (Parquet or
+CSV by extension) has one row per stage with every metric and its standard error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+
+from platform_core.data.loaders import find_file, load_table
+from platform_core.data.schemas import EDGES, STAGES
+from platform_core.distributions import DiscreteDistribution
+
+from .engine import Costs, simulate
+from .network import Network, Policy
+
+__all__ = ["add_simulate_command", "run_simulate", "build_networks"]
+
+_POLICY_REQUIRED = ("sku", "location", "policy_type")
+
+
+def add_simulate_command(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``simulate`` sub-command to an ``argparse`` sub-parser collection."""
+    p = subparsers.add_parser("simulate", help="Monte Carlo evaluation of given policies")
+    p.add_argument("network_dir", help="directory with the stages (and edges) files")
+    p.add_argument("--policy", required=True, help="policy file (.parquet or .csv), one row per stage")
+    p.add_argument("--replications", type=int, default=10)
+    p.add_argument("--periods", type=int, default=5000, help="measured periods per replication")
+    p.add_argument("--warmup", type=int, default=200, help="discarded periods per replication")
+    p.add_argument("--seed", type=int, default=0, help="run seed")
+    p.add_argument("--periods-per-year", type=float, default=52.0,
+                   help="converts the annual carrying rate to a per-period holding cost")
+    p.add_argument("--lost-sales", action="store_true", help="lose unmet demand (default: backorder)")
+    p.add_argument("--no-crossing", action="store_true", help="orders on a lane arrive in sequence")
+    p.add_argument("--allocation", choices=["fifo", "proportional"], default="fifo")
+    p.add_argument("--out", help="output file (.parquet or .csv); default: print a summary")
+    p.set_defaults(func=run_simulate)
+    return p
+
+
+def _read_any(path: str) -> pa.Table:
+    if not os.path.exists(path):
+        raise FileNotFoundError(path)
+    return pcsv.read_csv(path) if path.endswith(".csv") else pq.read_table(path)
+
+
+def _col(table: pa.Table, name: str, default: float) -> np.ndarray:
+    if name not in table.column_names:
+        return np.full(table.num_rows, default, dtype=np.float64)
+    arr = pc.cast(table.column(name), pa.float64()).to_numpy(zero_copy_only=False)
+    return np.where(np.isnan(arr), default, arr)
+
+
+def _lead_time(mean: float, sd: float) -> DiscreteDistribution | int:
+    if sd > 0:
+        return DiscreteDistribution.normal(mean, sd)
+    return max(0, int(round(mean)))
+
+
+def build_networks(stages: pa.Table, edges: pa.Table | None, policy: pa.Table,
+                   periods_per_year: float = 52.0) -> dict[str, Any]:
+    """Turn stages/edges/policy tables into the arguments of :func:`simulate`.
+
+    Returns:
+        ``{"networks", "policies", "demand", "lead_times", "costs", "keys"}`` where
+        ``keys[i]`` lists the ``(sku, location)`` of network ``i``'s stages.
+    """
+    for c in _POLICY_REQUIRED:
+        if c not in policy.column_names:
+            raise ValueError(f"policy file: missing column {c!r}")
+    skus = stages.column("sku").to_pylist()
+    locs = stages.column("location").to_pylist()
+    index = {(s, loc): i for i, (s, loc) in enumerate(zip(skus, locs, strict=True))}
+    n = len(index)
+    arcs: list[tuple[int, int, float]] = []
+    if edges is not None:
+        for row in edges.to_pylist():
+            u = (row["upstream_sku"], row["upstream_location"])
+            d = (row["downstream_sku"], row["downstream_location"])
+            if u not in index or d not in index:
+                raise ValueError(f"edge {u} -> {d} refers to a stage missing from the stages file")
+            arcs.append((index[u], index[d], float(row["quantity_per"])))
+    # connected components (union-find)
+    parent = list(range(n))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a_up, a_down, _ in arcs:
+        parent[find(a_up)] = find(a_down)
+    comps: dict[int, list[int]] = {}
+    for i in range(n):
+        comps.setdefault(find(i), []).append(i)
+
+    prow: dict[tuple[str, str], int] = {}
+    for i, (s, loc) in enumerate(zip(policy.column("sku").to_pylist(),
+                                     policy.column("location").to_pylist(), strict=True)):
+        prow[(s, loc)] = i
+    ptype = policy.column("policy_type").to_pylist()
+    rp = _col(policy, "reorder_point", np.nan)
+    ou = _col(policy, "order_up_to", np.nan)
+    oq = _col(policy, "order_quantity", np.nan)
+    md = _col(policy, "mean_demand", 0.0)
+    sd = _col(policy, "std_demand", 0.0)
+    lt = _col(policy, "lead_time", 1.0)
+    lsd = _col(policy, "lead_time_std", 0.0)
+    bc = _col(policy, "backorder_cost", 0.0)
+    unit_cost = _col(stages, "unit_cost", 0.0)
+    rate = _col(stages, "carrying_rate", 0.0)
+    review = _col(stages, "review_period", 1.0)
+    moq = _col(stages, "moq", 0.0)
+
+    out: dict[str, list[Any]] = {k: [] for k in ("networks", "policies", "demand", "lead_times", "costs", "keys")}
+    for members in sorted(comps.values(), key=lambda m: min((skus[i], locs[i]) for i in m)):
+        local = {g: k for k, g in enumerate(members)}
+        keys = [(skus[g], locs[g]) for g in members]
+        missing = [k for k in keys if k not in prow]
+        if missing:
+            raise ValueError(f"policy file: no row for stage(s) {missing[:5]}")
+        rows = [prow[k] for k in keys]
+        net_arcs = tuple((local[u], local[d], q) for u, d, q in arcs if u in local)
+        name = "{}@{}".format(*min(keys))
+        out["networks"].append(Network(len(members), net_arcs, tuple(f"{s}@{loc}" for s, loc in keys), name=name))
+        out["policies"].append(Policy(kind=[str(ptype[r]) for r in rows], reorder_point=rp[rows],
+                                      order_up_to=ou[rows], order_quantity=oq[rows],
+                                      review_period=review[members].astype(int), moq=moq[members]))
+        dem: list[DiscreteDistribution | None] = []
+        for r in rows:
+            if md[r] <= 0:
+                dem.append(None)
+            elif sd[r] > 0:
+                dem.append(DiscreteDistribution.normal(md[r], sd[r]))
+            else:
+                dem.append(DiscreteDistribution.poisson(md[r]))
+        out["demand"].append(dem)
+        out["lead_times"].append([_lead_time(lt[r], lsd[r]) for r in rows])
+        out["costs"].append(Costs(holding=unit_cost[members] * rate[members] / periods_per_year,
+                                  backorder=bc[rows], unit_value=unit_cost[members]))
+        out["keys"].append(keys)
+    return out
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    """Handler of ``echelon simulate``; returns the process exit code."""
+    stages_file = find_file(args.network_dir, STAGES)
+    if stages_file is None:
+        raise FileNotFoundError(f"no stages.parquet or stages.csv in {args.network_dir}")
+    stages = load_table(stages_file, STAGES)
+    edges_file = find_file(args.network_dir, EDGES)
+    edges = load_table(edges_file, EDGES) if edges_file else None
+    policy = _read_any(args.policy)
+    spec = build_networks(stages, edges, policy, args.periods_per_year)
+    res = simulate(spec["networks"], spec["policies"], spec["demand"], spec["lead_times"],
+                   seeds=args.seed, replications=args.replications, periods=args.periods,
+                   warmup=args.warmup, backorders=not args.lost_sales,
+                   crossing=not args.no_crossing, allocation=args.allocation, costs=spec["costs"])
+    table = res.to_arrow()
+    keys = [k for ks in spec["keys"] for k in ks]
+    table = table.add_column(0, "location", pa.array([k[1] for k in keys], pa.string()))
+    table = table.add_column(0, "sku", pa.array([k[0] for k in keys], pa.string()))
+    if args.out:
+        if args.out.endswith(".csv"):
+            pcsv.write_csv(table, args.out)
+        else:
+            pq.write_table(table, args.out)
+        print(f"simulated {len(spec['networks'])} networks, {table.num_rows} stages -> {args.out}")
+    else:
+        print(f"{'sku':<12}{'location':<12}{'fill':>8}{'csl':>8}{'on_hand':>10}{'backord':>10}")
+        for r in table.select(["sku", "location", "fill_rate", "cycle_service_level", "on_hand",
+                               "backorders"]).to_pylist():
+            fill = r["fill_rate"]
+            fill_s = "     n/a" if fill is None or math.isnan(fill) else f"{fill:8.4f}"
+            print(f"{r['sku']:<12}{r['location']:<12}{fill_s}{r['cycle_service_level']:8.4f}"
+                  f"{r['on_hand']:10.2f}{r['backorders']:10.2f}")
+        print(f"total cost per period: {float(np.sum(res.network_cost)):.4f}", file=sys.stdout)
+    return 0

@@ -1,0 +1,545 @@
+"""The typed public wrapper around the network-simulation kernel.
+
+:func:`simulate` validates and packs many SKU networks into flat CSR arrays, derives one
+64-bit seed per network, calls the parallel Numba kernel once, and returns a
+:class:`SimulationResult` with per-stage metrics and their standard errors across
+replications.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from platform_core.distributions import DiscreteDistribution, pack_distributions
+from platform_core.seeds import stage_seed
+
+from . import _kernels as K
+from ._rng import guide_table
+from .network import Network, Policy
+
+__all__ = ["Costs", "SimulationResult", "simulate", "METRICS", "LeadTimeSpec", "DemandSpec"]
+
+#: kernel metrics in output order, with units
+KERNEL_METRICS: tuple[tuple[str, str], ...] = (
+    ("demand", "[units/period]"),
+    ("fill_rate", "[-]"),
+    ("cycle_service_level", "[-]"),
+    ("ready_rate", "[-]"),
+    ("on_hand", "[units]"),
+    ("backorders", "[units]"),
+    ("owed_downstream", "[units]"),
+    ("lost_sales", "[units/period]"),
+    ("in_transit_out", "[units]"),
+    ("in_transit_in", "[supplier units]"),
+    ("order_frequency", "[orders/period]"),
+    ("order_quantity", "[units/period]"),
+)
+#: metrics derived from the kernel metrics and :class:`Costs`
+DERIVED_METRICS: tuple[tuple[str, str], ...] = (
+    ("inventory_investment", "[currency]"),
+    ("holding_cost", "[currency/period]"),
+    ("backorder_cost", "[currency/period]"),
+    ("lost_sales_cost", "[currency/period]"),
+    ("ordering_cost", "[currency/period]"),
+    ("total_cost", "[currency/period]"),
+)
+METRICS: tuple[str, ...] = tuple(m for m, _ in KERNEL_METRICS + DERIVED_METRICS)
+
+LeadTimeSpec = (
+    int
+    | DiscreteDistribution
+    | Sequence[int | DiscreteDistribution]
+    | Mapping[tuple[int, int], int | DiscreteDistribution]
+)
+DemandSpec = DiscreteDistribution | Sequence[DiscreteDistribution | None] | Mapping[int, DiscreteDistribution]
+
+_ALLOCATION = {"fifo": K.ALLOC_FIFO, "proportional": K.ALLOC_PROPORTIONAL}
+_POINTS: dict[int, DiscreteDistribution] = {}  # shared deterministic lead times
+
+
+@dataclass(frozen=True)
+class Costs:
+    """Per-stage cost rates of one network (scalars broadcast to every stage).
+
+    Attributes:
+        holding: [currency/unit/period] on end-of-period on-hand stock and on units in
+            transit from the stage to its customers (the in-transit convention of
+            Clark-Scarf echelon accounting).
+        backorder: [currency/unit/period] on end-of-period customer backorders.
+        lost_sale: [currency/unit] per unit of demand lost.
+        ordering: [currency/order] per order placed.
+        unit_value: [currency/unit] for inventory investment (mean on-hand x value).
+    """
+
+    holding: float | Sequence[float] | np.ndarray = 0.0
+    backorder: float | Sequence[float] | np.ndarray = 0.0
+    lost_sale: float | Sequence[float] | np.ndarray = 0.0
+    ordering: float | Sequence[float] | np.ndarray = 0.0
+    unit_value: float | Sequence[float] | np.ndarray = 0.0
+
+    def arrays(self, n: int) -> dict[str, np.ndarray]:
+        """The rates as float arrays of length ``n``."""
+        out = {}
+        for name in ("holding", "backorder", "lost_sale", "ordering", "unit_value"):
+            a = np.asarray(getattr(self, name), dtype=np.float64)
+            a = np.full(n, float(a)) if a.ndim == 0 else a
+            if a.shape != (n,):
+                raise ValueError(f"Costs.{name} must be a scalar or one value per stage ({n})")
+            out[name] = a
+        return out
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """Per-stage metrics of a :func:`simulate` call.
+
+    Rows are all stages of all networks, network by network, each network's stages in
+    its own index order: rows ``network_ptr[i]:network_ptr[i+1]`` belong to network ``i``.
+
+    Attributes:
+        network_ptr: CSR offsets of each network's rows.
+        network: network index of each row.
+        stage: stage index (within its network) of each row.
+        stage_name: stage label of each row.
+        replicates: ``{metric: array (replications, rows)}``, one value per replication.
+        mean: ``{metric: array (rows,)}``, mean over replications.
+        se: ``{metric: array (rows,)}``, standard error of the mean over replications
+            (``nan`` with a single replication).
+        network_cost: total cost per period of each network [currency/period].
+        network_cost_se: its standard error.
+        units: ``{metric: unit string}``.
+    """
+
+    network_ptr: np.ndarray
+    network: np.ndarray
+    stage: np.ndarray
+    stage_name: tuple[str, ...]
+    replicates: dict[str, np.ndarray]
+    mean: dict[str, np.ndarray]
+    se: dict[str, np.ndarray]
+    network_cost: np.ndarray
+    network_cost_se: np.ndarray
+    units: dict[str, str]
+
+    def __getitem__(self, metric: str) -> np.ndarray:
+        """The mean of ``metric`` per row."""
+        return self.mean[metric]
+
+    def for_network(self, i: int) -> dict[str, np.ndarray]:
+        """Means of every metric for the stages of network ``i`` (keys ``*_se``: SEs)."""
+        sl = slice(int(self.network_ptr[i]), int(self.network_ptr[i + 1]))
+        out = {m: v[sl] for m, v in self.mean.items()}
+        out.update({f"{m}_se": v[sl] for m, v in self.se.items()})
+        return out
+
+    def to_arrow(self) -> pa.Table:
+        """One row per stage: ids, then ``metric`` and ``metric_se`` columns."""
+        cols: dict[str, Any] = {
+            "network": pa.array(self.network, pa.int64()),
+            "stage": pa.array(self.stage, pa.int64()),
+            "stage_name": pa.array(list(self.stage_name), pa.string()),
+        }
+        for m in METRICS:
+            cols[m] = pa.array(self.mean[m], pa.float64())
+            cols[f"{m}_se"] = pa.array(self.se[m], pa.float64())
+        meta = {f"unit.{m}": u for m, u in self.units.items()}
+        return pa.table(cols).replace_schema_metadata(meta)
+
+
+def _as_list(obj: Any, n: int, single: bool, what: str) -> list[Any]:
+    if single:
+        return [obj]
+    if isinstance(obj, list | tuple):
+        if len(obj) != n:
+            raise ValueError(f"{what}: expected one entry per network ({n}), got {len(obj)}")
+        return list(obj)
+    return [obj] * n
+
+
+def _as_dist(x: int | float | DiscreteDistribution, what: str) -> DiscreteDistribution:
+    if isinstance(x, DiscreteDistribution):
+        return x
+    v = float(x)
+    if v < 0 or v != round(v):
+        raise ValueError(f"{what}: a deterministic value must be a non-negative integer, got {x}")
+    dist = _POINTS.get(int(v))
+    if dist is None:
+        dist = _POINTS.setdefault(int(v), DiscreteDistribution.point(int(v)))
+    return dist
+
+
+def _stage_demand(net: Network, spec: DemandSpec | None) -> list[DiscreteDistribution | None]:
+    n = net.n_stages
+    out: list[DiscreteDistribution | None] = [None] * n
+    if spec is None:
+        raise ValueError("demand is required")
+    if isinstance(spec, DiscreteDistribution):
+        for j in net.customer_facing:
+            out[j] = spec
+    elif isinstance(spec, Mapping):
+        for j, d in spec.items():
+            if not 0 <= int(j) < n:
+                raise ValueError(f"demand given for unknown stage {j}")
+            out[int(j)] = d
+    else:
+        seq = list(spec)
+        if len(seq) != n:
+            raise ValueError(f"demand: expected one entry per stage ({n})")
+        out = seq
+    return out
+
+
+def _arc_lead_times(net: Network, spec: LeadTimeSpec, arcs: list[tuple[int, int, float]]) -> list[DiscreteDistribution]:
+    """Lead-time PMF of each (internal or external, ``upstream = -1``) arc."""
+    if isinstance(spec, Mapping):
+        out = []
+        for u, d, _ in arcs:
+            if (u, d) not in spec:
+                raise ValueError(f"lead_times: no lead time for lane ({u}, {d}) (-1 = external supplier)")
+            out.append(_as_dist(spec[(u, d)], f"lead time of lane ({u}, {d})"))
+        return out
+    if isinstance(spec, DiscreteDistribution | int | float | np.integer):
+        dist = _as_dist(spec, "lead_times")
+        return [dist] * len(arcs)
+    seq = list(spec)
+    if len(seq) != net.n_stages:
+        raise ValueError(f"lead_times: expected one entry per stage ({net.n_stages})")
+    per_stage = [_as_dist(x, f"lead time of stage {j}") for j, x in enumerate(seq)]
+    return [per_stage[d] for _, d, _ in arcs]
+
+
+_STAGE_FIELDS = ("st_key", "st_process", "st_init", "pol_type", "pol_s", "pol_big_s", "pol_q",
+                 "pol_review", "pol_moq", "pol_mult", "pol_cap")
+
+
+@dataclass
+class _Block:
+    """One network packed with local indices (stages in topological order)."""
+
+    n_stages: int
+    position: np.ndarray  # topological position of each user stage
+    stage: dict[str, np.ndarray]  # _STAGE_FIELDS, in topological order
+    st_demand: np.ndarray  # index into ``demand`` or -1
+    demand: list[DiscreteDistribution]
+    in_counts: np.ndarray
+    out_counts: np.ndarray
+    out_arcs: np.ndarray  # local arc positions, grouped by upstream stage
+    arc_src: np.ndarray  # local stage position or -1 (external supplier)
+    arc_dst: np.ndarray
+    arc_qp: np.ndarray
+    arc_key: np.ndarray
+    arc_lt: np.ndarray  # index into ``lead``
+    lead: list[DiscreteDistribution]
+    calendar: int
+    process_calendar: int
+    echelon: bool
+
+
+def _pack_network(net: Network, pol: Any, dem_spec: Any, lt_spec: Any, proc_spec: Any) -> _Block:
+    n = net.n_stages
+    order = np.array(net.topological_order, dtype=np.int64)
+    pos = np.empty(n, dtype=np.int64)
+    pos[order] = np.arange(n)
+    if not isinstance(pol, Policy):
+        raise TypeError("policies must be Policy objects")
+    pa_ = pol.resolve(net)
+    dem = _stage_demand(net, dem_spec)
+    proc = np.zeros(n, dtype=np.int64) if proc_spec is None else np.asarray(proc_spec, dtype=np.int64)
+    if proc.shape != (n,) or np.any(proc < 0):
+        raise ValueError("processing_times: one non-negative integer per stage")
+    all_arcs: list[tuple[int, int, float]] = list(net.arcs)
+    for j in range(n):
+        if not net.upstream(j):
+            all_arcs.append((-1, j, 1.0))
+    lt = _arc_lead_times(net, lt_spec, all_arcs)
+    by_dst = sorted(range(len(all_arcs)), key=lambda k: (pos[all_arcs[k][1]], k))
+    local_arc_pos = np.empty(len(all_arcs), dtype=np.int64)
+    local_arc_pos[by_dst] = np.arange(len(all_arcs))
+    arc_index = {(u, d): k for k, (u, d, _) in enumerate(all_arcs)}
+    lead_ids: dict[int, int] = {}
+    lead: list[DiscreteDistribution] = []
+    arc_lt = np.empty(len(all_arcs), dtype=np.int64)
+    for p, k in enumerate(by_dst):
+        lane = lt[k]
+        idx = lead_ids.setdefault(id(lane), len(lead))
+        if idx == len(lead):
+            lead.append(lane)
+        arc_lt[p] = idx
+    src = np.array([all_arcs[k][0] for k in by_dst], dtype=np.int64)
+    demand_ids: dict[int, int] = {}
+    demand: list[DiscreteDistribution] = []
+    st_demand = np.full(n, -1, dtype=np.int64)
+    out_arcs: list[int] = []
+    out_counts = np.zeros(n, dtype=np.int64)
+    in_counts = np.zeros(n, dtype=np.int64)
+    for p in range(n):
+        j = int(order[p])
+        dist = dem[j]
+        if dist is not None:
+            if not isinstance(dist, DiscreteDistribution):
+                raise TypeError("demand entries must be DiscreteDistribution or None")
+            di = demand_ids.setdefault(id(dist), len(demand))
+            if di == len(demand):
+                demand.append(dist)
+            st_demand[p] = di
+        kids = sorted(int(local_arc_pos[arc_index[(j, c)]]) for c in net.downstream(j))
+        out_arcs.extend(kids)
+        out_counts[p] = len(kids)
+        in_counts[p] = max(1, len(net.upstream(j)))
+    stage = {
+        "st_key": order.copy(),
+        "st_process": proc[order],
+        "st_init": pa_["st_init"][order],
+    }
+    for name in _STAGE_FIELDS[3:]:
+        stage[name] = pa_[name][order]
+    max_lt = max(dd.offset + dd.pmf.size - 1 for dd in lead)
+    return _Block(
+        n_stages=n, position=pos, stage=stage, st_demand=st_demand, demand=demand,
+        in_counts=in_counts, out_counts=out_counts, out_arcs=np.asarray(out_arcs, dtype=np.int64),
+        arc_src=np.where(src < 0, -1, pos[np.maximum(src, 0)]),
+        arc_dst=pos[np.array([all_arcs[k][1] for k in by_dst], dtype=np.int64)],
+        arc_qp=np.array([all_arcs[k][2] for k in by_dst], dtype=np.float64),
+        arc_key=np.asarray(by_dst, dtype=np.int64), arc_lt=arc_lt, lead=lead,
+        calendar=1 << int(max_lt).bit_length(),  # power of two > longest lead time
+        process_calendar=int(proc.max()) + 1,
+        echelon=bool(np.any(pa_["pol_type"] == K.POLICY_ECHELON_BASE_STOCK)),
+    )
+
+
+def _concatenate(blocks: list[_Block]) -> dict[str, np.ndarray]:
+    """Concatenate network blocks into the kernel's global CSR arrays."""
+    n_net = len(blocks)
+    sizes = np.fromiter((b.n_stages for b in blocks), dtype=np.int64, count=n_net)
+    arcs = np.fromiter((b.arc_src.size for b in blocks), dtype=np.int64, count=n_net)
+    net_stage_ptr = np.zeros(n_net + 1, dtype=np.int64)
+    np.cumsum(sizes, out=net_stage_ptr[1:])
+    net_arc_ptr = np.zeros(n_net + 1, dtype=np.int64)
+    np.cumsum(arcs, out=net_arc_ptr[1:])
+    s_off = np.repeat(net_stage_ptr[:-1], arcs)
+    a_off_out = np.repeat(net_arc_ptr[:-1], [b.out_arcs.size for b in blocks])
+    out: dict[str, np.ndarray] = {"net_stage_ptr": net_stage_ptr, "net_arc_ptr": net_arc_ptr}
+    for name in _STAGE_FIELDS:
+        out[name] = np.concatenate([b.stage[name] for b in blocks])
+    src = np.concatenate([b.arc_src for b in blocks])
+    out["arc_src"] = np.where(src < 0, -1, src + s_off)
+    out["arc_dst"] = np.concatenate([b.arc_dst for b in blocks]) + s_off
+    out["arc_qp"] = np.concatenate([b.arc_qp for b in blocks])
+    out["arc_key"] = np.concatenate([b.arc_key for b in blocks])
+    out["out_arcs"] = np.concatenate([b.out_arcs for b in blocks]) + a_off_out
+    out["st_in_ptr"] = np.zeros(net_stage_ptr[-1] + 1, dtype=np.int64)
+    np.cumsum(np.concatenate([b.in_counts for b in blocks]), out=out["st_in_ptr"][1:])
+    out["st_out_ptr"] = np.zeros(net_stage_ptr[-1] + 1, dtype=np.int64)
+    np.cumsum(np.concatenate([b.out_counts for b in blocks]), out=out["st_out_ptr"][1:])
+    out["net_cal"] = np.array([b.calendar for b in blocks], dtype=np.int64)
+    out["net_pcal"] = np.array([b.process_calendar for b in blocks], dtype=np.int64)
+    out["net_echelon"] = np.array([b.echelon for b in blocks], dtype=np.bool_)
+    # distributions, deduplicated by identity across blocks
+    for kind, field_dists, field_idx, target in (("d", "demand", "st_demand", "st_demand"),
+                                                 ("l", "lead", "arc_lt", "arc_lt")):
+        ids: dict[int, int] = {}
+        dists: list[DiscreteDistribution] = []
+        maps: dict[int, np.ndarray] = {}
+        parts = []
+        for b in blocks:
+            m = maps.get(id(b))
+            if m is None:
+                local = getattr(b, field_dists)
+                m = np.empty(len(local) + 1, dtype=np.int64)
+                m[-1] = -1
+                for k, dist in enumerate(local):
+                    g = ids.setdefault(id(dist), len(dists))
+                    if g == len(dists):
+                        dists.append(dist)
+                    m[k] = g
+                maps[id(b)] = m
+            parts.append(m[getattr(b, field_idx)])
+        out[target] = np.concatenate(parts)
+        if dists:
+            cdf, ptr, off = pack_distributions(dists)
+        else:
+            cdf, ptr, off = np.ones(1), np.array([0, 1], dtype=np.int64), np.zeros(1, dtype=np.int64)
+        out[f"{kind}_cdf"], out[f"{kind}_ptr"], out[f"{kind}_off"] = cdf, ptr, off
+        out[f"{kind}_guide"] = guide_table(cdf, ptr)
+    # static tables, one row per network / stage / arc (columns: see _kernels)
+    n_stage = int(net_stage_ptr[-1])
+    net_i = np.empty((n_net, K.N_NET_FIELDS), dtype=np.int64)
+    net_i[:, K._N_S0], net_i[:, K._N_S1] = net_stage_ptr[:-1], net_stage_ptr[1:]
+    net_i[:, K._N_A0], net_i[:, K._N_A1] = net_arc_ptr[:-1], net_arc_ptr[1:]
+    net_i[:, K._N_CAL], net_i[:, K._N_PCAL] = out.pop("net_cal"), out.pop("net_pcal")
+    net_i[:, K._N_ECH] = out.pop("net_echelon")
+    stage_i = np.empty((n_stage, K.N_STAGE_INT_FIELDS), dtype=np.int64)
+    in_ptr, out_ptr = out.pop("st_in_ptr"), out.pop("st_out_ptr")
+    stage_i[:, K._S_IN0], stage_i[:, K._S_IN1] = in_ptr[:-1], in_ptr[1:]
+    stage_i[:, K._S_OUT0], stage_i[:, K._S_OUT1] = out_ptr[:-1], out_ptr[1:]
+    for col, name in ((K._S_DEM, "st_demand"), (K._S_PROC, "st_process"), (K._S_KEY, "st_key"),
+                      (K._S_TYPE, "pol_type"), (K._S_REVIEW, "pol_review")):
+        stage_i[:, col] = out.pop(name)
+    stage_f = np.empty((n_stage, K.N_STAGE_FLOAT_FIELDS), dtype=np.float64)
+    for col, name in ((K._F_S, "pol_s"), (K._F_BIGS, "pol_big_s"), (K._F_Q, "pol_q"),
+                      (K._F_MOQ, "pol_moq"), (K._F_MULT, "pol_mult"), (K._F_CAP, "pol_cap"),
+                      (K._F_INIT, "st_init")):
+        stage_f[:, col] = out.pop(name)
+    arc_i = np.empty((int(net_arc_ptr[-1]), K.N_ARC_INT_FIELDS), dtype=np.int64)
+    for col, name in ((K._A_SRC, "arc_src"), (K._A_DST, "arc_dst"), (K._A_LT, "arc_lt"),
+                      (K._A_KEY, "arc_key")):
+        arc_i[:, col] = out.pop(name)
+    out.update(net_i=net_i, stage_i=stage_i, stage_f=stage_f, arc_i=arc_i)
+    return out
+
+
+def simulate(
+    networks: Network | Sequence[Network],
+    policies: Policy | Sequence[Policy],
+    demand: DemandSpec | Sequence[DemandSpec],
+    lead_times: LeadTimeSpec | Sequence[LeadTimeSpec] = 1,
+    seeds: int | Sequence[int] | np.ndarray = 0,
+    replications: int = 10,
+    periods: int = 1000,
+    warmup: int = 100,
+    backorders: bool = True,
+    crossing: bool = True,
+    allocation: str = "fifo",
+    processing_times: Sequence[int] | Sequence[Sequence[int]] | None = None,
+    costs: Costs | Sequence[Costs] | None = None,
+) -> SimulationResult:
+    """Simulate many SKU networks under their policies; metrics with standard errors.
+
+    When ``networks`` is a single :class:`Network`, every other per-network argument is
+    for that network; with a sequence of networks, each per-network argument is either a
+    list/tuple with one entry per network or one object shared by all.
+
+    Args:
+        networks: the SKU networks.
+        policies: one :class:`Policy` per network.
+        demand: per network, a :class:`DiscreteDistribution` of demand [units/period]
+            applied to every customer-facing stage, or one entry per stage (``None``: no
+            external demand), or ``{stage: distribution}``.
+        lead_times: per network, the lead time [periods] of every lane (an int or a
+            PMF), or one entry per stage (the lead time of every lane *into* that stage,
+            including from the external supplier), or ``{(upstream, downstream): ...}``
+            with ``upstream = -1`` for the external supplier.
+        seeds: a run seed (each network's seed is derived from it and the network's
+            ``name``, or its position when unnamed), or one uint64 seed per network.
+            Same seed -> same demand path (common random numbers across policies).
+        replications: independent replications (each with its own warm-up).
+        periods: measured periods per replication.
+        warmup: periods discarded at the start of each replication.
+        backorders: backorder unmet external demand (``False``: lost sales).
+        crossing: lead times drawn independently per shipment, so orders can cross
+            (``False``: arrival = max(previous arrival on the lane, t + L)).
+        allocation: how an upstream stage rations scarce stock over its customers'
+            orders: ``"fifo"`` (oldest order first) or ``"proportional"`` (to what each
+            is owed).
+        processing_times: per network, one integer per stage [periods] between kit
+            completion and availability (default 0).
+        costs: per network :class:`Costs` (default all zero).
+
+    Returns:
+        The per-stage metrics; see :class:`SimulationResult`.
+    """
+    single = isinstance(networks, Network)
+    nets: list[Network] = [networks] if isinstance(networks, Network) else list(networks)
+    n_net = len(nets)
+    if n_net == 0:
+        raise ValueError("no networks")
+    pols = _as_list(policies, n_net, single, "policies")
+    dems = _as_list(demand, n_net, single, "demand")
+    lts = _as_list(lead_times, n_net, single, "lead_times")
+    if processing_times is None:
+        procs: list[Any] = [None] * n_net
+    else:
+        procs = _as_list(processing_times, n_net, single, "processing_times")
+    cost_list = _as_list(costs if costs is not None else Costs(), n_net, single, "costs")
+    if replications < 1 or periods < 1 or warmup < 0:
+        raise ValueError("need replications >= 1, periods >= 1, warmup >= 0")
+    if allocation not in _ALLOCATION:
+        raise ValueError(f"allocation must be one of {sorted(_ALLOCATION)}")
+
+    # ---- seeds --------------------------------------------------------------------
+    if np.ndim(seeds) == 0:
+        run_seed = int(seeds)  # type: ignore[arg-type]
+        net_seed = np.array(
+            [stage_seed(run_seed, net.name or str(i)) for i, net in enumerate(nets)], dtype=np.uint64
+        )
+    else:
+        net_seed = np.asarray(seeds).astype(np.uint64)
+        if net_seed.shape != (n_net,):
+            raise ValueError("seeds: one per network")
+
+    # ---- pack: one block per distinct (network, policy, demand, lead times, processing)
+    memo: dict[tuple[int, ...], _Block] = {}
+    blocks: list[_Block] = []
+    for i, net in enumerate(nets):
+        key = (id(net), id(pols[i]), id(dems[i]), id(lts[i]), id(procs[i]))
+        blk = memo.get(key)
+        if blk is None:
+            blk = _pack_network(net, pols[i], dems[i], lts[i], procs[i])
+            memo[key] = blk
+        blocks.append(blk)
+    cost_arrays = [cost_list[i].arrays(net.n_stages) for i, net in enumerate(nets)]
+    packed = _concatenate(blocks)
+    net_stage_ptr = packed["net_stage_ptr"]
+
+    n_total = warmup + periods
+    out = np.zeros((K.N_METRICS, replications, int(net_stage_ptr[-1])), dtype=np.float64)
+    K.simulate_networks(
+        packed["net_i"], net_seed, packed["stage_i"], packed["stage_f"], packed["arc_i"],
+        packed["out_arcs"], packed["arc_qp"],
+        packed["d_cdf"], packed["d_guide"], packed["d_ptr"], packed["d_off"],
+        packed["l_cdf"], packed["l_guide"], packed["l_ptr"], packed["l_off"],
+        int(replications), int(n_total), int(warmup), bool(backorders), bool(crossing),
+        int(_ALLOCATION[allocation]), out,
+    )
+
+    # ---- back to user stage order, derived metrics ----------------------------------
+    perm = np.concatenate([net_stage_ptr[i] + blk.position for i, blk in enumerate(blocks)])
+    reps: dict[str, np.ndarray] = {}
+    for m, (name, _unit) in enumerate(KERNEL_METRICS):
+        reps[name] = out[m][:, perm]
+    c = {k: np.concatenate([ca[k] for ca in cost_arrays]) for k in cost_arrays[0]}
+    reps["inventory_investment"] = reps["on_hand"] * c["unit_value"]
+    reps["holding_cost"] = (reps["on_hand"] + reps["in_transit_out"]) * c["holding"]
+    reps["backorder_cost"] = reps["backorders"] * c["backorder"]
+    reps["lost_sales_cost"] = reps["lost_sales"] * c["lost_sale"]
+    reps["ordering_cost"] = reps["order_frequency"] * c["ordering"]
+    reps["total_cost"] = (
+        reps["holding_cost"] + reps["backorder_cost"] + reps["lost_sales_cost"] + reps["ordering_cost"]
+    )
+    mean = {}
+    se = {}
+    for name, v in reps.items():
+        mean[name], se[name] = _mean_se(v)
+    net_cost_reps = np.add.reduceat(reps["total_cost"], net_stage_ptr[:-1], axis=1)
+    net_cost, net_cost_se = _mean_se(net_cost_reps)
+    network_idx = np.repeat(np.arange(n_net), np.diff(net_stage_ptr))
+    stage_idx = np.concatenate([np.arange(net.n_stages) for net in nets])
+    names = tuple(s for net in nets for s in net.stage_names)
+    return SimulationResult(
+        network_ptr=net_stage_ptr,
+        network=network_idx,
+        stage=stage_idx,
+        stage_name=names,
+        replicates=reps,
+        mean=mean,
+        se=se,
+        network_cost=net_cost,
+        network_cost_se=net_cost_se,
+        units=dict(KERNEL_METRICS + DERIVED_METRICS),
+    )
+
+
+def _mean_se(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard error over axis 0, ignoring NaNs (undefined fill rates)."""
+    n = np.sum(~np.isnan(v), axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(n > 0, np.nansum(v, axis=0) / np.maximum(n, 1), np.nan)
+        dev = np.where(np.isnan(v), 0.0, v - mean)
+        var = np.sum(dev * dev, axis=0) / np.maximum(n - 1, 1)
+        se = np.where(n > 1, np.sqrt(var / np.maximum(n, 1)), np.nan)
+    return mean, se
