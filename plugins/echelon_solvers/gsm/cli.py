@@ -1,0 +1,93 @@
+"""Command-line interface: ``echelon gsm solve`` and ``echelon import-chain``.
+
+The lead engineer wires :func:`add_gsm_commands` into the ``echelon`` parser.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+
+from .chain_io import load_network, write_chain_tables
+from .solve import METHODS, solve_gsm
+
+__all__ = ["add_gsm_commands"]
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.4g}" if abs(x) < 1000 else f"{x:,.0f}"
+
+
+def _solve_handler(args: argparse.Namespace) -> int:
+    try:
+        network = load_network(args.chain)
+        if not (args.holding_rate >= 0 and math.isfinite(args.holding_rate)):
+            raise ValueError("--holding-rate must be a finite number >= 0")
+        sol = solve_gsm(network, args.holding_rate, method=args.method, time_limit=args.time_limit)
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        doc = sol.to_dict()
+        doc["chain"] = str(args.chain)
+        doc["holding_rate_per_year"] = args.holding_rate
+        print(json.dumps(doc, indent=1, default=str))
+        return 0
+    print(f"chain        {args.chain}  ({network.n_stages} stages, {network.n_edges} arcs)")
+    print(f"method       {sol.method}   time {sol.seconds:.3f} s")
+    print(f"total cost   {sol.total_cost:,.2f} per year   (lower bound {sol.lower_bound:,.2f}, "
+          f"gap {100 * sol.gap:.3f} %)")
+    width = max(10, max(len(i) for i in sol.ids))
+    print(f"{'stage':<{width}} {'S [d]':>8} {'NRT [d]':>8} {'base stock':>12} {'safety stock':>12}")
+    for i, sid in enumerate(sol.ids):
+        print(f"{sid:<{width}} {sol.service_times[i]:>8.4g} {sol.net_replenishment_times[i]:>8.4g} "
+              f"{_fmt(sol.base_stock[i]):>12} {_fmt(sol.safety_stock[i]):>12}")
+    return 0
+
+
+def _import_handler(args: argparse.Namespace) -> int:
+    try:
+        sp, ep = write_chain_tables(args.chain, args.out_dir, carrying_rate=args.carrying_rate)
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {sp} and {ep}")
+    return 0
+
+
+def _gsm_help_handler(parser: argparse.ArgumentParser) -> object:
+    def handler(args: argparse.Namespace) -> int:
+        parser.print_help()
+        return 2
+    return handler
+
+
+def add_gsm_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``gsm solve`` and ``import-chain`` to an argparse subparsers object.
+
+    Args:
+        subparsers: the object returned by ``ArgumentParser.add_subparsers()``.
+    """
+    gsm = subparsers.add_parser("gsm", help="guaranteed-service model (safety-stock placement)")
+    gsm.set_defaults(func=_gsm_help_handler(gsm))
+    gsm_sub = gsm.add_subparsers(dest="gsm_command")
+    solve = gsm_sub.add_parser("solve", help="optimise committed service times of a chain JSON")
+    solve.add_argument("chain", help="chain JSON file (Willems 2008 / gsm_reference format)")
+    solve.add_argument("--holding-rate", type=float, required=True,
+                       help="annual holding cost rate as a fraction of item value [1/year]")
+    solve.add_argument("--json", action="store_true", help="print a JSON document")
+    solve.add_argument("--time-limit", type=float, default=60.0,
+                       help="time limit for milp / bnb / auto [s] (default 60)")
+    solve.add_argument("--method", choices=list(METHODS), default="auto",
+                       help="auto (tree DP on trees, else branch and bound), tree, milp, heuristic, bnb")
+    solve.set_defaults(func=_solve_handler)
+    imp = subparsers.add_parser("import-chain",
+                                help="convert a chain JSON into stages.parquet and edges.parquet")
+    imp.add_argument("chain", help="chain JSON file")
+    imp.add_argument("out_dir", help="output directory")
+    imp.add_argument("--carrying-rate", type=float, default=None,
+                     help="annual holding rate for the carrying_rate column [1/year] "
+                          "(default: the file's reference rate, else 0.25)")
+    imp.set_defaults(func=_import_handler)

@@ -1,0 +1,618 @@
+"""Stochastic-service optimisation of multi-echelon base-stock levels by simulation.
+
+Every stage of a SKU network (distribution tree, serial line or general acyclic network)
+holds an installation base-stock level; upstream shortages delay downstream orders
+(stochastic service).  The levels are chosen by simulation optimisation with the network
+engine (:func:`platform_core.simulation.simulate`):
+
+* **common random numbers**: every candidate vector of levels is simulated with the same
+  seed, so the objective is one deterministic sample-average function of the levels and
+  two candidates differ only by their policy;
+* **batched neighbourhoods**: all neighbours of the incumbent (each stage ``+-step``) are
+  simulated in one engine call, as many copies of the network;
+* **start**: a decomposition heuristic - each stage's level is a quantile of the demand
+  over its lead time plus review period (customer-facing stages at the multi-echelon
+  critical ratio, internal stages at ``internal_start_ratio``);
+* **search**: best-improvement coordinate descent with step sizes halving from about
+  half a standard deviation of lead-time demand down to one unit.
+
+Objectives:
+
+* ``"cost"``: expected holding cost (on-hand and in transit to customers, at local rates)
+  + stockout cost per unit short at customer-facing stages [currency/period];
+* ``"target"``: least holding cost such that every stage with a target meets its fill
+  rate: the internal stages are searched as above while the customer-facing levels are
+  re-fitted to their targets for every internal candidate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+import pyarrow as pa
+from scipy import stats
+
+from platform_core.components import Solver, StageProblem, compound
+from platform_core.distributions import DiscreteDistribution
+from platform_core.simulation import Costs, Network, Policy, SimulationResult, simulate
+
+__all__ = [
+    "NetworkProblem",
+    "SimOptResult",
+    "evaluate_levels",
+    "decomposition_start",
+    "sim_optimise",
+    "critical_ratio",
+    "multi_echelon_critical_ratio",
+    "policy_table",
+    "problem_networks",
+    "own_demand",
+    "network_problem",
+    "StochasticServiceSolver",
+]
+
+
+def critical_ratio(holding_cost: np.ndarray | float, stockout_cost: np.ndarray | float) -> np.ndarray:
+    """Single-stage cost-optimal service ``p / (p + h)`` [-].
+
+    Args:
+        holding_cost: [currency/unit/period].
+        stockout_cost: [currency/unit short].
+    """
+    h = np.asarray(holding_cost, dtype=np.float64)
+    p = np.asarray(stockout_cost, dtype=np.float64)
+    den = p + h
+    return np.where(den > 0, p / np.where(den > 0, den, 1.0), 0.5)
+
+
+def multi_echelon_critical_ratio(
+    holding_cost: np.ndarray | float,
+    stockout_cost: np.ndarray | float,
+    upstream_holding_cost: np.ndarray | float,
+) -> np.ndarray:
+    """Cost-optimal service of a customer-facing stage in a multi-echelon chain [-].
+
+    In the Clark-Scarf recursion the customer-facing stage's newsvendor trades its
+    *echelon* holding cost ``h - h_up`` against ``p + h``:  the fractile is
+    ``(p + h_up) / (p + h)``, above the single-stage ``p / (p + h)`` because a unit not
+    held at the stage is still held (at ``h_up``) upstream.
+
+    Args:
+        holding_cost: local holding cost ``h`` at the stage [currency/unit/period].
+        stockout_cost: ``p`` [currency/unit short].
+        upstream_holding_cost: local holding cost ``h_up`` of its supplier stage
+            [currency/unit/period] (0 for an external supplier).
+    """
+    h = np.asarray(holding_cost, dtype=np.float64)
+    p = np.asarray(stockout_cost, dtype=np.float64)
+    hu = np.minimum(np.asarray(upstream_holding_cost, dtype=np.float64), h)
+    den = p + h
+    return np.where(den > 0, (p + hu) / np.where(den > 0, den, 1.0), 0.5)
+
+
+@dataclass
+class NetworkProblem:
+    """One SKU network to optimise.
+
+    Attributes:
+        network: the stages and arcs (engine :class:`~platform_core.simulation.Network`).
+        demand: external demand per stage [units/period] (``{stage: distribution}``).
+        lead_time: per stage, the lead time of its inbound lane(s) [periods] (int or PMF).
+        holding_cost: local holding cost per stage [currency/unit/period].
+        stockout_cost: per stage, cost per unit of external demand short [currency/unit].
+        service_target: per stage fill-rate target [-] (NaN: none); used by ``"target"``.
+        unit_value: per stage [currency/unit], for inventory investment.
+        review_period: per stage [periods] (default 1).
+    """
+
+    network: Network
+    demand: dict[int, DiscreteDistribution]
+    lead_time: list[int | DiscreteDistribution]
+    holding_cost: np.ndarray
+    stockout_cost: np.ndarray
+    service_target: np.ndarray | None = None
+    unit_value: np.ndarray | None = None
+    review_period: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        n = self.network.n_stages
+        self.holding_cost = np.broadcast_to(np.asarray(self.holding_cost, dtype=np.float64), (n,)).copy()
+        self.stockout_cost = np.broadcast_to(np.asarray(self.stockout_cost, dtype=np.float64), (n,)).copy()
+        tgt = np.full(n, np.nan) if self.service_target is None else self.service_target
+        self.service_target = np.broadcast_to(np.asarray(tgt, dtype=np.float64), (n,)).copy()
+        val = self.holding_cost if self.unit_value is None else self.unit_value
+        self.unit_value = np.broadcast_to(np.asarray(val, dtype=np.float64), (n,)).copy()
+        rev = np.ones(n) if self.review_period is None else self.review_period
+        self.review_period = np.broadcast_to(np.asarray(rev, dtype=np.int64), (n,)).copy()
+        if len(self.lead_time) != n:
+            raise ValueError("lead_time needs one entry per stage")
+
+    @property
+    def demand_stages(self) -> np.ndarray:
+        """Stages with external demand."""
+        return np.array(sorted(self.demand), dtype=np.int64)
+
+
+@dataclass
+class SimOptResult:
+    """Outcome of :func:`sim_optimise`.
+
+    Attributes:
+        base_stock: installation base-stock level per stage [units].
+        objective: value of the objective at ``base_stock`` [currency/period].
+        holding_cost: expected holding cost [currency/period].
+        stockout_cost: expected stockout cost [currency/period].
+        fill_rate: fill rate of external demand per stage [-] (NaN without demand).
+        inventory_investment: mean on-hand value per stage [currency].
+        evaluations: number of network simulations spent.
+        start: the starting levels [units].
+        result: the engine result at ``base_stock``.
+    """
+
+    base_stock: np.ndarray
+    objective: float
+    holding_cost: float
+    stockout_cost: float
+    fill_rate: np.ndarray
+    inventory_investment: np.ndarray
+    evaluations: int
+    start: np.ndarray
+    result: SimulationResult | None = field(default=None, repr=False)
+
+
+def _lead_time_dist(x: int | DiscreteDistribution) -> DiscreteDistribution:
+    return x if isinstance(x, DiscreteDistribution) else DiscreteDistribution.point(int(x))
+
+
+def _echelon_demand(problem: NetworkProblem) -> list[DiscreteDistribution]:
+    """Demand per period seen by each stage: own external + its customers' (independent sum)."""
+    net = problem.network
+    out: list[DiscreteDistribution | None] = [None] * net.n_stages
+    for j in reversed(net.topological_order):
+        acc = problem.demand.get(j, DiscreteDistribution.point(0))
+        for u, d, q in net.arcs:
+            if u == j:
+                child = out[d]
+                assert child is not None
+                if q != 1.0:
+                    child = DiscreteDistribution(child.pmf, 0) if child.offset == 0 else child
+                    vals = np.rint(child.support * q).astype(np.int64)
+                    pmf = np.bincount(vals, weights=child.pmf)
+                    child = DiscreteDistribution(pmf, 0)
+                acc = acc.convolve(child)
+        out[j] = acc
+    return [d if d is not None else DiscreteDistribution.point(0) for d in out]
+
+
+def decomposition_start(problem: NetworkProblem, internal_start_ratio: float = 0.8) -> np.ndarray:
+    """Starting levels: per-stage quantiles of demand over lead time + review [units].
+
+    Customer-facing stages use the multi-echelon critical ratio (or their fill-rate
+    target when one is set); internal stages ``internal_start_ratio``.
+    """
+    net = problem.network
+    ech = _echelon_demand(problem)
+    levels = np.zeros(net.n_stages)
+    assert problem.review_period is not None and problem.service_target is not None
+    for j in range(net.n_stages):
+        ltd = compound(ech[j], _lead_time_dist(problem.lead_time[j]), int(problem.review_period[j]))
+        ups = net.upstream(j)
+        if net.downstream(j):
+            q = internal_start_ratio
+        elif np.isfinite(problem.service_target[j]):
+            q = float(problem.service_target[j])
+        else:
+            h_up = max((problem.holding_cost[u] for u in ups), default=0.0)
+            q = float(multi_echelon_critical_ratio(problem.holding_cost[j], problem.stockout_cost[j], h_up))
+        levels[j] = float(ltd.quantile(min(max(q, 0.0), 1.0 - 1e-9)))
+    return levels
+
+
+@dataclass
+class _Evaluation:
+    objective: np.ndarray  # (k,)
+    holding: np.ndarray
+    stockout: np.ndarray
+    fill: np.ndarray  # (k, n)
+    fill_se: np.ndarray
+    investment: np.ndarray  # (k, n)
+    result: SimulationResult
+
+
+def _evaluate(
+    problem: NetworkProblem,
+    levels: np.ndarray,
+    seed: int,
+    replications: int,
+    periods: int,
+    warmup: int,
+    crossing: bool,
+) -> _Evaluation:
+    lv = np.atleast_2d(np.asarray(levels, dtype=np.float64))
+    k, n = lv.shape
+    net = problem.network
+    lt = list(problem.lead_time)
+    res = simulate(
+        [net] * k,
+        [Policy.base_stock(np.maximum(row, 0.0), review_period=problem.review_period) for row in lv],
+        [problem.demand] * k,
+        lead_times=[lt] * k,
+        seeds=np.full(k, np.uint64(seed) if seed >= 0 else np.uint64(0), dtype=np.uint64),
+        replications=replications,
+        periods=periods,
+        warmup=warmup,
+        crossing=crossing,
+        costs=[Costs(holding=problem.holding_cost, unit_value=np.asarray(problem.unit_value))] * k,
+    )
+    demand_mask = np.zeros(n, dtype=bool)
+    demand_mask[problem.demand_stages] = True
+    fill_r = res.replicates["fill_rate"].reshape(replications, k, n)
+    dem_r = res.replicates["demand"].reshape(replications, k, n)
+    short = np.nanmean(np.where(demand_mask, (1.0 - np.nan_to_num(fill_r, nan=1.0)) * dem_r, 0.0), axis=0)
+    hold = res.mean["holding_cost"].reshape(k, n).sum(axis=1)
+    stockout = (short * problem.stockout_cost).sum(axis=1)
+    fill = np.where(demand_mask, res.mean["fill_rate"].reshape(k, n), np.nan)
+    fill_se = np.where(demand_mask, res.se["fill_rate"].reshape(k, n), np.nan)
+    inv = res.mean["inventory_investment"].reshape(k, n)
+    return _Evaluation(hold + stockout, hold, stockout, fill, fill_se, inv, res)
+
+
+def evaluate_levels(
+    problem: NetworkProblem,
+    levels: np.ndarray,
+    *,
+    seed: int = 0,
+    replications: int = 8,
+    periods: int = 1000,
+    warmup: int = 100,
+    crossing: bool = True,
+) -> np.ndarray:
+    """Objective of the cost mode for each row of ``levels`` (k, n_stages) [currency/period].
+
+    All rows are simulated with the same ``seed`` (common random numbers).
+    """
+    return _evaluate(problem, levels, seed, replications, periods, warmup, crossing).objective
+
+
+def _steps(problem: NetworkProblem) -> np.ndarray:
+    assert problem.review_period is not None
+    ech = _echelon_demand(problem)
+    sd = np.array([
+        compound(ech[j], _lead_time_dist(problem.lead_time[j]), int(problem.review_period[j])).std()
+        for j in range(problem.network.n_stages)
+    ])
+    return np.maximum(1.0, 2.0 ** np.floor(np.log2(np.maximum(sd / 2.0, 1.0))))
+
+
+def _fit_targets(
+    problem: NetworkProblem,
+    levels: np.ndarray,
+    targeted: np.ndarray,
+    sim: dict[str, object],
+    max_shift: int = 6,
+) -> tuple[np.ndarray, _Evaluation, int]:
+    """Smallest levels of the ``targeted`` stages meeting their targets (others fixed)."""
+    assert problem.service_target is not None
+    lv = levels.copy()
+    evals = 0
+    tgt = problem.service_target
+    ev = None
+    for _ in range(6):
+        shifts = np.arange(-max_shift, max_shift + 1)
+        cand = np.repeat(lv[None, :], shifts.size, axis=0)
+        cand[:, targeted] += shifts[:, None]
+        cand = np.maximum(cand, 0.0)
+        ev = _evaluate(problem, cand, **sim)  # type: ignore[arg-type]
+        evals += shifts.size
+        moved = False
+        for j in np.flatnonzero(targeted):
+            ok = np.flatnonzero(ev.fill[:, j] >= tgt[j] - 1e-12)
+            if ok.size == 0:
+                lv[j] = cand[-1, j]  # still short: move to the top and search again
+                moved = True
+            else:
+                new = cand[ok[0], j]
+                if ok[0] == 0 and lv[j] > 0:
+                    moved = True  # the bottom already meets it: search lower
+                if new != lv[j]:
+                    moved = True
+                lv[j] = new
+        if not moved:
+            break
+    final = _evaluate(problem, lv, **sim)  # type: ignore[arg-type]
+    return lv, final, evals + 1
+
+
+def sim_optimise(
+    problem: NetworkProblem,
+    *,
+    objective: str = "cost",
+    start: np.ndarray | None = None,
+    seed: int = 0,
+    replications: int = 8,
+    periods: int = 1000,
+    warmup: int = 100,
+    crossing: bool = True,
+    max_rounds: int = 200,
+    internal_start_ratio: float = 0.8,
+) -> SimOptResult:
+    """Simulation-optimised installation base-stock levels of one network.
+
+    Args:
+        problem: the network, demand, lead times and costs.
+        objective: ``"cost"`` (holding + stockout) or ``"target"`` (holding subject to
+            fill-rate targets at stages with a finite ``service_target``).
+        start: starting levels [units] (default: :func:`decomposition_start`).
+        seed: simulation seed shared by every candidate (common random numbers).
+        replications: engine replications per candidate.
+        periods: measured periods per replication.
+        warmup: warm-up periods per replication.
+        crossing: allow order crossing with stochastic lead times.
+        max_rounds: cap on neighbourhood evaluations.
+        internal_start_ratio: quantile for internal stages in the start heuristic.
+
+    Returns:
+        The best levels found and their simulated metrics.
+    """
+    if objective not in ("cost", "target"):
+        raise ValueError(f"objective must be 'cost' or 'target', got {objective!r}")
+    assert problem.service_target is not None
+    n = problem.network.n_stages
+    x0 = decomposition_start(problem, internal_start_ratio) if start is None else np.asarray(start, dtype=np.float64)
+    x = np.rint(x0).astype(np.float64)
+    sim: dict[str, object] = dict(seed=seed, replications=replications, periods=periods, warmup=warmup, crossing=crossing)
+    steps = _steps(problem)
+    evals = 0
+    targeted = np.isfinite(problem.service_target) if objective == "target" else np.zeros(n, dtype=bool)
+    free = ~targeted
+
+    def score(cands: np.ndarray) -> tuple[np.ndarray, list[np.ndarray], list[_Evaluation]]:
+        nonlocal evals
+        if not targeted.any():
+            ev = _evaluate(problem, cands, **sim)  # type: ignore[arg-type]
+            evals += cands.shape[0]
+            return ev.objective, list(cands), [ev]
+        vals, rows, evs = [], [], []
+        for row in cands:
+            lv, ev, k = _fit_targets(problem, row, targeted, sim)
+            evals += k
+            vals.append(float(ev.holding[0]))
+            rows.append(lv)
+            evs.append(ev)
+        return np.array(vals), rows, evs
+
+    vals, rows, _ = score(x[None, :])
+    best, x = float(vals[0]), rows[0]
+    rounds = 0
+    while rounds < max_rounds and free.any():
+        rounds += 1
+        idx = np.flatnonzero(free)
+        cands = []
+        for j in idx:
+            for sgn in (-1.0, 1.0):
+                c = x.copy()
+                c[j] = max(0.0, c[j] + sgn * steps[j])
+                if c[j] != x[j]:
+                    cands.append(c)
+        if not cands:
+            break
+        vals, rows, _ = score(np.array(cands))
+        k = int(np.argmin(vals))
+        if vals[k] < best - 1e-9 * max(1.0, abs(best)):
+            best, x = float(vals[k]), rows[k]
+        elif np.all(steps[idx] <= 1.0):
+            break
+        else:
+            steps[idx] = np.maximum(1.0, steps[idx] / 2.0)
+    final = _evaluate(problem, x, **sim)  # type: ignore[arg-type]
+    evals += 1
+    obj = float(final.holding[0]) if objective == "target" else float(final.objective[0])
+    return SimOptResult(
+        base_stock=x,
+        objective=obj,
+        holding_cost=float(final.holding[0]),
+        stockout_cost=float(final.stockout[0]),
+        fill_rate=final.fill[0],
+        inventory_investment=final.investment[0],
+        evaluations=evals,
+        start=x0,
+        result=final.result,
+    )
+
+
+
+# ---------------------------------------------------------------- solver plugin ----
+def policy_table(
+    *,
+    policy_type: list[str],
+    service_metric: list[str],
+    service_target: np.ndarray,
+    target_source: list[str],
+    level: np.ndarray,
+    mean_demand: np.ndarray,
+    mean_lead_time: np.ndarray,
+    review_period: np.ndarray,
+    fill_rate: np.ndarray,
+    fill_rate_se: np.ndarray,
+    cycle_service: np.ndarray,
+    cycle_service_se: np.ndarray,
+    on_hand: np.ndarray,
+    backorders: np.ndarray,
+    unit_cost: np.ndarray,
+    holding_cost: np.ndarray,
+    stockout_per_period: np.ndarray,
+) -> pa.Table:
+    """Solver output (``RECOMMENDATION_SCHEMA`` policy columns) from per-stage arrays.
+
+    Units: levels [units], demand [units/period], lead time [periods], investment
+    [currency], costs [currency/period].
+    """
+    n = level.size
+    protection = mean_demand * (mean_lead_time + review_period)
+    return pa.table({
+        "policy_type": pa.array(policy_type, pa.string()),
+        "service_metric": pa.array(service_metric, pa.string()),
+        "service_target": pa.array(service_target, pa.float64()),
+        "target_source": pa.array(target_source, pa.string()),
+        "base_stock_level": pa.array(level, pa.float64()),
+        "reorder_point": pa.array(level - 1.0, pa.float64()),
+        "order_up_to": pa.array(level, pa.float64()),
+        "safety_stock": pa.array(level - protection, pa.float64()),
+        "mean_demand_per_period": pa.array(mean_demand, pa.float64()),
+        "mean_lead_time_periods": pa.array(mean_lead_time, pa.float64()),
+        "mean_lead_time_demand": pa.array(protection, pa.float64()),
+        "expected_fill_rate": pa.array(fill_rate, pa.float64()),
+        "fill_rate_se": pa.array(fill_rate_se, pa.float64()),
+        "expected_cycle_service": pa.array(cycle_service, pa.float64()),
+        "cycle_service_se": pa.array(cycle_service_se, pa.float64()),
+        "mean_on_hand": pa.array(on_hand, pa.float64()),
+        "mean_backorders": pa.array(backorders, pa.float64()),
+        "inventory_investment": pa.array(on_hand * unit_cost, pa.float64()),
+        "holding_cost_per_period": pa.array(on_hand * holding_cost, pa.float64()),
+        "stockout_cost_per_period": pa.array(stockout_per_period if stockout_per_period.size == n else np.full(n, np.nan), pa.float64()),
+    })
+
+
+def problem_networks(problem: StageProblem) -> list[np.ndarray]:
+    """Connected components of the batch's upstream links (stage indices, sorted)."""
+    n = len(problem.keys)
+    root = np.arange(n)
+
+    def find(i: int) -> int:
+        while root[i] != i:
+            root[i] = root[root[i]]
+            i = int(root[i])
+        return i
+
+    for j, ups in enumerate(problem.upstream):
+        for u in ups:
+            a, b = find(int(u)), find(j)
+            if a != b:
+                root[max(a, b)] = min(a, b)
+    comp = np.array([find(i) for i in range(n)])
+    return [np.flatnonzero(comp == c) for c in np.unique(comp)]
+
+
+def own_demand(problem: StageProblem, j: int, children: list[tuple[int, float]]) -> DiscreteDistribution | None:
+    """A stage's own external demand: its (derived) demand minus its customers' orders.
+
+    The pipeline hands internal stages their own plus downstream demand; the own part is
+    recovered by moments (mean and variance differences) as a Poisson or negative
+    binomial PMF, or None when it is negligible.
+    """
+    d = problem.period_demand[j]
+    if not children:
+        return d
+    mean = d.mean() - sum(q * problem.period_demand[c].mean() for c, q in children)
+    var = d.var() - sum(q * q * problem.period_demand[c].var() for c, q in children)
+    if mean <= 1e-6 * max(d.mean(), 1.0):
+        return None
+    if var <= mean * (1 + 1e-9):
+        return DiscreteDistribution.poisson(mean)
+    p = mean / var
+    r = mean * p / (1 - p)
+    k = np.arange(int(stats.nbinom.isf(1e-12, r, p)) + 2)
+    return DiscreteDistribution(stats.nbinom.pmf(k, r, p), 0)
+
+
+def network_problem(problem: StageProblem, stages: np.ndarray, objective: str) -> NetworkProblem:
+    """The :class:`NetworkProblem` of one connected component of a batch."""
+    local = {int(s): k for k, s in enumerate(stages)}
+    arcs = []
+    kids: dict[int, list[tuple[int, float]]] = {int(s): [] for s in stages}
+    for s in stages:
+        for u, q in zip(problem.upstream[s], problem.quantity_per[s], strict=True):
+            arcs.append((local[int(u)], local[int(s)], float(q)))
+            kids[int(u)].append((int(s), float(q)))
+    net = Network(len(stages), tuple(arcs), stage_names=tuple(problem.keys[s] for s in stages))
+    demand = {}
+    for s in stages:
+        d = own_demand(problem, int(s), kids[int(s)])
+        if d is not None:
+            demand[local[int(s)]] = d
+    target = np.asarray(problem.service_target, dtype=np.float64)[stages]
+    if objective == "target":
+        target = np.where(np.isnan(target), problem.costs.cost_optimal_service[stages], target)
+    return NetworkProblem(
+        network=net,
+        demand=demand,
+        lead_time=[problem.lead_time[s] for s in stages],
+        holding_cost=problem.costs.holding_cost[stages],
+        stockout_cost=problem.costs.stockout_cost[stages],
+        service_target=target,
+        unit_value=problem.unit_cost[stages],
+        review_period=np.asarray(problem.review_period, dtype=np.int64)[stages],
+    )
+
+
+class StochasticServiceSolver(Solver):
+    """Multi-echelon base-stock levels by simulation optimisation (see module doc).
+
+    Uses the batch's upstream links (``StageProblem.upstream``): each connected
+    component is one network, optimised jointly.
+
+    Args:
+        objective: ``"cost"`` (holding + stockout) or ``"target"`` (least holding
+            meeting each stage's fill-rate target; null targets -> cost-optimal service).
+        replications: engine replications per candidate.
+        periods: measured periods per replication.
+        warmup: warm-up periods.
+        max_rounds: neighbourhood evaluations per network.
+    """
+
+    network_aware: ClassVar[bool] = True
+
+    def __init__(self, objective: str = "target", replications: int = 8, periods: int = 500,
+                 warmup: int = 50, max_rounds: int = 100) -> None:
+        if objective not in ("cost", "target"):
+            raise ValueError(f"objective must be 'cost' or 'target', got {objective!r}")
+        self.objective = objective
+        self.replications = replications
+        self.periods = periods
+        self.warmup = warmup
+        self.max_rounds = max_rounds
+
+    def solve(self, problem: StageProblem) -> pa.Table:
+        """Jointly optimised installation base-stock levels, network by network."""
+        n = len(problem.keys)
+        level = np.full(n, np.nan)
+        fill = np.full(n, np.nan)
+        fill_se = np.full(n, np.nan)
+        csl = np.full(n, np.nan)
+        csl_se = np.full(n, np.nan)
+        oh = np.full(n, np.nan)
+        bo = np.full(n, np.nan)
+        so = np.full(n, np.nan)
+        for comp in problem_networks(problem):
+            np_ = network_problem(problem, comp, self.objective)
+            seed = int(problem.seeds[comp[0]]) & 0x7FFFFFFFFFFFFFFF
+            res = sim_optimise(np_, objective=self.objective, seed=seed, replications=self.replications,
+                               periods=self.periods, warmup=self.warmup, max_rounds=self.max_rounds)
+            sim = res.result
+            assert sim is not None
+            level[comp] = res.base_stock
+            fill[comp] = sim.mean["fill_rate"]
+            fill_se[comp] = sim.se["fill_rate"]
+            csl[comp] = sim.mean["cycle_service_level"]
+            csl_se[comp] = sim.se["cycle_service_level"]
+            oh[comp] = sim.mean["on_hand"]
+            bo[comp] = sim.mean["backorders"]
+            short = (1.0 - np.nan_to_num(sim.mean["fill_rate"], nan=1.0)) * sim.mean["demand"]
+            so[comp] = np.where([int(k) in np_.demand for k in range(comp.size)], short, 0.0) * np_.stockout_cost
+        target = np.asarray(problem.service_target, dtype=np.float64)
+        by_cost = np.isnan(target) | (self.objective == "cost")
+        return policy_table(
+            policy_type=["base_stock"] * n,
+            service_metric=["cost" if c else "fill_rate" for c in by_cost],
+            service_target=np.where(by_cost, problem.costs.cost_optimal_service, target),
+            target_source=["cost_optimal" if c else "input" for c in by_cost],
+            level=level,
+            mean_demand=np.array([d.mean() for d in problem.period_demand]),
+            mean_lead_time=np.array([lt.mean() for lt in problem.lead_time]),
+            review_period=np.asarray(problem.review_period, dtype=np.float64),
+            fill_rate=fill, fill_rate_se=fill_se, cycle_service=csl, cycle_service_se=csl_se,
+            on_hand=oh, backorders=bo, unit_cost=np.asarray(problem.unit_cost, dtype=np.float64),
+            holding_cost=problem.costs.holding_cost, stockout_per_period=so,
+        )
