@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from echelon_cost.margin_risk import EXTRA_COST_MODELS
 from echelon_cost.standard import StandardCostModel
 from platform_core.hookspecs import Register, hookimpl
 
 
 @hookimpl
 def register_cost_models(register: Register) -> None:
-    """Register the standard cost model."""
+    """Register the standard and margin-risk cost models."""
     register("standard", StandardCostModel)
+    for name, cls in EXTRA_COST_MODELS.items():
+        register(name, cls)
