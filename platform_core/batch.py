@@ -131,6 +131,7 @@ def _finish(shared: SharedInputs, idx: np.ndarray, table: pa.Table, messages: li
     cols: dict[str, pa.Array] = {}
     status = np.array(["ok"] * n, dtype=object)
     msgs = list(messages)
+    solver_msgs = table.column("message").to_pylist() if "message" in table.column_names else [None] * n
     for name in POLICY_COLUMNS:
         if name not in table.column_names:
             raise RuntimeError(f"solver {settings['solver']!r} returned no {name!r} column")
@@ -140,7 +141,7 @@ def _finish(shared: SharedInputs, idx: np.ndarray, table: pa.Table, messages: li
             bad |= ~np.isfinite(col.to_numpy(zero_copy_only=False).astype(np.float64))
         for k in np.flatnonzero(bad):
             status[k] = "error"
-            msgs[k] = f"solver gave no {name}"
+            msgs[k] = solver_msgs[k] or f"solver gave no {name}"
     base = {
         "sku": pa.array(shared.sku[idx].tolist(), pa.string()),
         "location": pa.array(shared.location[idx].tolist(), pa.string()),

@@ -312,7 +312,7 @@ class ClarkScarfSolver(Solver):
             so = np.zeros(len(chain))
             so[-1] = short[-1] * p
             out["so"][chain] = so
-        return policy_table(
+        table = policy_table(
             policy_type=["echelon_base_stock"] * n,
             service_metric=["cost"] * n,
             service_target=np.asarray(problem.costs.cost_optimal_service, dtype=np.float64),
@@ -326,6 +326,13 @@ class ClarkScarfSolver(Solver):
             unit_cost=np.asarray(problem.unit_cost, dtype=np.float64),
             holding_cost=problem.costs.holding_cost, stockout_per_period=out["so"],
         )
+        messages = [
+            None if np.isfinite(level) else
+            "clark_scarf needs a serial chain; this stage's network is not serial "
+            "(use stochastic_service or single_echelon)"
+            for level in out["level"]
+        ]
+        return table.append_column("message", pa.array(messages, pa.string()))
 
 
 def _chain(problem: StageProblem, comp: np.ndarray) -> np.ndarray | None:
