@@ -75,7 +75,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             "num_workers": args.num_workers,
             "batch_stages": args.batch_stages,
         },
-        "tracking": {"uri": args.tracking_uri},
+        "tracking": {"uri": args.tracking_uri, "recalibrate": args.recalibrate},
     }
     config = load_config(args.config, overrides)
     result = run(args.data, args.out, config, resume=args.resume)
@@ -135,6 +135,9 @@ def build_parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--batch-stages", type=int, help="SKU-locations per batch")
     p.add_argument("--seed", type=int, help="run seed")
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default sqlite:///mlflow.db; 'none' disables)")
+    p.add_argument("--recalibrate", choices=["off", "auto"],
+                   help="auto: refit the models monitoring flagged, register them @challenger, "
+                        "promote to @champion when they win the backtest (docs/tracking.md)")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run into the same --out: only unfinished batches run")
     p.set_defaults(func=_cmd_run)

@@ -47,6 +47,7 @@ DEFAULTS: dict[str, Any] = {
         "executor": "ray",
         "num_workers": None,
         "address": None,
+        "node_ip_address": None,
         "default_lead_time_days": 14.0,
     },
     "components": {
@@ -59,7 +60,23 @@ DEFAULTS: dict[str, Any] = {
     "lead_time_model": {},
     "cost_model": {},
     "solver": {},
-    "tracking": {"uri": "sqlite:///mlflow.db", "experiment": "echelon"},
+    "tracking": {
+        "uri": "sqlite:///mlflow.db",
+        "experiment": "echelon",
+        # calibration, registry and drift (see docs/tracking.md)
+        "calibration": True,
+        "holdout_periods": 8,
+        "calibration_max_series": 2000,
+        "register_models": True,
+        "recalibrate": "off",
+        "reference_runs": 1,
+        "monitoring_experiment": "",
+        "drift_alpha": 0.01,
+        "drift_psi": 0.25,
+        "drift_coverage_drop": 0.15,
+        "drift_pit_shift": 0.1,
+        "drift_min_obs": 30,
+    },
 }
 
 

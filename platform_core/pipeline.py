@@ -60,7 +60,9 @@ def _fingerprint(dataset_sources: dict[str, str], config: RunConfig, batches: li
             for block in iter(lambda: fh.read(1 << 22), b""):
                 h.update(block)
     relevant = {k: v for k, v in config.sections.items() if k != "tracking"}
-    relevant["run"] = {k: v for k, v in relevant["run"].items() if k not in ("executor", "address", "num_workers")}
+    relevant["run"] = {
+        k: v for k, v in relevant["run"].items() if k not in ("executor", "address", "num_workers", "node_ip_address")
+    }
     h.update(json.dumps(relevant, sort_keys=True, default=str).encode())
     h.update(json.dumps([(b.batch_id, b.start, b.stop) for b in batches]).encode())
     return h.hexdigest()
@@ -158,6 +160,7 @@ def run(
         config["run"]["executor"],
         address=config["run"]["address"],
         num_workers=config["run"]["num_workers"],
+        node_ip_address=config["run"]["node_ip_address"],
     )
     ctx = RunContext(
         run_id=uuid.uuid4().hex,

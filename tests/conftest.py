@@ -10,8 +10,13 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
-# Ray: keep the local instance small and quiet in tests.
+# Ray: keep the local instance quiet in tests.
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+# Every Ray instance the tests start (local ones and the two-node loopback cluster) runs
+# without token authentication.  Ray caches the auth mode per process at the first
+# ray.init(), so mixing modes inside one pytest process makes later instances fail
+# ("Failed to start GCS ... InvalidAuthToken"); one mode for the whole session avoids it.
+os.environ["RAY_AUTH_MODE"] = "disabled"
 
 
 @pytest.fixture(scope="session")

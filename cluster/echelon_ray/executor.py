@@ -38,6 +38,8 @@ class RayExecutor(Executor):
         cpus_per_task: CPUs reserved per task (Numba threads per task follow it).
         max_in_flight: outstanding tasks at most; None = 2 x the cluster's CPUs.
         max_retries: re-runs of a task whose worker process died.
+        node_ip_address: this driver's IP as the cluster should see it (multi-homed
+            hosts; ``127.0.0.1`` for a loopback-only cluster); None = Ray's choice.
     """
 
     name = "ray"
@@ -49,6 +51,7 @@ class RayExecutor(Executor):
         cpus_per_task: float = 1.0,
         max_in_flight: int | None = None,
         max_retries: int = 3,
+        node_ip_address: str | None = None,
         **_: Any,
     ) -> None:
         self.address = address
@@ -56,6 +59,7 @@ class RayExecutor(Executor):
         self.cpus_per_task = cpus_per_task
         self.max_in_flight = max_in_flight
         self.max_retries = max_retries
+        self.node_ip_address = node_ip_address
         self._started_here = False
 
     def _ensure_ray(self) -> Any:
@@ -67,6 +71,8 @@ class RayExecutor(Executor):
                 "log_to_driver": True,
                 "configure_logging": False,
             }
+            if self.node_ip_address:
+                kwargs["_node_ip_address"] = self.node_ip_address
             if self.address:
                 ray.init(address=self.address, **kwargs)
             else:

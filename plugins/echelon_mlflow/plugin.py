@@ -1,24 +1,49 @@
-"""Logs every ``echelon run`` to MLflow through the lifecycle hooks.
+"""Logs every ``echelon run`` to MLflow through the lifecycle hooks (driver only).
 
-One MLflow run per ``echelon run`` (never one per SKU): parameters (configuration,
-component names, plugin versions), aggregate metrics, and the recommendations and
-summary as artifacts.  The tracking URI comes from ``[tracking] uri`` (default
-``sqlite:///mlflow.db``; ``none`` disables tracking).  If tracking fails at any point the
-run still finishes and writes its results, and the failure is reported in the run's
-notes.
+One MLflow run per ``echelon run`` (never one per SKU):
+
+* parameters: configuration, component names, plugin names and versions, executor;
+* metrics: the run's aggregate metrics and ``calibration.<kind>.*`` of each model;
+* artifacts: ``recommendations.parquet``, ``summary.json``, ``model_versions.json`` and
+  the calibration tables ``calibration/<kind>/{observations,per_sku,summary}.parquet``;
+* fitted global models as MLflow ``pyfunc`` models, registered with aliases
+  (:mod:`echelon_mlflow.registry`); the versions used are recorded in the run's
+  parameters (``model.<kind>.version``), in ``model_versions.json`` and in the Parquet
+  metadata of ``recommendations.parquet`` (key ``echelon.model_versions``).
+
+Settings come from ``[tracking]`` (:mod:`echelon_mlflow.settings`); ``uri = "none"``
+disables tracking.  The MLflow work runs in one low-priority background thread of the
+driver, overlapped with the run.  If tracking fails at any step the run still finishes
+and writes its results, and the failure is reported in the run's notes (each step
+separately).  The plugin also registers the ``registered`` forecaster
+(:mod:`echelon_mlflow.forecaster`) and the ``monitor`` / ``recalibrate`` commands.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import math
+import os
+import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from platform_core.hookspecs import hookimpl
+from platform_core.hookspecs import Register, hookimpl
 
 if TYPE_CHECKING:
+    from echelon_mlflow.tracker import ModelOutcome
+    from platform_core.data.schemas import Dataset
     from platform_core.run_context import RunContext, RunResult
 
 _active: dict[str, Any] = {}
+METADATA_KEY = b"echelon.model_versions"
+
+
+def _settings(run: RunContext) -> Any:
+    from echelon_mlflow.settings import TrackingSettings
+
+    return TrackingSettings.from_mapping(run.config["tracking"])
 
 
 def _enabled(run: RunContext) -> bool:
@@ -26,8 +51,9 @@ def _enabled(run: RunContext) -> bool:
     return bool(uri) and str(uri).lower() != "none"
 
 
-def _fail(run: RunContext, stage: str, exc: BaseException) -> None:
-    _active.pop(run.run_id, None)
+def _fail(run: RunContext, stage: str, exc: BaseException, *, drop: bool = True) -> None:
+    if drop:
+        _active.pop(run.run_id, None)
     run.notes.append(
         f"MLflow tracking failed at {stage} ({type(exc).__name__}: {exc}); "
         "results were written but this run is not (fully) logged"
@@ -46,50 +72,206 @@ def _params(run: RunContext) -> dict[str, str]:
     return {k: v[:6000] for k, v in params.items()}
 
 
-@hookimpl
-def run_started(run: RunContext) -> None:
-    """Open an MLflow run and log the parameters."""
-    if not _enabled(run):
+def _lower_priority() -> None:
+    """Give the tracking thread a lower CPU priority (Linux; best effort).
+
+    It then mostly uses cycles the run leaves idle (one core while the driver loads
+    and plans) instead of slowing the batches down.
+    """
+    import threading
+
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):  # pragma: no cover - not Linux / not permitted
+        pass
+
+
+class _Tracked:
+    """One tracked run: a single background thread on the driver does the MLflow work.
+
+    Opening the MLflow run (importing MLflow, connecting to the store) and calibrating
+    the models overlap with loading, planning and solving, at a lower CPU priority;
+    ``run_finished`` waits for them.  Every step catches its own failure and reports it in the run's notes.
+    """
+
+    def __init__(self, run: RunContext) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.run = run
+        self.client: Any = None
+        self.rid = ""
+        self.seconds = 0.0  # time spent in this plugin's work [s]
+        self.outcomes: list[ModelOutcome] | None = None
+        self.calibration_seconds = float("nan")
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="echelon-mlflow",
+                                        initializer=_lower_priority)
+        self._jobs = [self._pool.submit(self._timed, self._open)]
+
+    def _timed(self, job: Any, *args: Any) -> None:
+        t0 = time.perf_counter()
+        try:
+            job(*args)
+        finally:
+            self.seconds += time.perf_counter() - t0
+
+    def _open(self) -> None:
+        try:
+            import mlflow
+            from mlflow.entities import Param
+
+            from echelon_mlflow.settings import artifact_location
+
+            uri = self.run.config["tracking"]["uri"]
+            client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+            name = self.run.config["tracking"].get("experiment", "echelon")
+            exp = client.get_experiment_by_name(name)
+            exp_id = exp.experiment_id if exp is not None else client.create_experiment(name, artifact_location=artifact_location(str(client.tracking_uri), name))
+            mlrun = client.create_run(exp_id, run_name=f"echelon-{self.run.run_id[:8]}",
+                                      tags={"echelon.run_id": self.run.run_id})
+            rid = mlrun.info.run_id
+            items = [Param(k, v) for k, v in sorted(_params(self.run).items())]
+            for i in range(0, len(items), 100):
+                client.log_batch(rid, params=items[i : i + 100])
+            self.client, self.rid = client, rid
+        except Exception as exc:  # noqa: BLE001 - tracking must never stop a run
+            _fail(self.run, "run start", exc, drop=False)
+
+    def _calibrate(self, dataset: Dataset) -> None:
+        if self.client is None:
+            return
+        settings = _settings(self.run)
+        if not settings.calibration:
+            return
+        try:
+            from echelon_mlflow.tracker import track_models
+
+            t0 = time.perf_counter()
+            self.outcomes = track_models(self.client, self.rid, self.run.config, dataset, settings)
+            self.calibration_seconds = time.perf_counter() - t0
+        except Exception as exc:  # noqa: BLE001
+            _fail(self.run, "calibration / model registry", exc, drop=False)
+
+    def calibrate(self, dataset: Dataset) -> None:
+        """Queue the calibration of the run's models on ``dataset``."""
+        self._jobs.append(self._pool.submit(self._timed, self._calibrate, dataset))
+
+    def wait(self) -> None:
+        """Wait for the queued work (its failures are already in the notes)."""
+        for job in self._jobs:
+            job.result()
+        self._pool.shutdown(wait=True)
+
+
+def _pin_registered_forecaster(run: RunContext) -> None:
+    """Pin the ``registered`` forecaster's alias to a version for the whole run."""
+    from echelon_mlflow.forecaster import NAME
+
+    if run.config["components"].get("forecaster") != NAME:
+        return
+    params = run.config["forecaster"]
+    uri = str(params.get("tracking_uri") or run.config["tracking"].get("uri") or "sqlite:///mlflow.db")
+    params["tracking_uri"] = uri
+    version = str(params.get("version", "champion"))
+    if version.isdigit():
         return
     try:
         import mlflow
 
-        client = mlflow.MlflowClient(tracking_uri=run.config["tracking"]["uri"])
-        name = run.config["tracking"].get("experiment", "echelon")
-        exp = client.get_experiment_by_name(name)
-        exp_id = exp.experiment_id if exp is not None else client.create_experiment(name)
-        mlrun = client.create_run(exp_id, run_name=f"echelon-{run.run_id[:8]}", tags={"echelon.run_id": run.run_id})
-        rid = mlrun.info.run_id
-        from mlflow.entities import Param
+        client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+        mv = client.get_model_version_by_alias(str(params.get("model", "echelon-demand-quantile_gbm")), version)
+        params["version"] = str(mv.version)
+    except Exception as exc:  # noqa: BLE001 - the batches will report it per network
+        run.notes.append(f"could not resolve the registered forecaster @{version}: {type(exc).__name__}: {exc}")
 
-        params = _params(run)
-        items = [Param(k, v) for k, v in sorted(params.items())]
-        for i in range(0, len(items), 100):
-            client.log_batch(rid, params=items[i : i + 100])
-        _active[run.run_id] = (client, rid)
-    except Exception as exc:  # noqa: BLE001 - tracking must never stop a run
-        _fail(run, "run start", exc)
+
+@hookimpl
+def register_forecasters(register: Register) -> None:
+    """Register the ``registered`` forecaster (forecasts with a registry version)."""
+    from echelon_mlflow.forecaster import NAME, RegisteredForecaster
+
+    register(NAME, RegisteredForecaster)
+
+
+@hookimpl
+def run_started(run: RunContext) -> None:
+    """Open an MLflow run and log the parameters (in a background thread)."""
+    _pin_registered_forecaster(run)
+    if _enabled(run):
+        _active[run.run_id] = _Tracked(run)
+
+
+@hookimpl
+def input_validated(run: RunContext, dataset: Dataset) -> None:
+    """Start calibrating the run's models on the validated dataset (background)."""
+    entry = _active.get(run.run_id)
+    if entry is not None:
+        entry.calibrate(dataset)
+
+
+def _record_versions(run: RunContext, result: RunResult, outcomes: list[ModelOutcome]) -> Path:
+    """Write ``model_versions.json`` and the Parquet metadata of the recommendations."""
+    import pyarrow.parquet as pq
+
+    versions = {
+        o.kind: {"component": o.component, "registered_name": o.registered_name, "version": o.version,
+                 "champion_after_run": o.champion, "challenger": o.challenger, "promoted": o.promoted,
+                 "uri": f"models:/{o.registered_name}/{o.version}" if o.registered_name else ""}
+        for o in outcomes
+    }
+    path = Path(run.out_dir) / "model_versions.json"
+    path.write_text(json.dumps(versions, indent=2))
+    rec = Path(result.recommendations_path)
+    table = pq.read_table(rec)
+    meta = dict(table.schema.metadata or {})
+    meta[METADATA_KEY] = json.dumps(versions).encode()
+    tmp = rec.with_name(f".{rec.name}.{os.getpid()}.meta.tmp")
+    pq.write_table(table.replace_schema_metadata(meta), tmp)
+    os.replace(tmp, rec)
+    if path not in result.extra_artifacts:
+        result.extra_artifacts.append(path)
+    return path
 
 
 @hookimpl
 def run_finished(run: RunContext, result: RunResult) -> None:
-    """Log aggregate metrics and the artifacts, then close the MLflow run."""
-    entry = _active.pop(run.run_id, None)
+    """Log metrics, model versions and artifacts, then close the MLflow run."""
+    entry: _Tracked | None = _active.pop(run.run_id, None)
     if entry is None:
         return
-    client, rid = entry
+    entry.wait()
+    if entry.client is None:
+        return
+    client, rid = entry.client, entry.rid
+    t0 = time.perf_counter()
     try:
-        import math
-        import time
-
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
         metrics = [Metric(k, float(v), now, 0) for k, v in sorted(result.metrics.items()) if math.isfinite(float(v))]
+        if math.isfinite(entry.calibration_seconds):
+            metrics.append(Metric("tracking.calibration_seconds", entry.calibration_seconds, now, 0))
         client.log_batch(rid, metrics=metrics)
+    except Exception as exc:  # noqa: BLE001
+        _fail(run, "run end (metrics)", exc)
+        return
+    if entry.outcomes is not None:
+        try:
+            for o in entry.outcomes:
+                client.log_param(rid, f"model.{o.kind}.name", o.component)
+                client.log_param(rid, f"model.{o.kind}.version", o.version)
+                if o.challenger:
+                    run.notes.append(
+                        f"recalibration: {o.registered_name} v{o.challenger} "
+                        + ("promoted to @champion" if o.promoted else "registered as @challenger (lost the backtest)"))
+            _record_versions(run, result, entry.outcomes)
+        except Exception as exc:  # noqa: BLE001
+            _fail(run, "model versions", exc, drop=False)
+    try:
         client.log_artifact(rid, str(result.recommendations_path))
         for path in result.extra_artifacts:
             client.log_artifact(rid, str(path))
+        # time spent in this plugin's work (all but this metric and the status update)
+        client.log_metric(rid, "tracking.seconds", entry.seconds + time.perf_counter() - t0)
         client.set_terminated(rid, "FINISHED")
         run.notes.append(f"logged to MLflow run {rid} at {run.config['tracking']['uri']}")
     except Exception as exc:  # noqa: BLE001
@@ -99,12 +281,22 @@ def run_finished(run: RunContext, result: RunResult) -> None:
 @hookimpl
 def run_failed(run: RunContext, error: BaseException) -> None:
     """Close the MLflow run as FAILED."""
-    entry = _active.pop(run.run_id, None)
+    entry: _Tracked | None = _active.pop(run.run_id, None)
     if entry is None:
         return
-    client, rid = entry
+    entry.wait()
+    if entry.client is None:
+        return
     try:
-        client.set_tag(rid, "echelon.error", f"{type(error).__name__}: {error}"[:5000])
-        client.set_terminated(rid, "FAILED")
+        entry.client.set_tag(entry.rid, "echelon.error", f"{type(error).__name__}: {error}"[:5000])
+        entry.client.set_terminated(entry.rid, "FAILED")
     except Exception:  # noqa: BLE001 - already failing; keep the original error
         pass
+
+
+@hookimpl
+def register_cli_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``echelon monitor`` and ``echelon recalibrate``."""
+    from echelon_mlflow.cli import add_monitor_commands
+
+    add_monitor_commands(subparsers)

@@ -26,9 +26,9 @@ def _free_port():
 
 
 @pytest.fixture
-def two_node_cluster(tmp_path, monkeypatch):
-    # loopback-only test cluster: token authentication off for its processes and the driver
-    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+def two_node_cluster(tmp_path):
+    # loopback-only test cluster; token authentication is off for the whole test session
+    # (tests/conftest.py), so the nodes and the driver agree
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
     port = _free_port()
     address = f"127.0.0.1:{port}"
@@ -77,7 +77,8 @@ def test_run_on_a_two_node_cluster_equals_a_local_run(generated_dataset, tmp_pat
 
     local = run(generated_dataset, tmp_path / "local", load_config(
         overrides={"run": {"executor": "in_process"}, "tracking": {"uri": "none"}, **FAST}))
-    cfg = load_config(overrides={"run": {"executor": "ray", "address": two_node_cluster, "batch_stages": 30},
+    cfg = load_config(overrides={"run": {"executor": "ray", "address": two_node_cluster, "batch_stages": 30,
+                                         "node_ip_address": "127.0.0.1"},
                                  "tracking": {"uri": "none"}, **FAST})
     remote = run(generated_dataset, tmp_path / "cluster", cfg)
     assert not ray.is_initialized()

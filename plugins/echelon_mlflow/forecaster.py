@@ -1,0 +1,79 @@
+"""The ``registered`` forecaster: batches forecast with a registered model version.
+
+``components.forecaster = "registered"`` makes every batch predict with a fitted
+global demand model from the MLflow registry instead of fitting one per batch::
+
+    [components]
+    forecaster = "registered"
+
+    [forecaster]
+    model = "echelon-demand-quantile_gbm"   # registered name
+    version = "champion"                     # alias or version number
+
+At run start the tracking plugin pins the alias to a version number (so every batch and
+the recommendations use the same version, even if a recalibration promotes another one
+during the run) and fills ``tracking_uri`` from ``[tracking] uri``.  Workers only *read*
+the model (once per process); they never log.  A champion must exist: register one first
+with a run of the underlying forecaster (e.g. ``quantile_gbm``) or ``echelon recalibrate``.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, ClassVar, Self
+
+from echelon_demand.models.base import BatchForecaster
+
+from platform_core.components import DemandSeries
+
+__all__ = ["RegisteredForecaster", "NAME", "underlying_component"]
+
+NAME = "registered"
+
+
+def underlying_component(model: str) -> str:
+    """Component name inside a registered name: ``echelon-demand-<component>``."""
+    prefix = "echelon-demand-"
+    return model[len(prefix):] if model.startswith(prefix) else model
+
+
+@functools.lru_cache(maxsize=4)
+def _load(tracking_uri: str, model: str, version: str) -> Any:
+    from echelon_mlflow import registry
+
+    if not version.isdigit():
+        import mlflow
+
+        client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        version = str(client.get_model_version_by_alias(model, version).version)
+    return registry.load_model(tracking_uri, model, version)
+
+
+class RegisteredForecaster(BatchForecaster):
+    """Forecast with a registered global demand model (frozen; see the module docstring).
+
+    Args:
+        model: registered model name.
+        version: version number or alias [-].
+        tracking_uri: MLflow tracking / registry URI ("" = ``sqlite:///mlflow.db``).
+
+    Attributes:
+        period_dists_: next-period demand distribution per series [units/period].
+    """
+
+    handles_intermittent: ClassVar[bool] = True
+    is_global: ClassVar[bool] = True
+
+    def __init__(self, model: str = "echelon-demand-quantile_gbm", version: str = "champion",
+                 tracking_uri: str = "") -> None:
+        self.model = model
+        self.version = str(version)
+        self.tracking_uri = tracking_uri
+
+    def fit(self, demand: DemandSeries) -> Self:
+        """Predict every series with the registered model (no training)."""
+        from echelon_mlflow.pyfunc_models import predict_demand
+
+        fitted = _load(self.tracking_uri or "sqlite:///mlflow.db", self.model, self.version)
+        self.period_dists_ = predict_demand(fitted, demand)
+        return self
