@@ -61,7 +61,8 @@ def main() -> None:
             if k.endswith("_bytes"):
                 v = f"{v / 2**30:.2f} GiB"
             print(f"{k:34s} {v}")
-        write_result("run_scale_quick" if args.quick else "run_scale", row)
+        name = "run_scale_quick" if args.quick else ("run_scale" if n == 100_000 else f"run_scale_{n}")
+        write_result(name, row)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
