@@ -37,6 +37,7 @@ import numba as nb
 import numpy as np
 
 from platform_core.distributions import DiscreteDistribution, pack_distributions
+from platform_core.simulation._rng import sample_table
 
 __all__ = ["SingleStageResult", "optimise_base_stock", "evaluate_base_stock", "TARGET_FILL", "TARGET_CYCLE", "TARGET_COST"]
 
@@ -59,20 +60,6 @@ def _splitmix64(state: np.uint64) -> tuple[np.uint64, np.uint64]:
 def _uniform(state: np.uint64) -> tuple[np.uint64, float]:
     state, z = _splitmix64(state)
     return state, (z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
-
-
-@nb.njit(cache=True, nogil=True)
-def _draw(cdf: np.ndarray, lo: int, hi: int, offset: int, u: float) -> int:
-    # smallest k with cdf[k] > u (binary search over one CSR block)
-    a = lo
-    b = hi - 1
-    while a < b:
-        m = (a + b) // 2
-        if cdf[m] > u:
-            b = m
-        else:
-            a = m + 1
-    return a - lo + offset
 
 
 @nb.njit(cache=True, nogil=True)
@@ -132,7 +119,7 @@ def _simulate_positions(
             pipeline -= ring[t]
             if phase == 0:
                 state, u = _uniform(state)
-                lt = _draw(l_cdf, l_ptr[i], l_ptr[i + 1], l_off[i], u)
+                lt = sample_table(l_cdf, l_ptr[i], l_ptr[i + 1], l_off[i], u)
                 due = t + lt
                 if not crossing and due < last_arrival:
                     due = last_arrival

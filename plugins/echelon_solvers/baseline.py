@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 from scipy import stats
 
+from echelon_solvers.single_echelon import base_stock_table
 from platform_core.components import Solver, StageProblem
 from platform_core.simulation.single_stage import evaluate_base_stock
 
@@ -101,26 +102,10 @@ class BlanketABCSolver(Solver):
             review_period=problem.review_period, replications=self.replications,
             periods=self.periods, warmup=self.warmup,
         )
-        protection = mu * (lt + problem.review_period)
-        return pa.table({
-            "policy_type": pa.array(["base_stock"] * n, pa.string()),
-            "service_metric": pa.array(["cycle_service"] * n, pa.string()),
-            "service_target": target,
-            "target_source": pa.array(["abc_class"] * n, pa.string()),
-            "base_stock_level": levels,
-            "reorder_point": levels - 1.0,
-            "order_up_to": levels,
-            "safety_stock": levels - protection,
-            "mean_demand_per_period": mu,
-            "mean_lead_time_periods": lt,
-            "mean_lead_time_demand": protection,
-            "expected_fill_rate": res.fill_rate,
-            "fill_rate_se": res.fill_rate_se,
-            "expected_cycle_service": res.cycle_service,
-            "cycle_service_se": res.cycle_service_se,
-            "mean_on_hand": res.mean_on_hand,
-            "mean_backorders": res.mean_backorders,
-            "inventory_investment": res.mean_on_hand * problem.unit_cost,
-            "holding_cost_per_period": res.mean_on_hand * problem.costs.holding_cost,
-            "stockout_cost_per_period": res.mean_short * problem.costs.stockout_cost,
-        })
+        return base_stock_table(
+            problem,
+            res,
+            service_metric=["cycle_service"] * n,
+            service_target=target,
+            target_source=["abc_class"] * n,
+        )

@@ -18,10 +18,11 @@ from platform_core.simulation.single_stage import (
     TARGET_COST,
     TARGET_CYCLE,
     TARGET_FILL,
+    SingleStageResult,
     optimise_base_stock,
 )
 
-__all__ = ["SingleEchelonSolver"]
+__all__ = ["SingleEchelonSolver", "base_stock_table"]
 
 
 class SingleEchelonSolver(Solver):
@@ -59,7 +60,6 @@ class SingleEchelonSolver(Solver):
 
     def solve(self, problem: StageProblem) -> pa.Table:
         """One base-stock policy per stage, with its simulated service and cost."""
-        n = len(problem.keys)
         target = np.asarray(problem.service_target, dtype=np.float64)
         by_cost = np.isnan(target) | (self.target_mode == "cost")
         metric_mode = TARGET_FILL if self.service_metric == "fill_rate" else TARGET_CYCLE
@@ -78,32 +78,55 @@ class SingleEchelonSolver(Solver):
             warmup=self.warmup,
             crossing=self.crossing,
         )
-        mean_d = np.array([d.mean() for d in problem.period_demand])
-        mean_l = np.array([lt.mean() for lt in problem.lead_time])
-        protection = mean_d * (mean_l + problem.review_period)
-        level = res.base_stock_level
         shown_target = np.where(by_cost, problem.costs.cost_optimal_service, target)
-        return pa.table(
-            {
-                "policy_type": pa.array(["base_stock"] * n, pa.string()),
-                "service_metric": pa.array(["cost" if c else self.service_metric for c in by_cost], pa.string()),
-                "service_target": shown_target,
-                "target_source": pa.array(["cost_optimal" if c else "input" for c in by_cost], pa.string()),
-                "base_stock_level": level,
-                "reorder_point": level - 1.0,
-                "order_up_to": level,
-                "safety_stock": level - protection,
-                "mean_demand_per_period": mean_d,
-                "mean_lead_time_periods": mean_l,
-                "mean_lead_time_demand": protection,
-                "expected_fill_rate": res.fill_rate,
-                "fill_rate_se": res.fill_rate_se,
-                "expected_cycle_service": res.cycle_service,
-                "cycle_service_se": res.cycle_service_se,
-                "mean_on_hand": res.mean_on_hand,
-                "mean_backorders": res.mean_backorders,
-                "inventory_investment": res.mean_on_hand * problem.unit_cost,
-                "holding_cost_per_period": res.mean_on_hand * problem.costs.holding_cost,
-                "stockout_cost_per_period": res.mean_short * problem.costs.stockout_cost,
-            }
+        return base_stock_table(
+            problem,
+            res,
+            service_metric=["cost" if c else self.service_metric for c in by_cost],
+            service_target=shown_target,
+            target_source=["cost_optimal" if c else "input" for c in by_cost],
         )
+
+
+def base_stock_table(
+    problem: StageProblem,
+    res: SingleStageResult,
+    *,
+    service_metric: list[str],
+    service_target: np.ndarray,
+    target_source: list[str],
+) -> pa.Table:
+    """The solver output table of periodic-review base-stock levels and their metrics.
+
+    Safety stock is the level minus mean demand over lead time + review period [units];
+    investment is mean on-hand x unit cost [currency].
+    """
+    n = len(problem.keys)
+    mean_d = np.array([d.mean() for d in problem.period_demand])
+    mean_l = np.array([lt.mean() for lt in problem.lead_time])
+    protection = mean_d * (mean_l + problem.review_period)
+    level = res.base_stock_level
+    return pa.table(
+        {
+            "policy_type": pa.array(["base_stock"] * n, pa.string()),
+            "service_metric": pa.array(service_metric, pa.string()),
+            "service_target": np.asarray(service_target, dtype=np.float64),
+            "target_source": pa.array(target_source, pa.string()),
+            "base_stock_level": level,
+            "reorder_point": level - 1.0,
+            "order_up_to": level,
+            "safety_stock": level - protection,
+            "mean_demand_per_period": mean_d,
+            "mean_lead_time_periods": mean_l,
+            "mean_lead_time_demand": protection,
+            "expected_fill_rate": res.fill_rate,
+            "fill_rate_se": res.fill_rate_se,
+            "expected_cycle_service": res.cycle_service,
+            "cycle_service_se": res.cycle_service_se,
+            "mean_on_hand": res.mean_on_hand,
+            "mean_backorders": res.mean_backorders,
+            "inventory_investment": res.mean_on_hand * problem.unit_cost,
+            "holding_cost_per_period": res.mean_on_hand * problem.costs.holding_cost,
+            "stockout_cost_per_period": res.mean_short * problem.costs.stockout_cost,
+        }
+    )

@@ -1,7 +1,5 @@
 """End-to-end runs of the pipeline on a generated dataset."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -107,14 +105,7 @@ def test_invalid_input_writes_nothing(generated_dataset, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_third_party_plugin_installed_and_run_through_the_pipeline(generated_dataset, tmp_path, monkeypatch):
-    target = tmp_path / "site"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(REPO / "docs" / "examples" / "third_party_plugin")],
-        check=True,
-    )
-    monkeypatch.syspath_prepend(str(target))
+def test_third_party_plugin_installed_and_run_through_the_pipeline(generated_dataset, tmp_path, example_plugin_on_path):
     cfg = _config()
     cfg["components"]["forecaster"] = "recent_poisson"
     cfg["forecaster"]["k"] = 8

@@ -1,6 +1,4 @@
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -54,14 +52,7 @@ def test_misspelt_hook_is_caught():
         PluginHost(plugins=[Typo()])
 
 
-def test_autoload_switch_skips_third_party_entry_points(tmp_path, monkeypatch):
-    target = tmp_path / "site"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(REPO / "docs" / "examples" / "third_party_plugin")],
-        check=True,
-    )
-    monkeypatch.syspath_prepend(str(target))
+def test_autoload_switch_skips_third_party_entry_points(example_plugin_on_path, monkeypatch):
     host = PluginHost()
     info = host.info("forecaster", "recent_poisson")
     assert info.plugin == "example" and info.version == "echelon-example-plugin 0.2.0"
