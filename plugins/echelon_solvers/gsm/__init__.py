@@ -15,6 +15,13 @@ from .chain_io import (
 )
 from .cli import add_gsm_commands
 from .heuristic import local_search, solve_heuristic
+from .mc_check import (
+    CheckReport,
+    StageTimeDistribution,
+    check_solution,
+    retune_safety_stock,
+    stage_time_distributions,
+)
 from .milp import solve_milp
 from .network import GSMNetwork, choose_resolution
 from .solution import GSMSolution, make_solution
@@ -22,10 +29,13 @@ from .solve import METHODS, solve_gsm
 from .tree_dp import repair_service_times, solve_tree, spanning_tree, tree_dp
 
 __all__ = [
+    "CheckReport",
     "GSMNetwork",
     "GSMSolution",
     "METHODS",
+    "StageTimeDistribution",
     "add_gsm_commands",
+    "check_solution",
     "choose_resolution",
     "import_chain",
     "load_network",
@@ -34,12 +44,14 @@ __all__ = [
     "network_from_dict",
     "network_from_tables",
     "repair_service_times",
+    "retune_safety_stock",
     "solve_bnb",
     "solve_gsm",
     "solve_heuristic",
     "solve_milp",
     "solve_tree",
     "spanning_tree",
+    "stage_time_distributions",
     "tree_dp",
     "write_chain_tables",
 ]

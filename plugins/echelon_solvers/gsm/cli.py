@@ -11,6 +11,9 @@ import math
 import sys
 
 from .chain_io import load_network, write_chain_tables
+from .mc_check import CheckReport, check_solution, retune_safety_stock, stage_time_distributions
+from .network import GSMNetwork
+from .solution import GSMSolution
 from .solve import METHODS, solve_gsm
 
 __all__ = ["add_gsm_commands"]
@@ -26,6 +29,7 @@ def _solve_handler(args: argparse.Namespace) -> int:
         if not (args.holding_rate >= 0 and math.isfinite(args.holding_rate)):
             raise ValueError("--holding-rate must be a finite number >= 0")
         sol = solve_gsm(network, args.holding_rate, method=args.method, time_limit=args.time_limit)
+        check, retuned = _mc_reports(args, network, sol)
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -33,6 +37,10 @@ def _solve_handler(args: argparse.Namespace) -> int:
         doc = sol.to_dict()
         doc["chain"] = str(args.chain)
         doc["holding_rate_per_year"] = args.holding_rate
+        if check is not None:
+            doc["mc_check"] = check.to_dict()
+        if retuned is not None:
+            doc["mc_retune"] = retuned.to_dict()
         print(json.dumps(doc, indent=1, default=str))
         return 0
     print(f"chain        {args.chain}  ({network.n_stages} stages, {network.n_edges} arcs)")
@@ -44,7 +52,42 @@ def _solve_handler(args: argparse.Namespace) -> int:
     for i, sid in enumerate(sol.ids):
         print(f"{sid:<{width}} {sol.service_times[i]:>8.4g} {sol.net_replenishment_times[i]:>8.4g} "
               f"{_fmt(sol.base_stock[i]):>12} {_fmt(sol.safety_stock[i]):>12}")
+    if check is not None:
+        st = check.settings
+        print(f"\nMonte Carlo check ({st['replications']} x {st['periods']} periods of "
+              f"{st['period_days']:g} d, seed {st['seed']}, {st['stochastic_stage_times']} "
+              f"stochastic stage times): realised service at demand stages")
+        print(check.format())
+        for note in check.notes:
+            print(f"note: {note}")
+    if retuned is not None:
+        t = retuned.totals
+        print(f"\nRe-tuned demand-stage safety stocks (same random numbers): "
+              f"+{t['extra_safety_stock_units']:,.0f} units, +{t['extra_inventory_value']:,.2f} "
+              f"inventory value, +{t.get('extra_cost_per_year', float('nan')):,.2f} per year")
+        print(retuned.format())
     return 0
+
+
+def _mc_reports(args: argparse.Namespace, network: GSMNetwork, sol: GSMSolution
+                ) -> tuple[CheckReport | None, CheckReport | None]:
+    """The Monte Carlo check (``--check``) and re-tuned report (``--retune``), if asked for."""
+    if not (args.check or args.retune):
+        return None, None
+    dists = stage_time_distributions(args.chain)
+    check = check_solution(network, sol, stage_time_distributions=dists,
+                           replications=args.mc_replications, periods=args.mc_periods,
+                           seed=args.mc_seed, period_days=args.period_days,
+                           demand_model=args.mc_demand)
+    retuned = None
+    if args.retune:
+        _, retuned = retune_safety_stock(network, sol, holding_rate=args.holding_rate,
+                                         stage_time_distributions=dists,
+                                         replications=args.mc_replications,
+                                         periods=args.mc_periods, seed=args.mc_seed,
+                                         period_days=args.period_days,
+                                         demand_model=args.mc_demand)
+    return check, retuned
 
 
 def _import_handler(args: argparse.Namespace) -> int:
@@ -82,6 +125,22 @@ def add_gsm_commands(subparsers: argparse._SubParsersAction) -> None:  # type: i
                        help="time limit for milp / bnb / auto [s] (default 60)")
     solve.add_argument("--method", choices=list(METHODS), default="auto",
                        help="auto (tree DP on trees, else branch and bound), tree, milp, heuristic, bnb")
+    solve.add_argument("--check", action="store_true",
+                       help="simulate the policy under the chain's real demand and stage-time "
+                            "distributions and report realised vs target service")
+    solve.add_argument("--retune", action="store_true",
+                       help="with the check, raise demand-stage safety stocks until the realised "
+                            "cycle service level meets the target (implies --check)")
+    solve.add_argument("--mc-replications", type=int, default=10,
+                       help="Monte Carlo replications for --check (default 10)")
+    solve.add_argument("--mc-periods", type=int, default=2000,
+                       help="measured periods per replication for --check (default 2000)")
+    solve.add_argument("--mc-seed", type=int, default=0, help="seed for --check (default 0)")
+    solve.add_argument("--period-days", type=float, default=1.0,
+                       help="length of a simulated period for --check [days] (default 1)")
+    solve.add_argument("--mc-demand", choices=["normal", "gamma"], default="normal",
+                       help="demand per period for --check: normal truncated at 0 (default) or "
+                            "gamma with the same mean and standard deviation")
     solve.set_defaults(func=_solve_handler)
     imp = subparsers.add_parser("import-chain",
                                 help="convert a chain JSON into stages.parquet and edges.parquet")
