@@ -50,6 +50,8 @@ def main() -> None:
             "load_validate_seconds": round(summary["load_validate_seconds"], 2),
             "plan_seconds": round(summary["plan_seconds"], 2),
             "solve_seconds": round(summary["solve_seconds"], 2),
+            "batch_compute_seconds_total": round(summary.get("batch_compute_seconds_total", float("nan")), 2),
+            "ray_overhead_share_of_solve": round(1 - summary.get("batch_compute_seconds_total", float("nan")) / (args.workers * summary["solve_seconds"]), 4),
             "peak_rss_driver_bytes": mem.peak_root_bytes,
             "peak_rss_process_tree_bytes": mem.peak_tree_bytes,
             "sku_locations_per_second": round(n / summary["solve_seconds"], 1),

@@ -17,6 +17,7 @@ duplicates a SKU-location.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
@@ -190,12 +191,17 @@ def run(
         classes["forecaster"](**config["forecaster"])
         classes["solver"](**config["solver"])
         shared, batches = plan_run(dataset, config, lead_time_model, cost_model, classes)
+        # the Arrow tables are no longer needed once the flat arrays are planned: at a
+        # million SKU-locations they are several GB the driver would otherwise keep
+        sources = dict(dataset.sources)
+        del dataset
+        gc.collect()
         t_planned = time.perf_counter()
         n_total = int(shared.sku.size)
         say(f"echelon: {n_total} SKU-locations in {len(batches)} batches on {executor.describe()}")
 
         out.mkdir(parents=True, exist_ok=True)
-        fingerprint = _fingerprint(dataset.sources, config, batches)
+        fingerprint = _fingerprint(sources, config, batches)
         manifest = parts / "manifest.json"
         done: set[int] = set()
         if resume and manifest.exists():
