@@ -37,6 +37,14 @@ def _local_edges(shared: SharedInputs, idx: np.ndarray) -> tuple[np.ndarray, np.
     return position[ups[keep] - idx.min()], position[downs[keep] - idx.min()], qtys[keep]
 
 
+def _group_by_downstream(values: np.ndarray, downs: np.ndarray, n: int) -> list[np.ndarray]:
+    """``values`` of the arcs into each local stage ``0..n-1``, in arc order."""
+    order = np.argsort(downs, kind="stable")
+    bounds = np.searchsorted(downs[order], np.arange(n + 1))
+    grouped = values[order]
+    return [grouped[bounds[k] : bounds[k + 1]] for k in range(n)]
+
+
 def _derived_demand(
     shared: SharedInputs, idx: np.ndarray, edges: tuple[np.ndarray, np.ndarray, np.ndarray]
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -105,8 +113,8 @@ def _solve(shared: SharedInputs, idx: np.ndarray) -> pa.Table:
             shared.cost_optimal_service[idx],
         ),
         service_target=shared.service_target[idx],
-        upstream=[edges[0][edges[1] == k] for k in range(n)],
-        quantity_per=[edges[2][edges[1] == k] for k in range(n)],
+        upstream=_group_by_downstream(edges[0], edges[1], n),
+        quantity_per=_group_by_downstream(edges[2], edges[1], n),
         seeds=seeds,
         options={
             "abc_class": shared.abc_class[idx],
@@ -125,16 +133,42 @@ def _solve(shared: SharedInputs, idx: np.ndarray) -> pa.Table:
     return _finish(shared, idx, table, messages)
 
 
-def _finish(shared: SharedInputs, idx: np.ndarray, table: pa.Table, messages: list[str]) -> pa.Table:
+def _rows(
+    shared: SharedInputs, idx: np.ndarray, status: list[str], messages: list[str], solved: pa.Table | None
+) -> pa.Table:
+    """Recommendation rows: identity and status columns plus the solver's columns."""
     n = idx.size
     settings = shared.settings
+    base = {
+        "sku": pa.array(shared.sku[idx].tolist(), pa.string()),
+        "location": pa.array(shared.location[idx].tolist(), pa.string()),
+        "status": pa.array(status, pa.string()),
+        "message": pa.array(messages, pa.string()),
+        "forecaster": pa.array([settings["forecaster"]] * n, pa.string()),
+        "lead_time_model": pa.array([settings["lead_time_model"]] * n, pa.string()),
+        "solver": pa.array([settings["solver"]] * n, pa.string()),
+    }
     cols: dict[str, pa.Array] = {}
-    status = np.array(["ok"] * n, dtype=object)
+    for field in RECOMMENDATION_SCHEMA:
+        if field.name in base:
+            cols[field.name] = base[field.name]
+        elif solved is not None and field.name in solved.column_names:
+            cols[field.name] = solved.column(field.name).cast(field.type)
+        else:
+            cols[field.name] = pa.nulls(n, field.type)
+    out = pa.table(cols, schema=RECOMMENDATION_SCHEMA)
+    return out.append_column("input_row", pa.array(shared.input_row[idx], pa.int64()))
+
+
+def _finish(shared: SharedInputs, idx: np.ndarray, table: pa.Table, messages: list[str]) -> pa.Table:
+    """Rows of a solved network; a stage without a complete policy becomes an error."""
+    n = idx.size
+    status = ["ok"] * n
     msgs = list(messages)
     solver_msgs = table.column("message").to_pylist() if "message" in table.column_names else [None] * n
     for name in POLICY_COLUMNS:
         if name not in table.column_names:
-            raise RuntimeError(f"solver {settings['solver']!r} returned no {name!r} column")
+            raise RuntimeError(f"solver {shared.settings['solver']!r} returned no {name!r} column")
         col = table.column(name)
         bad = col.is_null().to_numpy(zero_copy_only=False)
         if pa.types.is_floating(col.type):
@@ -142,64 +176,14 @@ def _finish(shared: SharedInputs, idx: np.ndarray, table: pa.Table, messages: li
         for k in np.flatnonzero(bad):
             status[k] = "error"
             msgs[k] = solver_msgs[k] or f"solver gave no {name}"
-    base = {
-        "sku": pa.array(shared.sku[idx].tolist(), pa.string()),
-        "location": pa.array(shared.location[idx].tolist(), pa.string()),
-        "status": pa.array(status.tolist(), pa.string()),
-        "message": pa.array(msgs, pa.string()),
-        "forecaster": pa.array([settings["forecaster"]] * n, pa.string()),
-        "lead_time_model": pa.array([settings["lead_time_model"]] * n, pa.string()),
-        "solver": pa.array([settings["solver"]] * n, pa.string()),
-    }
-    for field in RECOMMENDATION_SCHEMA:
-        if field.name in base:
-            cols[field.name] = base[field.name]
-        elif field.name in table.column_names:
-            cols[field.name] = table.column(field.name).cast(field.type)
-        else:
-            cols[field.name] = pa.nulls(n, field.type)
-    out = pa.table(cols, schema=RECOMMENDATION_SCHEMA)
-    return out.append_column("input_row", pa.array(shared.input_row[idx], pa.int64()))
-
-
-def _error_rows(shared: SharedInputs, idx: np.ndarray, message: str) -> pa.Table:
-    n = idx.size
-    settings = shared.settings
-    cols = {}
-    for field in RECOMMENDATION_SCHEMA:
-        cols[field.name] = pa.nulls(n, field.type)
-    cols["sku"] = pa.array(shared.sku[idx].tolist(), pa.string())
-    cols["location"] = pa.array(shared.location[idx].tolist(), pa.string())
-    cols["status"] = pa.array(["error"] * n, pa.string())
-    cols["message"] = pa.array([message] * n, pa.string())
-    cols["forecaster"] = pa.array([settings["forecaster"]] * n, pa.string())
-    cols["lead_time_model"] = pa.array([settings["lead_time_model"]] * n, pa.string())
-    cols["solver"] = pa.array([settings["solver"]] * n, pa.string())
-    out = pa.table(cols, schema=RECOMMENDATION_SCHEMA)
-    return out.append_column("input_row", pa.array(shared.input_row[idx], pa.int64()))
+    return _rows(shared, idx, status, msgs, table)
 
 
 def _networks(shared: SharedInputs, spec: BatchSpec) -> list[np.ndarray]:
-    """Split the batch into its independent networks (planned indices)."""
-    idx = np.arange(spec.start, spec.stop)
-    lo = np.searchsorted(shared.edge_up, spec.start, side="left")
-    hi = np.searchsorted(shared.edge_up, spec.stop - 1, side="right")
-    parent = {int(i): int(i) for i in idx}
-
-    def find(a: int) -> int:
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
-    for u, d in zip(shared.edge_up[lo:hi], shared.edge_down[lo:hi], strict=True):
-        ru, rd = find(int(u)), find(int(d))
-        if ru != rd:
-            parent[max(ru, rd)] = min(ru, rd)
-    groups: dict[int, list[int]] = {}
-    for i in idx:
-        groups.setdefault(find(int(i)), []).append(int(i))
-    return [np.array(g, dtype=np.int64) for g in groups.values()]
+    """The batch's independent networks (planned indices; each is contiguous)."""
+    ids = shared.network_id[spec.start : spec.stop]
+    cuts = np.flatnonzero(np.diff(ids)) + 1
+    return np.split(np.arange(spec.start, spec.stop, dtype=np.int64), cuts)
 
 
 COMPUTE_SECONDS_KEY = b"echelon.compute_seconds"
@@ -229,5 +213,6 @@ def _run_batch(spec: BatchSpec, shared: SharedInputs) -> pa.Table:
             parts.append(_solve(shared, net))
         except Exception as exc:  # noqa: BLE001 - reported per SKU-location, never dropped
             last = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            parts.append(_error_rows(shared, net, f"{type(exc).__name__} in network: {last}"))
+            message = f"{type(exc).__name__} in network: {last}"
+            parts.append(_rows(shared, net, ["error"] * net.size, [message] * net.size, None))
     return pa.concat_tables(parts)

@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from platform_core.batch import COMPUTE_SECONDS_KEY, POLICY_COLUMNS, run_batch
+from platform_core.batch import COMPUTE_SECONDS_KEY, run_batch
 from platform_core.config import RunConfig
 from platform_core.data.loaders import load_dataset
 from platform_core.plan import plan_run
@@ -285,10 +285,3 @@ def run(
         # finished part files stay for ``resume``; nothing else was written
         host.run_failed(ctx, exc)
         raise
-
-
-def policy_columns() -> tuple[str, ...]:
-    """Columns that every ``ok`` row has filled."""
-    return POLICY_COLUMNS
-
-

@@ -20,6 +20,7 @@ from scipy.sparse.csgraph import connected_components
 
 from platform_core.components import CostModel, LeadTimeModel
 from platform_core.config import RunConfig
+from platform_core.data.columns import float_column
 from platform_core.data.schemas import Dataset
 from platform_core.distributions import DiscreteDistribution
 
@@ -53,6 +54,8 @@ class SharedInputs:
         holding_cost, stockout_cost, ordering_cost, cost_optimal_service: from the cost model.
         service_target: [-], NaN = cost-optimal.
         abc_class: "A", "B", "C" or "" per stage.
+        network_id: the independent network (connected component) of each stage;
+            non-decreasing in planned order, so a network is a contiguous range.
         settings: component names and parameters, run seed.
     """
 
@@ -77,18 +80,12 @@ class SharedInputs:
     cost_optimal_service: np.ndarray
     service_target: np.ndarray
     abc_class: np.ndarray
+    network_id: np.ndarray
     settings: dict[str, Any]
 
     def lead_time(self, i: int) -> DiscreteDistribution:
         """Lead-time distribution of planned stage ``i`` [periods]."""
         return DiscreteDistribution(self.lt_pmf[self.lt_ptr[i] : self.lt_ptr[i + 1]], int(self.lt_off[i]))
-
-
-def _num(table: pa.Table, name: str, default: float) -> np.ndarray:
-    if name not in table.column_names:
-        return np.full(table.num_rows, default, dtype=np.float64)
-    arr = table.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
-    return np.where(np.isnan(arr), default, arr)
 
 
 def _stage_codes(table: pa.Table, sku_col: str, loc_col: str, stage_keys: pa.Array) -> np.ndarray:
@@ -163,7 +160,7 @@ def plan_run(
         up = _stage_codes(edges, "upstream_sku", "upstream_location", stage_keys)
         down = _stage_codes(edges, "downstream_sku", "downstream_location", stage_keys)
         qty = edges.column("quantity_per").to_numpy(zero_copy_only=False).astype(np.float64)
-        transit = _num(edges, "transit_days", np.nan)
+        transit = float_column(edges, "transit_days", np.nan)
     else:
         up = down = np.zeros(0, dtype=np.int64)
         qty = transit = np.zeros(0)
@@ -224,8 +221,8 @@ def plan_run(
 
     # --- costs and targets ----------------------------------------------------------
     costs = cost_model.stage_costs(stages, dataset.get("costs"), period_days)
-    target_col = _num(stages, "service_target", np.nan)
-    review = _num(stages, "review_period", 1.0).astype(np.int64)
+    target_col = float_column(stages, "service_target", np.nan)
+    review = float_column(stages, "review_period", 1.0).astype(np.int64)
 
     e_order = np.argsort(rank[up], kind="stable") if up.size else np.zeros(0, dtype=np.int64)
     shared = SharedInputs(
@@ -243,7 +240,7 @@ def plan_run(
         lt_off=lt_off,
         lead_time_source=np.asarray(sources[order], dtype=str) if n else np.zeros(0, dtype=str),
         review_period=review[order],
-        unit_cost=_num(stages, "unit_cost", 0.0)[order],
+        unit_cost=float_column(stages, "unit_cost", 0.0)[order],
         holding_cost=np.asarray(costs.holding_cost)[order],
         stockout_cost=np.asarray(costs.stockout_cost)[order],
         ordering_cost=np.asarray(costs.ordering_cost)[order],
@@ -254,6 +251,7 @@ def plan_run(
             if "abc_class" in stages.column_names and n
             else np.full(n, "", dtype=str)
         ),
+        network_id=comp_sorted.astype(np.int64),
         settings={
             "period_days": period_days,
             "seed": int(run["seed"]),

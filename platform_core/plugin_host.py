@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import importlib.metadata as importlib_metadata
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -199,5 +199,3 @@ class PluginHost:
             name for name in dir(self._pm.hook) if not name.startswith("_")
         )
 
-
-HookCaller = Callable[..., Any]

@@ -37,7 +37,7 @@ import numba as nb
 import numpy as np
 
 from platform_core.distributions import DiscreteDistribution, pack_distributions
-from platform_core.simulation._rng import sample_table
+from platform_core.simulation._rng import mix64, sample_table
 
 __all__ = ["SingleStageResult", "optimise_base_stock", "evaluate_base_stock", "TARGET_FILL", "TARGET_CYCLE", "TARGET_COST"]
 
@@ -48,12 +48,9 @@ TARGET_COST = 2
 
 @nb.njit(cache=True, nogil=True, inline="always")
 def _splitmix64(state: np.uint64) -> tuple[np.uint64, np.uint64]:
+    # SplitMix64: a Weyl sequence through the engine's output mix
     state = state + np.uint64(0x9E3779B97F4A7C15)
-    z = state
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    z = z ^ (z >> np.uint64(31))
-    return state, z
+    return state, mix64(state)
 
 
 @nb.njit(cache=True, nogil=True, inline="always")

@@ -24,15 +24,9 @@ import numpy as np
 import pyarrow as pa
 
 from platform_core.components import CostModel, StageCosts
+from platform_core.data.columns import float_column
 
 __all__ = ["MarginRiskCostModel", "EXTRA_COST_MODELS"]
-
-
-def _column(table: pa.Table, name: str, default: float) -> np.ndarray:
-    if name not in table.column_names:
-        return np.full(table.num_rows, default)
-    arr = table.column(name).to_numpy(zero_copy_only=False).astype(np.float64, copy=True)
-    return np.where(np.isnan(arr), default, arr)
 
 
 class MarginRiskCostModel(CostModel):
@@ -70,14 +64,14 @@ class MarginRiskCostModel(CostModel):
 
     def stage_costs(self, stages: pa.Table, overrides: pa.Table | None, period_days: float) -> StageCosts:
         """Costs per stage row (see the module doc for the formula)."""
-        unit_cost = _column(stages, "unit_cost", 0.0)
-        price = _column(stages, "price", 0.0)
-        rate = _column(stages, "carrying_rate", 0.25)
-        ordering = _column(stages, "ordering_cost", 0.0)
-        lost = _column(stages, "lost_sale_fraction", self.lost_sale_fraction)
-        expedite = _column(stages, "expedite_cost", np.nan)
+        unit_cost = float_column(stages, "unit_cost", 0.0)
+        price = float_column(stages, "price", 0.0)
+        rate = float_column(stages, "carrying_rate", 0.25)
+        ordering = float_column(stages, "ordering_cost", 0.0)
+        lost = float_column(stages, "lost_sale_fraction", self.lost_sale_fraction)
+        expedite = float_column(stages, "expedite_cost", np.nan)
         expedite = np.where(np.isnan(expedite), self.expedite_cost_fraction * unit_cost, expedite)
-        q_loss = _column(stages, "customer_loss_probability", self.customer_loss_probability)
+        q_loss = float_column(stages, "customer_loss_probability", self.customer_loss_probability)
         holding_year = unit_cost * rate
         override_p = np.full(stages.num_rows, np.nan)
         if overrides is not None and overrides.num_rows:

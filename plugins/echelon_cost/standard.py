@@ -18,14 +18,9 @@ import numpy as np
 import pyarrow as pa
 
 from platform_core.components import CostModel, StageCosts
+from platform_core.data.columns import float_column
 
 __all__ = ["StandardCostModel"]
-
-
-def _column(table: pa.Table, name: str, default: float) -> np.ndarray:
-    if name not in table.column_names:
-        return np.full(table.num_rows, default)
-    return table.column(name).to_numpy(zero_copy_only=False).astype(np.float64, copy=True)
 
 
 class StandardCostModel(CostModel):
@@ -42,10 +37,10 @@ class StandardCostModel(CostModel):
 
     def stage_costs(self, stages: pa.Table, overrides: pa.Table | None, period_days: float) -> StageCosts:
         """Costs per stage row."""
-        unit_cost = _column(stages, "unit_cost", 0.0)
-        price = _column(stages, "price", 0.0)
-        rate = _column(stages, "carrying_rate", 0.25)
-        ordering = np.nan_to_num(_column(stages, "ordering_cost", 0.0), nan=0.0)
+        unit_cost = float_column(stages, "unit_cost", 0.0)
+        price = float_column(stages, "price", 0.0)
+        rate = float_column(stages, "carrying_rate", 0.25)
+        ordering = np.nan_to_num(float_column(stages, "ordering_cost", 0.0), nan=0.0)
         holding_year = unit_cost * rate
         margin = np.maximum(price - unit_cost, 0.0)
         stockout = margin + self.goodwill_fraction * price

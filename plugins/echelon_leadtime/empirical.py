@@ -20,18 +20,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from platform_core.components import LeadTimeModel
+from platform_core.data.columns import lead_time_days
 from platform_core.distributions import DiscreteDistribution
 
-__all__ = ["EmpiricalLeadTime", "lead_time_days", "join_keys"]
+__all__ = ["EmpiricalLeadTime", "join_keys"]
 
 _SEP = "\x1f"
-
-
-def lead_time_days(receipts: pa.Table) -> np.ndarray:
-    """Lead time of every receipt row [days]."""
-    order = receipts.column("order_date").cast(pa.int32()).to_numpy(zero_copy_only=False)
-    receipt = receipts.column("receipt_date").cast(pa.int32()).to_numpy(zero_copy_only=False)
-    return (receipt - order).astype(np.float64)
 
 
 def join_keys(table: pa.Table, columns: list[str]) -> pa.ChunkedArray | pa.Array:

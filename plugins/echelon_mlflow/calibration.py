@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 
 from echelon_mlflow.scoring import PIT_BINS, SCORES, pit_histogram, score_distributions
 from platform_core.components import DemandSeries
+from platform_core.data.columns import lead_time_days
 from platform_core.distributions import DiscreteDistribution
 
 __all__ = [
@@ -264,8 +265,7 @@ def lead_time_holdout(
     test_mask = day > cutoff
     train = t.filter(pa.array(~test_mask))
     test = t.filter(pa.array(test_mask))
-    days = pc.days_between(test.column("order_date"), test.column("receipt_date")).to_numpy(
-        zero_copy_only=False).astype(np.float64)
+    days = lead_time_days(test)
     y = np.rint(days / float(period_days))[:, None]
     groups = {g: (test.column(g).cast(pa.string()).fill_null("unknown").to_numpy(zero_copy_only=False)
                   .astype(object) if g in test.column_names else np.full(test.num_rows, "unknown", object))

@@ -41,6 +41,7 @@ from echelon_mlflow.calibration import (
     lead_time_holdout,
 )
 from echelon_mlflow.settings import TrackingSettings
+from platform_core.data.columns import lead_time_days
 
 if TYPE_CHECKING:
     import mlflow
@@ -167,15 +168,13 @@ def _predict(kind: str, model: Any, h: Holdout, period_days: float, *, fit: bool
 
         return predict_demand(model, h.train)
     import numpy as np
-    import pyarrow.compute as pc
 
     from platform_core.distributions import DiscreteDistribution
 
     if fit:
         model.fit(h.train)
     pred = model.predict(h.test, period_days)
-    days = pc.days_between(h.train.column("order_date"), h.train.column("receipt_date")).to_numpy(
-        zero_copy_only=False).astype(np.float64)
+    days = lead_time_days(h.train)
     glob = DiscreteDistribution.from_samples(np.maximum(np.rint(days / period_days), 0).astype(np.int64)) \
         if days.size else DiscreteDistribution.point(1)
     return [p if p is not None else glob for p in pred]

@@ -6,17 +6,14 @@ from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from platform_core.data.columns import lead_time_days
 from platform_core.distributions import DiscreteDistribution
 
 __all__ = ["lead_days", "discretise_cdf", "lane_keys", "column_or_none"]
 
 
-def lead_days(receipts: pa.Table) -> np.ndarray:
-    """Lead time of every receipt [days] (receipt_date - order_date)."""
-    return pc.days_between(receipts.column("order_date"), receipts.column("receipt_date")).to_numpy(
-        zero_copy_only=False).astype(np.float64)
+lead_days = lead_time_days  # [days] per receipt; one definition for the platform
 
 
 def lane_keys(table: pa.Table, columns: tuple[str, ...]) -> list[tuple]:
