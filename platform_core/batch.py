@@ -19,7 +19,7 @@ from platform_core.components import RECOMMENDATION_SCHEMA, DemandSeries, StageC
 from platform_core.plan import BatchSpec, SharedInputs
 from platform_core.seeds import stage_seeds
 
-__all__ = ["run_batch", "POLICY_COLUMNS"]
+__all__ = ["run_batch", "warm_up_components", "POLICY_COLUMNS"]
 
 POLICY_COLUMNS = ("policy_type", "base_stock_level", "reorder_point", "order_up_to", "safety_stock")
 
@@ -187,6 +187,19 @@ def _networks(shared: SharedInputs, spec: BatchSpec) -> list[np.ndarray]:
 
 
 COMPUTE_SECONDS_KEY = b"echelon.compute_seconds"
+
+
+def warm_up_components(classes: tuple[type, ...]) -> None:
+    """Worker warm-up: call ``cls.warm_up()`` of each component class that has one.
+
+    A component whose first call is slow (loading compiled Numba kernels from the cache,
+    building lookup tables) can define a ``warm_up`` classmethod; executors run this
+    once per worker while the driver is still loading and planning.
+    """
+    for cls in classes:
+        hook = getattr(cls, "warm_up", None)
+        if callable(hook):
+            hook()
 
 
 def run_batch(spec: BatchSpec, shared: SharedInputs) -> pa.Table:

@@ -22,9 +22,26 @@ ResultCallback = Callable[[int, Any], None]
 
 
 class Executor(ABC):
-    """Runs a batch function over batches, calling back as results arrive."""
+    """Runs a batch function over batches, calling back as results arrive.
+
+    Life cycle: ``start()`` (optional, early: lets a cluster start and its workers warm
+    up while the driver loads and plans), ``map_batches(...)`` (starts the executor
+    itself if ``start`` was not called), ``close()``.  ``timings`` reports where the
+    executor's own time went, in seconds.
+    """
 
     name: str = "executor"
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+
+    def start(self, warm_up: Callable[[], Any] | None = None) -> None:  # noqa: B027 - optional hook
+        """Acquire resources ahead of ``map_batches``.
+
+        Args:
+            warm_up: a module-level function each worker runs once before its first
+                batch (imports, loading compiled kernels); its result is ignored.
+        """
 
     @abstractmethod
     def map_batches(
@@ -53,7 +70,7 @@ class InProcessExecutor(Executor):
     name = "in_process"
 
     def __init__(self, **_: Any) -> None:
-        pass
+        super().__init__()
 
     def map_batches(
         self,

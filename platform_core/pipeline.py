@@ -26,6 +26,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from platform_core.batch import COMPUTE_SECONDS_KEY, run_batch
+from platform_core.batch import COMPUTE_SECONDS_KEY, run_batch, warm_up_components
 from platform_core.config import RunConfig
 from platform_core.data.loaders import load_dataset
 from platform_core.plan import plan_run
@@ -190,6 +191,11 @@ def run(
         # instantiate once here so that bad parameters fail before any batch runs
         classes["forecaster"](**config["forecaster"])
         classes["solver"](**config["solver"])
+        # the executor starts (a local Ray instance: ~3 s) and its workers warm up
+        # (imports, compiled kernels) while the driver plans
+        t_exec = time.perf_counter()
+        executor.start(partial(warm_up_components, (classes["forecaster"], classes["solver"])))
+        executor_start_seconds = time.perf_counter() - t_exec
         shared, batches = plan_run(dataset, config, lead_time_model, cost_model, classes)
         # the Arrow tables are no longer needed once the flat arrays are planned: at a
         # million SKU-locations they are several GB the driver would otherwise keep
@@ -242,8 +248,9 @@ def run(
             executor.map_batches(run_batch, todo, shared, on_result)
         finally:
             bar.close()
-            executor.close()
         t_solved = time.perf_counter()
+        executor.close()
+        timings = getattr(executor, "timings", {})
 
         tables = [pq.read_table(parts / f"part-{b.batch_id:06d}.parquet") for b in batches]
         merged = pa.concat_tables(tables) if tables else None
@@ -265,9 +272,12 @@ def run(
                 "batches": float(len(batches)),
                 "start_seconds": t_started - t0,
                 "load_validate_seconds": t_loaded - t_started,
-                "plan_seconds": t_planned - t_loaded,
+                "plan_seconds": t_planned - t_loaded - executor_start_seconds,
                 "solve_seconds": t_solved - t_planned,
                 "batch_compute_seconds_total": compute_seconds[0],
+                "executor_start_seconds": executor_start_seconds,
+                "executor_shutdown_seconds": float(timings.get("shutdown_seconds", 0.0)),
+                "driver_result_handling_seconds": float(timings.get("driver_callback_seconds", 0.0)),
                 "batches_run": float(len(todo)),
                 "wall_seconds": time.perf_counter() - t0,
             }
@@ -283,5 +293,8 @@ def run(
         return result
     except BaseException as exc:
         # finished part files stay for ``resume``; nothing else was written
-        host.run_failed(ctx, exc)
+        try:
+            executor.close()
+        finally:
+            host.run_failed(ctx, exc)
         raise

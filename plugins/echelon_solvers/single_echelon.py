@@ -58,6 +58,19 @@ class SingleEchelonSolver(Solver):
         self.warmup = warmup
         self.crossing = crossing
 
+    @classmethod
+    def warm_up(cls) -> None:
+        """Load the compiled simulation kernels (a one-stage problem, a few periods)."""
+        from platform_core.distributions import DiscreteDistribution
+
+        one = [DiscreteDistribution.point(1)]
+        for mode in (TARGET_FILL, TARGET_COST):
+            optimise_base_stock(
+                one, one, np.zeros(1, dtype=np.uint64), mode=np.array([mode], dtype=np.int64),
+                target=np.array([0.9]), holding_cost=np.ones(1), stockout_cost=np.ones(1),
+                review_period=np.ones(1, dtype=np.int64), replications=1, periods=4, warmup=1,
+            )
+
     def solve(self, problem: StageProblem) -> pa.Table:
         """One base-stock policy per stage, with its simulated service and cost."""
         target = np.asarray(problem.service_target, dtype=np.float64)
