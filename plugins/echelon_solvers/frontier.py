@@ -273,11 +273,20 @@ class Allocation:
     stage_fill_rate: np.ndarray
 
 
+def _index(c: StageCurve, level: float) -> int:
+    """Position of ``level`` in ``c.levels`` (consecutive 0.. levels, or any increasing grid)."""
+    k = int(level)
+    if k < c.levels.size and c.levels[k] == level:
+        return k
+    return int(np.searchsorted(c.levels, level))
+
+
 def _allocation(curves: Sequence[StageCurve], levels: np.ndarray) -> Allocation:
-    inv = sum(float(c.investment[int(v)]) for c, v in zip(curves, levels, strict=True))
-    short = sum(float(c.short[int(v)]) for c, v in zip(curves, levels, strict=True))
+    idx = [_index(c, v) for c, v in zip(curves, levels, strict=True)]
+    inv = sum(float(c.investment[k]) for c, k in zip(curves, idx, strict=True))
+    short = sum(float(c.short[k]) for c, k in zip(curves, idx, strict=True))
     dem = sum(c.mean_demand for c in curves)
-    fills = np.array([float(c.fill_rate[int(v)]) for c, v in zip(curves, levels, strict=True)])
+    fills = np.array([float(c.fill_rate[k]) for c, k in zip(curves, idx, strict=True)])
     return Allocation(levels, inv, 1.0 - short / dem if dem > 0 else 1.0, fills)
 
 
