@@ -8,10 +8,12 @@ Measures ``platform_core.simulation.simulate`` (end to end, including packing) o
 * a 3-stage serial system (Snyder & Shen Example 6.1, echelon base-stock), and
 * one warehouse feeding 20 retailers (installation base-stock, FIFO allocation),
 
-with 1 Numba thread and with all threads, then stockpyl 1.0.2's ``sim.simulation`` on
-the same serial system, and the time to the first result in a fresh process (the
-compiled kernels come from Numba's on-disk cache). Prints a table and writes
-benchmarks/results/simulation.json. Figures are medians over repeats.
+with 1 Numba thread and with all threads (both cases run on the fast tree kernel), the
+general kernel on the same cases with 1 thread (``simulate(..., kernel="general")``, same
+numbers), then stockpyl 1.0.2's ``sim.simulation`` on the same serial system, and the
+time to the first result in a fresh process (the compiled kernels come from Numba's
+on-disk cache). Prints a table and writes benchmarks/results/simulation.json. Figures
+are medians over repeats; CPU time is process time (all threads).
 """
 
 from __future__ import annotations
@@ -55,11 +57,11 @@ def _cases() -> dict[str, tuple[Network, Policy, Any]]:
 
 
 def _time_case(net: Network, pol: Policy, lead: Any, n_net: int, reps: int, periods: int,
-               threads: int, repeats: int) -> tuple[float, float]:
+               threads: int, repeats: int, kernel: str = "auto") -> tuple[float, float]:
     """Median wall and CPU (all threads of the process) seconds of one simulate() call."""
     numba.set_num_threads(threads)
     demand = DiscreteDistribution.normal(5, 1)
-    kw = dict(seeds=1, replications=reps, periods=periods, warmup=periods // 50)
+    kw: dict[str, Any] = dict(seeds=1, replications=reps, periods=periods, warmup=periods // 50, kernel=kernel)
     simulate([net] * 2, pol, demand, [lead] * 2, **kw)  # load / compile
     wall, cpu = [], []
     for _ in range(repeats):
@@ -119,13 +121,15 @@ def main() -> int:
         stage_periods = n_net * reps * (periods + periods // 50) * net.n_stages
         w1, c1 = _time_case(net, pol, lead, n_net, reps, periods, 1, repeats)
         wn, cn = _time_case(net, pol, lead, n_net, reps, periods, max_threads, repeats)
+        _, cg = _time_case(net, pol, lead, n_net, reps, periods, 1, repeats, kernel="general")
         f = 1e9 / stage_periods
+        payload[f"{name}_general_kernel_ns_per_stage_period_1_thread_cpu"] = cg * f
         payload[f"{name}_ns_per_stage_period_1_thread_cpu"] = c1 * f
         payload[f"{name}_ns_per_stage_period_1_thread_wall"] = w1 * f
         payload[f"{name}_ns_per_stage_period_{max_threads}_threads_wall"] = wn * f
         payload[f"{name}_ns_per_stage_period_{max_threads}_threads_cpu"] = cn * f
         payload[f"{name}_stage_periods_per_call"] = stage_periods
-        rows.append((name, c1 * f, w1 * f, wn * f, cn * f))
+        rows.append((name, c1 * f, w1 * f, wn * f, cn * f, cg * f))
     numba.set_num_threads(max_threads)
 
     sp = _stockpyl_serial(sp_periods, 3 if args.quick else 3)
@@ -139,9 +143,10 @@ def main() -> int:
     payload["second_process_first_call_s"] = call
 
     print("ns per stage-period (median); cpu = process CPU time (all threads), wall = elapsed")
-    print(f"{'case':<12}{'1 thr cpu':>12}{'1 thr wall':>12}{f'{max_threads} thr wall':>12}{f'{max_threads} thr cpu':>12}")
-    for name, a, b, c, d in rows:
-        print(f"{name:<12}{a:>12.1f}{b:>12.1f}{c:>12.1f}{d:>12.1f}")
+    print(f"{'case':<12}{'1 thr cpu':>12}{'1 thr wall':>12}{f'{max_threads} thr wall':>12}"
+          f"{f'{max_threads} thr cpu':>12}{'general cpu':>12}")
+    for name, a, b, c, d, e in rows:
+        print(f"{name:<12}{a:>12.1f}{b:>12.1f}{c:>12.1f}{d:>12.1f}{e:>12.1f}")
     if sp is not None:
         print(f"stockpyl 1.0.2 sim, serial3: {payload['stockpyl_serial3_ns_per_stage_period']:.0f} ns/stage-period "
               f"({payload['stockpyl_over_echelon_serial3_ratio_1_thread']:.0f}x slower than 1 thread)")

@@ -30,6 +30,15 @@ Period ``t`` of one replication:
    backordered or lost;
 5. end-of-period measurements (after the warm-up).
 
+Cycle service level (type 1) is per replenishment cycle, as in :mod:`.single_stage`:
+each review epoch ``t`` closes one cycle, which ends in the period before the order of
+review ``t`` is available (nominally: ``t`` plus the lead time drawn for the lane in
+period ``t``, the latest lane for an assembly, no earlier than the lane's last arrival
+without crossing, plus the stage's processing time). The cycle is free of stock-outs when, at the end of that period, the stage
+owes nothing to its customers (no backorders, no unshipped downstream orders, no demand
+short in the period). With a fixed lead time ``L`` and review period ``R`` a single
+stage under base-stock ``S`` thus gives ``P(demand over R + L periods <= S)``.
+
 An order placed in period ``t`` with lead time ``L`` can therefore serve demand from
 period ``t + L`` on: a single stage under base-stock ``S`` ends period ``t + L`` with net
 inventory ``S - D[t..t+L]`` (``L + 1`` periods of demand).
@@ -56,7 +65,7 @@ ALLOC_PROPORTIONAL = 1
 # output metrics (per replication, per stage)
 M_DEMAND = 0  # units demanded per period (external demand + downstream orders)
 M_FILL_RATE = 1  # type 2
-M_CYCLE_SERVICE = 2  # type 1: fraction of periods without stock-out
+M_CYCLE_SERVICE = 2  # type 1: fraction of replenishment cycles without stock-out
 M_READY_RATE = 3  # type 3: fraction of periods ending with on-hand > 0
 M_ON_HAND = 4  # mean end-of-period on-hand
 M_BACKORDERS = 5  # mean end-of-period customer backorders
@@ -67,6 +76,10 @@ M_IN_TRANSIT_IN = 9  # mean units in transit to this stage (supplier units)
 M_ORDER_FREQUENCY = 10  # orders placed per period
 M_ORDER_QUANTITY = 11  # units ordered per period
 N_METRICS = 12
+# scratch accumulators after the metrics: replenishment cycles ended, and without stock-out
+A_CYCLES = N_METRICS
+A_CYCLES_OK = N_METRICS + 1
+N_ACC = N_METRICS + 2
 
 # columns of the packed static arrays (see ``engine._concatenate``)
 _N_S0, _N_S1, _N_A0, _N_A1, _N_CAL, _N_PCAL, _N_ECH = 0, 1, 2, 3, 4, 5, 6
@@ -175,8 +188,14 @@ def _simulate_network(
     ring_head = np.zeros(na, dtype=np.int64)
     ring_len = np.zeros(na, dtype=np.int64)
 
-    acc = np.zeros((ns, N_METRICS))
+    acc = np.zeros((ns, N_ACC))
     n_measured = n_total - warmup
+    ccal = cal  # cycle-end calendar: a power of two > longest lead + processing time
+    while ccal < cal + pcal:
+        ccal <<= 1
+    ccmask = ccal - 1
+    cyc = np.zeros(ns * ccal, dtype=np.int64)  # replenishment cycles ending in a period
+    prev_ok = np.zeros(ns, dtype=np.bool_)  # no stock-out at the end of the previous period
 
     for r in range(n_reps):
         # ---- reset -------------------------------------------------------------------
@@ -205,6 +224,8 @@ def _simulate_network(
             lfix[a] = l_off[li] if l_ptr[li + 1] - l_ptr[li] == 1 else -1
         arrivals[:] = 0.0
         acc[:, :] = 0.0
+        cyc[:] = 0
+        prev_ok[:] = True
 
         for t in range(n_total):
             measure = t >= warmup
@@ -265,6 +286,28 @@ def _simulate_network(
                 review = stage_i[g, _S_REVIEW]
                 if review > 1 and t % review != 0:
                     continue
+                # the replenishment cycle this review closes ends before its order is
+                # available (arrival plus processing time)
+                due = t
+                for ag in range(k0, k1):
+                    al = ag - a0
+                    lead = lfix[al]
+                    if lead < 0:
+                        li = arc_i[ag, _A_LT]
+                        lead = sample_guided(l_cdf, l_guide, l_ptr[li], l_ptr[li + 1], l_off[li],
+                                             uniform_at(lkeys[al], t))
+                    da = t + lead
+                    if not crossing and da < last_arrival[al]:
+                        da = last_arrival[al]
+                    if da > due:
+                        due = da
+                due += stage_i[g, _S_PROC]
+                if due == t:  # it ended with the previous period
+                    if t - 1 >= warmup:
+                        acc[j, A_CYCLES] += 1.0
+                        acc[j, A_CYCLES_OK] += 1.0 if prev_ok[j] else 0.0
+                else:
+                    cyc[j * ccal + ((due - 1) & ccmask)] += 1
                 x = _order_quantity(
                     stage_i[g, _S_TYPE], stage_f[g, _F_S], stage_f[g, _F_BIGS], stage_f[g, _F_Q],
                     stage_f[g, _F_MOQ], stage_f[g, _F_MULT], stage_f[g, _F_CAP], ip, ss[j, _ECH],
@@ -463,8 +506,15 @@ def _simulate_network(
                             acc[j, M_DEMAND] += dem
                             acc[j, M_FILL_RATE] += f
                 ss[j, _OH] = oh
+                ok = not short and ss[j, _BO] <= _EPS and ss[j, _OWED] <= _EPS
+                prev_ok[j] = ok
+                n_end = cyc[j * ccal + (t & ccmask)]
+                if n_end > 0:
+                    cyc[j * ccal + (t & ccmask)] = 0
+                    if measure:
+                        acc[j, A_CYCLES] += n_end
+                        acc[j, A_CYCLES_OK] += n_end if ok else 0.0
                 if measure:
-                    acc[j, M_CYCLE_SERVICE] += 0.0 if short else 1.0
                     acc[j, M_READY_RATE] += 1.0 if oh > _EPS else 0.0
                     acc[j, M_ON_HAND] += oh
                     acc[j, M_BACKORDERS] += ss[j, _BO]
@@ -480,6 +530,8 @@ def _simulate_network(
                 out[m, r, g] = acc[j, m] * inv
             dem = acc[j, M_DEMAND]
             out[M_FILL_RATE, r, g] = acc[j, M_FILL_RATE] / dem if dem > 0.0 else np.nan
+            n_cyc = acc[j, A_CYCLES]
+            out[M_CYCLE_SERVICE, r, g] = acc[j, A_CYCLES_OK] / n_cyc if n_cyc > 0.0 else np.nan
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)

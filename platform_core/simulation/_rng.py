@@ -18,7 +18,10 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-__all__ = ["mix64", "stream_key", "uniform_at", "sample_table", "sample_guided", "guide_table"]
+__all__ = [
+    "mix64", "stream_key", "uniform_at", "sample_table", "sample_guided", "guide_table",
+    "threshold_tables", "sample_threshold",
+]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -111,3 +114,66 @@ def guide_table(cdf: np.ndarray, indptr: np.ndarray) -> np.ndarray:
         m = hi - lo
         guide[lo:hi] = np.minimum(np.searchsorted(block, np.arange(m) / m - 1e-12, side="right"), m - 1)
     return guide
+
+
+_TWO53 = 9007199254740992.0
+GUIDE_FACTOR = 16  # guide entries per support point (rounded up to a power of two)
+
+
+def threshold_tables(cdf: np.ndarray, indptr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Integer inverse-CDF tables for :func:`sample_threshold` (no float per draw).
+
+    A uniform of this module is ``u = n / 2**53`` with ``n = mix64(...) >> 11``, so
+    ``cdf[i] <= u`` exactly when ``ceil(cdf[i] * 2**53) <= n`` (scaling by a power of two
+    is exact). The guide table of block ``b`` has ``2**bits`` entries (the power of two
+    at least ``GUIDE_FACTOR`` times the support size), indexed by the top ``bits`` bits of the
+    64-bit draw; entry ``k`` is the first index whose threshold exceeds the smallest
+    ``n`` of bucket ``k``, a lower bound for every draw of the bucket.
+
+    Returns:
+        thr: ``int64`` thresholds, same CSR layout as ``cdf`` (``indptr``).
+        g_ptr: CSR offsets of the guide tables (one block per distribution).
+        guide: block-relative start indices.
+        g_shift: per block, ``64 - bits`` (bucket = draw >> g_shift).
+    """
+    thr = np.ceil(cdf * _TWO53).astype(np.int64)
+    n_b = indptr.size - 1
+    g_ptr = np.zeros(n_b + 1, dtype=np.int64)
+    g_shift = np.empty(n_b, dtype=np.int64)
+    parts = []
+    for b in range(n_b):
+        lo, hi = int(indptr[b]), int(indptr[b + 1])
+        bits = max(2, int(GUIDE_FACTOR * (hi - lo) - 1).bit_length())
+        m = 1 << bits
+        starts = np.arange(m, dtype=np.int64) << np.int64(53 - bits)
+        parts.append(np.searchsorted(thr[lo:hi], starts, side="right").astype(np.int64))
+        g_ptr[b + 1] = g_ptr[b] + m
+        g_shift[b] = 64 - bits
+    guide = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    return thr, g_ptr, guide, g_shift
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def sample_threshold(
+    thr: np.ndarray, guide: np.ndarray, lo: int, g_lo: int, g_shift: np.uint64, offset: int, z: np.uint64
+) -> int:
+    """Inverse-CDF sample from the raw 64-bit draw ``z = mix64(key + t * golden)``.
+
+    Returns exactly what :func:`sample_guided` (and :func:`sample_table`) return for
+    ``u = uniform_at(key, t)``: ``offset + min{k : cdf[lo + k] > u}``.
+
+    Args:
+        thr: thresholds of :func:`threshold_tables` (or one array holding both tables).
+        guide: guide tables of :func:`threshold_tables` (or the same array as ``thr``).
+        lo: first index of the distribution's block in ``thr``.
+        g_lo: first index of its guide table.
+        g_shift: its ``64 - bits``.
+        offset: smallest support value [units or periods].
+        z: the raw draw.
+    """
+    n = np.int64(z >> np.uint64(11))
+    i = lo + guide[g_lo + np.int64(z >> g_shift)]
+    i += np.int64(thr[i] <= n)  # usually the last step: without a branch to mispredict
+    while thr[i] <= n:
+        i += 1
+    return i - lo + offset

@@ -41,11 +41,28 @@ def test_poisson_base_stock_matches_exact(lead: int, base_stock: int) -> None:
     _within(res["on_hand"][0], res.se["on_hand"][0], base_stock - mu * (lead + 1) + eb_l1)
     # ready rate (type 3) = P(X_{L+1} < S)
     _within(res["ready_rate"][0], res.se["ready_rate"][0], stats.poisson.cdf(base_stock - 1, mu * (lead + 1)))
-    # cycle service (type 1): no shortage iff X_{L+1} <= S, or D_t = 0 with X_L > S
+    # cycle service (type 1): each period is a replenishment cycle; it ends without
+    # backorders iff X_{L+1} <= S
     p_ok = stats.poisson.cdf(base_stock, mu * (lead + 1))
-    if lead > 0:
-        p_ok += stats.poisson.pmf(0, mu) * stats.poisson.sf(base_stock, mu * lead)
     _within(res["cycle_service_level"][0], res.se["cycle_service_level"][0], p_ok)
+
+
+@pytest.mark.parametrize("review, lead, level", [(3, 2, 20), (4, 0, 14), (1, 3, 16), (2, 5, 26)])
+def test_periodic_review_cycle_service_is_per_replenishment_cycle(review: int, lead: int, level: int) -> None:
+    """(R, S) with Poisson demand: a cycle runs from one order's arrival to the period
+    before the next one's, and is free of stock-outs iff demand over R + L periods <= S.
+    A per-period count would differ (it is the ready-rate-like average over the R
+    periods of the cycle)."""
+    mu = 3.0
+    res = simulate(Network.serial(1), Policy.base_stock(level, review_period=review),
+                   DiscreteDistribution.poisson(mu), lead_times=lead, seeds=21,
+                   replications=REPS, periods=PERIODS, warmup=WARMUP)
+    exact = stats.poisson.cdf(level, mu * (review + lead))
+    _within(res["cycle_service_level"][0], res.se["cycle_service_level"][0], exact)
+    if review > 1:
+        # the per-period share of periods without a shortage is clearly higher
+        per_period = np.mean([stats.poisson.cdf(level, mu * (lead + k)) for k in range(1, review + 1)])
+        assert per_period > exact + 0.02
 
 
 def test_normal_base_stock_matches_loss_function() -> None:

@@ -1,0 +1,530 @@
+"""A fast kernel for the common network structure: trees of base-stock stages.
+
+:func:`simulate_tree` covers networks in which every stage has exactly one inbound arc
+(serial lines and distribution trees, each stage supplied by one stage or by the external
+supplier) with ``quantity_per = 1``, no processing time, installation or echelon
+base-stock policies with review period 1 and no MOQ, order multiple or capacity.  Lead
+times may be deterministic or stochastic (with or without crossing); backorders or lost
+sales; FIFO or proportional allocation.
+
+It is the general kernel (:func:`._kernels._simulate_network`) with everything that
+structure makes constant folded away: no kitting, no processing calendar, no policy
+switch, no review test, one flat state row per stage (a stage and its inbound arc share
+the row, since arcs are sorted by downstream stage), integer-threshold sampling from the
+raw 64-bit draws (:func:`._rng.sample_threshold`), and metrics accumulated in every
+period and cleared at the end of the warm-up instead of a per-period ``measure`` test.
+
+The output is **bit-identical** to the general kernel: every state variable and every
+accumulator receives the same floating-point operations with the same operands in the
+same order, and every random draw is the same function of ``(seed, replication,
+stream, stage/arc, period)`` (tests compare both kernels on many random networks).
+:func:`simulate_all` dispatches each network to this kernel or the general one.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+from ._kernels import (
+    _A_KEY,
+    _A_LT,
+    _A_SRC,
+    _EPS,
+    _F_BIGS,
+    _F_INIT,
+    _N_A0,
+    _N_CAL,
+    _N_ECH,
+    _N_S0,
+    _N_S1,
+    _RING,
+    _S_DEM,
+    _S_KEY,
+    _S_OUT0,
+    _S_OUT1,
+    _S_TYPE,
+    A_CYCLES,
+    A_CYCLES_OK,
+    ALLOC_FIFO,
+    ALLOC_PROPORTIONAL,
+    M_BACKORDERS,
+    M_CYCLE_SERVICE,
+    M_DEMAND,
+    M_FILL_RATE,
+    M_IN_TRANSIT_IN,
+    M_IN_TRANSIT_OUT,
+    M_LOST_SALES,
+    M_ON_HAND,
+    M_ORDER_FREQUENCY,
+    M_ORDER_QUANTITY,
+    M_OWED_DOWNSTREAM,
+    M_READY_RATE,
+    N_ACC,
+    N_METRICS,
+    POLICY_ECHELON_BASE_STOCK,
+    _simulate_network,
+)
+from ._rng import STREAM_DEMAND, STREAM_LEAD_TIME, mix64, sample_threshold, stream_key
+
+__all__ = ["simulate_tree", "simulate_all", "GENERAL", "FAST_FLOAT", "FAST_INT"]
+
+# kernel choice per network (``simulate_all``'s ``net_fast``)
+GENERAL, FAST_FLOAT, FAST_INT = 0, 1, 2
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+# Per-stage rows (stage j's inbound arc is arc j, arcs being sorted by downstream stage).
+# Few arrays keep the hot loop's live base pointers, hence register spills, few.
+# numeric row st[j * _NF + field]: state, policy level, then the metric accumulators
+_OH, _BO, _OUT, _OWED, _ITO, _ITI, _ECH, _AOWED, _NEW, _SHIP, _COMP, _BIGS, _INIT = range(13)
+_N_STATE = 11  # fields reset to zero at the start of a replication
+_ACC = 16  # accumulators st[j * _NF + _ACC + metric]
+_NF = 32
+# integer row si[j * _NI + field]: structure, sampling offsets, integer state; the children
+# of all stages follow the rows (si[ns * _NI + k])
+(_PAR, _CH0, _CH1, _DK, _LFIX, _FLAGS, _DLO, _DGLO, _DOFF, _LLO, _LGLO, _LOFF,
+ _PEND, _RLEN, _RHEAD, _LAST, _POK) = range(17)
+_NI = 24
+_ECH_POLICY, _RING_ON = 1, 2  # _FLAGS bits
+# unsigned row ku[j * 4 + field]: stream keys and guide-table shifts
+_KD, _KL, _DSH, _LSH = range(4)
+_RMASK = _RING - 1  # _RING is a power of two
+
+
+@nb.njit(cache=True, nogil=True)
+def simulate_tree(
+    i: int,
+    net_i: np.ndarray,
+    net_seed: np.ndarray,
+    stage_i: np.ndarray,
+    stage_f: np.ndarray,
+    arc_i: np.ndarray,
+    out_arcs: np.ndarray,
+    tab: np.ndarray,
+    d_ptr: np.ndarray,
+    d_tlo: np.ndarray,
+    d_tglo: np.ndarray,
+    d_gshift: np.ndarray,
+    d_off: np.ndarray,
+    l_ptr: np.ndarray,
+    l_tlo: np.ndarray,
+    l_tglo: np.ndarray,
+    l_gshift: np.ndarray,
+    l_off: np.ndarray,
+    n_reps: int,
+    n_total: int,
+    warmup: int,
+    backorders: bool,
+    crossing: bool,
+    alloc: int,
+    out: np.ndarray,
+    zero: float,
+    one: float,
+    eps: float,
+) -> None:
+    """Simulate network ``i`` (a tree of base-stock stages, see the module docstring).
+
+    ``tab`` holds the integer inverse-CDF tables of :func:`._rng.threshold_tables` of the
+    demand and lead-time distributions, thresholds and guide tables in one array;
+    ``*_tlo`` / ``*_tglo`` are the positions of a distribution's thresholds / guide table
+    in it, ``*_gshift`` its guide shift. ``zero``, ``one`` and ``eps`` fix the arithmetic:
+    ``0.0, 1.0, _EPS`` simulate in float64 exactly like the general kernel; ``0, 1, 0``
+    simulate in int64, which gives the same numbers when every quantity is an integer
+    (integer levels and demands, sums below 2**52): the general kernel's floats then hold
+    exact integers, and its ``x <= _EPS``-style tests are ``x <= 0`` tests.
+    """
+    s0 = net_i[i, _N_S0]
+    ns = net_i[i, _N_S1] - s0
+    a0 = net_i[i, _N_A0]
+    cal = net_i[i, _N_CAL]
+    cmask = cal - 1
+    seed = net_seed[i]
+    echelon = net_i[i, _N_ECH] != 0
+    fifo = alloc == ALLOC_FIFO
+    chb = ns * _NI  # children list offset in si
+
+    # ---- static rows ----------------------------------------------------------------
+    st = np.full(ns * _NF, zero)
+    si = np.zeros(ns * _NI + max(ns - 1, 1), dtype=np.int64)
+    ku = np.zeros(ns * 4, dtype=np.uint64)
+    n_ch = 0
+    for j in range(ns):
+        g = s0 + j
+        ib = j * _NI
+        src = arc_i[a0 + j, _A_SRC]
+        si[ib + _PAR] = src - s0 if src >= 0 else -1
+        k0 = stage_i[g, _S_OUT0]
+        k1 = stage_i[g, _S_OUT1]
+        si[ib + _CH0] = chb + n_ch
+        for k in range(k0, k1):
+            si[chb + n_ch] = out_arcs[k] - a0
+            n_ch += 1
+        si[ib + _CH1] = chb + n_ch
+        st[j * _NF + _BIGS] = stage_f[g, _F_BIGS]
+        st[j * _NF + _INIT] = stage_f[g, _F_INIT]
+        if stage_i[g, _S_TYPE] == POLICY_ECHELON_BASE_STOCK:
+            si[ib + _FLAGS] |= _ECH_POLICY
+        di = stage_i[g, _S_DEM]
+        if di < 0:
+            si[ib + _DK] = 0
+        elif d_ptr[di + 1] - d_ptr[di] == 1:
+            si[ib + _DK] = 1
+        else:
+            si[ib + _DK] = 2
+        di = max(di, 0)
+        si[ib + _DLO] = d_tlo[di]
+        si[ib + _DGLO] = d_tglo[di]
+        si[ib + _DOFF] = d_off[di]
+        ku[j * 4 + _DSH] = np.uint64(d_gshift[di])
+        li = arc_i[a0 + j, _A_LT]
+        si[ib + _LLO] = l_tlo[li]
+        si[ib + _LGLO] = l_tglo[li]
+        si[ib + _LOFF] = l_off[li]
+        ku[j * 4 + _LSH] = np.uint64(l_gshift[li])
+        si[ib + _LFIX] = l_off[li] if l_ptr[li + 1] - l_ptr[li] == 1 else -1
+    for j in range(ns):
+        p = si[j * _NI + _PAR]
+        if fifo and p >= 0 and si[p * _NI + _CH1] - si[p * _NI + _CH0] > 1:
+            si[j * _NI + _FLAGS] |= _RING_ON
+
+    arrivals = np.full(ns * cal, zero)
+    cyc = np.zeros(ns * cal, dtype=np.int64)  # replenishment cycles ending in a period
+    ring_t = np.zeros(ns * _RING, dtype=np.int64)
+    ring_q = np.full(ns * _RING, zero)
+    inv = 1.0 / (n_total - warmup)
+
+    for r in range(n_reps):
+        for j in range(ns):
+            b = j * _NF
+            for f in range(_N_STATE):
+                st[b + f] = zero
+            st[b + _OH] = st[b + _INIT]
+            for m in range(N_ACC):
+                st[b + _ACC + m] = zero
+            ib = j * _NI
+            si[ib + _PEND] = 0
+            si[ib + _RLEN] = 0
+            si[ib + _RHEAD] = 0
+            si[ib + _LAST] = 0
+            si[ib + _POK] = 1
+            ku[j * 4 + _KD] = stream_key(seed, r, STREAM_DEMAND, stage_i[s0 + j, _S_KEY])
+            ku[j * 4 + _KL] = stream_key(seed, r, STREAM_LEAD_TIME, arc_i[a0 + j, _A_KEY])
+        arrivals[:] = zero
+        cyc[:] = 0
+
+        for t in range(n_total):
+            if t == warmup:  # metrics cover periods warmup .. n_total-1
+                for j in range(ns):
+                    for m in range(N_ACC):
+                        st[j * _NF + _ACC + m] = zero
+            slot = t & cmask
+            tg = np.uint64(t) * _GOLDEN
+            # ---- pass A, downstream first: receipts, orders ---------------------------
+            for j in range(ns - 1, -1, -1):
+                b = j * _NF
+                ib = j * _NI
+                p = si[ib + _PAR]
+                q = arrivals[j * cal + slot]
+                if q != zero:
+                    arrivals[j * cal + slot] = zero
+                    st[b + _ITI] -= q
+                    if p >= 0:
+                        st[p * _NF + _ITO] -= q
+                    # one inbound arc, quantity_per 1: received units are finished units
+                    # (the kit buffer is empty at the start of a period, so made = q > 0)
+                    st[b + _OUT] -= q
+                    st[b + _OH] += q
+                ip = st[b + _OH] + zero + st[b + _OUT] - st[b + _BO] - st[b + _OWED]
+                if echelon:
+                    e = ip
+                    for k in range(si[ib + _CH0], si[ib + _CH1]):
+                        e += one * st[si[k] * _NF + _ECH]
+                    st[b + _ECH] = e
+                    x = st[b + _BIGS] - (e if si[ib + _FLAGS] & _ECH_POLICY else ip)
+                else:
+                    x = st[b + _BIGS] - ip
+                # every period is a review: the replenishment cycle it closes ends before
+                # this review's order arrives (the lead time drawn for the lane now)
+                lead = si[ib + _LFIX]
+                if lead < 0:
+                    lead = sample_threshold(tab, tab, si[ib + _LLO], si[ib + _LGLO], ku[j * 4 + _LSH],
+                                            si[ib + _LOFF], mix64(ku[j * 4 + _KL] + tg))
+                due = t + lead
+                if not crossing and due < si[ib + _LAST]:
+                    due = si[ib + _LAST]
+                if due == t:  # it ended with the previous period
+                    if t - 1 >= warmup:
+                        st[b + _ACC + A_CYCLES] += one
+                        st[b + _ACC + A_CYCLES_OK] += one if si[ib + _POK] != 0 else zero
+                else:
+                    cyc[j * cal + ((due - 1) & cmask)] += 1
+                if x <= eps:
+                    continue
+                st[b + _OUT] += x
+                if echelon:
+                    st[b + _ECH] += x
+                st[b + _ACC + M_ORDER_FREQUENCY] += one
+                st[b + _ACC + M_ORDER_QUANTITY] += x
+                q = x * one
+                if p < 0:
+                    # external supplier: ships now, with the lead time (and due) drawn above
+                    if not crossing:
+                        si[ib + _LAST] = due
+                    if due == t:
+                        st[b + _COMP] += q
+                        si[ib + _PEND] = 1
+                    else:
+                        arrivals[j * cal + (due & cmask)] += q
+                        st[b + _ITI] += q
+                else:
+                    st[b + _AOWED] += q
+                    st[b + _NEW] += q
+                    st[p * _NF + _OWED] += q
+                    if si[ib + _FLAGS] & _RING_ON:
+                        n = si[ib + _RLEN]
+                        if n == _RING:
+                            ring_q[j * _RING + ((si[ib + _RHEAD] + n - 1) & _RMASK)] += q
+                        else:
+                            pos = j * _RING + ((si[ib + _RHEAD] + n) & _RMASK)
+                            ring_t[pos] = t
+                            ring_q[pos] = q
+                            si[ib + _RLEN] = n + 1
+
+            # ---- pass B, upstream first: shipments, demand, measurements ---------------
+            for j in range(ns):
+                b = j * _NF
+                ib = j * _NI
+                short = False
+                if si[ib + _PEND] != 0:
+                    si[ib + _PEND] = 0
+                    made = st[b + _COMP]
+                    st[b + _COMP] = zero
+                    if made > zero:
+                        st[b + _OUT] -= made
+                        st[b + _OH] += made
+                oh = st[b + _OH]
+                dk = si[ib + _DK]
+                if dk != 0:  # only stages with external demand have backorders
+                    bo = st[b + _BO]
+                    if bo > zero and oh > zero:
+                        f = min(oh, bo)
+                        st[b + _BO] = bo - f
+                        oh -= f
+                k0 = si[ib + _CH0]
+                k1 = si[ib + _CH1]
+                has_ch = k1 > k0
+                total = st[b + _OWED]
+                if has_ch and total > zero:
+                    if k1 - k0 == 1:
+                        c = si[k0]
+                        q = total if oh >= total - eps else max(oh, zero)
+                        st[c * _NF + _SHIP] = q
+                        oh = max(oh - q, zero)
+                    elif oh >= total - eps:
+                        for k in range(k0, k1):
+                            cb = si[k] * _NF
+                            st[cb + _SHIP] = st[cb + _AOWED]
+                            ci = si[k] * _NI
+                            si[ci + _RLEN] = 0
+                            si[ci + _RHEAD] = 0
+                        oh = max(oh - total, zero)
+                    elif oh <= zero:
+                        for k in range(k0, k1):
+                            st[si[k] * _NF + _SHIP] = zero
+                    elif alloc == ALLOC_PROPORTIONAL:
+                        rem = oh
+                        for k in range(k0, k1):
+                            cb = si[k] * _NF
+                            f = math.floor(oh * st[cb + _AOWED] / total) * one
+                            st[cb + _SHIP] = f
+                            rem -= f
+                        for k in range(k0, k1):
+                            if rem <= zero:
+                                break
+                            cb = si[k] * _NF
+                            f = min(rem, st[cb + _AOWED] - st[cb + _SHIP])
+                            st[cb + _SHIP] += f
+                            rem -= f
+                        oh = max(rem, zero)
+                    else:
+                        for k in range(k0, k1):
+                            st[si[k] * _NF + _SHIP] = zero
+                        rem = oh
+                        while rem > eps:
+                            best = -1
+                            best_t = n_total + 1
+                            for k in range(k0, k1):
+                                c = si[k]
+                                ci = c * _NI
+                                if si[ci + _RLEN] > 0:
+                                    tt = ring_t[c * _RING + si[ci + _RHEAD]]
+                                    if tt < best_t:
+                                        best_t = tt
+                                        best = c
+                            if best < 0:
+                                break
+                            bi = best * _NI
+                            pos = best * _RING + si[bi + _RHEAD]
+                            f = min(rem, ring_q[pos])
+                            st[best * _NF + _SHIP] += f
+                            rem -= f
+                            ring_q[pos] -= f
+                            if ring_q[pos] <= eps:
+                                si[bi + _RHEAD] = (si[bi + _RHEAD] + 1) & _RMASK
+                                si[bi + _RLEN] -= 1
+                        oh = max(rem, zero)
+                    owed = st[b + _OWED]
+                    ito = st[b + _ITO]
+                    for k in range(k0, k1):
+                        c = si[k]
+                        cb = c * _NF
+                        q = st[cb + _SHIP]
+                        before = st[cb + _AOWED]
+                        if q > zero:
+                            st[cb + _AOWED] = max(before - q, zero)
+                            owed -= q
+                            ci = c * _NI
+                            lead = si[ci + _LFIX]
+                            if lead < 0:
+                                lead = sample_threshold(tab, tab, si[ci + _LLO], si[ci + _LGLO], ku[c * 4 + _LSH],
+                                                        si[ci + _LOFF], mix64(ku[c * 4 + _KL] + tg))
+                            due = t + lead
+                            if not crossing:
+                                if due < si[ci + _LAST]:
+                                    due = si[ci + _LAST]
+                                si[ci + _LAST] = due
+                            if due == t:
+                                st[cb + _COMP] += q
+                                si[ci + _PEND] = 1
+                            else:
+                                arrivals[c * cal + (due & cmask)] += q
+                                ito += q
+                                st[cb + _ITI] += q
+                        nw = st[cb + _NEW]
+                        if nw > zero:
+                            filled_new = min(max(q - (before - nw), zero), nw)
+                            if filled_new < nw - eps:
+                                short = True
+                            st[b + _ACC + M_DEMAND] += nw
+                            st[b + _ACC + M_FILL_RATE] += filled_new
+                            st[cb + _NEW] = zero
+                    if owed < eps:
+                        owed = zero
+                    st[b + _OWED] = owed
+                    st[b + _ITO] = ito
+                if dk != 0:
+                    if dk == 1:
+                        d = si[ib + _DOFF]
+                    else:
+                        d = sample_threshold(tab, tab, si[ib + _DLO], si[ib + _DGLO], ku[j * 4 + _DSH],
+                                             si[ib + _DOFF], mix64(ku[j * 4 + _KD] + tg))
+                    if d > 0:
+                        dem = d * one
+                        f = dem if oh >= dem else max(oh, zero)
+                        oh -= f
+                        miss = dem - f
+                        # branch-free: miss is +0 when all is filled, and adding +0 leaves
+                        # the (never negative-zero) backorders and sums unchanged
+                        short = short or miss > zero
+                        if backorders:
+                            st[b + _BO] += miss
+                        else:
+                            st[b + _ACC + M_LOST_SALES] += miss
+                        st[b + _ACC + M_DEMAND] += dem
+                        st[b + _ACC + M_FILL_RATE] += f
+                st[b + _OH] = oh
+                ok = not short and st[b + _BO] <= eps and st[b + _OWED] <= eps
+                si[ib + _POK] = 1 if ok else 0
+                n_end = cyc[j * cal + slot]
+                if n_end > 0:
+                    cyc[j * cal + slot] = 0
+                    st[b + _ACC + A_CYCLES] += n_end * one
+                    st[b + _ACC + A_CYCLES_OK] += n_end * one if ok else zero
+                st[b + _ACC + M_READY_RATE] += one if oh > eps else zero
+                st[b + _ACC + M_ON_HAND] += oh
+                st[b + _ACC + M_IN_TRANSIT_IN] += st[b + _ITI]
+                # backorders (no external demand), owed and in transit out (no customers)
+                # stay +0 at such stages: adding them would not change the sums
+                if dk != 0:
+                    st[b + _ACC + M_BACKORDERS] += st[b + _BO]
+                if has_ch:
+                    st[b + _ACC + M_OWED_DOWNSTREAM] += st[b + _OWED]
+                    st[b + _ACC + M_IN_TRANSIT_OUT] += st[b + _ITO]
+
+        # ---- per-replication means -----------------------------------------------------
+        for j in range(ns):
+            g = s0 + j
+            a = j * _NF + _ACC
+            for m in range(N_METRICS):
+                out[m, r, g] = st[a + m] * inv
+            dem = st[a + M_DEMAND]
+            out[M_FILL_RATE, r, g] = st[a + M_FILL_RATE] / dem if dem > 0 else np.nan
+            n_cyc = st[a + A_CYCLES]
+            out[M_CYCLE_SERVICE, r, g] = st[a + A_CYCLES_OK] / n_cyc if n_cyc > 0 else np.nan
+
+
+@nb.njit(cache=True, nogil=True, parallel=True)
+def simulate_all(
+    net_fast: np.ndarray,
+    net_i: np.ndarray,
+    net_seed: np.ndarray,
+    stage_i: np.ndarray,
+    stage_f: np.ndarray,
+    arc_i: np.ndarray,
+    out_arcs: np.ndarray,
+    arc_qp: np.ndarray,
+    d_cdf: np.ndarray,
+    d_guide: np.ndarray,
+    d_ptr: np.ndarray,
+    d_off: np.ndarray,
+    l_cdf: np.ndarray,
+    l_guide: np.ndarray,
+    l_ptr: np.ndarray,
+    l_off: np.ndarray,
+    tab: np.ndarray,
+    d_tlo: np.ndarray,
+    d_tglo: np.ndarray,
+    d_gshift: np.ndarray,
+    l_tlo: np.ndarray,
+    l_tglo: np.ndarray,
+    l_gshift: np.ndarray,
+    n_reps: int,
+    n_total: int,
+    warmup: int,
+    backorders: bool,
+    crossing: bool,
+    alloc: int,
+    out: np.ndarray,
+) -> None:
+    """Simulate every network (``prange``); writes ``out[metric, replication, stage]``.
+
+    ``net_fast[i]`` picks the kernel of network ``i``: ``GENERAL`` (the general kernel),
+    ``FAST_FLOAT`` or ``FAST_INT`` (:func:`simulate_tree` in float64 or int64).
+
+    Both kernels give identical numbers, each network only touches its own rows of
+    ``out`` and draws only from its own streams, so results do not depend on the thread
+    count, on the grouping of networks into calls or on which kernel ran.
+    """
+    n_net = net_i.shape[0]
+    for i in nb.prange(n_net):
+        if net_fast[i] == FAST_INT:
+            simulate_tree(
+                i, net_i, net_seed, stage_i, stage_f, arc_i, out_arcs, tab, d_ptr, d_tlo, d_tglo,
+                d_gshift, d_off, l_ptr, l_tlo, l_tglo, l_gshift, l_off, n_reps, n_total, warmup,
+                backorders, crossing, alloc, out, 0, 1, 0,
+            )
+        elif net_fast[i] == FAST_FLOAT:
+            simulate_tree(
+                i, net_i, net_seed, stage_i, stage_f, arc_i, out_arcs, tab, d_ptr, d_tlo, d_tglo,
+                d_gshift, d_off, l_ptr, l_tlo, l_tglo, l_gshift, l_off, n_reps, n_total, warmup,
+                backorders, crossing, alloc, out, 0.0, 1.0, _EPS,
+            )
+        else:
+            _simulate_network(
+                i, net_i, net_seed, stage_i, stage_f, arc_i, out_arcs, arc_qp, d_cdf, d_guide, d_ptr,
+                d_off, l_cdf, l_guide, l_ptr, l_off, n_reps, n_total, warmup, backorders, crossing,
+                alloc, out,
+            )

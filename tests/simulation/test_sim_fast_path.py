@@ -1,0 +1,134 @@
+"""The fast tree kernel against the general kernel (an independent implementation).
+
+``simulate(..., kernel="general")`` runs every network on the general kernel; the
+default dispatches trees of base-stock stages to the fast kernel (int64 arithmetic with
+integer levels on lines, float64 otherwise; ``kernel="fast_float"`` / ``"fast_int"``
+force float64 / int64 where exact). All must
+agree bit for bit on every metric of every replication, on random serial lines,
+distribution trees and random trees, under random policies, demands, lead times and flags.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from platform_core.distributions import DiscreteDistribution
+from platform_core.simulation import Network, Policy, simulate
+from platform_core.simulation import _fast_kernels as FK
+from platform_core.simulation.engine import _kernel_choice, _pack_network
+
+
+def _random_tree(rng: np.random.Generator, name: str) -> Network:
+    kind = rng.integers(3)
+    if kind == 0:
+        return Network.serial(int(rng.integers(1, 6)), name=name)
+    if kind == 1:
+        fan = [int(rng.integers(1, 6))] if rng.random() < 0.6 else [int(rng.integers(1, 4)), int(rng.integers(1, 4))]
+        return Network.distribution(fan, name=name)
+    # a random tree (several roots allowed), stage indices shuffled
+    n = int(rng.integers(2, 9))
+    perm = rng.permutation(n)
+    arcs = []
+    for k in range(1, n):
+        if rng.random() < 0.85:
+            arcs.append((int(perm[rng.integers(k)]), int(perm[k]), 1.0))
+    return Network(n, tuple(arcs), name=name)
+
+
+def _random_dist(rng: np.random.Generator, scale: float) -> DiscreteDistribution:
+    c = rng.integers(4)
+    if c == 0:
+        return DiscreteDistribution.poisson(float(rng.uniform(0.2, 6.0) * scale))
+    if c == 1:
+        return DiscreteDistribution.normal(float(rng.uniform(1.0, 8.0) * scale), float(rng.uniform(0.3, 3.0)))
+    if c == 2:
+        return DiscreteDistribution.point(int(rng.integers(0, 4)))
+    pmf = rng.random(int(rng.integers(2, 7)))
+    return DiscreteDistribution(pmf / pmf.sum(), int(rng.integers(0, 3)))
+
+
+def _random_case(rng: np.random.Generator, name: str) -> tuple[Network, Policy, object, object]:
+    net = _random_tree(rng, name)
+    n = net.n_stages
+    # echelon levels must exceed the children's for sensible runs, but any values are legal
+    depth_demand = [1.0 + len(net.downstream(j)) for j in range(n)]
+    levels = np.array([rng.uniform(0.0, 14.0) * d for d in depth_demand])
+    if rng.random() < 0.6:
+        levels = np.round(levels)
+    kinds = [("echelon_base_stock" if rng.random() < 0.5 else "base_stock") for _ in range(n)]
+    pol = Policy(kind=kinds, order_up_to=levels)
+    if rng.random() < 0.5:
+        demand: object = _random_dist(rng, 1.0)
+    else:  # external demand at random stages, internal ones included
+        demand = {j: _random_dist(rng, 1.0) for j in range(n) if rng.random() < 0.6}
+    if rng.random() < 0.4:
+        lead: object = int(rng.integers(0, 4))
+    else:
+        lead = [(_random_dist(rng, 0.4) if rng.random() < 0.5 else int(rng.integers(0, 4))) for _ in range(n)]
+    return net, pol, demand, lead
+
+
+@pytest.mark.parametrize(("case_seed", "flags"), [
+    (1, dict(backorders=True, crossing=True, allocation="fifo")),
+    (2, dict(backorders=True, crossing=False, allocation="proportional")),
+    (3, dict(backorders=False, crossing=True, allocation="proportional")),
+    (4, dict(backorders=False, crossing=False, allocation="fifo")),
+])
+def test_fast_kernel_bit_identical_on_random_trees(case_seed: int, flags: dict[str, object]) -> None:
+    rng = np.random.default_rng(case_seed)
+    cases = [_random_case(rng, f"sku-{k}") for k in range(40)]
+    nets, pols, dems, leads = (list(x) for x in zip(*cases, strict=True))
+    blocks = [_pack_network(*c, None) for c in cases]
+    assert all(b.fast for b in blocks)
+    codes = _kernel_choice(blocks, 630, "fast_int")
+    assert np.sum(codes == FK.FAST_INT) >= 5 and np.sum(codes == FK.FAST_FLOAT) >= 5
+    kw = dict(seeds=11, replications=3, periods=600, warmup=int(rng.integers(0, 30)), **flags)
+    ref = simulate(nets, pols, dems, leads, kernel="general", **kw)
+    for kernel in ("auto", "fast_float", "fast_int"):
+        fast = simulate(nets, pols, dems, leads, kernel=kernel, **kw)
+        for m in ref.replicates:
+            np.testing.assert_array_equal(fast.replicates[m], ref.replicates[m], err_msg=f"{kernel} {m}")
+    # the cases are not trivial: stock-outs and rationing happen
+    assert np.nanmin(ref["fill_rate"]) < 0.9
+    assert np.max(ref["owed_downstream"]) > 0.0
+
+
+def test_fast_kernel_bit_identical_on_benchmark_cases_with_scarce_warehouse() -> None:
+    d = DiscreteDistribution.normal(5, 1)
+    lead = DiscreteDistribution(np.array([0.3, 0.4, 0.2, 0.1]), 1)
+    nets = [Network.serial(3), Network.distribution(20), Network.distribution(20), Network.distribution([3, 4])]
+    pols = [Policy.echelon_base_stock([23, 12, 6]), Policy.base_stock([230] + [14] * 20),
+            Policy.base_stock([90] + [14] * 20),  # scarce: ~19 orders queued per lane > 16 slots
+            Policy.echelon_base_stock([80, 30, 30, 30] + [9] * 12)]
+    leads = [[2, 1, 0], 1, [20] + [lead] * 20, lead]
+    kw = dict(seeds=3, replications=2, periods=2000, warmup=50)
+    ref = simulate(nets, pols, d, leads, kernel="general", **kw)
+    for kernel in ("auto", "fast_float", "fast_int"):
+        fast = simulate(nets, pols, d, leads, kernel=kernel, **kw)
+        for m in ref.replicates:
+            np.testing.assert_array_equal(fast.replicates[m], ref.replicates[m], err_msg=f"{kernel} {m}")
+    assert ref["fill_rate"][24] < 0.5  # the scarce warehouse (network 2, stage 0)
+    assert ref["owed_downstream"][24] > 16 * 5 * 20  # more than 16 orders of ~5 units per lane
+
+
+def test_fast_path_eligibility() -> None:
+    d = DiscreteDistribution.poisson(2.0)
+    assert _pack_network(Network.serial(3), Policy.base_stock([9, 6, 3]), d, 1, None).fast
+    not_fast = [
+        (Network.assembly([1.0, 1.0]), Policy.base_stock([5, 5, 5]), None),  # two inbound arcs
+        (Network(2, ((0, 1, 2.0),)), Policy.base_stock([9, 3]), None),  # quantity_per 2
+        (Network.serial(2), Policy.s_S([1, 1], [9, 4]), None),
+        (Network.serial(2), Policy.base_stock([9, 4], review_period=2), None),
+        (Network.serial(2), Policy.base_stock([9, 4], moq=3), None),
+        (Network.serial(2), Policy.base_stock([9, 4], capacity=5), None),
+        (Network.serial(2), Policy.base_stock([9, 4]), [0, 1]),  # processing time
+    ]
+    for net, pol, proc in not_fast:
+        assert not _pack_network(net, pol, d, 1, proc).fast
+    # integer arithmetic only for integer levels and sums that stay below 2**52
+    ints = _pack_network(Network.serial(2), Policy.base_stock([9, 4]), d, 1, None)
+    frac = _pack_network(Network.serial(2), Policy.base_stock([9, 4.5]), d, 1, None)
+    assert list(_kernel_choice([ints, frac], 1000)) == [FK.FAST_INT, FK.FAST_FLOAT]
+    assert list(_kernel_choice([ints], 10**8)) == [FK.FAST_FLOAT]
+    assert list(_kernel_choice([ints], 1000, "general")) == [FK.GENERAL]
