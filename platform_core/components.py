@@ -223,6 +223,10 @@ class Solver(ABC):
     """Sets a policy per stage of a :class:`StageProblem`."""
 
     network_aware: ClassVar[bool] = False  # uses upstream links jointly
+    # planner's work estimate of a k-stage network (platform_core.plan.network_work):
+    # work_factor * replications * (periods + warmup) * k ** work_exponent
+    work_factor: ClassVar[float] = 1.0
+    work_exponent: ClassVar[float] = 1.0
 
     @abstractmethod
     def solve(self, problem: StageProblem) -> pa.Table:

@@ -4,7 +4,9 @@ Output layout (``out_dir``):
 
 * ``recommendations.parquet`` — one row per input SKU-location, in input order, with a
   ``status`` (``ok`` or ``error``) and, for ``ok`` rows, a complete policy;
-* ``summary.json`` — aggregate metrics of the run;
+* ``summary.json`` — aggregate metrics of the run, and per batch its stages, estimated
+  work [simulated stage-periods] and compute time [s] (None for batches finished
+  before a resume);
 * ``_parts/`` — per-batch part files while the run is in flight, with a
   ``manifest.json`` fingerprint of the input and configuration (removed at the end).
   If the driver is killed, ``resume=True`` (``echelon run --resume``) re-runs only the
@@ -200,8 +202,9 @@ def run(
         # the Arrow tables are no longer needed once the flat arrays are planned: at a
         # million SKU-locations they are several GB the driver would otherwise keep
         sources = dict(dataset.sources)
-        del dataset
+        del dataset, lead_time_model, cost_model  # fitted models hold per-receipt state
         gc.collect()
+        pa.default_memory_pool().release_unused()  # hand the freed Arrow memory back to the OS
         t_planned = time.perf_counter()
         n_total = int(shared.sku.size)
         say(f"echelon: {n_total} SKU-locations in {len(batches)} batches on {executor.describe()}")
@@ -231,6 +234,7 @@ def run(
         bar.update(sum(b.stop - b.start for b in batches if b.batch_id in done))
         received: set[int] = set()
         compute_seconds = [0.0]
+        batch_seconds: dict[int, float] = {}
 
         def on_result(index: int, table: pa.Table) -> None:
             spec = todo[index]
@@ -241,7 +245,9 @@ def run(
                 received.add(index)
                 bar.update(table.num_rows)
                 meta = table.schema.metadata or {}
-                compute_seconds[0] += float(meta.get(COMPUTE_SECONDS_KEY, b"0"))
+                seconds = float(meta.get(COMPUTE_SECONDS_KEY, b"0"))
+                compute_seconds[0] += seconds
+                batch_seconds[spec.batch_id] = seconds
             host.batch_finished(ctx, spec.batch_id, table)
 
         try:
@@ -279,12 +285,20 @@ def run(
                 "executor_shutdown_seconds": float(timings.get("shutdown_seconds", 0.0)),
                 "driver_result_handling_seconds": float(timings.get("driver_callback_seconds", 0.0)),
                 "batches_run": float(len(todo)),
+                "batch_work_estimate_max": max((b.work for b in batches), default=0.0),
+                "batch_work_estimate_min": min((b.work for b in batches), default=0.0),
                 "wall_seconds": time.perf_counter() - t0,
             }
         )
         summary_path = out / "summary.json"
         tmp = summary_path.with_name(".summary.json.tmp")
-        tmp.write_text(json.dumps({"run_id": ctx.run_id, "metrics": metrics, "components": components}, indent=2))
+        per_batch = [
+            {"batch_id": b.batch_id, "stages": b.stop - b.start, "work_estimate": b.work,
+             "compute_seconds": batch_seconds.get(b.batch_id)}
+            for b in batches
+        ]
+        tmp.write_text(json.dumps(
+            {"run_id": ctx.run_id, "metrics": metrics, "components": components, "batches": per_batch}, indent=2))
         os.replace(tmp, summary_path)
         result = RunResult(
             recommendations_path=rec_path, metrics=metrics, extra_artifacts=[summary_path], notes=ctx.notes

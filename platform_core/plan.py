@@ -22,18 +22,24 @@ from platform_core.components import CostModel, LeadTimeModel
 from platform_core.config import RunConfig
 from platform_core.data.columns import float_column
 from platform_core.data.schemas import Dataset
+from platform_core.data.stage_index import StageIndex
 from platform_core.distributions import DiscreteDistribution
 
-__all__ = ["BatchSpec", "SharedInputs", "plan_run"]
+__all__ = ["BatchSpec", "SharedInputs", "cut_batches", "network_work", "plan_run"]
 
 
 @dataclass(frozen=True)
 class BatchSpec:
-    """A contiguous range ``[start, stop)`` of stages in planned order (whole networks)."""
+    """A contiguous range ``[start, stop)`` of stages in planned order (whole networks).
+
+    ``work`` is the planner's estimate of the batch's work [simulated stage-periods,
+    see :func:`network_work`].
+    """
 
     batch_id: int
     start: int
     stop: int
+    work: float = 0.0
 
 
 @dataclass
@@ -88,49 +94,125 @@ class SharedInputs:
         return DiscreteDistribution(self.lt_pmf[self.lt_ptr[i] : self.lt_ptr[i + 1]], int(self.lt_off[i]))
 
 
-def _stage_codes(table: pa.Table, sku_col: str, loc_col: str, stage_keys: pa.Array) -> np.ndarray:
-    """Row index in ``stages`` of every row's (sku, location) — vectorised hashing.
+def _demand_matrix(
+    demand: pa.Table, index: StageIndex, rank: np.ndarray, period_days: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Demand [planned stages, periods] and censoring flags, filled one record batch at a time.
 
-    Validation has already guaranteed that every key exists.
+    No per-row array of the whole table is built (87 M rows at a million SKU-locations);
+    validation has already guaranteed that every row names a stage.
     """
-    keys = pc.binary_join_element_wise(table.column(sku_col), table.column(loc_col), "\x1f")
-    return pc.index_in(keys, value_set=stage_keys).to_numpy(zero_copy_only=False).astype(np.int64)
-
-
-def _demand_matrix(demand: pa.Table, lookup_codes: np.ndarray, n: int, period_days: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    dates = demand.column("period").cast(pa.int32()).to_numpy(zero_copy_only=False).astype(np.int64)
-    first = int(dates.min()) if dates.size else 0
-    pidx = np.floor((dates - first) / float(period_days)).astype(np.int64)
-    n_periods = int(pidx.max()) + 1 if pidx.size else 1
-    qty = demand.column("quantity").to_numpy(zero_copy_only=False).astype(np.float64)
+    n = rank.size
+    period = demand.column("period")
+    lo_hi = pc.min_max(period).as_py() if demand.num_rows else {"min": None, "max": None}
+    if lo_hi["min"] is None:
+        return np.full((n, 1), np.nan), np.zeros((n, 1), dtype=bool), np.zeros(n, dtype=bool)
+    first = int(pa.scalar(lo_hi["min"], pa.date32()).cast(pa.int32()).as_py())
+    last = int(pa.scalar(lo_hi["max"], pa.date32()).cast(pa.int32()).as_py())
+    n_periods = int(np.floor((last - first) / float(period_days))) + 1
     matrix = np.full((n, n_periods), np.nan)
-    matrix[lookup_codes, pidx] = qty
     flags = np.zeros((n, n_periods), dtype=bool)
-    if "stocked_out" in demand.column_names:
-        so = demand.column("stocked_out").fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
-        flags[lookup_codes, pidx] = so
     has = np.zeros(n, dtype=bool)
-    has[lookup_codes] = True
+    extra = ("period", "quantity") + (("stocked_out",) if "stocked_out" in demand.column_names else ())
+    for _, rows, batch in index.batches(demand, columns=extra):
+        planned = rank[rows]
+        days = batch.column("period").cast(pa.int32()).to_numpy(zero_copy_only=False).astype(np.int64)
+        pidx = np.floor((days - first) / float(period_days)).astype(np.int64)
+        matrix[planned, pidx] = batch.column("quantity").to_numpy(zero_copy_only=False).astype(np.float64)
+        if "stocked_out" in batch.schema.names:
+            so = batch.column("stocked_out").fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
+            flags[planned, pidx] = so
+        has[planned] = True
     return matrix, flags, has
 
 
-def _primary_lanes(dataset: Dataset, keys: tuple[list[str], list[str]], upstream_loc: list[str | None]) -> pa.Table:
-    """Pick the lane ``(sku, location, supplier)`` of every stage.
+def _primary_lanes(dataset: Dataset, index: StageIndex, upstream_row: np.ndarray) -> pa.Table:
+    """Pick the lane ``(sku, location, supplier)`` of every stage (vectorised).
 
-    The supplier is the most frequent one in the stage's receipts, else the upstream
-    location of the network, else null.
+    The supplier is the most frequent one in the stage's receipts (ties: the first by
+    name), else the location of the stage's first upstream stage (``upstream_row``,
+    -1 for none), else null.
     """
-    skus, locs = keys
-    supplier: list[str | None] = list(upstream_loc)
+    stages = dataset.stages
+    locations = stages.column("location").combine_chunks()
+    upstream = locations.take(pa.array(upstream_row, mask=upstream_row < 0))
+    supplier = upstream
     receipts = dataset.get("receipts")
     if receipts is not None and receipts.num_rows:
         counts = receipts.group_by(["sku", "location", "supplier"]).aggregate([("order_id", "count")])
         counts = counts.sort_by([("sku", "ascending"), ("location", "ascending"), ("order_id_count", "descending"), ("supplier", "ascending")])
-        best: dict[tuple[str, str], str] = {}
-        for s, loc, sup in zip(counts.column("sku").to_pylist(), counts.column("location").to_pylist(), counts.column("supplier").to_pylist(), strict=True):
-            best.setdefault((s, loc), sup)
-        supplier = [best.get((s, loc), u) for s, loc, u in zip(skus, locs, upstream_loc, strict=True)]
-    return pa.table({"sku": skus, "location": locs, "supplier": pa.array(supplier, pa.string())})
+        rows = index.lookup(counts)
+        known = np.flatnonzero(rows >= 0)
+        stage_rows, first = np.unique(rows[known], return_index=True)  # first = most frequent
+        pick = np.full(stages.num_rows, -1, dtype=np.int64)
+        pick[stage_rows] = known[first]
+        best = counts.column("supplier").combine_chunks().take(pa.array(pick, mask=pick < 0))
+        supplier = pc.coalesce(best, upstream)
+    return pa.table({"sku": stages.column("sku"), "location": stages.column("location"), "supplier": supplier})
+
+
+def network_work(solver: object, sizes: np.ndarray) -> np.ndarray:
+    """Estimated work of networks of ``sizes`` stages [simulated stage-periods].
+
+    ``work_factor * replications * (periods + warmup) * stages ** work_exponent``, with the
+    solver's ``replications``, ``periods`` and ``warmup`` parameters (1, 1 and 0 when it
+    has none) and its optional class attributes ``work_factor`` (relative cost of one
+    simulated stage-period, default 1) and ``work_exponent`` (how a network's cost grows
+    with its size, default 1; 2 for a search that simulates the whole network once per
+    stage and round).
+    """
+    reps = float(getattr(solver, "replications", 1) or 1)
+    periods = float(getattr(solver, "periods", 1) or 1) + float(getattr(solver, "warmup", 0) or 0)
+    factor = float(getattr(solver, "work_factor", 1.0))
+    exponent = float(getattr(solver, "work_exponent", 1.0))
+    return factor * reps * periods * np.asarray(sizes, dtype=np.float64) ** exponent
+
+
+def cut_batches(work: np.ndarray, stops: np.ndarray, target: float) -> list[BatchSpec]:
+    """Cut consecutive networks into batches of about ``target`` work each.
+
+    Args:
+        work: estimated work of each network, in planned order.
+        stops: planned index one past each network's last stage.
+        target: work per batch aimed at (> 0).
+
+    Returns:
+        ``ceil(total / target)`` batches (fewer when there are fewer networks or a
+        network is larger than a share), each a run of whole networks ending at the
+        network boundary whose cumulative work is nearest to ``k * total / batches``.
+        A cut is then off its ideal by at most half the work of the network the ideal
+        falls in (a whole network when that is the first one), so a batch's work is
+        within about the largest network's work of ``total / batches``.
+    """
+    n_net = int(work.size)
+    if n_net == 0:
+        return []
+    cum = np.cumsum(work)
+    total = float(cum[-1])
+    n_batches = max(1, min(n_net, int(np.ceil(total / target - 1e-9)) if target > 0 else 1))
+    ideal = total * np.arange(1, n_batches) / n_batches
+    # network k ends where the cumulative work is cum[k]; pick the nearest end per cut
+    right = np.searchsorted(cum, ideal, side="left").clip(0, n_net - 1)
+    left = (right - 1).clip(0, n_net - 1)
+    nearer_left = np.abs(cum[left] - ideal) <= np.abs(cum[right] - ideal)
+    ends = np.unique(np.where(nearer_left, left, right))
+    ends = ends[ends < n_net - 1]
+    ends = np.append(ends, n_net - 1)
+    batches: list[BatchSpec] = []
+    first_net = 0
+    for end in ends.tolist():
+        start = int(stops[first_net - 1]) if first_net else 0
+        w = float(cum[end] - (cum[first_net - 1] if first_net else 0.0))
+        batches.append(BatchSpec(len(batches), start, int(stops[end]), w))
+        first_net = end + 1
+    return batches
+
+
+def _strings(column: pa.ChunkedArray, order: np.ndarray) -> np.ndarray:
+    """``column`` in planned ``order`` as a numpy unicode array."""
+    if not order.size:
+        return np.zeros(0, dtype=str)
+    return np.asarray(column.take(pa.array(order)).to_numpy(zero_copy_only=False)).astype(str)
 
 
 def plan_run(
@@ -150,15 +232,13 @@ def plan_run(
     period_days = float(run["period_days"])
     stages = dataset.stages
     n = stages.num_rows
-    skus = stages.column("sku").to_pylist()
-    locs = stages.column("location").to_pylist()
-    stage_keys = pc.binary_join_element_wise(stages.column("sku"), stages.column("location"), "\x1f").combine_chunks()
+    index = StageIndex(stages)
 
     # --- network: components and planned order ------------------------------------
     edges = dataset.get("edges")
     if edges is not None and edges.num_rows:
-        up = _stage_codes(edges, "upstream_sku", "upstream_location", stage_keys)
-        down = _stage_codes(edges, "downstream_sku", "downstream_location", stage_keys)
+        up = index.lookup(edges, "upstream_sku", "upstream_location")
+        down = index.lookup(edges, "downstream_sku", "downstream_location")
         qty = edges.column("quantity_per").to_numpy(zero_copy_only=False).astype(np.float64)
         transit = float_column(edges, "transit_days", np.nan)
     else:
@@ -170,30 +250,23 @@ def plan_run(
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(n)
 
-    batches: list[BatchSpec] = []
-    target = max(1, int(run["batch_stages"]))
+    # --- batches: whole networks, sized by estimated work ------------------------------
     comp_sorted = comp[order]
-    boundaries = np.flatnonzero(np.diff(comp_sorted)) + 1  # component starts (after the first)
-    starts = np.concatenate(([0], boundaries, [n])) if n else np.array([0])
-    b_start = 0
-    for s in starts[1:]:
-        if s - b_start >= target or s == n:
-            batches.append(BatchSpec(len(batches), int(b_start), int(s)))
-            b_start = int(s)
-
-    # --- demand ----------------------------------------------------------------------
-    demand = dataset.demand
-    codes = _stage_codes(demand, "sku", "location", stage_keys)
-    matrix, flags, has = _demand_matrix(demand, rank[codes], n, period_days)
+    stops = np.append(np.flatnonzero(np.diff(comp_sorted)) + 1, n) if n else np.zeros(0, dtype=np.int64)
+    sizes = np.diff(np.concatenate(([0], stops)))
+    solver = component_classes["solver"](**config["solver"])
+    # ``batch_stages`` single-stage networks make one batch's worth of work
+    target = max(1, int(run["batch_stages"])) * float(network_work(solver, np.ones(1))[0])
+    batches = cut_batches(network_work(solver, sizes), stops, target)
 
     # --- lead times ------------------------------------------------------------------
-    upstream_loc: list[str | None] = [None] * n
+    # the first arc into a stage (in input order) names its upstream stage
+    firsts, first_arc = np.unique(down, return_index=True)
+    upstream_row = np.full(n, -1, dtype=np.int64)
+    upstream_row[firsts] = up[first_arc]
     upstream_transit = np.full(n, np.nan)
-    for u, d, t in zip(up, down, transit, strict=True):
-        if upstream_loc[d] is None:
-            upstream_loc[d] = locs[u]
-            upstream_transit[d] = t
-    lanes = _primary_lanes(dataset, (skus, locs), upstream_loc)
+    upstream_transit[firsts] = transit[first_arc]
+    lanes = _primary_lanes(dataset, index, upstream_row)
     receipts = dataset.get("receipts")
     predicted: list[DiscreteDistribution | None] = [None] * n
     if receipts is not None and receipts.num_rows:
@@ -224,10 +297,16 @@ def plan_run(
     target_col = float_column(stages, "service_target", np.nan)
     review = float_column(stages, "review_period", 1.0).astype(np.int64)
 
+    # --- demand --------------------------------------------------------------------------
+    # last: the matrix is the largest array, so the lead-time work above (15 M receipts at
+    # a million SKU-locations) does not run while it exists
+    del lanes, predicted, dists, dists_planned
+    matrix, flags, has = _demand_matrix(dataset.demand, index, rank, period_days)
+
     e_order = np.argsort(rank[up], kind="stable") if up.size else np.zeros(0, dtype=np.int64)
     shared = SharedInputs(
-        sku=np.array(skus, dtype=str)[order] if n else np.zeros(0, dtype=str),
-        location=np.array(locs, dtype=str)[order] if n else np.zeros(0, dtype=str),
+        sku=_strings(stages.column("sku"), order),
+        location=_strings(stages.column("location"), order),
         input_row=order.astype(np.int64),
         demand=matrix,
         stocked_out=flags,

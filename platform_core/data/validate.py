@@ -28,6 +28,7 @@ from scipy.sparse.csgraph import connected_components
 
 from platform_core.data.errors import DataValidationError, ErrorCollector
 from platform_core.data.schemas import FILE_SPECS, ColumnSpec, Dataset, FileSpec
+from platform_core.data.stage_index import StageIndex
 
 __all__ = ["validate_dataset", "check_table", "type_expectation", "range_expectation"]
 
@@ -202,24 +203,98 @@ def _row_key(table: pa.Table, cols: tuple[str, ...], i: int) -> str:
     return "(" + ", ".join(repr(v) if isinstance(v, str) else str(v) for v in vals) + ")"
 
 
+def _test_and_set(bits: np.ndarray, code: np.ndarray) -> np.ndarray:
+    """Whether each code was already in the bit set ``bits`` or earlier in ``code``; adds them."""
+    byte = code >> 3
+    mask = np.left_shift(1, code & 7).astype(np.uint8)
+    seen = (bits[byte] & mask) != 0
+    order = np.argsort(code, kind="stable")
+    sc = code[order]
+    seen[order[1:][sc[1:] == sc[:-1]]] = True
+    sb, sm = byte[order], mask[order]
+    starts = np.flatnonzero(np.concatenate(([True], sb[1:] != sb[:-1])))
+    bits[sb[starts]] |= np.bitwise_or.reduceat(sm, starts)
+    return seen
+
+
+#: Largest key space (bits) checked for duplicates through a bit set [bits] (256 MiB).
+BITSET_LIMIT = 1 << 31
+
+
+def _stage_key_duplicates(spec: FileSpec, table: pa.Table,
+                          index: StageIndex) -> tuple[int, int, int] | None:
+    """Duplicate keys of a table keyed by ``(sku, location[, one more column])``, batch by batch.
+
+    The pair is resolved to its stage row, so the key is ``stage x value`` and duplicates are
+    found with a bit set instead of hashing the whole table. Rows naming no stage are left
+    to the reference check.
+
+    Returns:
+        ``(first row, first later duplicate row, number of later duplicates)`` (0-based),
+        ``(-1, -1, 0)`` when the keys are unique, or None when this path does not apply.
+    """
+    if spec.key[:2] != ("sku", "location") or len(spec.key) > 3:
+        return None
+    rest = spec.key[2:]
+    values: pa.Array | None = None
+    if rest:
+        values = pc.unique(table.column(rest[0]))
+        if values.null_count:
+            return None
+    width = 1 if values is None else len(values)
+    if index.n_stages * width > BITSET_LIMIT:
+        return None
+    bits = np.zeros((index.n_stages * width + 7) // 8, dtype=np.uint8)
+
+    def codes(rows: np.ndarray, batch: pa.RecordBatch) -> np.ndarray:
+        if values is None:
+            return rows
+        pos = pc.index_in(batch.column(rest[0]), value_set=values).to_numpy(zero_copy_only=False)
+        return np.where(rows >= 0, rows * width + pos.astype(np.int64), -1)
+
+    first_later, n_later, key = -1, 0, -1
+    for offset, rows, batch in index.batches(table, columns=rest):
+        code = codes(rows, batch)
+        known = np.flatnonzero(code >= 0)
+        later = known[_test_and_set(bits, code[known])]
+        if later.size and first_later < 0:
+            first_later, key = offset + int(later[0]), int(code[later[0]])
+        n_later += int(later.size)
+    if first_later < 0:
+        return -1, -1, 0
+    for offset, rows, batch in index.batches(table, columns=rest):
+        hit = np.flatnonzero(codes(rows, batch) == key)
+        if hit.size:
+            return offset + int(hit[0]), first_later, n_later
+    raise AssertionError("unreachable: the duplicated key has a first row")
+
+
 def _check_duplicates(spec: FileSpec, table: pa.Table, file: str, errors: ErrorCollector,
-                      enc: _Encodings | None) -> None:
+                      enc: _Encodings | None, index: StageIndex | None = None) -> None:
     if table.num_rows < 2:
         return
-    code, card = _key_codes(table, spec.key, enc)
-    later = _later_duplicates(code, card)
-    if len(later) == 0:
-        return
-    r = int(later[0])
-    first = int(np.flatnonzero(code == code[r])[0])
+    found = _stage_key_duplicates(spec, table, index) if index is not None else None
+    if found is None:
+        if len(spec.key) == 1 and pc.count_distinct(table.column(spec.key[0]), mode="all").as_py() == table.num_rows:
+            return  # unique without building per-row codes (15 M receipts at 1 M SKU-locations)
+        code, card = _key_codes(table, spec.key, enc)
+        later = _later_duplicates(code, card)
+        if len(later) == 0:
+            return
+        r = int(later[0])
+        first, n_later = int(np.flatnonzero(code == code[r])[0]), len(later)
+    else:
+        first, r, n_later = found
+        if r < 0:
+            return
     errors.add(DataValidationError(
         file, ",".join(spec.key), r + 1, "a unique key",
         f"duplicate key {_row_key(table, spec.key, r)}", rows=(first + 1, r + 1),
-        detail=_more(len(later))))
+        detail=_more(n_later)))
 
 
 def check_table(spec: FileSpec, table: pa.Table, file: str, errors: ErrorCollector,
-                _enc: _Encodings | None = None) -> bool:
+                _enc: _Encodings | None = None, *, stage_index: StageIndex | None = None) -> bool:
     """Check one table on its own (columns, types, nulls, ranges, unique key).
 
     Args:
@@ -227,6 +302,9 @@ def check_table(spec: FileSpec, table: pa.Table, file: str, errors: ErrorCollect
         table: the table (extra columns are ignored).
         file: path used in error messages.
         errors: collector the errors are added to.
+        stage_index: the index of the (valid) stages; with it, tables keyed by
+            ``(sku, location, ...)`` are checked for duplicate keys batch by batch
+            (rows naming no stage are then left to the reference check).
 
     Returns:
         True when the table passed every check (cross-file checks may then use it).
@@ -249,7 +327,7 @@ def check_table(spec: FileSpec, table: pa.Table, file: str, errors: ErrorCollect
             continue
         ok = _check_column(spec, col, arr, file, errors) and ok
     if ok:
-        _check_duplicates(spec, table, file, errors, _enc)
+        _check_duplicates(spec, table, file, errors, _enc, stage_index)
     if ok and spec.name == "receipts":
         order, receipt = table.column("order_date"), table.column("receipt_date")
         i, n = _first(pc.less(receipt, order))
@@ -261,50 +339,9 @@ def check_table(spec: FileSpec, table: pa.Table, file: str, errors: ErrorCollect
     return ok and not errors.full
 
 
-class _StageIndex:
-    """Maps (sku, location) pairs to stage node numbers 0..S-1 (-1 when unknown)."""
-
-    def __init__(self, stages: pa.Table, enc: _Encodings) -> None:
-        self.enc = enc
-        _, self.skus = enc.get(stages.column("sku"))
-        _, self.locs = enc.get(stages.column("location"))
-        self.card = len(self.skus) * len(self.locs)
-        self.nodes = np.unique(self._codes(stages.column("sku"), stages.column("location")))
-        self.dense: np.ndarray | None = None
-        if self.card <= (1 << 26):
-            self.dense = np.full(self.card + 1, -1, dtype=np.int64)
-            self.dense[self.nodes] = np.arange(len(self.nodes))
-
-    def _map(self, arr: pa.ChunkedArray, values: pa.Array) -> np.ndarray:
-        codes, uniq = self.enc.get(arr)
-        to_stage = pc.fill_null(pc.index_in(uniq, value_set=values), -1).to_numpy()
-        return np.append(np.asarray(to_stage, np.int64), -1)[codes]
-
-    def _codes(self, sku: pa.ChunkedArray, loc: pa.ChunkedArray) -> np.ndarray:
-        si, li = self._map(sku, self.skus), self._map(loc, self.locs)
-        code = si * len(self.locs) + li
-        code[(si < 0) | (li < 0)] = -1
-        return code
-
-    def lookup(self, sku: pa.ChunkedArray, loc: pa.ChunkedArray) -> np.ndarray:
-        """Stage number of each (sku, location) row, -1 when not a stage."""
-        code = self._codes(sku, loc)
-        if self.dense is not None:
-            return self.dense[code]  # code -1 hits the trailing -1
-        if len(self.nodes) == 0:
-            return np.full(len(code), -1, dtype=np.int64)
-        pos = np.minimum(np.searchsorted(self.nodes, code), len(self.nodes) - 1)
-        return np.where((code >= 0) & (self.nodes[pos] == code), pos, -1)
-
-    def name(self, node: int) -> str:
-        code = int(self.nodes[node])
-        sku = self.skus[code // len(self.locs)].as_py()
-        loc = self.locs[code % len(self.locs)].as_py()
-        return f"({sku!r}, {loc!r})"
-
-
-def _check_cycles(edges: pa.Table, up: np.ndarray, down: np.ndarray, n_nodes: int, file: str,
-                  index: _StageIndex, errors: ErrorCollector) -> None:
+def _check_cycles(up: np.ndarray, down: np.ndarray, file: str, index: StageIndex,
+                  errors: ErrorCollector) -> None:
+    n_nodes = index.n_stages
     known = (up >= 0) & (down >= 0)
     rows = np.flatnonzero(known)
     u, d = up[known], down[known]
@@ -346,20 +383,27 @@ def _check_cycles(edges: pa.Table, up: np.ndarray, down: np.ndarray, n_nodes: in
         f"a cycle through {len(path) - 1} stage{'s' if len(path) > 2 else ''}: {cycle}"))
 
 
-def _check_refs(name: str, table: pa.Table, file: str, stages_file: str, index: _StageIndex,
+def _check_refs(name: str, table: pa.Table, file: str, stages_file: str, index: StageIndex,
                 errors: ErrorCollector) -> list[np.ndarray]:
+    """Report the first row naming no stage; returns the stage rows of each end for edges."""
     nodes = []
     for sku_col, loc_col in _STAGE_REFS[name]:
-        node = index.lookup(table.column(sku_col), table.column(loc_col))
-        bad = np.flatnonzero(node < 0)
-        if len(bad):
-            i = int(bad[0])
-            got = (f"(sku {table.column(sku_col)[i].as_py()!r}, location "
-                   f"{table.column(loc_col)[i].as_py()!r}), which is not in "
+        first, n_bad = -1, 0
+        keep: list[np.ndarray] = []
+        for offset, rows, _ in index.batches(table, sku_col, loc_col):
+            bad = np.flatnonzero(rows < 0)
+            if bad.size and first < 0:
+                first = offset + int(bad[0])
+            n_bad += int(bad.size)
+            if name == "edges":
+                keep.append(rows)
+        if n_bad:
+            got = (f"(sku {table.column(sku_col)[first].as_py()!r}, location "
+                   f"{table.column(loc_col)[first].as_py()!r}), which is not in "
                    f"{os.path.basename(stages_file)}")
-            errors.add(DataValidationError(file, f"{sku_col},{loc_col}", i + 1,
-                                           "a stage listed in stages", got, detail=_more(len(bad))))
-        nodes.append(node)
+            errors.add(DataValidationError(file, f"{sku_col},{loc_col}", first + 1,
+                                           "a stage listed in stages", got, detail=_more(n_bad)))
+        nodes.append(np.concatenate(keep) if keep else np.zeros(0, dtype=np.int64))
     return nodes
 
 
@@ -380,6 +424,7 @@ def validate_dataset(ds: Dataset) -> None:
     errors = ErrorCollector()
     enc = _Encodings()
     passed: dict[str, bool] = {}
+    index: StageIndex | None = None
     for name, spec in FILE_SPECS.items():
         table = ds.tables.get(name)
         if table is None:
@@ -388,9 +433,10 @@ def validate_dataset(ds: Dataset) -> None:
                     os.path.join(ds.root, name), None, None,
                     f"a required file {name}.parquet or {name}.csv in {ds.root}", "none"))
             continue
-        passed[name] = check_table(spec, table, _file_of(ds, name), errors, enc)
-    if passed.get("stages") and not errors.full:
-        index = _StageIndex(ds.tables["stages"], enc)
+        passed[name] = check_table(spec, table, _file_of(ds, name), errors, enc, stage_index=index)
+        if name == "stages" and passed[name]:
+            index = StageIndex(table)
+    if index is not None and not errors.full:
         stages_file = _file_of(ds, "stages")
         for name in _STAGE_REFS:
             if not passed.get(name) or errors.full:
@@ -399,5 +445,5 @@ def validate_dataset(ds: Dataset) -> None:
             file = _file_of(ds, name)
             nodes = _check_refs(name, table, file, stages_file, index, errors)
             if name == "edges" and not errors.full:
-                _check_cycles(table, nodes[0], nodes[1], len(index.nodes), file, index, errors)
+                _check_cycles(nodes[0], nodes[1], file, index, errors)
     errors.raise_if_any()
