@@ -34,16 +34,20 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
+import pyarrow as pa
 
 from echelon_solvers.frontier import (
     Allocation,
     Frontier,
     StageCurve,
+    allocate_budget,
     allocate_fill_target,
     portfolio_frontier,
 )
+from platform_core.components import Solver, StageProblem
 from platform_core.distributions import DiscreteDistribution
 from platform_core.simulation import Costs, Network, Policy, simulate
 
@@ -55,6 +59,7 @@ __all__ = [
     "candidate_levels",
     "simulated_curves",
     "allocate_network_fill_target",
+    "NetworkFrontierSolver",
 ]
 
 #: default spread of the candidate levels [standard deviations of lead-time demand]
@@ -262,3 +267,177 @@ def allocate_network_fill_target(
     """
     fr = portfolio_frontier(curves.curves) if frontier is None else frontier
     return allocate_fill_target(curves.curves, target, fr)
+
+
+class NetworkFrontierSolver(Solver):
+    """The network-calibrated frontier as a solver, per SKU network of a batch.
+
+    1. Internal stages (suppliers of other stages) are fitted depth by depth to the
+       smallest level whose simulated fill rate meets their target (null targets: the
+       cost-optimal service ``p / (p + h)``), all networks of the batch in the same
+       engine calls (:func:`echelon_solvers.network_search.fit_depthwise`).
+    2. Every customer-facing stage's curve is measured on its whole network at
+       ``len(multipliers)`` candidate levels (:func:`candidate_levels` around the
+       normal-approximation level of its target, spread = the standard deviation of its
+       lead-time-plus-review demand): ONE engine call with ``K`` copies of every network.
+    3. Customer-facing levels are chosen on the measured curves:
+
+       * ``"target"``: the smallest candidate meeting the stage's fill-rate target (null
+         targets: the cost-optimal candidate); the largest candidate if none does;
+       * ``"cost"``: the candidate of least ``h x on_hand + p x short``;
+       * ``"portfolio_fill"``: least investment reaching a fill rate of
+         ``portfolio_fill`` over the batch's customer-facing stages (frontier, marginal
+         analysis on the measured curves);
+       * ``"budget"``: the best batch fill for ``budget`` [currency] of total inventory
+         investment (internal stages' measured investment is subtracted first).
+
+    Reported service and stock are the measured values at the chosen levels (a direct
+    engine run of the chosen levels with the same seeds gives the same numbers).
+
+    Args:
+        mode: ``"target"``, ``"cost"``, ``"portfolio_fill"`` or ``"budget"``.
+        portfolio_fill: batch fill-rate target [-] (``portfolio_fill`` mode).
+        budget: inventory budget of the batch [currency] (``budget`` mode).
+        replications: engine replications.
+        periods: measured periods per replication.
+        warmup: warm-up periods.
+        multipliers: candidate spread multipliers (increasing, containing 0).
+        candidates: candidate levels per pass of the internal-stage fit.
+    """
+
+    network_aware: ClassVar[bool] = True
+
+    def __init__(self, mode: str = "target", portfolio_fill: float | None = None, budget: float | None = None,
+                 replications: int = 8, periods: int = 500, warmup: int = 50,
+                 multipliers: Sequence[float] = DEFAULT_MULTIPLIERS, candidates: int = 6) -> None:
+        if mode not in ("target", "cost", "portfolio_fill", "budget"):
+            raise ValueError(f"mode must be 'target', 'cost', 'portfolio_fill' or 'budget', got {mode!r}")
+        if mode == "portfolio_fill" and (portfolio_fill is None or not 0 < portfolio_fill <= 1):
+            raise ValueError("portfolio_fill mode needs 0 < portfolio_fill <= 1")
+        if mode == "budget" and (budget is None or budget < 0):
+            raise ValueError("budget mode needs budget >= 0 [currency]")
+        self.mode = mode
+        self.portfolio_fill = portfolio_fill
+        self.budget = budget
+        self.replications = int(replications)
+        self.periods = int(periods)
+        self.warmup = int(warmup)
+        self.multipliers = tuple(float(m) for m in multipliers)
+        self.candidates = int(candidates)
+        self.engine_calls_ = 0
+
+    def solve(self, problem: StageProblem) -> pa.Table:
+        """Levels per stage: internal stages fitted, customer-facing stages on measured curves."""
+        from echelon_solvers.network_search import METRICS, fit_depthwise, moment_start, run_copies
+        from echelon_solvers.stochastic_service import (
+            _ltd_moments,
+            critical_ratio,
+            policy_table,
+            search_networks,
+        )
+
+        n = len(problem.keys)
+        comps, nps, sns = search_networks(problem, "target")
+        mean, sd = _ltd_moments(problem, np.arange(n))
+        sim = dict(replications=self.replications, periods=self.periods, warmup=self.warmup)
+        targets, rules, starts = [], [], []
+        for comp, np_, sn in zip(comps, nps, sns, strict=True):
+            assert np_.service_target is not None
+            t = np.where(np.isfinite(np_.service_target), np_.service_target,
+                         critical_ratio(np_.holding_cost, np_.stockout_cost))
+            targets.append(np.clip(t, 0.0, 1.0))
+            rules.append(np.where(sn.leaf, 0, 1).astype(np.int64))
+            starts.append(moment_start(mean[comp], sd[comp], targets[-1]))
+        for sn, st in zip(sns, starts, strict=True):
+            sn.levels = st.copy()
+        calls = fit_depthwise(sns, rules, targets, starts, [sd[c] for c in comps], candidates=self.candidates,
+                              **sim)  # type: ignore[arg-type]
+        # customer-facing curves: one call, K copies of every network
+        leaves = [np.flatnonzero(sn.leaf) for sn in sns]
+        cand = [candidate_levels(starts[i][lf], sd[comps[i]][lf], self.multipliers) for i, lf in enumerate(leaves)]
+        copies = []
+        for sn, lf, c in zip(sns, leaves, cand, strict=True):
+            lv = np.repeat(sn.levels[None, :], c.shape[1], axis=0)
+            lv[:, lf] = c.T
+            copies.append(lv)
+        vals = run_copies(sns, copies, **sim)  # type: ignore[arg-type]
+        calls += 1
+        m = {name: k for k, name in enumerate(METRICS)}
+        curves: list[StageCurve] = []
+        rows: list[np.ndarray] = []  # (K', n_metrics) per leaf, on the curve's unique levels
+        owner: list[tuple[int, int]] = []
+        for i, (sn, lf, c) in enumerate(zip(sns, leaves, cand, strict=True)):
+            for r, jj in enumerate(lf):
+                j = int(jj)
+                lv, idx = np.unique(c[r], return_index=True)
+                v = vals[i][idx, j, :]
+                sh = np.minimum.accumulate(v[:, m["short"]])
+                oh = np.maximum.accumulate(v[:, m["on_hand"]])
+                mu = float(v[0, m["demand"]])
+                fill = 1.0 - sh / mu if mu > 0 else np.ones(lv.size)
+                unit = float(sn.unit_value[j])
+                curves.append(StageCurve(lv, oh, sh, fill, v[:, m["cycle_service"]], oh * unit, mu, unit))
+                rows.append(v)
+                owner.append((i, j))
+        leaf_target = np.array([targets[i][j] for i, j in owner])
+        h = np.array([sns[i].holding_cost[j] for i, j in owner])
+        p = np.array([sns[i].stockout_cost[j] for i, j in owner])
+        cost_idx = [int(np.argmin(hh * cv.on_hand + pp * cv.short)) for cv, hh, pp in zip(curves, h, p, strict=True)]
+        if self.mode == "cost":
+            pick = cost_idx
+        elif self.mode == "target":
+            fill_t = np.asarray(problem.service_target, dtype=np.float64)
+            pick = []
+            for k, (i, j) in enumerate(owner):
+                if not np.isfinite(fill_t[comps[i][j]]):
+                    pick.append(cost_idx[k])
+                    continue
+                ok = np.flatnonzero(rows[k][:, m["fill_rate"]] >= leaf_target[k] - 1e-12)
+                pick.append(int(ok[0]) if ok.size else curves[k].levels.size - 1)
+        else:
+            if self.mode == "portfolio_fill":
+                alloc = allocate_fill_target(curves, float(self.portfolio_fill or 1.0))
+            else:
+                fixed = sum(float(np.nansum(sn.metrics_at_levels()[~sn.leaf, m["inventory_investment"]]))
+                            for sn in sns)
+                alloc = allocate_budget(curves, max(float(self.budget or 0.0) - fixed, 0.0))
+            pick = [int(np.searchsorted(cv.levels, x)) for cv, x in zip(curves, alloc.levels, strict=True)]
+        level = np.full(n, np.nan)
+        out = np.full((n, len(METRICS)), np.nan)
+        for comp, sn in zip(comps, sns, strict=True):
+            level[comp] = sn.levels
+            out[comp] = sn.metrics_at_levels()
+        for k, (i, j) in enumerate(owner):
+            s = comps[i][j]
+            level[s] = curves[k].levels[pick[k]]
+            out[s] = rows[k][pick[k]]
+            out[s, m["short"]] = curves[k].short[pick[k]]
+            out[s, m["on_hand"]] = curves[k].on_hand[pick[k]]
+        self.engine_calls_ = calls
+        col = {name: out[:, k] for k, name in enumerate(METRICS)}
+        has_demand = np.zeros(n, dtype=bool)
+        for comp, sn in zip(comps, sns, strict=True):
+            has_demand[comp[list(sn.demand)]] = True
+        so = np.where(has_demand, np.nan_to_num(col["short"]), 0.0) * problem.costs.stockout_cost
+        target_in = np.asarray(problem.service_target, dtype=np.float64)
+        by_cost = np.isnan(target_in) | (self.mode == "cost")
+        source = {"target": "input", "cost": "cost_optimal", "portfolio_fill": "portfolio_fill", "budget": "budget"}
+        leaf_mask = np.zeros(n, dtype=bool)
+        for i, j in owner:
+            leaf_mask[comps[i][j]] = True
+        src = [("cost_optimal" if by_cost[s] else "input") if not leaf_mask[s] or self.mode == "target"
+               else source[self.mode] for s in range(n)]
+        return policy_table(
+            policy_type=["base_stock"] * n,
+            service_metric=["fill_rate"] * n,
+            service_target=np.where(by_cost, problem.costs.cost_optimal_service, target_in),
+            target_source=src,
+            level=level,
+            mean_demand=np.array([d.mean() for d in problem.period_demand]),
+            mean_lead_time=np.array([lt.mean() for lt in problem.lead_time]),
+            review_period=np.asarray(problem.review_period, dtype=np.float64),
+            fill_rate=col["fill_rate"], fill_rate_se=col["fill_rate_se"], cycle_service=col["cycle_service"],
+            cycle_service_se=col["cycle_service_se"], on_hand=col["on_hand"], backorders=col["backorders"],
+            unit_cost=np.asarray(problem.unit_cost, dtype=np.float64),
+            holding_cost=problem.costs.holding_cost, stockout_per_period=so,
+        )

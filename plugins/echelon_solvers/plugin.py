@@ -11,7 +11,7 @@ from platform_core.hookspecs import Register, hookimpl
 
 @hookimpl
 def register_solvers(register: Register) -> None:
-    """Register the single-echelon, Clark-Scarf, stochastic-service, frontier and ABC solvers."""
+    """Register the single-echelon, Clark-Scarf, stochastic-service, frontier, network-frontier and ABC solvers."""
     register("single_echelon", SingleEchelonSolver)
     for name, cls in EXTRA_SOLVERS.items():
         register(name, cls)

@@ -23,17 +23,24 @@ Objectives:
 * ``"target"``: least holding cost such that every stage with a target meets its fill
   rate: the internal stages are searched as above while the customer-facing levels are
   re-fitted to their targets for every internal candidate.
+
+:func:`sim_optimise` is the single-network API.  The pipeline solver
+:class:`StochasticServiceSolver` instead searches all networks of a batch together,
+depth by depth, one engine call per search pass (:mod:`echelon_solvers.network_search`),
+so its cost is linear in the number of networks and its numbers do not depend on the
+batch split.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
 from scipy import stats
 
+from echelon_solvers.network_search import METRICS, SearchNetwork, fit_depthwise, moment_start
 from platform_core.components import Solver, StageProblem, compound
 from platform_core.distributions import DiscreteDistribution
 from platform_core.simulation import Costs, Network, Policy, SimulationResult, simulate
@@ -50,6 +57,7 @@ __all__ = [
     "problem_networks",
     "own_demand",
     "network_problem",
+    "search_networks",
     "StochasticServiceSolver",
 ]
 
@@ -547,60 +555,115 @@ def network_problem(problem: StageProblem, stages: np.ndarray, objective: str) -
     )
 
 
+def _ltd_moments(problem: StageProblem, stages: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of (derived) demand over lead time + review [units].
+
+    ``Var = E[L + R] Var(D) + Var(L) E[D]^2`` (random lead time, i.i.d. periods); the
+    pipeline hands internal stages their own plus downstream demand.
+    """
+    mu = np.array([problem.period_demand[s].mean() for s in stages])
+    var = np.array([problem.period_demand[s].var() for s in stages])
+    lt_m = np.array([problem.lead_time[s].mean() for s in stages])
+    lt_v = np.array([problem.lead_time[s].var() for s in stages])
+    span = lt_m + np.asarray(problem.review_period, dtype=np.float64)[stages]
+    return mu * span, np.sqrt(np.maximum(var * span + mu * mu * lt_v, 0.0))
+
+
+def search_networks(problem: StageProblem, objective: str) -> tuple[list[np.ndarray], list[NetworkProblem], list[SearchNetwork]]:
+    """The batch's connected components, their :class:`NetworkProblem` and search networks."""
+    comps = problem_networks(problem)
+    nps, sns = [], []
+    for comp in comps:
+        np_ = network_problem(problem, comp, objective)
+        assert np_.review_period is not None and np_.unit_value is not None
+        sns.append(SearchNetwork(
+            network=np_.network, demand=dict(np_.demand), lead_time=list(np_.lead_time),
+            review_period=np_.review_period, holding_cost=np_.holding_cost, stockout_cost=np_.stockout_cost,
+            unit_value=np_.unit_value, seed=np.uint64(int(problem.seeds[comp[0]]) & 0x7FFFFFFFFFFFFFFF),
+            levels=np.zeros(comp.size),
+        ))
+        nps.append(np_)
+    return comps, nps, sns
+
+
 class StochasticServiceSolver(Solver):
-    """Multi-echelon base-stock levels by simulation optimisation (see module doc).
+    """Multi-echelon base-stock levels by batched simulation search (see module doc).
 
     Uses the batch's upstream links (``StageProblem.upstream``): each connected
-    component is one network, optimised jointly.
+    component is one network.  All networks of the batch are searched together, one
+    engine call per search pass (:mod:`echelon_solvers.network_search`): stages are
+    fitted depth by depth (suppliers first), every pass simulating up to
+    ``candidates`` copies of every network with its own seed.
+
+    * ``objective="target"``: every stage at the smallest level whose simulated fill
+      rate meets its target (null targets: the cost-optimal service ``p / (p + h)``),
+      given its suppliers' levels;
+    * ``objective="cost"``: customer-facing stages at their least holding + stockout
+      cost given their suppliers; internal stages at the fill rate among
+      ``internal_fills`` whose network has the least total simulated cost.
 
     Args:
-        objective: ``"cost"`` (holding + stockout) or ``"target"`` (least holding
-            meeting each stage's fill-rate target; null targets -> cost-optimal service).
+        objective: ``"target"`` or ``"cost"``.
         replications: engine replications per candidate.
         periods: measured periods per replication.
         warmup: warm-up periods.
-        max_rounds: neighbourhood evaluations per network.
+        candidates: candidate levels per stage and search pass.
+        internal_fills: fill rates tried for internal stages in cost mode [-].
+        max_rounds: cap on search passes per depth.
     """
 
     network_aware: ClassVar[bool] = True
 
     def __init__(self, objective: str = "target", replications: int = 8, periods: int = 500,
-                 warmup: int = 50, max_rounds: int = 100) -> None:
+                 warmup: int = 50, candidates: int = 6,
+                 internal_fills: tuple[float, ...] | list[float] = (0.5, 0.8, 0.95),
+                 max_rounds: int = 40) -> None:
         if objective not in ("cost", "target"):
             raise ValueError(f"objective must be 'cost' or 'target', got {objective!r}")
+        if candidates < 2:
+            raise ValueError("candidates must be >= 2")
         self.objective = objective
-        self.replications = replications
-        self.periods = periods
-        self.warmup = warmup
-        self.max_rounds = max_rounds
+        self.replications = int(replications)
+        self.periods = int(periods)
+        self.warmup = int(warmup)
+        self.candidates = int(candidates)
+        self.internal_fills = tuple(float(f) for f in internal_fills)
+        self.max_rounds = int(max_rounds)
+        self.engine_calls_ = 0
+
+    def _sim(self) -> dict[str, Any]:
+        return dict(replications=self.replications, periods=self.periods, warmup=self.warmup,
+                    candidates=self.candidates, max_passes=self.max_rounds)
 
     def solve(self, problem: StageProblem) -> pa.Table:
-        """Jointly optimised installation base-stock levels, network by network."""
+        """Jointly searched installation base-stock levels of every network of the batch."""
         n = len(problem.keys)
+        comps, nps, sns = search_networks(problem, self.objective)
+        mean, sd = _ltd_moments(problem, np.arange(n))
+        if self.objective == "target":
+            rule, tgt, start = [], [], []
+            for comp, np_ in zip(comps, nps, strict=True):
+                assert np_.service_target is not None
+                t = np.where(np.isfinite(np_.service_target), np_.service_target,
+                             critical_ratio(np_.holding_cost, np_.stockout_cost))
+                t = np.clip(t, 0.0, 1.0)
+                rule.append(np.ones(comp.size, dtype=np.int64))
+                tgt.append(t)
+                start.append(moment_start(mean[comp], sd[comp], t))
+            self.engine_calls_ = fit_depthwise(sns, rule, tgt, start, [sd[c] for c in comps], **self._sim())
+            chosen = sns
+        else:
+            chosen, self.engine_calls_ = self._cost_mode(problem, comps, nps, mean, sd)
         level = np.full(n, np.nan)
-        fill = np.full(n, np.nan)
-        fill_se = np.full(n, np.nan)
-        csl = np.full(n, np.nan)
-        csl_se = np.full(n, np.nan)
-        oh = np.full(n, np.nan)
-        bo = np.full(n, np.nan)
-        so = np.full(n, np.nan)
-        for comp in problem_networks(problem):
-            np_ = network_problem(problem, comp, self.objective)
-            seed = int(problem.seeds[comp[0]]) & 0x7FFFFFFFFFFFFFFF
-            res = sim_optimise(np_, objective=self.objective, seed=seed, replications=self.replications,
-                               periods=self.periods, warmup=self.warmup, max_rounds=self.max_rounds)
-            sim = res.result
-            assert sim is not None
-            level[comp] = res.base_stock
-            fill[comp] = sim.mean["fill_rate"]
-            fill_se[comp] = sim.se["fill_rate"]
-            csl[comp] = sim.mean["cycle_service_level"]
-            csl_se[comp] = sim.se["cycle_service_level"]
-            oh[comp] = sim.mean["on_hand"]
-            bo[comp] = sim.mean["backorders"]
-            short = (1.0 - np.nan_to_num(sim.mean["fill_rate"], nan=1.0)) * sim.mean["demand"]
-            so[comp] = np.where([int(k) in np_.demand for k in range(comp.size)], short, 0.0) * np_.stockout_cost
+        vals = np.full((n, len(METRICS)), np.nan)
+        so = np.zeros(n)
+        for comp, sn in zip(comps, chosen, strict=True):
+            level[comp] = sn.levels
+            m = sn.metrics_at_levels()
+            vals[comp] = m
+            short = np.nan_to_num(m[:, METRICS.index("short")])
+            so[comp] = np.where([k in sn.demand for k in range(comp.size)], short, 0.0) * sn.stockout_cost
+        col = {name: vals[:, k] for k, name in enumerate(METRICS)}
         target = np.asarray(problem.service_target, dtype=np.float64)
         by_cost = np.isnan(target) | (self.objective == "cost")
         return policy_table(
@@ -612,7 +675,34 @@ class StochasticServiceSolver(Solver):
             mean_demand=np.array([d.mean() for d in problem.period_demand]),
             mean_lead_time=np.array([lt.mean() for lt in problem.lead_time]),
             review_period=np.asarray(problem.review_period, dtype=np.float64),
-            fill_rate=fill, fill_rate_se=fill_se, cycle_service=csl, cycle_service_se=csl_se,
-            on_hand=oh, backorders=bo, unit_cost=np.asarray(problem.unit_cost, dtype=np.float64),
+            fill_rate=col["fill_rate"], fill_rate_se=col["fill_rate_se"],
+            cycle_service=col["cycle_service"], cycle_service_se=col["cycle_service_se"],
+            on_hand=col["on_hand"], backorders=col["backorders"],
+            unit_cost=np.asarray(problem.unit_cost, dtype=np.float64),
             holding_cost=problem.costs.holding_cost, stockout_per_period=so,
         )
+
+    def _cost_mode(self, problem: StageProblem, comps: list[np.ndarray], nps: list[NetworkProblem],
+                   mean: np.ndarray, sd: np.ndarray) -> tuple[list[SearchNetwork], int]:
+        """One search per internal fill rate (all in the same engine calls); best per network."""
+        variants: list[list[SearchNetwork]] = []
+        rule, tgt, start, spread, allnets = [], [], [], [], []
+        for f in self.internal_fills:
+            _, _, sns = search_networks(problem, "cost")
+            variants.append(sns)
+            for comp, np_, sn in zip(comps, nps, sns, strict=True):
+                h_up = np.zeros(comp.size)
+                for u, d, _q in np_.network.arcs:
+                    h_up[d] = max(h_up[d], np_.holding_cost[u])
+                q = np.where(sn.leaf, multi_echelon_critical_ratio(np_.holding_cost, np_.stockout_cost, h_up), f)
+                rule.append(np.where(sn.leaf, 2, 1).astype(np.int64))
+                tgt.append(np.full(comp.size, f))
+                start.append(moment_start(mean[comp], sd[comp], q))
+                spread.append(sd[comp])
+                allnets.append(sn)
+        calls = fit_depthwise(allnets, rule, tgt, start, spread, **self._sim())
+        chosen = []
+        for i in range(len(comps)):
+            totals = [float(np.sum(v[i].stage_cost(v[i].metrics_at_levels()))) for v in variants]
+            chosen.append(variants[int(np.argmin(totals))][i])
+        return chosen, calls
