@@ -39,11 +39,25 @@ def write_result(name: str, payload: dict[str, Any]) -> Path:
     return path
 
 
+def _pss_bytes(pid: int) -> int:
+    """Proportional set size of process ``pid`` [bytes] (0 if it is gone or unreadable)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 class TreeMemorySampler:
     """Samples the summed RSS of a process and all its descendants (e.g. Ray workers).
 
     RSS double-counts pages shared between processes (Ray's object store), so the sum
-    is an upper bound; the driver's own peak is reported separately.
+    is an upper bound; the summed PSS (proportional set size: each shared page divided
+    among the processes that map it, from ``/proc/PID/smaps_rollup``) is the tree's real
+    footprint.  The driver's own peak RSS is reported separately.
     """
 
     def __init__(self, pid: int, interval_s: float = 0.2) -> None:
@@ -53,6 +67,7 @@ class TreeMemorySampler:
         self.interval_s = interval_s
         self.peak_tree_bytes = 0
         self.peak_root_bytes = 0
+        self.peak_pss_tree_bytes = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -63,12 +78,15 @@ class TreeMemorySampler:
             try:
                 procs = [self._proc, *self._proc.children(recursive=True)]
                 total = 0
+                pss = 0
                 for p in procs:
                     try:
                         total += p.memory_info().rss
                     except psutil.Error:
                         pass
+                    pss += _pss_bytes(p.pid)
                 self.peak_tree_bytes = max(self.peak_tree_bytes, total)
+                self.peak_pss_tree_bytes = max(self.peak_pss_tree_bytes, pss)
                 self.peak_root_bytes = max(self.peak_root_bytes, self._proc.memory_info().rss)
             except psutil.Error:
                 pass

@@ -54,6 +54,7 @@ def main() -> None:
             "ray_overhead_share_of_solve": round(1 - summary.get("batch_compute_seconds_total", float("nan")) / (args.workers * summary["solve_seconds"]), 4),
             "peak_rss_driver_bytes": mem.peak_root_bytes,
             "peak_rss_process_tree_bytes": mem.peak_tree_bytes,
+            "peak_pss_process_tree_bytes": mem.peak_pss_tree_bytes,
             "sku_locations_per_second": round(n / summary["solve_seconds"], 1),
             "sku_locations_ok": summary["sku_locations_ok"],
             "command": " ".join(["echelon", *cmd[1:2], "DATA", "--out", "OUT", *cmd[5:9]]),

@@ -13,12 +13,27 @@ switch, no review test, one flat state row per stage (a stage and its inbound ar
 the row, since arcs are sorted by downstream stage), integer-threshold sampling from the
 raw 64-bit draws (:func:`._rng.sample_threshold`), and metrics accumulated in every
 period and cleared at the end of the warm-up instead of a per-period ``measure`` test.
+Further:
 
-The output is **bit-identical** to the general kernel: every state variable and every
-accumulator receives the same floating-point operations with the same operands in the
-same order, and every random draw is the same function of ``(seed, replication,
-stream, stage/arc, period)`` (tests compare both kernels on many random networks).
-:func:`simulate_all` dispatches each network to this kernel or the general one.
+* lazy FIFO queues: a customer's order enters its supplier's queue only in a period in
+  which the supplier cannot ship everything it owes (usually never), not when placed;
+* with a fixed lead time ``L`` (``L - 1 <= warmup``) every measured period ends exactly
+  one replenishment cycle (``L = 0``: all but the last), so cycles are counted without
+  the cycle calendar; order, ready and no-stock-out periods are integer counters;
+* **exact mode** (``exact=True``: integer levels and initial stock, sums below 2**52, so
+  every quantity is an integer and every floating-point operation exact, in any order):
+  per-period sums that follow from others are derived instead (units in transit to a
+  stage = on order - owed by its supplier; a supplier's units in transit out, demand from
+  customers and its fill = its customers' in transit in, orders, orders less the part not
+  shipped in the period ordered), and a supplier that ships everything skips the
+  rationing bookkeeping.
+
+The output is **bit-identical** to the general kernel: outside exact mode every state
+variable and every accumulator receives the same floating-point operations with the
+same operands in the same order; in exact mode all of them are exact integers; every
+random draw is the same function of ``(seed, replication, stream, stage/arc, period)``
+(tests compare the kernels on many random networks). :func:`simulate_all` dispatches
+each network to this kernel or the general one.
 """
 
 from __future__ import annotations
@@ -42,6 +57,7 @@ from ._kernels import (
     _N_S1,
     _RING,
     _S_DEM,
+    _S_DLEN,
     _S_KEY,
     _S_OUT0,
     _S_OUT1,
@@ -69,10 +85,10 @@ from ._kernels import (
 )
 from ._rng import STREAM_DEMAND, STREAM_LEAD_TIME, mix64, sample_threshold, stream_key
 
-__all__ = ["simulate_tree", "simulate_all", "GENERAL", "FAST_FLOAT", "FAST_INT"]
+__all__ = ["simulate_tree", "simulate_all", "GENERAL", "FAST_FLOAT", "FAST_INT", "FAST_FLOAT_EXACT"]
 
 # kernel choice per network (``simulate_all``'s ``net_fast``)
-GENERAL, FAST_FLOAT, FAST_INT = 0, 1, 2
+GENERAL, FAST_FLOAT, FAST_INT, FAST_FLOAT_EXACT = 0, 1, 2, 3
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
@@ -81,14 +97,18 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 # numeric row st[j * _NF + field]: state, policy level, then the metric accumulators
 _OH, _BO, _OUT, _OWED, _ITO, _ITI, _ECH, _AOWED, _NEW, _SHIP, _COMP, _BIGS, _INIT = range(13)
 _N_STATE = 11  # fields reset to zero at the start of a replication
+_UNF = 13  # (exact mode) customers' orders not shipped in the period they were placed
 _ACC = 16  # accumulators st[j * _NF + _ACC + metric]
 _NF = 32
 # integer row si[j * _NI + field]: structure, sampling offsets, integer state; the children
 # of all stages follow the rows (si[ns * _NI + k])
 (_PAR, _CH0, _CH1, _DK, _LFIX, _FLAGS, _DLO, _DGLO, _DOFF, _LLO, _LGLO, _LOFF,
- _PEND, _RLEN, _RHEAD, _LAST, _POK) = range(17)
+ _PEND, _RLEN, _RHEAD, _LAST, _POK, _DPH, _RNE, _CFIX, _NOK, _NRDY, _NORD) = range(23)
+# _DK: 0 no external demand, 1 deterministic, 2 one distribution (_DLO, _DGLO, _DOFF and
+# ku _DSH), 3 per-period cycle (_DLO: its first entry in d_sched, _DGLO: its length,
+# _DPH: the current period's position in it)
 _NI = 24
-_ECH_POLICY, _RING_ON = 1, 2  # _FLAGS bits
+_ECH_POLICY = 1  # _FLAGS bit
 # unsigned row ku[j * 4 + field]: stream keys and guide-table shifts
 _KD, _KL, _DSH, _LSH = range(4)
 _RMASK = _RING - 1  # _RING is a power of two
@@ -109,6 +129,7 @@ def simulate_tree(
     d_tglo: np.ndarray,
     d_gshift: np.ndarray,
     d_off: np.ndarray,
+    d_sched: np.ndarray,
     l_ptr: np.ndarray,
     l_tlo: np.ndarray,
     l_tglo: np.ndarray,
@@ -124,6 +145,7 @@ def simulate_tree(
     zero: float,
     one: float,
     eps: float,
+    exact: bool,
 ) -> None:
     """Simulate network ``i`` (a tree of base-stock stages, see the module docstring).
 
@@ -134,7 +156,10 @@ def simulate_tree(
     ``0.0, 1.0, _EPS`` simulate in float64 exactly like the general kernel; ``0, 1, 0``
     simulate in int64, which gives the same numbers when every quantity is an integer
     (integer levels and demands, sums below 2**52): the general kernel's floats then hold
-    exact integers, and its ``x <= _EPS``-style tests are ``x <= 0`` tests.
+    exact integers, and its ``x <= _EPS``-style tests are ``x <= 0`` tests. ``exact``
+    (required with int64, allowed with float64 under the same conditions) enables the
+    exact-mode shortcuts of the module docstring. ``d_sched`` holds the per-period demand
+    cycles (see :mod:`._kernels`).
     """
     s0 = net_i[i, _N_S0]
     ns = net_i[i, _N_S1] - s0
@@ -168,27 +193,32 @@ def simulate_tree(
         if stage_i[g, _S_TYPE] == POLICY_ECHELON_BASE_STOCK:
             si[ib + _FLAGS] |= _ECH_POLICY
         di = stage_i[g, _S_DEM]
-        if di < 0:
-            si[ib + _DK] = 0
-        elif d_ptr[di + 1] - d_ptr[di] == 1:
-            si[ib + _DK] = 1
+        if di >= 0 and stage_i[g, _S_DLEN] > 1:
+            si[ib + _DK] = 3
+            si[ib + _DLO] = di
+            si[ib + _DGLO] = stage_i[g, _S_DLEN]
         else:
-            si[ib + _DK] = 2
-        di = max(di, 0)
-        si[ib + _DLO] = d_tlo[di]
-        si[ib + _DGLO] = d_tglo[di]
-        si[ib + _DOFF] = d_off[di]
-        ku[j * 4 + _DSH] = np.uint64(d_gshift[di])
+            if di < 0:
+                si[ib + _DK] = 0
+            elif d_ptr[di + 1] - d_ptr[di] == 1:
+                si[ib + _DK] = 1
+            else:
+                si[ib + _DK] = 2
+            di = max(di, 0)
+            si[ib + _DLO] = d_tlo[di]
+            si[ib + _DGLO] = d_tglo[di]
+            si[ib + _DOFF] = d_off[di]
+            ku[j * 4 + _DSH] = np.uint64(d_gshift[di])
         li = arc_i[a0 + j, _A_LT]
         si[ib + _LLO] = l_tlo[li]
         si[ib + _LGLO] = l_tglo[li]
         si[ib + _LOFF] = l_off[li]
         ku[j * 4 + _LSH] = np.uint64(l_gshift[li])
         si[ib + _LFIX] = l_off[li] if l_ptr[li + 1] - l_ptr[li] == 1 else -1
-    for j in range(ns):
-        p = si[j * _NI + _PAR]
-        if fifo and p >= 0 and si[p * _NI + _CH1] - si[p * _NI + _CH0] > 1:
-            si[j * _NI + _FLAGS] |= _RING_ON
+        # a fixed lead time L (<= warmup + 1) ends exactly one replenishment cycle in every
+        # measured period (L = 0: all but the last), so no cycle calendar is needed
+        fixed = si[ib + _LFIX]
+        si[ib + _CFIX] = fixed if fixed >= 0 and fixed - 1 <= warmup else -1
 
     arrivals = np.full(ns * cal, zero)
     cyc = np.zeros(ns * cal, dtype=np.int64)  # replenishment cycles ending in a period
@@ -204,12 +234,18 @@ def simulate_tree(
             st[b + _OH] = st[b + _INIT]
             for m in range(N_ACC):
                 st[b + _ACC + m] = zero
+            st[b + _UNF] = zero
             ib = j * _NI
             si[ib + _PEND] = 0
             si[ib + _RLEN] = 0
             si[ib + _RHEAD] = 0
             si[ib + _LAST] = 0
             si[ib + _POK] = 1
+            si[ib + _DPH] = 0
+            si[ib + _RNE] = 0
+            si[ib + _NOK] = 0
+            si[ib + _NRDY] = 0
+            si[ib + _NORD] = 0
             ku[j * 4 + _KD] = stream_key(seed, r, STREAM_DEMAND, stage_i[s0 + j, _S_KEY])
             ku[j * 4 + _KL] = stream_key(seed, r, STREAM_LEAD_TIME, arc_i[a0 + j, _A_KEY])
         arrivals[:] = zero
@@ -220,6 +256,11 @@ def simulate_tree(
                 for j in range(ns):
                     for m in range(N_ACC):
                         st[j * _NF + _ACC + m] = zero
+                    st[j * _NF + _UNF] = zero
+                    # integer counters: periods without stock-out, ready, orders
+                    si[j * _NI + _NOK] = 0
+                    si[j * _NI + _NRDY] = 0
+                    si[j * _NI + _NORD] = 0
             slot = t & cmask
             tg = np.uint64(t) * _GOLDEN
             # ---- pass A, downstream first: receipts, orders ---------------------------
@@ -227,46 +268,59 @@ def simulate_tree(
                 b = j * _NF
                 ib = j * _NI
                 p = si[ib + _PAR]
+                # on hand and on order stay in registers (oh, on_order) through the
+                # period's pass A: no store-to-load round trips on the critical path
                 q = arrivals[j * cal + slot]
+                oh = st[b + _OH]
+                on_order = st[b + _OUT]
                 if q != zero:
                     arrivals[j * cal + slot] = zero
-                    st[b + _ITI] -= q
-                    if p >= 0:
+                    if not exact:  # (exact: in transit in = on order - owed by the supplier)
+                        st[b + _ITI] -= q
+                    if p >= 0 and not exact:  # (exact: the supplier's sum is derived)
                         st[p * _NF + _ITO] -= q
                     # one inbound arc, quantity_per 1: received units are finished units
                     # (the kit buffer is empty at the start of a period, so made = q > 0)
-                    st[b + _OUT] -= q
-                    st[b + _OH] += q
-                ip = st[b + _OH] + zero + st[b + _OUT] - st[b + _BO] - st[b + _OWED]
+                    on_order -= q
+                    oh += q
+                    st[b + _OH] = oh
+                ip = oh + zero + on_order - st[b + _BO] - st[b + _OWED]
                 if echelon:
                     e = ip
                     for k in range(si[ib + _CH0], si[ib + _CH1]):
                         e += one * st[si[k] * _NF + _ECH]
-                    st[b + _ECH] = e
+                    st[b + _ECH] = e  # (raised by the order below: e + x)
                     x = st[b + _BIGS] - (e if si[ib + _FLAGS] & _ECH_POLICY else ip)
                 else:
                     x = st[b + _BIGS] - ip
                 # every period is a review: the replenishment cycle it closes ends before
                 # this review's order arrives (the lead time drawn for the lane now)
                 lead = si[ib + _LFIX]
-                if lead < 0:
-                    lead = sample_threshold(tab, tab, si[ib + _LLO], si[ib + _LGLO], ku[j * 4 + _LSH],
-                                            si[ib + _LOFF], mix64(ku[j * 4 + _KL] + tg))
-                due = t + lead
-                if not crossing and due < si[ib + _LAST]:
-                    due = si[ib + _LAST]
-                if due == t:  # it ended with the previous period
-                    if t - 1 >= warmup:
-                        st[b + _ACC + A_CYCLES] += one
-                        st[b + _ACC + A_CYCLES_OK] += one if si[ib + _POK] != 0 else zero
+                if si[ib + _CFIX] >= 0:
+                    # fixed lead time: without crossing the lane's last arrival is at most
+                    # t - 1 + lead, so due = t + lead; cycles are counted in pass B
+                    due = t + lead
                 else:
-                    cyc[j * cal + ((due - 1) & cmask)] += 1
+                    if lead < 0:
+                        lead = sample_threshold(tab, tab, si[ib + _LLO], si[ib + _LGLO], ku[j * 4 + _LSH],
+                                                si[ib + _LOFF], mix64(ku[j * 4 + _KL] + tg))
+                    due = t + lead
+                    if not crossing and due < si[ib + _LAST]:
+                        due = si[ib + _LAST]
+                    if due == t:  # it ended with the previous period
+                        if t - 1 >= warmup:
+                            st[b + _ACC + A_CYCLES] += one
+                            st[b + _ACC + A_CYCLES_OK] += one if si[ib + _POK] != 0 else zero
+                    else:
+                        cyc[j * cal + ((due - 1) & cmask)] += 1
                 if x <= eps:
+                    st[b + _OUT] = on_order
+                    st[b + _NEW] = zero  # no order: nothing new for the supplier
                     continue
-                st[b + _OUT] += x
+                st[b + _OUT] = on_order + x
                 if echelon:
-                    st[b + _ECH] += x
-                st[b + _ACC + M_ORDER_FREQUENCY] += one
+                    st[b + _ECH] = e + x
+                si[ib + _NORD] += 1
                 st[b + _ACC + M_ORDER_QUANTITY] += x
                 q = x * one
                 if p < 0:
@@ -278,149 +332,216 @@ def simulate_tree(
                         si[ib + _PEND] = 1
                     else:
                         arrivals[j * cal + (due & cmask)] += q
-                        st[b + _ITI] += q
+                        if not exact:
+                            st[b + _ITI] += q
                 else:
+                    # (under FIFO rationing the order enters the supplier's queue only if
+                    # the supplier cannot ship everything it owes, see pass B)
                     st[b + _AOWED] += q
-                    st[b + _NEW] += q
+                    st[b + _NEW] = q  # (zero at this point: 0 + q = q)
                     st[p * _NF + _OWED] += q
-                    if si[ib + _FLAGS] & _RING_ON:
-                        n = si[ib + _RLEN]
-                        if n == _RING:
-                            ring_q[j * _RING + ((si[ib + _RHEAD] + n - 1) & _RMASK)] += q
-                        else:
-                            pos = j * _RING + ((si[ib + _RHEAD] + n) & _RMASK)
-                            ring_t[pos] = t
-                            ring_q[pos] = q
-                            si[ib + _RLEN] = n + 1
 
             # ---- pass B, upstream first: shipments, demand, measurements ---------------
             for j in range(ns):
                 b = j * _NF
                 ib = j * _NI
                 short = False
+                oh = st[b + _OH]  # on hand and backorders in registers (oh, bo) in pass B
+                bo = st[b + _BO]
                 if si[ib + _PEND] != 0:
                     si[ib + _PEND] = 0
                     made = st[b + _COMP]
                     st[b + _COMP] = zero
                     if made > zero:
                         st[b + _OUT] -= made
-                        st[b + _OH] += made
-                oh = st[b + _OH]
+                        oh += made
                 dk = si[ib + _DK]
                 if dk != 0:  # only stages with external demand have backorders
-                    bo = st[b + _BO]
-                    if bo > zero and oh > zero:
-                        f = min(oh, bo)
-                        st[b + _BO] = bo - f
-                        oh -= f
+                    # branch-free: f = min(oh, bo) when both are positive, else +0, and
+                    # subtracting +0 changes nothing (backorders and on hand are >= +0)
+                    f = min(max(oh, zero), bo)
+                    bo = bo - f
+                    oh -= f
                 k0 = si[ib + _CH0]
                 k1 = si[ib + _CH1]
                 has_ch = k1 > k0
                 total = st[b + _OWED]
                 if has_ch and total > zero:
+                    ship_all = False  # every customer gets what it is owed (_AOWED)
                     if k1 - k0 == 1:
                         c = si[k0]
                         q = total if oh >= total - eps else max(oh, zero)
                         st[c * _NF + _SHIP] = q
                         oh = max(oh - q, zero)
+                        # (exact: the one customer is owed all of total, _AOWED = total)
+                        ship_all = exact and q == total
                     elif oh >= total - eps:
-                        for k in range(k0, k1):
-                            cb = si[k] * _NF
-                            st[cb + _SHIP] = st[cb + _AOWED]
-                            ci = si[k] * _NI
-                            si[ci + _RLEN] = 0
-                            si[ci + _RHEAD] = 0
+                        # everything owed ships: the FIFO queues empty (they are non-empty
+                        # only after a period of rationing, _RNE)
+                        if si[ib + _RNE] != 0:
+                            si[ib + _RNE] = 0
+                            for k in range(k0, k1):
+                                ci = si[k] * _NI
+                                si[ci + _RLEN] = 0
+                                si[ci + _RHEAD] = 0
+                        ship_all = True
                         oh = max(oh - total, zero)
-                    elif oh <= zero:
-                        for k in range(k0, k1):
-                            st[si[k] * _NF + _SHIP] = zero
-                    elif alloc == ALLOC_PROPORTIONAL:
-                        rem = oh
-                        for k in range(k0, k1):
-                            cb = si[k] * _NF
-                            f = math.floor(oh * st[cb + _AOWED] / total) * one
-                            st[cb + _SHIP] = f
-                            rem -= f
-                        for k in range(k0, k1):
-                            if rem <= zero:
-                                break
-                            cb = si[k] * _NF
-                            f = min(rem, st[cb + _AOWED] - st[cb + _SHIP])
-                            st[cb + _SHIP] += f
-                            rem -= f
-                        oh = max(rem, zero)
                     else:
-                        for k in range(k0, k1):
-                            st[si[k] * _NF + _SHIP] = zero
-                        rem = oh
-                        while rem > eps:
-                            best = -1
-                            best_t = n_total + 1
+                        if fifo:
+                            # lazy FIFO queues: this period's orders (_NEW) join the
+                            # queues only now that rationing is needed (with a full
+                            # shipment the queues stay empty); the queue of child c holds
+                            # (period, quantity) of its unshipped orders, oldest first
+                            si[ib + _RNE] = 1
                             for k in range(k0, k1):
                                 c = si[k]
+                                q = st[c * _NF + _NEW]
+                                if q > zero:
+                                    ci = c * _NI
+                                    n = si[ci + _RLEN]
+                                    if n == _RING:  # full: merge into the newest entry
+                                        ring_q[c * _RING + ((si[ci + _RHEAD] + n - 1) & _RMASK)] += q
+                                    else:
+                                        pos = c * _RING + ((si[ci + _RHEAD] + n) & _RMASK)
+                                        ring_t[pos] = t
+                                        ring_q[pos] = q
+                                        si[ci + _RLEN] = n + 1
+                        if oh <= zero:
+                            for k in range(k0, k1):
+                                st[si[k] * _NF + _SHIP] = zero
+                        elif alloc == ALLOC_PROPORTIONAL:
+                            rem = oh
+                            for k in range(k0, k1):
+                                cb = si[k] * _NF
+                                f = math.floor(oh * st[cb + _AOWED] / total) * one
+                                st[cb + _SHIP] = f
+                                rem -= f
+                            for k in range(k0, k1):
+                                if rem <= zero:
+                                    break
+                                cb = si[k] * _NF
+                                f = min(rem, st[cb + _AOWED] - st[cb + _SHIP])
+                                st[cb + _SHIP] += f
+                                rem -= f
+                            oh = max(rem, zero)
+                        else:
+                            for k in range(k0, k1):
+                                st[si[k] * _NF + _SHIP] = zero
+                            rem = oh
+                            while rem > eps:
+                                best = -1
+                                best_t = n_total + 1
+                                for k in range(k0, k1):
+                                    c = si[k]
+                                    ci = c * _NI
+                                    if si[ci + _RLEN] > 0:
+                                        tt = ring_t[c * _RING + si[ci + _RHEAD]]
+                                        if tt < best_t:
+                                            best_t = tt
+                                            best = c
+                                if best < 0:
+                                    break
+                                bi = best * _NI
+                                pos = best * _RING + si[bi + _RHEAD]
+                                f = min(rem, ring_q[pos])
+                                st[best * _NF + _SHIP] += f
+                                rem -= f
+                                ring_q[pos] -= f
+                                if ring_q[pos] <= eps:
+                                    si[bi + _RHEAD] = (si[bi + _RHEAD] + 1) & _RMASK
+                                    si[bi + _RLEN] -= 1
+                            oh = max(rem, zero)
+                    if ship_all and exact:
+                        # exact arithmetic, every customer gets all it is owed: nothing
+                        # stays owed and this period's orders are filled in full (the
+                        # supplier's demand, fill and in-transit sums are derived from the
+                        # customers' at the end of the replication)
+                        for k in range(k0, k1):
+                            c = si[k]
+                            cb = c * _NF
+                            q = st[cb + _AOWED]
+                            # (_NEW is left as is: the customer overwrites it in its next pass A)
+                            if q > zero:
+                                st[cb + _AOWED] = zero
                                 ci = c * _NI
-                                if si[ci + _RLEN] > 0:
-                                    tt = ring_t[c * _RING + si[ci + _RHEAD]]
-                                    if tt < best_t:
-                                        best_t = tt
-                                        best = c
-                            if best < 0:
-                                break
-                            bi = best * _NI
-                            pos = best * _RING + si[bi + _RHEAD]
-                            f = min(rem, ring_q[pos])
-                            st[best * _NF + _SHIP] += f
-                            rem -= f
-                            ring_q[pos] -= f
-                            if ring_q[pos] <= eps:
-                                si[bi + _RHEAD] = (si[bi + _RHEAD] + 1) & _RMASK
-                                si[bi + _RLEN] -= 1
-                        oh = max(rem, zero)
-                    owed = st[b + _OWED]
-                    ito = st[b + _ITO]
-                    for k in range(k0, k1):
-                        c = si[k]
-                        cb = c * _NF
-                        q = st[cb + _SHIP]
-                        before = st[cb + _AOWED]
-                        if q > zero:
-                            st[cb + _AOWED] = max(before - q, zero)
-                            owed -= q
-                            ci = c * _NI
-                            lead = si[ci + _LFIX]
-                            if lead < 0:
-                                lead = sample_threshold(tab, tab, si[ci + _LLO], si[ci + _LGLO], ku[c * 4 + _LSH],
-                                                        si[ci + _LOFF], mix64(ku[c * 4 + _KL] + tg))
-                            due = t + lead
-                            if not crossing:
-                                if due < si[ci + _LAST]:
-                                    due = si[ci + _LAST]
-                                si[ci + _LAST] = due
-                            if due == t:
-                                st[cb + _COMP] += q
-                                si[ci + _PEND] = 1
-                            else:
-                                arrivals[c * cal + (due & cmask)] += q
-                                ito += q
-                                st[cb + _ITI] += q
-                        nw = st[cb + _NEW]
-                        if nw > zero:
-                            filled_new = min(max(q - (before - nw), zero), nw)
-                            if filled_new < nw - eps:
-                                short = True
-                            st[b + _ACC + M_DEMAND] += nw
-                            st[b + _ACC + M_FILL_RATE] += filled_new
-                            st[cb + _NEW] = zero
-                    if owed < eps:
-                        owed = zero
-                    st[b + _OWED] = owed
-                    st[b + _ITO] = ito
+                                lead = si[ci + _LFIX]
+                                if lead < 0:
+                                    lead = sample_threshold(tab, tab, si[ci + _LLO], si[ci + _LGLO], ku[c * 4 + _LSH],
+                                                            si[ci + _LOFF], mix64(ku[c * 4 + _KL] + tg))
+                                due = t + lead
+                                if not crossing:
+                                    if due < si[ci + _LAST]:
+                                        due = si[ci + _LAST]
+                                    si[ci + _LAST] = due
+                                if due == t:
+                                    st[cb + _COMP] += q
+                                    si[ci + _PEND] = 1
+                                else:
+                                    arrivals[c * cal + (due & cmask)] += q
+                        st[b + _OWED] = zero
+                    else:
+                        owed = st[b + _OWED]
+                        ito = st[b + _ITO]
+                        acc_dem = st[b + _ACC + M_DEMAND]  # in registers for the loop
+                        acc_fill = st[b + _ACC + M_FILL_RATE]
+                        unf = st[b + _UNF]
+                        for k in range(k0, k1):
+                            c = si[k]
+                            cb = c * _NF
+                            before = st[cb + _AOWED]
+                            q = before if ship_all else st[cb + _SHIP]
+                            if q > zero:
+                                st[cb + _AOWED] = max(before - q, zero)
+                                owed -= q
+                                ci = c * _NI
+                                lead = si[ci + _LFIX]
+                                if lead < 0:
+                                    lead = sample_threshold(tab, tab, si[ci + _LLO], si[ci + _LGLO], ku[c * 4 + _LSH],
+                                                            si[ci + _LOFF], mix64(ku[c * 4 + _KL] + tg))
+                                due = t + lead
+                                if not crossing:
+                                    if due < si[ci + _LAST]:
+                                        due = si[ci + _LAST]
+                                    si[ci + _LAST] = due
+                                if due == t:
+                                    st[cb + _COMP] += q
+                                    si[ci + _PEND] = 1
+                                else:
+                                    arrivals[c * cal + (due & cmask)] += q
+                                    ito += q
+                                    if not exact:
+                                        st[cb + _ITI] += q
+                            nw = st[cb + _NEW]
+                            if nw > zero:
+                                filled_new = min(max(q - (before - nw), zero), nw)
+                                if filled_new < nw - eps:
+                                    short = True
+                                if exact:
+                                    unf += nw - filled_new
+                                else:
+                                    acc_dem += nw
+                                    acc_fill += filled_new
+                                st[cb + _NEW] = zero
+                        st[b + _ACC + M_DEMAND] = acc_dem
+                        st[b + _ACC + M_FILL_RATE] = acc_fill
+                        st[b + _UNF] = unf
+                        if owed < eps:
+                            owed = zero
+                        st[b + _OWED] = owed
+                        st[b + _ITO] = ito
                 if dk != 0:
                     if dk == 1:
                         d = si[ib + _DOFF]
-                    else:
+                    elif dk == 2:
                         d = sample_threshold(tab, tab, si[ib + _DLO], si[ib + _DGLO], ku[j * 4 + _DSH],
                                              si[ib + _DOFF], mix64(ku[j * 4 + _KD] + tg))
+                    else:  # per-period demand: entry t % n of the cycle (phase counter)
+                        ph = si[ib + _DPH]
+                        di = d_sched[si[ib + _DLO] + ph]
+                        ph += 1
+                        si[ib + _DPH] = 0 if ph == si[ib + _DGLO] else ph
+                        d = sample_threshold(tab, tab, d_tlo[di], d_tglo[di], np.uint64(d_gshift[di]),
+                                             d_off[di], mix64(ku[j * 4 + _KD] + tg))
                     if d > 0:
                         dem = d * one
                         f = dem if oh >= dem else max(oh, zero)
@@ -428,36 +549,69 @@ def simulate_tree(
                         miss = dem - f
                         # branch-free: miss is +0 when all is filled, and adding +0 leaves
                         # the (never negative-zero) backorders and sums unchanged
-                        short = short or miss > zero
+                        short |= miss > zero
                         if backorders:
-                            st[b + _BO] += miss
+                            bo += miss
                         else:
                             st[b + _ACC + M_LOST_SALES] += miss
                         st[b + _ACC + M_DEMAND] += dem
                         st[b + _ACC + M_FILL_RATE] += f
                 st[b + _OH] = oh
-                ok = not short and st[b + _BO] <= eps and st[b + _OWED] <= eps
-                si[ib + _POK] = 1 if ok else 0
-                n_end = cyc[j * cal + slot]
-                if n_end > 0:
-                    cyc[j * cal + slot] = 0
-                    st[b + _ACC + A_CYCLES] += n_end * one
-                    st[b + _ACC + A_CYCLES_OK] += n_end * one if ok else zero
-                st[b + _ACC + M_READY_RATE] += one if oh > eps else zero
+                st[b + _BO] = bo
+                ok = (not short) & (bo <= eps) & (st[b + _OWED] <= eps)  # no branches
+                nok = 1 if ok else 0
+                si[ib + _POK] = nok
+                si[ib + _NOK] += nok
+                if si[ib + _CFIX] < 0:
+                    n_end = cyc[j * cal + slot]
+                    if n_end > 0:
+                        cyc[j * cal + slot] = 0
+                        st[b + _ACC + A_CYCLES] += n_end * one
+                        st[b + _ACC + A_CYCLES_OK] += n_end * one if ok else zero
+                si[ib + _NRDY] += 1 if oh > eps else 0
                 st[b + _ACC + M_ON_HAND] += oh
-                st[b + _ACC + M_IN_TRANSIT_IN] += st[b + _ITI]
+                if exact:  # all kit buffers are empty at the end of a period
+                    st[b + _ACC + M_IN_TRANSIT_IN] += st[b + _OUT] - st[b + _AOWED]
+                else:
+                    st[b + _ACC + M_IN_TRANSIT_IN] += st[b + _ITI]
                 # backorders (no external demand), owed and in transit out (no customers)
                 # stay +0 at such stages: adding them would not change the sums
                 if dk != 0:
-                    st[b + _ACC + M_BACKORDERS] += st[b + _BO]
+                    st[b + _ACC + M_BACKORDERS] += bo
                 if has_ch:
                     st[b + _ACC + M_OWED_DOWNSTREAM] += st[b + _OWED]
-                    st[b + _ACC + M_IN_TRANSIT_OUT] += st[b + _ITO]
+                    if not exact:
+                        st[b + _ACC + M_IN_TRANSIT_OUT] += st[b + _ITO]
 
         # ---- per-replication means -----------------------------------------------------
+        if exact:
+            # the sums the exact mode does not keep per period, from identities that hold
+            # exactly in integer arithmetic: a supplier's units in transit out are its
+            # customers' units in transit in, its demand from customers is what they
+            # ordered, and it filled that less what it did not ship in the period ordered
+            for j in range(ns):
+                a = j * _NF + _ACC
+                p = si[j * _NI + _PAR]
+                if p >= 0:
+                    pa = p * _NF + _ACC
+                    st[pa + M_IN_TRANSIT_OUT] += st[a + M_IN_TRANSIT_IN]
+                    st[pa + M_DEMAND] += st[a + M_ORDER_QUANTITY]
+                    st[pa + M_FILL_RATE] += st[a + M_ORDER_QUANTITY]
+            for j in range(ns):
+                st[j * _NF + _ACC + M_FILL_RATE] -= st[j * _NF + _UNF]
         for j in range(ns):
             g = s0 + j
             a = j * _NF + _ACC
+            ib = j * _NI
+            # counts (sums of ones in the general kernel: exact, so identical)
+            st[a + M_READY_RATE] = si[ib + _NRDY] * one
+            st[a + M_ORDER_FREQUENCY] = si[ib + _NORD] * one
+            if si[ib + _CFIX] == 0:  # the last period's cycle ends after the horizon
+                st[a + A_CYCLES] = (n_total - warmup - 1) * one
+                st[a + A_CYCLES_OK] = (si[ib + _NOK] - si[ib + _POK]) * one
+            elif si[ib + _CFIX] > 0:
+                st[a + A_CYCLES] = (n_total - warmup) * one
+                st[a + A_CYCLES_OK] = si[ib + _NOK] * one
             for m in range(N_METRICS):
                 out[m, r, g] = st[a + m] * inv
             dem = st[a + M_DEMAND]
@@ -480,6 +634,7 @@ def simulate_all(
     d_guide: np.ndarray,
     d_ptr: np.ndarray,
     d_off: np.ndarray,
+    d_sched: np.ndarray,
     l_cdf: np.ndarray,
     l_guide: np.ndarray,
     l_ptr: np.ndarray,
@@ -502,7 +657,8 @@ def simulate_all(
     """Simulate every network (``prange``); writes ``out[metric, replication, stage]``.
 
     ``net_fast[i]`` picks the kernel of network ``i``: ``GENERAL`` (the general kernel),
-    ``FAST_FLOAT`` or ``FAST_INT`` (:func:`simulate_tree` in float64 or int64).
+    ``FAST_FLOAT``, ``FAST_FLOAT_EXACT`` or ``FAST_INT`` (:func:`simulate_tree` in float64, float64
+    in exact mode, int64).
 
     Both kernels give identical numbers, each network only touches its own rows of
     ``out`` and draws only from its own streams, so results do not depend on the thread
@@ -513,18 +669,18 @@ def simulate_all(
         if net_fast[i] == FAST_INT:
             simulate_tree(
                 i, net_i, net_seed, stage_i, stage_f, arc_i, out_arcs, tab, d_ptr, d_tlo, d_tglo,
-                d_gshift, d_off, l_ptr, l_tlo, l_tglo, l_gshift, l_off, n_reps, n_total, warmup,
-                backorders, crossing, alloc, out, 0, 1, 0,
+                d_gshift, d_off, d_sched, l_ptr, l_tlo, l_tglo, l_gshift, l_off, n_reps, n_total, warmup,
+                backorders, crossing, alloc, out, 0, 1, 0, True,
             )
-        elif net_fast[i] == FAST_FLOAT:
+        elif net_fast[i] == FAST_FLOAT or net_fast[i] == FAST_FLOAT_EXACT:
             simulate_tree(
                 i, net_i, net_seed, stage_i, stage_f, arc_i, out_arcs, tab, d_ptr, d_tlo, d_tglo,
-                d_gshift, d_off, l_ptr, l_tlo, l_tglo, l_gshift, l_off, n_reps, n_total, warmup,
-                backorders, crossing, alloc, out, 0.0, 1.0, _EPS,
+                d_gshift, d_off, d_sched, l_ptr, l_tlo, l_tglo, l_gshift, l_off, n_reps, n_total, warmup,
+                backorders, crossing, alloc, out, 0.0, 1.0, _EPS, net_fast[i] == FAST_FLOAT_EXACT,
             )
         else:
             _simulate_network(
                 i, net_i, net_seed, stage_i, stage_f, arc_i, out_arcs, arc_qp, d_cdf, d_guide, d_ptr,
-                d_off, l_cdf, l_guide, l_ptr, l_off, n_reps, n_total, warmup, backorders, crossing,
+                d_off, d_sched, l_cdf, l_guide, l_ptr, l_off, n_reps, n_total, warmup, backorders, crossing,
                 alloc, out,
             )

@@ -13,6 +13,9 @@ Layout (``g`` = global stage position, ``a`` = global arc position):
 * ``out_arcs[st_out_ptr[g]:st_out_ptr[g+1]]`` are the outbound arcs of stage ``g``.
 * distributions are CSR inverse-CDF tables ``(cdf, guide, ptr, off)``; ``guide`` (same
   layout as ``cdf``) is the Chen-Asau guide table that makes inverse-CDF sampling O(1).
+* per-period demand: a stage with a demand cycle of ``n = stage_i[g, _S_DLEN] > 1``
+  periods draws period ``t``'s demand from distribution ``d_sched[stage_i[g, _S_DEM] +
+  t % n]``.
 
 Period ``t`` of one replication:
 
@@ -84,8 +87,10 @@ N_ACC = N_METRICS + 2
 # columns of the packed static arrays (see ``engine._concatenate``)
 _N_S0, _N_S1, _N_A0, _N_A1, _N_CAL, _N_PCAL, _N_ECH = 0, 1, 2, 3, 4, 5, 6
 N_NET_FIELDS = 7
-_S_IN0, _S_IN1, _S_OUT0, _S_OUT1, _S_DEM, _S_PROC, _S_KEY, _S_TYPE, _S_REVIEW = 0, 1, 2, 3, 4, 5, 6, 7, 8
-N_STAGE_INT_FIELDS = 9
+# _S_DEM: the stage's demand distribution (-1: none) or, when its demand cycle is longer
+# than one period (_S_DLEN > 1), the position of the cycle's first entry in ``d_sched``
+_S_IN0, _S_IN1, _S_OUT0, _S_OUT1, _S_DEM, _S_PROC, _S_KEY, _S_TYPE, _S_REVIEW, _S_DLEN = range(10)
+N_STAGE_INT_FIELDS = 10
 _F_S, _F_BIGS, _F_Q, _F_MOQ, _F_MULT, _F_CAP, _F_INIT = 0, 1, 2, 3, 4, 5, 6
 N_STAGE_FLOAT_FIELDS = 7
 _A_SRC, _A_DST, _A_LT, _A_KEY = 0, 1, 2, 3
@@ -151,6 +156,7 @@ def _simulate_network(
     d_guide: np.ndarray,
     d_ptr: np.ndarray,
     d_off: np.ndarray,
+    d_sched: np.ndarray,
     l_cdf: np.ndarray,
     l_guide: np.ndarray,
     l_ptr: np.ndarray,
@@ -485,6 +491,9 @@ def _simulate_network(
                         ss[j, _OWED] = 0.0
                 di = stage_i[g, _S_DEM]
                 if di >= 0:
+                    n_cycle = stage_i[g, _S_DLEN]
+                    if n_cycle > 1:  # per-period demand: this period's distribution
+                        di = d_sched[di + t % n_cycle]
                     lo = d_ptr[di]
                     hi = d_ptr[di + 1]
                     if hi - lo == 1:
@@ -547,6 +556,7 @@ def simulate_networks(
     d_guide: np.ndarray,
     d_ptr: np.ndarray,
     d_off: np.ndarray,
+    d_sched: np.ndarray,
     l_cdf: np.ndarray,
     l_guide: np.ndarray,
     l_ptr: np.ndarray,
@@ -569,6 +579,6 @@ def simulate_networks(
     for i in nb.prange(n_net):
         _simulate_network(
             i, net_i, net_seed, stage_i, stage_f, arc_i, out_arcs, arc_qp, d_cdf, d_guide, d_ptr,
-            d_off, l_cdf, l_guide, l_ptr, l_off, n_reps, n_total, warmup, backorders, crossing,
+            d_off, d_sched, l_cdf, l_guide, l_ptr, l_off, n_reps, n_total, warmup, backorders, crossing,
             alloc, out,
         )

@@ -23,7 +23,7 @@ from . import _kernels as K
 from ._rng import guide_table, threshold_tables
 from .network import Network, Policy
 
-__all__ = ["Costs", "SimulationResult", "simulate", "METRICS", "LeadTimeSpec", "DemandSpec"]
+__all__ = ["Costs", "DemandSchedule", "SimulationResult", "simulate", "METRICS", "LeadTimeSpec", "DemandSpec"]
 
 #: kernel metrics in output order, with units
 KERNEL_METRICS: tuple[tuple[str, str], ...] = (
@@ -57,7 +57,56 @@ LeadTimeSpec = (
     | Sequence[int | DiscreteDistribution]
     | Mapping[tuple[int, int], int | DiscreteDistribution]
 )
-DemandSpec = DiscreteDistribution | Sequence[DiscreteDistribution | None] | Mapping[int, DiscreteDistribution]
+
+
+@dataclass(frozen=True, init=False)
+class DemandSchedule:
+    """Per-period demand of one stage: a cycle of distributions, one per period.
+
+    Period ``t`` of a replication (counted from the first warm-up period, ``t = 0``)
+    draws its demand from ``distributions[t % len(distributions)]``, with the same single
+    uniform draw per stage-period as stationary demand (common random numbers carry
+    over: a schedule of identical distributions gives exactly the stationary numbers).
+    Use it wherever :func:`simulate` takes a demand distribution.
+
+    Attributes:
+        distributions: one :class:`DiscreteDistribution` per period of the cycle
+            [units/period]; e.g. 7 for a weekly pattern of daily demand, 52 for weeks of
+            a year, or ``warmup + periods`` entries for a finite planning horizon.
+    """
+
+    distributions: tuple[DiscreteDistribution, ...]
+
+    def __init__(self, distributions: Sequence[DiscreteDistribution]) -> None:
+        dists = tuple(distributions)
+        if not dists:
+            raise ValueError("DemandSchedule needs at least one distribution")
+        if not all(isinstance(d, DiscreteDistribution) for d in dists):
+            raise TypeError("DemandSchedule entries must be DiscreteDistribution objects")
+        object.__setattr__(self, "distributions", dists)
+
+    @classmethod
+    def poisson(cls, means: Sequence[float] | np.ndarray) -> DemandSchedule:
+        """Poisson demand with one mean per period of the cycle [units/period]."""
+        memo: dict[float, DiscreteDistribution] = {}  # equal means share one table
+        dists = []
+        for m in np.asarray(means, dtype=np.float64).ravel():
+            if float(m) not in memo:
+                memo[float(m)] = DiscreteDistribution.poisson(float(m))
+            dists.append(memo[float(m)])
+        return cls(dists)
+
+    def __len__(self) -> int:
+        return len(self.distributions)
+
+    def means(self) -> np.ndarray:
+        """Mean demand of each period of the cycle [units/period]."""
+        return np.array([d.mean() for d in self.distributions])
+
+
+StageDemand = DiscreteDistribution | DemandSchedule
+DemandSpec = StageDemand | Sequence[StageDemand | Sequence[DiscreteDistribution] | None] | Mapping[
+    int, StageDemand | Sequence[DiscreteDistribution]]
 
 _ALLOCATION = {"fifo": K.ALLOC_FIFO, "proportional": K.ALLOC_PROPORTIONAL}
 _POINTS: dict[int, DiscreteDistribution] = {}  # shared deterministic lead times
@@ -174,24 +223,40 @@ def _as_dist(x: int | float | DiscreteDistribution, what: str) -> DiscreteDistri
     return dist
 
 
-def _stage_demand(net: Network, spec: DemandSpec | None) -> list[DiscreteDistribution | None]:
+def _schedule(entry: Any) -> tuple[DiscreteDistribution, ...] | None:
+    """A stage's demand entry as a tuple of per-period distributions (``None``: no demand)."""
+    if entry is None:
+        return None
+    if isinstance(entry, DiscreteDistribution):
+        return (entry,)
+    if isinstance(entry, DemandSchedule):
+        return entry.distributions
+    if isinstance(entry, list | tuple):
+        return DemandSchedule(entry).distributions
+    raise TypeError("demand entries must be DiscreteDistribution, DemandSchedule, a list of "
+                    "DiscreteDistribution (one per period) or None")
+
+
+def _stage_demand(net: Network, spec: DemandSpec | None) -> list[tuple[DiscreteDistribution, ...] | None]:
+    """Per stage, the demand distribution of each period of its cycle (``None``: none)."""
     n = net.n_stages
-    out: list[DiscreteDistribution | None] = [None] * n
+    out: list[tuple[DiscreteDistribution, ...] | None] = [None] * n
     if spec is None:
         raise ValueError("demand is required")
-    if isinstance(spec, DiscreteDistribution):
+    if isinstance(spec, DiscreteDistribution | DemandSchedule):
+        sched = _schedule(spec)
         for j in net.customer_facing:
-            out[j] = spec
+            out[j] = sched
     elif isinstance(spec, Mapping):
         for j, d in spec.items():
             if not 0 <= int(j) < n:
                 raise ValueError(f"demand given for unknown stage {j}")
-            out[int(j)] = d
+            out[int(j)] = _schedule(d)
     else:
         seq = list(spec)
         if len(seq) != n:
             raise ValueError(f"demand: expected one entry per stage ({n})")
-        out = seq
+        out = [_schedule(d) for d in seq]
     return out
 
 
@@ -225,8 +290,10 @@ class _Block:
     n_stages: int
     position: np.ndarray  # topological position of each user stage
     stage: dict[str, np.ndarray]  # _STAGE_FIELDS, in topological order
-    st_demand: np.ndarray  # index into ``demand`` or -1
+    st_demand: np.ndarray  # index into ``demand`` (stationary), into ``schedule`` (cycle) or -1
+    st_dlen: np.ndarray  # length of the stage's demand cycle (1: stationary)
     demand: list[DiscreteDistribution]
+    schedule: np.ndarray  # per-period demand cycles: indices into ``demand``, concatenated
     in_counts: np.ndarray
     out_counts: np.ndarray
     out_arcs: np.ndarray  # local arc positions, grouped by upstream stage
@@ -279,19 +346,27 @@ def _pack_network(net: Network, pol: Any, dem_spec: Any, lt_spec: Any, proc_spec
     demand_ids: dict[int, int] = {}
     demand: list[DiscreteDistribution] = []
     st_demand = np.full(n, -1, dtype=np.int64)
+    st_dlen = np.ones(n, dtype=np.int64)
+    schedule: list[int] = []
     out_arcs: list[int] = []
     out_counts = np.zeros(n, dtype=np.int64)
     in_counts = np.zeros(n, dtype=np.int64)
     for p in range(n):
         j = int(order[p])
-        dist = dem[j]
-        if dist is not None:
-            if not isinstance(dist, DiscreteDistribution):
-                raise TypeError("demand entries must be DiscreteDistribution or None")
-            di = demand_ids.setdefault(id(dist), len(demand))
-            if di == len(demand):
-                demand.append(dist)
-            st_demand[p] = di
+        sched = dem[j]
+        if sched is not None:
+            ids = []
+            for dist in sched:
+                di = demand_ids.setdefault(id(dist), len(demand))
+                if di == len(demand):
+                    demand.append(dist)
+                ids.append(di)
+            if len(ids) == 1:  # stationary (a one-period cycle is the same thing)
+                st_demand[p] = ids[0]
+            else:
+                st_demand[p] = len(schedule)
+                st_dlen[p] = len(ids)
+                schedule.extend(ids)
         kids = sorted(int(local_arc_pos[arc_index[(j, c)]]) for c in net.downstream(j))
         out_arcs.extend(kids)
         out_counts[p] = len(kids)
@@ -316,7 +391,8 @@ def _pack_network(net: Network, pol: Any, dem_spec: Any, lt_spec: Any, proc_spec
         and np.all(np.isposinf(pa_["pol_cap"]))
     )
     return _Block(
-        n_stages=n, position=pos, stage=stage, st_demand=st_demand, demand=demand,
+        n_stages=n, position=pos, stage=stage, st_demand=st_demand, st_dlen=st_dlen, demand=demand,
+        schedule=np.asarray(schedule, dtype=np.int64),
         in_counts=in_counts, out_counts=out_counts, out_arcs=np.asarray(out_arcs, dtype=np.int64),
         arc_src=np.where(src < 0, -1, pos[np.maximum(src, 0)]),
         arc_dst=pos[np.array([all_arcs[k][1] for k in by_dst], dtype=np.int64)],
@@ -380,8 +456,32 @@ def _concatenate(blocks: list[_Block]) -> dict[str, np.ndarray]:
                         dists.append(dist)
                     m[k] = g
                 maps[id(b)] = m
-            parts.append(m[getattr(b, field_idx)])
+            idx = getattr(b, field_idx)
+            if kind == "d":  # cycle stages index ``b.schedule`` (mapped below)
+                idx = np.where(b.st_dlen > 1, -1, idx)
+            parts.append(m[idx])
         out[target] = np.concatenate(parts)
+        if kind == "d":
+            # per-period cycles: global distribution ids, one block per distinct block;
+            # a cycle stage's st_demand points at its first entry in d_sched
+            sched_parts: list[np.ndarray] = []
+            sched_at: dict[int, int] = {}
+            n_sched = 0
+            st_parts = []
+            for b, part in zip(blocks, parts, strict=True):
+                cyc = b.st_dlen > 1
+                if not cyc.any():
+                    st_parts.append(part)
+                    continue
+                at = sched_at.get(id(b))
+                if at is None:
+                    at = sched_at[id(b)] = n_sched
+                    sched_parts.append(maps[id(b)][b.schedule])
+                    n_sched += b.schedule.size
+                st_parts.append(np.where(cyc, b.st_demand + at, part))
+            out[target] = np.concatenate(st_parts)
+            out["st_dlen"] = np.concatenate([b.st_dlen for b in blocks])
+            out["d_sched"] = np.concatenate(sched_parts) if sched_parts else np.zeros(1, dtype=np.int64)
         if dists:
             cdf, ptr, off = pack_distributions(dists)
         else:
@@ -413,7 +513,7 @@ def _concatenate(blocks: list[_Block]) -> dict[str, np.ndarray]:
     stage_i[:, K._S_IN0], stage_i[:, K._S_IN1] = in_ptr[:-1], in_ptr[1:]
     stage_i[:, K._S_OUT0], stage_i[:, K._S_OUT1] = out_ptr[:-1], out_ptr[1:]
     for col, name in ((K._S_DEM, "st_demand"), (K._S_PROC, "st_process"), (K._S_KEY, "st_key"),
-                      (K._S_TYPE, "pol_type"), (K._S_REVIEW, "pol_review")):
+                      (K._S_TYPE, "pol_type"), (K._S_REVIEW, "pol_review"), (K._S_DLEN, "st_dlen")):
         stage_i[:, col] = out.pop(name)
     stage_f = np.empty((n_stage, K.N_STAGE_FLOAT_FIELDS), dtype=np.float64)
     for col, name in ((K._F_S, "pol_s"), (K._F_BIGS, "pol_big_s"), (K._F_Q, "pol_q"),
@@ -429,14 +529,14 @@ def _concatenate(blocks: list[_Block]) -> dict[str, np.ndarray]:
 
 
 def _kernel_choice(blocks: list[_Block], n_total: int, kernel: str = "auto") -> np.ndarray:
-    """``FK.GENERAL``, ``FK.FAST_FLOAT`` or ``FK.FAST_INT`` per network.
+    """``FK.GENERAL``, ``FK.FAST_FLOAT``, ``FK.FAST_FLOAT_EXACT`` or ``FK.FAST_INT`` per network.
 
     ``kernel="auto"`` uses integer arithmetic on lines (no stage with more than one
-    customer), where it measured about 12 % faster, and float64 on wider trees, where it
-    measured about 8 % faster (``benchmarks/simulation.py`` cases); ``"fast_int"`` uses
-    integer arithmetic wherever it is exact, ``"fast_float"`` never, ``"general"`` runs
-    the general kernel only. Integer arithmetic is used only when it provably gives the
-    general kernel's numbers: integer levels, initial stock and demands, and every
+    customer), where it measured faster, and float64 on wider trees (``benchmarks/
+    simulation.py`` cases), in exact mode (``FAST_FLOAT_EXACT``) where integer arithmetic
+    would be exact; ``"fast_int"`` uses integer arithmetic wherever it is exact,
+    ``"fast_float"`` never, ``"general"`` runs the general kernel only. Integer arithmetic
+    and exact mode are used only when they provably give the general kernel's numbers: integer levels, initial stock and demands, and every
     quantity and sum below 2**52. A stage's cumulative orders are at most its cumulative demand plus its level and
     initial stock, so no quantity exceeds ``n_stages x (magnitude + n_stages x
     max_demand x n_total)`` and no sum of one replication exceeds ``n_total`` times that
@@ -445,14 +545,22 @@ def _kernel_choice(blocks: list[_Block], n_total: int, kernel: str = "auto") -> 
     codes = np.full(len(blocks), FK.GENERAL, dtype=np.int64)
     if kernel == "general":
         return codes
+    done: dict[int, int] = {}  # repeated blocks (same network, policy, ...) share a choice
     for k, b in enumerate(blocks):
+        if id(b) in done:
+            codes[k] = codes[done[id(b)]]
+            continue
+        done[id(b)] = k
         if not b.fast:
             continue
         n = b.n_stages
         bound = float(n_total) * n * n * (b.magnitude + n * b.max_demand * float(n_total) + 1.0)
         exact = b.integral and bound < 2.0**52
         want_int = kernel == "fast_int" or (kernel == "auto" and int(b.out_counts.max()) <= 1)
-        codes[k] = FK.FAST_INT if exact and want_int else FK.FAST_FLOAT
+        if exact:
+            codes[k] = FK.FAST_INT if want_int else FK.FAST_FLOAT_EXACT
+        else:
+            codes[k] = FK.FAST_FLOAT
     return codes
 
 
@@ -483,7 +591,10 @@ def simulate(
         policies: one :class:`Policy` per network.
         demand: per network, a :class:`DiscreteDistribution` of demand [units/period]
             applied to every customer-facing stage, or one entry per stage (``None``: no
-            external demand), or ``{stage: distribution}``.
+            external demand), or ``{stage: distribution}``. Wherever a distribution is
+            accepted, a :class:`DemandSchedule` gives per-period demand (period ``t``,
+            counted from the start of the warm-up, uses entry ``t % len``); inside a
+            per-stage list or a mapping a plain list of distributions is a schedule too.
         lead_times: per network, the lead time [periods] of every lane (an int or a
             PMF), or one entry per stage (the lead time of every lane *into* that stage,
             including from the external supplier), or ``{(upstream, downstream): ...}``
@@ -554,7 +665,13 @@ def simulate(
             blk = _pack_network(net, pols[i], dems[i], lts[i], procs[i])
             memo[key] = blk
         blocks.append(blk)
-    cost_arrays = [cost_list[i].arrays(net.n_stages) for i, net in enumerate(nets)]
+    cost_memo: dict[tuple[int, int], dict[str, np.ndarray]] = {}
+    cost_arrays = []
+    for i, net in enumerate(nets):
+        ck = (id(cost_list[i]), net.n_stages)
+        if ck not in cost_memo:
+            cost_memo[ck] = cost_list[i].arrays(net.n_stages)
+        cost_arrays.append(cost_memo[ck])
     packed = _concatenate(blocks)
     net_stage_ptr = packed["net_stage_ptr"]
 
@@ -564,7 +681,7 @@ def simulate(
     FK.simulate_all(
         net_fast, packed["net_i"], net_seed, packed["stage_i"], packed["stage_f"], packed["arc_i"],
         packed["out_arcs"], packed["arc_qp"],
-        packed["d_cdf"], packed["d_guide"], packed["d_ptr"], packed["d_off"],
+        packed["d_cdf"], packed["d_guide"], packed["d_ptr"], packed["d_off"], packed["d_sched"],
         packed["l_cdf"], packed["l_guide"], packed["l_ptr"], packed["l_off"],
         packed["tab"], packed["d_tlo"], packed["d_tglo"], packed["d_gshift"],
         packed["l_tlo"], packed["l_tglo"], packed["l_gshift"],

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from platform_core.distributions import DiscreteDistribution
-from platform_core.simulation import Network, Policy, simulate
+from platform_core.simulation import DemandSchedule, Network, Policy, simulate
 from platform_core.simulation import _fast_kernels as FK
 from platform_core.simulation.engine import _kernel_choice, _pack_network
 
@@ -48,7 +48,17 @@ def _random_dist(rng: np.random.Generator, scale: float) -> DiscreteDistribution
     return DiscreteDistribution(pmf / pmf.sum(), int(rng.integers(0, 3)))
 
 
-def _random_case(rng: np.random.Generator, name: str) -> tuple[Network, Policy, object, object]:
+def _random_demand(rng: np.random.Generator, cycles: bool) -> object:
+    """A stationary distribution or (with ``cycles``, half the time) a per-period cycle."""
+    if cycles and rng.random() < 0.5:
+        n = int(rng.integers(2, 8))
+        pool = [_random_dist(rng, 1.0) for _ in range(int(rng.integers(1, 4)))]
+        entries = [pool[int(rng.integers(len(pool)))] for _ in range(n)]
+        return DemandSchedule(entries) if rng.random() < 0.5 else entries
+    return _random_dist(rng, 1.0)
+
+
+def _random_case(rng: np.random.Generator, name: str, cycles: bool = False) -> tuple[Network, Policy, object, object]:
     net = _random_tree(rng, name)
     n = net.n_stages
     # echelon levels must exceed the children's for sensible runs, but any values are legal
@@ -59,9 +69,11 @@ def _random_case(rng: np.random.Generator, name: str) -> tuple[Network, Policy, 
     kinds = [("echelon_base_stock" if rng.random() < 0.5 else "base_stock") for _ in range(n)]
     pol = Policy(kind=kinds, order_up_to=levels)
     if rng.random() < 0.5:
-        demand: object = _random_dist(rng, 1.0)
+        demand: object = _random_demand(rng, cycles)
+        if isinstance(demand, list):
+            demand = DemandSchedule(demand)
     else:  # external demand at random stages, internal ones included
-        demand = {j: _random_dist(rng, 1.0) for j in range(n) if rng.random() < 0.6}
+        demand = {j: _random_demand(rng, cycles) for j in range(n) if rng.random() < 0.6}
     if rng.random() < 0.4:
         lead: object = int(rng.integers(0, 4))
     else:
@@ -69,15 +81,22 @@ def _random_case(rng: np.random.Generator, name: str) -> tuple[Network, Policy, 
     return net, pol, demand, lead
 
 
-@pytest.mark.parametrize(("case_seed", "flags"), [
-    (1, dict(backorders=True, crossing=True, allocation="fifo")),
-    (2, dict(backorders=True, crossing=False, allocation="proportional")),
-    (3, dict(backorders=False, crossing=True, allocation="proportional")),
-    (4, dict(backorders=False, crossing=False, allocation="fifo")),
+@pytest.mark.parametrize(("case_seed", "flags", "cycles"), [
+    (1, dict(backorders=True, crossing=True, allocation="fifo"), False),
+    (2, dict(backorders=True, crossing=False, allocation="proportional"), False),
+    (3, dict(backorders=False, crossing=True, allocation="proportional"), False),
+    (4, dict(backorders=False, crossing=False, allocation="fifo"), False),
+    # per-period demand cycles (lengths 2-7) at about half the demand stages
+    (5, dict(backorders=True, crossing=True, allocation="fifo"), True),
+    (6, dict(backorders=True, crossing=False, allocation="proportional"), True),
+    (7, dict(backorders=False, crossing=True, allocation="fifo"), True),
 ])
-def test_fast_kernel_bit_identical_on_random_trees(case_seed: int, flags: dict[str, object]) -> None:
+def test_fast_kernel_bit_identical_on_random_trees(case_seed: int, flags: dict[str, object], cycles: bool) -> None:
     rng = np.random.default_rng(case_seed)
-    cases = [_random_case(rng, f"sku-{k}") for k in range(40)]
+    cases = [_random_case(rng, f"sku-{k}", cycles) for k in range(40)]
+    if cycles:
+        blocks_ = [_pack_network(*c, None) for c in cases]
+        assert sum(int(np.sum(b.st_dlen > 1)) for b in blocks_) >= 20
     nets, pols, dems, leads = (list(x) for x in zip(*cases, strict=True))
     blocks = [_pack_network(*c, None) for c in cases]
     assert all(b.fast for b in blocks)
