@@ -63,13 +63,13 @@ class SingleEchelonSolver(Solver):
         """Load the compiled simulation kernels (a one-stage problem, a few periods)."""
         from platform_core.distributions import DiscreteDistribution
 
-        one = [DiscreteDistribution.point(1)]
-        for mode in (TARGET_FILL, TARGET_COST):
-            optimise_base_stock(
-                one, one, np.zeros(1, dtype=np.uint64), mode=np.array([mode], dtype=np.int64),
-                target=np.array([0.9]), holding_cost=np.ones(1), stockout_cost=np.ones(1),
-                review_period=np.ones(1, dtype=np.int64), replications=1, periods=4, warmup=1,
-            )
+        # one call, two stages (a target-mode and a cost-mode one): the same compiled kernels
+        two = [DiscreteDistribution.point(1)] * 2
+        optimise_base_stock(
+            two, two, np.zeros(2, dtype=np.uint64), mode=np.array([TARGET_FILL, TARGET_COST], dtype=np.int64),
+            target=np.full(2, 0.9), holding_cost=np.ones(2), stockout_cost=np.ones(2),
+            review_period=np.ones(2, dtype=np.int64), replications=1, periods=4, warmup=1,
+        )
 
     def solve(self, problem: StageProblem) -> pa.Table:
         """One base-stock policy per stage, with its simulated service and cost."""
