@@ -66,6 +66,11 @@ def find_file(root: str | os.PathLike[str], spec: FileSpec) -> str | None:
 
 def _converter(src: pa.DataType, dst: pa.DataType) -> _Convert:
     """A function converting an array of type ``src`` to ``dst`` (raises pa.ArrowInvalid)."""
+    if pa.types.is_dictionary(dst):
+        if pa.types.is_dictionary(src):  # e.g. dictionary<int8, large_string>
+            return lambda a: pc.dictionary_encode(pc.cast(a, dst.value_type))
+        inner_dst = _converter(src, dst.value_type)
+        return lambda a: pc.dictionary_encode(inner_dst(a))
     if pa.types.is_string(src) or pa.types.is_large_string(src):
         if pa.types.is_string(dst):
             return lambda a: pc.cast(a, dst)
@@ -111,10 +116,11 @@ def _convert_table(spec: FileSpec, table: pa.Table, file: str, errors: ErrorColl
         if col.name not in names:
             continue
         arr = table.column(col.name)
-        if arr.type != col.type:
-            convert = _converter(arr.type, col.type)
+        want = spec.memory_type(col)
+        if arr.type != want:
+            convert = _converter(arr.type, want)
             try:
-                arr = pa.chunked_array([convert(c) for c in arr.chunks], type=col.type)
+                arr = pa.chunked_array([convert(c) for c in arr.chunks], type=want)
             except pa.ArrowNotImplementedError:
                 errors.add(DataValidationError(
                     file, col.name, None, f"a column of type {col.type}", f"type {arr.type}"))
@@ -180,7 +186,10 @@ def load_table(path: str | os.PathLike[str], spec: FileSpec,
         if file.endswith(".csv"):
             raw = _read_csv(file)
         else:
-            raw = pq.read_table(file)
+            # the spec's dictionary columns are decoded straight into dictionary arrays
+            # (never materialised as plain strings)
+            names = set(pq.read_schema(file).names)
+            raw = pq.read_table(file, read_dictionary=[c for c in spec.dictionary_columns if c in names])
     except (pa.ArrowInvalid, OSError) as exc:
         err = DataValidationError(file, None, None, "a readable Parquet or CSV file", str(exc))
         raise err from exc

@@ -38,6 +38,7 @@ from echelon_demand.classify import classify
 from echelon_demand.models._common import padded, point_lead_times, subset, truncate
 from echelon_demand.models.metrics import coverage, crps, pinball, quantiles
 from platform_core.components import DemandSeries, Forecaster, LeadTimeModel
+from platform_core.data.columns import plain_strings
 from platform_core.distributions import DiscreteDistribution
 
 __all__ = [
@@ -58,7 +59,7 @@ def demand_series_from_table(demand: pa.Table) -> DemandSeries:
     Rows are sorted by sku, location and period; the key is ``"sku@location"``.  A
     missing ``stocked_out`` column (or null) means not stocked out.
     """
-    t = demand.sort_by([("sku", "ascending"), ("location", "ascending"), ("period", "ascending")])
+    t = plain_strings(demand).sort_by([("sku", "ascending"), ("location", "ascending"), ("period", "ascending")])
     sku = t.column("sku").to_numpy(zero_copy_only=False).astype(str)
     loc = t.column("location").to_numpy(zero_copy_only=False).astype(str)
     keys_all = np.char.add(np.char.add(sku, "@"), loc)

@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 
 from echelon_mlflow.scoring import PIT_BINS, SCORES, pit_histogram, score_distributions
 from platform_core.components import DemandSeries
-from platform_core.data.columns import lead_time_days
+from platform_core.data.columns import lead_time_days, plain_strings
 from platform_core.distributions import DiscreteDistribution
 
 __all__ = [
@@ -159,7 +159,7 @@ def _lookup(sku: np.ndarray, location: np.ndarray | None, table: pa.Table | None
 
 def _series(demand: pa.Table) -> DemandSeries:
     """Demand series sorted by sku, location, period (key ``sku@location``), vectorised."""
-    t = demand.sort_by([("sku", "ascending"), ("location", "ascending"), ("period", "ascending")])
+    t = plain_strings(demand).sort_by([("sku", "ascending"), ("location", "ascending"), ("period", "ascending")])
     n = t.num_rows
     q = t.column("quantity").cast(pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False)
     if "stocked_out" in t.column_names:

@@ -9,6 +9,7 @@ import pyarrow as pa
 import pytest
 
 from platform_core.data import validate as v
+from platform_core.data.columns import plain_strings
 from platform_core.data.errors import DataValidationError, ErrorCollector
 from platform_core.data.loaders import load_dataset
 from platform_core.data.schemas import DEMAND
@@ -104,8 +105,25 @@ def test_parquet_compatible_types_are_converted(make_dataset, tables):
     d = d.set_column(0, "sku", d.column("sku").cast(pa.large_string()).dictionary_encode())
     tables["demand"] = d
     ds = load_dataset(make_dataset(tables))
-    assert [f.type for f in ds.demand.schema] == [c.type for c in DEMAND.columns]
+    assert [f.type for f in ds.demand.schema] == [DEMAND.memory_type(c) for c in DEMAND.columns]
     assert ds.demand.column("period")[6].as_py() == dt.date(2024, 1, 1)
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_demand_keys_are_dictionary_encoded_with_the_same_values(make_dataset, tables, fmt):
+    plain = tables["demand"]
+    ds = load_dataset(make_dataset(tables, fmt))
+    for name in ("sku", "location"):
+        col = ds.demand.column(name)
+        assert pa.types.is_dictionary(col.type) and col.type.value_type == pa.string()
+        assert col.to_pylist() == plain.column(name).to_pylist()
+    # the stage rows resolved through the dictionaries are those of the plain strings
+    index = StageIndex(ds.stages)
+    assert np.array_equal(index.lookup(ds.demand), index.lookup(plain))
+    # sorting needs plain strings; plain_strings decodes exactly
+    decoded = plain_strings(ds.demand)
+    assert decoded.column("sku").type == pa.string()
+    assert decoded.column("sku").to_pylist() == plain.column("sku").to_pylist()
 
 
 def test_integer_written_as_float_text(make_dataset, tables):
