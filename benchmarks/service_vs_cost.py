@@ -1,7 +1,7 @@
 """Service vs cost: Echelon's multi-echelon portfolio optimisation vs the blanket-ABC rule.
 
 Usage:
-    python benchmarks/service_vs_cost.py [--quick] [--stages N] [--seed S]
+    python benchmarks/service_vs_cost.py [--quick] [--stages N] [--seed S] [--training-periods T]
 
 Protocol (both policies see the same data and are evaluated by the same engine):
 
@@ -27,7 +27,21 @@ Protocol (both policies see the same data and are evaluated by the same engine):
 6. choose the number of frontier steps so that Echelon's realised portfolio fill equals
    the blanket-ABC's, and compare inventory investment at that equal service;
 7. oracle: the same optimiser given the true held-out process (an upper bound that
-   separates forecast error from optimiser error).
+   separates forecast error from optimiser error);
+8. known shape: the same optimiser given the true held-out process with only its scale
+   (``mean_size``) estimated from the training weeks; every other parameter of each
+   series (occurrence probability, size CV, season amplitude and phase, trend) is the
+   generator's.  The scale is the maximum-likelihood estimate from the uncensored,
+   non-missing training weeks with positive demand (``known_shape_scale``).  One
+   parameter per series instead of five: a (near-)best case for any forecaster that
+   learns from the training history, i.e. the bound the history length puts on the
+   +-2 pp share.  Also reported: the relative error of each customer-facing stage's
+   half-year mean demand (this arm, and the forecaster of step 2).
+
+``--training-periods T`` generates a dataset of T + 26 weeks (another dataset: the
+generator's random stream depends on the length) and writes
+``results/service_vs_cost_train<T>.json``; the empirical fit still uses the last 52
+training weeks, the known-shape scale all T.
 
 Service is measured at the customer-facing stages (stores and leaf DCs); the wholesale
 demand of internal DCs is simulated but not part of the portfolio fill rate.
@@ -43,12 +57,13 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from scipy import stats
+from scipy import special, stats
 
 ROOT = Path(__file__).resolve().parents[1]
 for extra in (ROOT, ROOT / "plugins", ROOT / "benchmarks"):
@@ -71,6 +86,7 @@ from platform_core.distributions import DiscreteDistribution  # noqa: E402
 from platform_core.simulation import Costs, Network, Policy, simulate  # noqa: E402
 
 TRAIN = 78
+HOLDOUT = 26
 FIT_WINDOW = 52
 
 
@@ -174,27 +190,45 @@ def _pmf(samples: np.ndarray) -> DiscreteDistribution:
     return DiscreteDistribution.from_samples(s) if s.size else DiscreteDistribution.point(0)
 
 
-def truth_distributions(data: dict, weeks: np.ndarray, period_days: int = 7) -> list[DiscreteDistribution | None]:
+_TRUTH_COLUMNS = ("occurrence_probability", "size_cv", "mean_size", "season_amplitude", "season_phase",
+                  "trend_per_year", "first_period")
+
+
+def relative_levels(data: dict, weeks: np.ndarray, period_days: int = 7) -> tuple[dict, np.ndarray, np.ndarray]:
+    """The truth columns, and each true series' season and trend factors over ``weeks``.
+
+    ``level_t = mean_size * season_t * trend_t`` for series r (``truth/series_truth.parquet``
+    order, rows of the returned (series x weeks) arrays): ``season_t = 1 + amp sin(2 pi
+    (t + phase))``, ``trend_t = max(0.2, 1 + trend (t - ymean))`` with t in years; the
+    generator centres the trend on the mean year of all demand rows.
+    """
+    tp = data["truth_params"]
+    cols = {c: tp.column(c).to_numpy() for c in _TRUTH_COLUMNS}
+    periods = data["true"].shape[1]
+    counts = periods - cols["first_period"]
+    sum_t = (periods - 1) * periods / 2 - (cols["first_period"] - 1) * cols["first_period"] / 2
+    ymean = float(sum_t.sum() / counts.sum()) * period_days / 365.25
+    years = np.asarray(weeks, dtype=np.float64) * period_days / 365.25
+    season = 1 + cols["season_amplitude"][:, None] * np.sin(2 * np.pi * (years[None, :]
+                                                                         + cols["season_phase"][:, None]))
+    trend = np.maximum(0.2, 1 + cols["trend_per_year"][:, None] * (years[None, :] - ymean))
+    return cols, season, trend
+
+
+def truth_distributions(data: dict, weeks: np.ndarray, period_days: int = 7,
+                        mean_size: np.ndarray | None = None) -> list[DiscreteDistribution | None]:
     """The generator's true demand PMF per stage over ``weeks`` (mixture of the weeks).
 
     Demand in week t: with probability p a size max(1, round(G)), G ~ gamma with mean
     ``level_t`` (season and trend from ``truth/series_truth.parquet``) and CV ``size_cv``.
+    ``mean_size`` (one per series, series_truth order) replaces the true scale: the
+    known-shape forecaster's PMFs.
     """
-    tp = data["truth_params"]
-    cols = {c: tp.column(c).to_numpy() for c in ("occurrence_probability", "size_cv", "mean_size",
-                                                 "season_amplitude", "season_phase", "trend_per_year",
-                                                 "first_period")}
-    periods = data["true"].shape[1]
-    # the generator centres the trend on the mean year of all demand rows
-    counts = periods - cols["first_period"]
-    sum_t = (periods - 1) * periods / 2 - (cols["first_period"] - 1) * cols["first_period"] / 2
-    ymean = float(sum_t.sum() / counts.sum()) * period_days / 365.25
-    years = weeks * period_days / 365.25
+    cols, season, trend = relative_levels(data, weeks, period_days)
+    scale = cols["mean_size"] if mean_size is None else np.asarray(mean_size, dtype=np.float64)
     out: list[DiscreteDistribution | None] = [None] * data["n"]
     for r, stage in enumerate(data["truth_rows"]):
-        level = cols["mean_size"][r] * (1 + cols["season_amplitude"][r]
-                                        * np.sin(2 * np.pi * (years + cols["season_phase"][r])))
-        level = level * np.maximum(0.2, 1 + cols["trend_per_year"][r] * (years - ymean))
+        level = scale[r] * season[r] * trend[r]
         shape = 1.0 / cols["size_cv"][r] ** 2
         top = int(stats.gamma.isf(1e-9, shape, scale=level.max() / shape)) + 2
         edges = np.arange(1, top + 1) + 0.5  # size k in [k - 0.5, k + 0.5), k = 1 takes G < 1.5
@@ -204,6 +238,84 @@ def truth_distributions(data: dict, weeks: np.ndarray, period_days: int = 7) -> 
         pmf = np.concatenate([[1.0 - p], p * size_pmf])
         out[int(stage)] = DiscreteDistribution(pmf, 0)
     return out
+
+
+def _size_loglik(theta: np.ndarray, k: np.ndarray, rel: np.ndarray, shape: np.ndarray,
+                 row: np.ndarray, n_rows: int) -> np.ndarray:
+    """Per-series log-likelihood of positive sizes ``k`` (one entry per week) at scale ``theta``.
+
+    P(size = k) = P(k - 0.5 <= G < k + 0.5) (k = 1: G < 1.5), G ~ gamma(shape, mean theta rel).
+    """
+    x = shape / (theta[row] * rel)  # G / scale = gamma(shape, 1) variate, scaled
+    lo = np.where(k <= 1, 0.0, (k - 0.5) * x)
+    hi = (k + 0.5) * x
+    cdf_lo, cdf_hi = special.gammainc(shape, lo), special.gammainc(shape, hi)
+    upper = cdf_lo > 0.5  # in the upper tail use survival functions (no cancellation)
+    prob = np.where(upper, special.gammaincc(shape, lo) - special.gammaincc(shape, hi), cdf_hi - cdf_lo)
+    return np.bincount(row, weights=np.log(np.maximum(prob, 1e-300)), minlength=n_rows)
+
+
+def known_shape_scale(data: dict, train: int, iterations: int = 40) -> dict[str, np.ndarray]:
+    """Maximum-likelihood scale (``mean_size``) per true series, every other parameter known.
+
+    Uses the uncensored, non-missing training weeks 0..train-1 with positive demand: with
+    the occurrence probability known, zero weeks carry no information on the scale, and
+    stockouts (which only hit weeks with positive true demand, independently of the size)
+    leave the uncensored sizes an unbiased sample of the size distribution, so dropping
+    censored weeks does not bias the estimate.  The exact discretised likelihood
+    (size max(1, round(G))) is maximised by golden-section search in log scale around
+    the continuous-gamma MLE ``mean(y_t / rel_t)``, which is also returned ("moment")
+    together with the number of positive uncensored weeks per series.  Series without
+    any such week get scale 1 (the smallest scale the generator produces).
+    """
+    cols, season, trend = relative_levels(data, np.arange(train))
+    rel_all = season * trend
+    rows = data["truth_rows"]
+    y = data["observed"][rows, :train]
+    ok = ~np.isnan(y) & ~data["stocked_out"][rows, :train] & (np.nan_to_num(y) > 0)
+    row, t = np.nonzero(ok)
+    k = y[row, t]
+    rel = rel_all[row, t]
+    shape = (1.0 / cols["size_cv"] ** 2)[row]
+    n_rows = rows.size
+    n_pos = np.bincount(row, minlength=n_rows)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        moment = np.bincount(row, weights=k / rel, minlength=n_rows) / n_pos
+    moment = np.where(n_pos > 0, moment, 1.0)
+    a, b = np.log(moment / 10.0), np.log(moment * 3.0)
+    g = (np.sqrt(5.0) - 1.0) / 2.0
+    c, d = b - g * (b - a), a + g * (b - a)
+    fc = _size_loglik(np.exp(c), k, rel, shape, row, n_rows)
+    fd = _size_loglik(np.exp(d), k, rel, shape, row, n_rows)
+    for _ in range(iterations):
+        left = fc > fd  # maximum in [a, d]
+        b = np.where(left, d, b)
+        a = np.where(left, a, c)
+        new_c, new_d = b - g * (b - a), a + g * (b - a)
+        c_next = np.where(left, new_c, d)
+        d_next = np.where(left, c, new_d)
+        f_eval = _size_loglik(np.exp(np.where(left, new_c, new_d)), k, rel, shape, row, n_rows)
+        fc, fd = np.where(left, f_eval, fd), np.where(left, fc, f_eval)
+        c, d = c_next, d_next
+    ml = np.where(n_pos > 0, np.exp((a + b) / 2.0), 1.0)
+    return {"ml": ml, "moment": moment, "positive_uncensored_weeks": n_pos}
+
+
+def _means(dists: list[DiscreteDistribution | None], idx: np.ndarray) -> np.ndarray:
+    """Means of ``dists`` at stages ``idx`` (NaN where a stage has no demand model)."""
+    return np.array([np.nan if (d := dists[i]) is None else d.mean() for i in idx])
+
+
+def _error_summary(est: np.ndarray, true: np.ndarray) -> dict[str, float]:
+    """Relative error of estimated vs true half-year mean demand [%]."""
+    ok = true > 0
+    e = 100.0 * (est[ok] / true[ok] - 1.0)
+    a = np.abs(e)
+    return {"series": int(ok.sum()), "median_abs_percent": float(np.median(a)),
+            "mean_abs_percent": float(np.mean(a)),
+            "p25_abs_percent": float(np.quantile(a, 0.25)), "p75_abs_percent": float(np.quantile(a, 0.75)),
+            "p90_abs_percent": float(np.quantile(a, 0.9)), "median_signed_percent": float(np.median(e)),
+            "share_within_5_percent": float(np.mean(a <= 5.0)), "share_within_10_percent": float(np.mean(a <= 10.0))}
 
 
 # ------------------------------------------------------------- networks ------------
@@ -387,6 +499,36 @@ def _se_summary(se: np.ndarray) -> dict[str, float]:
             "max_pp": 100.0 * float(v.max())} if v.size else {}
 
 
+def informed_arm(data: dict, groups: list[np.ndarray], agg_dist: list, model: list, internal: np.ndarray,
+                 ratio: float, base_fill: float, hold_dist: list, truth_dist: list, leaf_mask: np.ndarray,
+                 sim_train: dict, sim_hold: dict) -> dict:
+    """The optimiser run on another demand model ``model`` (the oracle: the true held-out
+    process; known shape: the true process with the scale estimated from training weeks),
+    internal levels and fill level as Echelon's, frontier position at the blanket-ABC's
+    realised portfolio fill; evaluated on the realised held-out weeks and the true process."""
+    n = data["n"]
+    plan = EchelonPlan(data, groups, agg_dist, model, internal, ratio, base_fill, sim_train)
+    held = plan.evaluate(hold_dist, data, groups, sim_hold)
+    steps = plan.steps_for_realised_fill(held, base_fill)
+    lv = plan.all_levels(steps)
+    tgt = np.full(n, np.nan)
+    tgt[plan.leaves] = plan.model.lookup(plan.leaf_levels(steps))["fill_rate"]
+    o_h = simulate_portfolio(data, groups, lv, hold_dist, **sim_hold)
+    o_t = simulate_portfolio(data, groups, lv, truth_dist, **sim_hold)
+    mh = leaf_mask & (o_h["demand"] > 0)
+    mt = leaf_mask & (o_t["demand"] > 0)
+    return {"plan": plan, "target": tgt, "heldout": o_h, "true": o_t, "mask_heldout": mh, "mask_true": mt,
+            "within_heldout": _within(o_h["fill"][mh], tgt[mh]), "within_true": _within(o_t["fill"][mt], tgt[mt])}
+
+
+def _by_class(data: dict, mask: np.ndarray, within: np.ndarray) -> dict[str, float]:
+    """Share within +-2 pp per generator demand class (customer-facing stages in ``mask``)."""
+    cls = np.full(data["n"], "", dtype=object)
+    cls[data["truth_rows"]] = data["truth_params"].column("demand_class").to_numpy(zero_copy_only=False)
+    c = cls[mask]
+    return {str(k): float(within[c == k].mean()) for k in sorted(set(c)) if np.any(c == k)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="2,000 SKU-locations")
@@ -395,12 +537,20 @@ def main() -> None:
     ap.add_argument("--demand-model", choices=("empirical", "seasonal"), default="empirical",
                     help="Echelon's fit of customer-facing demand (the baseline always uses mean/sd)")
     ap.add_argument("--no-oracle", action="store_true", help="skip the oracle (true-distribution) policy")
+    ap.add_argument("--no-known-shape", action="store_true",
+                    help="skip the known-shape policy (true process, scale estimated from training)")
+    ap.add_argument("--training-periods", type=int, default=TRAIN,
+                    help=f"training weeks (default {TRAIN}); the dataset has this many + {HOLDOUT} held-out weeks "
+                         "(another value generates another dataset and writes service_vs_cost_train<N>.json)")
     args = ap.parse_args()
+    train = args.training_periods
+    if train < FIT_WINDOW:
+        ap.error(f"--training-periods must be >= {FIT_WINDOW}")
     n_stages = args.stages or (2000 if args.quick else 10000)
     reps, periods = 8, 1000
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        generate_dataset(Path(tmp) / "data", n_stages, seed=args.seed)
+        generate_dataset(Path(tmp) / "data", n_stages, seed=args.seed, periods=train + HOLDOUT)
         data = load(Path(tmp) / "data")
     t_load = time.perf_counter() - t0
     n = data["n"]
@@ -412,8 +562,8 @@ def main() -> None:
     leaf_mask[leaves] = True
     groups = networks(data)
 
-    train_obs = data["observed"][:, TRAIN - FIT_WINDOW:TRAIN]
-    censored = data["stocked_out"][:, TRAIN - FIT_WINDOW:TRAIN]
+    train_obs = data["observed"][:, train - FIT_WINDOW:train]
+    censored = data["stocked_out"][:, train - FIT_WINDOW:train]
     # stocked-out periods are censored: left out of a stage's own fit, imputed by the
     # stage's uncensored mean in the aggregated (internal) series
     train_own = np.where(censored, np.nan, train_obs)
@@ -423,16 +573,16 @@ def main() -> None:
     train_agg = aggregate(np.where(censored, np.nan_to_num(fill_in), train_obs), parent)
     if args.demand_model == "seasonal":
         rng = np.random.default_rng(args.seed)
-        horizon = np.arange(TRAIN, data["true"].shape[1])
+        horizon = np.arange(train, data["true"].shape[1])
         own_dist = [
-            seasonal_pmf(data["observed"][i, :TRAIN], data["stocked_out"][i, :TRAIN], horizon, rng)
+            seasonal_pmf(data["observed"][i, :train], data["stocked_out"][i, :train], horizon, rng)
             if data["has_demand"][i] else None for i in range(n)
         ]
     else:
         own_dist = [_pmf(train_own[i]) if data["has_demand"][i] else None for i in range(n)]
     agg_dist = [DiscreteDistribution.from_samples(train_agg[i]) for i in range(n)]
-    hold_dist = [_pmf(data["true"][i, TRAIN:]) if data["has_demand"][i] else None for i in range(n)]
-    weeks = np.arange(TRAIN, data["true"].shape[1])
+    hold_dist = [_pmf(data["true"][i, train:]) if data["has_demand"][i] else None for i in range(n)]
+    weeks = np.arange(train, data["true"].shape[1])
     truth_dist = truth_distributions(data, weeks)
     sim_train = dict(seed=args.seed + 1, replications=reps, periods=periods)
     sim_hold = dict(seed=args.seed + 2, replications=reps, periods=periods)
@@ -523,26 +673,80 @@ def main() -> None:
 
     # ---- oracle: the same optimiser given the TRUE held-out demand process ------------
     oracle: dict = {}
+    oracle_by_class: dict = {}
     if not args.no_oracle:
-        oplan = EchelonPlan(data, groups, agg_dist, truth_dist, internal, ratio, base_fill, sim_train)
-        oheld = oplan.evaluate(hold_dist, data, groups, sim_hold)
-        osteps = oplan.steps_for_realised_fill(oheld, base_fill)
-        olv = oplan.all_levels(osteps)
-        otgt = np.full(n, np.nan)
-        otgt[oplan.leaves] = oplan.model.lookup(oplan.leaf_levels(osteps))["fill_rate"]
-        o_h = simulate_portfolio(data, groups, olv, hold_dist, **sim_hold)
-        o_t = simulate_portfolio(data, groups, olv, truth_dist, **sim_hold)
-        mh = leaf_mask & (o_h["demand"] > 0)
-        mt = leaf_mask & (o_t["demand"] > 0)
+        o = informed_arm(data, groups, agg_dist, truth_dist, internal, ratio, base_fill, hold_dist, truth_dist,
+                         leaf_mask, sim_train, sim_hold)
         oracle = {
             "description": "levels optimised on the generator's true held-out process (not a feasible "
                            "policy; separates forecast error from optimiser error)",
-            "inventory_investment_currency": float(o_h["investment"].sum()),
-            "fill_rate": portfolio_fill(o_h, leaf_mask),
-            "share_within_2pp_of_target_heldout_sample": float(_within(o_h["fill"][mh], otgt[mh]).mean()),
-            "share_within_2pp_of_target_true_process": float(_within(o_t["fill"][mt], otgt[mt]).mean()),
+            "inventory_investment_currency": float(o["heldout"]["investment"].sum()),
+            "fill_rate": portfolio_fill(o["heldout"], leaf_mask),
+            "share_within_2pp_of_target_heldout_sample": float(o["within_heldout"].mean()),
+            "share_within_2pp_of_target_true_process": float(o["within_true"].mean()),
         }
+        oracle_by_class = _by_class(data, o["mask_true"], o["within_true"])
     t_total = time.perf_counter() - t1
+
+    # ---- known shape: the true process with only the scale estimated from training ----
+    known: dict = {}
+    ks_scale = known_shape_scale(data, train)
+    ks_dist = truth_distributions(data, weeks, mean_size=ks_scale["ml"])
+    if not args.no_known_shape:
+        k_arm = informed_arm(data, groups, agg_dist, ks_dist, internal, ratio, base_fill, hold_dist, truth_dist,
+                             leaf_mask, sim_train, sim_hold)
+        k_inv = float(k_arm["heldout"]["investment"].sum())
+        known = {
+            "description": "levels optimised on the generator's true held-out process with the true "
+                           "shape (occurrence probability, size CV, season amplitude and phase, trend) "
+                           "and only the scale mean_size estimated from the training weeks (exact "
+                           "discretised-gamma maximum likelihood on the uncensored, non-missing positive "
+                           "training weeks); a (near-)best case for any forecaster learning from the "
+                           "training history",
+            "scale_estimator": "maximum likelihood, uncensored positive training weeks",
+            "inventory_investment_currency": k_inv,
+            "fill_rate": portfolio_fill(k_arm["heldout"], leaf_mask),
+            "savings_percent": 100.0 * (1.0 - k_inv / inv_base),
+            "known_shape_within_2pp_heldout_sample_share": float(k_arm["within_heldout"].mean()),
+            "known_shape_within_2pp_true_process_share": float(k_arm["within_true"].mean()),
+            "true_process_fill_rate": portfolio_fill(k_arm["true"], leaf_mask),
+            "true_process_mean_error_points": 100.0 * float(np.mean(
+                k_arm["true"]["fill"][k_arm["mask_true"]] - k_arm["target"][k_arm["mask_true"]])),
+            "true_process_median_abs_error_points": 100.0 * float(np.median(np.abs(
+                k_arm["true"]["fill"][k_arm["mask_true"]] - k_arm["target"][k_arm["mask_true"]]))),
+            "known_shape_within_2pp_true_process_share_by_demand_class":
+                _by_class(data, k_arm["mask_true"], k_arm["within_true"]),
+        }
+    # relative error of each customer-facing stage's half-year (held-out) mean demand
+    true_mean = _means(truth_dist, leaves)
+    half_year_error: dict[str, Any] = {
+        "reference": "mean of the generator's true process over the held-out weeks, customer-facing stages",
+        "current_forecaster": _error_summary(_means(own_dist, leaves), true_mean),
+        "known_shape_ml": _error_summary(_means(ks_dist, leaves), true_mean),
+    }
+    ks_mom = truth_distributions(data, weeks, mean_size=ks_scale["moment"])
+    half_year_error["known_shape_moment"] = _error_summary(_means(ks_mom, leaves), true_mean)
+    half_year_error["realised_weeks_vs_true_process"] = _error_summary(
+        _means(hold_dist, leaves), true_mean)
+    n_pos = np.zeros(n)
+    n_pos[data["truth_rows"]] = ks_scale["positive_uncensored_weeks"]
+    half_year_error["known_shape_positive_uncensored_training_weeks"] = {
+        "median": float(np.median(n_pos[leaves])), "min": int(n_pos[leaves].min()),
+        "series_without_any": int(np.sum(n_pos[leaves] == 0))}
+    if known:
+        # how the +-2 pp share depends on the error of the stage's half-year mean
+        err = np.full(n, np.nan)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            err[leaves] = 100.0 * np.abs(_means(ks_dist, leaves) / true_mean - 1.0)
+        e_k = err[k_arm["mask_true"]]
+        bins = ((0, 2), (2, 5), (5, 10), (10, 20), (20, np.inf))
+        known["known_shape_within_2pp_true_process_share_by_abs_mean_error_percent"] = {
+            f"{lo}-{hi}": {"stages": int(np.sum((e_k >= lo) & (e_k < hi))),
+                           "share": float(k_arm["within_true"][(e_k >= lo) & (e_k < hi)].mean())
+                           if np.any((e_k >= lo) & (e_k < hi)) else float("nan")}
+            for lo, hi in bins}
+    echelon_by_class = _by_class(data, m_t, within_t)
+    t_known = time.perf_counter() - t1 - t_total
 
     rows = [
         ("blanket ABC", inv_base, base_fill, float(base_within.mean())),
@@ -562,6 +766,23 @@ def main() -> None:
         print(f"{'oracle':<14}{oracle['inventory_investment_currency']:>24,.0f}{oracle['fill_rate']:>16.4f}"
               f"{oracle['share_within_2pp_of_target_heldout_sample']:>14.3f}   (true process: "
               f"{oracle['share_within_2pp_of_target_true_process']:.3f})")
+    if known:
+        print(f"{'known shape':<14}{known['inventory_investment_currency']:>24,.0f}{known['fill_rate']:>16.4f}"
+              f"{known['known_shape_within_2pp_heldout_sample_share']:>14.3f}   (true process: "
+              f"{known['known_shape_within_2pp_true_process_share']:.3f})")
+    print("within +-2pp on the true process by demand class: "
+          f"Echelon {echelon_by_class}; oracle {oracle_by_class}; known shape "
+          f"{known.get('known_shape_within_2pp_true_process_share_by_demand_class', {})}")
+    if known:
+        print("known shape, true process within +-2pp by |half-year mean error| [%]: "
+              + ", ".join(f"{k}: {v['share']:.3f} ({v['stages']})" for k, v in
+                          known["known_shape_within_2pp_true_process_share_by_abs_mean_error_percent"].items()))
+    print("half-year mean demand, |estimate / true process - 1| [%] over customer-facing stages "
+          "(median / p75 / p90; median signed):")
+    for key in ("current_forecaster", "known_shape_ml", "known_shape_moment", "realised_weeks_vs_true_process"):
+        e = half_year_error[key]
+        print(f"  {key:<32}{e['median_abs_percent']:>7.1f}{e['p75_abs_percent']:>7.1f}{e['p90_abs_percent']:>7.1f}"
+              f"{e['median_signed_percent']:>+8.1f}")
     print(f"savings at equal fill: {savings:.1f} %   internal fill level chosen: {ratio}   "
           f"portfolio target (model): {ech_target_fill:.4f}")
     print(f"internal-level candidates (training model, investment): {candidates}")
@@ -569,18 +790,20 @@ def main() -> None:
           f"(analytic METRIC curves: {analytic_within.mean():.3f}); demand-weighted held-out share: {within_w:.3f}")
     print(f"per-stage fill SE [pp]: target {_se_summary(tgt_se[measured])}, true-process "
           f"{truth_eval['per_stage_fill_rate_se']}; direct-run check max |short diff| = {check_short:.2e}")
-    print(f"time: plan {t_plan:.0f} s, held-out evaluation {t_eval:.0f} s, total {t_total:.0f} s")
+    print(f"time: plan {t_plan:.0f} s, held-out evaluation {t_eval:.0f} s, total {t_total:.0f} s"
+          f" (+ known shape {t_known:.0f} s)")
     payload = {
         "command": "python benchmarks/service_vs_cost.py" + (" --quick" if args.quick else "")
-        + (f" --demand-model {args.demand_model}" if args.demand_model != "empirical" else ""),
+        + (f" --demand-model {args.demand_model}" if args.demand_model != "empirical" else "")
+        + (f" --training-periods {train}" if train != TRAIN else ""),
         "demand_model": args.demand_model,
         "mode": "quick" if args.quick else "full",
         "sku_locations": int(n),
         "sku_networks": len(groups),
         "customer_facing_stages": int(leaf_mask.sum()),
         "dataset_seed": args.seed,
-        "training_periods": TRAIN,
-        "holdout_periods": int(data["true"].shape[1] - TRAIN),
+        "training_periods": train,
+        "holdout_periods": int(data["true"].shape[1] - train),
         "simulation": {"replications": reps, "periods": periods, "warmup_periods": 52,
                        "candidate_levels_per_customer_facing_stage": int(plan.candidates.shape[1])},
         "baseline": {
@@ -608,12 +831,18 @@ def main() -> None:
         "savings_percent": savings,
         "true_process_evaluation": truth_eval,
         "oracle": oracle,
+        "known_shape": known,
+        "half_year_mean_demand_relative_error": half_year_error,
+        "within_2pp_true_process_share_by_demand_class": {
+            "echelon": echelon_by_class, "oracle": oracle_by_class,
+            "known_shape": known.get("known_shape_within_2pp_true_process_share_by_demand_class", {})},
         "fill_rate_gap_points": 100.0 * (ech_fill - base_fill),
         "data_seconds": t_load,
         "plan_seconds": t_plan,
         "optimise_and_evaluate_seconds": t_total,
+        "known_shape_seconds": t_known,
     }
-    path = write_result("service_vs_cost", payload)
+    path = write_result("service_vs_cost" + (f"_train{train}" if train != TRAIN else ""), payload)
     print(f"wrote {path}")
 
 
