@@ -15,6 +15,12 @@ raw 64-bit draws (:func:`._rng.sample_threshold`), and metrics accumulated in ev
 period and cleared at the end of the warm-up instead of a per-period ``measure`` test.
 Further:
 
+* random draws in blocks: every draw is a pure function of (stream key, period), so
+  the demand and stochastic lead-time draws of 64 periods are made ahead, all stages at
+  once, in vectorised loops (:func:`_fill_block`, :func:`_draw_block`), and the loop
+  reads them from per-stage buffers;
+* unsigned (uint64) indices throughout the loop: Numba wraps signed negative indices
+  around at a cost on every array access;
 * lazy FIFO queues: a customer's order enters its supplier's queue only in a period in
   which the supplier cannot ship everything it owes (usually never), not when placed;
 * with a fixed lead time ``L`` (``L - 1 <= warmup``) every measured period ends exactly
@@ -94,24 +100,101 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 # Per-stage rows (stage j's inbound arc is arc j, arcs being sorted by downstream stage).
 # Few arrays keep the hot loop's live base pointers, hence register spills, few.
+# All indices are uint64 (field offsets below, stage numbers, bases): Numba wraps signed
+# indices around (``a[i]`` with ``i < 0`` is ``a[len + i]``), which costs a few
+# instructions per access; unsigned ones are used as they are. (Mixing int64 and uint64
+# gives float64 in Numba, which cannot index an array: a mistake fails to compile.)
+_U = np.uint64
+_U0, _U1 = _U(0), _U(1)
 # numeric row st[j * _NF + field]: state, policy level, then the metric accumulators
-_OH, _BO, _OUT, _OWED, _ITO, _ITI, _ECH, _AOWED, _NEW, _SHIP, _COMP, _BIGS, _INIT = range(13)
+_OH, _BO, _OUT, _OWED, _ITO, _ITI, _ECH, _AOWED, _NEW, _SHIP, _COMP, _BIGS, _INIT = (_U(k) for k in range(13))
 _N_STATE = 11  # fields reset to zero at the start of a replication
-_UNF = 13  # (exact mode) customers' orders not shipped in the period they were placed
+_UNF = _U(13)  # (exact mode) customers' orders not shipped in the period they were placed
 _ACC = 16  # accumulators st[j * _NF + _ACC + metric]
-_NF = 32
-# integer row si[j * _NI + field]: structure, sampling offsets, integer state; the children
-# of all stages follow the rows (si[ns * _NI + k])
+_NF_I = 32
+_NF = _U(_NF_I)
+# accumulator offsets in the row
+_X_DEM, _X_FILL, _X_OH, _X_BO, _X_OWD, _X_LOST, _X_ITO, _X_ITI, _X_OQ, _X_CYC, _X_CYC_OK = (
+    _U(_ACC + m) for m in (M_DEMAND, M_FILL_RATE, M_ON_HAND, M_BACKORDERS, M_OWED_DOWNSTREAM, M_LOST_SALES,
+                           M_IN_TRANSIT_OUT, M_IN_TRANSIT_IN, M_ORDER_QUANTITY, A_CYCLES, A_CYCLES_OK))
+# integer row si[j * _NI + field]: structure, sampling offsets, integer state (_PAR: the
+# supplier's stage or -1; _CH0, _CH1: the customers' range in ``chl``)
 (_PAR, _CH0, _CH1, _DK, _LFIX, _FLAGS, _DLO, _DGLO, _DOFF, _LLO, _LGLO, _LOFF,
- _PEND, _RLEN, _RHEAD, _LAST, _POK, _DPH, _RNE, _CFIX, _NOK, _NRDY, _NORD) = range(23)
+ _PEND, _RLEN, _RHEAD, _LAST, _POK, _DPH, _RNE, _CFIX, _NOK, _NRDY, _NORD) = (_U(k) for k in range(23))
 # _DK: 0 no external demand, 1 deterministic, 2 one distribution (_DLO, _DGLO, _DOFF and
 # ku _DSH), 3 per-period cycle (_DLO: its first entry in d_sched, _DGLO: its length,
 # _DPH: the current period's position in it)
-_NI = 24
+_NI_I = 24
+_NI = _U(_NI_I)
 _ECH_POLICY = 1  # _FLAGS bit
-# unsigned row ku[j * 4 + field]: stream keys and guide-table shifts
-_KD, _KL, _DSH, _LSH = range(4)
-_RMASK = _RING - 1  # _RING is a power of two
+# unsigned row ku[j * _NK + field]: stream keys and guide-table shifts
+_KD, _KL, _DSH, _LSH = (_U(k) for k in range(4))
+_NK = _U(4)
+_RINGU = _U(_RING)
+_RMASK = _U(_RING - 1)  # _RING is a power of two
+_BLOCK_I = 64  # periods whose random draws are made ahead (a power of two)
+_BLOCK = _U(_BLOCK_I)
+_BMASK = _U(_BLOCK_I - 1)
+
+
+@nb.njit(cache=True, nogil=True)
+def _draw_block(out: np.ndarray, o: np.uint64, n: np.uint64, tab: np.ndarray, lo: int, g_lo: int,
+                g_shift: np.uint64, offset: int, key: np.uint64, t0: np.uint64, zb: np.ndarray) -> None:
+    """Draws of :func:`._rng.sample_threshold` for ``n`` consecutive periods from ``t0``.
+
+    ``out[o + k]`` is ``sample_threshold(tab, tab, lo, g_lo, g_shift, offset, z)`` with
+    ``z = mix64(key + (t0 + k) * golden)``, computed in three loops: the draws and the first
+    two table steps are branch-free (they vectorise), the rarely needed further steps
+    follow in a scalar loop.
+    """
+    for k in range(n):
+        zb[k] = mix64(key + (t0 + k) * _GOLDEN)
+    for k in range(n):
+        z = zb[k]
+        u = np.int64(z >> np.uint64(11))
+        i = lo + tab[g_lo + np.int64(z >> g_shift)]
+        i += np.int64(tab[i] <= u)
+        out[o + k] = i
+    for k in range(n):
+        i = out[o + k]
+        u = np.int64(zb[k] >> np.uint64(11))
+        while tab[i] <= u:
+            i += 1
+        out[o + k] = i - lo + offset
+
+
+@nb.njit(cache=True, nogil=True)
+def _fill_block(si: np.ndarray, ku: np.ndarray, dbuf: np.ndarray, lbuf: np.ndarray, zb: np.ndarray,
+                tab: np.ndarray, d_sched: np.ndarray, d_tlo: np.ndarray, d_tglo: np.ndarray,
+                d_gshift: np.ndarray, d_off: np.ndarray, nsu: np.uint64, tu: np.uint64, nb_: np.uint64) -> None:
+    """The random draws of periods ``tu .. tu + nb_ - 1`` of every stage of ``simulate_tree``.
+
+    External demand goes into ``dbuf``, stochastic lead times of the inbound lane into
+    ``lbuf`` (a separate function: it keeps the simulation loop's register use low).
+    """
+    for j in range(nsu):
+        ib = j * _NI
+        jb = j * _BLOCK
+        dk = si[ib + _DK]
+        if dk == 2:
+            _draw_block(dbuf, jb, nb_, tab, si[ib + _DLO], si[ib + _DGLO], ku[j * _NK + _DSH],
+                        si[ib + _DOFF], ku[j * _NK + _KD], tu, zb)
+        elif dk == 3:  # per-period demand: entry t % n of the cycle (phase counter)
+            key = ku[j * _NK + _KD]
+            ph = si[ib + _DPH]
+            n_ph = si[ib + _DGLO]
+            d0 = si[ib + _DLO]
+            for k in range(nb_):
+                di = d_sched[d0 + ph]
+                ph += 1
+                if ph == n_ph:
+                    ph = 0
+                dbuf[jb + k] = sample_threshold(tab, tab, d_tlo[di], d_tglo[di], _U(d_gshift[di]),
+                                                d_off[di], mix64(key + (tu + k) * _GOLDEN))
+            si[ib + _DPH] = ph
+        if si[ib + _LFIX] < 0:
+            _draw_block(lbuf, jb, nb_, tab, si[ib + _LLO], si[ib + _LGLO], ku[j * _NK + _LSH],
+                        si[ib + _LOFF], ku[j * _NK + _KL], tu, zb)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -163,33 +246,36 @@ def simulate_tree(
     """
     s0 = net_i[i, _N_S0]
     ns = net_i[i, _N_S1] - s0
+    nsu = _U(ns)
     a0 = net_i[i, _N_A0]
     cal = net_i[i, _N_CAL]
-    cmask = cal - 1
+    calu = _U(cal)
+    cmask = calu - _U1
     seed = net_seed[i]
     echelon = net_i[i, _N_ECH] != 0
     fifo = alloc == ALLOC_FIFO
-    chb = ns * _NI  # children list offset in si
 
     # ---- static rows ----------------------------------------------------------------
-    st = np.full(ns * _NF, zero)
-    si = np.zeros(ns * _NI + max(ns - 1, 1), dtype=np.int64)
+    st = np.full(ns * _NF_I, zero)
+    si = np.zeros(ns * _NI_I, dtype=np.int64)
     ku = np.zeros(ns * 4, dtype=np.uint64)
+    chl = np.zeros(max(ns - 1, 1), dtype=np.uint64)  # the customers of each stage, in turn
     n_ch = 0
-    for j in range(ns):
-        g = s0 + j
+    for j in range(nsu):
+        g = s0 + np.int64(j)
         ib = j * _NI
-        src = arc_i[a0 + j, _A_SRC]
+        b = j * _NF
+        src = arc_i[a0 + np.int64(j), _A_SRC]
         si[ib + _PAR] = src - s0 if src >= 0 else -1
         k0 = stage_i[g, _S_OUT0]
         k1 = stage_i[g, _S_OUT1]
-        si[ib + _CH0] = chb + n_ch
+        si[ib + _CH0] = n_ch
         for k in range(k0, k1):
-            si[chb + n_ch] = out_arcs[k] - a0
+            chl[n_ch] = _U(out_arcs[k] - a0)
             n_ch += 1
-        si[ib + _CH1] = chb + n_ch
-        st[j * _NF + _BIGS] = stage_f[g, _F_BIGS]
-        st[j * _NF + _INIT] = stage_f[g, _F_INIT]
+        si[ib + _CH1] = n_ch
+        st[b + _BIGS] = stage_f[g, _F_BIGS]
+        st[b + _INIT] = stage_f[g, _F_INIT]
         if stage_i[g, _S_TYPE] == POLICY_ECHELON_BASE_STOCK:
             si[ib + _FLAGS] |= _ECH_POLICY
         di = stage_i[g, _S_DEM]
@@ -208,12 +294,12 @@ def simulate_tree(
             si[ib + _DLO] = d_tlo[di]
             si[ib + _DGLO] = d_tglo[di]
             si[ib + _DOFF] = d_off[di]
-            ku[j * 4 + _DSH] = np.uint64(d_gshift[di])
-        li = arc_i[a0 + j, _A_LT]
+            ku[j * _NK + _DSH] = _U(d_gshift[di])
+        li = arc_i[a0 + np.int64(j), _A_LT]
         si[ib + _LLO] = l_tlo[li]
         si[ib + _LGLO] = l_tglo[li]
         si[ib + _LOFF] = l_off[li]
-        ku[j * 4 + _LSH] = np.uint64(l_gshift[li])
+        ku[j * _NK + _LSH] = _U(l_gshift[li])
         si[ib + _LFIX] = l_off[li] if l_ptr[li + 1] - l_ptr[li] == 1 else -1
         # a fixed lead time L (<= warmup + 1) ends exactly one replenishment cycle in every
         # measured period (L = 0: all but the last), so no cycle calendar is needed
@@ -225,15 +311,19 @@ def simulate_tree(
     ring_t = np.zeros(ns * _RING, dtype=np.int64)
     ring_q = np.full(ns * _RING, zero)
     inv = 1.0 / (n_total - warmup)
+    # the random draws of a block of periods (see below), per stage
+    dbuf = np.zeros(ns * _BLOCK_I, dtype=np.int64)  # external demand
+    lbuf = np.zeros(ns * _BLOCK_I, dtype=np.int64)  # lead time of the inbound lane (stochastic ones)
+    zb = np.zeros(_BLOCK_I, dtype=np.uint64)  # raw draws
 
     for r in range(n_reps):
-        for j in range(ns):
+        for j in range(nsu):
             b = j * _NF
             for f in range(_N_STATE):
-                st[b + f] = zero
+                st[b + _U(f)] = zero
             st[b + _OH] = st[b + _INIT]
             for m in range(N_ACC):
-                st[b + _ACC + m] = zero
+                st[b + _U(_ACC + m)] = zero
             st[b + _UNF] = zero
             ib = j * _NI
             si[ib + _PEND] = 0
@@ -246,39 +336,49 @@ def simulate_tree(
             si[ib + _NOK] = 0
             si[ib + _NRDY] = 0
             si[ib + _NORD] = 0
-            ku[j * 4 + _KD] = stream_key(seed, r, STREAM_DEMAND, stage_i[s0 + j, _S_KEY])
-            ku[j * 4 + _KL] = stream_key(seed, r, STREAM_LEAD_TIME, arc_i[a0 + j, _A_KEY])
+            ku[j * _NK + _KD] = stream_key(seed, r, STREAM_DEMAND, stage_i[s0 + np.int64(j), _S_KEY])
+            ku[j * _NK + _KL] = stream_key(seed, r, STREAM_LEAD_TIME, arc_i[a0 + np.int64(j), _A_KEY])
         arrivals[:] = zero
         cyc[:] = 0
 
         for t in range(n_total):
             if t == warmup:  # metrics cover periods warmup .. n_total-1
-                for j in range(ns):
+                for j in range(nsu):
                     for m in range(N_ACC):
-                        st[j * _NF + _ACC + m] = zero
+                        st[j * _NF + _U(_ACC + m)] = zero
                     st[j * _NF + _UNF] = zero
                     # integer counters: periods without stock-out, ready, orders
                     si[j * _NI + _NOK] = 0
                     si[j * _NI + _NRDY] = 0
                     si[j * _NI + _NORD] = 0
-            slot = t & cmask
-            tg = np.uint64(t) * _GOLDEN
+            tu = _U(t)
+            slot = tu & cmask
+            tb = tu & _BMASK
+            if tb == _U0:
+                # the random draws of the next _BLOCK periods, all stages: pure functions of
+                # (stream key, period), so drawn ahead in tight loops off the critical path
+                # of the recursion (the lead time of a lane in period t serves both the
+                # review in pass A and any shipment in pass B)
+                _fill_block(si, ku, dbuf, lbuf, zb, tab, d_sched, d_tlo, d_tglo, d_gshift, d_off, nsu, tu,
+                            _U(min(_BLOCK_I, n_total - t)))
             # ---- pass A, downstream first: receipts, orders ---------------------------
-            for j in range(ns - 1, -1, -1):
+            for jr in range(nsu):
+                j = nsu - _U1 - jr  # type: ignore[assignment]  # (uint64, as in the other loops)
                 b = j * _NF
                 ib = j * _NI
                 p = si[ib + _PAR]
+                pb = _U(p) * _NF  # (used only when p >= 0)
                 # on hand and on order stay in registers (oh, on_order) through the
                 # period's pass A: no store-to-load round trips on the critical path
-                q = arrivals[j * cal + slot]
+                q = arrivals[j * calu + slot]
                 oh = st[b + _OH]
                 on_order = st[b + _OUT]
                 if q != zero:
-                    arrivals[j * cal + slot] = zero
+                    arrivals[j * calu + slot] = zero
                     if not exact:  # (exact: in transit in = on order - owed by the supplier)
                         st[b + _ITI] -= q
                     if p >= 0 and not exact:  # (exact: the supplier's sum is derived)
-                        st[p * _NF + _ITO] -= q
+                        st[pb + _ITO] -= q
                     # one inbound arc, quantity_per 1: received units are finished units
                     # (the kit buffer is empty at the start of a period, so made = q > 0)
                     on_order -= q
@@ -287,8 +387,8 @@ def simulate_tree(
                 ip = oh + zero + on_order - st[b + _BO] - st[b + _OWED]
                 if echelon:
                     e = ip
-                    for k in range(si[ib + _CH0], si[ib + _CH1]):
-                        e += one * st[si[k] * _NF + _ECH]
+                    for k in range(_U(si[ib + _CH0]), _U(si[ib + _CH1])):
+                        e += one * st[chl[k] * _NF + _ECH]
                     st[b + _ECH] = e  # (raised by the order below: e + x)
                     x = st[b + _BIGS] - (e if si[ib + _FLAGS] & _ECH_POLICY else ip)
                 else:
@@ -302,17 +402,16 @@ def simulate_tree(
                     due = t + lead
                 else:
                     if lead < 0:
-                        lead = sample_threshold(tab, tab, si[ib + _LLO], si[ib + _LGLO], ku[j * 4 + _LSH],
-                                                si[ib + _LOFF], mix64(ku[j * 4 + _KL] + tg))
+                        lead = lbuf[j * _BLOCK + tb]
                     due = t + lead
                     if not crossing and due < si[ib + _LAST]:
                         due = si[ib + _LAST]
                     if due == t:  # it ended with the previous period
                         if t - 1 >= warmup:
-                            st[b + _ACC + A_CYCLES] += one
-                            st[b + _ACC + A_CYCLES_OK] += one if si[ib + _POK] != 0 else zero
+                            st[b + _X_CYC] += one
+                            st[b + _X_CYC_OK] += one if si[ib + _POK] != 0 else zero
                     else:
-                        cyc[j * cal + ((due - 1) & cmask)] += 1
+                        cyc[j * calu + (_U(due - 1) & cmask)] += 1
                 if x <= eps:
                     st[b + _OUT] = on_order
                     st[b + _NEW] = zero  # no order: nothing new for the supplier
@@ -321,7 +420,7 @@ def simulate_tree(
                 if echelon:
                     st[b + _ECH] = e + x
                 si[ib + _NORD] += 1
-                st[b + _ACC + M_ORDER_QUANTITY] += x
+                st[b + _X_OQ] += x
                 q = x * one
                 if p < 0:
                     # external supplier: ships now, with the lead time (and due) drawn above
@@ -331,7 +430,7 @@ def simulate_tree(
                         st[b + _COMP] += q
                         si[ib + _PEND] = 1
                     else:
-                        arrivals[j * cal + (due & cmask)] += q
+                        arrivals[j * calu + (_U(due) & cmask)] += q
                         if not exact:
                             st[b + _ITI] += q
                 else:
@@ -339,10 +438,10 @@ def simulate_tree(
                     # the supplier cannot ship everything it owes, see pass B)
                     st[b + _AOWED] += q
                     st[b + _NEW] = q  # (zero at this point: 0 + q = q)
-                    st[p * _NF + _OWED] += q
+                    st[pb + _OWED] += q
 
             # ---- pass B, upstream first: shipments, demand, measurements ---------------
-            for j in range(ns):
+            for j in range(nsu):
                 b = j * _NF
                 ib = j * _NI
                 short = False
@@ -362,14 +461,14 @@ def simulate_tree(
                     f = min(max(oh, zero), bo)
                     bo = bo - f
                     oh -= f
-                k0 = si[ib + _CH0]
-                k1 = si[ib + _CH1]
+                k0 = _U(si[ib + _CH0])
+                k1 = _U(si[ib + _CH1])
                 has_ch = k1 > k0
                 total = st[b + _OWED]
                 if has_ch and total > zero:
                     ship_all = False  # every customer gets what it is owed (_AOWED)
-                    if k1 - k0 == 1:
-                        c = si[k0]
+                    if k1 - k0 == _U1:
+                        c = chl[k0]
                         q = total if oh >= total - eps else max(oh, zero)
                         st[c * _NF + _SHIP] = q
                         oh = max(oh - q, zero)
@@ -381,7 +480,7 @@ def simulate_tree(
                         if si[ib + _RNE] != 0:
                             si[ib + _RNE] = 0
                             for k in range(k0, k1):
-                                ci = si[k] * _NI
+                                ci = chl[k] * _NI
                                 si[ci + _RLEN] = 0
                                 si[ci + _RHEAD] = 0
                         ship_all = True
@@ -394,61 +493,61 @@ def simulate_tree(
                             # (period, quantity) of its unshipped orders, oldest first
                             si[ib + _RNE] = 1
                             for k in range(k0, k1):
-                                c = si[k]
+                                c = chl[k]
                                 q = st[c * _NF + _NEW]
                                 if q > zero:
                                     ci = c * _NI
                                     n = si[ci + _RLEN]
                                     if n == _RING:  # full: merge into the newest entry
-                                        ring_q[c * _RING + ((si[ci + _RHEAD] + n - 1) & _RMASK)] += q
+                                        ring_q[c * _RINGU + (_U(si[ci + _RHEAD] + n - 1) & _RMASK)] += q
                                     else:
-                                        pos = c * _RING + ((si[ci + _RHEAD] + n) & _RMASK)
+                                        pos = c * _RINGU + (_U(si[ci + _RHEAD] + n) & _RMASK)
                                         ring_t[pos] = t
                                         ring_q[pos] = q
                                         si[ci + _RLEN] = n + 1
                         if oh <= zero:
                             for k in range(k0, k1):
-                                st[si[k] * _NF + _SHIP] = zero
+                                st[chl[k] * _NF + _SHIP] = zero
                         elif alloc == ALLOC_PROPORTIONAL:
                             rem = oh
                             for k in range(k0, k1):
-                                cb = si[k] * _NF
+                                cb = chl[k] * _NF
                                 f = math.floor(oh * st[cb + _AOWED] / total) * one
                                 st[cb + _SHIP] = f
                                 rem -= f
                             for k in range(k0, k1):
                                 if rem <= zero:
                                     break
-                                cb = si[k] * _NF
+                                cb = chl[k] * _NF
                                 f = min(rem, st[cb + _AOWED] - st[cb + _SHIP])
                                 st[cb + _SHIP] += f
                                 rem -= f
                             oh = max(rem, zero)
                         else:
                             for k in range(k0, k1):
-                                st[si[k] * _NF + _SHIP] = zero
+                                st[chl[k] * _NF + _SHIP] = zero
                             rem = oh
                             while rem > eps:
-                                best = -1
+                                best = nsu  # none
                                 best_t = n_total + 1
                                 for k in range(k0, k1):
-                                    c = si[k]
+                                    c = chl[k]
                                     ci = c * _NI
                                     if si[ci + _RLEN] > 0:
-                                        tt = ring_t[c * _RING + si[ci + _RHEAD]]
+                                        tt = ring_t[c * _RINGU + _U(si[ci + _RHEAD])]
                                         if tt < best_t:
                                             best_t = tt
                                             best = c
-                                if best < 0:
+                                if best == nsu:
                                     break
                                 bi = best * _NI
-                                pos = best * _RING + si[bi + _RHEAD]
+                                pos = best * _RINGU + _U(si[bi + _RHEAD])
                                 f = min(rem, ring_q[pos])
                                 st[best * _NF + _SHIP] += f
                                 rem -= f
                                 ring_q[pos] -= f
                                 if ring_q[pos] <= eps:
-                                    si[bi + _RHEAD] = (si[bi + _RHEAD] + 1) & _RMASK
+                                    si[bi + _RHEAD] = (si[bi + _RHEAD] + 1) & (_RING - 1)
                                     si[bi + _RLEN] -= 1
                             oh = max(rem, zero)
                     if ship_all and exact:
@@ -457,7 +556,7 @@ def simulate_tree(
                         # supplier's demand, fill and in-transit sums are derived from the
                         # customers' at the end of the replication)
                         for k in range(k0, k1):
-                            c = si[k]
+                            c = chl[k]
                             cb = c * _NF
                             q = st[cb + _AOWED]
                             # (_NEW is left as is: the customer overwrites it in its next pass A)
@@ -466,8 +565,7 @@ def simulate_tree(
                                 ci = c * _NI
                                 lead = si[ci + _LFIX]
                                 if lead < 0:
-                                    lead = sample_threshold(tab, tab, si[ci + _LLO], si[ci + _LGLO], ku[c * 4 + _LSH],
-                                                            si[ci + _LOFF], mix64(ku[c * 4 + _KL] + tg))
+                                    lead = lbuf[c * _BLOCK + tb]
                                 due = t + lead
                                 if not crossing:
                                     if due < si[ci + _LAST]:
@@ -477,16 +575,16 @@ def simulate_tree(
                                     st[cb + _COMP] += q
                                     si[ci + _PEND] = 1
                                 else:
-                                    arrivals[c * cal + (due & cmask)] += q
+                                    arrivals[c * calu + (_U(due) & cmask)] += q
                         st[b + _OWED] = zero
                     else:
                         owed = st[b + _OWED]
                         ito = st[b + _ITO]
-                        acc_dem = st[b + _ACC + M_DEMAND]  # in registers for the loop
-                        acc_fill = st[b + _ACC + M_FILL_RATE]
+                        acc_dem = st[b + _X_DEM]  # in registers for the loop
+                        acc_fill = st[b + _X_FILL]
                         unf = st[b + _UNF]
                         for k in range(k0, k1):
-                            c = si[k]
+                            c = chl[k]
                             cb = c * _NF
                             before = st[cb + _AOWED]
                             q = before if ship_all else st[cb + _SHIP]
@@ -496,8 +594,7 @@ def simulate_tree(
                                 ci = c * _NI
                                 lead = si[ci + _LFIX]
                                 if lead < 0:
-                                    lead = sample_threshold(tab, tab, si[ci + _LLO], si[ci + _LGLO], ku[c * 4 + _LSH],
-                                                            si[ci + _LOFF], mix64(ku[c * 4 + _KL] + tg))
+                                    lead = lbuf[c * _BLOCK + tb]
                                 due = t + lead
                                 if not crossing:
                                     if due < si[ci + _LAST]:
@@ -507,7 +604,7 @@ def simulate_tree(
                                     st[cb + _COMP] += q
                                     si[ci + _PEND] = 1
                                 else:
-                                    arrivals[c * cal + (due & cmask)] += q
+                                    arrivals[c * calu + (_U(due) & cmask)] += q
                                     ito += q
                                     if not exact:
                                         st[cb + _ITI] += q
@@ -522,26 +619,15 @@ def simulate_tree(
                                     acc_dem += nw
                                     acc_fill += filled_new
                                 st[cb + _NEW] = zero
-                        st[b + _ACC + M_DEMAND] = acc_dem
-                        st[b + _ACC + M_FILL_RATE] = acc_fill
+                        st[b + _X_DEM] = acc_dem
+                        st[b + _X_FILL] = acc_fill
                         st[b + _UNF] = unf
                         if owed < eps:
                             owed = zero
                         st[b + _OWED] = owed
                         st[b + _ITO] = ito
                 if dk != 0:
-                    if dk == 1:
-                        d = si[ib + _DOFF]
-                    elif dk == 2:
-                        d = sample_threshold(tab, tab, si[ib + _DLO], si[ib + _DGLO], ku[j * 4 + _DSH],
-                                             si[ib + _DOFF], mix64(ku[j * 4 + _KD] + tg))
-                    else:  # per-period demand: entry t % n of the cycle (phase counter)
-                        ph = si[ib + _DPH]
-                        di = d_sched[si[ib + _DLO] + ph]
-                        ph += 1
-                        si[ib + _DPH] = 0 if ph == si[ib + _DGLO] else ph
-                        d = sample_threshold(tab, tab, d_tlo[di], d_tglo[di], np.uint64(d_gshift[di]),
-                                             d_off[di], mix64(ku[j * 4 + _KD] + tg))
+                    d = si[ib + _DOFF] if dk == 1 else dbuf[j * _BLOCK + tb]
                     if d > 0:
                         dem = d * one
                         f = dem if oh >= dem else max(oh, zero)
@@ -553,9 +639,9 @@ def simulate_tree(
                         if backorders:
                             bo += miss
                         else:
-                            st[b + _ACC + M_LOST_SALES] += miss
-                        st[b + _ACC + M_DEMAND] += dem
-                        st[b + _ACC + M_FILL_RATE] += f
+                            st[b + _X_LOST] += miss
+                        st[b + _X_DEM] += dem
+                        st[b + _X_FILL] += f
                 st[b + _OH] = oh
                 st[b + _BO] = bo
                 ok = (not short) & (bo <= eps) & (st[b + _OWED] <= eps)  # no branches
@@ -563,25 +649,25 @@ def simulate_tree(
                 si[ib + _POK] = nok
                 si[ib + _NOK] += nok
                 if si[ib + _CFIX] < 0:
-                    n_end = cyc[j * cal + slot]
+                    n_end = cyc[j * calu + slot]
                     if n_end > 0:
-                        cyc[j * cal + slot] = 0
-                        st[b + _ACC + A_CYCLES] += n_end * one
-                        st[b + _ACC + A_CYCLES_OK] += n_end * one if ok else zero
+                        cyc[j * calu + slot] = 0
+                        st[b + _X_CYC] += n_end * one
+                        st[b + _X_CYC_OK] += n_end * one if ok else zero
                 si[ib + _NRDY] += 1 if oh > eps else 0
-                st[b + _ACC + M_ON_HAND] += oh
+                st[b + _X_OH] += oh
                 if exact:  # all kit buffers are empty at the end of a period
-                    st[b + _ACC + M_IN_TRANSIT_IN] += st[b + _OUT] - st[b + _AOWED]
+                    st[b + _X_ITI] += st[b + _OUT] - st[b + _AOWED]
                 else:
-                    st[b + _ACC + M_IN_TRANSIT_IN] += st[b + _ITI]
+                    st[b + _X_ITI] += st[b + _ITI]
                 # backorders (no external demand), owed and in transit out (no customers)
                 # stay +0 at such stages: adding them would not change the sums
                 if dk != 0:
-                    st[b + _ACC + M_BACKORDERS] += bo
+                    st[b + _X_BO] += bo
                 if has_ch:
-                    st[b + _ACC + M_OWED_DOWNSTREAM] += st[b + _OWED]
+                    st[b + _X_OWD] += st[b + _OWED]
                     if not exact:
-                        st[b + _ACC + M_IN_TRANSIT_OUT] += st[b + _ITO]
+                        st[b + _X_ITO] += st[b + _ITO]
 
         # ---- per-replication means -----------------------------------------------------
         if exact:
@@ -589,35 +675,35 @@ def simulate_tree(
             # exactly in integer arithmetic: a supplier's units in transit out are its
             # customers' units in transit in, its demand from customers is what they
             # ordered, and it filled that less what it did not ship in the period ordered
-            for j in range(ns):
-                a = j * _NF + _ACC
+            for j in range(nsu):
+                b = j * _NF
                 p = si[j * _NI + _PAR]
                 if p >= 0:
-                    pa = p * _NF + _ACC
-                    st[pa + M_IN_TRANSIT_OUT] += st[a + M_IN_TRANSIT_IN]
-                    st[pa + M_DEMAND] += st[a + M_ORDER_QUANTITY]
-                    st[pa + M_FILL_RATE] += st[a + M_ORDER_QUANTITY]
-            for j in range(ns):
-                st[j * _NF + _ACC + M_FILL_RATE] -= st[j * _NF + _UNF]
-        for j in range(ns):
-            g = s0 + j
-            a = j * _NF + _ACC
+                    pb = _U(p) * _NF
+                    st[pb + _X_ITO] += st[b + _X_ITI]
+                    st[pb + _X_DEM] += st[b + _X_OQ]
+                    st[pb + _X_FILL] += st[b + _X_OQ]
+            for j in range(nsu):
+                st[j * _NF + _X_FILL] -= st[j * _NF + _UNF]
+        for j in range(nsu):
+            g = s0 + np.int64(j)
+            a = j * _NF + _U(_ACC)
             ib = j * _NI
             # counts (sums of ones in the general kernel: exact, so identical)
-            st[a + M_READY_RATE] = si[ib + _NRDY] * one
-            st[a + M_ORDER_FREQUENCY] = si[ib + _NORD] * one
+            st[a + _U(M_READY_RATE)] = si[ib + _NRDY] * one
+            st[a + _U(M_ORDER_FREQUENCY)] = si[ib + _NORD] * one
             if si[ib + _CFIX] == 0:  # the last period's cycle ends after the horizon
-                st[a + A_CYCLES] = (n_total - warmup - 1) * one
-                st[a + A_CYCLES_OK] = (si[ib + _NOK] - si[ib + _POK]) * one
+                st[a + _U(A_CYCLES)] = (n_total - warmup - 1) * one
+                st[a + _U(A_CYCLES_OK)] = (si[ib + _NOK] - si[ib + _POK]) * one
             elif si[ib + _CFIX] > 0:
-                st[a + A_CYCLES] = (n_total - warmup) * one
-                st[a + A_CYCLES_OK] = si[ib + _NOK] * one
+                st[a + _U(A_CYCLES)] = (n_total - warmup) * one
+                st[a + _U(A_CYCLES_OK)] = si[ib + _NOK] * one
             for m in range(N_METRICS):
-                out[m, r, g] = st[a + m] * inv
-            dem = st[a + M_DEMAND]
-            out[M_FILL_RATE, r, g] = st[a + M_FILL_RATE] / dem if dem > 0 else np.nan
-            n_cyc = st[a + A_CYCLES]
-            out[M_CYCLE_SERVICE, r, g] = st[a + A_CYCLES_OK] / n_cyc if n_cyc > 0 else np.nan
+                out[m, r, g] = st[a + _U(m)] * inv
+            dem = st[a + _U(M_DEMAND)]
+            out[M_FILL_RATE, r, g] = st[a + _U(M_FILL_RATE)] / dem if dem > 0 else np.nan
+            n_cyc = st[a + _U(A_CYCLES)]
+            out[M_CYCLE_SERVICE, r, g] = st[a + _U(A_CYCLES_OK)] / n_cyc if n_cyc > 0 else np.nan
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
