@@ -21,6 +21,9 @@ Further:
   reads them from per-stage buffers;
 * unsigned (uint64) indices throughout the loop: Numba wraps signed negative indices
   around at a cost on every array access;
+* a loop compiled for lines (``line=(1,)``, ``LINE`` in ``net_fast``): with at most one
+  customer per stage the customer loops make at most one pass and the rationing among
+  customers is compiled out (the same operations, in the same order);
 * lazy FIFO queues: a customer's order enters its supplier's queue only in a period in
   which the supplier cannot ship everything it owes (usually never), not when placed;
 * with a fixed lead time ``L`` (``L - 1 <= warmup``) every measured period ends exactly
@@ -91,10 +94,12 @@ from ._kernels import (
 )
 from ._rng import STREAM_DEMAND, STREAM_LEAD_TIME, mix64, sample_threshold, stream_key
 
-__all__ = ["simulate_tree", "simulate_all", "GENERAL", "FAST_FLOAT", "FAST_INT", "FAST_FLOAT_EXACT"]
+__all__ = ["simulate_tree", "simulate_all", "GENERAL", "FAST_FLOAT", "FAST_INT", "FAST_FLOAT_EXACT", "LINE"]
 
-# kernel choice per network (``simulate_all``'s ``net_fast``)
+# kernel choice per network (``simulate_all``'s ``net_fast``): one of the first four, a
+# fast one possibly with the flag LINE (a line: simulate_tree's loop compiled for lines)
 GENERAL, FAST_FLOAT, FAST_INT, FAST_FLOAT_EXACT = 0, 1, 2, 3
+LINE = 4
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
@@ -229,6 +234,7 @@ def simulate_tree(
     one: float,
     eps: float,
     exact: bool,
+    line: tuple,
 ) -> None:
     """Simulate network ``i`` (a tree of base-stock stages, see the module docstring).
 
@@ -242,8 +248,12 @@ def simulate_tree(
     exact integers, and its ``x <= _EPS``-style tests are ``x <= 0`` tests. ``exact``
     (required with int64, allowed with float64 under the same conditions) enables the
     exact-mode shortcuts of the module docstring. ``d_sched`` holds the per-period demand
-    cycles (see :mod:`._kernels`).
+    cycles (see :mod:`._kernels`). ``line`` is ``()`` for any tree and ``(1,)`` for a line
+    (no stage with more than one customer): its length is a compile-time constant, so a
+    line gets its own compiled loop in which every customer loop has at most one pass and
+    the rationing among customers (FIFO queues, proportional shares) is gone.
     """
+    is_line = len(line) == 1
     s0 = net_i[i, _N_S0]
     ns = net_i[i, _N_S1] - s0
     nsu = _U(ns)
@@ -387,8 +397,14 @@ def simulate_tree(
                 ip = oh + zero + on_order - st[b + _BO] - st[b + _OWED]
                 if echelon:
                     e = ip
-                    for k in range(_U(si[ib + _CH0]), _U(si[ib + _CH1])):
-                        e += one * st[chl[k] * _NF + _ECH]
+                    ch0 = _U(si[ib + _CH0])
+                    ch1 = _U(si[ib + _CH1])
+                    if is_line:  # at most one customer
+                        if ch1 > ch0:
+                            e += one * st[chl[ch0] * _NF + _ECH]
+                    else:
+                        for k in range(ch0, ch1):
+                            e += one * st[chl[k] * _NF + _ECH]
                     st[b + _ECH] = e  # (raised by the order below: e + x)
                     x = st[b + _BIGS] - (e if si[ib + _FLAGS] & _ECH_POLICY else ip)
                 else:
@@ -466,8 +482,10 @@ def simulate_tree(
                 has_ch = k1 > k0
                 total = st[b + _OWED]
                 if has_ch and total > zero:
+                    if is_line:  # one customer: the loops over customers below make one pass
+                        k1 = k0 + _U1
                     ship_all = False  # every customer gets what it is owed (_AOWED)
-                    if k1 - k0 == _U1:
+                    if is_line or k1 - k0 == _U1:
                         c = chl[k0]
                         q = total if oh >= total - eps else max(oh, zero)
                         st[c * _NF + _SHIP] = q
@@ -706,6 +724,52 @@ def simulate_tree(
             out[M_CYCLE_SERVICE, r, g] = st[a + _U(A_CYCLES_OK)] / n_cyc if n_cyc > 0 else np.nan
 
 
+@nb.njit(cache=True, nogil=True)
+def _simulate_tree_as(
+    kind: int,
+    line: tuple,
+    i: int,
+    net_i: np.ndarray,
+    net_seed: np.ndarray,
+    stage_i: np.ndarray,
+    stage_f: np.ndarray,
+    arc_i: np.ndarray,
+    out_arcs: np.ndarray,
+    tab: np.ndarray,
+    d_ptr: np.ndarray,
+    d_tlo: np.ndarray,
+    d_tglo: np.ndarray,
+    d_gshift: np.ndarray,
+    d_off: np.ndarray,
+    d_sched: np.ndarray,
+    l_ptr: np.ndarray,
+    l_tlo: np.ndarray,
+    l_tglo: np.ndarray,
+    l_gshift: np.ndarray,
+    l_off: np.ndarray,
+    n_reps: int,
+    n_total: int,
+    warmup: int,
+    backorders: bool,
+    crossing: bool,
+    alloc: int,
+    out: np.ndarray,
+) -> None:
+    """:func:`simulate_tree` in the arithmetic of ``kind`` (``FAST_INT``: int64, else float64)."""
+    if kind == FAST_INT:
+        simulate_tree(
+            i, net_i, net_seed, stage_i, stage_f, arc_i, out_arcs, tab, d_ptr, d_tlo, d_tglo,
+            d_gshift, d_off, d_sched, l_ptr, l_tlo, l_tglo, l_gshift, l_off, n_reps, n_total, warmup,
+            backorders, crossing, alloc, out, 0, 1, 0, True, line,
+        )
+    else:
+        simulate_tree(
+            i, net_i, net_seed, stage_i, stage_f, arc_i, out_arcs, tab, d_ptr, d_tlo, d_tglo,
+            d_gshift, d_off, d_sched, l_ptr, l_tlo, l_tglo, l_gshift, l_off, n_reps, n_total, warmup,
+            backorders, crossing, alloc, out, 0.0, 1.0, _EPS, kind == FAST_FLOAT_EXACT, line,
+        )
+
+
 @nb.njit(cache=True, nogil=True, parallel=True)
 def simulate_all(
     net_fast: np.ndarray,
@@ -744,7 +808,8 @@ def simulate_all(
 
     ``net_fast[i]`` picks the kernel of network ``i``: ``GENERAL`` (the general kernel),
     ``FAST_FLOAT``, ``FAST_FLOAT_EXACT`` or ``FAST_INT`` (:func:`simulate_tree` in float64, float64
-    in exact mode, int64).
+    in exact mode, int64), the fast ones with ``| LINE`` for a line (no stage with more
+    than one customer: :func:`simulate_tree`'s loop compiled for lines).
 
     Both kernels give identical numbers, each network only touches its own rows of
     ``out`` and draws only from its own streams, so results do not depend on the thread
@@ -752,21 +817,22 @@ def simulate_all(
     """
     n_net = net_i.shape[0]
     for i in nb.prange(n_net):
-        if net_fast[i] == FAST_INT:
-            simulate_tree(
-                i, net_i, net_seed, stage_i, stage_f, arc_i, out_arcs, tab, d_ptr, d_tlo, d_tglo,
-                d_gshift, d_off, d_sched, l_ptr, l_tlo, l_tglo, l_gshift, l_off, n_reps, n_total, warmup,
-                backorders, crossing, alloc, out, 0, 1, 0, True,
-            )
-        elif net_fast[i] == FAST_FLOAT or net_fast[i] == FAST_FLOAT_EXACT:
-            simulate_tree(
-                i, net_i, net_seed, stage_i, stage_f, arc_i, out_arcs, tab, d_ptr, d_tlo, d_tglo,
-                d_gshift, d_off, d_sched, l_ptr, l_tlo, l_tglo, l_gshift, l_off, n_reps, n_total, warmup,
-                backorders, crossing, alloc, out, 0.0, 1.0, _EPS, net_fast[i] == FAST_FLOAT_EXACT,
-            )
-        else:
+        code = net_fast[i]
+        if code == GENERAL:
             _simulate_network(
                 i, net_i, net_seed, stage_i, stage_f, arc_i, out_arcs, arc_qp, d_cdf, d_guide, d_ptr,
                 d_off, d_sched, l_cdf, l_guide, l_ptr, l_off, n_reps, n_total, warmup, backorders, crossing,
                 alloc, out,
+            )
+        elif code & LINE:
+            _simulate_tree_as(
+                code & (LINE - 1), (1,), i, net_i, net_seed, stage_i, stage_f, arc_i, out_arcs, tab, d_ptr,
+                d_tlo, d_tglo, d_gshift, d_off, d_sched, l_ptr, l_tlo, l_tglo, l_gshift, l_off, n_reps,
+                n_total, warmup, backorders, crossing, alloc, out,
+            )
+        else:
+            _simulate_tree_as(
+                code, (), i, net_i, net_seed, stage_i, stage_f, arc_i, out_arcs, tab, d_ptr, d_tlo, d_tglo,
+                d_gshift, d_off, d_sched, l_ptr, l_tlo, l_tglo, l_gshift, l_off, n_reps, n_total, warmup,
+                backorders, crossing, alloc, out,
             )

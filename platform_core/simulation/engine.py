@@ -531,6 +531,8 @@ def _concatenate(blocks: list[_Block]) -> dict[str, np.ndarray]:
 def _kernel_choice(blocks: list[_Block], n_total: int, kernel: str = "auto") -> np.ndarray:
     """``FK.GENERAL``, ``FK.FAST_FLOAT``, ``FK.FAST_FLOAT_EXACT`` or ``FK.FAST_INT`` per network.
 
+    A fast code has the flag ``FK.LINE`` on lines (no stage with more than one customer).
+
     ``kernel="auto"`` uses integer arithmetic on lines (no stage with more than one
     customer), where it measured faster, and float64 on wider trees (``benchmarks/
     simulation.py`` cases), in exact mode (``FAST_FLOAT_EXACT``) where integer arithmetic
@@ -556,11 +558,14 @@ def _kernel_choice(blocks: list[_Block], n_total: int, kernel: str = "auto") -> 
         n = b.n_stages
         bound = float(n_total) * n * n * (b.magnitude + n * b.max_demand * float(n_total) + 1.0)
         exact = b.integral and bound < 2.0**52
-        want_int = kernel == "fast_int" or (kernel == "auto" and int(b.out_counts.max()) <= 1)
+        line = int(b.out_counts.max()) <= 1
+        want_int = kernel == "fast_int" or (kernel == "auto" and line)
         if exact:
             codes[k] = FK.FAST_INT if want_int else FK.FAST_FLOAT_EXACT
         else:
             codes[k] = FK.FAST_FLOAT
+        if line:  # the fast kernel's loop compiled for lines
+            codes[k] |= FK.LINE
     return codes
 
 

@@ -101,7 +101,10 @@ def test_fast_kernel_bit_identical_on_random_trees(case_seed: int, flags: dict[s
     blocks = [_pack_network(*c, None) for c in cases]
     assert all(b.fast for b in blocks)
     codes = _kernel_choice(blocks, 630, "fast_int")
-    assert np.sum(codes == FK.FAST_INT) >= 5 and np.sum(codes == FK.FAST_FLOAT) >= 5
+    kinds = codes & ~FK.LINE
+    assert np.sum(kinds == FK.FAST_INT) >= 5 and np.sum(kinds == FK.FAST_FLOAT) >= 5
+    # both compiled loops run: the one for lines and the one for other trees
+    assert np.sum(codes & FK.LINE != 0) >= 5 and np.sum(codes & FK.LINE == 0) >= 5
     kw = dict(seeds=11, replications=3, periods=600, warmup=int(rng.integers(0, 30)), **flags)
     ref = simulate(nets, pols, dems, leads, kernel="general", **kw)
     for kernel in ("auto", "fast_float", "fast_int"):
@@ -148,6 +151,68 @@ def test_fast_path_eligibility() -> None:
     # integer arithmetic only for integer levels and sums that stay below 2**52
     ints = _pack_network(Network.serial(2), Policy.base_stock([9, 4]), d, 1, None)
     frac = _pack_network(Network.serial(2), Policy.base_stock([9, 4.5]), d, 1, None)
-    assert list(_kernel_choice([ints, frac], 1000)) == [FK.FAST_INT, FK.FAST_FLOAT]
-    assert list(_kernel_choice([ints], 10**8)) == [FK.FAST_FLOAT]
+    assert list(_kernel_choice([ints, frac], 1000)) == [FK.FAST_INT | FK.LINE, FK.FAST_FLOAT | FK.LINE]
+    assert list(_kernel_choice([ints], 10**8)) == [FK.FAST_FLOAT | FK.LINE]
     assert list(_kernel_choice([ints], 1000, "general")) == [FK.GENERAL]
+    # the loop for lines only where no stage has more than one customer
+    dist = _pack_network(Network.distribution(2), Policy.base_stock([9, 4, 4]), d, 1, None)
+    assert list(_kernel_choice([dist], 1000)) == [FK.FAST_FLOAT_EXACT]
+    assert list(_kernel_choice([dist], 1000, "fast_int")) == [FK.FAST_INT]
+
+
+def _random_line(rng: np.random.Generator, name: str) -> Network:
+    """A line of 1-6 stages, in order or with shuffled stage indices (or two lines)."""
+    n = int(rng.integers(1, 7))
+    c = rng.integers(3)
+    if c == 0 or n == 1:
+        return Network.serial(n, name=name)
+    perm = rng.permutation(n)
+    cut = int(rng.integers(1, n)) if c == 2 else n  # c == 2: two lines (0 .. cut-1, cut .. n-1)
+    arcs = tuple((int(perm[k - 1]), int(perm[k]), 1.0) for k in range(1, n) if k != cut)
+    return Network(n, arcs, name=name)
+
+
+@pytest.mark.parametrize("case_seed", range(8))
+def test_line_loop_bit_identical_on_random_lines(case_seed: int) -> None:
+    """The loop compiled for lines (``FK.LINE``) against the general kernel, bit for bit."""
+    rng = np.random.default_rng(100 + case_seed)
+    cycles = case_seed % 2 == 1
+    flags = dict(backorders=bool(case_seed & 2), crossing=bool(case_seed & 4),
+                 allocation="fifo" if rng.random() < 0.5 else "proportional")
+    cases = []
+    for k in range(30):
+        net = _random_line(rng, f"line-{k}")
+        n = net.n_stages
+        levels = rng.uniform(0.0, 14.0, n) * (1.0 + np.array([len(net.downstream(j)) for j in range(n)]))
+        if rng.random() < 0.6:
+            levels = np.round(levels)
+        kinds = [("echelon_base_stock" if rng.random() < 0.5 else "base_stock") for _ in range(n)]
+        if rng.random() < 0.5:
+            demand: object = _random_demand(rng, cycles)
+            if isinstance(demand, list):
+                demand = DemandSchedule(demand)
+        else:
+            demand = {j: _random_demand(rng, cycles) for j in range(n) if rng.random() < 0.6}
+        if rng.random() < 0.3:
+            lead: object = int(rng.integers(0, 4))
+        else:
+            lead = [(_random_dist(rng, 0.4) if rng.random() < 0.6 else int(rng.integers(0, 4))) for _ in range(n)]
+        cases.append((net, Policy(kind=kinds, order_up_to=levels), demand, lead))
+    blocks = [_pack_network(*c, None) for c in cases]
+    assert all(b.fast for b in blocks)
+    if cycles:  # per-period demand cycles at several stages
+        assert sum(int(np.sum(b.st_dlen > 1)) for b in blocks) >= 10
+    for kernel in ("auto", "fast_float", "fast_int"):
+        codes = _kernel_choice(blocks, 700, kernel)
+        assert np.all(codes & FK.LINE != 0), kernel  # every line runs the loop for lines
+    kinds_int = _kernel_choice(blocks, 700, "fast_int") & ~FK.LINE
+    assert np.sum(kinds_int == FK.FAST_INT) >= 5 and np.sum(kinds_int == FK.FAST_FLOAT) >= 5
+    nets, pols, dems, leads = (list(x) for x in zip(*cases, strict=True))
+    kw = dict(seeds=5, replications=2, periods=650, warmup=int(rng.integers(0, 40)), **flags)
+    ref = simulate(nets, pols, dems, leads, kernel="general", **kw)
+    for kernel in ("auto", "fast_float", "fast_int"):
+        fast = simulate(nets, pols, dems, leads, kernel=kernel, **kw)
+        for m in ref.replicates:
+            np.testing.assert_array_equal(fast.replicates[m], ref.replicates[m], err_msg=f"{kernel} {m}")
+    assert np.nanmin(ref["fill_rate"]) < 0.9  # stock-outs happen
+    assert np.max(ref["owed_downstream"]) > 0.0
