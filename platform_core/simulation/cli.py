@@ -3,7 +3,8 @@ r"""``echelon simulate``: Monte Carlo evaluation of given policies on a dataset'
 Usage::
 
     echelon simulate NETWORK_DIR --policy POLICY.parquet|csv \\
-        [--replications R] [--periods T] [--warmup W] [--seed S] [--out FILE]
+        [--demand-schedule FILE] [--replications R] [--periods T] [--warmup W]
+        [--seed S] [--out FILE]
 
 ``NETWORK_DIR`` holds the platform's ``stages`` and (optionally) ``edges`` files
 (``docs/data.md``); each connected component of the stage graph is one SKU network.
@@ -17,6 +18,14 @@ The policy file has one row per stage (sku, location) with the columns:
 * optional ``lead_time`` [periods] (default 1) and ``lead_time_std`` [periods] of the
   stage's inbound lanes (normal discretised, truncated at 0, when the std is > 0);
 * optional ``backorder_cost`` [currency/unit/period].
+
+``--demand-schedule FILE`` (optional) gives stages demand that differs per period: one
+row per stage and period of a cycle with ``sku``, ``location``, ``period`` (0, 1, ...,
+n - 1: the cycle's positions, all present), ``mean_demand`` [units/period] and optional
+``std_demand`` [units/period] (normal discretised when > 0, else Poisson; a zero mean is
+no demand in that period). Period ``t`` of a replication, counted from the first warm-up
+period, draws from position ``t mod n`` (:class:`DemandSchedule`). A stage listed there
+ignores its policy row's ``mean_demand``/``std_demand``.
 
 Holding cost per period is ``unit_cost x carrying_rate / periods_per_year``; the
 stage's ``review_period`` and ``moq`` columns are honoured.  The output (Parquet or
@@ -41,10 +50,10 @@ from platform_core.data.loaders import find_file, load_table
 from platform_core.data.schemas import EDGES, STAGES
 from platform_core.distributions import DiscreteDistribution
 
-from .engine import Costs, simulate
+from .engine import Costs, DemandSchedule, simulate
 from .network import Network, Policy
 
-__all__ = ["add_simulate_command", "run_simulate", "build_networks"]
+__all__ = ["add_simulate_command", "run_simulate", "build_networks", "read_demand_schedule"]
 
 _POLICY_REQUIRED = ("sku", "location", "policy_type")
 
@@ -54,6 +63,8 @@ def add_simulate_command(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser("simulate", help="Monte Carlo evaluation of given policies")
     p.add_argument("network_dir", help="directory with the stages (and edges) files")
     p.add_argument("--policy", required=True, help="policy file (.parquet or .csv), one row per stage")
+    p.add_argument("--demand-schedule", default=None, metavar="FILE",
+                   help="per-period demand cycles (.parquet or .csv): sku, location, period, mean_demand[, std_demand]")
     p.add_argument("--replications", type=int, default=10)
     p.add_argument("--periods", type=int, default=5000, help="measured periods per replication")
     p.add_argument("--warmup", type=int, default=200, help="discarded periods per replication")
@@ -87,9 +98,62 @@ def _lead_time(mean: float, sd: float) -> DiscreteDistribution | int:
     return max(0, int(round(mean)))
 
 
+def _demand(mean: float, sd: float) -> DiscreteDistribution:
+    if mean <= 0:
+        return DiscreteDistribution.point(0)
+    return DiscreteDistribution.normal(mean, sd) if sd > 0 else DiscreteDistribution.poisson(mean)
+
+
+def read_demand_schedule(table: pa.Table, file: str = "demand schedule") -> dict[tuple[str, str], DemandSchedule]:
+    """Per-period demand cycles by ``(sku, location)`` from a schedule table (see the module docstring).
+
+    Raises:
+        ValueError: a missing column, or a row with a null key, a negative, non-finite or
+            non-integer period, a negative or non-finite mean or std, a repeated
+            ``(sku, location, period)``, or a stage whose periods are not ``0 .. n-1``;
+            the message names the file, the column and the 1-based data row.
+    """
+    for c in ("sku", "location", "period", "mean_demand"):
+        if c not in table.column_names:
+            raise ValueError(f"{file}: missing column {c!r} (need sku, location, period, mean_demand)")
+    skus = table.column("sku").to_pylist()
+    locs = table.column("location").to_pylist()
+    per = _col(table, "period", np.nan)
+    mean = _col(table, "mean_demand", np.nan)
+    sd = _col(table, "std_demand", 0.0)
+    cells: dict[tuple[str, str], dict[int, tuple[float, float]]] = {}
+    for r in range(table.num_rows):
+        row = r + 1
+        if skus[r] is None or locs[r] is None:
+            raise ValueError(f"{file}: row {row}: column {'sku' if skus[r] is None else 'location'!r}: expected a value, got null")
+        if not (np.isfinite(per[r]) and per[r] >= 0 and per[r] == int(per[r])):
+            raise ValueError(f"{file}: row {row}: column 'period': expected an integer >= 0, got {per[r]!r}")
+        for name, v in (("mean_demand", mean[r]), ("std_demand", sd[r])):
+            if not (np.isfinite(v) and v >= 0):
+                raise ValueError(f"{file}: row {row}: column {name!r}: expected a finite number >= 0, got {v!r}")
+        key = (str(skus[r]), str(locs[r]))
+        stage = cells.setdefault(key, {})
+        if int(per[r]) in stage:
+            raise ValueError(f"{file}: row {row}: columns sku, location, period: {key} period {int(per[r])} repeated")
+        stage[int(per[r])] = (float(mean[r]), float(sd[r]))
+    out = {}
+    for key, stage in cells.items():
+        n = len(stage)
+        if set(stage) != set(range(n)):
+            gap = min(set(range(n)) - set(stage))
+            raise ValueError(f"{file}: column 'period': stage {key} has periods {sorted(stage)[:8]}...; "
+                             f"expected 0 .. {n - 1} (missing {gap})")
+        out[key] = DemandSchedule([_demand(*stage[t]) for t in range(n)])
+    return out
+
+
 def build_networks(stages: pa.Table, edges: pa.Table | None, policy: pa.Table,
-                   periods_per_year: float = 52.0) -> dict[str, Any]:
+                   periods_per_year: float = 52.0,
+                   schedules: dict[tuple[str, str], DemandSchedule] | None = None) -> dict[str, Any]:
     """Turn stages/edges/policy tables into the arguments of :func:`simulate`.
+
+    ``schedules`` (from :func:`read_demand_schedule`) replaces the policy's stationary
+    demand of the stages it lists.
 
     Returns:
         ``{"networks", "policies", "demand", "lead_times", "costs", "keys"}`` where
@@ -125,6 +189,10 @@ def build_networks(stages: pa.Table, edges: pa.Table | None, policy: pa.Table,
     for i in range(n):
         comps.setdefault(find(i), []).append(i)
 
+    schedules = schedules or {}
+    unknown = [k for k in schedules if k not in index]
+    if unknown:
+        raise ValueError(f"demand schedule: stage(s) {unknown[:5]} not in the stages file")
     prow: dict[tuple[str, str], int] = {}
     for i, (s, loc) in enumerate(zip(policy.column("sku").to_pylist(),
                                      policy.column("location").to_pylist(), strict=True)):
@@ -157,14 +225,12 @@ def build_networks(stages: pa.Table, edges: pa.Table | None, policy: pa.Table,
         out["policies"].append(Policy(kind=[str(ptype[r]) for r in rows], reorder_point=rp[rows],
                                       order_up_to=ou[rows], order_quantity=oq[rows],
                                       review_period=review[members].astype(int), moq=moq[members]))
-        dem: list[DiscreteDistribution | None] = []
-        for r in rows:
-            if md[r] <= 0:
-                dem.append(None)
-            elif sd[r] > 0:
-                dem.append(DiscreteDistribution.normal(md[r], sd[r]))
+        dem: list[DiscreteDistribution | DemandSchedule | None] = []
+        for key, r in zip(keys, rows, strict=True):
+            if key in schedules:
+                dem.append(schedules[key])
             else:
-                dem.append(DiscreteDistribution.poisson(md[r]))
+                dem.append(_demand(md[r], sd[r]) if md[r] > 0 else None)
         out["demand"].append(dem)
         out["lead_times"].append([_lead_time(lt[r], lsd[r]) for r in rows])
         out["costs"].append(Costs(holding=unit_cost[members] * rate[members] / periods_per_year,
@@ -182,7 +248,10 @@ def run_simulate(args: argparse.Namespace) -> int:
     edges_file = find_file(args.network_dir, EDGES)
     edges = load_table(edges_file, EDGES) if edges_file else None
     policy = _read_any(args.policy)
-    spec = build_networks(stages, edges, policy, args.periods_per_year)
+    schedules = None
+    if args.demand_schedule:
+        schedules = read_demand_schedule(_read_any(args.demand_schedule), args.demand_schedule)
+    spec = build_networks(stages, edges, policy, args.periods_per_year, schedules)
     res = simulate(spec["networks"], spec["policies"], spec["demand"], spec["lead_times"],
                    seeds=args.seed, replications=args.replications, periods=args.periods,
                    warmup=args.warmup, backorders=not args.lost_sales,
