@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -29,38 +29,31 @@ for extra in (ROOT, ROOT / "plugins", ROOT / "benchmarks"):
 
 import psutil  # noqa: E402
 import pyarrow as pa  # noqa: E402
-from _harness import write_result  # noqa: E402
+from _harness import TreeMemorySampler, write_result  # noqa: E402
 
 GIB = 2**30
 
 
-class _Sampler:
-    """Peak RSS of this process since the last :meth:`point` [bytes]."""
+class _Points:
+    """RSS of this process at named points, and its peak since the previous point [bytes]
+    (the harness's sampler, every 20 ms, on this process)."""
 
-    def __init__(self, interval_s: float = 0.02) -> None:
+    def __init__(self) -> None:
         self._proc = psutil.Process()
-        self._peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, args=(interval_s,), daemon=True)
-        self._thread.start()
+        self._sampler = TreeMemorySampler(os.getpid(), interval_s=0.02).__enter__()
         self.points: list[dict[str, float | str]] = []
         self._t0 = time.perf_counter()
-
-    def _loop(self, interval_s: float) -> None:
-        while not self._stop.is_set():
-            self._peak = max(self._peak, self._proc.memory_info().rss)
-            self._stop.wait(interval_s)
 
     def point(self, name: str) -> None:
         gc.collect()
         rss = self._proc.memory_info().rss
         self.points.append({"point": name, "seconds": round(time.perf_counter() - self._t0, 2),
-                            "rss_bytes": rss, "peak_rss_since_previous_bytes": max(self._peak, rss)})
-        self._peak = rss
+                            "rss_bytes": rss,
+                            "peak_rss_since_previous_bytes": max(self._sampler.peak_root_bytes, rss)})
+        self._sampler.peak_root_bytes = rss
 
     def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
+        self._sampler.__exit__()
 
 
 def main() -> None:
@@ -83,7 +76,7 @@ def main() -> None:
         from platform_core.plan import plan_run
         from platform_core.plugin_host import PluginHost
 
-        sampler = _Sampler()
+        sampler = _Points()
         sampler.point("imports done")
         config = load_config(None)
         host = PluginHost()

@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["float_column", "lead_time_days", "plain_strings"]
+__all__ = ["float_column", "lead_time_days", "decoded", "plain_strings"]
 
 
 def float_column(table: pa.Table, name: str, default: float) -> np.ndarray:
@@ -23,6 +23,11 @@ def lead_time_days(receipts: pa.Table) -> np.ndarray:
     return days.to_numpy(zero_copy_only=False).astype(np.float64)
 
 
+def decoded(arr: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """``arr`` with a dictionary encoding undone (its values' type); other arrays as they are."""
+    return pc.cast(arr, arr.type.value_type) if pa.types.is_dictionary(arr.type) else arr
+
+
 def plain_strings(table: pa.Table, names: tuple[str, ...] = ("sku", "location")) -> pa.Table:
     """``table`` with the dictionary-encoded columns among ``names`` decoded to plain strings.
 
@@ -31,9 +36,6 @@ def plain_strings(table: pa.Table, names: tuple[str, ...] = ("sku", "location"))
     code that sorts by name decodes first (after any filtering, to keep it small).
     """
     for name in names:
-        if name in table.column_names:
-            col = table.column(name)
-            if pa.types.is_dictionary(col.type):
-                i = table.column_names.index(name)
-                table = table.set_column(i, name, pc.cast(col, col.type.value_type))
+        if name in table.column_names and pa.types.is_dictionary(table.schema.field(name).type):
+            table = table.set_column(table.column_names.index(name), name, decoded(table.column(name)))
     return table

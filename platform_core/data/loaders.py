@@ -188,7 +188,7 @@ def load_table(path: str | os.PathLike[str], spec: FileSpec,
         else:
             # the spec's dictionary columns are decoded straight into dictionary arrays
             # (never materialised as plain strings)
-            names = set(pq.read_schema(file).names)
+            names = set(pq.read_schema(file).names) if spec.dictionary_columns else set()
             raw = pq.read_table(file, read_dictionary=[c for c in spec.dictionary_columns if c in names])
     except (pa.ArrowInvalid, OSError) as exc:
         err = DataValidationError(file, None, None, "a readable Parquet or CSV file", str(exc))

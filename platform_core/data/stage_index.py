@@ -17,6 +17,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from platform_core.data.columns import decoded
+
 __all__ = ["StageIndex", "DENSE_LIMIT"]
 
 #: Largest ``skus x locations`` product resolved through a dense int32 table (256 MiB).
@@ -25,9 +27,7 @@ DENSE_LIMIT = 1 << 26
 
 def _vocabulary(arr: pa.ChunkedArray) -> pa.Array:
     """The distinct non-null values of a string column, as a plain string array."""
-    if pa.types.is_dictionary(arr.type):
-        arr = pc.cast(arr, arr.type.value_type)
-    uniq = pc.unique(arr)
+    uniq = pc.unique(decoded(arr))
     if uniq.null_count:
         uniq = uniq.drop_null()
     return uniq.cast(pa.string()) if uniq.type != pa.string() else uniq

@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from platform_core.data.columns import decoded
 from platform_core.data.errors import DataValidationError, ErrorCollector
 from platform_core.data.schemas import FILE_SPECS, ColumnSpec, Dataset, FileSpec
 from platform_core.data.stage_index import StageIndex
@@ -138,7 +139,7 @@ class _Encodings:
         hit = self._cache.get(id(arr))
         if hit is not None and hit[0] is arr:
             return hit[1], hit[2]
-        values = pc.cast(arr, arr.type.value_type) if pa.types.is_dictionary(arr.type) else arr
+        values = decoded(arr)
         uniq = pc.unique(values)
         if values.null_count:
             uniq = uniq.drop_null()

@@ -538,8 +538,9 @@ def _kernel_choice(blocks: list[_Block], n_total: int, kernel: str = "auto") -> 
     simulation.py`` cases), in exact mode (``FAST_FLOAT_EXACT``) where integer arithmetic
     would be exact; ``"fast_int"`` uses integer arithmetic wherever it is exact,
     ``"fast_float"`` never, ``"general"`` runs the general kernel only. Integer arithmetic
-    and exact mode are used only when they provably give the general kernel's numbers: integer levels, initial stock and demands, and every
-    quantity and sum below 2**52. A stage's cumulative orders are at most its cumulative demand plus its level and
+    and exact mode are used only when they provably give the general kernel's numbers:
+    integer levels, initial stock and demands, and every quantity and sum below 2**52. A
+    stage's cumulative orders are at most its cumulative demand plus its level and
     initial stock, so no quantity exceeds ``n_stages x (magnitude + n_stages x
     max_demand x n_total)`` and no sum of one replication exceeds ``n_total`` times that
     (one more factor ``n_stages`` covers echelon positions).

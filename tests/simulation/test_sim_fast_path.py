@@ -81,6 +81,16 @@ def _random_case(rng: np.random.Generator, name: str, cycles: bool = False) -> t
     return net, pol, demand, lead
 
 
+def _general_and_fast_agree(nets: list, pols: list, dems: object, leads: list, **kw: object):
+    """The general kernel's result, after checking every fast kernel choice gives it bit for bit."""
+    ref = simulate(nets, pols, dems, leads, kernel="general", **kw)
+    for kernel in ("auto", "fast_float", "fast_int"):
+        fast = simulate(nets, pols, dems, leads, kernel=kernel, **kw)
+        for m in ref.replicates:
+            np.testing.assert_array_equal(fast.replicates[m], ref.replicates[m], err_msg=f"{kernel} {m}")
+    return ref
+
+
 @pytest.mark.parametrize(("case_seed", "flags", "cycles"), [
     (1, dict(backorders=True, crossing=True, allocation="fifo"), False),
     (2, dict(backorders=True, crossing=False, allocation="proportional"), False),
@@ -94,11 +104,10 @@ def _random_case(rng: np.random.Generator, name: str, cycles: bool = False) -> t
 def test_fast_kernel_bit_identical_on_random_trees(case_seed: int, flags: dict[str, object], cycles: bool) -> None:
     rng = np.random.default_rng(case_seed)
     cases = [_random_case(rng, f"sku-{k}", cycles) for k in range(40)]
-    if cycles:
-        blocks_ = [_pack_network(*c, None) for c in cases]
-        assert sum(int(np.sum(b.st_dlen > 1)) for b in blocks_) >= 20
     nets, pols, dems, leads = (list(x) for x in zip(*cases, strict=True))
     blocks = [_pack_network(*c, None) for c in cases]
+    if cycles:
+        assert sum(int(np.sum(b.st_dlen > 1)) for b in blocks) >= 20
     assert all(b.fast for b in blocks)
     codes = _kernel_choice(blocks, 630, "fast_int")
     kinds = codes & ~FK.LINE
@@ -106,11 +115,7 @@ def test_fast_kernel_bit_identical_on_random_trees(case_seed: int, flags: dict[s
     # both compiled loops run: the one for lines and the one for other trees
     assert np.sum(codes & FK.LINE != 0) >= 5 and np.sum(codes & FK.LINE == 0) >= 5
     kw = dict(seeds=11, replications=3, periods=600, warmup=int(rng.integers(0, 30)), **flags)
-    ref = simulate(nets, pols, dems, leads, kernel="general", **kw)
-    for kernel in ("auto", "fast_float", "fast_int"):
-        fast = simulate(nets, pols, dems, leads, kernel=kernel, **kw)
-        for m in ref.replicates:
-            np.testing.assert_array_equal(fast.replicates[m], ref.replicates[m], err_msg=f"{kernel} {m}")
+    ref = _general_and_fast_agree(nets, pols, dems, leads, **kw)
     # the cases are not trivial: stock-outs and rationing happen
     assert np.nanmin(ref["fill_rate"]) < 0.9
     assert np.max(ref["owed_downstream"]) > 0.0
@@ -125,11 +130,7 @@ def test_fast_kernel_bit_identical_on_benchmark_cases_with_scarce_warehouse() ->
             Policy.echelon_base_stock([80, 30, 30, 30] + [9] * 12)]
     leads = [[2, 1, 0], 1, [20] + [lead] * 20, lead]
     kw = dict(seeds=3, replications=2, periods=2000, warmup=50)
-    ref = simulate(nets, pols, d, leads, kernel="general", **kw)
-    for kernel in ("auto", "fast_float", "fast_int"):
-        fast = simulate(nets, pols, d, leads, kernel=kernel, **kw)
-        for m in ref.replicates:
-            np.testing.assert_array_equal(fast.replicates[m], ref.replicates[m], err_msg=f"{kernel} {m}")
+    ref = _general_and_fast_agree(nets, pols, d, leads, **kw)
     assert ref["fill_rate"][24] < 0.5  # the scarce warehouse (network 2, stage 0)
     assert ref["owed_downstream"][24] > 16 * 5 * 20  # more than 16 orders of ~5 units per lane
 
@@ -209,10 +210,6 @@ def test_line_loop_bit_identical_on_random_lines(case_seed: int) -> None:
     assert np.sum(kinds_int == FK.FAST_INT) >= 5 and np.sum(kinds_int == FK.FAST_FLOAT) >= 5
     nets, pols, dems, leads = (list(x) for x in zip(*cases, strict=True))
     kw = dict(seeds=5, replications=2, periods=650, warmup=int(rng.integers(0, 40)), **flags)
-    ref = simulate(nets, pols, dems, leads, kernel="general", **kw)
-    for kernel in ("auto", "fast_float", "fast_int"):
-        fast = simulate(nets, pols, dems, leads, kernel=kernel, **kw)
-        for m in ref.replicates:
-            np.testing.assert_array_equal(fast.replicates[m], ref.replicates[m], err_msg=f"{kernel} {m}")
+    ref = _general_and_fast_agree(nets, pols, dems, leads, **kw)
     assert np.nanmin(ref["fill_rate"]) < 0.9  # stock-outs happen
     assert np.max(ref["owed_downstream"]) > 0.0
