@@ -1,0 +1,50 @@
+"""The numbers of fixed cases are bit-identical to a stored reference.
+
+The reference tables were computed by ``fingerprint_cases.py`` from an earlier version of
+the code (see ``REFERENCE``); a reshaping of the code must not move them. A change that
+is meant to move numbers stores a new reference and says why (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from tests.regression.fingerprint_cases import CASES, digest, run_case
+
+HERE = Path(__file__).parent
+REFERENCE = HERE / "reference" / "pre23"
+
+
+def _first_difference(new, old) -> str:
+    if new.schema != old.schema:
+        return f"schema differs:\n{new.schema}\nvs\n{old.schema}"
+    if new.num_rows != old.num_rows:
+        return f"{new.num_rows} rows vs {old.num_rows}"
+    for name in new.column_names:
+        a = new.column(name).to_pylist()
+        b = old.column(name).to_pylist()
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            same = x == y or (isinstance(x, float) and isinstance(y, float) and np.isnan(x) and np.isnan(y))
+            if not same:
+                return f"column {name!r}, row {i}: {x!r} now, {y!r} in the reference"
+    return "identical values, different buffers"
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("fingerprints")
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_numbers_match_the_stored_reference(case, workdir):
+    stored = json.loads((REFERENCE / "fingerprints.json").read_text())
+    reference = pq.read_table(REFERENCE / f"{case}.parquet")
+    assert digest(reference) == stored[case], "the stored reference file does not match its digest"
+    table = run_case(case, workdir)
+    if digest(table) != stored[case]:
+        pytest.fail(f"case {case!r} moved from the reference {REFERENCE.name}: {_first_difference(table, reference)}")
