@@ -73,8 +73,9 @@ def main() -> None:
     try:
         from platform_core.config import load_config
         from platform_core.data.loaders import load_dataset
-        from platform_core.plan import plan_run
+        from platform_core.pipeline import plan_dataset, prepare_components
         from platform_core.plugin_host import PluginHost
+        from platform_core.run_context import RunContext
 
         sampler = _Points()
         sampler.point("imports done")
@@ -83,14 +84,11 @@ def main() -> None:
         dataset = load_dataset(data)
         sampler.point("tables loaded and validated")
         tables = {name: t.nbytes for name, t in dataset.tables.items()}
-        lead = host.create("lead_time", config["components"]["lead_time_model"], **config["lead_time_model"])
-        cost = host.create("cost", config["components"]["cost_model"], **config["cost_model"])
-        classes = {"forecaster": host.info("forecaster", config["components"]["forecaster"]).cls,
-                   "solver": host.info("solver", config["components"]["solver"]).cls}
-        shared, batches = plan_run(dataset, config, lead, cost, classes)
+        specs = prepare_components(host, config, RunContext("bench", Path(data), Path(data), config))
+        shared, batches = plan_dataset(dataset, config, specs)
         sampler.point("plan done")
         n_stages = int(shared.sku.size)
-        del dataset, lead, cost
+        del dataset
         gc.collect()
         pa.default_memory_pool().release_unused()
         sampler.point("input tables dropped (what the solve phase keeps)")

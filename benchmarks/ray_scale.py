@@ -41,15 +41,16 @@ def _half(data: str, part: int, parts: int) -> None:
     from platform_core.batch import run_batch
     from platform_core.config import load_config
     from platform_core.data.loaders import load_dataset
-    from platform_core.plan import plan_run
+    from platform_core.pipeline import plan_dataset, prepare_components
     from platform_core.plugin_host import PluginHost
+    from platform_core.run_context import RunContext
 
     numba.set_num_threads(1)
     host = PluginHost()
     cfg = load_config()
     ds = load_dataset(data)
-    classes = {"forecaster": host.info("forecaster", "bootstrap").cls, "solver": host.info("solver", "single_echelon").cls}
-    shared, batches = plan_run(ds, cfg, host.create("lead_time", "empirical"), host.create("cost", "standard"), classes)
+    ctx = RunContext("bench", Path(data), Path(data), cfg)
+    shared, batches = plan_dataset(ds, cfg, prepare_components(host, cfg, ctx))
     mine = batches[part::parts]
     run_batch(mine[0], shared)  # warm up (kernels are cached on disk; this loads them)
     ready = Path(data).parent / f"ready-{part}"

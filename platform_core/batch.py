@@ -15,7 +15,13 @@ import traceback
 import numpy as np
 import pyarrow as pa
 
-from platform_core.components import RECOMMENDATION_SCHEMA, DemandSeries, StageCosts, StageProblem
+from platform_core.components import (
+    RECOMMENDATION_SCHEMA,
+    Component,
+    DemandSeries,
+    StageCosts,
+    StageProblem,
+)
 from platform_core.plan import BatchSpec, SharedInputs
 from platform_core.seeds import stage_seeds
 
@@ -86,8 +92,8 @@ def _derived_demand(
 def _solve(shared: SharedInputs, idx: np.ndarray) -> pa.Table:
     settings = shared.settings
     # component classes were resolved by the driver's plugin host and travel by reference
-    forecaster = settings["forecaster_cls"](**settings["forecaster_params"])
-    solver = settings["solver_cls"](**settings["solver_params"])
+    forecaster = settings.forecaster.build()
+    solver = settings.solver.build()
     edges = _local_edges(shared, idx)
     values, flags = _derived_demand(shared, idx, edges)
     n, periods = values.shape
@@ -101,7 +107,7 @@ def _solve(shared: SharedInputs, idx: np.ndarray) -> pa.Table:
     forecaster.fit(series)
     period_demand = forecaster.period_demand()
     lead_time = [shared.lead_time(int(i)) for i in idx]
-    seeds = stage_seeds(int(settings["seed"]), keys)
+    seeds = stage_seeds(settings.seed, keys)
     problem = StageProblem(
         keys=keys,
         period_demand=period_demand,
@@ -116,15 +122,13 @@ def _solve(shared: SharedInputs, idx: np.ndarray) -> pa.Table:
         upstream=_group_by_downstream(edges[0], edges[1], n),
         quantity_per=_group_by_downstream(edges[2], edges[1], n),
         seeds=seeds,
-        options={
-            "abc_class": shared.abc_class[idx],
-            "external_demand": shared.has_demand[idx],
-            "period_days": settings.get("period_days", 7.0),
-        },
+        abc_class=shared.abc_class[idx],
+        external_demand=shared.has_demand[idx],
+        period_days=settings.period_days,
     )
     table = solver.solve(problem)
     if table.num_rows != n:
-        raise RuntimeError(f"solver {settings['solver']!r} returned {table.num_rows} rows for {n} stages")
+        raise RuntimeError(f"solver {settings.solver.name!r} returned {table.num_rows} rows for {n} stages")
     notes = getattr(forecaster, "fallback_", None) or [""] * n
     messages = [
         "; ".join(m for m in (note, f"lead time from {src}") if m)
@@ -144,9 +148,9 @@ def _rows(
         "location": pa.array(shared.location[idx].tolist(), pa.string()),
         "status": pa.array(status, pa.string()),
         "message": pa.array(messages, pa.string()),
-        "forecaster": pa.array([settings["forecaster"]] * n, pa.string()),
-        "lead_time_model": pa.array([settings["lead_time_model"]] * n, pa.string()),
-        "solver": pa.array([settings["solver"]] * n, pa.string()),
+        "forecaster": pa.array([settings.forecaster.name] * n, pa.string()),
+        "lead_time_model": pa.array([settings.lead_time_model] * n, pa.string()),
+        "solver": pa.array([settings.solver.name] * n, pa.string()),
     }
     cols: dict[str, pa.Array] = {}
     for field in RECOMMENDATION_SCHEMA:
@@ -168,7 +172,7 @@ def _finish(shared: SharedInputs, idx: np.ndarray, table: pa.Table, messages: li
     solver_msgs = table.column("message").to_pylist() if "message" in table.column_names else [None] * n
     for name in POLICY_COLUMNS:
         if name not in table.column_names:
-            raise RuntimeError(f"solver {shared.settings['solver']!r} returned no {name!r} column")
+            raise RuntimeError(f"solver {shared.settings.solver.name!r} returned no {name!r} column")
         col = table.column(name)
         bad = col.is_null().to_numpy(zero_copy_only=False)
         if pa.types.is_floating(col.type):
@@ -189,17 +193,15 @@ def _networks(shared: SharedInputs, spec: BatchSpec) -> list[np.ndarray]:
 COMPUTE_SECONDS_KEY = b"echelon.compute_seconds"
 
 
-def warm_up_components(classes: tuple[type, ...]) -> None:
-    """Worker warm-up: call ``cls.warm_up()`` of each component class that has one.
+def warm_up_components(classes: tuple[type[Component], ...]) -> None:
+    """Worker warm-up: call ``cls.warm_up()`` of each component class.
 
     A component whose first call is slow (loading compiled Numba kernels from the cache,
-    building lookup tables) can define a ``warm_up`` classmethod; executors run this
+    building lookup tables) overrides :meth:`Component.warm_up`; executors run this
     once per worker while the driver is still loading and planning.
     """
     for cls in classes:
-        hook = getattr(cls, "warm_up", None)
-        if callable(hook):
-            hook()
+        cls.warm_up()
 
 
 def run_batch(spec: BatchSpec, shared: SharedInputs) -> pa.Table:

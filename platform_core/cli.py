@@ -1,8 +1,10 @@
 """The ``echelon`` command line.
 
-Core commands: ``generate``, ``validate``, ``run``, ``plugins``, ``ui``.  Plugins add
-more through the ``register_cli_commands`` hook (``gsm``, ``import-chain``,
-``simulate``, ``backtest`` come from built-in plugins).
+Core commands: ``generate``, ``validate``, ``run``, ``plugins``.  Plugins add more
+through the ``register_cli_commands`` hook (``gsm``, ``import-chain``, ``simulate``,
+``backtest``, ``monitor``, ``recalibrate``, ``ui`` come from built-in plugins) and
+options of ``echelon run`` through ``add_run_options`` (``--tracking-uri``,
+``--recalibrate`` come from the MLflow plugin).
 """
 
 from __future__ import annotations
@@ -10,9 +12,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from platform_core import __version__
 
@@ -67,7 +69,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from platform_core.config import load_config
     from platform_core.pipeline import run
 
-    overrides = {
+    overrides: dict[str, dict[str, Any]] = {
         "run": {
             "seed": args.seed,
             "address": args.address,
@@ -75,8 +77,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
             "num_workers": args.num_workers,
             "batch_stages": args.batch_stages,
         },
-        "tracking": {"uri": args.tracking_uri, "recalibrate": args.recalibrate},
     }
+    # options that plugins added (add_run_options) carry dest "SECTION.KEY"
+    for dest, value in vars(args).items():
+        if "." in dest and value is not None:
+            section, key = dest.split(".", 1)
+            overrides.setdefault(section, {})[key] = value
     config = load_config(args.config, overrides)
     result = run(args.data, args.out, config, resume=args.resume)
     _print_summary(result.metrics, args.out)
@@ -95,15 +101,6 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
     for r in [header, *rows]:
         print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
     return 0
-
-
-def _cmd_ui(args: argparse.Namespace) -> int:
-    cmd = [
-        sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", args.tracking_uri,
-        "--host", "127.0.0.1", "--port", str(args.port),
-    ]
-    print("starting:", " ".join(cmd))
-    return subprocess.call(cmd)
 
 
 def build_parser(with_plugins: bool = True) -> argparse.ArgumentParser:
@@ -134,26 +131,20 @@ def build_parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--num-workers", type=int, help="CPUs of the local Ray instance")
     p.add_argument("--batch-stages", type=int, help="SKU-locations per batch")
     p.add_argument("--seed", type=int, help="run seed")
-    p.add_argument("--tracking-uri", help="MLflow tracking URI (default sqlite:///mlflow.db; 'none' disables)")
-    p.add_argument("--recalibrate", choices=["off", "auto"],
-                   help="auto: refit the models monitoring flagged, register them @challenger, "
-                        "promote to @champion when they win the backtest (docs/tracking.md)")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run into the same --out: only unfinished batches run")
     p.set_defaults(func=_cmd_run)
+    run_parser = p
 
     p = sub.add_parser("plugins", help="list every registered component")
     p.set_defaults(func=_cmd_plugins)
 
-    p = sub.add_parser("ui", help="start the MLflow UI on 127.0.0.1")
-    p.add_argument("--tracking-uri", default="sqlite:///mlflow.db")
-    p.add_argument("--port", type=int, default=5000)
-    p.set_defaults(func=_cmd_ui)
-
     if with_plugins:
         from platform_core.plugin_host import PluginHost
 
-        PluginHost().register_cli_commands(sub)
+        host = PluginHost()
+        host.add_run_options(run_parser)
+        host.register_cli_commands(sub)
     return parser
 
 

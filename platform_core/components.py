@@ -9,15 +9,21 @@ configuration picks one by name.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
 import numpy as np
 import pyarrow as pa
 
 from platform_core.distributions import DiscreteDistribution
 
+if TYPE_CHECKING:
+    from platform_core.run_context import RunContext
+
 __all__ = [
+    "Component",
+    "ComponentSpec",
     "DemandSeries",
     "Forecaster",
     "LeadTimeModel",
@@ -27,6 +33,44 @@ __all__ = [
     "Solver",
     "RECOMMENDATION_SCHEMA",
 ]
+
+
+class Component:
+    """What every component class (forecaster, lead-time model, cost model, solver) has.
+
+    Two optional class-level steps, both run on the driver, never in a batch:
+
+    * ``prepare(params, run)`` settles the component's parameters before batches start
+      (e.g. pins a registry alias to a version so that every batch uses the same one);
+      it returns the parameters the batches will use.  The default returns them as given.
+    * ``warm_up()`` runs once per worker while the driver loads and plans (load compiled
+      kernels, build lookup tables).  The default does nothing.
+    """
+
+    @classmethod
+    def prepare(cls, params: Mapping[str, Any], run: RunContext) -> dict[str, Any]:
+        """The parameters batches use, settled on the driver (default: unchanged)."""
+        return dict(params)
+
+    @classmethod
+    def warm_up(cls) -> None:
+        """Make the first batch on a worker fast (default: nothing)."""
+
+
+C = TypeVar("C")
+
+
+@dataclass(frozen=True)
+class ComponentSpec(Generic[C]):
+    """A chosen component: its registered name, its class and its (prepared) parameters."""
+
+    name: str
+    cls: type[C]
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def build(self) -> C:
+        """A new instance with the parameters."""
+        return self.cls(**self.params)
 
 
 @dataclass
@@ -56,7 +100,7 @@ class DemandSeries:
         return self.values[a:b], self.stocked_out[a:b]
 
 
-class Forecaster(ABC):
+class Forecaster(Component, ABC):
     """Learns a demand distribution per series.
 
     Output per series: the per-period demand distribution (what the simulation samples)
@@ -108,7 +152,7 @@ def compound(period: DiscreteDistribution, lead_time: DiscreteDistribution, revi
     return DiscreteDistribution(pmf, 0)
 
 
-class LeadTimeModel(ABC):
+class LeadTimeModel(Component, ABC):
     """Learns a lead-time distribution per lane from receipts.
 
     A lane is ``(sku, location, supplier)``.  Lead times are returned in periods.
@@ -142,7 +186,7 @@ class StageCosts:
     cost_optimal_service: np.ndarray
 
 
-class CostModel(ABC):
+class CostModel(Component, ABC):
     """Prices holding, ordering and stockouts per stage."""
 
     @abstractmethod
@@ -168,7 +212,11 @@ class StageProblem:
             for stages supplied externally.
         quantity_per: per stage, quantity per upstream arc, aligned with ``upstream``.
         seeds: per-stage uint64 seed derived from the run seed and the key.
-        options: solver options from the configuration (replications, periods, ...).
+        abc_class: ``"A"``, ``"B"``, ``"C"`` or ``""`` (not given) per stage; None when
+            the problem does not come from a dataset.
+        external_demand: per stage, whether it has demand rows of its own; None when
+            unknown.
+        period_days: length of one period [days].
     """
 
     keys: list[str]
@@ -181,7 +229,9 @@ class StageProblem:
     upstream: list[np.ndarray]
     quantity_per: list[np.ndarray]
     seeds: np.ndarray
-    options: dict[str, Any] = field(default_factory=dict)
+    abc_class: np.ndarray | None = None
+    external_demand: np.ndarray | None = None
+    period_days: float = 7.0
 
 
 RECOMMENDATION_SCHEMA = pa.schema(
@@ -219,14 +269,36 @@ RECOMMENDATION_SCHEMA = pa.schema(
 costs [currency/period], service [-]."""
 
 
-class Solver(ABC):
-    """Sets a policy per stage of a :class:`StageProblem`."""
+class Solver(Component, ABC):
+    """Sets a policy per stage of a :class:`StageProblem`.
 
-    network_aware: ClassVar[bool] = False  # uses upstream links jointly
-    # planner's work estimate of a k-stage network (platform_core.plan.network_work):
-    # work_factor * replications * (periods + warmup) * k ** work_exponent
+    Capabilities the planner reads (declare them; an instance may override the
+    simulation sizes in ``__init__`` from its parameters):
+
+    Attributes:
+        network_aware: sets the stages of a network jointly (uses upstream links).
+        replications: simulated replications per evaluation [-].
+        periods: measured periods per replication [periods].
+        warmup: warm-up periods per replication [periods].
+        work_factor: relative cost of one simulated stage-period [-].
+        work_exponent: how a network's cost grows with its number of stages [-] (1: linear;
+            2 for a search that simulates the whole network once per stage and round).
+    """
+
+    network_aware: ClassVar[bool] = False
+    replications: int = 1
+    periods: int = 1
+    warmup: int = 0
     work_factor: ClassVar[float] = 1.0
     work_exponent: ClassVar[float] = 1.0
+
+    def work_estimate(self, stages: np.ndarray) -> np.ndarray:
+        """Estimated work of networks of ``stages`` stages [simulated stage-periods].
+
+        ``work_factor * replications * (periods + warmup) * stages ** work_exponent``.
+        """
+        per_stage = float(self.replications or 1) * (float(self.periods or 1) + float(self.warmup or 0))
+        return self.work_factor * per_stage * np.asarray(stages, dtype=np.float64) ** self.work_exponent
 
     @abstractmethod
     def solve(self, problem: StageProblem) -> pa.Table:

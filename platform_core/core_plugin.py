@@ -20,7 +20,7 @@ def register_executors(register: Register) -> None:
 
 
 @hookimpl
-def register_cli_commands(subparsers: argparse._SubParsersAction) -> None:
+def register_cli_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``echelon simulate`` when the simulation CLI is available."""
     try:
         from platform_core.simulation.cli import add_simulate_command

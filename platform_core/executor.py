@@ -32,7 +32,12 @@ class Executor(ABC):
 
     name: str = "executor"
 
-    def __init__(self) -> None:
+    def __init__(self, **params: Any) -> None:
+        """Build an executor; each takes what it needs of its keyword arguments.
+
+        The pipeline passes the ``[run]`` keys ``address``, ``num_workers`` and
+        ``node_ip_address``.
+        """
         self.timings: dict[str, float] = {}
 
     def start(self, warm_up: Callable[[], Any] | None = None) -> None:  # noqa: B027 - optional hook

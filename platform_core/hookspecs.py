@@ -1,13 +1,20 @@
 """Hook specifications of Echelon's plugin system (pluggy).
 
-Two kinds of hooks, grouped by lifecycle stage as in kedro:
+Three kinds of hooks, grouped by lifecycle stage as in kedro:
 
 * **Registration hooks** (``register_*``): a plugin registers named components of a
   family by calling ``register(name, component_class)``.  Configuration then picks one
   component by name; the core never calls every solver for every SKU.
+* **Configuration hooks** (``register_config_sections``, ``add_run_options``): a plugin
+  owns its configuration section and its ``echelon run`` options; the core carries no
+  plugin's settings.
 * **Lifecycle hooks** (``run_started`` ...): observers such as the MLflow tracker see a
   run without the core knowing about them.  Every implementation is called; return
   values are ignored.
+
+Lifecycle hooks observe; they do not change the run.  A component that must settle its
+parameters on the driver before batches start (e.g. pin a registry alias to a version)
+does it in its ``prepare`` classmethod (:class:`platform_core.components.Component`).
 
 Hooks may gain keyword arguments, never lose them; an implementation may accept fewer
 arguments than the spec (pluggy's rule).  Imports used only for types sit under
@@ -44,6 +51,7 @@ __all__ = [
     "RegistrationSpecs",
     "RunSpecs",
     "CliSpecs",
+    "ConfigSpecs",
 ]
 
 
@@ -96,11 +104,38 @@ class RegistrationSpecs:
         """
 
 
+class ConfigSpecs:
+    """Configuration hooks: a plugin owns its configuration section and run options."""
+
+    @hookspec
+    def register_config_sections(self, register: Register) -> None:
+        """Register the configuration sections this plugin owns.
+
+        Called once when the plugin host loads its plugins.  Call
+        ``register(section, settings_class)`` for each section, where
+        ``settings_class`` is a frozen dataclass whose fields (each with a default and
+        a type annotation) are the section's keys.  The core checks keys and value
+        types (:func:`platform_core.config.section_from_mapping`) and hands the built
+        object to the plugin through ``RunContext.config.section(name)``.  Returns
+        nothing.
+        """
+
+    @hookspec
+    def add_run_options(self, parser: argparse.ArgumentParser) -> None:
+        """Add command-line options to ``echelon run``.
+
+        Called once when the CLI builds its parser.  An option whose ``dest`` is
+        ``"SECTION.KEY"`` (e.g. ``parser.add_argument("--tracking-uri",
+        dest="tracking.uri")``) overrides that key of the configuration when given.
+        Returns nothing.
+        """
+
+
 class CliSpecs:
     """Command-line hooks."""
 
     @hookspec
-    def register_cli_commands(self, subparsers: argparse._SubParsersAction) -> None:
+    def register_cli_commands(self, subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         """Add sub-commands to the ``echelon`` command line.
 
         Called once when the CLI builds its parser.  Add parsers to ``subparsers`` and
@@ -154,4 +189,4 @@ class RunSpecs:
         """
 
 
-ALL_SPECS: tuple[Any, ...] = (RegistrationSpecs, CliSpecs, RunSpecs)
+ALL_SPECS: tuple[Any, ...] = (RegistrationSpecs, ConfigSpecs, CliSpecs, RunSpecs)

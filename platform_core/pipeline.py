@@ -1,133 +1,126 @@
-"""One run end to end: validate, plan, run batches on an executor, write, report.
+"""One run end to end, as orchestration over small modules.
+
+    load + validate (platform_core.data)  ->  fit lead times and costs (fitting)
+    -> networks and batches (networks, plan)  ->  batches on an executor (batch)
+    -> part files, resume, merge (parts)  ->  summary (summary)  ->  lifecycle hooks
 
 Output layout (``out_dir``):
 
 * ``recommendations.parquet`` — one row per input SKU-location, in input order, with a
   ``status`` (``ok`` or ``error``) and, for ``ok`` rows, a complete policy;
 * ``summary.json`` — aggregate metrics of the run, and per batch its stages, estimated
-  work [simulated stage-periods] and compute time [s] (None for batches finished
-  before a resume);
-* ``_parts/`` — per-batch part files while the run is in flight, with a
-  ``manifest.json`` fingerprint of the input and configuration (removed at the end).
-  If the driver is killed, ``resume=True`` (``echelon run --resume``) re-runs only the
-  batches without a complete part, after checking that the fingerprint still matches.
+  work [simulated stage-periods] and compute time [s];
+* ``_parts/`` — per-batch part files while the run is in flight (:mod:`platform_core.parts`).
 
-Nothing is written when the input fails validation.  Part files are written atomically
-(temporary name, then rename), so a retried batch replaces its part and never
-duplicates a SKU-location.
+Nothing is written when the input fails validation.
 """
 
 from __future__ import annotations
 
 import gc
-import hashlib
-import json
+import inspect
 import os
-import shutil
 import sys
-import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from platform_core.batch import COMPUTE_SECONDS_KEY, run_batch, warm_up_components
-from platform_core.config import RunConfig
+from platform_core.components import Component, ComponentSpec
+from platform_core.config import COMPONENT_SECTIONS, RunConfig
 from platform_core.data.loaders import load_dataset
-from platform_core.plan import plan_run
+from platform_core.data.schemas import Dataset
+from platform_core.fitting import fit_costs, fit_lead_times
+from platform_core.networks import index_networks
+from platform_core.parts import PartStore, run_fingerprint, write_parquet_atomic
+from platform_core.plan import BatchSettings, BatchSpec, SharedInputs, plan_run
 from platform_core.plugin_host import PluginHost
 from platform_core.run_context import RunContext, RunResult
+from platform_core.summary import summarise, write_summary
+from platform_core.timings import RunTimer
 
-__all__ = ["run", "summarise"]
+__all__ = ["run", "summarise", "checked_params", "prepare_components", "plan_dataset"]
 
-PARTS_DIR = "_parts"
-
-
-def _write_parquet_atomic(table: pa.Table, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
+_FAMILY_OF_SECTION = {"forecaster": "forecaster", "lead_time_model": "lead_time", "cost_model": "cost",
+                      "solver": "solver"}
 
 
-def _fingerprint(dataset_sources: dict[str, str], config: RunConfig, batches: list[Any]) -> str:
-    """Hash of everything that decides a run's rows: input files, config, batch cuts."""
-    h = hashlib.sha256()
-    for name in sorted(dataset_sources):
-        h.update(name.encode())
-        with open(dataset_sources[name], "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 22), b""):
-                h.update(block)
-    relevant = {k: v for k, v in config.sections.items() if k != "tracking"}
-    relevant["run"] = {
-        k: v for k, v in relevant["run"].items() if k not in ("executor", "address", "num_workers", "node_ip_address")
-    }
-    h.update(json.dumps(relevant, sort_keys=True, default=str).encode())
-    h.update(json.dumps([(b.batch_id, b.start, b.stop) for b in batches]).encode())
-    return h.hexdigest()
+def checked_params(cls: type, params: Mapping[str, Any], section: str, name: str) -> dict[str, Any]:
+    """``params`` after checking them against ``cls``'s constructor and building it once.
 
-
-def _completed_parts(parts: Path, batches: list[Any]) -> set[int]:
-    done = set()
-    for b in batches:
-        path = parts / f"part-{b.batch_id:06d}.parquet"
-        if path.exists():
-            try:
-                if pq.ParquetFile(path).metadata.num_rows == b.stop - b.start:
-                    done.add(b.batch_id)
-            except Exception:  # noqa: BLE001 - unreadable part: run the batch again
-                pass
-    return done
-
-
-def summarise(table: pa.Table) -> dict[str, float]:
-    """Aggregate metrics of a recommendations table.
-
-    Service figures are demand-weighted over ``ok`` stages with demand; money in
-    currency, levels in units.
+    Raises:
+        ValueError: a key the constructor does not take (naming the ones it does), or a
+            value the component rejects, naming the section and the component.
     """
-    ok = pc.equal(table.column("status"), "ok")
-    n_ok = int(pc.sum(ok.cast(pa.int64())).as_py() or 0)
-    okt = table.filter(ok)
-    demand = np.nan_to_num(okt.column("mean_demand_per_period").to_numpy(zero_copy_only=False).astype(float))
-    fill = np.nan_to_num(okt.column("expected_fill_rate").to_numpy(zero_copy_only=False).astype(float))
-    csl = np.nan_to_num(okt.column("expected_cycle_service").to_numpy(zero_copy_only=False).astype(float))
+    accepted = inspect.signature(cls).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
+    unknown = sorted(set(params) - set(accepted))
+    if unknown and not takes_any:
+        known = sorted(k for k, p in accepted.items() if p.kind is not inspect.Parameter.VAR_POSITIONAL)
+        raise ValueError(f"[{section}] unknown key(s) {unknown} for {section.replace('_', ' ')} {name!r}; "
+                         f"it takes: {known}")
+    try:
+        cls(**params)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"[{section}] invalid parameters for {section.replace('_', ' ')} {name!r}: {exc}") from None
+    return dict(params)
 
-    def total(name: str) -> float:
-        return float(np.nansum(okt.column(name).to_numpy(zero_copy_only=False).astype(float)))
 
-    w = demand.sum()
-    return {
-        "sku_locations": float(table.num_rows),
-        "sku_locations_ok": float(n_ok),
-        "sku_locations_error": float(table.num_rows - n_ok),
-        "fill_rate_demand_weighted": float((fill * demand).sum() / w) if w > 0 else float("nan"),
-        "cycle_service_demand_weighted": float((csl * demand).sum() / w) if w > 0 else float("nan"),
-        "inventory_investment_currency": total("inventory_investment"),
-        "safety_stock_units": total("safety_stock"),
-        "holding_cost_per_period_currency": total("holding_cost_per_period"),
-        "stockout_cost_per_period_currency": total("stockout_cost_per_period"),
+def prepare_components(host: PluginHost, config: RunConfig, ctx: RunContext) -> dict[str, ComponentSpec[Any]]:
+    """Each component section's class with its parameters, checked and prepared on the driver.
+
+    Raises:
+        ValueError: an unknown component, or parameters a component rejects.
+    """
+    lookup: dict[str, Callable[[str], type[Component]]] = {
+        "forecaster": host.forecaster, "lead_time_model": host.lead_time_model,
+        "cost_model": host.cost_model, "solver": host.solver,
     }
+    out: dict[str, ComponentSpec[Any]] = {}
+    for section in COMPONENT_SECTIONS:
+        name = getattr(config.components, section)
+        cls = lookup[section](name)
+        params = checked_params(cls, config.component_params(section), section, name)
+        out[section] = ComponentSpec(name, cls, cls.prepare(params, ctx))
+    return out
+
+
+def plan_dataset(
+    dataset: Dataset, config: RunConfig, specs: Mapping[str, ComponentSpec[Any]]
+) -> tuple[SharedInputs, list[BatchSpec]]:
+    """The driver's work between validation and the batches.
+
+    Networks indexed, lead times and costs fitted, shared inputs and batches planned.
+    """
+    structure = index_networks(dataset)
+    lead_times = fit_lead_times(dataset, structure, specs["lead_time_model"].build(), config.run.period_days,
+                                config.run.default_lead_time_days)
+    costs = fit_costs(dataset, specs["cost_model"].build(), config.run.period_days)
+    settings = BatchSettings(
+        seed=config.run.seed, period_days=config.run.period_days, forecaster=specs["forecaster"],
+        solver=specs["solver"], lead_time_model=specs["lead_time_model"].name,
+    )
+    return plan_run(dataset, structure, lead_times, costs, settings, config.run.batch_stages)
 
 
 def _component_info(host: PluginHost, config: RunConfig) -> dict[str, dict[str, str]]:
     out = {}
-    for family, key in (
-        ("forecaster", "forecaster"),
-        ("lead_time", "lead_time_model"),
-        ("cost", "cost_model"),
-        ("solver", "solver"),
-        ("executor", None),
-    ):
-        name = config["run"]["executor"] if key is None else config["components"][key]
+    for section, family in _FAMILY_OF_SECTION.items():
+        name = getattr(config.components, section)
         info = host.info(family, name)
         out[family] = {"name": name, "plugin": info.plugin, "version": info.version}
+    info = host.info("executor", config.run.executor)
+    out["executor"] = {"name": config.run.executor, "plugin": info.plugin, "version": info.version}
     return out
+
+
+def _core_sections(config: RunConfig) -> dict[str, dict[str, Any]]:
+    full = config.as_dict()
+    return {k: full[k] for k in ("run", "components", *COMPONENT_SECTIONS)}
 
 
 def run(
@@ -155,151 +148,98 @@ def run(
     Raises:
         platform_core.data.errors.DataValidationError: the input is invalid; nothing
             is written.
+        ValueError: an unknown component, or parameters a component rejects.
     """
     say = log or (lambda msg: print(msg, file=sys.stderr))
-    t0 = time.perf_counter()
+    timer = RunTimer()
     host = host or PluginHost()
     components = _component_info(host, config)  # fails early on unknown names
-    executor = host.executor(
-        config["run"]["executor"],
-        address=config["run"]["address"],
-        num_workers=config["run"]["num_workers"],
-        node_ip_address=config["run"]["node_ip_address"],
+    executor = host.executor(config.run.executor)(
+        address=config.run.address, num_workers=config.run.num_workers,
+        node_ip_address=config.run.node_ip_address,
     )
     ctx = RunContext(
-        run_id=uuid.uuid4().hex,
-        data_dir=Path(data_dir),
-        out_dir=Path(out_dir),
-        config=config,
-        components=components,
-        executor=executor.describe(),
+        run_id=uuid.uuid4().hex, data_dir=Path(data_dir), out_dir=Path(out_dir), config=config,
+        components=components, executor=executor.describe(),
     )
+    # parameters are checked and settled on the driver before anything starts
+    specs = prepare_components(host, config, ctx)
+    ctx.component_params = {section: dict(spec.params) for section, spec in specs.items()}
     host.run_started(ctx)
-    t_started = time.perf_counter()
+    timer.mark("started")
     out = Path(out_dir)
-    parts = out / PARTS_DIR
+    parts = PartStore(out)
     try:
         dataset = load_dataset(data_dir)
         host.input_validated(ctx, dataset)
-        t_loaded = time.perf_counter()
-        lead_time_model = host.create(
-            "lead_time", config["components"]["lead_time_model"], **config["lead_time_model"]
-        )
-        cost_model = host.create("cost", config["components"]["cost_model"], **config["cost_model"])
-        classes = {
-            "forecaster": host.info("forecaster", config["components"]["forecaster"]).cls,
-            "solver": host.info("solver", config["components"]["solver"]).cls,
-        }
-        # instantiate once here so that bad parameters fail before any batch runs
-        classes["forecaster"](**config["forecaster"])
-        classes["solver"](**config["solver"])
+        timer.mark("loaded")
         # the executor starts (a local Ray instance: ~3 s) and its workers warm up
-        # (imports, compiled kernels) while the driver plans
-        t_exec = time.perf_counter()
-        executor.start(partial(warm_up_components, (classes["forecaster"], classes["solver"])))
-        executor_start_seconds = time.perf_counter() - t_exec
-        shared, batches = plan_run(dataset, config, lead_time_model, cost_model, classes)
+        # (imports, compiled kernels) while the driver fits and plans
+        executor.start(partial(warm_up_components, (specs["forecaster"].cls, specs["solver"].cls)))
+        timer.mark("executor_started")
+        shared, batches = plan_dataset(dataset, config, specs)
         # the Arrow tables are no longer needed once the flat arrays are planned: at a
         # million SKU-locations they are several GB the driver would otherwise keep
         sources = dict(dataset.sources)
-        del dataset, lead_time_model, cost_model  # fitted models hold per-receipt state
+        del dataset
         gc.collect()
         pa.default_memory_pool().release_unused()  # hand the freed Arrow memory back to the OS
-        t_planned = time.perf_counter()
+        timer.mark("planned")
         n_total = int(shared.sku.size)
         say(f"echelon: {n_total} SKU-locations in {len(batches)} batches on {executor.describe()}")
 
         out.mkdir(parents=True, exist_ok=True)
-        fingerprint = _fingerprint(sources, config, batches)
-        manifest = parts / "manifest.json"
-        done: set[int] = set()
-        if resume and manifest.exists():
-            previous = json.loads(manifest.read_text())
-            if previous.get("fingerprint") != fingerprint:
-                raise ValueError(
-                    f"cannot resume into {out}: the input files or the configuration changed "
-                    "since the interrupted run (run without --resume to start afresh)"
-                )
-            done = _completed_parts(parts, batches)
+        done = parts.open(run_fingerprint(sources, _core_sections(config), batches), batches, resume)
+        if resume:
             say(f"echelon: resuming: {len(done)} of {len(batches)} batches already finished")
-        else:
-            if parts.exists():
-                shutil.rmtree(parts)
-            parts.mkdir()
-            manifest.write_text(json.dumps({"fingerprint": fingerprint, "batches": len(batches)}))
         todo = [b for b in batches if b.batch_id not in done]
         from tqdm import tqdm
 
         bar = tqdm(total=n_total, unit="sku-loc", disable=None if progress is None else not progress, file=sys.stderr)
         bar.update(sum(b.stop - b.start for b in batches if b.batch_id in done))
-        received: set[int] = set()
-        compute_seconds = [0.0]
         batch_seconds: dict[int, float] = {}
 
         def on_result(index: int, table: pa.Table) -> None:
             spec = todo[index]
-            if table.num_rows != spec.stop - spec.start:
-                raise RuntimeError(f"batch {index} returned {table.num_rows} rows for {spec.stop - spec.start} stages")
-            _write_parquet_atomic(table, parts / f"part-{spec.batch_id:06d}.parquet")
-            if index not in received:
-                received.add(index)
+            parts.write(spec, table)
+            if spec.batch_id not in batch_seconds:
                 bar.update(table.num_rows)
-                meta = table.schema.metadata or {}
-                seconds = float(meta.get(COMPUTE_SECONDS_KEY, b"0"))
-                compute_seconds[0] += seconds
-                batch_seconds[spec.batch_id] = seconds
+                batch_seconds[spec.batch_id] = float((table.schema.metadata or {}).get(COMPUTE_SECONDS_KEY, b"0"))
             host.batch_finished(ctx, spec.batch_id, table)
 
         try:
             executor.map_batches(run_batch, todo, shared, on_result)
         finally:
             bar.close()
-        t_solved = time.perf_counter()
+        timer.mark("solved")
         executor.close()
-        timings = getattr(executor, "timings", {})
+        executor_timings = executor.timings
 
-        tables = [pq.read_table(parts / f"part-{b.batch_id:06d}.parquet") for b in batches]
-        merged = pa.concat_tables(tables) if tables else None
-        if merged is None:
-            from platform_core.components import RECOMMENDATION_SCHEMA
-
-            merged = RECOMMENDATION_SCHEMA.empty_table().append_column("input_row", pa.array([], pa.int64()))
-        rows = merged.column("input_row").to_numpy()
-        if rows.size != n_total or np.unique(rows).size != n_total:
-            raise RuntimeError(f"internal error: {rows.size} rows for {n_total} SKU-locations")
-        merged = merged.take(pa.array(np.argsort(rows))).drop_columns(["input_row"]).replace_schema_metadata(None)
+        merged = parts.merge(batches, n_total)
         rec_path = out / "recommendations.parquet"
-        _write_parquet_atomic(merged, rec_path)
-        shutil.rmtree(parts)
+        write_parquet_atomic(merged, rec_path)
+        parts.remove()
 
         metrics = summarise(merged)
         metrics.update(
             {
                 "batches": float(len(batches)),
-                "start_seconds": t_started - t0,
-                "load_validate_seconds": t_loaded - t_started,
-                "plan_seconds": t_planned - t_loaded - executor_start_seconds,
-                "solve_seconds": t_solved - t_planned,
-                "batch_compute_seconds_total": compute_seconds[0],
-                "executor_start_seconds": executor_start_seconds,
-                "executor_shutdown_seconds": float(timings.get("shutdown_seconds", 0.0)),
-                "driver_result_handling_seconds": float(timings.get("driver_callback_seconds", 0.0)),
+                "start_seconds": timer.between(None, "started"),
+                "load_validate_seconds": timer.between("started", "loaded"),
+                "plan_seconds": timer.between("executor_started", "planned"),
+                "solve_seconds": timer.between("planned", "solved"),
+                "batch_compute_seconds_total": sum(batch_seconds.values()),
+                "executor_start_seconds": timer.between("loaded", "executor_started"),
+                "executor_shutdown_seconds": float(executor_timings.get("shutdown_seconds", 0.0)),
+                "driver_result_handling_seconds": float(executor_timings.get("driver_callback_seconds", 0.0)),
                 "batches_run": float(len(todo)),
                 "batch_work_estimate_max": max((b.work for b in batches), default=0.0),
                 "batch_work_estimate_min": min((b.work for b in batches), default=0.0),
-                "wall_seconds": time.perf_counter() - t0,
+                "wall_seconds": timer.since(),
             }
         )
         summary_path = out / "summary.json"
-        tmp = summary_path.with_name(".summary.json.tmp")
-        per_batch = [
-            {"batch_id": b.batch_id, "stages": b.stop - b.start, "work_estimate": b.work,
-             "compute_seconds": batch_seconds.get(b.batch_id)}
-            for b in batches
-        ]
-        tmp.write_text(json.dumps(
-            {"run_id": ctx.run_id, "metrics": metrics, "components": components, "batches": per_batch}, indent=2))
-        os.replace(tmp, summary_path)
+        write_summary(summary_path, ctx.run_id, metrics, components, batches, batch_seconds)
         result = RunResult(
             recommendations_path=rec_path, metrics=metrics, extra_artifacts=[summary_path], notes=ctx.notes
         )

@@ -1,7 +1,9 @@
-"""Plan a run: group stages into independent SKU networks and cut batches.
+"""Plan a run: lay the stages out network by network, cut batches, gather shared inputs.
 
-It also gathers the per-stage inputs the batches share (demand matrix, lead times,
-costs).
+Planning fits no model: it receives the network structure
+(:mod:`platform_core.networks`), the fitted lead times and costs
+(:mod:`platform_core.fitting`) and the batch settings, and builds the flat arrays every
+batch reads (demand matrix, lead-time PMFs, costs) and the batches themselves.
 
 Everything here runs on the driver and is vectorised; the batch function
 (:mod:`platform_core.batch`) receives only a :class:`BatchSpec` and the shared arrays.
@@ -10,22 +12,39 @@ Everything here runs on the driver and is vectorised; the batch function
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
-from platform_core.components import CostModel, LeadTimeModel
-from platform_core.config import RunConfig
+from platform_core.components import ComponentSpec, Forecaster, Solver, StageCosts
 from platform_core.data.columns import float_column
 from platform_core.data.schemas import Dataset
 from platform_core.data.stage_index import StageIndex
 from platform_core.distributions import DiscreteDistribution
+from platform_core.fitting import StageLeadTimes
+from platform_core.networks import NetworkStructure
 
-__all__ = ["BatchSpec", "SharedInputs", "cut_batches", "network_work", "plan_run"]
+__all__ = ["BatchSettings", "BatchSpec", "SharedInputs", "cut_batches", "plan_run"]
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """What every batch needs to know besides the data: seed, period and components.
+
+    Attributes:
+        seed: the run seed [-].
+        period_days: length of one period [days].
+        forecaster: the forecaster chosen, with its prepared parameters.
+        solver: the solver chosen, with its prepared parameters.
+        lead_time_model: name of the lead-time model (fitted on the driver).
+    """
+
+    seed: int
+    period_days: float
+    forecaster: ComponentSpec[Forecaster]
+    solver: ComponentSpec[Solver]
+    lead_time_model: str
 
 
 @dataclass(frozen=True)
@@ -62,7 +81,7 @@ class SharedInputs:
         abc_class: "A", "B", "C" or "" per stage.
         network_id: the independent network (connected component) of each stage;
             non-decreasing in planned order, so a network is a contiguous range.
-        settings: component names and parameters, run seed.
+        settings: seed, period and components of the run.
     """
 
     sku: np.ndarray
@@ -87,7 +106,7 @@ class SharedInputs:
     service_target: np.ndarray
     abc_class: np.ndarray
     network_id: np.ndarray
-    settings: dict[str, Any]
+    settings: BatchSettings
 
     def lead_time(self, i: int) -> DiscreteDistribution:
         """Lead-time distribution of planned stage ``i`` [periods]."""
@@ -124,48 +143,6 @@ def _demand_matrix(
             flags[planned, pidx] = so
         has[planned] = True
     return matrix, flags, has
-
-
-def _primary_lanes(dataset: Dataset, index: StageIndex, upstream_row: np.ndarray) -> pa.Table:
-    """Pick the lane ``(sku, location, supplier)`` of every stage (vectorised).
-
-    The supplier is the most frequent one in the stage's receipts (ties: the first by
-    name), else the location of the stage's first upstream stage (``upstream_row``,
-    -1 for none), else null.
-    """
-    stages = dataset.stages
-    locations = stages.column("location").combine_chunks()
-    upstream = locations.take(pa.array(upstream_row, mask=upstream_row < 0))
-    supplier = upstream
-    receipts = dataset.get("receipts")
-    if receipts is not None and receipts.num_rows:
-        counts = receipts.group_by(["sku", "location", "supplier"]).aggregate([("order_id", "count")])
-        counts = counts.sort_by([("sku", "ascending"), ("location", "ascending"), ("order_id_count", "descending"), ("supplier", "ascending")])
-        rows = index.lookup(counts)
-        known = np.flatnonzero(rows >= 0)
-        stage_rows, first = np.unique(rows[known], return_index=True)  # first = most frequent
-        pick = np.full(stages.num_rows, -1, dtype=np.int64)
-        pick[stage_rows] = known[first]
-        best = counts.column("supplier").combine_chunks().take(pa.array(pick, mask=pick < 0))
-        supplier = pc.coalesce(best, upstream)
-    return pa.table({"sku": stages.column("sku"), "location": stages.column("location"), "supplier": supplier})
-
-
-def network_work(solver: object, sizes: np.ndarray) -> np.ndarray:
-    """Estimated work of networks of ``sizes`` stages [simulated stage-periods].
-
-    ``work_factor * replications * (periods + warmup) * stages ** work_exponent``, with the
-    solver's ``replications``, ``periods`` and ``warmup`` parameters (1, 1 and 0 when it
-    has none) and its optional class attributes ``work_factor`` (relative cost of one
-    simulated stage-period, default 1) and ``work_exponent`` (how a network's cost grows
-    with its size, default 1; 2 for a search that simulates the whole network once per
-    stage and round).
-    """
-    reps = float(getattr(solver, "replications", 1) or 1)
-    periods = float(getattr(solver, "periods", 1) or 1) + float(getattr(solver, "warmup", 0) or 0)
-    factor = float(getattr(solver, "work_factor", 1.0))
-    exponent = float(getattr(solver, "work_exponent", 1.0))
-    return factor * reps * periods * np.asarray(sizes, dtype=np.float64) ** exponent
 
 
 def cut_batches(work: np.ndarray, stops: np.ndarray, target: float) -> list[BatchSpec]:
@@ -217,92 +194,38 @@ def _strings(column: pa.ChunkedArray, order: np.ndarray) -> np.ndarray:
 
 def plan_run(
     dataset: Dataset,
-    config: RunConfig,
-    lead_time_model: LeadTimeModel,
-    cost_model: CostModel,
-    component_classes: dict[str, type],
+    structure: NetworkStructure,
+    lead_times: StageLeadTimes,
+    costs: StageCosts,
+    settings: BatchSettings,
+    batch_stages: int,
 ) -> tuple[SharedInputs, list[BatchSpec]]:
     """Build the shared inputs and the batches of a run.
 
-    ``component_classes`` maps ``"forecaster"`` and ``"solver"`` to the classes the
-    driver's plugin host resolved; batches instantiate them with the configured
-    parameters (classes travel to workers by reference).
+    Args:
+        dataset: the validated input.
+        structure: its networks and planned order (:func:`platform_core.networks.index_networks`).
+        lead_times: fitted lead time per stage, input order (:func:`platform_core.fitting.fit_lead_times`).
+        costs: fitted costs per stage, input order (:func:`platform_core.fitting.fit_costs`).
+        settings: seed, period and components; batches instantiate the components from it.
+        batch_stages: single-stage networks' worth of the solver's work per batch.
     """
-    run = config["run"]
-    period_days = float(run["period_days"])
     stages = dataset.stages
-    n = stages.num_rows
-    index = StageIndex(stages)
+    n = structure.n_stages
+    order, rank = structure.order, structure.rank
 
-    # --- network: components and planned order ------------------------------------
-    edges = dataset.get("edges")
-    if edges is not None and edges.num_rows:
-        up = index.lookup(edges, "upstream_sku", "upstream_location")
-        down = index.lookup(edges, "downstream_sku", "downstream_location")
-        qty = edges.column("quantity_per").to_numpy(zero_copy_only=False).astype(np.float64)
-        transit = float_column(edges, "transit_days", np.nan)
-    else:
-        up = down = np.zeros(0, dtype=np.int64)
-        qty = transit = np.zeros(0)
-    graph = coo_matrix((np.ones(up.size), (up, down)), shape=(n, n))
-    _, comp = connected_components(graph, directed=True, connection="weak")
-    order = np.lexsort((np.arange(n), comp))
-    rank = np.empty(n, dtype=np.int64)
-    rank[order] = np.arange(n)
+    # --- batches: whole networks, sized by the solver's estimated work ------------------
+    solver = settings.solver.build()
+    target = max(1, int(batch_stages)) * float(solver.work_estimate(np.ones(1))[0])
+    batches = cut_batches(solver.work_estimate(structure.network_sizes), structure.network_stops, target)
 
-    # --- batches: whole networks, sized by estimated work ------------------------------
-    comp_sorted = comp[order]
-    stops = np.append(np.flatnonzero(np.diff(comp_sorted)) + 1, n) if n else np.zeros(0, dtype=np.int64)
-    sizes = np.diff(np.concatenate(([0], stops)))
-    solver = component_classes["solver"](**config["solver"])
-    # ``batch_stages`` single-stage networks make one batch's worth of work
-    target = max(1, int(run["batch_stages"])) * float(network_work(solver, np.ones(1))[0])
-    batches = cut_batches(network_work(solver, sizes), stops, target)
-
-    # --- lead times ------------------------------------------------------------------
-    # the first arc into a stage (in input order) names its upstream stage
-    firsts, first_arc = np.unique(down, return_index=True)
-    upstream_row = np.full(n, -1, dtype=np.int64)
-    upstream_row[firsts] = up[first_arc]
-    upstream_transit = np.full(n, np.nan)
-    upstream_transit[firsts] = transit[first_arc]
-    lanes = _primary_lanes(dataset, index, upstream_row)
-    receipts = dataset.get("receipts")
-    predicted: list[DiscreteDistribution | None] = [None] * n
-    if receipts is not None and receipts.num_rows:
-        lead_time_model.fit(receipts)
-        predicted = lead_time_model.predict(lanes, period_days)
-    sources = np.empty(n, dtype=object)
-    default_days = float(run["default_lead_time_days"])
-    dists: list[DiscreteDistribution] = []
-    for i in range(n):
-        d = predicted[i]
-        if d is not None:
-            sources[i] = "receipts"
-        elif np.isfinite(upstream_transit[i]):
-            d = DiscreteDistribution.point(int(round(upstream_transit[i] / period_days)))
-            sources[i] = "edge_transit_days"
-        else:
-            d = DiscreteDistribution.point(int(round(default_days / period_days)))
-            sources[i] = "default_lead_time_days"
-        dists.append(d)
-    dists_planned = [dists[i] for i in order]
-    sizes = np.array([d.pmf.size for d in dists_planned], dtype=np.int64)
-    lt_ptr = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
-    lt_pmf = np.concatenate([d.pmf for d in dists_planned]) if n else np.zeros(0)
-    lt_off = np.array([d.offset for d in dists_planned], dtype=np.int64)
-
-    # --- costs and targets ----------------------------------------------------------
-    costs = cost_model.stage_costs(stages, dataset.get("costs"), period_days)
+    planned_lt = lead_times.reordered(order)
     target_col = float_column(stages, "service_target", np.nan)
     review = float_column(stages, "review_period", 1.0).astype(np.int64)
+    # demand last: the matrix is the largest array
+    matrix, flags, has = _demand_matrix(dataset.demand, structure.index, rank, settings.period_days)
 
-    # --- demand --------------------------------------------------------------------------
-    # last: the matrix is the largest array, so the lead-time work above (15 M receipts at
-    # a million SKU-locations) does not run while it exists
-    del lanes, predicted, dists, dists_planned
-    matrix, flags, has = _demand_matrix(dataset.demand, index, rank, period_days)
-
+    up, down = structure.up, structure.down
     e_order = np.argsort(rank[up], kind="stable") if up.size else np.zeros(0, dtype=np.int64)
     shared = SharedInputs(
         sku=_strings(stages.column("sku"), order),
@@ -313,11 +236,11 @@ def plan_run(
         has_demand=has,
         edge_up=rank[up][e_order],
         edge_down=rank[down][e_order],
-        edge_qty=qty[e_order],
-        lt_pmf=lt_pmf,
-        lt_ptr=lt_ptr,
-        lt_off=lt_off,
-        lead_time_source=np.asarray(sources[order], dtype=str) if n else np.zeros(0, dtype=str),
+        edge_qty=structure.quantity_per[e_order],
+        lt_pmf=planned_lt.pmf,
+        lt_ptr=planned_lt.ptr,
+        lt_off=planned_lt.offset,
+        lead_time_source=planned_lt.source,
         review_period=review[order],
         unit_cost=float_column(stages, "unit_cost", 0.0)[order],
         holding_cost=np.asarray(costs.holding_cost)[order],
@@ -330,17 +253,7 @@ def plan_run(
             if "abc_class" in stages.column_names and n
             else np.full(n, "", dtype=str)
         ),
-        network_id=comp_sorted.astype(np.int64),
-        settings={
-            "period_days": period_days,
-            "seed": int(run["seed"]),
-            "forecaster": config["components"]["forecaster"],
-            "forecaster_params": dict(config["forecaster"]),
-            "forecaster_cls": component_classes["forecaster"],
-            "solver_cls": component_classes["solver"],
-            "solver": config["components"]["solver"],
-            "solver_params": dict(config["solver"]),
-            "lead_time_model": config["components"]["lead_time_model"],
-        },
+        network_id=structure.network_id,
+        settings=settings,
     )
     return shared, batches

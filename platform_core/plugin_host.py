@@ -1,7 +1,8 @@
 """The typed plugin host: the only place that touches pluggy.
 
-The rest of the code asks the host for a component by family and name
-(``host.create("solver", "single_echelon")``) or fires a lifecycle event
+The rest of the code asks the host for a component class by name, one typed method per
+family (``host.solver("single_echelon") -> type[Solver]``), for the configuration
+sections and ``echelon run`` options plugins own, or fires a lifecycle event
 (``host.run_started(run)``).  Plugins are loaded from the ``echelon`` entry-point group;
 the built-in plugins are registered through that same group, with no back door.
 
@@ -17,18 +18,18 @@ import importlib.metadata as importlib_metadata
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, cast
 
 import pluggy
 
 from platform_core import hookspecs
 from platform_core.components import CostModel, Forecaster, LeadTimeModel, Solver
+from platform_core.executor import Executor
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
     from platform_core.data.schemas import Dataset
-    from platform_core.executor import Executor
     from platform_core.run_context import RunContext, RunResult
 
 __all__ = ["ComponentInfo", "PluginHost", "FAMILIES", "AUTOLOAD_ENV", "UnknownComponentError"]
@@ -37,12 +38,12 @@ AUTOLOAD_ENV = "ECHELON_DISABLE_PLUGIN_AUTOLOAD"
 BUILTIN_DISTRIBUTION = "echelon"
 
 # family -> (registration hook name, base class)
-FAMILIES: dict[str, tuple[str, type | None]] = {
+FAMILIES: dict[str, tuple[str, type]] = {
     "forecaster": ("register_forecasters", Forecaster),
     "lead_time": ("register_lead_time_models", LeadTimeModel),
     "cost": ("register_cost_models", CostModel),
     "solver": ("register_solvers", Solver),
-    "executor": ("register_executors", None),
+    "executor": ("register_executors", Executor),
 }
 
 
@@ -87,6 +88,8 @@ class PluginHost:
         self._pm.check_pending()
         self._components: dict[str, dict[str, ComponentInfo]] = {f: {} for f in FAMILIES}
         self._collect()
+        self._sections: dict[str, tuple[type, str]] = {}
+        self._collect_sections()
 
     # ---- loading ------------------------------------------------------------------
     def _load_entry_points(self, builtin_only: bool) -> None:
@@ -116,11 +119,11 @@ class PluginHost:
                     cls: type,
                     *,
                     _family: str = family,
-                    _base: type | None = base,
+                    _base: type = base,
                     _plugin: str = plugin_name,
                     _registry: dict[str, ComponentInfo] = registry,
                 ) -> None:
-                    if _base is not None and not (isinstance(cls, type) and issubclass(cls, _base)):
+                    if not (isinstance(cls, type) and issubclass(cls, _base)):
                         raise TypeError(
                             f"plugin {_plugin!r} registered {name!r} as a {_family}, "
                             f"but {cls!r} is not a subclass of {_base.__name__}"
@@ -135,6 +138,28 @@ class PluginHost:
                     )
 
                 caller(register=register)
+
+    def _collect_sections(self) -> None:
+        for plugin_name, plugin in self._pm.list_name_plugin():
+            caller = self._pm.subset_hook_caller(
+                "register_config_sections",
+                remove_plugins=[p for p in self._pm.get_plugins() if p is not plugin],
+            )
+
+            def register(section: str, cls: type, *, _plugin: str = plugin_name) -> None:
+                import dataclasses
+
+                if not dataclasses.is_dataclass(cls):
+                    raise TypeError(f"plugin {_plugin!r} registered section [{section}] with {cls!r}, not a dataclass")
+                if section in ("run", "components", "forecaster", "lead_time_model", "cost_model", "solver"):
+                    raise ValueError(f"plugin {_plugin!r} cannot register the core's section [{section}]")
+                if section in self._sections and self._sections[section][0] is not cls:
+                    raise ValueError(
+                        f"section [{section}] is registered twice: by {self._sections[section][1]!r} and by {_plugin!r}"
+                    )
+                self._sections[section] = (cls, _plugin)
+
+            caller(register=register)
 
     # ---- components ---------------------------------------------------------------
     def components(self, family: str | None = None) -> list[ComponentInfo]:
@@ -155,20 +180,41 @@ class PluginHost:
                 "is the plugin that provides it installed?"
             ) from None
 
-    def create(self, family: str, name: str, **params: Any) -> Any:
-        """Instantiate component ``name`` of ``family`` with ``params``."""
-        return self.info(family, name).cls(**params)
+    def forecaster(self, name: str) -> type[Forecaster]:
+        """The forecaster class registered as ``name``."""
+        return cast("type[Forecaster]", self.info("forecaster", name).cls)  # checked at registration
 
-    def executor(self, name: str, **params: Any) -> Executor:
-        """Instantiate the executor ``name``."""
-        return self.create("executor", name, **params)  # type: ignore[no-any-return]
+    def lead_time_model(self, name: str) -> type[LeadTimeModel]:
+        """The lead-time model class registered as ``name``."""
+        return cast("type[LeadTimeModel]", self.info("lead_time", name).cls)
+
+    def cost_model(self, name: str) -> type[CostModel]:
+        """The cost model class registered as ``name``."""
+        return cast("type[CostModel]", self.info("cost", name).cls)
+
+    def solver(self, name: str) -> type[Solver]:
+        """The solver class registered as ``name``."""
+        return cast("type[Solver]", self.info("solver", name).cls)
+
+    def executor(self, name: str) -> type[Executor]:
+        """The executor class registered as ``name``."""
+        return cast("type[Executor]", self.info("executor", name).cls)
+
+    # ---- configuration --------------------------------------------------------------
+    def config_sections(self) -> dict[str, type]:
+        """Plugin-owned configuration section -> its settings dataclass."""
+        return {name: cls for name, (cls, _) in sorted(self._sections.items())}
+
+    def add_run_options(self, parser: argparse.ArgumentParser) -> None:
+        """Let every plugin add options to ``echelon run`` (dest ``SECTION.KEY``)."""
+        self._pm.hook.add_run_options(parser=parser)
 
     def plugin_versions(self) -> dict[str, str]:
         """Plugin name -> distribution and version."""
         return dict(self._versions)
 
     # ---- CLI ----------------------------------------------------------------------
-    def register_cli_commands(self, subparsers: argparse._SubParsersAction) -> None:
+    def register_cli_commands(self, subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         """Let every plugin add sub-commands to the CLI."""
         self._pm.hook.register_cli_commands(subparsers=subparsers)
 

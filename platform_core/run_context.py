@@ -22,6 +22,8 @@ class RunContext:
         config: the resolved configuration.
         components: family -> {name, plugin, version} of the components in use.
         executor: the executor's parameters.
+        component_params: per component section (``forecaster``, ``solver``, ...), the
+            parameters the batches use, after each component's ``prepare`` step.
         notes: messages for the user, e.g. that tracking failed (plugins may append).
     """
 
@@ -31,6 +33,7 @@ class RunContext:
     config: RunConfig
     components: dict[str, dict[str, str]] = field(default_factory=dict)
     executor: dict[str, Any] = field(default_factory=dict)
+    component_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 

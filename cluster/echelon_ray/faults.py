@@ -38,7 +38,7 @@ class _Wrapper(Forecaster):
     def __init__(self, inner: str = "bootstrap", **inner_params: Any) -> None:
         self.inner = inner
         self.inner_params = inner_params
-        self._model: Forecaster = _host().create("forecaster", inner, **inner_params)
+        self._model: Forecaster = _host().forecaster(inner)(**inner_params)
 
     def fit(self, demand: DemandSeries) -> Self:
         self._model.fit(demand)

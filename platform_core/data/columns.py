@@ -20,7 +20,8 @@ def float_column(table: pa.Table, name: str, default: float) -> np.ndarray:
 def lead_time_days(receipts: pa.Table) -> np.ndarray:
     """Lead time of every receipt row [days]: receipt_date - order_date."""
     days = pc.days_between(receipts.column("order_date"), receipts.column("receipt_date"))
-    return days.to_numpy(zero_copy_only=False).astype(np.float64)
+    out: np.ndarray = days.to_numpy(zero_copy_only=False).astype(np.float64)
+    return out
 
 
 def decoded(arr: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:

@@ -143,7 +143,8 @@ def _dates(days: np.ndarray) -> pa.Array:
 
 def _lognormal(rng: np.random.Generator, mean: np.ndarray, cv: float | np.ndarray) -> np.ndarray:
     s2 = np.log1p(np.asarray(cv) ** 2)
-    return rng.lognormal(np.log(mean) - s2 / 2, np.sqrt(s2))
+    out: np.ndarray = rng.lognormal(np.log(mean) - s2 / 2, np.sqrt(s2))
+    return out
 
 
 def _aggregate(values: np.ndarray, parent: np.ndarray, depth: np.ndarray) -> np.ndarray:

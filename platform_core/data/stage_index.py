@@ -48,7 +48,8 @@ def _map(arr: pa.Array, vocabulary: pa.Array) -> np.ndarray:
     found = pc.index_in(arr, value_set=vocabulary)
     if found.null_count:
         found = found.fill_null(-1)
-    return found.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    codes: np.ndarray = found.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    return codes
 
 
 class StageIndex:
@@ -89,7 +90,7 @@ class StageIndex:
             self._sorted_rows = np.flatnonzero(ok)[order]
 
     def _pairs(self, si: np.ndarray, li: np.ndarray) -> np.ndarray:
-        pair = si * self._n_locs + li
+        pair: np.ndarray = si * self._n_locs + li
         pair[(si < 0) | (li < 0)] = -1
         return pair
 
@@ -100,7 +101,8 @@ class StageIndex:
         """
         pair = self._pairs(_map(sku, self._skus), _map(location, self._locs))
         if self._dense is not None:
-            return self._dense[pair].astype(np.int64)  # pair -1 hits the trailing -1
+            rows: np.ndarray = self._dense[pair].astype(np.int64)  # pair -1 hits the trailing -1
+            return rows
         if self._sorted.size == 0:
             return np.full(pair.size, -1, dtype=np.int64)
         pos = np.minimum(np.searchsorted(self._sorted, pair), self._sorted.size - 1)

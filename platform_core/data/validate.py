@@ -210,7 +210,7 @@ def _test_and_set(bits: np.ndarray, code: np.ndarray) -> np.ndarray:
     """Whether each code was already in the bit set ``bits`` or earlier in ``code``; adds them."""
     byte = code >> 3
     mask = np.left_shift(1, code & 7).astype(np.uint8)
-    seen = (bits[byte] & mask) != 0
+    seen: np.ndarray = (bits[byte] & mask) != 0
     order = np.argsort(code, kind="stable")
     sc = code[order]
     seen[order[1:][sc[1:] == sc[:-1]]] = True

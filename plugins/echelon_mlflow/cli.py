@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["add_monitor_commands", "cmd_monitor", "cmd_recalibrate"]
+__all__ = ["add_monitor_commands", "add_ui_command", "cmd_monitor", "cmd_recalibrate", "cmd_ui"]
 
 DEFAULT_URI = "sqlite:///mlflow.db"
 
@@ -79,3 +79,24 @@ def add_monitor_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--experiment", default="echelon")
     p.add_argument("--config", default=None, help="TOML configuration (components)")
     p.set_defaults(func=cmd_recalibrate)
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    """Handler of ``echelon ui``: the MLflow UI on 127.0.0.1 (returns its exit code)."""
+    import subprocess
+    import sys
+
+    cmd = [
+        sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", args.tracking_uri,
+        "--host", "127.0.0.1", "--port", str(args.port),
+    ]
+    print("starting:", " ".join(cmd))
+    return subprocess.call(cmd)
+
+
+def add_ui_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``echelon ui``."""
+    p = subparsers.add_parser("ui", help="start the MLflow UI on 127.0.0.1")
+    p.add_argument("--tracking-uri", default=DEFAULT_URI)
+    p.add_argument("--port", type=int, default=5000)
+    p.set_defaults(func=cmd_ui)

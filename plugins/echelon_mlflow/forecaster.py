@@ -10,9 +10,10 @@ global demand model from the MLflow registry instead of fitting one per batch::
     model = "echelon-demand-quantile_gbm"   # registered name
     version = "champion"                     # alias or version number
 
-At run start the tracking plugin pins the alias to a version number (so every batch and
-the recommendations use the same version, even if a recalibration promotes another one
-during the run) and fills ``tracking_uri`` from ``[tracking] uri``.  Workers only *read*
+On the driver, before batches start, :meth:`RegisteredForecaster.prepare` pins the alias
+to a version number (so every batch and the recommendations use the same version, even
+if a recalibration promotes another one during the run) and fills ``tracking_uri`` from
+``[tracking] uri``.  Workers only *read*
 the model (once per process); they never log.  A champion must exist: register one first
 with a run of the underlying forecaster (e.g. ``quantile_gbm``) or ``echelon recalibrate``.
 """
@@ -20,11 +21,15 @@ with a run of the underlying forecaster (e.g. ``quantile_gbm``) or ``echelon rec
 from __future__ import annotations
 
 import functools
-from typing import Any, ClassVar, Self
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from echelon_demand.models.base import BatchForecaster
 
 from platform_core.components import DemandSeries
+
+if TYPE_CHECKING:
+    from platform_core.run_context import RunContext
 
 __all__ = ["RegisteredForecaster", "NAME", "underlying_component"]
 
@@ -69,6 +74,30 @@ class RegisteredForecaster(BatchForecaster):
         self.model = model
         self.version = str(version)
         self.tracking_uri = tracking_uri
+
+    @classmethod
+    def prepare(cls, params: Mapping[str, Any], run: RunContext) -> dict[str, Any]:
+        """Pin the alias to a version and fill ``tracking_uri`` (driver, before batches).
+
+        A version that cannot be resolved is left as given and noted in the run's notes;
+        the batches then report the failure per network.
+        """
+        out = dict(params)
+        tracking = run.config.plugin_sections.get("tracking")
+        uri = str(out.get("tracking_uri") or getattr(tracking, "uri", "") or "sqlite:///mlflow.db")
+        out["tracking_uri"] = uri
+        version = str(out.get("version", "champion"))
+        if version.isdigit():
+            return out
+        try:
+            import mlflow
+
+            client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+            model = str(out.get("model", "echelon-demand-quantile_gbm"))
+            out["version"] = str(client.get_model_version_by_alias(model, version).version)
+        except Exception as exc:  # noqa: BLE001 - the batches will report it per network
+            run.notes.append(f"could not resolve the registered forecaster @{version}: {type(exc).__name__}: {exc}")
+        return out
 
     def fit(self, demand: DemandSeries) -> Self:
         """Predict every series with the registered model (no training)."""

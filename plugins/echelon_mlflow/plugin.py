@@ -11,12 +11,14 @@ One MLflow run per ``echelon run`` (never one per SKU):
   parameters (``model.<kind>.version``), in ``model_versions.json`` and in the Parquet
   metadata of ``recommendations.parquet`` (key ``echelon.model_versions``).
 
-Settings come from ``[tracking]`` (:mod:`echelon_mlflow.settings`); ``uri = "none"``
+Settings come from ``[tracking]``, a configuration section this plugin owns
+(:mod:`echelon_mlflow.settings`, registered through ``register_config_sections``, with the
+``echelon run`` options ``--tracking-uri`` and ``--recalibrate``); ``uri = "none"``
 disables tracking.  The MLflow work runs in one low-priority background thread of the
 driver, overlapped with the run.  If tracking fails at any step the run still finishes
 and writes its results, and the failure is reported in the run's notes (each step
 separately).  The plugin also registers the ``registered`` forecaster
-(:mod:`echelon_mlflow.forecaster`) and the ``monitor`` / ``recalibrate`` commands.
+(:mod:`echelon_mlflow.forecaster`) and the ``monitor`` / ``recalibrate`` / ``ui`` commands.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from echelon_mlflow.settings import TrackingSettings
 from platform_core.hookspecs import Register, hookimpl
 
 if TYPE_CHECKING:
@@ -38,17 +41,12 @@ if TYPE_CHECKING:
 
 _active: dict[str, Any] = {}
 METADATA_KEY = b"echelon.model_versions"
+SECTION = "tracking"
 
 
-def _settings(run: RunContext) -> Any:
-    from echelon_mlflow.settings import TrackingSettings
-
-    return TrackingSettings.from_mapping(run.config["tracking"])
-
-
-def _enabled(run: RunContext) -> bool:
-    uri = run.config["tracking"].get("uri")
-    return bool(uri) and str(uri).lower() != "none"
+def _settings(run: RunContext) -> TrackingSettings:
+    settings: TrackingSettings = run.config.section(SECTION)
+    return settings
 
 
 def _fail(run: RunContext, stage: str, exc: BaseException, *, drop: bool = True) -> None:
@@ -61,7 +59,10 @@ def _fail(run: RunContext, stage: str, exc: BaseException, *, drop: bool = True)
 
 
 def _params(run: RunContext) -> dict[str, str]:
-    params = {k: json.dumps(v) if not isinstance(v, str) else v for k, v in run.config.flat().items()}
+    flat = run.config.flat()
+    for section, prepared in run.component_params.items():  # as the batches use them
+        flat.update({f"{section}.{k}": v for k, v in prepared.items()})
+    params = {k: json.dumps(v) if not isinstance(v, str) else v for k, v in flat.items()}
     params.pop("tracking.uri", None)
     for family, info in run.components.items():
         params[f"component.{family}"] = info["name"]
@@ -121,9 +122,9 @@ class _Tracked:
 
             from echelon_mlflow.settings import artifact_location
 
-            uri = self.run.config["tracking"]["uri"]
+            uri = _settings(self.run).uri
             client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
-            name = self.run.config["tracking"].get("experiment", "echelon")
+            name = _settings(self.run).experiment
             exp = client.get_experiment_by_name(name)
             exp_id = exp.experiment_id if exp is not None else client.create_experiment(name, artifact_location=artifact_location(str(client.tracking_uri), name))
             mlrun = client.create_run(exp_id, run_name=f"echelon-{self.run.run_id[:8]}",
@@ -162,28 +163,6 @@ class _Tracked:
         self._pool.shutdown(wait=True)
 
 
-def _pin_registered_forecaster(run: RunContext) -> None:
-    """Pin the ``registered`` forecaster's alias to a version for the whole run."""
-    from echelon_mlflow.forecaster import NAME
-
-    if run.config["components"].get("forecaster") != NAME:
-        return
-    params = run.config["forecaster"]
-    uri = str(params.get("tracking_uri") or run.config["tracking"].get("uri") or "sqlite:///mlflow.db")
-    params["tracking_uri"] = uri
-    version = str(params.get("version", "champion"))
-    if version.isdigit():
-        return
-    try:
-        import mlflow
-
-        client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
-        mv = client.get_model_version_by_alias(str(params.get("model", "echelon-demand-quantile_gbm")), version)
-        params["version"] = str(mv.version)
-    except Exception as exc:  # noqa: BLE001 - the batches will report it per network
-        run.notes.append(f"could not resolve the registered forecaster @{version}: {type(exc).__name__}: {exc}")
-
-
 @hookimpl
 def register_forecasters(register: Register) -> None:
     """Register the ``registered`` forecaster (forecasts with a registry version)."""
@@ -195,8 +174,7 @@ def register_forecasters(register: Register) -> None:
 @hookimpl
 def run_started(run: RunContext) -> None:
     """Open an MLflow run and log the parameters (in a background thread)."""
-    _pin_registered_forecaster(run)
-    if _enabled(run):
+    if _settings(run).enabled:
         _active[run.run_id] = _Tracked(run)
 
 
@@ -273,7 +251,7 @@ def run_finished(run: RunContext, result: RunResult) -> None:
         # time spent in this plugin's work (all but this metric and the status update)
         client.log_metric(rid, "tracking.seconds", entry.seconds + time.perf_counter() - t0)
         client.set_terminated(rid, "FINISHED")
-        run.notes.append(f"logged to MLflow run {rid} at {run.config['tracking']['uri']}")
+        run.notes.append(f"logged to MLflow run {rid} at {_settings(run).uri}")
     except Exception as exc:  # noqa: BLE001
         _fail(run, "run end", exc)
 
@@ -295,8 +273,25 @@ def run_failed(run: RunContext, error: BaseException) -> None:
 
 
 @hookimpl
-def register_cli_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``echelon monitor`` and ``echelon recalibrate``."""
-    from echelon_mlflow.cli import add_monitor_commands
+def register_config_sections(register: Register) -> None:
+    """Own the ``[tracking]`` section (:class:`echelon_mlflow.settings.TrackingSettings`)."""
+    register(SECTION, TrackingSettings)
+
+
+@hookimpl
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--tracking-uri`` and ``--recalibrate`` to ``echelon run``."""
+    parser.add_argument("--tracking-uri", dest=f"{SECTION}.uri",
+                        help="MLflow tracking URI (default sqlite:///mlflow.db; 'none' disables)")
+    parser.add_argument("--recalibrate", dest=f"{SECTION}.recalibrate", choices=["off", "auto"],
+                        help="auto: refit the models monitoring flagged, register them @challenger, "
+                             "promote to @champion when they win the backtest (docs/tracking.md)")
+
+
+@hookimpl
+def register_cli_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``echelon monitor``, ``echelon recalibrate`` and ``echelon ui``."""
+    from echelon_mlflow.cli import add_monitor_commands, add_ui_command
 
     add_monitor_commands(subparsers)
+    add_ui_command(subparsers)

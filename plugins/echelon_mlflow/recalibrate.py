@@ -51,7 +51,7 @@ def recalibrate(
     ov: dict[str, dict[str, Any]] = {k: dict(v) for k, v in (overrides or {}).items()}
     ov.setdefault("tracking", {}).update({"uri": tracking_uri, "experiment": experiment})
     config = load_config(None if config_path is None else Path(config_path), ov)
-    settings = TrackingSettings.from_mapping(config["tracking"])
+    settings: TrackingSettings = config.section("tracking")
     dataset = load_dataset(data_dir)
     client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     exp = client.get_experiment_by_name(experiment)

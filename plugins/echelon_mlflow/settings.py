@@ -18,7 +18,8 @@ Keys (all optional; defaults in brackets):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["TrackingSettings", "DriftThresholds", "artifact_location"]
@@ -61,7 +62,11 @@ class DriftThresholds:
 
 @dataclass(frozen=True)
 class TrackingSettings:
-    """Resolved tracking settings (see the module docstring)."""
+    """The ``[tracking]`` section (see the module docstring).
+
+    Registered with the core through ``register_config_sections``, which checks its keys
+    and value types.
+    """
 
     uri: str = "sqlite:///mlflow.db"
     experiment: str = "echelon"
@@ -72,7 +77,19 @@ class TrackingSettings:
     recalibrate: str = "off"
     reference_runs: int = 1
     monitoring_experiment: str = ""
-    drift: DriftThresholds = DriftThresholds()
+    drift_alpha: float = 0.01
+    drift_psi: float = 0.25
+    drift_coverage_drop: float = 0.15
+    drift_pit_shift: float = 0.1
+    drift_min_obs: int = 30
+
+    def __post_init__(self) -> None:
+        if self.recalibrate not in ("off", "auto"):
+            raise ValueError(f"recalibrate must be 'off' or 'auto', got {self.recalibrate!r}")
+        if self.reference_runs < 1:
+            raise ValueError(f"reference_runs must be >= 1, got {self.reference_runs}")
+        if self.holdout_periods < 1:
+            raise ValueError(f"holdout_periods must be >= 1, got {self.holdout_periods}")
 
     @property
     def enabled(self) -> bool:
@@ -84,28 +101,20 @@ class TrackingSettings:
         """Name of the monitoring experiment."""
         return self.monitoring_experiment or f"{self.experiment}-monitoring"
 
+    @property
+    def drift(self) -> DriftThresholds:
+        """The drift thresholds of the ``drift_*`` keys."""
+        return DriftThresholds(alpha=self.drift_alpha, psi=self.drift_psi, coverage_drop=self.drift_coverage_drop,
+                               pit_shift=self.drift_pit_shift, min_obs=self.drift_min_obs)
+
     @classmethod
-    def from_mapping(cls, section: dict[str, Any] | None) -> TrackingSettings:
-        """Settings from a ``[tracking]`` mapping (unknown keys are ignored here)."""
-        s = dict(section or {})
-        drift_kw: dict[str, Any] = {}
-        for f in fields(DriftThresholds):
-            if f"drift_{f.name}" in s:
-                cast = int if f.name == "min_obs" else float
-                drift_kw[f.name] = cast(s[f"drift_{f.name}"])
-        drift = DriftThresholds(**drift_kw)
-        mode = str(s.get("recalibrate") or "off").lower()
-        if mode not in ("off", "auto"):
-            raise ValueError(f"[tracking] recalibrate must be 'off' or 'auto', got {mode!r}")
-        return cls(
-            uri=str(s.get("uri") or ""),
-            experiment=str(s.get("experiment") or "echelon"),
-            calibration=bool(s.get("calibration", True)),
-            holdout_periods=int(s.get("holdout_periods", 8)),
-            calibration_max_series=int(s.get("calibration_max_series", 2000)),
-            register_models=bool(s.get("register_models", True)),
-            recalibrate=mode,
-            reference_runs=max(1, int(s.get("reference_runs", 1))),
-            monitoring_experiment=str(s.get("monitoring_experiment") or ""),
-            drift=drift,
-        )
+    def from_mapping(cls, section: Mapping[str, Any] | None) -> TrackingSettings:
+        """Settings from a ``[tracking]`` mapping (None values mean: the default).
+
+        Raises:
+            ValueError: an unknown key or a value of the wrong type.
+        """
+        from platform_core.config import section_from_mapping
+
+        given = {k: v for k, v in (section or {}).items() if v is not None}
+        return section_from_mapping(cls, given, "[tracking]")  # type: ignore[no-any-return]

@@ -127,8 +127,8 @@ def resolve_models(config: RunConfig) -> list[TrackedModel]:
         ("demand", "forecaster", "forecaster", "forecaster", "is_global"),
         ("lead_time", "lead_time", "lead_time_model", "lead_time_model", "uses_features"),
     ):
-        name = config["components"][key]
-        params = dict(config[section])
+        name = getattr(config.components, key)
+        params = config.component_params(section)
         from_champion = False
         if kind == "demand" and name == REGISTERED:  # batches use the registered model
             name = underlying_component(str(params.get("model", "echelon-demand-quantile_gbm")))
@@ -154,7 +154,7 @@ def _holdout(kind: str, dataset: Dataset, config: RunConfig, s: TrackingSettings
     receipts = t.get("receipts")
     if receipts is None or receipts.num_rows == 0:
         return None
-    return lead_time_holdout(receipts, s.holdout_periods, float(config["run"]["period_days"]),
+    return lead_time_holdout(receipts, s.holdout_periods, config.run.period_days,
                              stages=t.get("stages"), max_lanes=s.calibration_max_series)
 
 
@@ -249,7 +249,7 @@ def track_models(
     from echelon_mlflow import monitor
 
     recal = settings.recalibrate == "auto" if recalibrate is None else recalibrate
-    period_days = float(config["run"]["period_days"])
+    period_days = config.run.period_days
     out: list[ModelOutcome] = []
     as_of = ""
     for tm in models if models is not None else resolve_models(config):

@@ -66,7 +66,7 @@ def blanket_abc_levels(
 class BlanketABCSolver(Solver):
     """The blanket-ABC rule as a solver (each stage on its own; metrics by simulation).
 
-    The class of a stage is taken from ``problem.options["abc_class"]`` when given,
+    The class of a stage is taken from ``problem.abc_class`` when given,
     otherwise from its service target (>= 0.975: A, >= 0.94: B, else C; a null target
     is class ``default_class``).
 
@@ -89,7 +89,7 @@ class BlanketABCSolver(Solver):
     def solve(self, problem: StageProblem) -> pa.Table:
         """One blanket-ABC base-stock level per stage, with simulated service."""
         n = len(problem.keys)
-        abc = problem.options.get("abc_class")
+        abc = problem.abc_class
         if abc is None:
             t = np.asarray(problem.service_target, dtype=np.float64)
             abc = np.where(np.isnan(t), self.default_class, np.where(t >= 0.975, "A", np.where(t >= 0.94, "B", "C")))

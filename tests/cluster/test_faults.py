@@ -20,10 +20,8 @@ FAST = {"solver": {"replications": 20, "periods": 150}}
 
 
 def _config(forecaster="bootstrap", params=None, **run_opts):
-    cfg = load_config(overrides={"run": {"executor": "in_process", **run_opts}, "tracking": {"uri": "none"}, **FAST})
-    cfg["components"]["forecaster"] = forecaster
-    cfg["forecaster"].update(params or {})
-    return cfg
+    return load_config(overrides={"run": {"executor": "in_process", **run_opts}, "tracking": {"uri": "none"},
+                                  "components": {"forecaster": forecaster}, "forecaster": params or {}, **FAST})
 
 
 @pytest.fixture(scope="module")
@@ -49,9 +47,8 @@ from platform_core.config import load_config
 from platform_core.pipeline import run
 from platform_core.plugin_host import PluginHost
 cfg = load_config(overrides={{"run": {{"executor": "in_process", "batch_stages": 20}}, "tracking": {{"uri": "none"}},
-                              "solver": {{"replications": 20, "periods": 150}}}})
-cfg["components"]["forecaster"] = "slow"
-cfg["forecaster"]["delay_s"] = 0.4
+                              "solver": {{"replications": 20, "periods": 150}},
+                              "components": {{"forecaster": "slow"}}, "forecaster": {{"delay_s": 0.4}}}})
 run({data!r}, {out!r}, cfg, host=PluginHost(plugins=[echelon_ray.faults]), resume={resume})
 """
 

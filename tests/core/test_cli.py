@@ -41,7 +41,7 @@ def test_bad_config_key_is_named(tmp_path, capsys):
 def test_plugin_commands_are_in_the_parser():
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
-    assert {"generate", "validate", "run", "plugins", "ui"} <= set(sub.choices)
+    assert {"generate", "validate", "run", "plugins", "ui"} <= set(sub.choices)  # ui: from echelon_mlflow
 
 
 def test_plugins_command_lists_components(capsys):

@@ -21,8 +21,9 @@ REPO = Path(__file__).resolve().parents[2]
 FAST = {"solver": {"replications": 30, "periods": 200}}
 
 
-def _config(**run_opts):
-    return load_config(overrides={"run": {"executor": "in_process", **run_opts}, "tracking": {"uri": "none"}, **FAST})
+def _config(components=None, forecaster=None, **run_opts):
+    return load_config(overrides={"run": {"executor": "in_process", **run_opts}, "tracking": {"uri": "none"},
+                                  "components": components or {}, "forecaster": forecaster or {}, **FAST})
 
 
 def test_one_row_per_sku_location_with_complete_policies(generated_dataset, tmp_path):
@@ -77,8 +78,7 @@ def test_a_failing_plugin_marks_its_network_as_error_and_the_rest_finish(generat
     stages = load_dataset(generated_dataset).stages
     bad = stages.column("sku")[0].as_py()
     _FailsOnOneSku.bad_sku = bad
-    cfg = _config(batch_stages=10_000)
-    cfg["components"]["forecaster"] = "fails_on_one_sku"
+    cfg = _config(components={"forecaster": "fails_on_one_sku"}, batch_stages=10_000)
     result = run(generated_dataset, tmp_path / "out", cfg, host=PluginHost(plugins=[_FailingPlugin()]))
     rec = pq.read_table(result.recommendations_path)
     assert rec.num_rows == stages.num_rows
@@ -106,9 +106,7 @@ def test_invalid_input_writes_nothing(generated_dataset, tmp_path):
 
 
 def test_third_party_plugin_installed_and_run_through_the_pipeline(generated_dataset, tmp_path, example_plugin_on_path):
-    cfg = _config()
-    cfg["components"]["forecaster"] = "recent_poisson"
-    cfg["forecaster"]["k"] = 8
+    cfg = _config(components={"forecaster": "recent_poisson"}, forecaster={"k": 8})
     result = run(generated_dataset, tmp_path / "out", cfg)
     rec = pq.read_table(result.recommendations_path)
     assert set(rec.column("forecaster").to_pylist()) == {"recent_poisson"}

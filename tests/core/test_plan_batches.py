@@ -8,17 +8,30 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from platform_core.components import Solver
 from platform_core.config import load_config
 from platform_core.pipeline import run
-from platform_core.plan import cut_batches, network_work
+from platform_core.plan import cut_batches
 
 
-class _Sim:
+class _Sim(Solver):
     replications, periods, warmup = 10, 90, 10
+
+    def solve(self, problem):
+        raise AssertionError("not called")
 
 
 class _Search(_Sim):
     work_exponent = 2.0  # simulates the whole network once per stage and round
+
+
+class _Analytic(Solver):  # declares no simulation sizes: one unit of work per stage
+    def solve(self, problem):
+        raise AssertionError("not called")
+
+
+def network_work(solver, sizes):
+    return solver.work_estimate(sizes)
 
 
 def _check_partition(batches, stops, work):
@@ -39,7 +52,7 @@ def test_network_work_formula():
     sizes = np.array([1, 3, 10])
     np.testing.assert_allclose(network_work(_Sim(), sizes), 10 * 100 * sizes)
     np.testing.assert_allclose(network_work(_Search(), sizes), 10 * 100 * sizes**2)
-    assert network_work(object(), np.array([4]))[0] == 4.0  # no parameters: one unit per stage
+    assert network_work(_Analytic(), np.array([4]))[0] == 4.0  # no parameters: one unit per stage
 
 
 def test_big_and_small_networks_give_balanced_batches():

@@ -29,7 +29,44 @@ def test_builtins_are_registered_through_the_entry_point_group():
 def test_unknown_component_names_the_known_ones():
     host = PluginHost()
     with pytest.raises(UnknownComponentError, match="no solver named 'nope'.*single_echelon"):
-        host.create("solver", "nope")
+        host.solver("nope")
+
+
+def test_typed_methods_return_the_family_class():
+    from platform_core.components import CostModel, LeadTimeModel, Solver
+    from platform_core.executor import Executor
+
+    host = PluginHost()
+    assert issubclass(host.forecaster("bootstrap"), Forecaster)
+    assert issubclass(host.lead_time_model("empirical"), LeadTimeModel)
+    assert issubclass(host.cost_model("standard"), CostModel)
+    assert issubclass(host.solver("single_echelon"), Solver)
+    assert issubclass(host.executor("in_process"), Executor)
+    with pytest.raises(UnknownComponentError, match="no forecaster named 'single_echelon'"):
+        host.forecaster("single_echelon")  # a solver's name is not a forecaster
+
+
+def test_plugins_own_their_configuration_sections_and_run_options():
+    import argparse
+
+    from echelon_mlflow.settings import TrackingSettings
+
+    host = PluginHost()
+    assert host.config_sections()["tracking"] is TrackingSettings
+    parser = argparse.ArgumentParser()
+    host.add_run_options(parser)
+    args = parser.parse_args(["--tracking-uri", "none", "--recalibrate", "auto"])
+    assert vars(args) == {"tracking.uri": "none", "tracking.recalibrate": "auto"}
+
+
+def test_a_plugin_cannot_take_a_core_section_or_register_a_non_dataclass():
+    class TakesRun:
+        @hookspecs.hookimpl
+        def register_config_sections(self, register):
+            register("run", type("S", (), {}))
+
+    with pytest.raises(TypeError, match="not a dataclass"):
+        PluginHost(plugins=[TakesRun()])
 
 
 def test_registering_a_wrong_class_is_rejected():

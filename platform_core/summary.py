@@ -1,0 +1,72 @@
+"""The run's summary: aggregate metrics of the recommendations and ``summary.json``."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from platform_core.plan import BatchSpec
+
+__all__ = ["summarise", "write_summary"]
+
+
+def summarise(table: pa.Table) -> dict[str, float]:
+    """Aggregate metrics of a recommendations table.
+
+    Service figures are demand-weighted over ``ok`` stages with demand; money in
+    currency, levels in units.
+    """
+    ok = pc.equal(table.column("status"), "ok")
+    n_ok = int(pc.sum(ok.cast(pa.int64())).as_py() or 0)
+    okt = table.filter(ok)
+    demand = np.nan_to_num(okt.column("mean_demand_per_period").to_numpy(zero_copy_only=False).astype(float))
+    fill = np.nan_to_num(okt.column("expected_fill_rate").to_numpy(zero_copy_only=False).astype(float))
+    csl = np.nan_to_num(okt.column("expected_cycle_service").to_numpy(zero_copy_only=False).astype(float))
+
+    def total(name: str) -> float:
+        return float(np.nansum(okt.column(name).to_numpy(zero_copy_only=False).astype(float)))
+
+    w = demand.sum()
+    return {
+        "sku_locations": float(table.num_rows),
+        "sku_locations_ok": float(n_ok),
+        "sku_locations_error": float(table.num_rows - n_ok),
+        "fill_rate_demand_weighted": float((fill * demand).sum() / w) if w > 0 else float("nan"),
+        "cycle_service_demand_weighted": float((csl * demand).sum() / w) if w > 0 else float("nan"),
+        "inventory_investment_currency": total("inventory_investment"),
+        "safety_stock_units": total("safety_stock"),
+        "holding_cost_per_period_currency": total("holding_cost_per_period"),
+        "stockout_cost_per_period_currency": total("stockout_cost_per_period"),
+    }
+
+
+def write_summary(
+    path: Path,
+    run_id: str,
+    metrics: Mapping[str, float],
+    components: Mapping[str, Mapping[str, str]],
+    batches: list[BatchSpec],
+    batch_seconds: Mapping[int, float],
+) -> None:
+    """Write ``summary.json`` atomically.
+
+    It holds the metrics, the components and per batch its stages, estimated work
+    [simulated stage-periods] and compute time [s] (None for batches finished before a
+    resume).
+    """
+    per_batch: list[dict[str, Any]] = [
+        {"batch_id": b.batch_id, "stages": b.stop - b.start, "work_estimate": b.work,
+         "compute_seconds": batch_seconds.get(b.batch_id)}
+        for b in batches
+    ]
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(
+        {"run_id": run_id, "metrics": dict(metrics), "components": dict(components), "batches": per_batch}, indent=2))
+    os.replace(tmp, path)
