@@ -36,10 +36,10 @@ import pyarrow.parquet as pq
 
 from echelon_demand.classify import classify
 from echelon_demand.models._common import padded, point_lead_times, subset, truncate
-from echelon_demand.models.metrics import coverage, crps, pinball, quantiles
 from platform_core.components import DemandSeries, Forecaster, LeadTimeModel
 from platform_core.data.columns import plain_strings
 from platform_core.distributions import DiscreteDistribution
+from platform_core.forecasting.scores import coverage, crps, pinball, quantiles
 
 __all__ = [
     "LEVELS",

@@ -28,9 +28,9 @@ import numpy as np
 
 from echelon_demand.models._common import compound_batch, point_lead_times, subset, truncate
 from echelon_demand.models.base import BatchForecaster
-from echelon_demand.models.metrics import crps
 from platform_core.components import DemandSeries, Forecaster
 from platform_core.distributions import DiscreteDistribution
+from platform_core.forecasting.scores import crps
 
 __all__ = ["AutoForecaster", "DEFAULT_CLASS_MODELS"]
 
