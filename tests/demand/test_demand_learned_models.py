@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from echelon_demand.classify import classify
 from echelon_demand.models import FORECASTERS, AutoForecaster
-from echelon_demand.models._common import compound_batch, family_dists, padded, subset
+from echelon_demand.models._common import compound_batch, family_dists, subset
 from echelon_demand.models.intermittent import occurrence_size_dists
 from echelon_demand.models.parametric import NegBinForecaster, PoissonForecaster
 from scipy import stats
@@ -28,12 +28,8 @@ def test_registry_contents_are_forecasters():
         assert issubclass(FORECASTERS[name], Forecaster)
 
 
-def test_padded_right_aligns_ragged_series():
+def test_subset_takes_the_chosen_series():
     ds = make_series([np.array([1.0, 2.0, 3.0]), np.array([4.0])])
-    Y, C = padded(ds)
-    assert Y.shape == (2, 3)
-    np.testing.assert_array_equal(Y[0], [1, 2, 3])
-    assert np.isnan(Y[1, :2]).all() and Y[1, 2] == 4
     sub = subset(ds, np.array([1]))
     assert sub.keys == ["s1@L"] and list(sub.values) == [4.0]
 

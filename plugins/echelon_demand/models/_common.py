@@ -2,9 +2,10 @@
 
 Everything here works on many series at once: CSR arrays are turned into a right-aligned
 padded matrix (one row per series, the last column is the most recent period, NaN
-before the start of a series), PMFs of whole families are evaluated on a CSR grid of
-integers in one scipy call, and lead-time demand is compounded for a batch of series
-with FFTs (probability generating functions evaluated on the unit circle).
+before the start of a series; :func:`platform_core.forecasting.series.padded`), PMFs of
+whole families are evaluated on a CSR grid of integers in one scipy call, and lead-time
+demand is compounded for a batch of series with FFTs (probability generating functions
+evaluated on the unit circle).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from platform_core.components import DemandSeries
 from platform_core.distributions import DiscreteDistribution
 
 __all__ = [
-    "padded",
     "subset",
     "csr_grid",
     "dists_from_csr",
@@ -29,41 +29,6 @@ __all__ = [
 
 #: Tail mass below which a PMF is truncated [-].
 TAIL = 1e-10
-
-
-def padded(demand: DemandSeries, max_history: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Right-aligned dense copies of the values and censoring flags.
-
-    Args:
-        demand: the series.
-        max_history: keep at most this many most recent periods [periods].
-
-    Returns:
-        ``(Y, C)``: ``Y`` float array (n, T) with NaN before each series starts (and where
-        values are missing), ``C`` bool array (n, T) of stocked-out flags.
-    """
-    indptr = np.asarray(demand.indptr, dtype=np.int64)
-    n = len(indptr) - 1
-    lengths = np.diff(indptr)
-    if max_history is not None:
-        lengths = np.minimum(lengths, int(max_history))
-    T = int(lengths.max()) if n else 0
-    T = max(T, 1)
-    Y = np.full((n, T), np.nan)
-    C = np.zeros((n, T), dtype=bool)
-    if n == 0:
-        return Y, C
-    # element positions: for series i the last lengths[i] values go to columns T-len..T-1
-    rows = np.repeat(np.arange(n), lengths)
-    starts = indptr[1:] - lengths
-    within = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    src = np.repeat(starts, lengths) + within
-    cols = T - np.repeat(lengths, lengths) + within
-    Y[rows, cols] = np.asarray(demand.values, dtype=np.float64)[src]
-    so = np.asarray(demand.stocked_out)
-    if so.size:
-        C[rows, cols] = so[src].astype(bool)
-    return Y, C
 
 
 def subset(demand: DemandSeries, idx: np.ndarray) -> DemandSeries:
