@@ -5,14 +5,30 @@ score or monitor a forecast lives here.
 
 * :mod:`~platform_core.forecasting.scores` — CRPS, pinball loss, interval coverage and
   quantiles of discrete distributions.
+* :mod:`~platform_core.forecasting.classes` — demand classes by ADI and CV² (``smooth``,
+  ``erratic``, ``intermittent``, ``lumpy``, ``none``).
 * :mod:`~platform_core.forecasting.series` — :class:`~platform_core.components.DemandSeries`
   from a demand table, and its right-aligned padded matrix.
 """
 
+from platform_core.forecasting.classes import (
+    ADI_CUTOFF,
+    CLASSES,
+    CV2_CUTOFF,
+    DemandClasses,
+    classify,
+    classify_matrix,
+)
 from platform_core.forecasting.scores import coverage, crps, pinball, quantiles
 from platform_core.forecasting.series import demand_series_from_table, padded
 
 __all__ = [
+    "ADI_CUTOFF",
+    "CLASSES",
+    "CV2_CUTOFF",
+    "DemandClasses",
+    "classify",
+    "classify_matrix",
     "coverage",
     "crps",
     "demand_series_from_table",

@@ -8,7 +8,7 @@ outcome is the observed sum; a (series, origin) pair is skipped when the window 
 missing value or the training part is shorter than ``min_train`` periods.
 
 Metrics, averaged over (series, origin) pairs, per demand class of the training part
-(ADI/CV², :mod:`echelon_demand.classify`) and over all:
+(ADI/CV², :mod:`platform_core.forecasting.classes`) and over all:
 
 * ``crps`` [units]; ``scaled_crps`` = CRPS / scale.
 * ``spl_XX``: scaled pinball loss at level 0.XX = pinball / scale, with the M5 scale
@@ -34,10 +34,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from echelon_demand.classify import classify
 from echelon_demand.models._common import point_lead_times, subset, truncate
 from platform_core.components import DemandSeries, Forecaster, LeadTimeModel
 from platform_core.distributions import DiscreteDistribution
+from platform_core.forecasting.classes import classify
 from platform_core.forecasting.scores import coverage, crps, pinball, quantiles
 from platform_core.forecasting.series import padded
 

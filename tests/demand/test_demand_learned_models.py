@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from echelon_demand.classify import classify
 from echelon_demand.models import FORECASTERS, AutoForecaster
 from echelon_demand.models._common import compound_batch, family_dists, subset
 from echelon_demand.models.intermittent import occurrence_size_dists
@@ -137,18 +136,6 @@ def test_occurrence_size_distribution():
     assert d.mean() == pytest.approx(0.25 * 3.0, rel=1e-6)
     # E[D^2] = p E[S^2] = p (var + mean^2)
     assert d.var() + d.mean() ** 2 == pytest.approx(0.25 * (4.0 + 9.0), rel=1e-5)
-
-
-def test_classify_syntetos_boylan():
-    smooth = np.full(24, 5.0)
-    erratic = np.tile([1.0, 20.0], 12)
-    intermittent = np.tile([0.0, 0.0, 4.0], 8)
-    lumpy = np.tile([0.0, 0.0, 1.0, 0.0, 0.0, 30.0], 4)
-    none = np.zeros(24)
-    c = classify(make_series([smooth, erratic, intermittent, lumpy, none]))
-    assert list(c.label) == ["smooth", "erratic", "intermittent", "lumpy", "none"]
-    assert c.adi[2] == pytest.approx(3.0)
-    assert c.cv2[1] == pytest.approx(np.var([1, 20]) / np.mean([1, 20]) ** 2)
 
 
 def test_auto_chooses_by_class_and_uses_censored_model():
