@@ -5,12 +5,15 @@ score or monitor a forecast lives here.
 
 * :mod:`~platform_core.forecasting.scores` — CRPS, pinball loss, interval coverage and
   quantiles of discrete distributions.
+* :mod:`~platform_core.forecasting.batch` — :class:`BatchForecaster`, the base of
+  forecasters that fit all series at once, and FFT compounding of lead-time demand.
 * :mod:`~platform_core.forecasting.classes` — demand classes by ADI and CV² (``smooth``,
   ``erratic``, ``intermittent``, ``lumpy``, ``none``).
 * :mod:`~platform_core.forecasting.series` — :class:`~platform_core.components.DemandSeries`
   from a demand table, and its right-aligned padded matrix.
 """
 
+from platform_core.forecasting.batch import BatchForecaster, compound_batch
 from platform_core.forecasting.classes import (
     ADI_CUTOFF,
     CLASSES,
@@ -24,11 +27,13 @@ from platform_core.forecasting.series import demand_series_from_table, padded
 
 __all__ = [
     "ADI_CUTOFF",
+    "BatchForecaster",
     "CLASSES",
     "CV2_CUTOFF",
     "DemandClasses",
     "classify",
     "classify_matrix",
+    "compound_batch",
     "coverage",
     "crps",
     "demand_series_from_table",

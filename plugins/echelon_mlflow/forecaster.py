@@ -22,9 +22,8 @@ from __future__ import annotations
 import functools
 from typing import Any, ClassVar, Self
 
-from echelon_demand.models.base import BatchForecaster
-
 from platform_core.components import DemandSeries
+from platform_core.forecasting.batch import BatchForecaster
 
 __all__ = ["RegisteredForecaster", "NAME", "underlying_component"]
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from echelon_demand.models import FORECASTERS, AutoForecaster
-from echelon_demand.models._common import compound_batch, family_dists, subset
+from echelon_demand.models._common import family_dists, subset
 from echelon_demand.models.intermittent import occurrence_size_dists
 from echelon_demand.models.parametric import NegBinForecaster, PoissonForecaster
 from scipy import stats
 
-from platform_core.components import DemandSeries, Forecaster, compound
+from platform_core.components import DemandSeries, Forecaster
 from platform_core.distributions import DiscreteDistribution
 
 
@@ -76,24 +76,6 @@ def test_discretised_families_keep_moments(family):
 def test_underdispersed_negbin_falls_back_to_poisson():
     d = family_dists("negbin", np.array([3.0]), np.array([1.0]))[0]
     np.testing.assert_allclose(d.pmf[:10], stats.poisson.pmf(np.arange(10), 3.0), rtol=1e-9)
-
-
-def test_compound_batch_matches_direct_convolution():
-    rng = np.random.default_rng(3)
-    periods = [DiscreteDistribution(rng.random(5), 0), DiscreteDistribution.poisson(3.0),
-               DiscreteDistribution(np.array([0.7, 0.0, 0.3]), 0), DiscreteDistribution.point(0)]
-    lts = [DiscreteDistribution(np.array([0.2, 0.5, 0.3]), 1), DiscreteDistribution.point(4),
-           DiscreteDistribution(np.array([0.5, 0.5]), 0), DiscreteDistribution.point(2)]
-    review = np.array([1, 0, 2, 1])
-    got = compound_batch(periods, lts, review)
-    for g, p, lt, r in zip(got, periods, lts, review, strict=True):
-        ref = compound(p, lt, int(r))
-        size = max(g.offset + g.pmf.size, ref.offset + ref.pmf.size)
-        a = np.zeros(size)
-        b = np.zeros(size)
-        a[g.offset : g.offset + g.pmf.size] = g.pmf
-        b[ref.offset : ref.offset + ref.pmf.size] = ref.pmf
-        np.testing.assert_allclose(a, b, atol=1e-9)
 
 
 def croston_reference(y: np.ndarray, alpha: float, method: str) -> tuple[float, float]:

@@ -26,10 +26,10 @@ from typing import ClassVar, Self
 
 import numpy as np
 
-from echelon_demand.models._common import compound_batch, point_lead_times, subset, truncate
-from echelon_demand.models.base import BatchForecaster
+from echelon_demand.models._common import point_lead_times, subset, truncate
 from platform_core.components import DemandSeries, Forecaster
 from platform_core.distributions import DiscreteDistribution
+from platform_core.forecasting.batch import BatchForecaster, compound_batch
 from platform_core.forecasting.classes import classify
 from platform_core.forecasting.scores import crps
 

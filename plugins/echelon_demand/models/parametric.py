@@ -12,8 +12,8 @@ from typing import ClassVar, Self
 import numpy as np
 
 from echelon_demand.models._common import ew_weights, family_dists
-from echelon_demand.models.base import BatchForecaster
 from platform_core.components import DemandSeries
+from platform_core.forecasting.batch import BatchForecaster
 from platform_core.forecasting.series import padded
 
 __all__ = [
