@@ -38,11 +38,12 @@ for p in (ROOT / "benchmarks", ROOT, ROOT / "plugins", ROOT / "cluster"):
 
 from _harness import write_result  # noqa: E402
 from echelon_demand.backtest import score_distributions, summarise  # noqa: E402
-from echelon_demand.classify import classify  # noqa: E402
 from echelon_demand.models import FORECASTERS, AutoForecaster  # noqa: E402
-from echelon_demand.models._common import family_dists, padded, point_lead_times, subset, truncate  # noqa: E402
+from echelon_demand.models._common import family_dists, point_lead_times, subset, truncate  # noqa: E402
 
 from platform_core.components import DemandSeries  # noqa: E402
+from platform_core.forecasting.classes import classify  # noqa: E402
+from platform_core.forecasting.series import padded  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "demand" / "carparts_2674_monthly.csv"
 H = 3

@@ -20,12 +20,12 @@ for p in (ROOT, ROOT / "plugins"):
         sys.path.insert(0, str(p))
 
 from echelon_demand.backtest import backtest  # noqa: E402
-from echelon_demand.classify import classify  # noqa: E402
 from echelon_demand.models import FORECASTERS  # noqa: E402
 from echelon_demand.sensing import detect_changes  # noqa: E402
 
 from platform_core.components import DemandSeries  # noqa: E402
 from platform_core.distributions import DiscreteDistribution  # noqa: E402
+from platform_core.forecasting.classes import classify  # noqa: E402
 
 
 def generate(n: int = 300, T: int = 48, seed: int = 0) -> DemandSeries:

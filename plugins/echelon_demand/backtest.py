@@ -8,7 +8,7 @@ outcome is the observed sum; a (series, origin) pair is skipped when the window 
 missing value or the training part is shorter than ``min_train`` periods.
 
 Metrics, averaged over (series, origin) pairs, per demand class of the training part
-(ADI/CV², :mod:`echelon_demand.classify`) and over all:
+(ADI/CV², :mod:`platform_core.forecasting.classes`) and over all:
 
 * ``crps`` [units]; ``scaled_crps`` = CRPS / scale.
 * ``spl_XX``: scaled pinball loss at level 0.XX = pinball / scale, with the M5 scale
@@ -34,46 +34,22 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from echelon_demand.classify import classify
-from echelon_demand.models._common import padded, point_lead_times, subset, truncate
-from echelon_demand.models.metrics import coverage, crps, pinball, quantiles
+from echelon_demand.models._common import point_lead_times, subset, truncate
 from platform_core.components import DemandSeries, Forecaster, LeadTimeModel
-from platform_core.data.columns import plain_strings
 from platform_core.distributions import DiscreteDistribution
+from platform_core.forecasting.classes import classify
+from platform_core.forecasting.scores import coverage, crps, pinball, quantiles
+from platform_core.forecasting.series import padded
 
 __all__ = [
     "LEVELS",
     "backtest",
     "backtest_lead_times",
-    "demand_series_from_table",
     "score_distributions",
     "summarise",
 ]
 
 LEVELS: tuple[float, ...] = (0.5, 0.8, 0.9, 0.95, 0.99)
-
-
-def demand_series_from_table(demand: pa.Table) -> DemandSeries:
-    """Build :class:`DemandSeries` from a demand table (schema ``DEMAND``).
-
-    Rows are sorted by sku, location and period; the key is ``"sku@location"``.  A
-    missing ``stocked_out`` column (or null) means not stocked out.
-    """
-    t = plain_strings(demand).sort_by([("sku", "ascending"), ("location", "ascending"), ("period", "ascending")])
-    sku = t.column("sku").to_numpy(zero_copy_only=False).astype(str)
-    loc = t.column("location").to_numpy(zero_copy_only=False).astype(str)
-    keys_all = np.char.add(np.char.add(sku, "@"), loc)
-    q = t.column("quantity").cast(pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False)
-    if "stocked_out" in t.column_names:
-        so = t.column("stocked_out").fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
-    else:
-        so = np.zeros(len(q), dtype=bool)
-    if len(keys_all) == 0:
-        return DemandSeries([], np.zeros(0), np.zeros(0, dtype=bool), np.zeros(1, dtype=np.int64))
-    change = np.flatnonzero(keys_all[1:] != keys_all[:-1]) + 1
-    indptr = np.concatenate(([0], change, [len(keys_all)])).astype(np.int64)
-    keys = [str(keys_all[i]) for i in indptr[:-1]]
-    return DemandSeries(keys, np.asarray(q, dtype=np.float64), so, indptr)
 
 
 def _mean_abs_diff(Y: np.ndarray) -> np.ndarray:

@@ -52,8 +52,9 @@ def _read_demand(data_dir: str):  # noqa: ANN202 - pyarrow table
 
 def run_backtest_command(args: argparse.Namespace) -> int:
     """Handler of ``echelon backtest``; returns the process exit code."""
-    from echelon_demand.backtest import backtest, demand_series_from_table
+    from echelon_demand.backtest import backtest
     from echelon_demand.models import FORECASTERS
+    from platform_core.forecasting.series import demand_series_from_table
 
     names = [m.strip() for m in str(args.models).split(",") if m.strip()]
     unknown = [m for m in names if m not in FORECASTERS]

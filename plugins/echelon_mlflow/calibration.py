@@ -32,6 +32,7 @@ from echelon_mlflow.scoring import PIT_BINS, SCORES, pit_histogram, score_distri
 from platform_core.components import DemandSeries
 from platform_core.data.columns import lead_time_days, plain_strings
 from platform_core.distributions import DiscreteDistribution
+from platform_core.forecasting.classes import classify
 
 __all__ = [
     "DEMAND_GROUPS",
@@ -205,8 +206,6 @@ def demand_holdout(
         The holdout; groups ``demand_class`` (of the training part), ``product_group``
         and ``location_type``.
     """
-    from echelon_demand.classify import classify
-
     h = int(horizon)
     demand = _sample(demand, stages, max_series)
     ds = _series(demand)

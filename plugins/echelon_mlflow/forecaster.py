@@ -24,9 +24,8 @@ import functools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
-from echelon_demand.models.base import BatchForecaster
-
 from platform_core.components import DemandSeries
+from platform_core.forecasting.batch import BatchForecaster
 
 if TYPE_CHECKING:
     from platform_core.run_context import RunContext

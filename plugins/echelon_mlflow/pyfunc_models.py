@@ -27,6 +27,8 @@ from mlflow.pyfunc import PythonModel
 
 from platform_core.components import DemandSeries
 from platform_core.distributions import DiscreteDistribution
+from platform_core.forecasting.quantile_pmf import quantiles_to_pmf
+from platform_core.forecasting.series import demand_series_from_table, padded
 
 __all__ = ["DemandModel", "LeadTimeModel", "predict_demand", "can_freeze_demand", "QUANTILE_LEVELS"]
 
@@ -51,9 +53,6 @@ def predict_demand(model: Any, demand: DemandSeries) -> list[DiscreteDistributio
     """
     if hasattr(model, "predict_series"):
         return list(model.predict_series(demand))
-    from echelon_demand.models._common import padded
-    from echelon_demand.models.global_gbm import quantiles_to_pmf
-
     Y, _ = padded(demand, getattr(model, "max_history", None))
     n, T = Y.shape
     ok = ~np.isnan(Y)
@@ -109,8 +108,6 @@ class DemandModel(PythonModel):  # type: ignore[misc]
         Returns:
             One row per ``sku@location`` (index), columns ``q05 .. q95``.
         """
-        from echelon_demand.backtest import demand_series_from_table
-
         table = pa.Table.from_pandas(model_input, preserve_index=False)
         ds = demand_series_from_table(table)
         return _quantile_frame(pd.Index(ds.keys, name="key"), predict_demand(self.model, ds))

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from echelon_demand.backtest import backtest, demand_series_from_table
+from echelon_demand.backtest import backtest
 from echelon_demand.backtest_cli import add_backtest_command
 from echelon_demand.models import FORECASTERS
 
@@ -64,13 +64,6 @@ def demand_table(n_series=6, T=30):
             rows["quantity"].append(float(rng.poisson(3)))
             rows["stocked_out"].append(False)
     return pa.table(rows)
-
-
-def test_demand_series_from_table_sorts_and_keys():
-    t = demand_table(3, 5)
-    ds = demand_series_from_table(t.take(np.arange(t.num_rows)[::-1]))
-    assert ds.keys == ["P0@DC1", "P1@DC1", "P2@DC1"]
-    np.testing.assert_array_equal(ds.values[:5], t.column("quantity").to_numpy()[:5])
 
 
 def test_cli_backtest(tmp_path, capsys):

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from echelon_demand.classify import classify
 from echelon_demand.models import FORECASTERS, AutoForecaster
-from echelon_demand.models._common import compound_batch, family_dists, padded, subset
+from echelon_demand.models._common import family_dists, subset
 from echelon_demand.models.intermittent import occurrence_size_dists
 from echelon_demand.models.parametric import NegBinForecaster, PoissonForecaster
 from scipy import stats
 
-from platform_core.components import DemandSeries, Forecaster, compound
+from platform_core.components import DemandSeries, Forecaster
 from platform_core.distributions import DiscreteDistribution
 
 
@@ -28,12 +27,8 @@ def test_registry_contents_are_forecasters():
         assert issubclass(FORECASTERS[name], Forecaster)
 
 
-def test_padded_right_aligns_ragged_series():
+def test_subset_takes_the_chosen_series():
     ds = make_series([np.array([1.0, 2.0, 3.0]), np.array([4.0])])
-    Y, C = padded(ds)
-    assert Y.shape == (2, 3)
-    np.testing.assert_array_equal(Y[0], [1, 2, 3])
-    assert np.isnan(Y[1, :2]).all() and Y[1, 2] == 4
     sub = subset(ds, np.array([1]))
     assert sub.keys == ["s1@L"] and list(sub.values) == [4.0]
 
@@ -83,24 +78,6 @@ def test_underdispersed_negbin_falls_back_to_poisson():
     np.testing.assert_allclose(d.pmf[:10], stats.poisson.pmf(np.arange(10), 3.0), rtol=1e-9)
 
 
-def test_compound_batch_matches_direct_convolution():
-    rng = np.random.default_rng(3)
-    periods = [DiscreteDistribution(rng.random(5), 0), DiscreteDistribution.poisson(3.0),
-               DiscreteDistribution(np.array([0.7, 0.0, 0.3]), 0), DiscreteDistribution.point(0)]
-    lts = [DiscreteDistribution(np.array([0.2, 0.5, 0.3]), 1), DiscreteDistribution.point(4),
-           DiscreteDistribution(np.array([0.5, 0.5]), 0), DiscreteDistribution.point(2)]
-    review = np.array([1, 0, 2, 1])
-    got = compound_batch(periods, lts, review)
-    for g, p, lt, r in zip(got, periods, lts, review, strict=True):
-        ref = compound(p, lt, int(r))
-        size = max(g.offset + g.pmf.size, ref.offset + ref.pmf.size)
-        a = np.zeros(size)
-        b = np.zeros(size)
-        a[g.offset : g.offset + g.pmf.size] = g.pmf
-        b[ref.offset : ref.offset + ref.pmf.size] = ref.pmf
-        np.testing.assert_allclose(a, b, atol=1e-9)
-
-
 def croston_reference(y: np.ndarray, alpha: float, method: str) -> tuple[float, float]:
     """Plain per-series loop (initialised with mean size and mean interval)."""
     nz = y[y > 0]
@@ -141,18 +118,6 @@ def test_occurrence_size_distribution():
     assert d.mean() == pytest.approx(0.25 * 3.0, rel=1e-6)
     # E[D^2] = p E[S^2] = p (var + mean^2)
     assert d.var() + d.mean() ** 2 == pytest.approx(0.25 * (4.0 + 9.0), rel=1e-5)
-
-
-def test_classify_syntetos_boylan():
-    smooth = np.full(24, 5.0)
-    erratic = np.tile([1.0, 20.0], 12)
-    intermittent = np.tile([0.0, 0.0, 4.0], 8)
-    lumpy = np.tile([0.0, 0.0, 1.0, 0.0, 0.0, 30.0], 4)
-    none = np.zeros(24)
-    c = classify(make_series([smooth, erratic, intermittent, lumpy, none]))
-    assert list(c.label) == ["smooth", "erratic", "intermittent", "lumpy", "none"]
-    assert c.adi[2] == pytest.approx(3.0)
-    assert c.cv2[1] == pytest.approx(np.var([1, 20]) / np.mean([1, 20]) ** 2)
 
 
 def test_auto_chooses_by_class_and_uses_censored_model():

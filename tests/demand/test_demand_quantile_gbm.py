@@ -6,19 +6,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 from echelon_demand.models import FORECASTERS
-from echelon_demand.models.global_gbm import quantiles_to_pmf
 from scipy import stats
 
 from platform_core.components import DemandSeries
-
-
-def test_quantiles_to_pmf_reproduces_cdf_at_levels():
-    levels = np.array([0.1, 0.5, 0.9])
-    d = quantiles_to_pmf(np.array([1.5, 4.5, 8.5]), levels)
-    # F(k) is read at k + 0.5, so F(1) = 0.1, F(4) = 0.5, F(8) = 0.9
-    assert d.cdf(1) == pytest.approx(0.1)
-    assert d.cdf(4) == pytest.approx(0.5)
-    assert d.cdf(8) == pytest.approx(0.9)
 
 
 def test_global_gbm_small_fit_gives_sorted_quantiles():

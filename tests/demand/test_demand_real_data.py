@@ -32,7 +32,7 @@ def _bench(name: str):
 
 @needs_carparts
 def test_carparts_layout_and_classes():
-    from echelon_demand.classify import classify
+    from platform_core.forecasting.classes import classify
 
     ds = _bench("forecast_carparts").load()
     assert len(ds) == 2674

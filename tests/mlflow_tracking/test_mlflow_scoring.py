@@ -3,7 +3,6 @@
 import numpy as np
 import pyarrow as pa
 import pytest
-from echelon_demand.models.metrics import crps as reference_crps
 from echelon_mlflow.calibration import calibrate, demand_holdout
 from echelon_mlflow.monitor import group_drift, psi
 from echelon_mlflow.scoring import pit_histogram, score_distributions
@@ -11,6 +10,7 @@ from echelon_mlflow.settings import DriftThresholds, TrackingSettings
 from scipy import stats
 
 from platform_core.distributions import DiscreteDistribution
+from platform_core.forecasting.scores import crps as reference_crps
 
 
 def _dists(rng, n):

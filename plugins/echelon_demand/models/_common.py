@@ -1,10 +1,10 @@
 """Shared vectorised helpers of the demand models.
 
-Everything here works on many series at once: CSR arrays are turned into a right-aligned
-padded matrix (one row per series, the last column is the most recent period, NaN
-before the start of a series), PMFs of whole families are evaluated on a CSR grid of
-integers in one scipy call, and lead-time demand is compounded for a batch of series
-with FFTs (probability generating functions evaluated on the unit circle).
+Everything here works on many series at once, like the shared helpers of the core
+(the right-aligned padded matrix of :func:`platform_core.forecasting.series.padded`,
+the FFT compounding of :func:`platform_core.forecasting.batch.compound_batch`): series
+are subset and truncated as CSR arrays, and PMFs of whole families are evaluated on a
+CSR grid of integers in one scipy call.
 """
 
 from __future__ import annotations
@@ -16,54 +16,17 @@ from platform_core.components import DemandSeries
 from platform_core.distributions import DiscreteDistribution
 
 __all__ = [
-    "padded",
     "subset",
     "csr_grid",
     "dists_from_csr",
     "family_dists",
     "family_csr",
-    "compound_batch",
     "point_lead_times",
     "ew_weights",
 ]
 
 #: Tail mass below which a PMF is truncated [-].
 TAIL = 1e-10
-
-
-def padded(demand: DemandSeries, max_history: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Right-aligned dense copies of the values and censoring flags.
-
-    Args:
-        demand: the series.
-        max_history: keep at most this many most recent periods [periods].
-
-    Returns:
-        ``(Y, C)``: ``Y`` float array (n, T) with NaN before each series starts (and where
-        values are missing), ``C`` bool array (n, T) of stocked-out flags.
-    """
-    indptr = np.asarray(demand.indptr, dtype=np.int64)
-    n = len(indptr) - 1
-    lengths = np.diff(indptr)
-    if max_history is not None:
-        lengths = np.minimum(lengths, int(max_history))
-    T = int(lengths.max()) if n else 0
-    T = max(T, 1)
-    Y = np.full((n, T), np.nan)
-    C = np.zeros((n, T), dtype=bool)
-    if n == 0:
-        return Y, C
-    # element positions: for series i the last lengths[i] values go to columns T-len..T-1
-    rows = np.repeat(np.arange(n), lengths)
-    starts = indptr[1:] - lengths
-    within = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    src = np.repeat(starts, lengths) + within
-    cols = T - np.repeat(lengths, lengths) + within
-    Y[rows, cols] = np.asarray(demand.values, dtype=np.float64)[src]
-    so = np.asarray(demand.stocked_out)
-    if so.size:
-        C[rows, cols] = so[src].astype(bool)
-    return Y, C
 
 
 def subset(demand: DemandSeries, idx: np.ndarray) -> DemandSeries:
@@ -228,87 +191,3 @@ def family_csr(
 def point_lead_times(periods: np.ndarray) -> list[DiscreteDistribution]:
     """Degenerate lead-time distributions [periods]."""
     return [DiscreteDistribution.point(int(p)) for p in np.asarray(periods)]
-
-
-def _next_pow2(x: int) -> int:
-    return 1 << max(int(np.ceil(np.log2(max(x, 2)))), 1)
-
-
-def compound_batch(
-    period: list[DiscreteDistribution],
-    lead_times: list[DiscreteDistribution],
-    review_periods: np.ndarray,
-    max_cells: int = 1 << 22,
-) -> list[DiscreteDistribution]:
-    """Demand over ``L + r`` i.i.d. periods for many series at once.
-
-    The PGF of the sum is ``sum_l P(L=l) G(z)^(l+r)``; it is evaluated with real FFTs of a
-    common length per group of series, long enough that the aliased tail mass is
-    negligible (mean + 12 standard deviations of the sum, or the exact maximum when
-    smaller).
-
-    Args:
-        period: per-period demand distribution per series [units/period].
-        lead_times: lead-time distribution per series [periods].
-        review_periods: review period per series [periods].
-        max_cells: memory cap of one FFT block [complex cells].
-
-    Returns:
-        Lead-time-demand distribution per series [units].
-    """
-    n = len(period)
-    rev = np.asarray(review_periods, dtype=np.int64).reshape(-1)
-    if rev.size == 1 and n != 1:
-        rev = np.full(n, int(rev[0]))
-    pm = np.array([d.mean() for d in period]) if n else np.zeros(0)
-    pv = np.array([d.var() for d in period]) if n else np.zeros(0)
-    pmax = np.array([d.offset + d.pmf.size - 1 for d in period], dtype=np.int64)
-    lmin = np.array([lt.offset for lt in lead_times], dtype=np.int64) + rev
-    lmax = np.array([lt.offset + lt.pmf.size - 1 for lt in lead_times], dtype=np.int64) + rev
-    lm = np.array([lt.mean() for lt in lead_times]) + rev
-    lv = np.array([lt.var() for lt in lead_times])
-    mean = lm * pm
-    sd = np.sqrt(lm * pv + lv * pm**2)
-    need = np.minimum(lmax * pmax, np.ceil(mean + 12.0 * sd + 8.0 * np.sqrt(np.maximum(mean, 1.0)) + 16))
-    need = np.maximum(need, 1).astype(np.int64) + 1
-    out: list[DiscreteDistribution | None] = [None] * n
-    trivial = (lmax == 0) | (pmax == 0)
-    for i in np.flatnonzero(trivial):
-        out[i] = DiscreteDistribution.point(0)  # no periods, or demand always zero
-    sizes = np.array([_next_pow2(int(x)) for x in need], dtype=np.int64) if n else np.zeros(0, dtype=np.int64)
-    for N in np.unique(sizes[~trivial]):
-        members = np.flatnonzero((sizes == N) & ~trivial)
-        rows = max(1, int(max_cells // int(N)))
-        for s in range(0, members.size, rows):
-            grp = members[s : s + rows]
-            P = np.zeros((grp.size, int(N)))
-            for j, i in enumerate(grp):
-                d = period[i]
-                m = min(d.pmf.size, int(N) - d.offset)
-                if m > 0:
-                    P[j, d.offset : d.offset + m] = d.pmf[:m]
-            G = np.fft.rfft(P, axis=1)
-            Lmax = int(lmax[grp].max())
-            W = np.zeros((grp.size, Lmax + 1))
-            for j, i in enumerate(grp):
-                lt = lead_times[i]
-                W[j, lt.offset + rev[i] : lt.offset + rev[i] + lt.pmf.size] = lt.pmf
-            acc = np.zeros_like(G)
-            powk = np.ones_like(G)
-            lo_g = int(lmin[grp].min())
-            for k in range(Lmax + 1):
-                if k >= lo_g:
-                    wk = W[:, k]
-                    if np.any(wk):
-                        acc += wk[:, None] * powk
-                if k < Lmax:
-                    powk = powk * G
-            res = np.fft.irfft(acc, n=int(N), axis=1)
-            res[res < 1e-13] = 0.0
-            for j, i in enumerate(grp):
-                row = res[j]
-                if row.sum() <= 0:
-                    out[i] = DiscreteDistribution.point(int(round(mean[i])))
-                else:
-                    out[i] = DiscreteDistribution(row, 0)
-    return [d if d is not None else DiscreteDistribution.point(0) for d in out]

@@ -26,11 +26,12 @@ from typing import ClassVar, Self
 
 import numpy as np
 
-from echelon_demand.models._common import compound_batch, point_lead_times, subset, truncate
-from echelon_demand.models.base import BatchForecaster
-from echelon_demand.models.metrics import crps
+from echelon_demand.models._common import point_lead_times, subset, truncate
 from platform_core.components import DemandSeries, Forecaster
 from platform_core.distributions import DiscreteDistribution
+from platform_core.forecasting.batch import BatchForecaster, compound_batch
+from platform_core.forecasting.classes import classify
+from platform_core.forecasting.scores import crps
 
 __all__ = ["AutoForecaster", "DEFAULT_CLASS_MODELS"]
 
@@ -132,8 +133,6 @@ class AutoForecaster(BatchForecaster):
 
     def fit(self, demand: DemandSeries) -> Self:
         """Classify, choose and fit every series of ``demand``; returns self."""
-        from echelon_demand.classify import classify  # late: classify imports models._common
-
         n = len(demand)
         cls = classify(demand, max_history=self.max_history)
         labels = cls.label

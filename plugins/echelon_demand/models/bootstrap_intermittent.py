@@ -24,10 +24,10 @@ from typing import ClassVar, Self
 
 import numpy as np
 
-from echelon_demand.models._common import padded
-from echelon_demand.models.base import BatchForecaster
 from platform_core.components import DemandSeries
 from platform_core.distributions import DiscreteDistribution
+from platform_core.forecasting.batch import BatchForecaster
+from platform_core.forecasting.series import padded
 
 __all__ = ["WillemainBootstrapForecaster"]
 

@@ -15,8 +15,9 @@ before it:
 Rows are subsampled to ``max_rows`` for speed.  The per-period distribution of a
 series is read from its predicted quantiles (sorted) as a piecewise-linear CDF through
 ``(q_j, level_j)`` evaluated at ``k + 0.5`` (integer demand), extended linearly to 0
-below the first level and to 1 above the last.  Lead-time demand convolves the
-per-period distribution (i.i.d. periods), as for the other models.
+below the first level and to 1 above the last
+(:func:`platform_core.forecasting.quantile_pmf.quantiles_to_pmf`).  Lead-time demand
+convolves the per-period distribution (i.i.d. periods), as for the other models.
 """
 
 from __future__ import annotations
@@ -25,35 +26,14 @@ from typing import ClassVar, Self
 
 import numpy as np
 
-from echelon_demand.models._common import padded
-from echelon_demand.models.base import BatchForecaster
 from platform_core.components import DemandSeries
-from platform_core.distributions import DiscreteDistribution
+from platform_core.forecasting.batch import BatchForecaster
+from platform_core.forecasting.quantile_pmf import quantiles_to_pmf
+from platform_core.forecasting.series import padded
 
-__all__ = ["QuantileGBMForecaster", "quantiles_to_pmf"]
+__all__ = ["QuantileGBMForecaster"]
 
 DEFAULT_LEVELS = (0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99)
-
-
-def quantiles_to_pmf(q: np.ndarray, levels: np.ndarray) -> DiscreteDistribution:
-    """Integer PMF from sorted quantiles ``q`` at ``levels`` (see the module docstring)."""
-    lv = np.asarray(levels, dtype=np.float64)
-    q = np.maximum.accumulate(np.maximum(np.asarray(q, dtype=np.float64), 0.0))
-    q = q + np.arange(q.size) * 1e-9
-    lo_slope = (q[1] - q[0]) / (lv[1] - lv[0]) if q.size > 1 else 0.0
-    hi_slope = (q[-1] - q[-2]) / (lv[-1] - lv[-2]) if q.size > 1 else 0.0
-    x0 = max(-0.5, q[0] - lo_slope * lv[0])
-    x1 = max(q[-1] + hi_slope * (1.0 - lv[-1]), q[-1] + 1e-6)
-    xs = np.r_[x0, q, x1]
-    ps = np.r_[0.0, lv, 1.0]
-    kmax = int(np.ceil(x1)) + 1
-    F = np.interp(np.arange(kmax + 1) + 0.5, xs, ps, left=0.0, right=1.0)
-    pmf = np.diff(np.r_[0.0, F])
-    pmf[-1] += max(0.0, 1.0 - F[-1])
-    pmf = np.maximum(pmf, 0.0)
-    if pmf.sum() <= 0:
-        return DiscreteDistribution.point(int(round(q[q.size // 2])))
-    return DiscreteDistribution(pmf, 0)
 
 
 class QuantileGBMForecaster(BatchForecaster):

@@ -23,9 +23,10 @@ from typing import ClassVar, Self
 
 import numpy as np
 
-from echelon_demand.models._common import dists_from_csr, family_csr, padded
-from echelon_demand.models.base import BatchForecaster
+from echelon_demand.models._common import dists_from_csr, family_csr
 from platform_core.components import DemandSeries
+from platform_core.forecasting.batch import BatchForecaster
+from platform_core.forecasting.series import padded
 
 __all__ = ["CrostonForecaster", "SBAForecaster", "TSBForecaster", "occurrence_size_dists"]
 

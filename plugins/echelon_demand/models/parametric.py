@@ -11,9 +11,10 @@ from typing import ClassVar, Self
 
 import numpy as np
 
-from echelon_demand.models._common import ew_weights, family_dists, padded
-from echelon_demand.models.base import BatchForecaster
+from echelon_demand.models._common import ew_weights, family_dists
 from platform_core.components import DemandSeries
+from platform_core.forecasting.batch import BatchForecaster
+from platform_core.forecasting.series import padded
 
 __all__ = [
     "ParametricForecaster",

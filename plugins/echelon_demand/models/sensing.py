@@ -34,9 +34,9 @@ from typing import ClassVar, Self
 import numpy as np
 
 from echelon_demand.models._common import window
-from echelon_demand.models.base import BatchForecaster
 from platform_core.components import DemandSeries, Forecaster
 from platform_core.distributions import DiscreteDistribution
+from platform_core.forecasting.batch import BatchForecaster
 
 __all__ = ["SensingResult", "detect_changes", "cusum", "SensingForecaster"]
 

@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 from echelon_leadtime.models._common import discretise_cdf, lane_keys, lead_days
 from platform_core.components import LeadTimeModel
 from platform_core.distributions import DiscreteDistribution
+from platform_core.forecasting.scores import crps
 
 __all__ = ["QuantileGBMLeadTime", "TunedQuantileGBMLeadTime", "CATEGORICAL", "DEFAULT_LEVELS", "TUNING_GRID"]
 
@@ -220,8 +221,6 @@ class TunedQuantileGBMLeadTime(QuantileGBMLeadTime):
 
     def fit(self, receipts: pa.Table) -> Self:
         """Choose the setting on a time-ordered split of ``receipts``, refit on all."""
-        from echelon_demand.models.metrics import crps
-
         t = receipts.sort_by([("order_date", "ascending")])
         n_val = max(1, int(round(t.num_rows * float(self.validation_fraction))))
         train, val = t.slice(0, t.num_rows - n_val), t.slice(t.num_rows - n_val)

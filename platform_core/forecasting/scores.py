@@ -1,4 +1,7 @@
-"""Probabilistic forecast metrics for discrete distributions.
+"""Probabilistic forecast scores of discrete distributions (demand and lead time).
+
+Shared by every plugin that fits or monitors a forecast (model choice, backtests,
+tuning, calibration tracking):
 
 * CRPS of a PMF on the integers against an integer outcome ``y``:
   ``sum_k (F(k) - 1{k >= y})^2`` (exact: the integrand is constant between integers).

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from echelon_demand.models._common import padded
 from platform_core.components import DemandSeries
+from platform_core.forecasting.series import padded
 
 __all__ = ["ADI_CUTOFF", "CV2_CUTOFF", "CLASSES", "DemandClasses", "classify", "classify_matrix"]
 

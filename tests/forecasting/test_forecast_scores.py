@@ -1,12 +1,12 @@
-"""Metrics against independent formulas."""
+"""Forecast scores against independent formulas."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from echelon_demand.models.metrics import coverage, crps, pinball, quantiles
 
 from platform_core.distributions import DiscreteDistribution
+from platform_core.forecasting.scores import coverage, crps, pinball, quantiles
 
 
 def crps_energy(d: DiscreteDistribution, y: float) -> float:
