@@ -18,7 +18,7 @@ are imported when first used.  See ``docs/plugins.md``, "Check your plugin".
 from platform_core.testing._core import (
     FAMILIES,
     Check,
-    ComponentSpec,
+    ComponentUnderTest,
     NotApplicable,
     check_component,
     check_cost_model,
@@ -33,7 +33,7 @@ from platform_core.testing._core import (
 __all__ = [
     "FAMILIES",
     "Check",
-    "ComponentSpec",
+    "ComponentUnderTest",
     "NotApplicable",
     "check_component",
     "check_cost_model",

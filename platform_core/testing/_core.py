@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Check",
-    "ComponentSpec",
+    "ComponentUnderTest",
     "NotApplicable",
     "FAMILIES",
     "as_spec",
@@ -76,7 +76,7 @@ def _infer_family(cls: type) -> str:
 
 
 @dataclass(frozen=True, eq=False)
-class ComponentSpec:
+class ComponentUnderTest:
     """A component under test: its class, the parameters to build it with, its family and name.
 
     Attributes:
@@ -143,14 +143,14 @@ class Check:
 
     family: str
     name: str
-    func: Callable[[ComponentSpec], None]
+    func: Callable[[ComponentUnderTest], None]
 
     @property
     def doc(self) -> str:
         """The first line of the check's docstring."""
         return (inspect.getdoc(self.func) or "").splitlines()[0] if self.func.__doc__ else ""
 
-    def __call__(self, spec: ComponentSpec) -> None:
+    def __call__(self, spec: ComponentUnderTest) -> None:
         """Run the check on ``spec`` (raises AssertionError or NotApplicable)."""
         self.func(spec)
 
@@ -158,7 +158,7 @@ class Check:
         return f"<check {self.family}:{self.name}>"
 
 
-def init_stores_params(spec: ComponentSpec) -> None:
+def init_stores_params(spec: ComponentUnderTest) -> None:
     """``__init__`` stores each parameter as an attribute of the same name (estimator style)."""
     obj = spec.create()
     init: Any = getattr(spec.cls, "__init__")  # noqa: B009 - mypy: __init__ of a class object
@@ -173,7 +173,7 @@ def init_stores_params(spec: ComponentSpec) -> None:
             )
 
 
-def make_checks(family: str, funcs: Sequence[Callable[[ComponentSpec], None]]) -> tuple[Check, ...]:
+def make_checks(family: str, funcs: Sequence[Callable[[ComponentUnderTest], None]]) -> tuple[Check, ...]:
     """``Check`` objects named after their functions."""
     return tuple(Check(family, f.__name__, f) for f in funcs)
 
@@ -187,22 +187,22 @@ def checks_for(family: str) -> tuple[Check, ...]:
     return checks
 
 
-def as_spec(component: Any, params: Mapping[str, Any] | None = None) -> ComponentSpec:
-    """A :class:`ComponentSpec` from a spec, a class, a ``(cls, params)`` pair or a ComponentInfo.
+def as_spec(component: Any, params: Mapping[str, Any] | None = None) -> ComponentUnderTest:
+    """A :class:`ComponentUnderTest` from a spec, a class, a ``(cls, params)`` pair or a ComponentInfo.
 
     ``ComponentInfo`` records come from ``PluginHost().components(family)``.
     """
-    if isinstance(component, ComponentSpec):
+    if isinstance(component, ComponentUnderTest):
         return component
     if isinstance(component, tuple) and len(component) == 2 and isinstance(component[0], type):
-        return ComponentSpec(component[0], dict(component[1]))
+        return ComponentUnderTest(component[0], dict(component[1]))
     if isinstance(component, type):
-        return ComponentSpec(component, dict(params or {}))
+        return ComponentUnderTest(component, dict(params or {}))
     if hasattr(component, "cls") and hasattr(component, "family") and hasattr(component, "name"):
         info: ComponentInfo = component
-        return ComponentSpec(info.cls, dict(params or {}), info.family, info.name)
+        return ComponentUnderTest(info.cls, dict(params or {}), info.family, info.name)
     raise TypeError(
-        f"cannot check {component!r}: pass a ComponentSpec, a component class, "
+        f"cannot check {component!r}: pass a ComponentUnderTest, a component class, "
         "a (class, params) pair or a ComponentInfo"
     )
 
@@ -221,7 +221,7 @@ def check_component(
     Raises:
         AssertionError: naming each failed check and what was wrong.
     """
-    spec = ComponentSpec(cls, dict(params or {}), family or "", name)
+    spec = ComponentUnderTest(cls, dict(params or {}), family or "", name)
     checks = checks_for(spec.family)
     failures: list[str] = []
     for check in checks:
@@ -247,7 +247,7 @@ class _PytestCheck:
         self.check = check
         self.name = check.name
 
-    def __call__(self, spec: ComponentSpec) -> None:
+    def __call__(self, spec: ComponentUnderTest) -> None:
         import pytest
 
         try:
@@ -265,7 +265,7 @@ def parametrize_with_checks(
     """A ``pytest.mark.parametrize("component, check", ...)`` over every (component, check).
 
     Args:
-        components: component classes, ``(cls, params)`` pairs, :class:`ComponentSpec`
+        components: component classes, ``(cls, params)`` pairs, :class:`ComponentUnderTest`
             objects or ``ComponentInfo`` records (``PluginHost().components(family)``).
         params: constructor parameters of the components given without any, keyed
             ``"family:name"`` (or just ``"name"``), e.g.
@@ -284,7 +284,7 @@ def parametrize_with_checks(
         spec = as_spec(component)
         extra = table.get(f"{spec.family}:{spec.name}", table.get(spec.name))
         if extra is not None and not spec.params:
-            spec = ComponentSpec(spec.cls, dict(extra), spec.family, spec.name)
+            spec = ComponentUnderTest(spec.cls, dict(extra), spec.family, spec.name)
         for check in checks_for(spec.family):
             cases.append(pytest.param(spec, _PytestCheck(check), id=f"{spec.id}-{check.name}"))
     return pytest.mark.parametrize("component, check", cases)

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from platform_core.components import StageCosts
 from platform_core.testing import inputs
-from platform_core.testing._core import ComponentSpec, init_stores_params, make_checks
+from platform_core.testing._core import ComponentUnderTest, init_stores_params, make_checks
 
 __all__ = ["CHECKS"]
 
@@ -27,7 +27,7 @@ FIELDS = ("holding_cost", "stockout_cost", "ordering_cost", "cost_optimal_servic
 
 
 def _costs(
-    spec: ComponentSpec,
+    spec: ComponentUnderTest,
     model: Any = None,
     stages: pa.Table | None = None,
     overrides: pa.Table | None = None,
@@ -61,7 +61,7 @@ def _stage(i: int) -> str:
     return f"stage {i} ({row['sku']}@{row['location']})"
 
 
-def _same(spec: ComponentSpec, a: dict[str, np.ndarray], b: dict[str, np.ndarray], how: str, expected: str) -> None:
+def _same(spec: ComponentUnderTest, a: dict[str, np.ndarray], b: dict[str, np.ndarray], how: str, expected: str) -> None:
     for name in FIELDS:
         if not np.allclose(a[name], b[name], rtol=1e-12, atol=0.0, equal_nan=True):
             k = int(np.argmax(~np.isclose(a[name], b[name], rtol=1e-12, atol=0.0, equal_nan=True)))
@@ -71,7 +71,7 @@ def _same(spec: ComponentSpec, a: dict[str, np.ndarray], b: dict[str, np.ndarray
 # ---- checks -------------------------------------------------------------------------------
 
 
-def aligned_with_stages(spec: ComponentSpec) -> None:
+def aligned_with_stages(spec: ComponentUnderTest) -> None:
     """Each StageCosts array holds one number per stage row, in the stages' order."""
     _costs(spec)
     one = inputs.stages().slice(2, 1)
@@ -86,7 +86,7 @@ def aligned_with_stages(spec: ComponentSpec) -> None:
             )
 
 
-def costs_non_negative(spec: ComponentSpec) -> None:
+def costs_non_negative(spec: ComponentUnderTest) -> None:
     """Holding, stockout and ordering costs are finite and >= 0."""
     costs = _costs(spec)
     for name in FIELDS[:3]:
@@ -96,7 +96,7 @@ def costs_non_negative(spec: ComponentSpec) -> None:
                 raise spec.fail(f"{name} of {_stage(k)} is {arr[k]:.6g}, expected a finite cost >= 0")
 
 
-def cost_optimal_service_in_unit_interval(spec: ComponentSpec) -> None:
+def cost_optimal_service_in_unit_interval(spec: ComponentUnderTest) -> None:
     """``cost_optimal_service`` is a finite service level in [0, 1]."""
     ratio = _costs(spec)["cost_optimal_service"]
     for k in range(ratio.size):
@@ -104,7 +104,7 @@ def cost_optimal_service_in_unit_interval(spec: ComponentSpec) -> None:
             raise spec.fail(f"cost_optimal_service of {_stage(k)} is {ratio[k]:.6g}, expected a value in [0, 1]")
 
 
-def cost_optimal_service_is_critical_ratio(spec: ComponentSpec) -> None:
+def cost_optimal_service_is_critical_ratio(spec: ComponentUnderTest) -> None:
     """``cost_optimal_service`` = stockout / (stockout + holding), as StageCosts defines it."""
     c = _costs(spec)
     p, h = c["stockout_cost"], c["holding_cost"]
@@ -119,7 +119,7 @@ def cost_optimal_service_is_critical_ratio(spec: ComponentSpec) -> None:
             )
 
 
-def holding_cost_per_period(spec: ComponentSpec) -> None:
+def holding_cost_per_period(spec: ComponentUnderTest) -> None:
     """Holding cost is per period: twice the period length, twice the holding cost."""
     week = _costs(spec, period_days=7.0)["holding_cost"]
     fortnight = _costs(spec, period_days=14.0)["holding_cost"]
@@ -131,7 +131,7 @@ def holding_cost_per_period(spec: ComponentSpec) -> None:
             )
 
 
-def overrides_applied(spec: ComponentSpec) -> None:
+def overrides_applied(spec: ComponentUnderTest) -> None:
     """A COSTS row overrides its stage (holding per year -> per period); others are unchanged."""
     base = _costs(spec)
     got = _costs(spec, overrides=inputs.cost_overrides(), what="the kit's stages with overrides")
@@ -152,7 +152,7 @@ def overrides_applied(spec: ComponentSpec) -> None:
                 )
 
 
-def null_overrides_keep_model_values(spec: ComponentSpec) -> None:
+def null_overrides_keep_model_values(spec: ComponentUnderTest) -> None:
     """No overrides, an empty COSTS table and all-null overrides give the same costs."""
     base = _costs(spec)
     empty = inputs.cost_overrides().slice(0, 0)
@@ -163,7 +163,7 @@ def null_overrides_keep_model_values(spec: ComponentSpec) -> None:
           "with all-null overrides instead of None", "the same costs (a null keeps the model's value)")
 
 
-def handles_missing_optional_columns(spec: ComponentSpec) -> None:
+def handles_missing_optional_columns(spec: ComponentUnderTest) -> None:
     """Stages with only the required columns are priced (valid, aligned costs)."""
     costs = _costs(spec, stages=inputs.stages(optional_columns=False), what="stages without optional columns")
     for name in FIELDS:
@@ -173,12 +173,12 @@ def handles_missing_optional_columns(spec: ComponentSpec) -> None:
             )
 
 
-def deterministic(spec: ComponentSpec) -> None:
+def deterministic(spec: ComponentUnderTest) -> None:
     """Two fresh instances price the same stages identically."""
     _same(spec, _costs(spec), _costs(spec), "between two fresh instances", "identical results")
 
 
-def picklable(spec: ComponentSpec) -> None:
+def picklable(spec: ComponentUnderTest) -> None:
     """Pickles (Ray ships components to workers) with the same results."""
     model = spec.create()
     try:

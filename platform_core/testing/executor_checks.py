@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from platform_core.testing._core import ComponentSpec, init_stores_params, make_checks
+from platform_core.testing._core import ComponentUnderTest, init_stores_params, make_checks
 
 __all__ = ["CHECKS", "probe_batch", "probe_warm_up", "BATCHES", "SHARED"]
 
@@ -30,7 +30,7 @@ def probe_warm_up() -> None:
     """The checks' warm-up function (does nothing)."""
 
 
-def _run(spec: ComponentSpec, body: Callable[[Any], None]) -> None:
+def _run(spec: ComponentUnderTest, body: Callable[[Any], None]) -> None:
     executor = spec.create()
     try:
         body(executor)
@@ -41,7 +41,7 @@ def _run(spec: ComponentSpec, body: Callable[[Any], None]) -> None:
             pass
 
 
-def _map(spec: ComponentSpec, executor: Any, batches: tuple[Any, ...], what: str) -> list[tuple[int, Any]]:
+def _map(spec: ComponentUnderTest, executor: Any, batches: tuple[Any, ...], what: str) -> list[tuple[int, Any]]:
     calls: list[tuple[int, Any]] = []
     spec.call(
         f"map_batches(probe_batch, {list(batches)}, ...){what}",
@@ -51,7 +51,7 @@ def _map(spec: ComponentSpec, executor: Any, batches: tuple[Any, ...], what: str
     return calls
 
 
-def _require_each_once(spec: ComponentSpec, calls: list[tuple[int, Any]], what: str) -> None:
+def _require_each_once(spec: ComponentUnderTest, calls: list[tuple[int, Any]], what: str) -> None:
     seen = sorted(i for i, _ in calls)
     if seen != list(range(len(BATCHES))):
         raise spec.fail(
@@ -70,7 +70,7 @@ def _require_each_once(spec: ComponentSpec, calls: list[tuple[int, Any]], what: 
 # ---- checks -------------------------------------------------------------------------------
 
 
-def calls_back_once_per_batch(spec: ComponentSpec) -> None:
+def calls_back_once_per_batch(spec: ComponentUnderTest) -> None:
     """``map_batches`` calls ``on_result(i, fn(batch_i, shared))`` exactly once per batch."""
     def body(executor: Any) -> None:
         _require_each_once(spec, _map(spec, executor, BATCHES, ""), "")
@@ -78,7 +78,7 @@ def calls_back_once_per_batch(spec: ComponentSpec) -> None:
     _run(spec, body)
 
 
-def no_batches_no_callbacks(spec: ComponentSpec) -> None:
+def no_batches_no_callbacks(spec: ComponentUnderTest) -> None:
     """``map_batches`` over no batches returns without calling back."""
     def body(executor: Any) -> None:
         calls = _map(spec, executor, (), " over no batches")
@@ -88,7 +88,7 @@ def no_batches_no_callbacks(spec: ComponentSpec) -> None:
     _run(spec, body)
 
 
-def start_then_map_batches(spec: ComponentSpec) -> None:
+def start_then_map_batches(spec: ComponentUnderTest) -> None:
     """``start(warm_up)`` with a module-level warm-up, then ``map_batches``, works."""
     def body(executor: Any) -> None:
         spec.call("start(probe_warm_up)", lambda: executor.start(probe_warm_up))
@@ -97,7 +97,7 @@ def start_then_map_batches(spec: ComponentSpec) -> None:
     _run(spec, body)
 
 
-def close_is_idempotent(spec: ComponentSpec) -> None:
+def close_is_idempotent(spec: ComponentUnderTest) -> None:
     """``close()`` may be called twice, after use or without any use."""
     unused = spec.create()
     spec.call("close() of an unused executor", unused.close)
@@ -110,7 +110,7 @@ def close_is_idempotent(spec: ComponentSpec) -> None:
     spec.call("a second close() after map_batches", used.close)
 
 
-def describe_is_a_dict(spec: ComponentSpec) -> None:
+def describe_is_a_dict(spec: ComponentUnderTest) -> None:
     """``describe()`` returns a dict with string keys (logged with the run)."""
     executor = spec.create()
     try:
@@ -121,7 +121,7 @@ def describe_is_a_dict(spec: ComponentSpec) -> None:
         raise spec.fail(f"describe() returned {info!r:.100}, expected a dict with string keys")
 
 
-def timings_are_seconds(spec: ComponentSpec) -> None:
+def timings_are_seconds(spec: ComponentUnderTest) -> None:
     """``timings`` maps phase names to finite, non-negative seconds after ``map_batches``."""
     def body(executor: Any) -> None:
         _map(spec, executor, BATCHES, "")

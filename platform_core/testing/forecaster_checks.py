@@ -28,7 +28,7 @@ from platform_core.components import DemandSeries
 from platform_core.distributions import DiscreteDistribution
 from platform_core.testing import inputs
 from platform_core.testing._core import (
-    ComponentSpec,
+    ComponentUnderTest,
     NotApplicable,
     init_stores_params,
     make_checks,
@@ -40,7 +40,7 @@ __all__ = ["CHECKS"]
 # ---- helpers ------------------------------------------------------------------------------
 
 
-def _fit(spec: ComponentSpec, demand: DemandSeries, what: str = "the kit's demand") -> Any:
+def _fit(spec: ComponentUnderTest, demand: DemandSeries, what: str = "the kit's demand") -> Any:
     """A fresh instance fitted on ``demand`` (whatever ``fit`` returns: see fit_returns_self)."""
     forecaster = spec.create()
     spec.call(f"fit() on {what}", lambda: forecaster.fit(demand))
@@ -48,7 +48,7 @@ def _fit(spec: ComponentSpec, demand: DemandSeries, what: str = "the kit's deman
 
 
 def _outputs(
-    spec: ComponentSpec, forecaster: Any, demand: DemandSeries, what: str = "the kit's demand"
+    spec: ComponentUnderTest, forecaster: Any, demand: DemandSeries, what: str = "the kit's demand"
 ) -> tuple[list[Any], list[Any]]:
     """``period_demand()`` and ``lead_time_demand(...)`` with the kit's lead times and seeds."""
     n = len(demand)
@@ -59,7 +59,7 @@ def _outputs(
 
 
 def _lead_time_demand_of(
-    spec: ComponentSpec, forecaster: Any, lts: list[DiscreteDistribution], reviews: np.ndarray,
+    spec: ComponentUnderTest, forecaster: Any, lts: list[DiscreteDistribution], reviews: np.ndarray,
     seeds: np.ndarray, what: str,
 ) -> list[Any]:
     return list(spec.call(
@@ -68,7 +68,7 @@ def _lead_time_demand_of(
     ))
 
 
-def _fitted_outputs(spec: ComponentSpec) -> tuple[list[Any], list[Any]]:
+def _fitted_outputs(spec: ComponentUnderTest) -> tuple[list[Any], list[Any]]:
     demand = inputs.demand_series()
     return _outputs(spec, _fit(spec, demand), demand)
 
@@ -77,7 +77,7 @@ def _named(period: list[Any], ltd: list[Any]) -> list[tuple[str, list[Any]]]:
     return [("period_demand()", period), ("lead_time_demand(...)", ltd)]
 
 
-def _require_distribution(spec: ComponentSpec, where: str, d: Any) -> DiscreteDistribution:
+def _require_distribution(spec: ComponentUnderTest, where: str, d: Any) -> DiscreteDistribution:
     if not isinstance(d, DiscreteDistribution):
         raise spec.fail(
             f"{where} is a {type(d).__name__}, expected a platform_core.distributions.DiscreteDistribution"
@@ -85,7 +85,7 @@ def _require_distribution(spec: ComponentSpec, where: str, d: Any) -> DiscreteDi
     return d
 
 
-def _require_valid(spec: ComponentSpec, demand: DemandSeries, period: list[Any], ltd: list[Any], what: str) -> None:
+def _require_valid(spec: ComponentUnderTest, demand: DemandSeries, period: list[Any], ltd: list[Any], what: str) -> None:
     for name, dists in _named(period, ltd):
         if len(dists) != len(demand):
             raise spec.fail(
@@ -110,7 +110,7 @@ def _difference(a: DiscreteDistribution, b: DiscreteDistribution) -> float:
 
 
 def _compare(
-    spec: ComponentSpec, first: list[Any], second: list[Any], keys: list[str], name: str, how: str,
+    spec: ComponentUnderTest, first: list[Any], second: list[Any], keys: list[str], name: str, how: str,
     expected: str, atol: float = 0.0, start: int = 0,
 ) -> None:
     """Fail unless ``first`` and ``second`` hold the same distributions (series ``start``, ...)."""
@@ -128,7 +128,7 @@ def _compare(
             )
 
 
-def _edge_case(spec: ComponentSpec, case: str) -> None:
+def _edge_case(spec: ComponentUnderTest, case: str) -> None:
     for with_regular in (True, False):
         demand = inputs.edge_case_series(case, with_regular)
         what = f"a batch of {'a regular series and ' if with_regular else ''}one {case.replace('_', '-')} series"
@@ -140,7 +140,7 @@ def _edge_case(spec: ComponentSpec, case: str) -> None:
 # ---- checks -------------------------------------------------------------------------------
 
 
-def fit_returns_self(spec: ComponentSpec) -> None:
+def fit_returns_self(spec: ComponentUnderTest) -> None:
     """``fit(demand)`` returns the forecaster itself."""
     forecaster = spec.create()
     demand = inputs.demand_series()
@@ -149,7 +149,7 @@ def fit_returns_self(spec: ComponentSpec) -> None:
         raise spec.fail(f"fit() returned {type(out).__name__} {out!r:.80}, expected self (estimator style)")
 
 
-def one_distribution_per_series(spec: ComponentSpec) -> None:
+def one_distribution_per_series(spec: ComponentUnderTest) -> None:
     """``period_demand()`` and ``lead_time_demand()`` give one DiscreteDistribution per series."""
     demand = inputs.demand_series()
     period, ltd = _fitted_outputs(spec)
@@ -162,7 +162,7 @@ def one_distribution_per_series(spec: ComponentSpec) -> None:
             _require_distribution(spec, f"{name}[{i}]", d)
 
 
-def pmf_non_negative(spec: ComponentSpec) -> None:
+def pmf_non_negative(spec: ComponentUnderTest) -> None:
     """Every probability is finite and >= 0."""
     period, ltd = _fitted_outputs(spec)
     for name, dists in _named(period, ltd):
@@ -176,7 +176,7 @@ def pmf_non_negative(spec: ComponentSpec) -> None:
                 raise spec.fail(f"{name}[{i}] starts at {d.offset}, expected demand >= 0")
 
 
-def pmf_sums_to_one(spec: ComponentSpec) -> None:
+def pmf_sums_to_one(spec: ComponentUnderTest) -> None:
     """Every PMF sums to one."""
     period, ltd = _fitted_outputs(spec)
     for name, dists in _named(period, ltd):
@@ -186,7 +186,7 @@ def pmf_sums_to_one(spec: ComponentSpec) -> None:
                 raise spec.fail(f"{name}[{i}] sums to {total:.6g}, expected 1 (PMFs must sum to one)")
 
 
-def finite_means(spec: ComponentSpec) -> None:
+def finite_means(spec: ComponentUnderTest) -> None:
     """Every distribution has a finite mean."""
     period, ltd = _fitted_outputs(spec)
     for name, dists in _named(period, ltd):
@@ -196,7 +196,7 @@ def finite_means(spec: ComponentSpec) -> None:
                 raise spec.fail(f"{name}[{i}] has mean {mean}, expected a finite mean")
 
 
-def lead_time_demand_mean_bound(spec: ComponentSpec) -> None:
+def lead_time_demand_mean_bound(spec: ComponentUnderTest) -> None:
     """On i.i.d. series, mean lead-time demand >= mean period demand x minimum lead time."""
     demand = inputs.demand_series()
     period, ltd = _fitted_outputs(spec)
@@ -213,7 +213,7 @@ def lead_time_demand_mean_bound(spec: ComponentSpec) -> None:
             )
 
 
-def deterministic(spec: ComponentSpec) -> None:
+def deterministic(spec: ComponentUnderTest) -> None:
     """Two fresh instances fitted on the same data give identical distributions."""
     demand = inputs.demand_series()
     first = _outputs(spec, _fit(spec, demand), demand)
@@ -224,7 +224,7 @@ def deterministic(spec: ComponentSpec) -> None:
                  "or the seeds argument)")
 
 
-def picklable(spec: ComponentSpec) -> None:
+def picklable(spec: ComponentUnderTest) -> None:
     """Pickles unfitted and fitted (Ray ships components to workers) with the same results."""
     demand = inputs.demand_series()
     forecaster = spec.create()
@@ -255,32 +255,32 @@ def picklable(spec: ComponentSpec) -> None:
                  "the same results")
 
 
-def handles_empty_series(spec: ComponentSpec) -> None:
+def handles_empty_series(spec: ComponentUnderTest) -> None:
     """A series with no periods gets a valid distribution (no exception)."""
     _edge_case(spec, "empty")
 
 
-def handles_all_zero_series(spec: ComponentSpec) -> None:
+def handles_all_zero_series(spec: ComponentUnderTest) -> None:
     """A series of zeros gets a valid distribution (no exception)."""
     _edge_case(spec, "all_zero")
 
 
-def handles_all_missing_series(spec: ComponentSpec) -> None:
+def handles_all_missing_series(spec: ComponentUnderTest) -> None:
     """A series whose every value is missing (NaN) gets a valid distribution (no exception)."""
     _edge_case(spec, "all_missing")
 
 
-def handles_one_period_series(spec: ComponentSpec) -> None:
+def handles_one_period_series(spec: ComponentUnderTest) -> None:
     """A series of a single period gets a valid distribution (no exception)."""
     _edge_case(spec, "one_period")
 
 
-def handles_censored_periods(spec: ComponentSpec) -> None:
+def handles_censored_periods(spec: ComponentUnderTest) -> None:
     """A series censored in every period (stocked_out flags) gets a valid distribution."""
     _edge_case(spec, "censored")
 
 
-def capability_flags(spec: ComponentSpec) -> None:
+def capability_flags(spec: ComponentUnderTest) -> None:
     """``handles_intermittent``, ``handles_censoring`` and ``is_global`` are booleans."""
     for flag in ("handles_intermittent", "handles_censoring", "is_global"):
         value = getattr(spec.cls, flag, False)
@@ -288,7 +288,7 @@ def capability_flags(spec: ComponentSpec) -> None:
             raise spec.fail(f"capability flag {flag} is {value!r}, expected True or False")
 
 
-def local_fit_is_per_series(spec: ComponentSpec) -> None:
+def local_fit_is_per_series(spec: ComponentUnderTest) -> None:
     """A local forecaster (``is_global = False``) forecasts a series the same alone or in a batch."""
     if getattr(spec.cls, "is_global", False):
         raise NotApplicable(f"{spec.label} declares is_global = True (fits across series)")
@@ -312,7 +312,7 @@ def local_fit_is_per_series(spec: ComponentSpec) -> None:
         _compare(spec, [batch_ltd[i]], ltd, [demand.keys[i]], "lead_time_demand(...)", how, expected, 1e-9, i)
 
 
-def censoring_raises_mean(spec: ComponentSpec) -> None:
+def censoring_raises_mean(spec: ComponentUnderTest) -> None:
     """``handles_censoring``: flagging high periods stocked out raises the fitted mean."""
     if not getattr(spec.cls, "handles_censoring", False):
         raise NotApplicable(f"{spec.label} does not declare handles_censoring")

@@ -326,11 +326,9 @@ def make_problem(stage_inputs: Sequence[StageInput], run_seed: int = 11, period_
         upstream=[np.array(s.upstream, dtype=np.int64) for s in stage_inputs],
         quantity_per=[np.array(s.quantity_per, dtype=np.float64) for s in stage_inputs],
         seeds=stage_seeds(run_seed, keys),
-        options={
-            "abc_class": np.array([s.abc_class for s in stage_inputs], dtype=str),
-            "external_demand": np.array([s.external_demand for s in stage_inputs], dtype=bool),
-            "period_days": float(period_days),
-        },
+        abc_class=np.array([s.abc_class for s in stage_inputs], dtype=str),
+        external_demand=np.array([s.external_demand for s in stage_inputs], dtype=bool),
+        period_days=float(period_days),
     )
 
 

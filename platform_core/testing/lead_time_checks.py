@@ -18,7 +18,7 @@ import pyarrow as pa
 from platform_core.data.columns import lead_time_days
 from platform_core.distributions import DiscreteDistribution
 from platform_core.testing import inputs
-from platform_core.testing._core import ComponentSpec, init_stores_params, make_checks
+from platform_core.testing._core import ComponentUnderTest, init_stores_params, make_checks
 from platform_core.testing._validate import distribution_problem
 
 __all__ = ["CHECKS"]
@@ -26,14 +26,14 @@ __all__ = ["CHECKS"]
 PERIOD_DAYS = 7.0
 
 
-def _fit(spec: ComponentSpec, receipts: pa.Table | None = None, what: str = "the kit's receipts") -> Any:
+def _fit(spec: ComponentUnderTest, receipts: pa.Table | None = None, what: str = "the kit's receipts") -> Any:
     model = spec.create()
     table = inputs.receipts() if receipts is None else receipts
     spec.call(f"fit() on {what}", lambda: model.fit(table))
     return model
 
 
-def _predict(spec: ComponentSpec, model: Any, period_days: float = PERIOD_DAYS, what: str = "") -> list[Any]:
+def _predict(spec: ComponentUnderTest, model: Any, period_days: float = PERIOD_DAYS, what: str = "") -> list[Any]:
     lanes = inputs.lanes()
     out = list(spec.call(
         f"predict(lanes, period_days={period_days:g}){what}", lambda: model.predict(lanes, period_days)
@@ -51,7 +51,7 @@ def _lane(i: int) -> str:
     return f"lane {i} ({row['sku']}, {row['location']}, {row['supplier']})"
 
 
-def _same(spec: ComponentSpec, a: list[Any], b: list[Any], how: str, expected: str) -> None:
+def _same(spec: ComponentUnderTest, a: list[Any], b: list[Any], how: str, expected: str) -> None:
     for i, (x, y) in enumerate(zip(a, b, strict=True)):
         if (x is None) != (y is None):
             raise spec.fail(f"{_lane(i)} gets {x!r:.40} then {y!r:.40} {how}; expected {expected}")
@@ -64,7 +64,7 @@ def _same(spec: ComponentSpec, a: list[Any], b: list[Any], how: str, expected: s
             )
 
 
-def _refit(spec: ComponentSpec, model: Any) -> None:
+def _refit(spec: ComponentUnderTest, model: Any) -> None:
     table = inputs.receipts()
     spec.call("fit() of an unpickled instance", lambda: model.fit(table))
 
@@ -72,7 +72,7 @@ def _refit(spec: ComponentSpec, model: Any) -> None:
 # ---- checks -------------------------------------------------------------------------------
 
 
-def fit_returns_self(spec: ComponentSpec) -> None:
+def fit_returns_self(spec: ComponentUnderTest) -> None:
     """``fit(receipts)`` returns the model itself."""
     model = spec.create()
     table = inputs.receipts()
@@ -81,14 +81,14 @@ def fit_returns_self(spec: ComponentSpec) -> None:
         raise spec.fail(f"fit() returned {type(out).__name__} {out!r:.80}, expected self (estimator style)")
 
 
-def one_prediction_per_lane(spec: ComponentSpec) -> None:
+def one_prediction_per_lane(spec: ComponentUnderTest) -> None:
     """``predict`` gives one DiscreteDistribution or None per lane row."""
     for i, d in enumerate(_predict(spec, _fit(spec))):
         if d is not None and not isinstance(d, DiscreteDistribution):
             raise spec.fail(f"{_lane(i)} gets a {type(d).__name__}, expected a DiscreteDistribution or None")
 
 
-def distributions_valid(spec: ComponentSpec) -> None:
+def distributions_valid(spec: ComponentUnderTest) -> None:
     """Every predicted PMF is finite, non-negative, sums to one, on periods >= 0."""
     for i, d in enumerate(_predict(spec, _fit(spec))):
         problem = None if d is None else distribution_problem(f"{_lane(i)}'s lead time", d)
@@ -96,7 +96,7 @@ def distributions_valid(spec: ComponentSpec) -> None:
             raise spec.fail(problem)
 
 
-def none_only_for_unknown_lanes(spec: ComponentSpec) -> None:
+def none_only_for_unknown_lanes(spec: ComponentUnderTest) -> None:
     """Lanes with 15 receipts get a distribution; None is for lanes the model cannot know."""
     predicted = _predict(spec, _fit(spec))
     for i in range(inputs.KNOWN_LANES):
@@ -107,7 +107,7 @@ def none_only_for_unknown_lanes(spec: ComponentSpec) -> None:
             )
 
 
-def lead_time_in_periods(spec: ComponentSpec) -> None:
+def lead_time_in_periods(spec: ComponentUnderTest) -> None:
     """Predicted means lie within the observed lead times converted to periods (not days)."""
     days = lead_time_days(inputs.receipts())
     model = _fit(spec)
@@ -126,14 +126,14 @@ def lead_time_in_periods(spec: ComponentSpec) -> None:
                 )
 
 
-def deterministic(spec: ComponentSpec) -> None:
+def deterministic(spec: ComponentUnderTest) -> None:
     """Two fresh instances fitted on the same receipts predict identical distributions."""
     _same(spec, _predict(spec, _fit(spec)), _predict(spec, _fit(spec)),
           "between two fresh instances fitted on the same receipts",
           "identical results (seed every random number from the parameters)")
 
 
-def picklable(spec: ComponentSpec) -> None:
+def picklable(spec: ComponentUnderTest) -> None:
     """Pickles unfitted and fitted (Ray ships components to workers) with the same results."""
     expected = _predict(spec, _fit(spec))
     for state, obj in (("an unfitted", spec.create()), ("a fitted", _fit(spec))):
@@ -150,7 +150,7 @@ def picklable(spec: ComponentSpec) -> None:
         _same(spec, expected, got, f"after a pickle round trip of {state} instance", "the same results")
 
 
-def fits_without_optional_columns(spec: ComponentSpec) -> None:
+def fits_without_optional_columns(spec: ComponentUnderTest) -> None:
     """Receipts with only the required columns (no shipment_mode, country, product_group) fit."""
     model = _fit(spec, inputs.receipts(optional_columns=False), "receipts without the optional columns")
     predicted = _predict(spec, model, what=" after fitting receipts without the optional columns")

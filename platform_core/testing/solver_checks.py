@@ -28,10 +28,10 @@ import pyarrow as pa
 from scipy import stats
 
 from platform_core.batch import POLICY_COLUMNS
-from platform_core.components import RECOMMENDATION_SCHEMA, StageProblem
+from platform_core.components import RECOMMENDATION_SCHEMA, Solver, StageProblem
 from platform_core.testing import inputs
 from platform_core.testing._core import (
-    ComponentSpec,
+    ComponentUnderTest,
     NotApplicable,
     init_stores_params,
     make_checks,
@@ -39,7 +39,6 @@ from platform_core.testing._core import (
 
 __all__ = [
     "CHECKS",
-    "CAPABILITY_DEFAULTS",
     "solver_capabilities",
     "poisson_fill_rate",
     "poisson_cycle_service",
@@ -50,15 +49,6 @@ __all__ = [
 #: a claimed level may differ from the analytic smallest level by this much [units]
 LEVEL_TOLERANCE = 2.0
 
-#: solver capabilities and the defaults the planner assumes when a solver has none
-CAPABILITY_DEFAULTS: dict[str, Any] = {
-    "network_aware": False,
-    "replications": 1,
-    "periods": 1,
-    "warmup": 0,
-    "work_factor": 1.0,
-    "work_exponent": 1.0,
-}
 
 _SERVICE = ("expected_fill_rate", "expected_cycle_service", "service_target")
 _STANDARD_ERRORS = ("fill_rate_se", "cycle_service_se")
@@ -66,13 +56,16 @@ _NON_NEGATIVE = ("mean_on_hand", "mean_backorders", "inventory_investment", "hol
                  "stockout_cost_per_period")
 
 
-def solver_capabilities(solver: Any) -> dict[str, Any]:
-    """A solver's (or solver class's) capabilities, with the planner's defaults.
+def solver_capabilities(solver: Solver | type[Solver]) -> dict[str, Any]:
+    """A solver's (or solver class's) declared capabilities (see :class:`Solver`).
 
     The only place the kit reads them: ``network_aware``, ``replications``, ``periods``,
     ``warmup``, ``work_factor``, ``work_exponent``.
     """
-    return {name: getattr(solver, name, default) for name, default in CAPABILITY_DEFAULTS.items()}
+    return {
+        "network_aware": solver.network_aware, "replications": solver.replications, "periods": solver.periods,
+        "warmup": solver.warmup, "work_factor": solver.work_factor, "work_exponent": solver.work_exponent,
+    }
 
 
 # ---- the analytic case --------------------------------------------------------------------
@@ -111,7 +104,7 @@ def smallest_level(metric: str, target: float, mean: float, lead_time: int) -> i
 # ---- helpers ------------------------------------------------------------------------------
 
 
-def _solve(spec: ComponentSpec, problem: StageProblem, what: str, solver: Any = None) -> pa.Table:
+def _solve(spec: ComponentUnderTest, problem: StageProblem, what: str, solver: Any = None) -> pa.Table:
     solver = spec.create() if solver is None else solver
     table = spec.call(f"solve() on {what}", lambda: solver.solve(problem))
     if not isinstance(table, pa.Table):
@@ -141,7 +134,7 @@ def _stage(problem: StageProblem, i: int) -> str:
     return f"stage {i} ({problem.keys[i]})"
 
 
-def _require_complete(spec: ComponentSpec, problem: StageProblem, table: pa.Table, what: str) -> None:
+def _require_complete(spec: ComponentUnderTest, problem: StageProblem, table: pa.Table, what: str) -> None:
     """Every policy column present, with a value (finite number, non-empty string) per stage."""
     for name in POLICY_COLUMNS:
         if name not in table.column_names:
@@ -158,7 +151,7 @@ def _require_complete(spec: ComponentSpec, problem: StageProblem, table: pa.Tabl
                 )
 
 
-def _require_levels(spec: ComponentSpec, problem: StageProblem, table: pa.Table, what: str) -> None:
+def _require_levels(spec: ComponentUnderTest, problem: StageProblem, table: pa.Table, what: str) -> None:
     for name in ("base_stock_level", "order_up_to"):
         levels = _floats(table, name)
         if levels is None:
@@ -168,7 +161,7 @@ def _require_levels(spec: ComponentSpec, problem: StageProblem, table: pa.Table,
                 raise spec.fail(f"{name} of {_stage(problem, i)} in {what} is {levels[i]:g}, expected >= 0")
 
 
-def _require_service_range(spec: ComponentSpec, problem: StageProblem, table: pa.Table, what: str) -> None:
+def _require_service_range(spec: ComponentUnderTest, problem: StageProblem, table: pa.Table, what: str) -> None:
     for name in _SERVICE:
         values = _floats(table, name)
         if values is None:
@@ -180,7 +173,7 @@ def _require_service_range(spec: ComponentSpec, problem: StageProblem, table: pa
                 )
 
 
-def _require_non_negative(spec: ComponentSpec, problem: StageProblem, table: pa.Table, what: str) -> None:
+def _require_non_negative(spec: ComponentUnderTest, problem: StageProblem, table: pa.Table, what: str) -> None:
     for name in _STANDARD_ERRORS + _NON_NEGATIVE:
         values = _floats(table, name)
         if values is None:
@@ -190,7 +183,7 @@ def _require_non_negative(spec: ComponentSpec, problem: StageProblem, table: pa.
                 raise spec.fail(f"{name} of {_stage(problem, i)} in {what} is {values[i]:.6g}, expected >= 0")
 
 
-def _require_policy(spec: ComponentSpec, problem: StageProblem, table: pa.Table, what: str) -> None:
+def _require_policy(spec: ComponentUnderTest, problem: StageProblem, table: pa.Table, what: str) -> None:
     """Complete policy columns, levels >= 0, service in [0, 1], stock and costs >= 0."""
     _require_complete(spec, problem, table, what)
     _require_levels(spec, problem, table, what)
@@ -208,7 +201,7 @@ def _claimed(table: pa.Table) -> list[int]:
             if s == "input" and m in ("fill_rate", "cycle_service")]
 
 
-def _require_meets_own_target(spec: ComponentSpec, problem: StageProblem, table: pa.Table, what: str) -> None:
+def _require_meets_own_target(spec: ComponentUnderTest, problem: StageProblem, table: pa.Table, what: str) -> None:
     """Rows claiming an input target report it and a service meeting it (within 3 SE)."""
     metric = _strings(table, "service_metric") or []
     reported = _floats(table, "service_target")
@@ -237,7 +230,7 @@ def _require_meets_own_target(spec: ComponentSpec, problem: StageProblem, table:
             )
 
 
-def _same_table(spec: ComponentSpec, a: pa.Table, b: pa.Table, problem: StageProblem, how: str, expected: str) -> None:
+def _same_table(spec: ComponentUnderTest, a: pa.Table, b: pa.Table, problem: StageProblem, how: str, expected: str) -> None:
     if a.column_names != b.column_names:
         raise spec.fail(f"the columns differ {how}: {a.column_names} vs {b.column_names}; expected {expected}")
     for name in a.column_names:
@@ -256,12 +249,12 @@ def _same_table(spec: ComponentSpec, a: pa.Table, b: pa.Table, problem: StagePro
 # ---- checks -------------------------------------------------------------------------------
 
 
-def one_row_per_stage(spec: ComponentSpec) -> None:
+def one_row_per_stage(spec: ComponentUnderTest) -> None:
     """``solve`` returns a table with one row per stage."""
     _solve(spec, inputs.three_stage_problem(), "the kit's 3-stage problem")
 
 
-def policy_columns_complete(spec: ComponentSpec) -> None:
+def policy_columns_complete(spec: ComponentUnderTest) -> None:
     """The policy columns are present, complete and finite, and cast to the recommendation schema."""
     problem = inputs.three_stage_problem()
     table = _solve(spec, problem, "the kit's 3-stage problem")
@@ -278,27 +271,27 @@ def policy_columns_complete(spec: ComponentSpec) -> None:
     _require_complete(spec, problem, table, "the kit's 3-stage problem")
 
 
-def levels_non_negative(spec: ComponentSpec) -> None:
+def levels_non_negative(spec: ComponentUnderTest) -> None:
     """``base_stock_level`` and ``order_up_to`` are >= 0."""
     problem = inputs.three_stage_problem()
     _require_levels(spec, problem, _solve(spec, problem, "the kit's 3-stage problem"), "the kit's 3-stage problem")
 
 
-def service_in_unit_interval(spec: ComponentSpec) -> None:
+def service_in_unit_interval(spec: ComponentUnderTest) -> None:
     """Expected fill rate, cycle service and service target are in [0, 1]."""
     problem = inputs.three_stage_problem()
     table = _solve(spec, problem, "the kit's 3-stage problem")
     _require_service_range(spec, problem, table, "the kit's 3-stage problem")
 
 
-def stock_and_costs_non_negative(spec: ComponentSpec) -> None:
+def stock_and_costs_non_negative(spec: ComponentUnderTest) -> None:
     """Standard errors, on-hand, backorders, investment and costs per period are >= 0."""
     problem = inputs.three_stage_problem()
     table = _solve(spec, problem, "the kit's 3-stage problem")
     _require_non_negative(spec, problem, table, "the kit's 3-stage problem")
 
 
-def rows_in_problem_order(spec: ComponentSpec) -> None:
+def rows_in_problem_order(spec: ComponentUnderTest) -> None:
     """Row i describes stage i: reported demand, lead time and input targets match stage i."""
     problem = inputs.three_stage_problem()
     table = _solve(spec, problem, "the kit's 3-stage problem")
@@ -335,7 +328,7 @@ def rows_in_problem_order(spec: ComponentSpec) -> None:
             )
 
 
-def deterministic(spec: ComponentSpec) -> None:
+def deterministic(spec: ComponentUnderTest) -> None:
     """Two fresh instances solving the same problem (same seeds) return the same table."""
     problem = inputs.three_stage_problem()
     a = _solve(spec, problem, "the kit's 3-stage problem")
@@ -344,7 +337,7 @@ def deterministic(spec: ComponentSpec) -> None:
                 "identical tables (draw random numbers only from problem.seeds)")
 
 
-def picklable(spec: ComponentSpec) -> None:
+def picklable(spec: ComponentUnderTest) -> None:
     """Pickles (Ray ships components to workers) and solves to the same table."""
     solver = spec.create()
     try:
@@ -360,7 +353,7 @@ def picklable(spec: ComponentSpec) -> None:
     _same_table(spec, a, b, problem, "after a pickle round trip", "the same table")
 
 
-def meets_analytic_targets(spec: ComponentSpec) -> None:
+def meets_analytic_targets(spec: ComponentUnderTest) -> None:
     """Claimed input targets are met at the analytic level (Poisson demand, fixed lead time)."""
     problem = inputs.analytic_problem()
     what = (f"the analytic problem (Poisson({inputs.ANALYTIC_MEAN:g}) demand, lead time "
@@ -390,7 +383,7 @@ def meets_analytic_targets(spec: ComponentSpec) -> None:
             )
 
 
-def solves_two_stage_network(spec: ComponentSpec) -> None:
+def solves_two_stage_network(spec: ComponentUnderTest) -> None:
     """A warehouse supplying a store: a complete policy for both stages (network_aware or not)."""
     problem = inputs.two_stage_network()
     aware = solver_capabilities(spec.create())["network_aware"]
@@ -400,14 +393,14 @@ def solves_two_stage_network(spec: ComponentSpec) -> None:
     _require_meets_own_target(spec, problem, table, what)
 
 
-def handles_zero_demand_stage(spec: ComponentSpec) -> None:
+def handles_zero_demand_stage(spec: ComponentUnderTest) -> None:
     """A stage without demand gets a complete policy (a level >= 0, typically 0)."""
     problem = inputs.zero_demand_problem()
     table = _solve(spec, problem, "a problem with a zero-demand stage")
     _require_policy(spec, problem, table, "a problem with a zero-demand stage")
 
 
-def capabilities_sane(spec: ComponentSpec) -> None:
+def capabilities_sane(spec: ComponentUnderTest) -> None:
     """network_aware is a bool; replications, periods >= 1, warmup >= 0 are ints; work_* finite."""
     caps = solver_capabilities(spec.create())
     if not isinstance(caps["network_aware"], bool):

@@ -11,7 +11,7 @@ from scipy import stats
 
 from platform_core.executor import InProcessExecutor
 from platform_core.testing import (
-    ComponentSpec,
+    ComponentUnderTest,
     NotApplicable,
     check_component,
     check_executor,
@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_ids_read_family_name_check():
     from echelon_demand.bootstrap import BootstrapForecaster
 
-    mark = parametrize_with_checks([ComponentSpec(BootstrapForecaster, name="bootstrap")]).mark
+    mark = parametrize_with_checks([ComponentUnderTest(BootstrapForecaster, name="bootstrap")]).mark
     assert mark.args[0] == "component, check"
     ids = [p.id for p in mark.args[1]]
     assert "forecaster[bootstrap]-pmf_sums_to_one" in ids
@@ -72,13 +72,27 @@ def test_every_check_has_a_docstring():
             assert check.doc, f"{family}:{check.name} has no docstring"
 
 
-def test_solver_capabilities_use_the_planners_defaults():
-    class Bare:
-        pass
+def test_solver_capabilities_are_the_declared_ones():
+    from platform_core.components import Solver
+
+    class Bare(Solver):  # declares nothing: the base class's defaults
+        def solve(self, problem):
+            raise AssertionError("not called")
+
+    class Simulating(Bare):
+        network_aware = True
+        work_exponent = 2.0
+
+        def __init__(self, replications=7):
+            self.replications = replications
 
     assert solver_capabilities(Bare()) == {
         "network_aware": False, "replications": 1, "periods": 1, "warmup": 0,
         "work_factor": 1.0, "work_exponent": 1.0,
+    }
+    assert solver_capabilities(Simulating(9)) == {
+        "network_aware": True, "replications": 9, "periods": 1, "warmup": 0,
+        "work_factor": 1.0, "work_exponent": 2.0,
     }
 
 

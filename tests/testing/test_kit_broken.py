@@ -9,12 +9,12 @@ import pytest
 from platform_core.components import CostModel, Forecaster, LeadTimeModel, Solver, StageCosts
 from platform_core.distributions import DiscreteDistribution
 from platform_core.executor import Executor
-from platform_core.testing import ComponentSpec, check_component, check_forecaster, checks_for
+from platform_core.testing import ComponentUnderTest, check_component, check_forecaster, checks_for
 from platform_core.testing.solver_checks import poisson_fill_rate
 
 
 def run_check(cls, name, **params):
-    spec = ComponentSpec(cls, params)
+    spec = ComponentUnderTest(cls, params)
     (check,) = [c for c in checks_for(spec.family) if c.name == name]
     check(spec)
 

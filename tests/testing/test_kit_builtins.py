@@ -3,7 +3,7 @@
 import pytest
 
 from platform_core.plugin_host import PluginHost
-from platform_core.testing import ComponentSpec, inputs, parametrize_with_checks
+from platform_core.testing import ComponentUnderTest, inputs, parametrize_with_checks
 
 #: small parameters that keep the kit fast (gradient boosting, bootstrap calibration)
 PARAMS = {
@@ -40,7 +40,7 @@ def test_every_family_has_builtins():
 
 
 @parametrize_with_checks(
-    [ComponentSpec(i.cls, PARAMS.get(f"{i.family}:{i.name}", {}), i.family, i.name) for i in BUILTINS]
+    [ComponentUnderTest(i.cls, PARAMS.get(f"{i.family}:{i.name}", {}), i.family, i.name) for i in BUILTINS]
 )
 def test_builtin_conforms(component, check):
     check(component)

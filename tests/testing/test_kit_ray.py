@@ -3,7 +3,7 @@
 import pytest
 from echelon_ray.executor import RayExecutor
 
-from platform_core.testing import ComponentSpec, parametrize_with_checks
+from platform_core.testing import ComponentUnderTest, parametrize_with_checks
 
 pytestmark = pytest.mark.ray
 
@@ -22,6 +22,6 @@ def one_ray_instance():
         ray.shutdown()
 
 
-@parametrize_with_checks([ComponentSpec(RayExecutor, {"num_workers": 1}, name="ray")])
+@parametrize_with_checks([ComponentUnderTest(RayExecutor, {"num_workers": 1}, name="ray")])
 def test_ray_executor_conforms(component, check):
     check(component)

@@ -14,10 +14,10 @@ pytest plugin, which Echelon registers with pytest.
 
 from echelon_example_plugin.plugin import RecentPoissonForecaster
 
-from platform_core.testing import ComponentSpec, parametrize_with_checks
+from platform_core.testing import ComponentUnderTest, parametrize_with_checks
 
 
-@parametrize_with_checks([ComponentSpec(RecentPoissonForecaster, {"k": 8}, name="recent_poisson")])
+@parametrize_with_checks([ComponentUnderTest(RecentPoissonForecaster, {"k": 8}, name="recent_poisson")])
 def test_conforms(component, check):
     check(component)
 
