@@ -64,3 +64,22 @@ def test_sensing_forecaster_refits_from_change():
     assert f.alarm_.mean() > 0.9
     # the refitted mean is close to the new level (12), the full-history EW mean is not
     assert np.median(means[f.alarm_]) == pytest.approx(12.0, rel=0.12)
+
+
+def test_thresholds_do_not_depend_on_the_other_series_in_the_batch():
+    """A series' calibrated threshold is the same alone and in any batch (per-series streams)."""
+    rng = np.random.default_rng(5)
+    T = 60
+    values = rng.poisson(rng.uniform(1, 20, (6, 1)), (6, T)).astype(float)
+    keys = [f"S{i}@L" for i in range(6)]
+
+    def series(rows):
+        return DemandSeries([keys[i] for i in rows], values[rows].reshape(-1), np.zeros(len(rows) * T, bool),
+                            np.arange(0, len(rows) * T + 1, T))
+
+    together = detect_changes(series([0, 1, 2, 3, 4, 5]), n_sim=60, chunk=4).threshold
+    for i in range(6):
+        alone = detect_changes(series([i]), n_sim=60).threshold
+        assert alone[0] == together[i]
+    reordered = detect_changes(series([5, 3, 1]), n_sim=60).threshold
+    np.testing.assert_array_equal(reordered, together[[5, 3, 1]])

@@ -37,6 +37,7 @@ from echelon_demand.models._common import window
 from platform_core.components import DemandSeries, Forecaster
 from platform_core.distributions import DiscreteDistribution
 from platform_core.forecasting.batch import BatchForecaster
+from platform_core.seeds import stage_seeds
 
 __all__ = ["SensingResult", "detect_changes", "cusum", "SensingForecaster"]
 
@@ -148,7 +149,8 @@ def detect_changes(
         false_alarm: target probability of an alarm over a series' monitored horizon
             when nothing changes [-].
         n_sim: bootstrap noise series per series for the threshold.
-        seed: random seed of the calibration.
+        seed: random seed of the calibration; each series draws from its own stream,
+            derived from ``seed`` and its key (:func:`platform_core.seeds.stage_seeds`).
         chunk: series per calibration block (memory: chunk x n_sim x T floats).
 
     Returns:
@@ -160,10 +162,15 @@ def detect_changes(
     smax, UP, DN, LZU, LZD = cusum(Y, m, s, warmup, k)
     mask = np.isnan(Y)
     h = np.full(n, np.inf)
-    rng = np.random.default_rng(seed)
+    # one generator per series, keyed by the series' own key: a series' threshold does not
+    # depend on which other series share its batch
+    seeds = stage_seeds(seed, demand.keys)
     for a in range(0, n, chunk):
         b = min(n, a + chunk)
-        sim = _simulate(rng, m[a:b], s[a:b], (b - a, n_sim, T))
+        sim = np.concatenate([
+            _simulate(np.random.default_rng(int(seeds[i])), m[i : i + 1], s[i : i + 1], (1, n_sim, T))
+            for i in range(a, b)
+        ]) if b > a else np.zeros((0, n_sim, T))
         sim[np.broadcast_to(mask[a:b, None, :], sim.shape)] = np.nan
         ms, ss = _baseline(sim, warmup)
         smx = cusum(sim, ms, ss, warmup, k)[0]
