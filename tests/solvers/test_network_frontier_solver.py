@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from echelon_solvers.kit import critical_ratio, network_problem, problem_networks
 from echelon_solvers.network_frontier import NetworkFrontierSolver
 from echelon_solvers.registry_extra import EXTRA_SOLVERS
-from echelon_solvers.stochastic_service import critical_ratio, network_problem, problem_networks
 
 from platform_core.components import StageCosts, StageProblem
 from platform_core.distributions import DiscreteDistribution
