@@ -1,4 +1,4 @@
-"""The solvers' shared kit: one home for shared pieces, no solver imported by the kit."""
+"""The solvers' shared kit: one home for shared pieces, no solver imported by the kit, one registry."""
 
 from __future__ import annotations
 
@@ -55,3 +55,24 @@ def test_solvers_take_shared_pieces_from_the_kit(name: str) -> None:
     imported = _imports(Path(module.__file__))
     assert not {m for m in imported if m in {f"echelon_solvers.{s}" for s in SOLVER_MODULES}}, (
         f"{name} imports another solver module")
+
+
+def test_one_registry_every_builtin_solver() -> None:
+    from echelon_solvers.baseline import BlanketABCSolver
+    from echelon_solvers.clark_scarf import ClarkScarfSolver
+    from echelon_solvers.frontier import FrontierSolver
+    from echelon_solvers.network_frontier import NetworkFrontierSolver
+    from echelon_solvers.single_echelon import SingleEchelonSolver
+    from echelon_solvers.stochastic_service import StochasticServiceSolver
+
+    from platform_core.plugin_host import PluginHost
+
+    host = PluginHost()
+    expected = {
+        "single_echelon": SingleEchelonSolver, "clark_scarf": ClarkScarfSolver,
+        "stochastic_service": StochasticServiceSolver, "service_frontier": FrontierSolver,
+        "network_frontier": NetworkFrontierSolver, "blanket_abc": BlanketABCSolver,
+    }
+    for name, cls in expected.items():
+        assert host.solver(name) is cls
+        assert host.info("solver", name).plugin == "solvers"
