@@ -11,6 +11,7 @@ import argparse
 from echelon_solvers.baseline import BlanketABCSolver
 from echelon_solvers.clark_scarf import ClarkScarfSolver
 from echelon_solvers.frontier import FrontierSolver
+from echelon_solvers.guaranteed_service import GuaranteedServiceSolver
 from echelon_solvers.network_frontier import NetworkFrontierSolver
 from echelon_solvers.single_echelon import SingleEchelonSolver
 from echelon_solvers.stochastic_service import StochasticServiceSolver
@@ -24,8 +25,8 @@ def register_solvers(register: Register) -> None:
     ``single_echelon`` (Monte Carlo base-stock per stage), ``clark_scarf`` (exact serial
     chains), ``stochastic_service`` (batched simulation search on any acyclic network),
     ``service_frontier`` (cost-optimal / budget / portfolio-fill allocation),
-    ``network_frontier`` (curves measured on the whole network) and ``blanket_abc`` (the
-    98/95/90 % baseline).
+    ``network_frontier`` (curves measured on the whole network), ``blanket_abc`` (the
+    98/95/90 % baseline) and ``guaranteed_service`` (GSM placement of safety stock).
     """
     register("single_echelon", SingleEchelonSolver)
     register("clark_scarf", ClarkScarfSolver)
@@ -33,6 +34,7 @@ def register_solvers(register: Register) -> None:
     register("service_frontier", FrontierSolver)
     register("network_frontier", NetworkFrontierSolver)
     register("blanket_abc", BlanketABCSolver)
+    register("guaranteed_service", GuaranteedServiceSolver)
 
 
 @hookimpl

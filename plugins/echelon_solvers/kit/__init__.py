@@ -4,8 +4,8 @@ One job per module (units in every docstring):
 
 | module | what it does | used by |
 |---|---|---|
-| :mod:`~echelon_solvers.kit.decompose` | a batch's ``StageProblem`` cut into SKU networks; a stage's own external demand | ``clark_scarf``, ``stochastic_service``, ``network_frontier`` |
-| :mod:`~echelon_solvers.kit.network_problem` | one network as an engine problem (``NetworkProblem``) | ``stochastic_service``, ``network_frontier`` |
+| :mod:`~echelon_solvers.kit.decompose` | a batch's ``StageProblem`` cut into SKU networks; a stage's own external demand | ``clark_scarf``, ``stochastic_service``, ``network_frontier``, ``guaranteed_service`` |
+| :mod:`~echelon_solvers.kit.network_problem` | one network as an engine problem (``NetworkProblem``) | ``stochastic_service``, ``network_frontier``, ``guaranteed_service`` |
 | :mod:`~echelon_solvers.kit.search_network` | a network as the batched search sees it (``SearchNetwork``, ``METRICS``) | same |
 | :mod:`~echelon_solvers.kit.evaluate` | many networks' copies in one engine call (``run_copies``) | same |
 | :mod:`~echelon_solvers.kit.search` | depth-by-depth batched level search (``fit_depthwise``) | ``stochastic_service``, ``network_frontier`` |
