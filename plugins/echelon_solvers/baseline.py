@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 from scipy import stats
 
-from echelon_solvers.single_echelon import base_stock_table
+from echelon_solvers.kit.tables import base_stock_table
 from platform_core.components import Solver, StageProblem
 from platform_core.simulation.single_stage import evaluate_base_stock
 

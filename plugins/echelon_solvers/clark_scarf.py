@@ -38,6 +38,8 @@ import numpy as np
 import pyarrow as pa
 from scipy import stats
 
+from echelon_solvers.kit.decompose import problem_networks
+from echelon_solvers.kit.tables import policy_table
 from platform_core.components import Solver, StageProblem, compound
 from platform_core.distributions import DiscreteDistribution
 from platform_core.simulation import Network, Policy, simulate
@@ -277,8 +279,6 @@ class ClarkScarfSolver(Solver):
 
     def solve(self, problem: StageProblem) -> pa.Table:
         """Echelon base-stock levels per stage (NaN outside serial chains)."""
-        from echelon_solvers.stochastic_service import policy_table, problem_networks
-
         n = len(problem.keys)
         out = {k: np.full(n, np.nan) for k in ("level", "fill", "fill_se", "csl", "csl_se", "oh", "bo", "so")}
         for comp in problem_networks(problem):

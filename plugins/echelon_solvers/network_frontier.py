@@ -1,6 +1,6 @@
 """Network-calibrated service frontier: customer-facing levels measured on the whole network.
 
-The analytic curves of :mod:`echelon_solvers.frontier` treat a customer-facing stage as a
+The analytic curves of :mod:`echelon_solvers.kit.curves` treat a customer-facing stage as a
 single stage whose lead time is stretched by its supplier's mean delay (METRIC).  The
 real delay is random and correlated with demand, so the analytic fill rate of a store
 can be several points off what the network actually delivers.  This module measures the
@@ -23,7 +23,7 @@ curves (checked in the tests against a direct run).
 :func:`candidate_levels` spreads the ``K`` levels around a centre (e.g. the analytic
 frontier's choice) in steps of the standard deviation of lead-time demand;
 :func:`simulated_curves` runs the engine; :func:`allocate_network_fill_target` runs the
-marginal analysis of :func:`echelon_solvers.frontier.portfolio_frontier` on the measured
+marginal analysis of :func:`echelon_solvers.kit.allocation.portfolio_frontier` on the measured
 curves, so the portfolio fill rate and every stage's fill rate it reports are what the
 network delivers on the demand model it was given (up to the simulation's standard
 error, reported per stage).
@@ -39,14 +39,20 @@ from typing import ClassVar
 import numpy as np
 import pyarrow as pa
 
-from echelon_solvers.frontier import (
+from echelon_solvers.kit.allocation import (
     Allocation,
     Frontier,
-    StageCurve,
     allocate_budget,
     allocate_fill_target,
     portfolio_frontier,
 )
+from echelon_solvers.kit.curves import StageCurve
+from echelon_solvers.kit.evaluate import run_copies
+from echelon_solvers.kit.lead_time_demand import lead_time_demand_moments, lead_time_demand_sd
+from echelon_solvers.kit.search import fit_depthwise, moment_start
+from echelon_solvers.kit.search_network import METRICS, search_networks
+from echelon_solvers.kit.service import critical_ratio
+from echelon_solvers.kit.tables import policy_table
 from platform_core.components import Solver, StageProblem
 from platform_core.distributions import DiscreteDistribution
 from platform_core.simulation import Costs, Network, Policy, simulate
@@ -55,11 +61,12 @@ __all__ = [
     "SkuNetworks",
     "NetworkCurves",
     "DEFAULT_MULTIPLIERS",
-    "lead_time_demand_sd",
     "candidate_levels",
     "simulated_curves",
     "allocate_network_fill_target",
     "NetworkFrontierSolver",
+    # re-exported from echelon_solvers.kit
+    "lead_time_demand_sd",
 ]
 
 #: default spread of the candidate levels [standard deviations of lead-time demand]
@@ -140,15 +147,6 @@ class NetworkCurves:
         v = self.lookup(levels)
         dem = float(v["demand"].sum())
         return 1.0 - float(v["short"].sum()) / dem if dem > 0 else 1.0
-
-
-def lead_time_demand_sd(
-    period_demand: DiscreteDistribution, lead_time: DiscreteDistribution | int, review_period: int = 1
-) -> float:
-    """Standard deviation of demand over ``L + R`` periods (random ``L``) [units]."""
-    lt = lead_time if isinstance(lead_time, DiscreteDistribution) else DiscreteDistribution.point(int(lead_time))
-    span_mean = lt.mean() + review_period
-    return float(np.sqrt(period_demand.var() * span_mean + period_demand.mean() ** 2 * lt.var()))
 
 
 def candidate_levels(
@@ -275,7 +273,7 @@ class NetworkFrontierSolver(Solver):
     1. Internal stages (suppliers of other stages) are fitted depth by depth to the
        smallest level whose simulated fill rate meets their target (null targets: the
        cost-optimal service ``p / (p + h)``), all networks of the batch in the same
-       engine calls (:func:`echelon_solvers.network_search.fit_depthwise`).
+       engine calls (:func:`echelon_solvers.kit.search.fit_depthwise`).
     2. Every customer-facing stage's curve is measured on its whole network at
        ``len(multipliers)`` candidate levels (:func:`candidate_levels` around the
        normal-approximation level of its target, spread = the standard deviation of its
@@ -328,17 +326,9 @@ class NetworkFrontierSolver(Solver):
 
     def solve(self, problem: StageProblem) -> pa.Table:
         """Levels per stage: internal stages fitted, customer-facing stages on measured curves."""
-        from echelon_solvers.network_search import METRICS, fit_depthwise, moment_start, run_copies
-        from echelon_solvers.stochastic_service import (
-            _ltd_moments,
-            critical_ratio,
-            policy_table,
-            search_networks,
-        )
-
         n = len(problem.keys)
         comps, nps, sns = search_networks(problem, "target")
-        mean, sd = _ltd_moments(problem, np.arange(n))
+        mean, sd = lead_time_demand_moments(problem, np.arange(n))
         sim = dict(replications=self.replications, periods=self.periods, warmup=self.warmup)
         targets, rules, starts = [], [], []
         for comp, np_, sn in zip(comps, nps, sns, strict=True):

@@ -1,20 +1,40 @@
-"""Registers the built-in solvers and their CLI commands (``echelon`` entry point)."""
+"""Registers the built-in solvers and their CLI commands (``echelon`` entry point).
+
+This hook is the one registry of the built-in solvers: each class is registered here
+under its configuration name, as a third-party plugin would register its own.
+"""
 
 from __future__ import annotations
 
 import argparse
 
-from echelon_solvers.registry_extra import EXTRA_SOLVERS
+from echelon_solvers.baseline import BlanketABCSolver
+from echelon_solvers.clark_scarf import ClarkScarfSolver
+from echelon_solvers.frontier import FrontierSolver
+from echelon_solvers.guaranteed_service import GuaranteedServiceSolver
+from echelon_solvers.network_frontier import NetworkFrontierSolver
 from echelon_solvers.single_echelon import SingleEchelonSolver
+from echelon_solvers.stochastic_service import StochasticServiceSolver
 from platform_core.hookspecs import Register, hookimpl
 
 
 @hookimpl
 def register_solvers(register: Register) -> None:
-    """Register the single-echelon, Clark-Scarf, stochastic-service, frontier, network-frontier and ABC solvers."""
+    """Register every built-in solver under its configuration name.
+
+    ``single_echelon`` (Monte Carlo base-stock per stage), ``clark_scarf`` (exact serial
+    chains), ``stochastic_service`` (batched simulation search on any acyclic network),
+    ``service_frontier`` (cost-optimal / budget / portfolio-fill allocation),
+    ``network_frontier`` (curves measured on the whole network), ``blanket_abc`` (the
+    98/95/90 % baseline) and ``guaranteed_service`` (GSM placement of safety stock).
+    """
     register("single_echelon", SingleEchelonSolver)
-    for name, cls in EXTRA_SOLVERS.items():
-        register(name, cls)
+    register("clark_scarf", ClarkScarfSolver)
+    register("stochastic_service", StochasticServiceSolver)
+    register("service_frontier", FrontierSolver)
+    register("network_frontier", NetworkFrontierSolver)
+    register("blanket_abc", BlanketABCSolver)
+    register("guaranteed_service", GuaranteedServiceSolver)
 
 
 @hookimpl

@@ -13,15 +13,16 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from echelon_solvers.kit.tables import base_stock_table
 from platform_core.components import Solver, StageProblem
 from platform_core.simulation.single_stage import (
     TARGET_COST,
     TARGET_CYCLE,
     TARGET_FILL,
-    SingleStageResult,
     optimise_base_stock,
 )
 
+# base_stock_table: re-exported from echelon_solvers.kit.tables (its home)
 __all__ = ["SingleEchelonSolver", "base_stock_table"]
 
 
@@ -101,45 +102,3 @@ class SingleEchelonSolver(Solver):
         )
 
 
-def base_stock_table(
-    problem: StageProblem,
-    res: SingleStageResult,
-    *,
-    service_metric: list[str],
-    service_target: np.ndarray,
-    target_source: list[str],
-) -> pa.Table:
-    """The solver output table of periodic-review base-stock levels and their metrics.
-
-    Safety stock is the level minus mean demand over lead time + review period [units];
-    investment is mean on-hand x unit cost [currency].
-    """
-    n = len(problem.keys)
-    mean_d = np.array([d.mean() for d in problem.period_demand])
-    mean_l = np.array([lt.mean() for lt in problem.lead_time])
-    protection = mean_d * (mean_l + problem.review_period)
-    level = res.base_stock_level
-    return pa.table(
-        {
-            "policy_type": pa.array(["base_stock"] * n, pa.string()),
-            "service_metric": pa.array(service_metric, pa.string()),
-            "service_target": np.asarray(service_target, dtype=np.float64),
-            "target_source": pa.array(target_source, pa.string()),
-            "base_stock_level": level,
-            "reorder_point": level - 1.0,
-            "order_up_to": level,
-            "safety_stock": level - protection,
-            "mean_demand_per_period": mean_d,
-            "mean_lead_time_periods": mean_l,
-            "mean_lead_time_demand": protection,
-            "expected_fill_rate": res.fill_rate,
-            "fill_rate_se": res.fill_rate_se,
-            "expected_cycle_service": res.cycle_service,
-            "cycle_service_se": res.cycle_service_se,
-            "mean_on_hand": res.mean_on_hand,
-            "mean_backorders": res.mean_backorders,
-            "inventory_investment": res.mean_on_hand * problem.unit_cost,
-            "holding_cost_per_period": res.mean_on_hand * problem.costs.holding_cost,
-            "stockout_cost_per_period": res.mean_short * problem.costs.stockout_cost,
-        }
-    )

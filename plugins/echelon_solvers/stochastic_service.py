@@ -26,9 +26,13 @@ Objectives:
 
 :func:`sim_optimise` is the single-network API.  The pipeline solver
 :class:`StochasticServiceSolver` instead searches all networks of a batch together,
-depth by depth, one engine call per search pass (:mod:`echelon_solvers.network_search`),
+depth by depth, one engine call per search pass (:mod:`echelon_solvers.kit.search`),
 so its cost is linear in the number of networks and its numbers do not depend on the
 batch split.
+
+The building blocks it shares with other solvers (network decomposition, the
+:class:`NetworkProblem`, the batched search, critical ratios, the output table) live in
+:mod:`echelon_solvers.kit`; the names that used to be defined here are re-exported.
 """
 
 from __future__ import annotations
@@ -38,19 +42,26 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
-from scipy import stats
 
-from echelon_solvers.network_search import METRICS, SearchNetwork, fit_depthwise, moment_start
+from echelon_solvers.kit.decompose import own_demand, problem_networks
+from echelon_solvers.kit.lead_time_demand import lead_time_demand_moments
+from echelon_solvers.kit.network_problem import NetworkProblem, network_problem
+from echelon_solvers.kit.search import fit_depthwise, moment_start
+from echelon_solvers.kit.search_network import METRICS, SearchNetwork, search_networks
+from echelon_solvers.kit.service import critical_ratio, multi_echelon_critical_ratio
+from echelon_solvers.kit.tables import policy_table
 from platform_core.components import Solver, StageProblem, compound
 from platform_core.distributions import DiscreteDistribution
-from platform_core.simulation import Costs, Network, Policy, SimulationResult, simulate
+from platform_core.simulation import Costs, Policy, SimulationResult, simulate
 
 __all__ = [
-    "NetworkProblem",
     "SimOptResult",
     "evaluate_levels",
     "decomposition_start",
     "sim_optimise",
+    "StochasticServiceSolver",
+    # re-exported from echelon_solvers.kit (their home since the kit was gathered)
+    "NetworkProblem",
     "critical_ratio",
     "multi_echelon_critical_ratio",
     "policy_table",
@@ -58,89 +69,7 @@ __all__ = [
     "own_demand",
     "network_problem",
     "search_networks",
-    "StochasticServiceSolver",
 ]
-
-
-def critical_ratio(holding_cost: np.ndarray | float, stockout_cost: np.ndarray | float) -> np.ndarray:
-    """Single-stage cost-optimal service ``p / (p + h)`` [-].
-
-    Args:
-        holding_cost: [currency/unit/period].
-        stockout_cost: [currency/unit short].
-    """
-    h = np.asarray(holding_cost, dtype=np.float64)
-    p = np.asarray(stockout_cost, dtype=np.float64)
-    den = p + h
-    return np.where(den > 0, p / np.where(den > 0, den, 1.0), 0.5)
-
-
-def multi_echelon_critical_ratio(
-    holding_cost: np.ndarray | float,
-    stockout_cost: np.ndarray | float,
-    upstream_holding_cost: np.ndarray | float,
-) -> np.ndarray:
-    """Cost-optimal service of a customer-facing stage in a multi-echelon chain [-].
-
-    In the Clark-Scarf recursion the customer-facing stage's newsvendor trades its
-    *echelon* holding cost ``h - h_up`` against ``p + h``:  the fractile is
-    ``(p + h_up) / (p + h)``, above the single-stage ``p / (p + h)`` because a unit not
-    held at the stage is still held (at ``h_up``) upstream.
-
-    Args:
-        holding_cost: local holding cost ``h`` at the stage [currency/unit/period].
-        stockout_cost: ``p`` [currency/unit short].
-        upstream_holding_cost: local holding cost ``h_up`` of its supplier stage
-            [currency/unit/period] (0 for an external supplier).
-    """
-    h = np.asarray(holding_cost, dtype=np.float64)
-    p = np.asarray(stockout_cost, dtype=np.float64)
-    hu = np.minimum(np.asarray(upstream_holding_cost, dtype=np.float64), h)
-    den = p + h
-    return np.where(den > 0, (p + hu) / np.where(den > 0, den, 1.0), 0.5)
-
-
-@dataclass
-class NetworkProblem:
-    """One SKU network to optimise.
-
-    Attributes:
-        network: the stages and arcs (engine :class:`~platform_core.simulation.Network`).
-        demand: external demand per stage [units/period] (``{stage: distribution}``).
-        lead_time: per stage, the lead time of its inbound lane(s) [periods] (int or PMF).
-        holding_cost: local holding cost per stage [currency/unit/period].
-        stockout_cost: per stage, cost per unit of external demand short [currency/unit].
-        service_target: per stage fill-rate target [-] (NaN: none); used by ``"target"``.
-        unit_value: per stage [currency/unit], for inventory investment.
-        review_period: per stage [periods] (default 1).
-    """
-
-    network: Network
-    demand: dict[int, DiscreteDistribution]
-    lead_time: list[int | DiscreteDistribution]
-    holding_cost: np.ndarray
-    stockout_cost: np.ndarray
-    service_target: np.ndarray | None = None
-    unit_value: np.ndarray | None = None
-    review_period: np.ndarray | None = None
-
-    def __post_init__(self) -> None:
-        n = self.network.n_stages
-        self.holding_cost = np.broadcast_to(np.asarray(self.holding_cost, dtype=np.float64), (n,)).copy()
-        self.stockout_cost = np.broadcast_to(np.asarray(self.stockout_cost, dtype=np.float64), (n,)).copy()
-        tgt = np.full(n, np.nan) if self.service_target is None else self.service_target
-        self.service_target = np.broadcast_to(np.asarray(tgt, dtype=np.float64), (n,)).copy()
-        val = self.holding_cost if self.unit_value is None else self.unit_value
-        self.unit_value = np.broadcast_to(np.asarray(val, dtype=np.float64), (n,)).copy()
-        rev = np.ones(n) if self.review_period is None else self.review_period
-        self.review_period = np.broadcast_to(np.asarray(rev, dtype=np.int64), (n,)).copy()
-        if len(self.lead_time) != n:
-            raise ValueError("lead_time needs one entry per stage")
-
-    @property
-    def demand_stages(self) -> np.ndarray:
-        """Stages with external demand."""
-        return np.array(sorted(self.demand), dtype=np.int64)
 
 
 @dataclass
@@ -431,161 +360,8 @@ def sim_optimise(
 
 
 
+
 # ---------------------------------------------------------------- solver plugin ----
-def policy_table(
-    *,
-    policy_type: list[str],
-    service_metric: list[str],
-    service_target: np.ndarray,
-    target_source: list[str],
-    level: np.ndarray,
-    mean_demand: np.ndarray,
-    mean_lead_time: np.ndarray,
-    review_period: np.ndarray,
-    fill_rate: np.ndarray,
-    fill_rate_se: np.ndarray,
-    cycle_service: np.ndarray,
-    cycle_service_se: np.ndarray,
-    on_hand: np.ndarray,
-    backorders: np.ndarray,
-    unit_cost: np.ndarray,
-    holding_cost: np.ndarray,
-    stockout_per_period: np.ndarray,
-) -> pa.Table:
-    """Solver output (``RECOMMENDATION_SCHEMA`` policy columns) from per-stage arrays.
-
-    Units: levels [units], demand [units/period], lead time [periods], investment
-    [currency], costs [currency/period].
-    """
-    n = level.size
-    protection = mean_demand * (mean_lead_time + review_period)
-    return pa.table({
-        "policy_type": pa.array(policy_type, pa.string()),
-        "service_metric": pa.array(service_metric, pa.string()),
-        "service_target": pa.array(service_target, pa.float64()),
-        "target_source": pa.array(target_source, pa.string()),
-        "base_stock_level": pa.array(level, pa.float64()),
-        "reorder_point": pa.array(level - 1.0, pa.float64()),
-        "order_up_to": pa.array(level, pa.float64()),
-        "safety_stock": pa.array(level - protection, pa.float64()),
-        "mean_demand_per_period": pa.array(mean_demand, pa.float64()),
-        "mean_lead_time_periods": pa.array(mean_lead_time, pa.float64()),
-        "mean_lead_time_demand": pa.array(protection, pa.float64()),
-        "expected_fill_rate": pa.array(fill_rate, pa.float64()),
-        "fill_rate_se": pa.array(fill_rate_se, pa.float64()),
-        "expected_cycle_service": pa.array(cycle_service, pa.float64()),
-        "cycle_service_se": pa.array(cycle_service_se, pa.float64()),
-        "mean_on_hand": pa.array(on_hand, pa.float64()),
-        "mean_backorders": pa.array(backorders, pa.float64()),
-        "inventory_investment": pa.array(on_hand * unit_cost, pa.float64()),
-        "holding_cost_per_period": pa.array(on_hand * holding_cost, pa.float64()),
-        "stockout_cost_per_period": pa.array(stockout_per_period if stockout_per_period.size == n else np.full(n, np.nan), pa.float64()),
-    })
-
-
-def problem_networks(problem: StageProblem) -> list[np.ndarray]:
-    """Connected components of the batch's upstream links (stage indices, sorted)."""
-    n = len(problem.keys)
-    root = np.arange(n)
-
-    def find(i: int) -> int:
-        while root[i] != i:
-            root[i] = root[root[i]]
-            i = int(root[i])
-        return i
-
-    for j, ups in enumerate(problem.upstream):
-        for u in ups:
-            a, b = find(int(u)), find(j)
-            if a != b:
-                root[max(a, b)] = min(a, b)
-    comp = np.array([find(i) for i in range(n)])
-    return [np.flatnonzero(comp == c) for c in np.unique(comp)]
-
-
-def own_demand(problem: StageProblem, j: int, children: list[tuple[int, float]]) -> DiscreteDistribution | None:
-    """A stage's own external demand: its (derived) demand minus its customers' orders.
-
-    The pipeline hands internal stages their own plus downstream demand; the own part is
-    recovered by moments (mean and variance differences) as a Poisson or negative
-    binomial PMF, or None when it is negligible.
-    """
-    d = problem.period_demand[j]
-    if not children:
-        return d
-    mean = d.mean() - sum(q * problem.period_demand[c].mean() for c, q in children)
-    var = d.var() - sum(q * q * problem.period_demand[c].var() for c, q in children)
-    if mean <= 1e-6 * max(d.mean(), 1.0):
-        return None
-    if var <= mean * (1 + 1e-9):
-        return DiscreteDistribution.poisson(mean)
-    p = mean / var
-    r = mean * p / (1 - p)
-    k = np.arange(int(stats.nbinom.isf(1e-12, r, p)) + 2)
-    return DiscreteDistribution(stats.nbinom.pmf(k, r, p), 0)
-
-
-def network_problem(problem: StageProblem, stages: np.ndarray, objective: str) -> NetworkProblem:
-    """The :class:`NetworkProblem` of one connected component of a batch."""
-    local = {int(s): k for k, s in enumerate(stages)}
-    arcs = []
-    kids: dict[int, list[tuple[int, float]]] = {int(s): [] for s in stages}
-    for s in stages:
-        for u, q in zip(problem.upstream[s], problem.quantity_per[s], strict=True):
-            arcs.append((local[int(u)], local[int(s)], float(q)))
-            kids[int(u)].append((int(s), float(q)))
-    net = Network(len(stages), tuple(arcs), stage_names=tuple(problem.keys[s] for s in stages))
-    demand = {}
-    for s in stages:
-        d = own_demand(problem, int(s), kids[int(s)])
-        if d is not None:
-            demand[local[int(s)]] = d
-    target = np.asarray(problem.service_target, dtype=np.float64)[stages]
-    if objective == "target":
-        target = np.where(np.isnan(target), problem.costs.cost_optimal_service[stages], target)
-    return NetworkProblem(
-        network=net,
-        demand=demand,
-        lead_time=[problem.lead_time[s] for s in stages],
-        holding_cost=problem.costs.holding_cost[stages],
-        stockout_cost=problem.costs.stockout_cost[stages],
-        service_target=target,
-        unit_value=problem.unit_cost[stages],
-        review_period=np.asarray(problem.review_period, dtype=np.int64)[stages],
-    )
-
-
-def _ltd_moments(problem: StageProblem, stages: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation of (derived) demand over lead time + review [units].
-
-    ``Var = E[L + R] Var(D) + Var(L) E[D]^2`` (random lead time, i.i.d. periods); the
-    pipeline hands internal stages their own plus downstream demand.
-    """
-    mu = np.array([problem.period_demand[s].mean() for s in stages])
-    var = np.array([problem.period_demand[s].var() for s in stages])
-    lt_m = np.array([problem.lead_time[s].mean() for s in stages])
-    lt_v = np.array([problem.lead_time[s].var() for s in stages])
-    span = lt_m + np.asarray(problem.review_period, dtype=np.float64)[stages]
-    return mu * span, np.sqrt(np.maximum(var * span + mu * mu * lt_v, 0.0))
-
-
-def search_networks(problem: StageProblem, objective: str) -> tuple[list[np.ndarray], list[NetworkProblem], list[SearchNetwork]]:
-    """The batch's connected components, their :class:`NetworkProblem` and search networks."""
-    comps = problem_networks(problem)
-    nps, sns = [], []
-    for comp in comps:
-        np_ = network_problem(problem, comp, objective)
-        assert np_.review_period is not None and np_.unit_value is not None
-        sns.append(SearchNetwork(
-            network=np_.network, demand=dict(np_.demand), lead_time=list(np_.lead_time),
-            review_period=np_.review_period, holding_cost=np_.holding_cost, stockout_cost=np_.stockout_cost,
-            unit_value=np_.unit_value, seed=np.uint64(int(problem.seeds[comp[0]]) & 0x7FFFFFFFFFFFFFFF),
-            levels=np.zeros(comp.size),
-        ))
-        nps.append(np_)
-    return comps, nps, sns
-
-
 class StochasticServiceSolver(Solver):
     """Multi-echelon base-stock levels by batched simulation search (see module doc).
 
@@ -639,7 +415,7 @@ class StochasticServiceSolver(Solver):
         """Jointly searched installation base-stock levels of every network of the batch."""
         n = len(problem.keys)
         comps, nps, sns = search_networks(problem, self.objective)
-        mean, sd = _ltd_moments(problem, np.arange(n))
+        mean, sd = lead_time_demand_moments(problem, np.arange(n))
         if self.objective == "target":
             rule, tgt, start = [], [], []
             for comp, np_ in zip(comps, nps, strict=True):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from echelon_solvers.baseline import ABC_TARGETS, BlanketABCSolver, blanket_abc_levels
-from echelon_solvers.registry_extra import EXTRA_SOLVERS
 from scipy import stats
 
 from platform_core.components import StageCosts, StageProblem
@@ -50,4 +49,6 @@ def test_solver_table():
     lv, _ = blanket_abc_levels(np.full(n, d.mean()), np.full(n, d.std()), np.full(n, 2.0), ["A", "B", "C"])
     assert tab.column("base_stock_level").to_pylist() == list(lv)
     assert tab.num_rows == n and np.all(np.isfinite(tab.column("expected_fill_rate").to_numpy()))
-    assert EXTRA_SOLVERS["blanket_abc"] is BlanketABCSolver
+    from platform_core.plugin_host import PluginHost
+
+    assert PluginHost().solver("blanket_abc") is BlanketABCSolver

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from echelon_solvers.kit import critical_ratio, network_problem, problem_networks
 from echelon_solvers.network_frontier import NetworkFrontierSolver
-from echelon_solvers.registry_extra import EXTRA_SOLVERS
-from echelon_solvers.stochastic_service import critical_ratio, network_problem, problem_networks
 
 from platform_core.components import StageCosts, StageProblem
 from platform_core.distributions import DiscreteDistribution
@@ -64,7 +63,9 @@ def _direct(prob: StageProblem, level: np.ndarray, sim: dict) -> dict[str, np.nd
 
 
 def test_registered():
-    assert EXTRA_SOLVERS["network_frontier"] is NetworkFrontierSolver
+    from platform_core.plugin_host import PluginHost
+
+    assert PluginHost().solver("network_frontier") is NetworkFrontierSolver
     with pytest.raises(ValueError):
         NetworkFrontierSolver(mode="portfolio_fill")
 
@@ -92,7 +93,8 @@ def test_reported_metrics_equal_a_direct_engine_run(mode):
 
 def test_cost_mode_near_exhaustive_level_grid():
     """Each customer-facing stage's cost h x on_hand + p x short at the chosen candidate is
-    within 3 % of the best over every integer level 0..60 (others fixed), by direct runs."""
+    within 3 % of the best over every integer level 0..60 (others fixed), by direct runs.
+    """
     prob = _batch()
     solver = NetworkFrontierSolver(mode="cost", **SIM)
     level = solver.solve(prob).column("base_stock_level").to_numpy()

@@ -53,6 +53,9 @@ class GSMNetwork:
         z: safety factor of the external demand [-] (ignored where ``std_demand`` is 0).
         classification: optional label per stage (Part / Manuf / Dist / ...).
         name: name of the network (file stem) used in messages.
+        unit_value: value of a unit held at each stage for the holding cost
+            [currency/unit]; ``None`` (default) uses the cumulative value
+            ``v_j = c_j + sum_{i -> j} q_ij v_i`` of the added costs.
     """
 
     ids: list[str]
@@ -68,6 +71,7 @@ class GSMNetwork:
     z: FloatArray
     classification: list[str] = field(default_factory=list)
     name: str = "network"
+    unit_value: FloatArray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.ids)
@@ -104,6 +108,12 @@ class GSMNetwork:
             raise ValueError(f"{self.name}: field 'edges' refers to an unknown stage")
         if (self.quantity_per <= 0).any():
             raise ValueError(f"{self.name}: field 'multiplicity' must be > 0")
+        if self.unit_value is not None:
+            self.unit_value = np.asarray(self.unit_value, dtype=np.float64)
+            if self.unit_value.shape != (n,):
+                raise ValueError(f"{self.name}: field 'unit_value' must have one value per stage")
+            if not (np.isfinite(self.unit_value).all() and (self.unit_value >= 0).all()):
+                raise ValueError(f"{self.name}: field 'unit_value' must be finite and >= 0")
         if (self.edge_up == self.edge_down).any():
             raise ValueError(f"{self.name}: field 'edges' has a self-loop (cycle)")
         self._topo = self._topological_order()
@@ -193,7 +203,7 @@ class GSMNetwork:
                 kk[j] += float(np.sum((q[outs] ** 2) * kk[down[outs]]))
                 mu[j] += float(np.dot(q[outs], mu[down[outs]]))
                 var[j] += float(np.sum((q[outs] ** 2) * var[down[outs]]))
-        self.value = value
+        self.value = value if self.unit_value is None else self.unit_value.copy()
         self.demand_bound = np.sqrt(kk)
         self.pooled_mean = mu
         self.pooled_std = np.sqrt(var)

@@ -1,4 +1,4 @@
-"""Batched simulation search over the stages of many SKU networks at once.
+"""Batched simulation search over the stages of many SKU networks at once (depth by depth).
 
 Under installation base-stock with full backordering every stage orders exactly its
 demand (per review period), whatever its level.  With common random numbers (same
@@ -31,149 +31,22 @@ final evaluation run is needed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 import numpy as np
 from scipy import stats
 
-from platform_core.simulation import Costs, Network, Policy, simulate
+from echelon_solvers.kit.evaluate import run_copies
+from echelon_solvers.kit.search_network import METRICS, SearchNetwork
 
-__all__ = [
-    "SearchNetwork",
-    "METRICS",
-    "stage_depths",
-    "moment_start",
-    "run_copies",
-    "fit_depthwise",
-]
+__all__ = ["moment_start", "fit_depthwise"]
 
-#: per-stage metrics recorded for every evaluated level
-METRICS: tuple[str, ...] = (
-    "fill_rate", "fill_rate_se", "cycle_service", "cycle_service_se", "on_hand", "backorders",
-    "short", "demand", "holding_cost", "inventory_investment",
-)
+
 _TOL = 1e-12
-
-
-@dataclass(eq=False)
-class SearchNetwork:
-    """One SKU network of a batch, as the search sees it.
-
-    Attributes:
-        network: the engine network.
-        demand: external demand ``{stage: distribution}`` [units/period].
-        lead_time: lead time of the lane(s) into each stage [periods].
-        review_period: per stage [periods].
-        holding_cost: per stage [currency/unit/period].
-        stockout_cost: per stage [currency/unit short] (charged on stages with external demand).
-        unit_value: per stage [currency/unit].
-        seed: the network's uint64 seed (common random numbers across all its copies).
-        levels: current base-stock level per stage [units].
-    """
-
-    network: Network
-    demand: dict[int, Any]
-    lead_time: list[Any]
-    review_period: np.ndarray
-    holding_cost: np.ndarray
-    stockout_cost: np.ndarray
-    unit_value: np.ndarray
-    seed: np.uint64
-    levels: np.ndarray
-    depth: np.ndarray = field(init=False)
-    leaf: np.ndarray = field(init=False)
-    records: list[dict[float, np.ndarray]] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.depth = stage_depths(self.network)
-        has_child = {u for u, _, _ in self.network.arcs}
-        self.leaf = np.array([j not in has_child for j in range(self.network.n_stages)])
-        self.records = [{} for _ in range(self.network.n_stages)]
-        self._costs = Costs(holding=self.holding_cost, unit_value=self.unit_value)
-        self._demand_mask = np.zeros(self.network.n_stages, dtype=bool)
-        self._demand_mask[list(self.demand)] = True
-
-    def metrics_at_levels(self) -> np.ndarray:
-        """Recorded metrics (``METRICS`` columns) of every stage at its current level."""
-        out = np.full((self.network.n_stages, len(METRICS)), np.nan)
-        for j, rec in enumerate(self.records):
-            row = rec.get(float(self.levels[j]))
-            if row is not None:
-                out[j] = row
-        return out
-
-    def stage_cost(self, values: np.ndarray) -> np.ndarray:
-        """Holding + stockout cost [currency/period] from ``METRICS`` rows (..., n, m)."""
-        hold = values[..., METRICS.index("holding_cost")]
-        short = values[..., METRICS.index("short")]
-        return hold + np.where(self._demand_mask, np.nan_to_num(short) * self.stockout_cost, 0.0)
-
-
-def stage_depths(net: Network) -> np.ndarray:
-    """Longest supplier path from a root to each stage [arcs]."""
-    depth = np.zeros(net.n_stages, dtype=np.int64)
-    for j in net.topological_order:
-        for u, d, _ in net.arcs:
-            if d == j:
-                depth[j] = max(depth[j], depth[u] + 1)
-    return depth
 
 
 def moment_start(mean: np.ndarray, sd: np.ndarray, quantile: np.ndarray) -> np.ndarray:
     """Normal-approximation quantile ``mean + z sd`` of lead-time demand, rounded, >= 0 [units]."""
     z = stats.norm.ppf(np.clip(np.asarray(quantile, dtype=np.float64), 0.5, 0.999))
     return np.maximum(np.rint(np.asarray(mean) + z * np.asarray(sd)), 0.0)
-
-
-def run_copies(
-    nets: list[SearchNetwork],
-    copies: list[np.ndarray],
-    *,
-    replications: int,
-    periods: int,
-    warmup: int,
-    crossing: bool = True,
-) -> list[np.ndarray]:
-    """Simulate ``copies[i]`` (``(K_i, n_i)`` levels) of every network in ONE engine call.
-
-    Every copy of network ``i`` uses its seed (common random numbers).  Returns, per
-    network, the ``METRICS`` of every copy and stage, shape ``(K_i, n_i, len(METRICS))``.
-    """
-    sim_nets, pols, dems, lts, seeds, costs = [], [], [], [], [], []
-    for sn, lv in zip(nets, copies, strict=True):
-        for row in lv:
-            sim_nets.append(sn.network)
-            pols.append(Policy.base_stock(np.maximum(row, 0.0), review_period=sn.review_period))
-            dems.append(sn.demand)
-            lts.append(sn.lead_time)
-            seeds.append(sn.seed)
-            costs.append(sn._costs)
-    res = simulate(sim_nets, pols, dems, lead_times=lts, seeds=np.array(seeds, dtype=np.uint64),
-                   replications=replications, periods=periods, warmup=warmup, crossing=crossing,
-                   costs=costs, backorders=True)
-    fill_r = np.nan_to_num(res.replicates["fill_rate"], nan=1.0)
-    short = ((1.0 - fill_r) * res.replicates["demand"]).mean(axis=0)
-    cols = {
-        "fill_rate": np.nan_to_num(res.mean["fill_rate"], nan=1.0),
-        "fill_rate_se": res.se["fill_rate"],
-        "cycle_service": np.nan_to_num(res.mean["cycle_service_level"], nan=1.0),
-        "cycle_service_se": res.se["cycle_service_level"],
-        "on_hand": res.mean["on_hand"],
-        "backorders": res.mean["backorders"],
-        "short": short,
-        "demand": res.mean["demand"],
-        "holding_cost": res.mean["holding_cost"],
-        "inventory_investment": res.mean["inventory_investment"],
-    }
-    flat = np.stack([cols[m] for m in METRICS], axis=1)
-    out, start = [], 0
-    for sn, lv in zip(nets, copies, strict=True):
-        n = sn.network.n_stages
-        k = lv.shape[0]
-        out.append(flat[start:start + k * n].reshape(k, n, len(METRICS)))
-        start += k * n
-    return out
 
 
 def _next_target(ev: dict[float, np.ndarray], target: float, start: float, spread: float, k: int) -> list[float]:

@@ -1,0 +1,347 @@
+"""The guaranteed-service model (GSM) as a solver: safety stock placed jointly per SKU network.
+
+:class:`GuaranteedServiceSolver` (configuration ``solver = "guaranteed_service"``) cuts a
+batch's :class:`~platform_core.components.StageProblem` into its independent SKU networks
+and, per network, decides with the GSM (:func:`echelon_solvers.gsm.solve_gsm`: the
+Graves-Willems tree DP on trees, branch and bound / MILP on other acyclic networks) how
+quickly each stage promises to serve its customers (its committed service time ``S_j``)
+and so where safety stock sits.  The committed service times become installation
+base-stock levels, and the Monte Carlo engine measures their service and cost.
+
+**From the problem to the GSM** (one period = ``problem.period_days`` days; all GSM times
+are in periods):
+
+* *stage time* ``T_j = round(E[L_j]) + R_j - 1 + e_j`` [periods]: the stage's mean lead
+  time rounded to whole periods (half up), plus the engine's review offset.  In the engine
+  a stage with external demand (``e_j = 1``) orders one period after the demand it
+  replaces, so with reliable suppliers it is exposed to ``L + R`` periods; an internal
+  stage sees its customers' orders of the period before it orders and is exposed to
+  ``L + R - 1`` (``docs/simulation.md``).  Whole periods keep the GSM's time grid exact
+  (step 1) and its service times meaningful in a periodic system;
+* *demand* per period at each stage: the mean and standard deviation of the stage's own
+  external demand as the engine simulates it (customer-facing stages: their forecast;
+  internal stages with demand of their own: the part left after their customers' orders,
+  :func:`echelon_solvers.kit.own_demand`); the GSM aggregates it upstream with the
+  quantity per arc (means add, standard deviations as a root of a sum of squares), the
+  same aggregation as the pipeline's derived demand under independence;
+* *safety factor* of a stage with external demand: ``z = Phi^-1(target)``, its target
+  read as a cycle-service level (null target: ``costs.cost_optimal_service``); targets
+  below 0.5 give ``z = 0`` and targets are capped at ``1 - 1e-6``.  Internal stages get no
+  factor of their own: as in Graves & Willems (2000) an internal stage protects each
+  downstream demand at that demand's own level (``k_j = sqrt((z_j sigma_j)^2 + sum (q
+  k_m)^2)``), which implies the service level ``Phi(k_j / sigma_j)`` it is sized for;
+  the internal stages' own targets in the data are not used;
+* *holding cost* per unit per period ``costs.holding_cost``; the GSM objective is then
+  ``sum_j h_j k_j sqrt(NRT_j)`` [currency/period];
+* external customers' maximum service time 0 (every stage with external demand serves
+  from stock); external suppliers deliver within the stage's lead time (inbound 0).
+
+**From service times to levels.**  Stage ``j``'s net replenishment time is
+``SI_j + T_j - S_j`` with the mean lead time; with its real lead time it is the random
+``NRT_j = max(0, SI_j - S_j + R_j - 1 + e_j + L_j)`` [periods].  Its base-stock level is the
+exact quantile, at ``Phi(k_j / sigma_j)`` (its target for a customer-facing stage), of its
+per-period demand (for internal stages the pipeline's derived demand) convolved over
+``NRT_j``: for deterministic lead times exactly the cycle service the GSM promises, and
+lead-time variability is covered instead of ignored.  ``safety_stock`` is the level minus
+the mean demand over ``NRT_j`` (the GSM's safety stock), not minus the mean demand over
+lead time + review as for other solvers; a stage with ``NRT_j = 0`` holds nothing.
+
+**Monte Carlo check.**  Every network of the batch is simulated once, in one engine call,
+with its levels as installation base-stock, the same demand and lead times and the same
+network seed (``problem.seeds`` of its first stage) as the other network solvers
+(:func:`echelon_solvers.kit.run_copies`); the service, stock and cost columns are those
+measured values.  The engine ships as soon as it has stock and does not bound demand, so
+a stage whose supplier commits ``S > 0`` can see late deliveries that the GSM rules out:
+that gap is what the measured service shows.
+
+The committed service time and net replenishment time of each stage are in the row's
+``message``; the per-network :class:`~echelon_solvers.gsm.GSMSolution` objects are kept in
+``solutions_`` (costs in [currency/period]).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from statistics import NormalDist
+from typing import ClassVar
+
+import numpy as np
+import pyarrow as pa
+
+from echelon_solvers.gsm import GSMNetwork, GSMSolution, solve_gsm
+from echelon_solvers.gsm.solve import METHODS
+from echelon_solvers.kit.evaluate import run_copies
+from echelon_solvers.kit.network_problem import NetworkProblem
+from echelon_solvers.kit.search_network import METRICS, SearchNetwork, search_networks
+from echelon_solvers.kit.tables import policy_table
+from platform_core.components import Solver, StageProblem
+from platform_core.distributions import DiscreteDistribution
+
+__all__ = ["GuaranteedServiceSolver", "GSMPlacement", "gsm_network", "place", "demand_over", "stage_times"]
+
+#: largest service level a target is read as [-] (z = Phi^-1 of it stays finite)
+MAX_SERVICE = 1.0 - 1e-6
+_TAIL = 1e-13
+_NORMAL = NormalDist()
+
+
+def stage_times(problem: StageProblem, stages: np.ndarray, external: np.ndarray) -> np.ndarray:
+    """GSM stage time of each stage [periods]: rounded mean lead time plus the review offset.
+
+    ``T_j = floor(E[L_j] + 0.5) + R_j - 1 + e_j`` with ``e_j = 1`` for a stage with
+    external demand (see the module doc).
+
+    Args:
+        problem: the batch.
+        stages: indices of the stages (into the batch).
+        external: per stage of ``stages``, whether it has external demand.
+    """
+    mean_lt = np.array([problem.lead_time[int(s)].mean() for s in stages])
+    review = np.asarray(problem.review_period, dtype=np.float64)[stages]
+    return np.floor(mean_lt + 0.5) + review - 1.0 + external.astype(np.float64)
+
+
+def gsm_network(problem: StageProblem, stages: np.ndarray, net: NetworkProblem) -> GSMNetwork:
+    """The GSM network of one SKU network of a batch (times in periods).
+
+    Args:
+        problem: the batch.
+        stages: the network's stage indices (into the batch), in the order of ``net``.
+        net: the network as the engine simulates it (its ``demand`` is each stage's own
+            external demand).
+
+    Returns:
+        A :class:`GSMNetwork` whose ``unit_value`` is the holding cost per unit per period,
+        so that with ``holding_rate = 1`` its costs are in [currency/period].
+    """
+    n = stages.size
+    external = np.zeros(n, dtype=bool)
+    external[list(net.demand)] = True
+    mean = np.zeros(n)
+    sd = np.zeros(n)
+    for k, dist in net.demand.items():
+        mean[k] = dist.mean()
+        sd[k] = dist.std()
+    target = np.asarray(problem.service_target, dtype=np.float64)[stages]
+    target = np.where(np.isnan(target), np.asarray(problem.costs.cost_optimal_service)[stages], target)
+    level = np.clip(target, 0.5, MAX_SERVICE)
+    z = np.array([_NORMAL.inv_cdf(float(t)) for t in level])
+    up = np.array([u for u, _, _ in net.network.arcs], dtype=np.int64)
+    down = np.array([d for _, d, _ in net.network.arcs], dtype=np.int64)
+    qty = np.array([q for _, _, q in net.network.arcs], dtype=np.float64)
+    return GSMNetwork(
+        ids=[problem.keys[int(s)] for s in stages],
+        stage_time=stage_times(problem, stages, external),
+        added_cost=np.zeros(n),
+        edge_up=up,
+        edge_down=down,
+        quantity_per=qty,
+        max_service_time=np.where(external, 0.0, np.inf),
+        external_inbound=np.zeros(n),
+        avg_demand=mean,
+        std_demand=sd,
+        z=np.where(external, z, 0.0),
+        name=problem.keys[int(stages[0])],
+        unit_value=np.asarray(problem.costs.holding_cost, dtype=np.float64)[stages],
+    )
+
+
+def demand_over(period: DiscreteDistribution, periods: DiscreteDistribution) -> DiscreteDistribution:
+    """Demand over a random number of periods [units] (periods i.i.d. ``period``).
+
+    Exact up to tails below 1e-13 trimmed after each convolution.
+
+    Args:
+        period: demand per period [units/period].
+        periods: number of periods [periods].
+    """
+    acc = DiscreteDistribution.point(0)
+    top = periods.offset + periods.pmf.size - 1
+    out = np.zeros(1)
+    for k in range(top + 1):
+        if k > 0:
+            acc = _trim(acc.convolve(period))
+        w = float(periods.pmf[k - periods.offset]) if k >= periods.offset else 0.0
+        if w > 0.0:
+            end = acc.offset + acc.pmf.size
+            if end > out.size:
+                out = np.concatenate([out, np.zeros(end - out.size)])
+            out[acc.offset:end] += w * acc.pmf
+    return DiscreteDistribution(out, 0)
+
+
+def _trim(d: DiscreteDistribution) -> DiscreteDistribution:
+    cdf = np.cumsum(d.pmf)
+    lo = int(np.searchsorted(cdf, _TAIL, side="right"))
+    hi = int(np.searchsorted(cdf, 1.0 - _TAIL, side="left"))
+    hi = min(max(hi, lo), d.pmf.size - 1)
+    if lo == 0 and hi == d.pmf.size - 1:
+        return d
+    return DiscreteDistribution(d.pmf[lo:hi + 1], d.offset + lo)
+
+
+@dataclass
+class GSMPlacement:
+    """The GSM policy of one SKU network, in periods and units.
+
+    Attributes:
+        solution: the GSM solution (costs in [currency/period], times in [periods]).
+        service_time: committed outbound service time ``S_j`` [periods].
+        net_replenishment_time: ``SI_j + T_j - S_j`` with the rounded mean lead time [periods].
+        mean_nrt: mean of the random net replenishment time ``NRT_j`` [periods].
+        level: base-stock level [units].
+        service_level: quantile of demand over ``NRT_j`` the level is set at [-].
+    """
+
+    solution: GSMSolution
+    service_time: np.ndarray
+    net_replenishment_time: np.ndarray
+    mean_nrt: np.ndarray
+    level: np.ndarray
+    service_level: np.ndarray
+
+
+def place(problem: StageProblem, stages: np.ndarray, network: GSMNetwork, solution: GSMSolution) -> GSMPlacement:
+    """Base-stock levels of one network from its committed service times (see module doc)."""
+    n = stages.size
+    external = network.max_service_time == 0.0
+    offset = np.asarray(problem.review_period, dtype=np.float64)[stages] - 1.0 + external
+    s = np.rint(solution.service_times)
+    si = np.rint(solution.inbound_service_times)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(network.pooled_std > 0, network.demand_bound / network.pooled_std, 0.0)
+    q = np.array([_NORMAL.cdf(float(r)) for r in ratio])
+    level = np.zeros(n)
+    mean_nrt = np.zeros(n)
+    for k, st in enumerate(stages.tolist()):
+        lt = problem.lead_time[st]
+        shift = int(si[k] - s[k] + offset[k])
+        nrt_values = np.maximum(lt.support + shift, 0)
+        nrt = DiscreteDistribution(np.bincount(nrt_values, weights=lt.pmf), 0)
+        mean_nrt[k] = nrt.mean()
+        level[k] = float(demand_over(problem.period_demand[st], nrt).quantile(float(q[k])))
+    return GSMPlacement(solution, s, np.rint(solution.net_replenishment_times), mean_nrt, level, q)
+
+
+class GuaranteedServiceSolver(Solver):
+    """Guaranteed-service placement of safety stock on every SKU network of a batch.
+
+    See the module doc for the mapping onto the GSM, the lead-time treatment, the
+    internal stages' service and how levels are set and checked.
+
+    Args:
+        method: GSM method: ``auto`` (tree DP on trees, else branch and bound, plus the
+            MILP for networks of at most 60 stages), ``tree``, ``bnb``, ``milp`` or
+            ``heuristic``.
+        time_limit: wall-clock limit per network for ``auto`` / ``bnb`` / ``milp`` [s].
+        replications: Monte Carlo replications of the check.
+        periods: measured periods per replication.
+        warmup: warm-up periods per replication.
+    """
+
+    network_aware: ClassVar[bool] = True
+    #: one engine run per network (no search); the GSM itself is cheap on trees
+    work_factor: ClassVar[float] = 1.0
+    work_exponent: ClassVar[float] = 1.0
+
+    def __init__(self, method: str = "auto", time_limit: float = 10.0, replications: int = 20,
+                 periods: int = 1000, warmup: int = 100) -> None:
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+        if not (time_limit > 0 and math.isfinite(time_limit)):
+            raise ValueError("time_limit must be a finite number of seconds > 0")
+        self.method = method
+        self.time_limit = float(time_limit)
+        self.replications = int(replications)
+        self.periods = int(periods)
+        self.warmup = int(warmup)
+
+    @classmethod
+    def warm_up(cls) -> None:
+        """Load the compiled GSM and engine kernels (a two-stage chain, a few periods)."""
+        from platform_core.components import StageCosts
+
+        pt = DiscreteDistribution.point
+        two = StageProblem(
+            keys=["w@0", "w@1"], period_demand=[pt(1), pt(1)], lead_time=[pt(1), pt(1)],
+            review_period=np.ones(2, dtype=np.int64), unit_cost=np.ones(2),
+            costs=StageCosts(np.ones(2), np.ones(2), np.zeros(2), np.full(2, 0.9)),
+            service_target=np.full(2, 0.9), upstream=[np.zeros(0, np.int64), np.zeros(1, np.int64)],
+            quantity_per=[np.zeros(0), np.ones(1)], seeds=np.ones(2, dtype=np.uint64),
+            external_demand=np.array([False, True]),
+        )
+        cls(replications=1, periods=4, warmup=1).solve(two)
+
+    def solve(self, problem: StageProblem) -> pa.Table:
+        """GSM base-stock levels per stage with their simulated service and cost."""
+        n = len(problem.keys)
+        comps, nps, sns = search_networks(problem, "target")
+        level = np.full(n, np.nan)
+        quantile = np.full(n, np.nan)
+        mean_nrt = np.full(n, np.nan)
+        messages: list[str | None] = [None] * n
+        internal = np.zeros(n, dtype=bool)
+        self.solutions_: list[GSMSolution | None] = []
+        self.networks_: list[GSMNetwork | None] = []
+        self.components_ = comps
+        solved: list[tuple[SearchNetwork, np.ndarray]] = []
+        for comp, np_, sn in zip(comps, nps, sns, strict=True):
+            internal[comp] = ~sn.leaf
+            try:
+                network = gsm_network(problem, comp, np_)
+                solution = solve_gsm(network, holding_rate=1.0, method=self.method, time_limit=self.time_limit)
+                placed = place(problem, comp, network, solution)
+            except Exception as exc:  # noqa: BLE001 - reported on the network's rows
+                self.networks_.append(None)
+                self.solutions_.append(None)
+                for s in comp:
+                    messages[s] = f"guaranteed_service could not solve this network: {type(exc).__name__}: {exc}"
+                continue
+            self.networks_.append(network)
+            self.solutions_.append(solution)
+            level[comp] = placed.level
+            quantile[comp] = placed.service_level
+            mean_nrt[comp] = placed.mean_nrt
+            note = "" if solution.gap <= 1e-6 else (
+                f"; GSM policy within {100 * solution.gap:.2g} % of optimal ({solution.method})")
+            for k, s in enumerate(comp):
+                nrt = placed.net_replenishment_time[k]
+                spread = "" if abs(placed.mean_nrt[k] - nrt) < 0.05 else (
+                    f" (mean {placed.mean_nrt[k]:.2g} with the lead-time distribution)")
+                messages[s] = (f"GSM: committed service time {placed.service_time[k]:g} periods, "
+                               f"net replenishment time {nrt:g} periods{spread}{note}")
+            sn.levels = placed.level.copy()
+            solved.append((sn, comp))
+        vals = np.full((n, len(METRICS)), np.nan)
+        so = np.zeros(n)
+        if solved:
+            out = run_copies([sn for sn, _ in solved], [sn.levels[None, :] for sn, _ in solved],
+                             replications=self.replications, periods=self.periods, warmup=self.warmup)
+            for (sn, comp), v in zip(solved, out, strict=True):
+                vals[comp] = v[0]
+                short = np.nan_to_num(v[0][:, METRICS.index("short")])
+                so[comp] = np.where([k in sn.demand for k in range(comp.size)], short, 0.0) * sn.stockout_cost
+        col = {name: vals[:, k] for k, name in enumerate(METRICS)}
+        given = np.asarray(problem.service_target, dtype=np.float64)
+        mean_d = np.array([d.mean() for d in problem.period_demand])
+        table = policy_table(
+            policy_type=["base_stock"] * n,
+            service_metric=["committed_service" if internal[s] else "cycle_service" for s in range(n)],
+            service_target=quantile,
+            target_source=["gsm_pooled" if internal[s] else "cost_optimal" if np.isnan(given[s]) else "input"
+                           for s in range(n)],
+            level=level,
+            mean_demand=mean_d,
+            mean_lead_time=np.array([lt.mean() for lt in problem.lead_time]),
+            review_period=np.asarray(problem.review_period, dtype=np.float64),
+            fill_rate=col["fill_rate"], fill_rate_se=col["fill_rate_se"],
+            cycle_service=col["cycle_service"], cycle_service_se=col["cycle_service_se"],
+            on_hand=col["on_hand"], backorders=col["backorders"],
+            unit_cost=np.asarray(problem.unit_cost, dtype=np.float64),
+            holding_cost=problem.costs.holding_cost, stockout_per_period=so,
+        )
+        # the GSM's safety stock: level minus mean demand over the net replenishment time
+        k = table.schema.get_field_index("safety_stock")
+        table = table.set_column(k, "safety_stock", pa.array(level - mean_d * mean_nrt, pa.float64()))
+        return table.append_column("message", pa.array(messages, pa.string()))

@@ -1,0 +1,65 @@
+"""The solvers' shared kit: building blocks that more than one solver uses.
+
+One job per module (units in every docstring):
+
+| module | what it does | used by |
+|---|---|---|
+| :mod:`~echelon_solvers.kit.decompose` | a batch's ``StageProblem`` cut into SKU networks; a stage's own external demand | ``clark_scarf``, ``stochastic_service``, ``network_frontier``, ``guaranteed_service`` |
+| :mod:`~echelon_solvers.kit.network_problem` | one network as an engine problem (``NetworkProblem``) | ``stochastic_service``, ``network_frontier``, ``guaranteed_service`` |
+| :mod:`~echelon_solvers.kit.search_network` | a network as the batched search sees it (``SearchNetwork``, ``METRICS``) | same |
+| :mod:`~echelon_solvers.kit.evaluate` | many networks' copies in one engine call (``run_copies``) | same |
+| :mod:`~echelon_solvers.kit.search` | depth-by-depth batched level search (``fit_depthwise``) | ``stochastic_service``, ``network_frontier`` |
+| :mod:`~echelon_solvers.kit.lead_time_demand` | mean and sd of demand over lead time + review | ``stochastic_service``, ``network_frontier`` |
+| :mod:`~echelon_solvers.kit.service` | cost-optimal service fractiles (critical ratios) | ``stochastic_service``, ``network_frontier`` |
+| :mod:`~echelon_solvers.kit.curves` | exact investment-vs-service curve of a base-stock stage | ``service_frontier``, ``network_frontier`` |
+| :mod:`~echelon_solvers.kit.allocation` | portfolio frontier, budget and fill-target allocation | ``service_frontier``, ``network_frontier`` |
+| :mod:`~echelon_solvers.kit.tables` | the solver output table (policy and metric columns) | every solver |
+
+The kit imports the core (``platform_core``) and nothing from the solver modules, so a
+solver can take any piece without pulling in another solver.
+"""
+
+from echelon_solvers.kit.allocation import (
+    Allocation,
+    Frontier,
+    allocate_budget,
+    allocate_fill_target,
+    portfolio_frontier,
+)
+from echelon_solvers.kit.curves import StageCurve, cost_optimal_levels, stage_curve
+from echelon_solvers.kit.decompose import own_demand, problem_networks
+from echelon_solvers.kit.evaluate import run_copies
+from echelon_solvers.kit.lead_time_demand import lead_time_demand_moments, lead_time_demand_sd
+from echelon_solvers.kit.network_problem import NetworkProblem, network_problem
+from echelon_solvers.kit.search import fit_depthwise, moment_start
+from echelon_solvers.kit.search_network import METRICS, SearchNetwork, search_networks, stage_depths
+from echelon_solvers.kit.service import critical_ratio, multi_echelon_critical_ratio
+from echelon_solvers.kit.tables import base_stock_table, policy_table
+
+__all__ = [
+    "Allocation",
+    "Frontier",
+    "METRICS",
+    "NetworkProblem",
+    "SearchNetwork",
+    "StageCurve",
+    "allocate_budget",
+    "allocate_fill_target",
+    "base_stock_table",
+    "cost_optimal_levels",
+    "critical_ratio",
+    "fit_depthwise",
+    "lead_time_demand_moments",
+    "lead_time_demand_sd",
+    "moment_start",
+    "multi_echelon_critical_ratio",
+    "network_problem",
+    "own_demand",
+    "policy_table",
+    "portfolio_frontier",
+    "problem_networks",
+    "run_copies",
+    "search_networks",
+    "stage_curve",
+    "stage_depths",
+]
