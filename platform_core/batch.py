@@ -168,8 +168,9 @@ def _finish(shared: SharedInputs, idx: np.ndarray, table: pa.Table, messages: li
     """Rows of a solved network; a stage without a complete policy becomes an error."""
     n = idx.size
     status = ["ok"] * n
-    msgs = list(messages)
     solver_msgs = table.column("message").to_pylist() if "message" in table.column_names else [None] * n
+    # an ok row keeps what the solver said (e.g. GSM service times) before the pipeline's notes
+    msgs = ["; ".join(m for m in (solver, own) if m) for solver, own in zip(solver_msgs, messages, strict=True)]
     for name in POLICY_COLUMNS:
         if name not in table.column_names:
             raise RuntimeError(f"solver {shared.settings.solver.name!r} returned no {name!r} column")

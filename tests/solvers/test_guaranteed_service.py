@@ -278,8 +278,6 @@ def test_end_to_end_on_a_generated_dataset(generated_run: tuple[Path, Path]) -> 
     assert gap.min() > -0.06
 
 
-@pytest.mark.xfail(strict=True, reason="platform_core.batch._finish keeps a solver's message only on error "
-                                       "rows; ok rows carry the pipeline's notes (lead-time source)")
 def test_end_to_end_messages_carry_the_committed_service_times(generated_run: tuple[Path, Path]) -> None:
     _, out = generated_run
     rec = pq.read_table(out / "recommendations.parquet")
