@@ -9,6 +9,15 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+SHIPPED_DATA = REPO_ROOT / "tests" / "reference_data"
+# data sets of ../shared/data that the repository does not ship, and why (a test that
+# needs one skips with this reason where ../shared/data is absent)
+NOT_SHIPPED = {
+    "demand/carparts_2674_monthly.csv": (
+        "Hyndman's carparts data is GPL-3 (R package expsmooth), so this Apache-2.0 "
+        "project does not ship it; the test runs where ../shared/data has it"
+    ),
+}
 
 # Ray: keep the local instance quiet in tests.
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
@@ -19,12 +28,30 @@ os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 os.environ["RAY_AUTH_MODE"] = "disabled"
 
 
+class ReferenceData:
+    """Public reference data sets, looked up file by file in ``roots`` (first match wins).
+
+    The team's ``../shared/data`` comes first; a clone without it uses the copies shipped
+    in ``tests/reference_data`` (README there: sources, licences, citations).
+    """
+
+    def __init__(self, roots: tuple[Path, ...]) -> None:
+        self.roots = roots
+
+    def path(self, relative: str) -> Path:
+        """The file ``relative`` (e.g. ``"willems2008/chain_01.json"``); skips when absent."""
+        for root in self.roots:
+            candidate = root / relative
+            if candidate.exists():
+                return candidate
+        reason = NOT_SHIPPED.get(relative, "it is neither shipped in tests/reference_data nor in ../shared/data")
+        pytest.skip(f"reference data {relative} not available: {reason}")
+
+
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """``../shared/data`` (real public data sets); skips where a clone has none."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"real data not available: {SHARED_DATA} is absent (it ships with the team's workspace, not the repository)")
-    return SHARED_DATA
+def shared_data() -> ReferenceData:
+    """Real public data sets: ``../shared/data``, else the copy shipped in the repository."""
+    return ReferenceData((SHARED_DATA, SHIPPED_DATA))
 
 
 @pytest.fixture(scope="session")

@@ -11,17 +11,25 @@
   of compiled kernels overlap the driver's own work instead of the first batches;
 * ``timings`` splits the executor's time into start-up, the solve loop, the driver's
   time in result callbacks and shut-down [s].
+
+A local instance (no cluster address, no routable ``node_ip_address``) listens on
+loopback only and keeps Ray's token authentication; see :meth:`RayExecutor._init_local`.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import logging
+import os
 import time
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from platform_core.executor import BatchFunction, Executor, ResultCallback
 
-__all__ = ["RayExecutor"]
+__all__ = ["RayExecutor", "is_loopback"]
 
 
 def _run_batch(fn: BatchFunction, batch: Any, shared: Any) -> Any:
@@ -45,18 +53,81 @@ def _warm_up(hook: Callable[[], Any] | None) -> int:
     return os.getpid()
 
 
+#: Ray's logger for the token-authentication set-up and the one record it drops from it.
+_AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
+_AUTH_DEFAULT_NOTICE = "Token authentication is enabled for this Ray cluster"
+
+
+def is_loopback(host: str) -> bool:
+    """True for a loopback address or ``localhost`` (IPv4, IPv6 or IPv4-mapped IPv6)."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        addr = ipaddress.ip_address(host.strip().strip("[]").split("%")[0])
+    except ValueError:
+        return False
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    return addr.is_loopback
+
+
+class _DropAuthDefaultNotice(logging.Filter):
+    """Drops Ray's "token authentication is enabled [by default]" notice, nothing else."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(_AUTH_DEFAULT_NOTICE)
+
+
+@contextmanager
+def _quiet_default_auth_notice() -> Iterator[None]:
+    """Silence the token-auth notice of a new local instance while ``ray.init`` runs."""
+    logger = logging.getLogger(_AUTH_LOGGER)
+    notice_filter = _DropAuthDefaultNotice()
+    logger.addFilter(notice_filter)
+    try:
+        yield
+    finally:
+        logger.removeFilter(notice_filter)
+
+
+@contextmanager
+def _single_machine_mode() -> Iterator[None]:
+    """Let ``ray.init`` give a new local instance the loopback address as its node IP.
+
+    Ray's C++ servers (GCS, raylet, object manager, workers) listen on loopback when the
+    node IP is a loopback address and on every interface otherwise.  ``ray.init`` turns a
+    loopback ``_node_ip_address`` into the host's routable address, except in Ray's
+    single-machine mode (the mode of macOS and Windows, environment variable
+    ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``), which Ray reads from
+    ``ray._private.ray_constants.ENABLE_RAY_CLUSTER``.  This switches that mode on for
+    the duration of one ``ray.init`` call (whether or not ``ray`` was imported before);
+    :meth:`RayExecutor._init_local` checks the outcome.
+    """
+    from ray._private import ray_constants
+
+    before = getattr(ray_constants, "ENABLE_RAY_CLUSTER", True)
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = before
+
+
 class RayExecutor(Executor):
     """Ray tasks, one per batch.
 
     Args:
         address: a Ray cluster address (``ray://`` or ``host:port``, or ``"auto"``);
-            None starts a local Ray instance (``ray.init()``).
+            None starts a local Ray instance that listens on loopback only (unless
+            ``RAY_ADDRESS`` is set: then Ray joins that cluster).
         num_workers: CPUs of the local instance (ignored with ``address``); None = all.
         cpus_per_task: CPUs reserved per task (Numba threads per task follow it).
         max_in_flight: outstanding tasks at most; None = 2 x the cluster's CPUs.
         max_retries: re-runs of a task whose worker process died.
-        node_ip_address: this driver's IP as the cluster should see it (multi-homed
-            hosts; ``127.0.0.1`` for a loopback-only cluster); None = Ray's choice.
+        node_ip_address: this node's IP as the cluster should see it (multi-homed
+            hosts).  With ``address``: the driver's IP (None = Ray's choice).  Without:
+            None or a loopback address keeps the local instance on loopback; a routable
+            address makes it listen on every interface, for nodes that join it.
     """
 
     name = "ray"
@@ -86,20 +157,50 @@ class RayExecutor(Executor):
 
         if not ray.is_initialized():
             t0 = time.perf_counter()
+            # configure_logging=False: Ray leaves the driver's logging alone (its INFO
+            # lines stay off the console; warnings and errors still reach it), and
+            # log_to_driver=True forwards what workers print, errors included
             kwargs: dict[str, Any] = {
                 "include_dashboard": False,
                 "log_to_driver": True,
                 "configure_logging": False,
             }
-            if self.node_ip_address:
-                kwargs["_node_ip_address"] = self.node_ip_address
-            if self.address:
+            if self.address or os.environ.get("RAY_ADDRESS"):
+                if self.node_ip_address:
+                    kwargs["_node_ip_address"] = self.node_ip_address
                 ray.init(address=self.address, **kwargs)
             else:
-                ray.init(num_cpus=self.num_workers, **kwargs)
+                self._init_local(ray, kwargs)
             self._started_here = True
             self.timings["startup_seconds"] = time.perf_counter() - t0
         return ray
+
+    def _init_local(self, ray: Any, kwargs: dict[str, Any]) -> None:
+        """Start a local instance: loopback only, token authentication on, quiet.
+
+        * Loopback: with no ``node_ip_address`` (or a loopback one) the node IP is the
+          loopback address, so every Ray server of the instance listens on loopback only
+          (:func:`_single_machine_mode`); a routable ``node_ip_address`` is passed on and
+          the instance listens on every interface, as Ray does by default.
+        * Token authentication: Ray's default for a new local instance (the token is
+          ``~/.ray/auth_token``, created when missing; ``RAY_AUTH_MODE`` overrides it).
+          Only Ray's notice that it is on by default is kept off the console.
+        """
+        routable = self.node_ip_address is not None and not is_loopback(self.node_ip_address)
+        with _quiet_default_auth_notice():
+            if routable:
+                ray.init(num_cpus=self.num_workers, _node_ip_address=self.node_ip_address, **kwargs)
+                return
+            with _single_machine_mode():
+                ray.init(num_cpus=self.num_workers, **kwargs)
+        node_ip = str(ray.util.get_node_ip_address())
+        if not is_loopback(node_ip):
+            warnings.warn(
+                f"the local Ray instance got node IP {node_ip}, not loopback, so its servers "
+                "listen on every interface (has Ray's single-machine mode changed?)",
+                RuntimeWarning,
+                stacklevel=3,
+            )
 
     def start(self, warm_up: Callable[[], Any] | None = None) -> None:
         """Start or connect to Ray and queue one warm-up task per task slot (no waiting)."""

@@ -7,6 +7,13 @@ lead-time demand with a lead time of ``horizon`` periods and no review period). 
 outcome is the observed sum; a (series, origin) pair is skipped when the window has a
 missing value or the training part is shorter than ``min_train`` periods.
 
+Every forecaster is scored on what it forecasts: its ``lead_time_demand`` for a lead time
+of exactly ``horizon`` periods and no review period, the distribution ``echelon run``
+would plan with.  For ``bootstrap`` (the default forecaster of ``echelon run``) that is
+the distribution of sums of ``horizon`` consecutive periods of its window (circular
+blocks), so serial dependence within the horizon is scored as it is forecast.  Names are
+resolved through the plugin registry ``echelon run`` uses (:func:`forecaster_classes`).
+
 Metrics, averaged over (series, origin) pairs, per demand class of the training part
 (ADI/CV², :mod:`platform_core.forecasting.classes`) and over all:
 
@@ -45,6 +52,7 @@ __all__ = [
     "LEVELS",
     "backtest",
     "backtest_lead_times",
+    "forecaster_classes",
     "score_distributions",
     "summarise",
 ]
@@ -93,6 +101,28 @@ def summarise(name: str, labels: np.ndarray, metrics: dict[str, np.ndarray]) -> 
     return rows
 
 
+def forecaster_classes(names: Sequence[str]) -> dict[str, type[Forecaster]]:
+    """Forecaster classes by registered name, from the registry ``echelon run`` uses.
+
+    That registry holds ``bootstrap``, the models of ``echelon_demand.models`` and the
+    forecasters of installed third-party plugins.
+
+    Args:
+        names: registered forecaster names.
+
+    Returns:
+        ``{name: class}`` in the order of ``names``.
+
+    Raises:
+        platform_core.plugin_host.UnknownComponentError: a name no plugin registered (the
+            message lists the registered ones).
+    """
+    from platform_core.plugin_host import PluginHost
+
+    host = PluginHost()
+    return {str(n): host.forecaster(str(n)) for n in names}
+
+
 def backtest(
     demand: DemandSeries,
     forecasters: Mapping[str, Forecaster] | Sequence[str],
@@ -108,8 +138,8 @@ def backtest(
 
     Args:
         demand: the series (oldest period first).
-        forecasters: name -> unfitted forecaster, or names from
-            ``echelon_demand.models.FORECASTERS`` (default parameters).
+        forecasters: name -> unfitted forecaster, or registered forecaster names
+            (:func:`forecaster_classes`; default parameters).
         horizon: periods summed per forecast [periods].
         origins: number of forecast origins.
         step: periods between consecutive origins [periods].
@@ -124,9 +154,7 @@ def backtest(
         first); with ``return_details`` also ``{name: {metric: array, "class": labels}}``.
     """
     if not isinstance(forecasters, Mapping):
-        from echelon_demand.models import FORECASTERS
-
-        forecasters = {str(n): FORECASTERS[str(n)]() for n in forecasters}
+        forecasters = {n: cls() for n, cls in forecaster_classes(list(forecasters)).items()}
     h = int(horizon)
     lengths = np.diff(np.asarray(demand.indptr, dtype=np.int64))
     details: dict[str, dict[str, list[np.ndarray]]] = {n: {} for n in forecasters}

@@ -9,7 +9,8 @@ from typing import Any
 
 __all__ = ["add_backtest_command", "run_backtest_command"]
 
-DEFAULT_MODELS = "auto,negbin,poisson,tsb,sba"
+#: the default forecaster of ``echelon run`` first, then the main learned models
+DEFAULT_MODELS = "bootstrap,auto,negbin,poisson,tsb,sba"
 
 
 def add_backtest_command(subparsers: Any) -> argparse.ArgumentParser:
@@ -26,7 +27,8 @@ def add_backtest_command(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--horizon", type=int, default=3, help="periods summed per forecast [periods] (default 3)")
     p.add_argument("--origins", type=int, default=3, help="rolling forecast origins (default 3)")
     p.add_argument("--models", default=DEFAULT_MODELS,
-                   help=f"comma-separated forecaster names (default {DEFAULT_MODELS})")
+                   help="comma-separated registered forecaster names, as `echelon plugins` "
+                   f"lists them (default {DEFAULT_MODELS})")
     p.set_defaults(func=run_backtest_command)
     return p
 
@@ -52,14 +54,15 @@ def _read_demand(data_dir: str):  # noqa: ANN202 - pyarrow table
 
 def run_backtest_command(args: argparse.Namespace) -> int:
     """Handler of ``echelon backtest``; returns the process exit code."""
-    from echelon_demand.backtest import backtest
-    from echelon_demand.models import FORECASTERS
+    from echelon_demand.backtest import backtest, forecaster_classes
     from platform_core.forecasting.series import demand_series_from_table
+    from platform_core.plugin_host import UnknownComponentError
 
     names = [m.strip() for m in str(args.models).split(",") if m.strip()]
-    unknown = [m for m in names if m not in FORECASTERS]
-    if unknown:
-        print(f"error: unknown forecaster(s) {unknown}; known: {sorted(FORECASTERS)}", file=sys.stderr)
+    try:
+        classes = forecaster_classes(names)
+    except UnknownComponentError as err:
+        print(f"error: --models: {err}", file=sys.stderr)
         return 2
     try:
         table = _read_demand(args.data_dir)
@@ -67,7 +70,8 @@ def run_backtest_command(args: argparse.Namespace) -> int:
         print(f"error: cannot read demand from {args.data_dir}: {err}", file=sys.stderr)
         return 2
     demand = demand_series_from_table(table)
-    result = backtest(demand, names, horizon=args.horizon, origins=args.origins, out=args.out)
+    forecasters = {name: cls() for name, cls in classes.items()}
+    result = backtest(demand, forecasters, horizon=args.horizon, origins=args.origins, out=args.out)
     assert not isinstance(result, tuple)
     cols = ["forecaster", "demand_class", "n", "crps", "spl_50", "spl_90", "spl_95", "coverage_80", "coverage_90"]
     print(f"backtest: {len(demand)} series, horizon {args.horizon} periods, {args.origins} origins")

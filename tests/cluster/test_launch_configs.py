@@ -18,6 +18,11 @@ def test_ray_cluster_launcher_yaml():
     assert cfg["head_node_type"] in cfg["available_node_types"]
     assert any("ray start --head" in c for c in cfg["head_start_ray_commands"])
     assert any("$RAY_HEAD_IP" in c for c in cfg["worker_start_ray_commands"])
+    # token authentication on every node, with the token mounted from the launching machine
+    for key in ("head_start_ray_commands", "worker_start_ray_commands"):
+        starts = [c for c in cfg[key] if "ray start" in c]
+        assert starts and all("RAY_AUTH_MODE=token" in c for c in starts), key
+    assert "~/.ray/auth_token" in cfg["file_mounts"]
 
 
 def test_kuberay_rayjob_manifest():
@@ -26,3 +31,4 @@ def test_kuberay_rayjob_manifest():
     assert "echelon run" in job["spec"]["entrypoint"] and "--address auto" in job["spec"]["entrypoint"]
     assert job["spec"]["rayClusterSpec"]["rayVersion"] == _ray_pin()
     assert job["spec"]["rayClusterSpec"]["workerGroupSpecs"][0]["maxReplicas"] >= 1
+    assert job["spec"]["rayClusterSpec"]["authOptions"] == {"mode": "token"}

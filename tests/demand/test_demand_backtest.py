@@ -90,3 +90,60 @@ def test_cli_backtest_on_generated_dataset(generated_dataset, capsys):
     out = capsys.readouterr()
     assert "note:" not in out.err  # the full dataset loaded through load_dataset
     assert "auto" in out.out
+
+
+def test_cli_backtests_bootstrap_the_default_forecaster_of_run(tmp_path, capsys):
+    from platform_core.config import ComponentChoice
+
+    assert ComponentChoice().forecaster == "bootstrap"  # what `echelon run` uses by default
+    pq.write_table(demand_table(), tmp_path / "demand.parquet")
+    parser = argparse.ArgumentParser()
+    add_backtest_command(parser.add_subparsers())
+    args = parser.parse_args(["backtest", str(tmp_path), "--horizon", "2", "--origins", "2",
+                              "--models", "bootstrap,poisson"])
+    assert args.func(args) == 0, capsys.readouterr().err
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()]
+    assert any(r[:2] == ["bootstrap", "all"] for r in rows)
+    # the default list of `echelon backtest` includes the default forecaster of `echelon run`
+    default = parser.parse_args(["backtest", str(tmp_path)])
+    assert "bootstrap" in default.models.split(",")
+
+
+def test_backtest_resolves_every_registered_forecaster_name():
+    from echelon_demand.backtest import forecaster_classes
+    from echelon_demand.bootstrap import BootstrapForecaster
+
+    from platform_core.plugin_host import PluginHost, UnknownComponentError
+
+    registered = {c.name: c.cls for c in PluginHost().components("forecaster")}
+    assert forecaster_classes(list(registered)) == registered
+    assert forecaster_classes(["bootstrap"])["bootstrap"] is BootstrapForecaster
+    with pytest.raises(UnknownComponentError, match="bootstrap"):  # the message lists the known names
+        forecaster_classes(["nope"])
+
+
+def test_backtest_scores_bootstrap_on_its_block_sums():
+    # Demand alternates 0, 2, 0, 2, ...: every sum of two consecutive periods is exactly 2,
+    # so the block bootstrap's lead-time demand over H = 2 periods is the point 2 and the
+    # outcome is 2 (CRPS 0), while a model that treats periods as independent spreads
+    # mass over {0, 2, 4} (Poisson: CRPS > 0).  Training part: 40 periods, even, so the
+    # circular blocks keep the alternation.
+    T = 42
+    ds = DemandSeries(["alt"], np.tile([0.0, 2.0], T // 2), np.zeros(T, bool), np.array([0, T]))
+    rows = {r["forecaster"]: r for r in backtest(ds, ["bootstrap", "poisson"], horizon=2, origins=1,
+                                                  min_train=6).to_pylist()
+            if r["demand_class"] == "all"}
+    assert rows["bootstrap"]["n"] == 1
+    assert rows["bootstrap"]["crps"] == pytest.approx(0.0, abs=1e-12)
+    assert rows["bootstrap"]["coverage_90"] == 1.0
+    assert rows["poisson"]["crps"] > 0.3
+
+
+def test_backtest_bootstrap_is_calibrated_on_iid_poisson():
+    # i.i.d. Poisson demand: the empirical block bootstrap is a consistent estimate of
+    # the sum's distribution, so its central intervals cover about their level
+    table = backtest(poisson_panel(n=150, T=60, seed=4), ["bootstrap"], horizon=2, origins=2)
+    row = next(r for r in table.to_pylist() if r["demand_class"] == "all")
+    assert row["n"] == 300
+    assert 0.83 <= row["coverage_90"] <= 0.98
+    assert 0.72 <= row["coverage_80"] <= 0.9

@@ -1,4 +1,8 @@
-"""Checks on the real data sets in ../shared/data (skipped where absent)."""
+"""Checks on real data sets: ../shared/data, else the copies in tests/reference_data.
+
+carparts (GPL-3) is not shipped, so its tests skip where ../shared/data is absent; SCMS
+(US-government open data) is shipped and always runs.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = ROOT.parent / "shared" / "data"
-CARPARTS = SHARED / "demand" / "carparts_2674_monthly.csv"
-SCMS = SHARED / "leadtimes" / "scms_vendor_leadtimes.csv"
-
-needs_carparts = pytest.mark.skipif(not CARPARTS.exists(),
-                                    reason=f"real data {CARPARTS} absent (needs ../shared/data)")
-needs_scms = pytest.mark.skipif(not SCMS.exists(), reason=f"real data {SCMS} absent (needs ../shared/data)")
+CARPARTS = "demand/carparts_2674_monthly.csv"
+SCMS = "leadtimes/scms_vendor_leadtimes.csv"
 
 
 def _bench(name: str):
@@ -30,11 +28,10 @@ def _bench(name: str):
             sys.path.remove(bench)
 
 
-@needs_carparts
-def test_carparts_layout_and_classes():
+def test_carparts_layout_and_classes(shared_data):
     from platform_core.forecasting.classes import classify
 
-    ds = _bench("forecast_carparts").load()
+    ds = _bench("forecast_carparts").load(shared_data.path(CARPARTS))
     assert len(ds) == 2674
     vals = ds.values[~np.isnan(ds.values)]
     assert 0.70 < np.mean(vals == 0) < 0.78
@@ -42,12 +39,11 @@ def test_carparts_layout_and_classes():
     assert np.mean(labels == "intermittent") > 0.7
 
 
-@needs_carparts
-def test_carparts_auto_beats_croston_distribution_on_a_subset():
+def test_carparts_auto_beats_croston_distribution_on_a_subset(shared_data):
     from echelon_demand.backtest import backtest
     from echelon_demand.models._common import subset
 
-    ds = _bench("forecast_carparts").load()
+    ds = _bench("forecast_carparts").load(shared_data.path(CARPARTS))
     sub = subset(ds, np.arange(0, 2674, 5))
     rows = {r["forecaster"]: r for r in backtest(sub, ["auto", "croston"], horizon=3, origins=1).to_pylist()
             if r["demand_class"] == "all"}
@@ -55,11 +51,10 @@ def test_carparts_auto_beats_croston_distribution_on_a_subset():
     assert 0.85 <= rows["auto"]["coverage_90"] <= 0.97
 
 
-@needs_scms
-def test_scms_receipts_fit_parametric():
+def test_scms_receipts_fit_parametric(shared_data):
     from echelon_leadtime.models import LEAD_TIME_MODELS
 
-    t = _bench("leadtime_scms").load()
+    t = _bench("leadtime_scms").load(shared_data.path(SCMS))
     assert t.num_rows == 4592 - 357
     m = LEAD_TIME_MODELS["gamma"]().fit(t)
     d = [x for x in m.predict(t.slice(0, 50), period_days=7.0) if x is not None]

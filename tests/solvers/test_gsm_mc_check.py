@@ -23,7 +23,6 @@ from echelon_solvers.gsm import (
 from platform_core.distributions import DiscreteDistribution
 
 ROOT = Path(__file__).resolve().parents[2]
-DATA = ROOT.parent / "shared" / "data"
 
 
 def _single(t: float = 4, mu: float = 20, sd: float = 5, z: float = 1.0) -> dict:
@@ -224,9 +223,8 @@ def test_cli_check_and_retune(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "mc_check" not in json.loads(capsys.readouterr().out)
 
 
-@pytest.mark.skipif(not (DATA / "willems2008").is_dir(), reason="../shared/data/willems2008 is absent")
-def test_real_chain_stage_times_lower_service() -> None:
-    path = DATA / "willems2008" / "chain_01.json"
+def test_real_chain_stage_times_lower_service(shared_data) -> None:
+    path = shared_data.path("willems2008/chain_01.json")
     net = load_network(path)
     sol = solve_gsm(net, 0.25, time_limit=5)
     kw = {"replications": 6, "periods": 1500, "seed": 0}
@@ -239,9 +237,8 @@ def test_real_chain_stage_times_lower_service() -> None:
         assert r["target"] == pytest.approx(0.95, abs=1e-6)
 
 
-@pytest.mark.skipif(not (DATA / "gsm_reference").is_dir(), reason="../shared/data/gsm_reference is absent")
-def test_bulldozer_fixed_times_close_to_target() -> None:
-    net = load_network(DATA / "gsm_reference" / "bulldozer.json")
+def test_bulldozer_fixed_times_close_to_target(shared_data) -> None:
+    net = load_network(shared_data.path("gsm_reference/bulldozer.json"))
     sol = solve_gsm(net, 0.3)
     rep = check_solution(net, sol, replications=10, periods=2000)
     row = rep.table.to_pylist()[0]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 
 import pytest
 from echelon_solvers.gsm import (
@@ -18,23 +17,16 @@ from echelon_solvers.gsm import (
     solve_tree,
 )
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-REF = SHARED / "gsm_reference"
-WILLEMS = SHARED / "willems2008"
-
-needs_ref = pytest.mark.skipif(not REF.is_dir(), reason=f"shared GSM reference data absent ({REF})")
-needs_willems = pytest.mark.skipif(not WILLEMS.is_dir(),
-                                   reason=f"shared Willems (2008) data absent ({WILLEMS})")
+# data: ../shared/data, else tests/reference_data (the `shared_data` fixture, tests/conftest.py)
 
 
-def _load(name: str) -> dict:
-    return json.loads((REF / f"{name}.json").read_text())
+def _load(shared_data, name: str) -> dict:
+    return json.loads(shared_data.path(f"gsm_reference/{name}.json").read_text())
 
 
-@needs_ref
 @pytest.mark.parametrize("name", ["bulldozer", "battery"])
-def test_graves_willems_published_optimum(name: str) -> None:
-    data = _load(name)
+def test_graves_willems_published_optimum(shared_data, name: str) -> None:
+    data = _load(shared_data, name)
     exp = data["expected"]
     net = network_from_dict(data, name)
     sol = solve_tree(net, exp["holding_cost_rate"])
@@ -45,9 +37,8 @@ def test_graves_willems_published_optimum(name: str) -> None:
     assert net.total_cost(pub, exp["holding_cost_rate"]) == pytest.approx(sol.total_cost, rel=1e-9)
 
 
-@needs_ref
-def test_digital_camera_scenarios() -> None:
-    data = _load("digital_camera")
+def test_digital_camera_scenarios(shared_data) -> None:
+    data = _load(shared_data, "digital_camera")
     rate = data["expected"]["holding_cost_rate"]
     for sc in data["expected"]["scenarios"]:
         d = copy.deepcopy(data)
@@ -59,9 +50,8 @@ def test_digital_camera_scenarios() -> None:
         assert sol.total_cost == pytest.approx(sc["optimal_annual_cost"], rel=1e-2), sc
 
 
-@needs_ref
-def test_bnb_on_tree_agrees_with_tree_dp() -> None:
-    data = _load("bulldozer")
+def test_bnb_on_tree_agrees_with_tree_dp(shared_data) -> None:
+    data = _load(shared_data, "bulldozer")
     net = network_from_dict(data, "bulldozer")
     tree = solve_tree(net, 0.3)
     bnb = solve_bnb(net, 0.3, time_limit=10)
@@ -69,9 +59,8 @@ def test_bnb_on_tree_agrees_with_tree_dp() -> None:
     assert bnb.gap < 1e-6
 
 
-@needs_willems
-def test_small_willems_chain_bnb_vs_milp() -> None:
-    net = load_network(WILLEMS / "chain_01.json")
+def test_small_willems_chain_bnb_vs_milp(shared_data) -> None:
+    net = load_network(shared_data.path("willems2008/chain_01.json"))
     assert not net.is_spanning_forest()
     bnb = solve_bnb(net, 0.25, time_limit=20)
     mil = solve_milp(net, 0.25, time_limit=20)
@@ -83,10 +72,9 @@ def test_small_willems_chain_bnb_vs_milp() -> None:
     assert heur.total_cost >= mil.lower_bound * (1 - 1e-9)
 
 
-@needs_willems
 @pytest.mark.parametrize("chain", ["02", "03", "05", "22"])
-def test_willems_chains_bounds_are_consistent(chain: str) -> None:
-    net = load_network(WILLEMS / f"chain_{chain}.json")
+def test_willems_chains_bounds_are_consistent(shared_data, chain: str) -> None:
+    net = load_network(shared_data.path(f"willems2008/chain_{chain}.json"))
     sol = solve_bnb(net, 0.25, time_limit=5)
     heur = solve_heuristic(net, 0.25)
     assert net.is_feasible(sol.service_times)

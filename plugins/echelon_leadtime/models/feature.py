@@ -2,7 +2,13 @@
 
 Features per receipt: supplier, shipment_mode, country, product_group, location
 (categorical), ``log(1 + quantity)`` [log units] and the month of the order date
-(season).  One :class:`sklearn.ensemble.HistGradientBoostingRegressor` with
+(season).  scikit-learn's native categorical splits take at most ``MAX_CATEGORIES``
+(255) levels per feature: a feature with more levels keeps a category of its own for
+its 254 most frequent levels (most receipts; ties by name) and pools the rarer ones into
+one shared "other" category (``pooled_levels_`` counts them), so a model fits at any
+number of locations or suppliers.  A rare level has too few receipts to be split off on
+its own anyway (``min_samples_leaf``); pooled, it shares the estimate of the other rare
+levels, as an unseen level shares the trees' missing-value branch.  One :class:`sklearn.ensemble.HistGradientBoostingRegressor` with
 ``loss="quantile"`` per level of ``levels`` is trained on ``log(1 + lead days)``
 (quantiles are equivariant under the monotone transform).  Per lane the predicted
 quantiles are sorted (no crossing), mapped back to days and read as a piecewise-linear
@@ -16,6 +22,8 @@ missing (the trees route missing values).  Every lane gets a distribution.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Hashable, Iterable
 from typing import ClassVar, Self
 
 import numpy as np
@@ -27,11 +35,49 @@ from platform_core.components import LeadTimeModel
 from platform_core.distributions import DiscreteDistribution
 from platform_core.forecasting.scores import crps
 
-__all__ = ["QuantileGBMLeadTime", "TunedQuantileGBMLeadTime", "CATEGORICAL", "DEFAULT_LEVELS", "TUNING_GRID"]
+__all__ = [
+    "QuantileGBMLeadTime",
+    "TunedQuantileGBMLeadTime",
+    "CATEGORICAL",
+    "DEFAULT_LEVELS",
+    "MAX_CATEGORIES",
+    "TUNING_GRID",
+    "category_codes",
+]
 
 CATEGORICAL = ("supplier", "shipment_mode", "country", "product_group", "location")
 DEFAULT_LEVELS = (0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98)
 _LANE = ("sku", "location", "supplier")
+#: Most levels of one categorical feature that scikit-learn's HistGradientBoosting takes.
+MAX_CATEGORIES = 255
+
+
+def category_codes(values: Iterable[Hashable | None]) -> tuple[dict[Hashable, float], int]:
+    """Category code per level of one categorical feature, at most ``MAX_CATEGORIES`` codes.
+
+    Up to ``MAX_CATEGORIES`` levels: one code each, in sorted order.  More: the
+    ``MAX_CATEGORIES - 1`` levels with the most occurrences (ties by level) keep a code
+    each, in sorted order, and every other level gets the shared code
+    ``MAX_CATEGORIES - 1`` ("other").
+
+    Args:
+        values: the feature's value per receipt (None = missing, not a level).
+
+    Returns:
+        ``(codes, pooled)``: level -> code [-], and the number of levels pooled into
+        "other" (0 when none).
+    """
+    counts = Counter(v for v in values if v is not None)
+    levels = sorted(counts)  # type: ignore[type-var]  # one type per column
+    if len(levels) <= MAX_CATEGORIES:
+        return {v: float(i) for i, v in enumerate(levels)}, 0
+    by_count = sorted(levels, key=lambda v: -counts[v])  # stable: ties stay sorted by level
+    kept = set(by_count[: MAX_CATEGORIES - 1])
+    codes = {v: float(i) for i, v in enumerate(v for v in levels if v in kept)}
+    other = float(MAX_CATEGORIES - 1)
+    for v in levels:
+        codes.setdefault(v, other)
+    return codes, len(levels) - len(kept)
 
 
 def _month(table: pa.Table) -> np.ndarray:
@@ -58,7 +104,9 @@ class QuantileGBMLeadTime(LeadTimeModel):
 
     Attributes:
         models_: one fitted regressor per level.
-        categories_: per categorical feature, category -> code.
+        categories_: per categorical feature, category -> code (at most
+            ``MAX_CATEGORIES`` distinct codes; see :func:`category_codes`).
+        pooled_levels_: per categorical feature, levels pooled into "other".
         lane_features_: lane -> its latest receipt's feature row.
     """
 
@@ -118,10 +166,10 @@ class QuantileGBMLeadTime(LeadTimeModel):
 
         days = np.maximum(lead_days(receipts), 0.0)
         self.categories_ = {}
+        self.pooled_levels_: dict[str, int] = {}
         for c in CATEGORICAL:
             vals = receipts.column(c).to_pylist() if c in receipts.column_names else []
-            uniq = sorted({v for v in vals if v is not None})
-            self.categories_[c] = {v: float(i) for i, v in enumerate(uniq)}
+            self.categories_[c], self.pooled_levels_[c] = category_codes(vals)
         # latest feature row per lane and per supplier (receipts ordered by date)
         order = np.argsort(receipts.column("order_date").cast(pa.int32()).to_numpy(zero_copy_only=False),
                            kind="stable")
