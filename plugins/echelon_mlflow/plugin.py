@@ -15,10 +15,13 @@ Settings come from ``[tracking]``, a configuration section this plugin owns
 (:mod:`echelon_mlflow.settings`, registered through ``register_config_sections``, with the
 ``echelon run`` options ``--tracking-uri`` and ``--recalibrate``); ``uri = "none"``
 disables tracking.  The MLflow work runs in one low-priority background thread of the
-driver, overlapped with the run.  If tracking fails at any step the run still finishes
-and writes its results, and the failure is reported in the run's notes (each step
-separately).  The plugin also registers the ``registered`` forecaster
-(:mod:`echelon_mlflow.forecaster`) and the ``monitor`` / ``recalibrate`` / ``ui`` commands.
+driver, overlapped with the run.  A tracking server is probed with one bounded request
+(``[tracking] connect_timeout``) before the run is opened and before the results are
+logged, so an unreachable server costs seconds, not MLflow's minutes of retries.  If
+tracking fails at any step the run still finishes and writes its results, and the
+failure is reported in the run's notes (each step separately).  The plugin also
+registers the ``registered`` forecaster (:mod:`echelon_mlflow.forecaster`) and the
+``monitor`` / ``recalibrate`` / ``ui`` commands.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from echelon_mlflow.settings import TrackingSettings
+from echelon_mlflow.stores import check_reachable, redact
 from platform_core.hookspecs import Register, hookimpl
 
 if TYPE_CHECKING:
@@ -123,6 +127,7 @@ class _Tracked:
             from echelon_mlflow.settings import artifact_location
 
             uri = _settings(self.run).uri
+            check_reachable(uri, _settings(self.run).connect_timeout)  # fail in seconds, not minutes
             client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
             name = _settings(self.run).experiment
             exp = client.get_experiment_by_name(name)
@@ -222,6 +227,11 @@ def run_finished(run: RunContext, result: RunResult) -> None:
     client, rid = entry.client, entry.rid
     t0 = time.perf_counter()
     try:
+        check_reachable(_settings(run).uri, _settings(run).connect_timeout)  # it may have gone away mid-run
+    except Exception as exc:  # noqa: BLE001
+        _fail(run, "run end", exc)
+        return
+    try:
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
@@ -251,7 +261,7 @@ def run_finished(run: RunContext, result: RunResult) -> None:
         # time spent in this plugin's work (all but this metric and the status update)
         client.log_metric(rid, "tracking.seconds", entry.seconds + time.perf_counter() - t0)
         client.set_terminated(rid, "FINISHED")
-        run.notes.append(f"logged to MLflow run {rid} at {_settings(run).uri}")
+        run.notes.append(f"logged to MLflow run {rid} at {redact(_settings(run).uri)}")
     except Exception as exc:  # noqa: BLE001
         _fail(run, "run end", exc)
 
@@ -266,6 +276,7 @@ def run_failed(run: RunContext, error: BaseException) -> None:
     if entry.client is None:
         return
     try:
+        check_reachable(_settings(run).uri, _settings(run).connect_timeout)  # do not hold up the error for minutes
         entry.client.set_tag(entry.rid, "echelon.error", f"{type(error).__name__}: {error}"[:5000])
         entry.client.set_terminated(entry.rid, "FAILED")
     except Exception:  # noqa: BLE001 - already failing; keep the original error

@@ -13,7 +13,9 @@ Keys (all optional; defaults in brackets):
 * ``reference_runs`` [1] — runs of a version that form its reference window;
 * ``monitoring_experiment`` [``<experiment>-monitoring``];
 * ``drift_alpha`` [0.01], ``drift_psi`` [0.25], ``drift_coverage_drop`` [0.15],
-  ``drift_pit_shift`` [0.1], ``drift_min_obs`` [30] — see :mod:`echelon_mlflow.monitor`.
+  ``drift_pit_shift`` [0.1], ``drift_min_obs`` [30] — see :mod:`echelon_mlflow.monitor`;
+* ``connect_timeout`` [5.0] — how long a tracking server may take to answer Echelon's
+  probe before tracking gives up [s] (:mod:`echelon_mlflow.stores`).
 """
 
 from __future__ import annotations
@@ -82,6 +84,7 @@ class TrackingSettings:
     drift_coverage_drop: float = 0.15
     drift_pit_shift: float = 0.1
     drift_min_obs: int = 30
+    connect_timeout: float = 5.0
 
     def __post_init__(self) -> None:
         if self.recalibrate not in ("off", "auto"):
@@ -90,6 +93,8 @@ class TrackingSettings:
             raise ValueError(f"reference_runs must be >= 1, got {self.reference_runs}")
         if self.holdout_periods < 1:
             raise ValueError(f"holdout_periods must be >= 1, got {self.holdout_periods}")
+        if not self.connect_timeout > 0:
+            raise ValueError(f"connect_timeout must be > 0 [s], got {self.connect_timeout}")
 
     @property
     def enabled(self) -> bool:

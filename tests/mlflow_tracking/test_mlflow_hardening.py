@@ -1,0 +1,108 @@
+"""Hardening of the tracking plugin (issue #22): fail fast, no store on a failed run, and
+registry models that are checked before they are unpickled."""
+
+import os
+import socket
+import time
+
+import pytest
+
+from platform_core.config import load_config
+from platform_core.pipeline import run
+
+FAST = {"solver": {"replications": 20, "periods": 150}}
+HTTP_ENV = ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT",
+            "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR")
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on: bound once, then closed."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return int(port)
+
+
+# ---- 1. an unreachable server fails fast -------------------------------------------
+def test_unreachable_server_fails_fast_without_changing_the_environment(generated_dataset, tmp_path, monkeypatch):
+    """MLflow's own retries (7, exponential back-off) took about 4 minutes here."""
+    for var in HTTP_ENV:
+        monkeypatch.delenv(var, raising=False)
+    uri = f"http://127.0.0.1:{_closed_port()}"
+    cfg = load_config(overrides={"run": {"executor": "in_process"}, "tracking": {"uri": uri, "experiment": "t"},
+                                 **FAST})
+    t0 = time.perf_counter()
+    result = run(generated_dataset, tmp_path / "out", cfg, progress=False)
+    elapsed = time.perf_counter() - t0
+    # the whole run (in process, 240 SKU-locations) takes a few seconds; the retries took ~260 s
+    assert elapsed < 30, f"run took {elapsed:.1f} s"
+    assert result.recommendations_path.exists()
+    notes = [n for n in result.notes if "MLflow tracking failed" in n]
+    assert notes and uri in notes[0] and "unreachable" in notes[0], result.notes
+    assert not any(var in os.environ for var in HTTP_ENV)  # the user's process is left alone
+
+
+def test_reachability_probe_is_bounded(tmp_path):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from echelon_mlflow.stores import TrackingStoreUnreachable, check_reachable
+
+    t0 = time.perf_counter()
+    with pytest.raises(TrackingStoreUnreachable, match="refused|unreachable"):
+        check_reachable(f"http://127.0.0.1:{_closed_port()}", timeout=2.0)
+    assert time.perf_counter() - t0 < 1.0  # refused at once, no retries
+
+    class Health(BaseHTTPRequestHandler):
+        status = 200
+
+        def do_GET(self):  # noqa: N802 - http.server's name
+            self.send_response(self.status)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        check_reachable(f"http://127.0.0.1:{server.server_port}", timeout=2.0)  # any answer will do
+        Health.status = 503  # a gateway whose server is down: MLflow would retry it for minutes
+        with pytest.raises(TrackingStoreUnreachable, match="503"):
+            check_reachable(f"http://127.0.0.1:{server.server_port}/", timeout=2.0)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    # a listener that never answers: bounded by the timeout (connect, then read)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)
+    try:
+        t0 = time.perf_counter()
+        with pytest.raises(TrackingStoreUnreachable, match="no answer|timed out"):
+            check_reachable(f"http://127.0.0.1:{silent.getsockname()[1]}", timeout=0.5)
+        assert time.perf_counter() - t0 < 3.0
+    finally:
+        silent.close()
+    # stores that are not HTTP servers are not probed
+    check_reachable(f"sqlite:///{tmp_path / 'x.db'}", timeout=0.1)
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_monitor_and_recalibrate_fail_fast_with_a_clear_error(tmp_path, capsys, monkeypatch):
+    from platform_core.cli import main as cli_main
+
+    for var in HTTP_ENV:
+        monkeypatch.delenv(var, raising=False)
+    uri = f"http://127.0.0.1:{_closed_port()}"
+    t0 = time.perf_counter()
+    assert cli_main(["monitor", "--tracking-uri", uri]) == 2
+    assert f"echelon: error: tracking server {uri} unreachable" in capsys.readouterr().err
+    assert time.perf_counter() - t0 < 10
+    # a store that does not exist is reported, not created
+    missing = tmp_path / "nowhere.db"
+    assert cli_main(["monitor", "--tracking-uri", f"sqlite:///{missing}"]) == 2
+    assert f"no MLflow store at {missing}" in capsys.readouterr().err
+    assert not missing.exists()
