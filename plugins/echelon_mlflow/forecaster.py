@@ -44,6 +44,9 @@ def underlying_component(model: str) -> str:
 @functools.lru_cache(maxsize=4)
 def _load(tracking_uri: str, model: str, version: str) -> Any:
     from echelon_mlflow import registry
+    from echelon_mlflow.stores import require_existing_store
+
+    require_existing_store(tracking_uri)  # reading must not create an empty store
 
     if not version.isdigit():
         import mlflow
@@ -78,8 +81,9 @@ class RegisteredForecaster(BatchForecaster):
     def prepare(cls, params: Mapping[str, Any], run: RunContext) -> dict[str, Any]:
         """Pin the alias to a version and fill ``tracking_uri`` (driver, before batches).
 
-        A version that cannot be resolved is left as given and noted in the run's notes;
-        the batches then report the failure per network.
+        A version that cannot be resolved, or a store that does not exist (it is not
+        created: this runs before the input is read) or does not answer, is left as given
+        and noted in the run's notes; the batches then report the failure per network.
         """
         out = dict(params)
         tracking = run.config.plugin_sections.get("tracking")
@@ -91,6 +95,9 @@ class RegisteredForecaster(BatchForecaster):
         try:
             import mlflow
 
+            from echelon_mlflow.stores import require_existing_store
+
+            require_existing_store(uri, float(getattr(tracking, "connect_timeout", 5.0)))
             client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
             model = str(out.get("model", "echelon-demand-quantile_gbm"))
             out["version"] = str(client.get_model_version_by_alias(model, version).version)

@@ -106,3 +106,16 @@ def test_monitor_and_recalibrate_fail_fast_with_a_clear_error(tmp_path, capsys, 
     assert cli_main(["monitor", "--tracking-uri", f"sqlite:///{missing}"]) == 2
     assert f"no MLflow store at {missing}" in capsys.readouterr().err
     assert not missing.exists()
+
+
+# ---- 2. a failed run leaves no store ------------------------------------------------
+@pytest.mark.parametrize("forecaster", ["bootstrap", "registered"])
+def test_a_run_on_a_missing_data_directory_creates_no_store(tmp_path, monkeypatch, forecaster):
+    monkeypatch.chdir(tmp_path)  # the default store is ./mlflow.db
+    cfg = load_config(overrides={"run": {"executor": "in_process"}, "components": {"forecaster": forecaster}})
+    assert cfg.section("tracking").uri == "sqlite:///mlflow.db"
+    with pytest.raises(Exception) as info:
+        run(tmp_path / "no-such-dir", tmp_path / "out", cfg, progress=False)
+    assert "no-such-dir" in str(info.value)
+    time.sleep(0.5)  # a late background open would show up here
+    assert sorted(p.name for p in tmp_path.iterdir()) == [], "the failed run created files"
