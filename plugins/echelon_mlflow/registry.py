@@ -17,6 +17,7 @@ Each version carries tags ``echelon.kind``, ``echelon.component``, ``echelon.as_
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -46,19 +47,38 @@ def registered_name(kind: str, component: str) -> str:
     return f"echelon-{kind}-{component}"
 
 
+_URI_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+
+
 @contextlib.contextmanager
 def _using(uri: str) -> Iterator[None]:
-    """Point MLflow's fluent API at ``uri`` for the block, then restore it."""
-    import mlflow
+    """Point MLflow's fluent API at ``uri`` for the block, then restore it exactly.
 
-    prev_t, prev_r = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    ``mlflow.set_tracking_uri`` / ``set_registry_uri`` also export
+    ``MLFLOW_TRACKING_URI`` / ``MLFLOW_REGISTRY_URI``; restoring with the values
+    ``get_*_uri`` returned would leave both URIs pinned (to ``./mlflow.db`` when the
+    process had set none), so the process's own MLflow calls would later go there.
+    The unset state and the environment are restored as they were.
+    """
+    import mlflow
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    prev_t, prev_r = tracking_utils._tracking_uri, registry_utils._registry_uri
+    prev_env = {k: os.environ.get(k) for k in _URI_ENV}
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     try:
         yield
     finally:
-        mlflow.set_tracking_uri(prev_t)
-        mlflow.set_registry_uri(prev_r)
+        # None: back to unset, as MLflow's own _use_tracking_uri does (it also resets the tracer)
+        mlflow.set_tracking_uri(prev_t)  # type: ignore[arg-type]
+        registry_utils._registry_uri = prev_r
+        for k, v in prev_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 @contextlib.contextmanager

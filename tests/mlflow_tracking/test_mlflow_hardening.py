@@ -4,10 +4,15 @@ registry models that are checked before they are unpickled."""
 import os
 import socket
 import time
+from pathlib import Path
 
+import mlflow
+import numpy as np
 import pytest
 
+from platform_core.components import DemandSeries
 from platform_core.config import load_config
+from platform_core.distributions import DiscreteDistribution
 from platform_core.pipeline import run
 
 FAST = {"solver": {"replications": 20, "periods": 150}}
@@ -119,3 +124,77 @@ def test_a_run_on_a_missing_data_directory_creates_no_store(tmp_path, monkeypatc
     assert "no-such-dir" in str(info.value)
     time.sleep(0.5)  # a late background open would show up here
     assert sorted(p.name for p in tmp_path.iterdir()) == [], "the failed run created files"
+
+
+# ---- 3. registry models are checked before they are unpickled -----------------------
+class PointForecaster:
+    """A 'fitted' global forecaster: every series' next period is ``level`` units."""
+
+    def __init__(self, level: int) -> None:
+        self.level = level
+
+    def predict_series(self, demand):
+        return [DiscreteDistribution.point(self.level)] * len(demand)
+
+
+class Payload:
+    """Unpickling this creates ``path``: the test's stand-in for arbitrary code."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def _demand() -> DemandSeries:
+    return DemandSeries(keys=["A@L1", "B@L1"], values=np.array([1.0, 2.0, 3.0, 4.0]),
+                        stocked_out=np.zeros(4, dtype=bool), indptr=np.array([0, 2, 4]))
+
+
+@pytest.fixture(scope="module")
+def registry_store(tmp_path_factory):
+    """A sqlite store with ``echelon-demand-point`` v1..v3 (logged by Echelon) and
+    ``plain-point`` v1 (logged with plain MLflow: no recorded SHA-256)."""
+    from echelon_mlflow import registry
+
+    root = tmp_path_factory.mktemp("registry")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    exp = client.create_experiment("t", artifact_location=str(root / "mlruns" / "t"))
+    rid = client.create_run(exp).info.run_id
+    for level in (3, 5, 7):
+        registry.log_model_version(uri, rid, "demand", "point", PointForecaster(level))
+    from echelon_mlflow.pyfunc_models import DemandModel
+
+    with registry._using(uri), mlflow.start_run(run_id=rid):
+        mlflow.pyfunc.log_model(name="plain", python_model=DemandModel(PointForecaster(9), "point"),
+                                registered_model_name="plain-point", pip_requirements=["mlflow"])
+    client.set_terminated(rid, "FINISHED")
+    return {"uri": uri, "root": root, "client": client}
+
+
+def _artifact_dir(store, name, version) -> Path:
+    path = Path(store["client"].get_model_version_download_uri(name, version))
+    assert path.is_dir(), path
+    return path
+
+
+def test_registering_leaves_the_process_mlflow_uris_alone(registry_store, monkeypatch):
+    """Echelon's registration used to leave MLFLOW_TRACKING_URI / _REGISTRY_URI pinned
+    (to ./mlflow.db when the user had set none), so the user's later MLflow calls went there."""
+    from echelon_mlflow import registry
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    for var in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(tracking_utils, "_tracking_uri", None)
+    monkeypatch.setattr(registry_utils, "_registry_uri", None)
+    uri, client = registry_store["uri"], registry_store["client"]
+    rid = client.create_run(client.get_experiment_by_name("t").experiment_id).info.run_id
+    registry.log_model_version(uri, rid, "demand", "other", PointForecaster(1))
+    assert "MLFLOW_TRACKING_URI" not in os.environ and "MLFLOW_REGISTRY_URI" not in os.environ
+    assert tracking_utils._tracking_uri is None and registry_utils._registry_uri is None
+    mlflow.set_tracking_uri("sqlite:////elsewhere/x.db")  # the user's choice is followed by the registry
+    assert mlflow.get_registry_uri() == "sqlite:////elsewhere/x.db"
