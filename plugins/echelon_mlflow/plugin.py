@@ -70,6 +70,8 @@ def _params(run: RunContext) -> dict[str, str]:
         flat.update({f"{section}.{k}": v for k, v in prepared.items()})
     params = {k: json.dumps(v) if not isinstance(v, str) else v for k, v in flat.items()}
     params.pop("tracking.uri", None)
+    if params.get("tracking.trusted_registry_uri"):
+        params["tracking.trusted_registry_uri"] = redact(params["tracking.trusted_registry_uri"])
     for family, info in run.components.items():
         params[f"component.{family}"] = info["name"]
         params[f"component.{family}.plugin"] = f"{info['plugin']} {info['version']}"

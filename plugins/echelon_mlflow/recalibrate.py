@@ -44,6 +44,7 @@ def recalibrate(
     Raises:
         platform_core.data.errors.DataValidationError: the dataset is invalid.
         echelon_mlflow.stores.TrackingStoreUnreachable: the tracking server does not answer.
+        echelon_mlflow.registry.UntrustedModelError: a champion the trust policy refuses.
     """
     import mlflow
 

@@ -2,6 +2,7 @@
 registry models that are checked before they are unpickled."""
 
 import os
+import pickle
 import socket
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ from platform_core.components import DemandSeries
 from platform_core.config import load_config
 from platform_core.distributions import DiscreteDistribution
 from platform_core.pipeline import run
+from platform_core.run_context import RunContext
 
 FAST = {"solver": {"replications": 20, "periods": 150}}
 HTTP_ENV = ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT",
@@ -198,3 +200,103 @@ def test_registering_leaves_the_process_mlflow_uris_alone(registry_store, monkey
     assert tracking_utils._tracking_uri is None and registry_utils._registry_uri is None
     mlflow.set_tracking_uri("sqlite:////elsewhere/x.db")  # the user's choice is followed by the registry
     assert mlflow.get_registry_uri() == "sqlite:////elsewhere/x.db"
+
+
+def test_an_untampered_version_loads_and_forecasts(registry_store):
+    from echelon_mlflow.forecaster import RegisteredForecaster
+
+    f = RegisteredForecaster(model="echelon-demand-point", version="1", tracking_uri=registry_store["uri"]).fit(_demand())
+    assert [d.mean() for d in f.period_dists_] == [3.0, 3.0]
+
+
+def test_the_registered_version_records_the_sha256_of_its_artifact(registry_store):
+    import hashlib
+
+    from echelon_mlflow.registry import MODEL_SHA256_TAG, artifact_sha256
+
+    tag = registry_store["client"].get_model_version("echelon-demand-point", "1").tags[MODEL_SHA256_TAG]
+    art = _artifact_dir(registry_store, "echelon-demand-point", "1")
+    # independent recomputation of the documented digest: sha256 over "<path>\0<sha256 of file>\n", sorted
+    lines = sorted(f"{p.relative_to(art).as_posix()}\0{hashlib.sha256(p.read_bytes()).hexdigest()}\n"
+                   for p in art.rglob("*") if p.is_file())
+    assert tag == hashlib.sha256("".join(lines).encode()).hexdigest() == artifact_sha256(art)
+    assert len(tag) == 64
+
+
+def test_a_tampered_artifact_is_refused_before_unpickling(registry_store, tmp_path):
+    from echelon_mlflow.forecaster import RegisteredForecaster
+
+    marker = tmp_path / "pwned"
+    art = _artifact_dir(registry_store, "echelon-demand-point", "2")
+    (art / "python_model.pkl").write_bytes(pickle.dumps(Payload(str(marker))))
+    f = RegisteredForecaster(model="echelon-demand-point", version="2", tracking_uri=registry_store["uri"])
+    with pytest.raises(ValueError, match="SHA-256") as info:
+        f.fit(_demand())
+    assert not marker.exists(), "the tampered pickle was loaded"
+    assert "echelon-demand-point" in str(info.value) and "version 2" in str(info.value)
+
+
+def _ctx(**tracking) -> RunContext:
+    cfg = load_config(overrides={"tracking": tracking, "components": {"forecaster": "registered"}})
+    return RunContext(run_id="r", data_dir=Path("."), out_dir=Path("."), config=cfg)
+
+
+def test_prepare_pins_the_verified_digest_and_refuses_a_tampered_version(registry_store, tmp_path):
+    from echelon_mlflow.forecaster import RegisteredForecaster
+    from echelon_mlflow.registry import MODEL_SHA256_TAG
+
+    uri, client = registry_store["uri"], registry_store["client"]
+    client.set_registered_model_alias("echelon-demand-point", "champion", "1")
+    out = RegisteredForecaster.prepare({"model": "echelon-demand-point"}, _ctx(uri=uri))
+    assert out["version"] == "1"
+    assert out["sha256"] == client.get_model_version("echelon-demand-point", "1").tags[MODEL_SHA256_TAG]
+    # the batches check the bytes they load against the pinned digest
+    pinned = dict(out, sha256="0" * 64)
+    with pytest.raises(ValueError, match="SHA-256"):
+        RegisteredForecaster(**pinned).fit(_demand())
+    # a tampered version stops the run on the driver with one clear error
+    marker = tmp_path / "pwned"
+    art = _artifact_dir(registry_store, "echelon-demand-point", "3")
+    (art / "MLmodel").write_text((art / "MLmodel").read_text() + "\n# edited\n")
+    with pytest.raises(ValueError, match="SHA-256 .*does not match"):
+        RegisteredForecaster.prepare({"model": "echelon-demand-point", "version": "3"}, _ctx(uri=uri))
+    assert not marker.exists()
+
+
+def test_untrusted_sources_and_names_are_refused(registry_store, tmp_path):
+    from echelon_mlflow.forecaster import RegisteredForecaster
+    from echelon_mlflow.registry import TrustPolicy, UntrustedModelError, load_model
+
+    uri = registry_store["uri"]
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    # the forecaster points at another store than the trusted one ([tracking] uri by default)
+    with pytest.raises(UntrustedModelError, match="not the trusted registry"):
+        RegisteredForecaster.prepare({"model": "echelon-demand-point", "version": "1", "tracking_uri": uri},
+                                     _ctx(uri=other))
+    assert not (tmp_path / "other.db").exists()
+    # an explicit trusted registry that is the forecaster's store: accepted
+    ok = RegisteredForecaster.prepare({"model": "echelon-demand-point", "version": "1", "tracking_uri": uri},
+                                      _ctx(uri=other, trusted_registry_uri=uri))
+    assert len(ok["sha256"]) == 64
+    # a name outside allowed_models
+    with pytest.raises(UntrustedModelError, match="allowed_models"):
+        RegisteredForecaster.prepare({"model": "echelon-demand-point", "version": "1"},
+                                     _ctx(uri=uri, allowed_models=["echelon-demand-quantile_gbm"]))
+    # a version nobody recorded a digest for (logged with plain MLflow): refused by default ...
+    with pytest.raises(UntrustedModelError, match="no recorded SHA-256"):
+        load_model(uri, "plain-point", "1", policy=TrustPolicy(uri))
+    # ... and loaded only when the operator opts out
+    model = load_model(uri, "plain-point", "1", policy=TrustPolicy(uri, require_sha256=False))
+    assert model.level == 9
+
+
+def test_trust_settings_are_checked():
+    s = load_config(overrides={"tracking": {"allowed_models": ["a"], "connect_timeout": 2,
+                                            "trusted_registry_uri": "http://h:5000"}}).section("tracking")
+    assert (s.allowed_models, s.connect_timeout, s.trusted_registry, s.require_model_sha256) == (
+        ("a",), 2.0, "http://h:5000", True)
+    assert load_config().section("tracking").trusted_registry == "sqlite:///mlflow.db"  # = uri
+    with pytest.raises(ValueError, match="allowed_models must be non-empty registered model names"):
+        load_config(overrides={"tracking": {"allowed_models": ["ok", 3]}})
+    with pytest.raises(ValueError, match="connect_timeout must be > 0"):
+        load_config(overrides={"tracking": {"connect_timeout": 0}})
