@@ -10,21 +10,32 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 __all__ = ["add_monitor_commands", "add_ui_command", "cmd_monitor", "cmd_recalibrate", "cmd_ui"]
 
 DEFAULT_URI = "sqlite:///mlflow.db"
 
 
+def _unreachable(exc: Exception) -> int:
+    """Report an unreachable tracking server as the core CLI reports errors (exit 2)."""
+    print(f"echelon: error: {exc}", file=sys.stderr)
+    return 2
+
+
 def cmd_monitor(args: argparse.Namespace) -> int:
-    """Handler of ``echelon monitor``: 0, or 1 with ``--fail-on-drift`` when flagged."""
+    """Handler of ``echelon monitor``: 0, or 1 with ``--fail-on-drift`` when flagged (2: no store)."""
     from echelon_mlflow.monitor import monitor, write_report
     from echelon_mlflow.settings import TrackingSettings
+    from echelon_mlflow.stores import TrackingStoreUnreachable
 
     section = {"uri": args.tracking_uri, "experiment": args.experiment,
                "monitoring_experiment": args.monitoring_experiment, "reference_runs": args.reference_runs}
     settings = TrackingSettings.from_mapping({k: v for k, v in section.items() if v is not None})
-    report = monitor(args.tracking_uri, args.experiment, settings=settings, log=not args.no_log)
+    try:
+        report = monitor(args.tracking_uri, args.experiment, settings=settings, log=not args.no_log)
+    except TrackingStoreUnreachable as exc:
+        return _unreachable(exc)
     if not report.latest:
         print(f"no calibrated runs with a reference window in experiment {args.experiment!r}")
         return 0
@@ -45,10 +56,14 @@ def cmd_monitor(args: argparse.Namespace) -> int:
 
 
 def cmd_recalibrate(args: argparse.Namespace) -> int:
-    """Handler of ``echelon recalibrate``: refit flagged models; always 0 on success."""
+    """Handler of ``echelon recalibrate``: refit flagged models; 0 on success (2: server unreachable)."""
     from echelon_mlflow.recalibrate import recalibrate
+    from echelon_mlflow.stores import TrackingStoreUnreachable
 
-    outcomes = recalibrate(args.data, args.tracking_uri, experiment=args.experiment, config_path=args.config)
+    try:
+        outcomes = recalibrate(args.data, args.tracking_uri, experiment=args.experiment, config_path=args.config)
+    except TrackingStoreUnreachable as exc:
+        return _unreachable(exc)
     for o in outcomes:
         line = f"{o.kind}:{o.component} version {o.version}"
         if o.registered_name:

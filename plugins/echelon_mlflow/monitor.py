@@ -395,11 +395,19 @@ def monitor(
 
     Returns:
         The latest drift per model and the history.
+
+    Raises:
+        FileNotFoundError: a SQLite store that does not exist (it is not created).
+        echelon_mlflow.stores.TrackingStoreUnreachable: the tracking server does not
+            answer within ``settings.connect_timeout``.
     """
     import mlflow
     from mlflow.entities import Metric
 
+    from echelon_mlflow.stores import require_existing_store
+
     s = settings or TrackingSettings(uri=tracking_uri, experiment=experiment)
+    require_existing_store(tracking_uri, s.connect_timeout)
     client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     runs = calibration_runs(client, experiment)
     report = MonitorReport()

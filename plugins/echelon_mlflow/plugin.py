@@ -15,10 +15,15 @@ Settings come from ``[tracking]``, a configuration section this plugin owns
 (:mod:`echelon_mlflow.settings`, registered through ``register_config_sections``, with the
 ``echelon run`` options ``--tracking-uri`` and ``--recalibrate``); ``uri = "none"``
 disables tracking.  The MLflow work runs in one low-priority background thread of the
-driver, overlapped with the run.  If tracking fails at any step the run still finishes
-and writes its results, and the failure is reported in the run's notes (each step
-separately).  The plugin also registers the ``registered`` forecaster
-(:mod:`echelon_mlflow.forecaster`) and the ``monitor`` / ``recalibrate`` / ``ui`` commands.
+driver, overlapped with the run: MLflow is imported when the run starts, but the store
+is opened (and, for SQLite, created) only once the input is valid, so a run that fails
+on its input leaves no store behind.  A tracking server is probed with one bounded
+request (``[tracking] connect_timeout``) before the run is opened and before the
+results are logged, so an unreachable server costs seconds, not MLflow's minutes of
+retries.  If tracking fails at any step the run still finishes and writes its results,
+and the failure is reported in the run's notes (each step separately).  The plugin also
+registers the ``registered`` forecaster (:mod:`echelon_mlflow.forecaster`) and the
+``monitor`` / ``recalibrate`` / ``ui`` commands.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from echelon_mlflow.settings import TrackingSettings
+from echelon_mlflow.stores import check_reachable, redact
 from platform_core.hookspecs import Register, hookimpl
 
 if TYPE_CHECKING:
@@ -64,6 +70,8 @@ def _params(run: RunContext) -> dict[str, str]:
         flat.update({f"{section}.{k}": v for k, v in prepared.items()})
     params = {k: json.dumps(v) if not isinstance(v, str) else v for k, v in flat.items()}
     params.pop("tracking.uri", None)
+    if params.get("tracking.trusted_registry_uri"):
+        params["tracking.trusted_registry_uri"] = redact(params["tracking.trusted_registry_uri"])
     for family, info in run.components.items():
         params[f"component.{family}"] = info["name"]
         params[f"component.{family}.plugin"] = f"{info['plugin']} {info['version']}"
@@ -87,12 +95,26 @@ def _lower_priority() -> None:
         pass
 
 
+def _warm_up() -> None:
+    """Import what the tracking work needs (seconds of imports; touches no store)."""
+    try:
+        import mlflow  # noqa: F401
+        import mlflow.entities  # noqa: F401
+        import requests  # noqa: F401
+
+        import echelon_mlflow.tracker  # noqa: F401 - MLflow's pyfunc, the calibration
+    except Exception:  # noqa: BLE001 - opening the run reports a missing import
+        pass
+
+
 class _Tracked:
     """One tracked run: a single background thread on the driver does the MLflow work.
 
-    Opening the MLflow run (importing MLflow, connecting to the store) and calibrating
-    the models overlap with loading, planning and solving, at a lower CPU priority;
-    ``run_finished`` waits for them.  Every step catches its own failure and reports it in the run's notes.
+    Importing MLflow starts with the run (overlapping with loading); opening the MLflow
+    run (connecting to, or creating, the store) is queued once the input is valid, and
+    calibrating the models after it, both overlapping with planning and solving, at a
+    lower CPU priority; ``run_finished`` waits for them.  Every step catches its own
+    failure and reports it in the run's notes.
     """
 
     def __init__(self, run: RunContext) -> None:
@@ -106,7 +128,7 @@ class _Tracked:
         self.calibration_seconds = float("nan")
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="echelon-mlflow",
                                         initializer=_lower_priority)
-        self._jobs = [self._pool.submit(self._timed, self._open)]
+        self._jobs = [self._pool.submit(self._timed, _warm_up)]
 
     def _timed(self, job: Any, *args: Any) -> None:
         t0 = time.perf_counter()
@@ -123,6 +145,7 @@ class _Tracked:
             from echelon_mlflow.settings import artifact_location
 
             uri = _settings(self.run).uri
+            check_reachable(uri, _settings(self.run).connect_timeout)  # fail in seconds, not minutes
             client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
             name = _settings(self.run).experiment
             exp = client.get_experiment_by_name(name)
@@ -152,8 +175,9 @@ class _Tracked:
         except Exception as exc:  # noqa: BLE001
             _fail(self.run, "calibration / model registry", exc, drop=False)
 
-    def calibrate(self, dataset: Dataset) -> None:
-        """Queue the calibration of the run's models on ``dataset``."""
+    def open_and_calibrate(self, dataset: Dataset) -> None:
+        """Queue opening the MLflow run, then the calibration of the models on ``dataset``."""
+        self._jobs.append(self._pool.submit(self._timed, self._open))
         self._jobs.append(self._pool.submit(self._timed, self._calibrate, dataset))
 
     def wait(self) -> None:
@@ -173,17 +197,21 @@ def register_forecasters(register: Register) -> None:
 
 @hookimpl
 def run_started(run: RunContext) -> None:
-    """Open an MLflow run and log the parameters (in a background thread)."""
+    """Start the tracking thread: it imports MLflow while the input loads (no store yet)."""
     if _settings(run).enabled:
         _active[run.run_id] = _Tracked(run)
 
 
 @hookimpl
 def input_validated(run: RunContext, dataset: Dataset) -> None:
-    """Start calibrating the run's models on the validated dataset (background)."""
+    """Open the MLflow run, log the parameters, then calibrate the models (background).
+
+    Only now is the store opened (a SQLite store is created), so a run whose input is
+    invalid leaves no store behind.
+    """
     entry = _active.get(run.run_id)
     if entry is not None:
-        entry.calibrate(dataset)
+        entry.open_and_calibrate(dataset)
 
 
 def _record_versions(run: RunContext, result: RunResult, outcomes: list[ModelOutcome]) -> Path:
@@ -222,6 +250,11 @@ def run_finished(run: RunContext, result: RunResult) -> None:
     client, rid = entry.client, entry.rid
     t0 = time.perf_counter()
     try:
+        check_reachable(_settings(run).uri, _settings(run).connect_timeout)  # it may have gone away mid-run
+    except Exception as exc:  # noqa: BLE001
+        _fail(run, "run end", exc)
+        return
+    try:
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
@@ -251,7 +284,7 @@ def run_finished(run: RunContext, result: RunResult) -> None:
         # time spent in this plugin's work (all but this metric and the status update)
         client.log_metric(rid, "tracking.seconds", entry.seconds + time.perf_counter() - t0)
         client.set_terminated(rid, "FINISHED")
-        run.notes.append(f"logged to MLflow run {rid} at {_settings(run).uri}")
+        run.notes.append(f"logged to MLflow run {rid} at {redact(_settings(run).uri)}")
     except Exception as exc:  # noqa: BLE001
         _fail(run, "run end", exc)
 
@@ -266,6 +299,7 @@ def run_failed(run: RunContext, error: BaseException) -> None:
     if entry.client is None:
         return
     try:
+        check_reachable(_settings(run).uri, _settings(run).connect_timeout)  # do not hold up the error for minutes
         entry.client.set_tag(entry.rid, "echelon.error", f"{type(error).__name__}: {error}"[:5000])
         entry.client.set_terminated(entry.rid, "FAILED")
     except Exception:  # noqa: BLE001 - already failing; keep the original error

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from echelon_mlflow.settings import TrackingSettings, artifact_location
+from echelon_mlflow.stores import check_reachable
 from echelon_mlflow.tracker import ModelOutcome, track_models
 
 __all__ = ["recalibrate"]
@@ -42,6 +43,8 @@ def recalibrate(
 
     Raises:
         platform_core.data.errors.DataValidationError: the dataset is invalid.
+        echelon_mlflow.stores.TrackingStoreUnreachable: the tracking server does not answer.
+        echelon_mlflow.registry.UntrustedModelError: a champion the trust policy refuses.
     """
     import mlflow
 
@@ -52,7 +55,8 @@ def recalibrate(
     ov.setdefault("tracking", {}).update({"uri": tracking_uri, "experiment": experiment})
     config = load_config(None if config_path is None else Path(config_path), ov)
     settings: TrackingSettings = config.section("tracking")
-    dataset = load_dataset(data_dir)
+    dataset = load_dataset(data_dir)  # the store is opened (or created) only for a valid input
+    check_reachable(tracking_uri, settings.connect_timeout)
     client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     exp = client.get_experiment_by_name(experiment)
     exp_id = exp.experiment_id if exp is not None else client.create_experiment(experiment, artifact_location=artifact_location(str(client.tracking_uri), experiment))

@@ -13,7 +13,15 @@ Keys (all optional; defaults in brackets):
 * ``reference_runs`` [1] — runs of a version that form its reference window;
 * ``monitoring_experiment`` [``<experiment>-monitoring``];
 * ``drift_alpha`` [0.01], ``drift_psi`` [0.25], ``drift_coverage_drop`` [0.15],
-  ``drift_pit_shift`` [0.1], ``drift_min_obs`` [30] — see :mod:`echelon_mlflow.monitor`.
+  ``drift_pit_shift`` [0.1], ``drift_min_obs`` [30] — see :mod:`echelon_mlflow.monitor`;
+* ``connect_timeout`` [5.0] — how long a tracking server may take to answer Echelon's
+  probe before tracking gives up [s] (:mod:`echelon_mlflow.stores`);
+* ``trusted_registry_uri`` [``""`` = ``uri``] — the only registry models are loaded
+  (unpickled) from;
+* ``allowed_models`` [``[]`` = any] — registered names that may be loaded;
+* ``require_model_sha256`` [true] — load only versions whose artifact matches the
+  SHA-256 Echelon recorded when it registered them (see :mod:`echelon_mlflow.registry`
+  and ``docs/tracking.md``, "Trust model").
 """
 
 from __future__ import annotations
@@ -82,6 +90,10 @@ class TrackingSettings:
     drift_coverage_drop: float = 0.15
     drift_pit_shift: float = 0.1
     drift_min_obs: int = 30
+    connect_timeout: float = 5.0
+    trusted_registry_uri: str = ""
+    allowed_models: tuple[str, ...] = ()
+    require_model_sha256: bool = True
 
     def __post_init__(self) -> None:
         if self.recalibrate not in ("off", "auto"):
@@ -90,11 +102,25 @@ class TrackingSettings:
             raise ValueError(f"reference_runs must be >= 1, got {self.reference_runs}")
         if self.holdout_periods < 1:
             raise ValueError(f"holdout_periods must be >= 1, got {self.holdout_periods}")
+        if not self.connect_timeout > 0:
+            raise ValueError(f"connect_timeout must be > 0 [s], got {self.connect_timeout}")
+        bad = [m for m in self.allowed_models if not isinstance(m, str) or not m]
+        if bad:
+            raise ValueError(f"allowed_models must be non-empty registered model names (strings), got {bad!r}")
 
     @property
     def enabled(self) -> bool:
         """Whether tracking is on (``uri`` neither empty nor ``none``)."""
         return bool(self.uri) and self.uri.lower() != "none"
+
+    @property
+    def trusted_registry(self) -> str:
+        """The registry models may be loaded from: ``trusted_registry_uri``, else ``uri``.
+
+        With tracking off (``uri = "none"``) the default is ``sqlite:///mlflow.db``, the
+        registered forecaster's default store.
+        """
+        return self.trusted_registry_uri or (self.uri if self.enabled else "sqlite:///mlflow.db")
 
     @property
     def monitor_experiment(self) -> str:

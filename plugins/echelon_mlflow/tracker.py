@@ -268,7 +268,9 @@ def track_models(
             res.registered_name = tm.registered_name
             champ = registry.alias_version(client, tm.registered_name, registry.CHAMPION)
             if champ is not None:
-                frozen = registry.load_model(settings.uri, tm.registered_name, str(champ.version))
+                frozen = registry.load_model(settings.uri, tm.registered_name, str(champ.version),
+                                             policy=registry.TrustPolicy.from_settings(settings),
+                                             timeout=settings.connect_timeout)
                 if tm.kind == "demand":
                     from echelon_mlflow.pyfunc_models import can_freeze_demand
 
