@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -42,13 +43,18 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _number(value: float, fmt: str) -> str:
+    """``value`` formatted, or ``n/a`` where it is undefined (NaN: e.g. service without demand)."""
+    return "n/a" if math.isnan(value) else format(value, fmt)
+
+
 def _print_summary(metrics: dict[str, float], out: str) -> None:
     rows = [
         ("SKU-locations", f"{metrics['sku_locations']:,.0f}"),
         ("  ok", f"{metrics['sku_locations_ok']:,.0f}"),
         ("  error", f"{metrics['sku_locations_error']:,.0f}"),
-        ("fill rate (demand-weighted)", f"{metrics['fill_rate_demand_weighted']:.4f}"),
-        ("cycle service (demand-weighted)", f"{metrics['cycle_service_demand_weighted']:.4f}"),
+        ("fill rate (demand-weighted)", _number(metrics["fill_rate_demand_weighted"], ".4f")),
+        ("cycle service (demand-weighted)", _number(metrics["cycle_service_demand_weighted"], ".4f")),
         ("inventory investment [currency]", f"{metrics['inventory_investment_currency']:,.0f}"),
         ("safety stock [units]", f"{metrics['safety_stock_units']:,.0f}"),
         ("holding cost [currency/period]", f"{metrics['holding_cost_per_period_currency']:,.0f}"),
