@@ -90,7 +90,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             section, key = dest.split(".", 1)
             overrides.setdefault(section, {})[key] = value
     config = load_config(args.config, overrides)
-    result = run(args.data, args.out, config, resume=args.resume)
+    result = run(args.data, args.out, config, resume=args.resume, overwrite=args.overwrite)
     _print_summary(result.metrics, args.out)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -130,15 +130,20 @@ def build_parser(with_plugins: bool = True) -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="recommend a policy for every SKU-location")
     p.add_argument("data", help="input dataset directory")
-    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--out", required=True,
+                   help="output directory; must be empty (or missing) unless --overwrite or --resume")
     p.add_argument("--config", help="TOML configuration file")
     p.add_argument("--address", help="Ray cluster address (default: a local Ray instance)")
     p.add_argument("--executor", help="ray (default) or in_process")
     p.add_argument("--num-workers", type=int, help="CPUs of the local Ray instance")
     p.add_argument("--batch-stages", type=int, help="SKU-locations per batch")
     p.add_argument("--seed", type=int, help="run seed")
-    p.add_argument("--resume", action="store_true",
-                   help="continue an interrupted run into the same --out: only unfinished batches run")
+    again = p.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true",
+                       help="continue an interrupted run into the same --out: only unfinished batches run")
+    again.add_argument("--overwrite", action="store_true",
+                       help="replace the results of an earlier run in --out (recommendations.parquet, "
+                            "summary.json, _parts; other files stay)")
     p.set_defaults(func=_cmd_run)
     run_parser = p
 
@@ -157,6 +162,7 @@ def build_parser(with_plugins: bool = True) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``echelon`` console script."""
     from platform_core.data.errors import DataValidationError
+    from platform_core.parts import OutputDirectoryError
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -165,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DataValidationError as exc:
         print(f"echelon: invalid input: {exc}", file=sys.stderr)
         return 2
-    except (ValueError, KeyError, FileNotFoundError) as exc:
+    except (OutputDirectoryError, ValueError, KeyError, FileNotFoundError) as exc:
         print(f"echelon: error: {exc}", file=sys.stderr)
         return 2
 

@@ -10,7 +10,8 @@ Output layout (``out_dir``):
   ``status`` (``ok`` or ``error``) and, for ``ok`` rows, a complete policy;
 * ``summary.json`` — aggregate metrics of the run, and per batch its stages, estimated
   work [simulated stage-periods] and compute time [s];
-* ``_parts/`` — per-batch part files while the run is in flight (:mod:`platform_core.parts`).
+* ``_parts/`` — per-batch part files while the run is in flight (:mod:`platform_core.parts`);
+* ``.echelon.lock`` — the lock of the run in flight (removed at its end).
 
 Nothing is written when the input fails validation.
 """
@@ -34,9 +35,19 @@ from platform_core.components import Component, ComponentSpec
 from platform_core.config import COMPONENT_SECTIONS, RunConfig
 from platform_core.data.loaders import load_dataset
 from platform_core.data.schemas import Dataset
+from platform_core.executor import Executor
 from platform_core.fitting import fit_costs, fit_lead_times
 from platform_core.networks import index_networks
-from platform_core.parts import PartStore, run_fingerprint, write_parquet_atomic
+from platform_core.parts import (
+    OutputLock,
+    PartStore,
+    check_output_dir,
+    input_file_digests,
+    input_fingerprint,
+    remove_run_outputs,
+    run_fingerprint,
+    write_parquet_atomic,
+)
 from platform_core.plan import BatchSettings, BatchSpec, SharedInputs, plan_run
 from platform_core.plugin_host import PluginHost
 from platform_core.run_context import RunContext, RunResult
@@ -132,24 +143,37 @@ def run(
     progress: bool | None = None,
     log: Callable[[str], None] | None = None,
     resume: bool = False,
+    overwrite: bool = False,
 ) -> RunResult:
     """Run the whole job; returns where the recommendations are and the summary.
 
+    ``out_dir`` is locked for the whole run (``OUT/.echelon.lock``, an OS file lock): a
+    second run into the same directory raises at once, naming the first.
+
     Args:
         data_dir: input dataset directory (see ``docs/data.md``).
-        out_dir: output directory (created; existing results there are replaced).
+        out_dir: output directory; created if missing, and it must be empty unless
+            ``overwrite`` or ``resume`` is set.
         config: resolved configuration.
         host: plugin host (a fresh one with the installed plugins by default).
         progress: show a progress bar (None: only on a terminal).
         log: where to print progress messages (default stderr).
         resume: keep the finished part files of an interrupted run with the same input
             and configuration, and run only the missing batches.
+        overwrite: replace an earlier run's results in ``out_dir``
+            (``recommendations.parquet``, ``summary.json``, ``_parts``) once the input
+            is valid; other files there stay.
 
     Raises:
         platform_core.data.errors.DataValidationError: the input is invalid; nothing
             is written.
-        ValueError: an unknown component, or parameters a component rejects.
+        platform_core.parts.OutputDirectoryError: another run is writing into
+            ``out_dir``, or it is not empty and neither ``overwrite`` nor ``resume`` is set.
+        ValueError: an unknown component, parameters a component rejects, or both
+            ``overwrite`` and ``resume``.
     """
+    if overwrite and resume:
+        raise ValueError("pass either overwrite (start afresh) or resume (continue an interrupted run), not both")
     say = log or (lambda msg: print(msg, file=sys.stderr))
     timer = RunTimer()
     host = host or PluginHost()
@@ -165,12 +189,36 @@ def run(
     # parameters are checked and settled on the driver before anything starts
     specs = prepare_components(host, config, ctx)
     ctx.component_params = {section: dict(spec.params) for section, spec in specs.items()}
+    out = Path(out_dir)
+    lock = OutputLock(out, ctx.run_id)
+    lock.acquire()
+    try:
+        check_output_dir(out, overwrite=overwrite, resume=resume)
+        return _run_locked(ctx, host, executor, specs, timer, say, progress=progress, resume=resume,
+                           overwrite=overwrite)
+    finally:
+        lock.release()
+
+
+def _run_locked(
+    ctx: RunContext,
+    host: PluginHost,
+    executor: Executor,
+    specs: Mapping[str, ComponentSpec[Any]],
+    timer: RunTimer,
+    say: Callable[[str], None],
+    *,
+    progress: bool | None,
+    resume: bool,
+    overwrite: bool,
+) -> RunResult:
+    """The run proper, inside the output directory's lock."""
+    config, out = ctx.config, ctx.out_dir
     host.run_started(ctx)
     timer.mark("started")
-    out = Path(out_dir)
     parts = PartStore(out)
     try:
-        dataset = load_dataset(data_dir)
+        dataset = load_dataset(ctx.data_dir)
         host.input_validated(ctx, dataset)
         timer.mark("loaded")
         # the executor starts (a local Ray instance: ~3 s) and its workers warm up
@@ -188,8 +236,11 @@ def run(
         n_total = int(shared.sku.size)
         say(f"echelon: {n_total} SKU-locations in {len(batches)} batches on {executor.describe()}")
 
-        out.mkdir(parents=True, exist_ok=True)
-        done = parts.open(run_fingerprint(sources, _core_sections(config), batches), batches, resume)
+        if overwrite:
+            remove_run_outputs(out)
+        digests = input_file_digests(sources)
+        input_print = input_fingerprint(digests)
+        done = parts.open(run_fingerprint(input_print, _core_sections(config), batches), batches, resume)
         if resume:
             say(f"echelon: resuming: {len(done)} of {len(batches)} batches already finished")
         todo = [b for b in batches if b.batch_id not in done]
@@ -239,7 +290,8 @@ def run(
             }
         )
         summary_path = out / "summary.json"
-        write_summary(summary_path, ctx.run_id, metrics, components, batches, batch_seconds)
+        write_summary(summary_path, ctx.run_id, metrics, ctx.components, batches, batch_seconds,
+                      seed=config.run.seed, input_fingerprint=input_print, input_files=digests)
         result = RunResult(
             recommendations_path=rec_path, metrics=metrics, extra_artifacts=[summary_path], notes=ctx.notes
         )

@@ -71,12 +71,18 @@ def write_summary(
     components: Mapping[str, Mapping[str, str]],
     batches: list[BatchSpec],
     batch_seconds: Mapping[int, float],
+    *,
+    seed: int | None = None,
+    input_fingerprint: str | None = None,
+    input_files: Mapping[str, str] | None = None,
 ) -> None:
     """Write ``summary.json`` atomically, as strict JSON (non-finite numbers as ``null``).
 
-    It holds the metrics, the components and per batch its stages, estimated work
-    [simulated stage-periods] and compute time [s] (None for batches finished before a
-    resume).
+    It holds the run id, the run seed, the input's fingerprint (SHA-256 of the lines
+    ``table:sha256-of-file``, see :func:`platform_core.parts.input_fingerprint`) and each
+    input file's SHA-256, the metrics, the components and per batch its stages,
+    estimated work [simulated stage-periods] and compute time [s] (None for batches
+    finished before a resume).
     """
     per_batch: list[dict[str, Any]] = [
         {"batch_id": b.batch_id, "stages": b.stop - b.start, "work_estimate": b.work,
@@ -84,6 +90,14 @@ def write_summary(
         for b in batches
     ]
     tmp = path.with_name(f".{path.name}.tmp")
-    doc = {"run_id": run_id, "metrics": dict(metrics), "components": dict(components), "batches": per_batch}
+    doc = {
+        "run_id": run_id,
+        "seed": seed,
+        "input_fingerprint": input_fingerprint,
+        "input_files": dict(input_files or {}),
+        "metrics": dict(metrics),
+        "components": dict(components),
+        "batches": per_batch,
+    }
     tmp.write_text(json.dumps(_strict(doc), indent=2, allow_nan=False))
     os.replace(tmp, path)

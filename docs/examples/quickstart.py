@@ -22,7 +22,7 @@ config = load_config(
         "tracking": {"uri": f"sqlite:///{work / 'mlflow.db'}"},
     }
 )
-result = run(work / "data", work / "out", config)
+result = run(work / "data", work / "out", config, overwrite=True)  # replaces an earlier run's results
 
 rec = pq.read_table(result.recommendations_path)
 print(f"{rec.num_rows} SKU-locations, {pc.sum(pc.equal(rec['status'], 'ok').cast('int64'))} ok")
