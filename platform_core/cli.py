@@ -5,6 +5,10 @@ through the ``register_cli_commands`` hook (``gsm``, ``import-chain``, ``simulat
 ``backtest``, ``monitor``, ``recalibrate``, ``ui`` come from built-in plugins) and
 options of ``echelon run`` through ``add_run_options`` (``--tracking-uri``,
 ``--recalibrate`` come from the MLflow plugin).
+
+Exit status: 0 success; 1 the output pipe closed early (``echelon ... | head``); 2 bad
+input, configuration, output directory or file (one line on stderr, no traceback); 130
+interrupted (Ctrl-C), with the ``--resume`` hint when finished batches were kept.
 """
 
 from __future__ import annotations
@@ -15,11 +19,16 @@ import math
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from platform_core import __version__
 
 __all__ = ["main", "build_parser"]
+
+EXIT_BROKEN_PIPE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
@@ -159,21 +168,53 @@ def build_parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(exc: BaseException) -> str:
+    """The message of an expected error, without Python's decoration."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    if isinstance(exc, KeyError) and exc.args:
+        return str(exc.args[0])
+    return str(exc)
+
+
+def _interrupted(args: argparse.Namespace | None) -> str:
+    out = getattr(args, "out", None) if args is not None and getattr(args, "command", None) == "run" else None
+    parts = Path(out) / "_parts" if out else None
+    if parts is not None and parts.is_dir():
+        return f"echelon: interrupted; finished batches are kept in {parts}: rerun with --resume"
+    return "echelon: interrupted"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``echelon`` console script."""
+    """Entry point of the ``echelon`` console script.
+
+    Returns:
+        The exit status (see the module docstring).
+    """
     from platform_core.data.errors import DataValidationError
     from platform_core.parts import OutputDirectoryError
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args: argparse.Namespace | None = None
     try:
-        return int(args.func(args) or 0)
+        args = build_parser().parse_args(argv)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here rather than at interpreter exit
+        return code
+    except KeyboardInterrupt:
+        print(_interrupted(args), file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # the reader went away (`echelon ... | head`): stop quietly; Python flushes stdout
+        # again at exit, so point it at /dev/null first
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except DataValidationError as exc:
         print(f"echelon: invalid input: {exc}", file=sys.stderr)
-        return 2
-    except (OutputDirectoryError, ValueError, KeyError, FileNotFoundError) as exc:
-        print(f"echelon: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    except (OutputDirectoryError, ValueError, KeyError, OSError) as exc:
+        print(f"echelon: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":  # pragma: no cover

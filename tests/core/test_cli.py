@@ -1,6 +1,10 @@
 import json
+import signal
+import subprocess
+import sys
 
 import pyarrow.parquet as pq
+import pytest
 
 from platform_core.cli import build_parser, main
 
@@ -25,7 +29,7 @@ def test_generate_validate_run_from_the_command_line(tmp_path, capsys):
 def test_invalid_input_exits_non_zero_with_the_file_named(tmp_path, capsys):
     (tmp_path / "stages.csv").write_text("sku,location,unit_cost,price,carrying_rate\nA,L1,abc,2,0.2\n")
     (tmp_path / "demand.csv").write_text("sku,location,period,quantity\nA,L1,2024-01-01,3\n")
-    assert main(["run", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    assert main(["run", str(tmp_path), "--out", str(tmp_path / "out"), "--tracking-uri", "none"]) == 2
     err = capsys.readouterr().err
     assert "stages.csv" in err and "unit_cost" in err and "row 1" in err
     assert not (tmp_path / "out").exists()
@@ -48,3 +52,82 @@ def test_plugins_command_lists_components(capsys):
     assert main(["plugins"]) == 0
     out = capsys.readouterr().out
     assert "single_echelon" in out and "bootstrap" in out and "ray" in out
+
+
+# ---- hardening (issue #22): interrupts, pipes, one-line errors -------------------------------------
+
+
+def test_ctrl_c_exits_130_with_the_resume_hint_and_resume_finishes(generated_dataset, tmp_path, child_cli):
+    out = tmp_path / "out"
+    argv = ["run", str(generated_dataset), "--out", str(out), "--config", str(child_cli.slow_toml),
+            "--tracking-uri", "none"]
+    proc = subprocess.Popen(child_cli.command(*argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        child_cli.wait_for_parts(out, 2, proc)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert f"interrupted; finished batches are kept in {out / '_parts'}: rerun with --resume" in err
+    finished = len(list((out / "_parts").glob("part-*.parquet")))
+    n_batches = json.loads((out / "_parts" / "manifest.json").read_text())["batches"]
+    assert finished < n_batches, "the run finished before the interrupt: the test tested nothing"
+    resumed = subprocess.run(child_cli.command(*argv, "--resume"), capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming: {finished} of {n_batches} batches already finished" in resumed.stderr
+    assert pq.read_table(out / "recommendations.parquet").num_rows == 240
+
+
+def test_a_closed_pipe_ends_the_command_quietly(tmp_path):
+    # like `echelon plugins | head -1`: the reader is gone before anything is written
+    proc = subprocess.Popen([sys.executable, "-m", "platform_core.cli", "plugins"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()
+    err = proc.stderr.read()
+    proc.wait(timeout=120)
+    assert "BrokenPipeError" not in err and "Traceback" not in err and "Exception ignored" not in err, err
+    assert proc.returncode == 1
+
+
+@pytest.mark.parametrize(
+    ("make_config", "expected"),
+    [
+        (lambda root: root, "is a directory"),  # IsADirectoryError (an OSError)
+        (lambda root: root / "missing.toml", "missing.toml"),
+        (lambda root: (root / "bad.toml").write_text("[run\n") and root / "bad.toml", "not valid toml"),
+    ],
+    ids=["directory", "missing", "invalid"],
+)
+def test_a_bad_config_path_is_one_line_exit_2(tmp_path, capsys, make_config, expected):
+    config = make_config(tmp_path)
+    code = main(["run", str(tmp_path), "--out", str(tmp_path / "o"), "--config", str(config)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("echelon: error: ") and err.count("\n") == 1, err
+    assert expected in err.lower() and str(config) in err
+
+
+def test_an_os_error_during_a_run_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
+    import platform_core.pipeline
+
+    def fails(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "o"))
+
+    monkeypatch.setattr(platform_core.pipeline, "run", fails)
+    assert main(["run", str(tmp_path), "--out", str(tmp_path / "o"), "--tracking-uri", "none"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"echelon: error: Permission denied: {tmp_path / 'o'}\n"
+
+
+def test_a_key_error_is_one_line_without_quotes(tmp_path, capsys, monkeypatch):
+    import platform_core.pipeline
+
+    def fails(*args, **kwargs):
+        raise KeyError("no configuration section [tracking]")
+
+    monkeypatch.setattr(platform_core.pipeline, "run", fails)
+    assert main(["run", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err == "echelon: error: no configuration section [tracking]\n"
