@@ -12,7 +12,35 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["Executor", "InProcessExecutor", "BatchFunction", "ResultCallback"]
+__all__ = ["AUTO", "Executor", "InProcessExecutor", "BatchFunction", "ResultCallback", "choose_executor"]
+
+AUTO = "auto"
+"""``[run] executor = "auto"``: in process below ``in_process_below`` SKU-locations, else Ray."""
+
+
+
+def choose_executor(configured: str, sku_locations: int, in_process_below: int) -> tuple[str, str]:
+    """The executor a run uses, and why.
+
+    ``auto`` picks ``in_process`` for inputs of fewer than ``in_process_below``
+    SKU-locations (a local Ray instance costs several seconds to start, more than such a
+    run computes) and ``ray`` otherwise; any other name is kept as configured.
+
+    Args:
+        configured: ``[run] executor``.
+        sku_locations: the input's SKU-locations (rows of ``stages``).
+        in_process_below: ``[run] in_process_below`` [SKU-locations].
+
+    Returns:
+        ``(name, reason)``: the registered executor name, and for ``auto`` a sentence
+        saying why (empty otherwise).
+    """
+    if configured != AUTO:
+        return configured, ""
+    if sku_locations < in_process_below:
+        return "in_process", f"{sku_locations:,} SKU-locations < in_process_below = {in_process_below:,}"
+    return "ray", f"{sku_locations:,} SKU-locations >= in_process_below = {in_process_below:,}"
+
 
 BatchFunction = Callable[[Any, Any], Any]
 """``fn(batch, shared) -> result``: must be a module-level function (picklable)."""

@@ -54,7 +54,7 @@ LOCK_FILE = ".echelon.lock"
 RUN_OUTPUTS = ("recommendations.parquet", "summary.json", PARTS_DIR)
 """What a run writes into its output directory (plugins may add files, e.g. MLflow's)."""
 # run settings that decide where batches run, not what they compute
-_PLACEMENT_KEYS = ("executor", "address", "num_workers", "node_ip_address")
+_PLACEMENT_KEYS = ("executor", "in_process_below", "address", "num_workers", "node_ip_address")
 
 
 class OutputDirectoryError(Exception):

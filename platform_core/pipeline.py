@@ -13,7 +13,8 @@ Output layout (``out_dir``):
 * ``_parts/`` — per-batch part files while the run is in flight (:mod:`platform_core.parts`);
 * ``.echelon.lock`` — the lock of the run in flight (removed at its end).
 
-Nothing is written when the input fails validation.
+Nothing is written when the input fails validation.  The executor is chosen once the
+input is loaded (``executor = "auto"``: in process for small inputs, Ray otherwise).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from platform_core.components import Component, ComponentSpec
 from platform_core.config import COMPONENT_SECTIONS, RunConfig
 from platform_core.data.loaders import load_dataset
 from platform_core.data.schemas import Dataset
-from platform_core.executor import Executor
+from platform_core.executor import AUTO, Executor, choose_executor
 from platform_core.fitting import fit_costs, fit_lead_times
 from platform_core.networks import index_networks
 from platform_core.parts import (
@@ -124,9 +125,20 @@ def _component_info(host: PluginHost, config: RunConfig) -> dict[str, dict[str, 
         name = getattr(config.components, section)
         info = host.info(family, name)
         out[family] = {"name": name, "plugin": info.plugin, "version": info.version}
-    info = host.info("executor", config.run.executor)
-    out["executor"] = {"name": config.run.executor, "plugin": info.plugin, "version": info.version}
+    if config.run.executor != AUTO:  # "auto" is resolved once the input's size is known
+        out["executor"] = _executor_info(host, config.run.executor)
     return out
+
+
+def _executor_info(host: PluginHost, name: str) -> dict[str, str]:
+    info = host.info("executor", name)
+    return {"name": name, "plugin": info.plugin, "version": info.version}
+
+
+def _build_executor(host: PluginHost, config: RunConfig, name: str) -> Executor:
+    return host.executor(name)(
+        address=config.run.address, num_workers=config.run.num_workers, node_ip_address=config.run.node_ip_address,
+    )
 
 
 def _core_sections(config: RunConfig) -> dict[str, dict[str, Any]]:
@@ -178,13 +190,12 @@ def run(
     timer = RunTimer()
     host = host or PluginHost()
     components = _component_info(host, config)  # fails early on unknown names
-    executor = host.executor(config.run.executor)(
-        address=config.run.address, num_workers=config.run.num_workers,
-        node_ip_address=config.run.node_ip_address,
-    )
+    # "auto" needs the input's size: the executor is built once the input is loaded
+    executor = None if config.run.executor == AUTO else _build_executor(host, config, config.run.executor)
+    pending = {"executor": AUTO, "in_process_below": config.run.in_process_below}
     ctx = RunContext(
         run_id=uuid.uuid4().hex, data_dir=Path(data_dir), out_dir=Path(out_dir), config=config,
-        components=components, executor=executor.describe(),
+        components=components, executor=executor.describe() if executor is not None else pending,
     )
     # parameters are checked and settled on the driver before anything starts
     specs = prepare_components(host, config, ctx)
@@ -203,7 +214,7 @@ def run(
 def _run_locked(
     ctx: RunContext,
     host: PluginHost,
-    executor: Executor,
+    executor: Executor | None,
     specs: Mapping[str, ComponentSpec[Any]],
     timer: RunTimer,
     say: Callable[[str], None],
@@ -219,6 +230,11 @@ def _run_locked(
     parts = PartStore(out)
     try:
         dataset = load_dataset(ctx.data_dir)
+        name, reason = choose_executor(config.run.executor, dataset.stages.num_rows, config.run.in_process_below)
+        if executor is None:
+            executor = _build_executor(host, config, name)
+            ctx.executor = executor.describe()
+            ctx.components["executor"] = _executor_info(host, name)
         host.input_validated(ctx, dataset)
         timer.mark("loaded")
         # the executor starts (a local Ray instance: ~3 s) and its workers warm up
@@ -290,8 +306,11 @@ def _run_locked(
             }
         )
         summary_path = out / "summary.json"
+        executor_record = {"name": executor.name, "configured": config.run.executor, "reason": reason,
+                           "params": ctx.executor}
         write_summary(summary_path, ctx.run_id, metrics, ctx.components, batches, batch_seconds,
-                      seed=config.run.seed, input_fingerprint=input_print, input_files=digests)
+                      seed=config.run.seed, input_fingerprint=input_print, input_files=digests,
+                      executor=executor_record)
         result = RunResult(
             recommendations_path=rec_path, metrics=metrics, extra_artifacts=[summary_path], notes=ctx.notes
         )
@@ -300,7 +319,8 @@ def _run_locked(
     except BaseException as exc:
         # finished part files stay for ``resume``; nothing else was written
         try:
-            executor.close()
+            if executor is not None:
+                executor.close()
         finally:
             host.run_failed(ctx, exc)
         raise

@@ -75,29 +75,32 @@ def write_summary(
     seed: int | None = None,
     input_fingerprint: str | None = None,
     input_files: Mapping[str, str] | None = None,
+    executor: Mapping[str, Any] | None = None,
 ) -> None:
     """Write ``summary.json`` atomically, as strict JSON (non-finite numbers as ``null``).
 
     It holds the run id, the run seed, the input's fingerprint (SHA-256 of the lines
     ``table:sha256-of-file``, see :func:`platform_core.parts.input_fingerprint`) and each
-    input file's SHA-256, the metrics, the components and per batch its stages,
-    estimated work [simulated stage-periods] and compute time [s] (None for batches
-    finished before a resume).
+    input file's SHA-256, the executor that ran the batches (and why, when ``auto``
+    chose it), the metrics, the components and per batch its stages, estimated work
+    [simulated stage-periods] and compute time [s] (None for batches finished before a
+    resume).
     """
     per_batch: list[dict[str, Any]] = [
         {"batch_id": b.batch_id, "stages": b.stop - b.start, "work_estimate": b.work,
          "compute_seconds": batch_seconds.get(b.batch_id)}
         for b in batches
     ]
-    tmp = path.with_name(f".{path.name}.tmp")
     doc = {
         "run_id": run_id,
         "seed": seed,
         "input_fingerprint": input_fingerprint,
         "input_files": dict(input_files or {}),
+        "executor": dict(executor or {}),
         "metrics": dict(metrics),
         "components": dict(components),
         "batches": per_batch,
     }
-    tmp.write_text(json.dumps(_strict(doc), indent=2, allow_nan=False))
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(_strict(doc), indent=2, allow_nan=False, default=str))
     os.replace(tmp, path)
