@@ -23,12 +23,28 @@ from pathlib import Path
 from typing import Any
 
 from platform_core import __version__
+from platform_core.config import RunSettings
 
 __all__ = ["main", "build_parser"]
 
 EXIT_BROKEN_PIPE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+
+# library loggers that would otherwise print INFO lines on the console (MLflow's
+# "Creating initial MLflow database tables", alembic's migrations); set before any
+# plugin imports MLflow, which reads it when it configures its loggers
+_QUIET_ENV = {"MLFLOW_LOGGING_LEVEL": "WARNING"}
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows ``(default: X)`` after every option whose help does not state its default."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "default" in text or action.default is None or action.default is argparse.SUPPRESS:
+            return text
+        return super()._get_help_string(action)
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
@@ -120,33 +136,41 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
 
 def build_parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     """The argument parser, including commands contributed by plugins."""
-    parser = argparse.ArgumentParser(prog="echelon", description="Multi-echelon inventory optimisation.")
+    parser = argparse.ArgumentParser(prog="echelon", description="Multi-echelon inventory optimisation.",
+                                     formatter_class=_HelpFormatter)
     parser.add_argument("--version", action="version", version=f"echelon {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+    defaults = RunSettings()
 
-    p = sub.add_parser("generate", help="write a realistic generated dataset")
+    p = sub.add_parser("generate", help="write a realistic generated dataset", formatter_class=_HelpFormatter)
     p.add_argument("out", help="output directory")
     p.add_argument("--sku-locations", type=int, default=2000, help="number of SKU-locations")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="generator seed")
     p.add_argument("--periods", type=int, default=104, help="periods of demand history")
     p.add_argument("--period-days", type=int, default=7, help="days per period")
-    p.add_argument("--format", choices=["parquet", "csv"], default="parquet")
+    p.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="file format of the tables")
     p.set_defaults(func=_cmd_generate)
 
-    p = sub.add_parser("validate", help="load and validate a dataset directory")
-    p.add_argument("data")
+    p = sub.add_parser("validate", help="load and validate a dataset directory", formatter_class=_HelpFormatter)
+    p.add_argument("data", help="input dataset directory (docs/data.md)")
     p.set_defaults(func=_cmd_validate)
 
-    p = sub.add_parser("run", help="recommend a policy for every SKU-location")
-    p.add_argument("data", help="input dataset directory")
+    p = sub.add_parser("run", help="recommend a policy for every SKU-location", formatter_class=_HelpFormatter,
+                       description="Recommend a policy for every SKU-location. Options override the TOML "
+                                   "file's [run] keys, which override the built-in defaults (docs/running.md).")
+    p.add_argument("data", help="input dataset directory (docs/data.md)")
     p.add_argument("--out", required=True,
                    help="output directory; must be empty (or missing) unless --overwrite or --resume")
-    p.add_argument("--config", help="TOML configuration file")
-    p.add_argument("--address", help="Ray cluster address (default: a local Ray instance)")
-    p.add_argument("--executor", help="ray (default) or in_process")
-    p.add_argument("--num-workers", type=int, help="CPUs of the local Ray instance")
-    p.add_argument("--batch-stages", type=int, help="SKU-locations per batch")
-    p.add_argument("--seed", type=int, help="run seed")
+    p.add_argument("--config", help="TOML configuration file (default: none, built-in defaults)")
+    p.add_argument("--executor",
+                   help="where batches run: auto, ray, in_process or a plugin's executor (default: "
+                        f"{defaults.executor}: in process below [run] in_process_below = "
+                        f"{defaults.in_process_below:,} SKU-locations, else ray)")
+    p.add_argument("--address", help="join the Ray cluster at this address, or auto (default: a local Ray instance)")
+    p.add_argument("--num-workers", type=int, help="CPUs of the local Ray instance (default: all CPUs)")
+    p.add_argument("--batch-stages", type=int,
+                   help=f"work per batch, in single-stage SKU-locations (default: {defaults.batch_stages})")
+    p.add_argument("--seed", type=int, help=f"run seed (default: {defaults.seed})")
     again = p.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true",
                        help="continue an interrupted run into the same --out: only unfinished batches run")
@@ -156,7 +180,7 @@ def build_parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_run)
     run_parser = p
 
-    p = sub.add_parser("plugins", help="list every registered component")
+    p = sub.add_parser("plugins", help="list every registered component", formatter_class=_HelpFormatter)
     p.set_defaults(func=_cmd_plugins)
 
     if with_plugins:
@@ -194,6 +218,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from platform_core.data.errors import DataValidationError
     from platform_core.parts import OutputDirectoryError
 
+    for key, value in _QUIET_ENV.items():
+        os.environ.setdefault(key, value)
     args: argparse.Namespace | None = None
     try:
         args = build_parser().parse_args(argv)

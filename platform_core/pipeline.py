@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import pyarrow as pa
 
@@ -146,6 +146,56 @@ def _core_sections(config: RunConfig) -> dict[str, dict[str, Any]]:
     return {k: full[k] for k in ("run", "components", *COMPONENT_SECTIONS)}
 
 
+def _start_line(run_id: str, n_total: int, n_batches: int, executor: Executor, config: RunConfig) -> str:
+    """``echelon: run 1a2b3c4d: 2,000 SKU-locations in 4 batches, Ray (2 workers)``."""
+    label = executor.label()
+    if config.run.executor == AUTO:
+        below = config.run.in_process_below
+        why = (f"auto: fewer than {below:,} SKU-locations" if executor.name == "in_process"
+               else f"auto: {below:,} SKU-locations or more")
+        label = f"{label[:-1]}; {why})" if label.endswith(")") else f"{label} ({why})"
+    batches = f"{n_batches:,} batch{'' if n_batches == 1 else 'es'}"
+    return f"echelon: run {run_id[:8]}: {n_total:,} SKU-locations in {batches}, {label}"
+
+
+PIPED_PROGRESS_SECONDS = 5.0
+"""Seconds between progress lines when stderr is not a terminal (a pipe, a log file)."""
+
+
+class _Lines:
+    """A text stream for tqdm off a terminal: every refresh becomes one whole line.
+
+    tqdm redraws its bar in place with carriage returns, which a log file or ``make``'s
+    captured output shows as one ever longer line; this writes each state on a line.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._last = ""
+
+    def write(self, text: str) -> None:
+        line = text.replace("\r", "").rstrip()
+        count = line.split("[", 1)[0]  # "100%|#####| 5000/5000 ": no line twice for one count
+        if line and count != self._last:
+            self._stream.write(line + "\n")
+            self._last = count
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+
+def _progress_bar(total: int, progress: bool | None) -> Any:
+    """A tqdm bar on stderr: redrawn in place on a terminal, a line every few seconds elsewhere."""
+    from tqdm import tqdm
+
+    if progress is False:
+        return tqdm(total=total, disable=True)
+    if sys.stderr.isatty():
+        return tqdm(total=total, unit="sku-loc", file=sys.stderr)
+    return tqdm(total=total, unit="sku-loc", file=_Lines(sys.stderr), ascii=True, ncols=80,
+                mininterval=PIPED_PROGRESS_SECONDS, maxinterval=PIPED_PROGRESS_SECONDS)
+
+
 def run(
     data_dir: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
@@ -168,7 +218,8 @@ def run(
             ``overwrite`` or ``resume`` is set.
         config: resolved configuration.
         host: plugin host (a fresh one with the installed plugins by default).
-        progress: show a progress bar (None: only on a terminal).
+        progress: False hides the progress bar; otherwise it is drawn on stderr, in place
+            on a terminal, as a line every 5 s elsewhere (a pipe, a log file).
         log: where to print progress messages (default stderr).
         resume: keep the finished part files of an interrupted run with the same input
             and configuration, and run only the missing batches.
@@ -250,7 +301,7 @@ def _run_locked(
         pa.default_memory_pool().release_unused()  # hand the freed Arrow memory back to the OS
         timer.mark("planned")
         n_total = int(shared.sku.size)
-        say(f"echelon: {n_total} SKU-locations in {len(batches)} batches on {executor.describe()}")
+        say(_start_line(ctx.run_id, n_total, len(batches), executor, config))
 
         if overwrite:
             remove_run_outputs(out)
@@ -260,9 +311,8 @@ def _run_locked(
         if resume:
             say(f"echelon: resuming: {len(done)} of {len(batches)} batches already finished")
         todo = [b for b in batches if b.batch_id not in done]
-        from tqdm import tqdm
 
-        bar = tqdm(total=n_total, unit="sku-loc", disable=None if progress is None else not progress, file=sys.stderr)
+        bar = _progress_bar(n_total, progress)
         bar.update(sum(b.stop - b.start for b in batches if b.batch_id in done))
         batch_seconds: dict[int, float] = {}
 
@@ -307,7 +357,7 @@ def _run_locked(
         )
         summary_path = out / "summary.json"
         executor_record = {"name": executor.name, "configured": config.run.executor, "reason": reason,
-                           "params": ctx.executor}
+                           "label": executor.label(), "params": ctx.executor}
         write_summary(summary_path, ctx.run_id, metrics, ctx.components, batches, batch_seconds,
                       seed=config.run.seed, input_fingerprint=input_print, input_files=digests,
                       executor=executor_record)

@@ -1,4 +1,6 @@
 import json
+import os
+import re
 import signal
 import subprocess
 import sys
@@ -54,7 +56,7 @@ def test_plugins_command_lists_components(capsys):
     assert "single_echelon" in out and "bootstrap" in out and "ray" in out
 
 
-# ---- hardening (issue #22): interrupts, pipes, one-line errors -------------------------------------
+# ---- hardening (issue #22): interrupts, pipes, one-line errors, help, a quiet console ---------------
 
 
 def test_ctrl_c_exits_130_with_the_resume_hint_and_resume_finishes(generated_dataset, tmp_path, child_cli):
@@ -131,3 +133,51 @@ def test_a_key_error_is_one_line_without_quotes(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(platform_core.pipeline, "run", fails)
     assert main(["run", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
     assert capsys.readouterr().err == "echelon: error: no configuration section [tracking]\n"
+
+
+def _core_subparsers():
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    return {name: sub.choices[name] for name in ("generate", "validate", "run", "plugins")}
+
+
+def test_every_core_option_has_help_and_says_its_default():
+    for name, parser in _core_subparsers().items():
+        for action in parser._actions:
+            if action.dest == "help" or "." in action.dest:  # "SECTION.KEY": options added by plugins
+                continue
+            where = f"echelon {name} {'/'.join(action.option_strings) or action.dest}"
+            assert action.help, f"{where}: no help"
+            if action.option_strings and not action.required:
+                shown = parser._get_formatter()._expand_help(action)  # as --help prints it
+                assert "default" in shown, f"{where}: the help does not say the default: {shown!r}"
+
+
+def test_run_help_shows_the_defaults(capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--executor" in text and "(default: auto" in text
+    assert "--overwrite" in text and "--resume" in text
+    assert "--seed" in text and "42" in text
+
+
+def test_console_is_quiet_and_readable_when_piped(generated_dataset, tmp_path, child_cli):
+    """One start line with the run id (once), a progress bar although stderr is a pipe, no
+    raw dicts, no library INFO lines (MLflow's database set-up included)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "platform_core.cli", "run", str(generated_dataset), "--out", str(tmp_path / "out"),
+         "--config", str(child_cli.fast_toml), "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}"],
+        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    err = proc.stderr
+    start = re.search(r"^echelon: run ([0-9a-f]{8}): 240 SKU-locations in 1 batch, in process\b", err, re.M)
+    assert start, err
+    assert (proc.stdout + err).count(start.group(1)) == 1, err
+    assert "{" not in err and "INFO" not in err and "alembic" not in err.lower(), err
+    assert re.search(r"240/240", err), f"no progress bar on a pipe:\n{err}"
+    assert "\r" not in err  # on a pipe the bar writes whole lines
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["run_id"].startswith(start.group(1))

@@ -50,8 +50,9 @@ class _Recorder:
 def test_auto_is_the_default_and_runs_a_small_input_in_process(generated_dataset, tmp_path):
     cfg = load_config(overrides={"tracking": {"uri": "none"}, **FAST})
     assert cfg.run.executor == "auto" and cfg.run.in_process_below == 10_000
+    messages = []
     recorder = _Recorder()
-    run(generated_dataset, tmp_path / "out", cfg, host=PluginHost(plugins=[recorder]))
+    run(generated_dataset, tmp_path / "out", cfg, log=messages.append, host=PluginHost(plugins=[recorder]))
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["executor"]["name"] == "in_process"
     assert summary["executor"]["configured"] == "auto"
@@ -61,6 +62,7 @@ def test_auto_is_the_default_and_runs_a_small_input_in_process(generated_dataset
     assert recorder.seen["input_validated"]["executor"] == "in_process"
     assert recorder.seen["run_finished"][0]["executor"] == "in_process"
     assert recorder.seen["run_finished"][1]["name"] == "in_process"
+    assert any(m.endswith("in process (auto: fewer than 10,000 SKU-locations)") for m in messages), messages
 
 
 def test_in_process_below_must_not_be_negative():
