@@ -67,8 +67,8 @@ def _half(data: str, part: int, parts: int) -> None:
 
 def _ray_round(data: Path, out: Path) -> dict:
     """One `echelon run` with 2 Ray workers; its summary metrics."""
-    subprocess.run([str(BIN / "echelon"), "run", str(data), "--out", str(out), "--num-workers", "2",
-                    "--tracking-uri", "none"], check=True, capture_output=True)
+    subprocess.run([str(BIN / "echelon"), "run", str(data), "--out", str(out), "--executor", "ray",
+                    "--num-workers", "2", "--tracking-uri", "none"], check=True, capture_output=True)
     return json.loads((out / "summary.json").read_text())["metrics"]
 
 

@@ -50,7 +50,8 @@ def main() -> None:
             for mode in order:
                 out = work / f"out-{mode}-{i}"
                 cmd = [str(BIN / "echelon"), "run", str(work / "data"), "--out", str(out),
-                       "--num-workers", str(args.workers), "--tracking-uri", "none" if mode == "none" else uri]
+                       "--executor", "ray", "--num-workers", str(args.workers),
+                       "--tracking-uri", "none" if mode == "none" else uri]
                 wall, _, _ = run_command(cmd)
                 walls[mode].append(wall)
                 m = json.loads((out / "summary.json").read_text())["metrics"]

@@ -5,20 +5,46 @@ through the ``register_cli_commands`` hook (``gsm``, ``import-chain``, ``simulat
 ``backtest``, ``monitor``, ``recalibrate``, ``ui`` come from built-in plugins) and
 options of ``echelon run`` through ``add_run_options`` (``--tracking-uri``,
 ``--recalibrate`` come from the MLflow plugin).
+
+Exit status: 0 success; 1 the output pipe closed early (``echelon ... | head``); 2 bad
+input, configuration, output directory or file (one line on stderr, no traceback); 130
+interrupted (Ctrl-C), with the ``--resume`` hint when finished batches were kept.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from platform_core import __version__
+from platform_core.config import RunSettings
 
 __all__ = ["main", "build_parser"]
+
+EXIT_BROKEN_PIPE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+# library loggers that would otherwise print INFO lines on the console (MLflow's
+# "Creating initial MLflow database tables", alembic's migrations); set before any
+# plugin imports MLflow, which reads it when it configures its loggers
+_QUIET_ENV = {"MLFLOW_LOGGING_LEVEL": "WARNING"}
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows ``(default: X)`` after every option whose help does not state its default."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "default" in text or action.default is None or action.default is argparse.SUPPRESS:
+            return text
+        return super()._get_help_string(action)
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
@@ -42,13 +68,18 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _number(value: float, fmt: str) -> str:
+    """``value`` formatted, or ``n/a`` where it is undefined (NaN: e.g. service without demand)."""
+    return "n/a" if math.isnan(value) else format(value, fmt)
+
+
 def _print_summary(metrics: dict[str, float], out: str) -> None:
     rows = [
         ("SKU-locations", f"{metrics['sku_locations']:,.0f}"),
         ("  ok", f"{metrics['sku_locations_ok']:,.0f}"),
         ("  error", f"{metrics['sku_locations_error']:,.0f}"),
-        ("fill rate (demand-weighted)", f"{metrics['fill_rate_demand_weighted']:.4f}"),
-        ("cycle service (demand-weighted)", f"{metrics['cycle_service_demand_weighted']:.4f}"),
+        ("fill rate (demand-weighted)", _number(metrics["fill_rate_demand_weighted"], ".4f")),
+        ("cycle service (demand-weighted)", _number(metrics["cycle_service_demand_weighted"], ".4f")),
         ("inventory investment [currency]", f"{metrics['inventory_investment_currency']:,.0f}"),
         ("safety stock [units]", f"{metrics['safety_stock_units']:,.0f}"),
         ("holding cost [currency/period]", f"{metrics['holding_cost_per_period_currency']:,.0f}"),
@@ -84,7 +115,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             section, key = dest.split(".", 1)
             overrides.setdefault(section, {})[key] = value
     config = load_config(args.config, overrides)
-    result = run(args.data, args.out, config, resume=args.resume)
+    result = run(args.data, args.out, config, resume=args.resume, overwrite=args.overwrite)
     _print_summary(result.metrics, args.out)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -105,38 +136,51 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
 
 def build_parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     """The argument parser, including commands contributed by plugins."""
-    parser = argparse.ArgumentParser(prog="echelon", description="Multi-echelon inventory optimisation.")
+    parser = argparse.ArgumentParser(prog="echelon", description="Multi-echelon inventory optimisation.",
+                                     formatter_class=_HelpFormatter)
     parser.add_argument("--version", action="version", version=f"echelon {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+    defaults = RunSettings()
 
-    p = sub.add_parser("generate", help="write a realistic generated dataset")
+    p = sub.add_parser("generate", help="write a realistic generated dataset", formatter_class=_HelpFormatter)
     p.add_argument("out", help="output directory")
     p.add_argument("--sku-locations", type=int, default=2000, help="number of SKU-locations")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="generator seed")
     p.add_argument("--periods", type=int, default=104, help="periods of demand history")
     p.add_argument("--period-days", type=int, default=7, help="days per period")
-    p.add_argument("--format", choices=["parquet", "csv"], default="parquet")
+    p.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="file format of the tables")
     p.set_defaults(func=_cmd_generate)
 
-    p = sub.add_parser("validate", help="load and validate a dataset directory")
-    p.add_argument("data")
+    p = sub.add_parser("validate", help="load and validate a dataset directory", formatter_class=_HelpFormatter)
+    p.add_argument("data", help="input dataset directory (docs/data.md)")
     p.set_defaults(func=_cmd_validate)
 
-    p = sub.add_parser("run", help="recommend a policy for every SKU-location")
-    p.add_argument("data", help="input dataset directory")
-    p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--config", help="TOML configuration file")
-    p.add_argument("--address", help="Ray cluster address (default: a local Ray instance)")
-    p.add_argument("--executor", help="ray (default) or in_process")
-    p.add_argument("--num-workers", type=int, help="CPUs of the local Ray instance")
-    p.add_argument("--batch-stages", type=int, help="SKU-locations per batch")
-    p.add_argument("--seed", type=int, help="run seed")
-    p.add_argument("--resume", action="store_true",
-                   help="continue an interrupted run into the same --out: only unfinished batches run")
+    p = sub.add_parser("run", help="recommend a policy for every SKU-location", formatter_class=_HelpFormatter,
+                       description="Recommend a policy for every SKU-location. Options override the TOML "
+                                   "file's [run] keys, which override the built-in defaults (docs/running.md).")
+    p.add_argument("data", help="input dataset directory (docs/data.md)")
+    p.add_argument("--out", required=True,
+                   help="output directory; must be empty (or missing) unless --overwrite or --resume")
+    p.add_argument("--config", help="TOML configuration file (default: none, built-in defaults)")
+    p.add_argument("--executor",
+                   help="where batches run: auto, ray, in_process or a plugin's executor (default: "
+                        f"{defaults.executor}: in process below [run] in_process_below = "
+                        f"{defaults.in_process_below:,} SKU-locations, else ray)")
+    p.add_argument("--address", help="join the Ray cluster at this address, or auto (default: a local Ray instance)")
+    p.add_argument("--num-workers", type=int, help="CPUs of the local Ray instance (default: all CPUs)")
+    p.add_argument("--batch-stages", type=int,
+                   help=f"work per batch, in single-stage SKU-locations (default: {defaults.batch_stages})")
+    p.add_argument("--seed", type=int, help=f"run seed (default: {defaults.seed})")
+    again = p.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true",
+                       help="continue an interrupted run into the same --out: only unfinished batches run")
+    again.add_argument("--overwrite", action="store_true",
+                       help="replace the results of an earlier run in --out (recommendations.parquet, "
+                            "summary.json, _parts; other files stay)")
     p.set_defaults(func=_cmd_run)
     run_parser = p
 
-    p = sub.add_parser("plugins", help="list every registered component")
+    p = sub.add_parser("plugins", help="list every registered component", formatter_class=_HelpFormatter)
     p.set_defaults(func=_cmd_plugins)
 
     if with_plugins:
@@ -148,20 +192,55 @@ def build_parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``echelon`` console script."""
-    from platform_core.data.errors import DataValidationError
+def _one_line(exc: BaseException) -> str:
+    """The message of an expected error, without Python's decoration."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    if isinstance(exc, KeyError) and exc.args:
+        return str(exc.args[0])
+    return str(exc)
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
+
+def _interrupted(args: argparse.Namespace | None) -> str:
+    out = getattr(args, "out", None) if args is not None and getattr(args, "command", None) == "run" else None
+    parts = Path(out) / "_parts" if out else None
+    if parts is not None and parts.is_dir():
+        return f"echelon: interrupted; finished batches are kept in {parts}: rerun with --resume"
+    return "echelon: interrupted"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``echelon`` console script.
+
+    Returns:
+        The exit status (see the module docstring).
+    """
+    from platform_core.data.errors import DataValidationError
+    from platform_core.parts import OutputDirectoryError
+
+    for key, value in _QUIET_ENV.items():
+        os.environ.setdefault(key, value)
+    args: argparse.Namespace | None = None
     try:
-        return int(args.func(args) or 0)
+        args = build_parser().parse_args(argv)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here rather than at interpreter exit
+        return code
+    except KeyboardInterrupt:
+        print(_interrupted(args), file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # the reader went away (`echelon ... | head`): stop quietly; Python flushes stdout
+        # again at exit, so point it at /dev/null first
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except DataValidationError as exc:
         print(f"echelon: invalid input: {exc}", file=sys.stderr)
-        return 2
-    except (ValueError, KeyError, FileNotFoundError) as exc:
-        print(f"echelon: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    except (OutputDirectoryError, ValueError, KeyError, OSError) as exc:
+        print(f"echelon: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,7 +6,8 @@ Example ``echelon.toml``::
     seed = 42
     period_days = 7
     batch_stages = 500           # SKU-locations per batch (whole networks kept together)
-    executor = "ray"             # or "in_process"
+    executor = "auto"            # in process below in_process_below SKU-locations, else Ray
+    in_process_below = 10000     # [SKU-locations]; "ray" or "in_process" force a choice
     num_workers = 2              # local Ray CPUs; ignored with --address
 
     [components]
@@ -134,7 +135,11 @@ class RunSettings:
         seed: run seed; every SKU-location's random numbers derive from it [-].
         period_days: length of one planning period [days].
         batch_stages: single-stage networks' worth of work per batch [SKU-locations].
-        executor: where batches run (``ray`` or ``in_process``, or a plugin's executor).
+        executor: where batches run: ``auto`` (in process for fewer than
+            ``in_process_below`` SKU-locations, else ``ray``), ``ray``, ``in_process``, or
+            a plugin's executor.
+        in_process_below: with ``executor = "auto"``, inputs with fewer SKU-locations run
+            in process, sparing Ray's start-up of several seconds [SKU-locations].
         num_workers: CPUs of a local Ray instance (None: all).
         address: Ray cluster address (None: a local instance).
         node_ip_address: this node's address for Ray (None: Ray's choice).
@@ -145,7 +150,8 @@ class RunSettings:
     seed: int = 42
     period_days: float = 7.0
     batch_stages: int = 500
-    executor: str = "ray"
+    executor: str = "auto"
+    in_process_below: int = 10_000
     num_workers: int | None = None
     address: str | None = None
     node_ip_address: str | None = None
@@ -158,6 +164,8 @@ class RunSettings:
             raise ValueError(f"period_days must be > 0, got {self.period_days}")
         if self.batch_stages < 1:
             raise ValueError(f"batch_stages must be >= 1, got {self.batch_stages}")
+        if self.in_process_below < 0:
+            raise ValueError(f"in_process_below must be >= 0, got {self.in_process_below}")
         if self.num_workers is not None and self.num_workers < 1:
             raise ValueError(f"num_workers must be >= 1, got {self.num_workers}")
         if not self.default_lead_time_days >= 0:

@@ -8,11 +8,43 @@ wherever it runs.
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["Executor", "InProcessExecutor", "BatchFunction", "ResultCallback"]
+__all__ = ["AUTO", "Executor", "InProcessExecutor", "BatchFunction", "ResultCallback", "choose_executor"]
+
+AUTO = "auto"
+"""``[run] executor = "auto"``: in process below ``in_process_below`` SKU-locations, else Ray."""
+
+# how the console names executors whose class sets no ``display_name``
+_DISPLAY_NAMES = {"ray": "Ray", "in_process": "in process"}
+
+
+
+def choose_executor(configured: str, sku_locations: int, in_process_below: int) -> tuple[str, str]:
+    """The executor a run uses, and why.
+
+    ``auto`` picks ``in_process`` for inputs of fewer than ``in_process_below``
+    SKU-locations (a local Ray instance costs several seconds to start, more than such a
+    run computes) and ``ray`` otherwise; any other name is kept as configured.
+
+    Args:
+        configured: ``[run] executor``.
+        sku_locations: the input's SKU-locations (rows of ``stages``).
+        in_process_below: ``[run] in_process_below`` [SKU-locations].
+
+    Returns:
+        ``(name, reason)``: the registered executor name, and for ``auto`` a sentence
+        saying why (empty otherwise).
+    """
+    if configured != AUTO:
+        return configured, ""
+    if sku_locations < in_process_below:
+        return "in_process", f"{sku_locations:,} SKU-locations < in_process_below = {in_process_below:,}"
+    return "ray", f"{sku_locations:,} SKU-locations >= in_process_below = {in_process_below:,}"
+
 
 BatchFunction = Callable[[Any, Any], Any]
 """``fn(batch, shared) -> result``: must be a module-level function (picklable)."""
@@ -31,6 +63,8 @@ class Executor(ABC):
     """
 
     name: str = "executor"
+    display_name: str | None = None
+    """How the console names this executor (None: derived from ``name``)."""
 
     def __init__(self, **params: Any) -> None:
         """Build an executor; each takes what it needs of its keyword arguments.
@@ -65,14 +99,40 @@ class Executor(ABC):
         """Parameters worth logging (workers, address, ...)."""
         return {"executor": self.name}
 
+    def label(self) -> str:
+        """A short description for the console, e.g. ``Ray (2 workers)``.
+
+        Built from :meth:`describe`'s ``address`` and ``num_workers`` (the ``[run]`` keys
+        every executor receives); an executor may override it.
+        """
+        name = self.display_name or _DISPLAY_NAMES.get(self.name, self.name)
+        info = self.describe()
+        address = info.get("address")
+        remote = bool(address) and address != "local"
+        details = [f"cluster at {address}"] if remote else []
+        workers = info.get("num_workers")
+        if workers is None and "num_workers" in info and not remote:
+            workers = _local_cpus()  # a local instance takes every CPU
+        if workers:
+            details.append(f"{workers} worker{'s' if workers != 1 else ''}")
+        return f"{name} ({', '.join(details)})" if details else name
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources (default: nothing)."""
+
+
+def _local_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
 
 
 class InProcessExecutor(Executor):
     """Runs every batch sequentially in the calling process."""
 
     name = "in_process"
+    display_name = "in process"
 
     def __init__(self, **_: Any) -> None:
         super().__init__()

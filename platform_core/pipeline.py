@@ -10,9 +10,11 @@ Output layout (``out_dir``):
   ``status`` (``ok`` or ``error``) and, for ``ok`` rows, a complete policy;
 * ``summary.json`` — aggregate metrics of the run, and per batch its stages, estimated
   work [simulated stage-periods] and compute time [s];
-* ``_parts/`` — per-batch part files while the run is in flight (:mod:`platform_core.parts`).
+* ``_parts/`` — per-batch part files while the run is in flight (:mod:`platform_core.parts`);
+* ``.echelon.lock`` — the lock of the run in flight (removed at its end).
 
-Nothing is written when the input fails validation.
+Nothing is written when the input fails validation.  The executor is chosen once the
+input is loaded (``executor = "auto"``: in process for small inputs, Ray otherwise).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import pyarrow as pa
 
@@ -34,9 +36,19 @@ from platform_core.components import Component, ComponentSpec
 from platform_core.config import COMPONENT_SECTIONS, RunConfig
 from platform_core.data.loaders import load_dataset
 from platform_core.data.schemas import Dataset
+from platform_core.executor import AUTO, Executor, choose_executor
 from platform_core.fitting import fit_costs, fit_lead_times
 from platform_core.networks import index_networks
-from platform_core.parts import PartStore, run_fingerprint, write_parquet_atomic
+from platform_core.parts import (
+    OutputLock,
+    PartStore,
+    check_output_dir,
+    input_file_digests,
+    input_fingerprint,
+    remove_run_outputs,
+    run_fingerprint,
+    write_parquet_atomic,
+)
 from platform_core.plan import BatchSettings, BatchSpec, SharedInputs, plan_run
 from platform_core.plugin_host import PluginHost
 from platform_core.run_context import RunContext, RunResult
@@ -113,14 +125,75 @@ def _component_info(host: PluginHost, config: RunConfig) -> dict[str, dict[str, 
         name = getattr(config.components, section)
         info = host.info(family, name)
         out[family] = {"name": name, "plugin": info.plugin, "version": info.version}
-    info = host.info("executor", config.run.executor)
-    out["executor"] = {"name": config.run.executor, "plugin": info.plugin, "version": info.version}
+    if config.run.executor != AUTO:  # "auto" is resolved once the input's size is known
+        out["executor"] = _executor_info(host, config.run.executor)
     return out
+
+
+def _executor_info(host: PluginHost, name: str) -> dict[str, str]:
+    info = host.info("executor", name)
+    return {"name": name, "plugin": info.plugin, "version": info.version}
+
+
+def _build_executor(host: PluginHost, config: RunConfig, name: str) -> Executor:
+    return host.executor(name)(
+        address=config.run.address, num_workers=config.run.num_workers, node_ip_address=config.run.node_ip_address,
+    )
 
 
 def _core_sections(config: RunConfig) -> dict[str, dict[str, Any]]:
     full = config.as_dict()
     return {k: full[k] for k in ("run", "components", *COMPONENT_SECTIONS)}
+
+
+def _start_line(run_id: str, n_total: int, n_batches: int, executor: Executor, config: RunConfig) -> str:
+    """``echelon: run 1a2b3c4d: 2,000 SKU-locations in 4 batches, Ray (2 workers)``."""
+    label = executor.label()
+    if config.run.executor == AUTO:
+        below = config.run.in_process_below
+        why = (f"auto: fewer than {below:,} SKU-locations" if executor.name == "in_process"
+               else f"auto: {below:,} SKU-locations or more")
+        label = f"{label[:-1]}; {why})" if label.endswith(")") else f"{label} ({why})"
+    batches = f"{n_batches:,} batch{'' if n_batches == 1 else 'es'}"
+    return f"echelon: run {run_id[:8]}: {n_total:,} SKU-locations in {batches}, {label}"
+
+
+PIPED_PROGRESS_SECONDS = 5.0
+"""Seconds between progress lines when stderr is not a terminal (a pipe, a log file)."""
+
+
+class _Lines:
+    """A text stream for tqdm off a terminal: every refresh becomes one whole line.
+
+    tqdm redraws its bar in place with carriage returns, which a log file or ``make``'s
+    captured output shows as one ever longer line; this writes each state on a line.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._last = ""
+
+    def write(self, text: str) -> None:
+        line = text.replace("\r", "").rstrip()
+        count = line.split("[", 1)[0]  # "100%|#####| 5000/5000 ": no line twice for one count
+        if line and count != self._last:
+            self._stream.write(line + "\n")
+            self._last = count
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+
+def _progress_bar(total: int, progress: bool | None) -> Any:
+    """A tqdm bar on stderr: redrawn in place on a terminal, a line every few seconds elsewhere."""
+    from tqdm import tqdm
+
+    if progress is False:
+        return tqdm(total=total, disable=True)
+    if sys.stderr.isatty():
+        return tqdm(total=total, unit="sku-loc", file=sys.stderr)
+    return tqdm(total=total, unit="sku-loc", file=_Lines(sys.stderr), ascii=True, ncols=80,
+                mininterval=PIPED_PROGRESS_SECONDS, maxinterval=PIPED_PROGRESS_SECONDS)
 
 
 def run(
@@ -132,45 +205,87 @@ def run(
     progress: bool | None = None,
     log: Callable[[str], None] | None = None,
     resume: bool = False,
+    overwrite: bool = False,
 ) -> RunResult:
     """Run the whole job; returns where the recommendations are and the summary.
 
+    ``out_dir`` is locked for the whole run (``OUT/.echelon.lock``, an OS file lock): a
+    second run into the same directory raises at once, naming the first.
+
     Args:
         data_dir: input dataset directory (see ``docs/data.md``).
-        out_dir: output directory (created; existing results there are replaced).
+        out_dir: output directory; created if missing, and it must be empty unless
+            ``overwrite`` or ``resume`` is set.
         config: resolved configuration.
         host: plugin host (a fresh one with the installed plugins by default).
-        progress: show a progress bar (None: only on a terminal).
+        progress: False hides the progress bar; otherwise it is drawn on stderr, in place
+            on a terminal, as a line every 5 s elsewhere (a pipe, a log file).
         log: where to print progress messages (default stderr).
         resume: keep the finished part files of an interrupted run with the same input
             and configuration, and run only the missing batches.
+        overwrite: replace an earlier run's results in ``out_dir``
+            (``recommendations.parquet``, ``summary.json``, ``_parts``) once the input
+            is valid; other files there stay.
 
     Raises:
         platform_core.data.errors.DataValidationError: the input is invalid; nothing
             is written.
-        ValueError: an unknown component, or parameters a component rejects.
+        platform_core.parts.OutputDirectoryError: another run is writing into
+            ``out_dir``, or it is not empty and neither ``overwrite`` nor ``resume`` is set.
+        ValueError: an unknown component, parameters a component rejects, or both
+            ``overwrite`` and ``resume``.
     """
+    if overwrite and resume:
+        raise ValueError("pass either overwrite (start afresh) or resume (continue an interrupted run), not both")
     say = log or (lambda msg: print(msg, file=sys.stderr))
     timer = RunTimer()
     host = host or PluginHost()
     components = _component_info(host, config)  # fails early on unknown names
-    executor = host.executor(config.run.executor)(
-        address=config.run.address, num_workers=config.run.num_workers,
-        node_ip_address=config.run.node_ip_address,
-    )
+    # "auto" needs the input's size: the executor is built once the input is loaded
+    executor = None if config.run.executor == AUTO else _build_executor(host, config, config.run.executor)
+    pending = {"executor": AUTO, "in_process_below": config.run.in_process_below}
     ctx = RunContext(
         run_id=uuid.uuid4().hex, data_dir=Path(data_dir), out_dir=Path(out_dir), config=config,
-        components=components, executor=executor.describe(),
+        components=components, executor=executor.describe() if executor is not None else pending,
     )
     # parameters are checked and settled on the driver before anything starts
     specs = prepare_components(host, config, ctx)
     ctx.component_params = {section: dict(spec.params) for section, spec in specs.items()}
+    out = Path(out_dir)
+    lock = OutputLock(out, ctx.run_id)
+    lock.acquire()
+    try:
+        check_output_dir(out, overwrite=overwrite, resume=resume)
+        return _run_locked(ctx, host, executor, specs, timer, say, progress=progress, resume=resume,
+                           overwrite=overwrite)
+    finally:
+        lock.release()
+
+
+def _run_locked(
+    ctx: RunContext,
+    host: PluginHost,
+    executor: Executor | None,
+    specs: Mapping[str, ComponentSpec[Any]],
+    timer: RunTimer,
+    say: Callable[[str], None],
+    *,
+    progress: bool | None,
+    resume: bool,
+    overwrite: bool,
+) -> RunResult:
+    """The run proper, inside the output directory's lock."""
+    config, out = ctx.config, ctx.out_dir
     host.run_started(ctx)
     timer.mark("started")
-    out = Path(out_dir)
     parts = PartStore(out)
     try:
-        dataset = load_dataset(data_dir)
+        dataset = load_dataset(ctx.data_dir)
+        name, reason = choose_executor(config.run.executor, dataset.stages.num_rows, config.run.in_process_below)
+        if executor is None:
+            executor = _build_executor(host, config, name)
+            ctx.executor = executor.describe()
+            ctx.components["executor"] = _executor_info(host, name)
         host.input_validated(ctx, dataset)
         timer.mark("loaded")
         # the executor starts (a local Ray instance: ~3 s) and its workers warm up
@@ -186,16 +301,18 @@ def run(
         pa.default_memory_pool().release_unused()  # hand the freed Arrow memory back to the OS
         timer.mark("planned")
         n_total = int(shared.sku.size)
-        say(f"echelon: {n_total} SKU-locations in {len(batches)} batches on {executor.describe()}")
+        say(_start_line(ctx.run_id, n_total, len(batches), executor, config))
 
-        out.mkdir(parents=True, exist_ok=True)
-        done = parts.open(run_fingerprint(sources, _core_sections(config), batches), batches, resume)
+        if overwrite:
+            remove_run_outputs(out)
+        digests = input_file_digests(sources)
+        input_print = input_fingerprint(digests)
+        done = parts.open(run_fingerprint(input_print, _core_sections(config), batches), batches, resume)
         if resume:
             say(f"echelon: resuming: {len(done)} of {len(batches)} batches already finished")
         todo = [b for b in batches if b.batch_id not in done]
-        from tqdm import tqdm
 
-        bar = tqdm(total=n_total, unit="sku-loc", disable=None if progress is None else not progress, file=sys.stderr)
+        bar = _progress_bar(n_total, progress)
         bar.update(sum(b.stop - b.start for b in batches if b.batch_id in done))
         batch_seconds: dict[int, float] = {}
 
@@ -239,7 +356,11 @@ def run(
             }
         )
         summary_path = out / "summary.json"
-        write_summary(summary_path, ctx.run_id, metrics, components, batches, batch_seconds)
+        executor_record = {"name": executor.name, "configured": config.run.executor, "reason": reason,
+                           "label": executor.label(), "params": ctx.executor}
+        write_summary(summary_path, ctx.run_id, metrics, ctx.components, batches, batch_seconds,
+                      seed=config.run.seed, input_fingerprint=input_print, input_files=digests,
+                      executor=executor_record)
         result = RunResult(
             recommendations_path=rec_path, metrics=metrics, extra_artifacts=[summary_path], notes=ctx.notes
         )
@@ -248,7 +369,8 @@ def run(
     except BaseException as exc:
         # finished part files stay for ``resume``; nothing else was written
         try:
-            executor.close()
+            if executor is not None:
+                executor.close()
         finally:
             host.run_failed(ctx, exc)
         raise

@@ -1,8 +1,13 @@
-"""The run's summary: aggregate metrics of the recommendations and ``summary.json``."""
+"""The run's summary: aggregate metrics of the recommendations and ``summary.json``.
+
+``summary.json`` is strict JSON (RFC 8259): a metric that is undefined for the run (the
+demand-weighted service of a run without demand, NaN in Python) is written as ``null``.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,7 +26,8 @@ def summarise(table: pa.Table) -> dict[str, float]:
     """Aggregate metrics of a recommendations table.
 
     Service figures are demand-weighted over ``ok`` stages with demand; money in
-    currency, levels in units.
+    currency, levels in units.  Where no ``ok`` stage has demand the demand-weighted
+    service figures are undefined: NaN here, ``null`` in ``summary.json``.
     """
     ok = pc.equal(table.column("status"), "ok")
     n_ok = int(pc.sum(ok.cast(pa.int64())).as_py() or 0)
@@ -47,6 +53,17 @@ def summarise(table: pa.Table) -> dict[str, float]:
     }
 
 
+def _strict(value: Any) -> Any:
+    """``value`` with every non-finite float (NaN, +-inf) replaced by None, recursively."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strict(v) for v in value]
+    return value
+
+
 def write_summary(
     path: Path,
     run_id: str,
@@ -54,10 +71,18 @@ def write_summary(
     components: Mapping[str, Mapping[str, str]],
     batches: list[BatchSpec],
     batch_seconds: Mapping[int, float],
+    *,
+    seed: int | None = None,
+    input_fingerprint: str | None = None,
+    input_files: Mapping[str, str] | None = None,
+    executor: Mapping[str, Any] | None = None,
 ) -> None:
-    """Write ``summary.json`` atomically.
+    """Write ``summary.json`` atomically, as strict JSON (non-finite numbers as ``null``).
 
-    It holds the metrics, the components and per batch its stages, estimated work
+    It holds the run id, the run seed, the input's fingerprint (SHA-256 of the lines
+    ``table:sha256-of-file``, see :func:`platform_core.parts.input_fingerprint`) and each
+    input file's SHA-256, the executor that ran the batches (and why, when ``auto``
+    chose it), the metrics, the components and per batch its stages, estimated work
     [simulated stage-periods] and compute time [s] (None for batches finished before a
     resume).
     """
@@ -66,7 +91,16 @@ def write_summary(
          "compute_seconds": batch_seconds.get(b.batch_id)}
         for b in batches
     ]
+    doc = {
+        "run_id": run_id,
+        "seed": seed,
+        "input_fingerprint": input_fingerprint,
+        "input_files": dict(input_files or {}),
+        "executor": dict(executor or {}),
+        "metrics": dict(metrics),
+        "components": dict(components),
+        "batches": per_batch,
+    }
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(
-        {"run_id": run_id, "metrics": dict(metrics), "components": dict(components), "batches": per_batch}, indent=2))
+    tmp.write_text(json.dumps(_strict(doc), indent=2, allow_nan=False, default=str))
     os.replace(tmp, path)

@@ -17,12 +17,12 @@ generate_dataset(work / "data", sku_locations=120, seed=1, overwrite=True)
 
 config = load_config(
     overrides={
-        "run": {"executor": "in_process", "seed": 42},   # "ray" (default) for parallel runs
+        "run": {"executor": "in_process", "seed": 42},   # default "auto": Ray from 10,000 SKU-locations
         "solver": {"replications": 50, "periods": 200},
         "tracking": {"uri": f"sqlite:///{work / 'mlflow.db'}"},
     }
 )
-result = run(work / "data", work / "out", config)
+result = run(work / "data", work / "out", config, overwrite=True)  # replaces an earlier run's results
 
 rec = pq.read_table(result.recommendations_path)
 print(f"{rec.num_rows} SKU-locations, {pc.sum(pc.equal(rec['status'], 'ok').cast('int64'))} ok")

@@ -1,5 +1,6 @@
 """End-to-end runs of the pipeline on a generated dataset."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -47,9 +48,12 @@ def test_one_row_per_sku_location_with_complete_policies(generated_dataset, tmp_
 
 @pytest.mark.ray
 def test_same_seed_same_numbers_across_workers_and_batch_sizes(generated_dataset, tmp_path):
-    one = run(generated_dataset, tmp_path / "a", _config(executor="ray", num_workers=1, batch_stages=500))
+    # "auto" with in_process_below = 0 chooses Ray for any input
+    one = run(generated_dataset, tmp_path / "a",
+              _config(executor="auto", in_process_below=0, num_workers=1, batch_stages=500))
     two = run(generated_dataset, tmp_path / "b", _config(executor="ray", num_workers=2, batch_stages=40))
     local = run(generated_dataset, tmp_path / "c", _config(batch_stages=7))
+    assert json.loads((tmp_path / "a" / "summary.json").read_text())["executor"]["name"] == "ray"
     a = pq.read_table(one.recommendations_path)
     assert one.metrics["batches"] == 1 and two.metrics["batches"] > 3
     assert a.equals(pq.read_table(two.recommendations_path))
