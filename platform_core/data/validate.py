@@ -4,7 +4,8 @@ Every check runs on whole Arrow columns (``pyarrow.compute`` / numpy); only the 
 offending row of each check is looked up, so row numbers stay exact while 10M demand
 rows validate in a few seconds. Rules (see ``docs/data.md``):
 
-* required files and required columns are present; every column has its spec type
+* required files and required columns are present; ``stages`` has at least one row;
+  every column has its spec type
   (a column of ``FileSpec.dictionary_columns`` may also be dictionary-encoded);
 * no nulls in non-nullable columns; numbers are finite and within the spec range;
 * ``abc_class`` is A/B/C, ``policy_type`` is base_stock/rQ/sS/min_max (when not null);
@@ -208,6 +209,8 @@ def _row_key(table: pa.Table, cols: tuple[str, ...], i: int) -> str:
 
 def _test_and_set(bits: np.ndarray, code: np.ndarray) -> np.ndarray:
     """Whether each code was already in the bit set ``bits`` or earlier in ``code``; adds them."""
+    if code.size == 0:  # e.g. a batch whose rows all name unknown stages
+        return np.zeros(0, dtype=bool)
     byte = code >> 3
     mask = np.left_shift(1, code & 7).astype(np.uint8)
     seen: np.ndarray = (bits[byte] & mask) != 0
@@ -313,6 +316,9 @@ def check_table(spec: FileSpec, table: pa.Table, file: str, errors: ErrorCollect
         True when the table passed every check (cross-file checks may then use it).
     """
     ok = True
+    if spec.name == "stages" and table.num_rows == 0:
+        errors.add(DataValidationError(file, None, None, "at least one stage (data row)", "none"))
+        ok = False
     names = set(table.column_names)
     for col in spec.columns:
         if col.name not in names:
