@@ -62,3 +62,96 @@ def test_empty_stages_and_demand_in_memory(tables):
         validate_dataset(Dataset(root="mem", tables=tables))
     assert info.value.expected == "at least one stage (data row)"
     assert FILE_SPECS["stages"].name in info.value.file
+
+
+# -- 3. a CSV with a UTF-8 byte-order mark; identifiers are strings -------------------------
+
+
+def _rename_sku(tables: dict[str, pa.Table], old: str, new: str) -> None:
+    """Rename SKU ``old`` to ``new`` in every table of the fixture."""
+    import pyarrow.compute as pc
+
+    for name, t in tables.items():
+        for col in ("sku", "upstream_sku", "downstream_sku"):
+            if col in t.column_names:
+                renamed = pc.if_else(pc.equal(t.column(col), old), new, t.column(col))
+                t = t.set_column(t.column_names.index(col), col, renamed.cast(pa.string()))
+        tables[name] = t
+
+
+def _add_bom(path) -> None:
+    data = path.read_bytes()
+    assert not data.startswith(b"\xef\xbb\xbf")
+    path.write_bytes(b"\xef\xbb\xbf" + data)
+
+
+@pytest.mark.parametrize("name", ["stages", "demand", "edges", "receipts"])
+def test_csv_with_byte_order_mark_keeps_identifiers(make_dataset, tables, name):
+    _rename_sku(tables, "A", "000123")
+    _rename_sku(tables, "B", "0042")  # every sku looks like a number
+    root = make_dataset(tables, "csv")
+    _add_bom(root / f"{name}.csv")
+    ds = load_dataset(root)
+    # leading zeros kept everywhere: the value written is the value read
+    assert "000123" in ds.stages.column("sku").to_pylist()
+    for n, t in tables.items():
+        assert ds.tables[n].select(t.column_names).cast(t.schema).equals(t), n
+
+
+def test_csv_byte_order_mark_first_column_numeric_text(make_dataset, tables):
+    # the first column of demand.csv is sku: with a BOM it used to be type-guessed (000123 -> 123)
+    _rename_sku(tables, "A", "000123")
+    _rename_sku(tables, "B", "0042")
+    root = make_dataset(tables, "csv")
+    for name in tables:
+        _add_bom(root / f"{name}.csv")
+    ds = load_dataset(root)
+    assert sorted(set(ds.demand.column("sku").to_pylist())) == ["000123", "0042"]
+
+
+def test_parquet_identifier_stored_as_integer_is_an_error(make_dataset, tables):
+    # an integer sku column lost its leading zeros before it reached us: say so, do not guess
+    st = tables["stages"]
+    tables = {"stages": st.set_column(0, "sku", pa.array(list(range(st.num_rows)), pa.int64())),
+              "demand": tables["demand"].slice(0, 0)}
+    err = _load_error(make_dataset(tables))
+    assert (os.path.basename(err.file), err.column, err.row) == ("stages.parquet", "sku", None)
+    assert err.expected.startswith("a column of type string") and err.got == "type int64"
+
+
+def test_csv_duplicate_column_name_is_an_error(make_dataset, tables):
+    root = make_dataset(tables, "csv")
+    path = root / "stages.csv"
+    lines = path.read_text().splitlines()
+    lines = [line + ",x" for line in lines]
+    lines[0] = lines[0][: -len(",x")] + ",price"
+    path.write_text("\n".join(lines) + "\n")
+    err = _load_error(root)
+    assert (os.path.basename(err.file), err.column) == ("stages.csv", "price")
+    assert err.expected == "each column name once in the header"
+
+
+def test_csv_not_utf8_is_an_error(make_dataset, tables):
+    root = make_dataset(tables, "csv")
+    path = root / "stages.csv"
+    path.write_bytes(path.read_bytes().replace(b"plant", "pl\u00e4nt".encode("latin-1"), 1))
+    err = _load_error(root)
+    assert os.path.basename(err.file) == "stages.csv"
+    assert "UTF-8" in err.expected
+
+
+def test_csv_cell_not_utf8_far_into_the_file_names_its_row(tmp_path):
+    from platform_core.data.loaders import load_table
+    from platform_core.data.schemas import STAGES
+
+    rows = ["sku,location,unit_cost,price,carrying_rate,note"]
+    rows += [f"A{i},L1,1,2,0.2,ok" for i in range(30_000)]
+    data = ("\n".join(rows) + "\n").encode()
+    data = data.replace(b"A25000,", b"A25\xe4000,").replace(b"A26000,L1,1,2,0.2,ok", b"A26000,L1,1,2,0.2,\xff")
+    path = tmp_path / "stages.csv"
+    path.write_bytes(data)
+    with pytest.raises(DataValidationError) as info:
+        load_table(path, STAGES)
+    by_col = {e.column: e for e in info.value.errors}
+    assert (by_col["sku"].row, by_col["sku"].expected) == (25_001, "UTF-8 text")
+    assert (by_col["note"].row, by_col["note"].expected) == (26_001, "UTF-8 text")
