@@ -7,7 +7,9 @@ rows validate in a few seconds. Rules (see ``docs/data.md``):
 * required files and required columns are present; ``stages`` has at least one row;
   every column has its spec type
   (a column of ``FileSpec.dictionary_columns`` may also be dictionary-encoded);
-* no nulls in non-nullable columns; numbers are finite and within the spec range;
+* no nulls in non-nullable columns; numbers are finite and within the spec range
+  (an upper bound on every number the model would overflow on); dates within
+  ``[MIN_DATE, MAX_DATE]``;
 * ``abc_class`` is A/B/C, ``policy_type`` is base_stock/rQ/sS/min_max (when not null);
 * keys are unique per file (both rows are named);
 * ``receipt_date`` is not before ``order_date``;
@@ -19,7 +21,9 @@ Stages without demand rows are allowed (internal stages see no external demand).
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
 from collections import deque
 
 import numpy as np
@@ -33,7 +37,9 @@ from platform_core.data.errors import DataValidationError, ErrorCollector
 from platform_core.data.schemas import FILE_SPECS, ColumnSpec, Dataset, FileSpec
 from platform_core.data.stage_index import StageIndex
 
-__all__ = ["validate_dataset", "check_table", "type_expectation", "range_expectation"]
+__all__ = ["validate_dataset", "check_table", "type_expectation", "range_expectation", "date_text"]
+
+_EPOCH = dt.date(1970, 1, 1)
 
 _ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
     ("stages", "abc_class"): ("A", "B", "C"),
@@ -62,12 +68,21 @@ def type_expectation(t: pa.DataType) -> str:
 
 
 def _fmt(x: float) -> str:
-    return f"{x:g}"
+    return re.sub(r"e\+?0*(\d)", r"e\1", f"{x:g}")  # 1e+08 -> 1e8
+
+
+def date_text(days: int) -> str:
+    """ISO text of the date ``days`` days after 1970-01-01, also beyond Python's years 1-9999."""
+    return str(np.datetime64(int(days), "D"))
 
 
 def range_expectation(col: ColumnSpec) -> str:
-    """Human description of the allowed values of a numeric column, e.g. ``a number >= 0``."""
+    """Human description of the allowed values of a column, e.g. ``a number in [0, 1e8]``."""
     base = type_expectation(col.type)
+    if col.min_date is not None or col.max_date is not None:
+        lo_d = col.min_date.isoformat() if col.min_date else "..."
+        hi_d = col.max_date.isoformat() if col.max_date else "..."
+        return f"a date in [{lo_d}, {hi_d}]"
     lo, hi = col.min_value, col.max_value
     if lo is not None and hi is not None:
         left = "(" if col.exclusive_min else "["
@@ -115,9 +130,26 @@ def _check_column(
         if bad is not None:
             i, n = _first(bad)
             if n:
-                errors.add(DataValidationError(file, col.name, i + 1, range_expectation(col),
-                                               arr[i].as_py(), detail=_more(n)))
+                value = arr[i].as_py()
+                expected = range_expectation(col)
+                if col.limit_note and col.max_value is not None and value > col.max_value:
+                    expected += f" ({col.limit_note})"
+                errors.add(DataValidationError(file, col.name, i + 1, expected, value, detail=_more(n)))
                 ok = False
+    if pa.types.is_date(col.type) and (col.min_date is not None or col.max_date is not None):
+        days = pc.cast(arr, pa.int32())
+        bad_d = None
+        if col.min_date is not None:
+            bad_d = pc.less(days, (col.min_date - _EPOCH).days)
+        if col.max_date is not None:
+            above_d = pc.greater(days, (col.max_date - _EPOCH).days)
+            bad_d = above_d if bad_d is None else pc.or_(bad_d, above_d)
+        assert bad_d is not None
+        i, n = _first(bad_d)
+        if n:
+            errors.add(DataValidationError(file, col.name, i + 1, range_expectation(col),
+                                           date_text(days[i].as_py()), detail=_more(n)))
+            ok = False
     allowed = _ENUMS.get((spec.name, col.name))
     if allowed is not None:
         bad = pc.invert(pc.is_in(arr, value_set=pa.array(allowed, type=col.type)))

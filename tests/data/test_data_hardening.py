@@ -155,3 +155,98 @@ def test_csv_cell_not_utf8_far_into_the_file_names_its_row(tmp_path):
     by_col = {e.column: e for e in info.value.errors}
     assert (by_col["sku"].row, by_col["sku"].expected) == (25_001, "UTF-8 text")
     assert (by_col["note"].row, by_col["note"].expected) == (26_001, "UTF-8 text")
+
+
+# -- 2. dates far in the future or past ----------------------------------------------------
+
+
+def _with(t: pa.Table, col: str, i: int, value: object, type_: pa.DataType | None = None) -> pa.Table:
+    vals = t.column(col).to_pylist()
+    vals[i] = value
+    typ = type_ or t.schema.field(col).type
+    return t.set_column(t.column_names.index(col), col, pa.array(vals, type=typ))
+
+
+def _days(t: pa.Table, col: str, i: int, days: int) -> pa.Table:
+    """``t`` with ``col[i]`` set to ``days`` days after 1970-01-01 (beyond Python's dates too)."""
+    vals = t.column(col).cast(pa.int32()).to_pylist()
+    vals[i] = days
+    return t.set_column(t.column_names.index(col), col, pa.array(vals, pa.int32()).cast(pa.date32()))
+
+
+def _epoch_days(y: int, m: int, d: int) -> int:
+    """Days from 1970-01-01 to a proleptic Gregorian date of any year (400-year cycles)."""
+    import datetime as dt
+
+    cycles, year = divmod(y - 2000, 400)  # the calendar repeats every 400 years = 146097 days
+    return (dt.date(2000 + year, m, d) - dt.date(1970, 1, 1)).days + cycles * 146_097
+
+
+@pytest.mark.parametrize(("ymd", "shown"), [((9999, 1, 1), "9999-01-01"), ((10370, 11, 14), "10370-11-14"),
+                                            ((1, 1, 1), "0001-01-01"), ((-3630, 3, 5), "-3630-03-05"),
+                                            ((2200, 1, 1), "2200-01-01")])
+def test_demand_date_far_from_now_is_an_error(make_dataset, tables, ymd, shown):
+    days = _epoch_days(*ymd)
+    tables["demand"] = _days(tables["demand"], "period", 3, days)
+    err = _load_error(make_dataset(tables))
+    assert (os.path.basename(err.file), err.column, err.row) == ("demand.parquet", "period", 4)
+    assert err.expected == "a date in [1900-01-01, 2199-12-31]"
+    assert err.got == shown
+
+
+def test_csv_sentinel_date_is_an_error(make_dataset, tables):
+    import datetime as dt
+
+    tables["receipts"] = _with(tables["receipts"], "receipt_date", 2, dt.date(9999, 12, 31))
+    err = _load_error(make_dataset(tables, "csv"))
+    assert (os.path.basename(err.file), err.column, err.row, err.got) == (
+        "receipts.csv", "receipt_date", 3, "9999-12-31")
+
+
+def test_date_bounds_are_inclusive(tables):
+    import datetime as dt
+
+    tables["demand"] = _with(tables["demand"], "period", 0, dt.date(1900, 1, 1))
+    tables["receipts"] = _with(tables["receipts"], "receipt_date", 0, dt.date(2199, 12, 31))
+    validate_dataset(Dataset(root="mem", tables=tables))
+    tables["demand"] = _with(tables["demand"], "period", 0, dt.date(1899, 12, 31))
+    with pytest.raises(DataValidationError) as info:
+        validate_dataset(Dataset(root="mem", tables=tables))
+    assert (info.value.column, info.value.row, info.value.got) == ("period", 1, "1899-12-31")
+
+
+# -- 5. huge numbers ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "col", "value", "expected"), [
+    ("demand", "quantity", 1e308, "a number in [0, 1e8]"),
+    ("demand", "quantity", 1.5e8, "a number in [0, 1e8]"),
+    ("stages", "unit_cost", 1e308, "a number in [0, 1e12]"),
+    ("stages", "price", 1e13, "a number in [0, 1e12]"),
+    ("stages", "review_period", 2**62, "an integer in [1, 1000]"),
+    ("edges", "transit_days", 1e308, "a number in [0, 3650]"),
+    ("edges", "quantity_per", 1e300, "a number in (0, 1e6]"),
+    ("receipts", "quantity", 1e300, "a number in (0, 1e12]"),
+])
+def test_huge_number_is_an_error(make_dataset, tables, name, col, value, expected):
+    tables[name] = _with(tables[name], col, 1, value)
+    err = _load_error(make_dataset(tables))
+    assert (os.path.basename(err.file), err.column, err.row) == (f"{name}.parquet", col, 2)
+    assert err.expected.startswith(expected), err.expected
+
+
+def test_huge_demand_message_says_what_to_do(make_dataset, tables):
+    tables["demand"] = _with(tables["demand"], "quantity", 5, 1e308)
+    err = _load_error(make_dataset(tables, "csv"))
+    assert str(err).startswith("demand.csv: column 'quantity', row 6: expected a number in [0, 1e8]")
+    assert "larger unit" in str(err)
+
+
+def test_largest_allowed_numbers_load_unchanged(make_dataset, tables):
+    tables["demand"] = _with(tables["demand"], "quantity", 1, 1e8)
+    tables["stages"] = _with(tables["stages"], "unit_cost", 1, 1e12)
+    tables["edges"] = _with(tables["edges"], "transit_days", 1, 3650.0)
+    ds = load_dataset(make_dataset(tables, "csv"))
+    assert ds.demand.column("quantity")[1].as_py() == 1e8
+    assert ds.stages.column("unit_cost")[1].as_py() == 1e12
+    assert ds.tables["edges"].column("transit_days")[1].as_py() == 3650.0
