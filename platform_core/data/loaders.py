@@ -6,7 +6,8 @@ that does not convert is reported with its column and data row (row 1 = first li
 the header). Conversions: numbers as written by ``float()`` (``1e3``, ``-0.5``; surrounding
 spaces allowed), integers also as ``3.0``, dates ISO ``YYYY-MM-DD``, booleans
 ``true``/``false``/``1``/``0`` (any case); an empty CSV field is null. Columns not in the
-contract are kept (after the contract's columns) and not validated.
+contract are kept (after the contract's columns) and not validated. After validation the
+demand rows are put on the period grid (:mod:`platform_core.data.periods`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from platform_core.data.errors import DataValidationError, ErrorCollector
+from platform_core.data.periods import DEFAULT_PERIOD_DAYS, demand_on_grid
 from platform_core.data.schemas import FILE_SPECS, Dataset, FileSpec
 from platform_core.data.validate import type_expectation, validate_dataset
 
@@ -291,20 +293,27 @@ def load_table(path: str | os.PathLike[str], spec: FileSpec,
     return table
 
 
-def load_dataset(path: str | os.PathLike[str]) -> Dataset:
-    """Load and validate the dataset in directory ``path``.
+def load_dataset(path: str | os.PathLike[str], period_days: float = DEFAULT_PERIOD_DAYS) -> Dataset:
+    """Load and validate the dataset in directory ``path``; put demand on the period grid.
 
     Args:
         path: directory holding ``NAME.parquet`` or ``NAME.csv`` per file of the contract.
+        period_days: length of a planning period [days]: pass the run's
+            ``config.run.period_days``. Demand rows of one stage in one period are summed
+            (see :func:`platform_core.data.periods.demand_on_grid`).
 
     Returns:
-        The validated Dataset (tables converted to the contract's Arrow types).
+        The validated Dataset (tables converted to the contract's Arrow types; demand with
+        at most one row per stage and period, ``ds.demand_grid`` saying what was done).
 
     Raises:
         DataValidationError: a missing directory or required file, both a Parquet and a CSV
             file for one name, a value that does not convert, or any rule of
             ``validate_dataset``; up to 20 errors are reported in one exception.
+        ValueError: ``period_days`` is not a positive number.
     """
+    if not (isinstance(period_days, int | float) and 0 < float(period_days) < float("inf")):
+        raise ValueError(f"period_days must be a positive number of days, got {period_days!r}")
     root = os.fspath(path)
     if not os.path.isdir(root):
         raise DataValidationError(root, None, None, "a dataset directory", "no such directory")
@@ -324,6 +333,7 @@ def load_dataset(path: str | os.PathLike[str]) -> Dataset:
     errors.raise_if_any()
     ds = Dataset(root=root, tables=tables, sources=sources)
     validate_dataset(ds)
+    ds.tables["demand"], ds.demand_grid = demand_on_grid(ds.demand, period_days)
     return ds
 
 

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    from platform_core.data.periods import DemandGrid
 
 __all__ = [
     "ColumnSpec",
@@ -94,6 +98,8 @@ class ColumnSpec:
 class FileSpec:
     """One file of the dataset: its columns and its unique key.
 
+    ``key_note`` says what a duplicate key means (shown in the message).
+
     ``dictionary_columns`` are string columns held dictionary-encoded in memory
     (``dictionary<int32, string>``, see :func:`FileSpec.memory_type`): the demand
     history repeats each SKU and location name in every period, and at a million
@@ -106,6 +112,7 @@ class FileSpec:
     key: tuple[str, ...]
     meaning: str
     dictionary_columns: tuple[str, ...] = ()
+    key_note: str = ""
 
     def memory_type(self, col: ColumnSpec) -> pa.DataType:
         """The Arrow type of ``col`` in a loaded table (its spec type, or dictionary-encoded)."""
@@ -182,12 +189,15 @@ DEMAND = FileSpec(
     name="demand",
     required=True,
     key=("sku", "location", "period"),
-    meaning="Demand history per SKU-location and period (equally spaced periods of `period_days`).",
+    meaning="Demand history per SKU-location: one row per period, per day or per dated total; the loader "
+            "sums the rows of one period (periods of `period_days`, see Demand periods).",
     dictionary_columns=("sku", "location"),
+    key_note="one row per stage and date: sum the transactions of one day before loading",
     columns=(
         _SKU,
         _LOC,
-        ColumnSpec("period", pa.date32(), "[date]", True, False, "Start date of the period.",
+        ColumnSpec("period", pa.date32(), "[date]", True, False,
+                   "Date of the row: the first day of its period, or any day in it.",
                    min_date=MIN_DATE, max_date=MAX_DATE),
         ColumnSpec("quantity", pa.float64(), "[units/period]", True, True,
                    "Demand observed (sales when stocked out); null means missing.", min_value=0.0,
@@ -269,11 +279,14 @@ class Dataset:
         tables: file name -> Arrow table conforming to ``FILE_SPECS[name]`` (optional
             files that are absent are missing from the dict).
         sources: file name -> path of the file it was read from.
+        demand_grid: how ``load_dataset`` put the demand rows on the period grid (None
+            for a Dataset built in memory).
     """
 
     root: str
     tables: dict[str, pa.Table]
     sources: dict[str, str] = field(default_factory=dict)
+    demand_grid: DemandGrid | None = None
 
     def get(self, name: str) -> pa.Table | None:
         """The table ``name``, or None if the optional file is absent."""

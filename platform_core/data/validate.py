@@ -326,7 +326,7 @@ def _check_duplicates(spec: FileSpec, table: pa.Table, file: str, errors: ErrorC
         if r < 0:
             return
     errors.add(DataValidationError(
-        file, ",".join(spec.key), r + 1, "a unique key",
+        file, ",".join(spec.key), r + 1, f"a unique key ({spec.key_note})" if spec.key_note else "a unique key",
         f"duplicate key {_row_key(table, spec.key, r)}", rows=(first + 1, r + 1),
         detail=_more(n_later)))
 
