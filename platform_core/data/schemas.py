@@ -162,6 +162,12 @@ STAGES = FileSpec(
                    "Minimum order quantity.", min_value=0.0, max_value=MAX_QUANTITY, limit_note=_UNITS_NOTE),
         ColumnSpec("abc_class", pa.string(), "", False, True,
                    "A, B or C (used by the blanket-ABC baseline)."),
+        ColumnSpec("lead_time_days", pa.float64(), "[days]", False, True,
+                   "Supplier lead time of the stage (order to receipt), used when it has no receipts and no "
+                   "inbound arc with transit_days.", min_value=0.0, max_value=MAX_DAYS),
+        ColumnSpec("lead_time_days_sd", pa.float64(), "[days]", False, True,
+                   "Standard deviation of lead_time_days: given, the lead time is a gamma distribution "
+                   "with that mean; null, it is fixed.", min_value=0.0, max_value=MAX_DAYS),
     ),
 )
 
@@ -182,6 +188,9 @@ EDGES = FileSpec(
         ColumnSpec("transit_days", pa.float64(), "[days]", False, True,
                    "Nominal transit time of the lane (used when no receipts exist).", min_value=0.0,
                    max_value=MAX_DAYS),
+        ColumnSpec("transit_days_sd", pa.float64(), "[days]", False, True,
+                   "Standard deviation of transit_days: given, the transit time is a gamma distribution "
+                   "with that mean; null, it is fixed.", min_value=0.0, max_value=MAX_DAYS),
     ),
 )
 

@@ -13,6 +13,8 @@ rows validate in a few seconds. Rules (see ``docs/data.md``):
 * ``abc_class`` is A/B/C, ``policy_type`` is base_stock/rQ/sS/min_max (when not null);
 * keys are unique per file (both rows are named);
 * ``receipt_date`` is not before ``order_date``;
+* a lead-time spread (``lead_time_days_sd``, ``transit_days_sd``) has its mean on the row,
+  and is 0 when the mean is 0;
 * demand, costs and current_policy rows, and both ends of every edge, name a stage
   of ``stages``; the network (edges) has no cycle.
 
@@ -44,6 +46,13 @@ _EPOCH = dt.date(1970, 1, 1)
 _ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
     ("stages", "abc_class"): ("A", "B", "C"),
     ("current_policy", "policy_type"): ("base_stock", "rQ", "sS", "min_max"),
+}
+
+#: (file, spread column) -> its mean column: a spread needs its mean on the same row, and a
+#: positive spread a positive mean (a non-negative time of mean 0 cannot vary).
+_SPREADS: dict[tuple[str, str], str] = {
+    ("stages", "lead_time_days_sd"): "lead_time_days",
+    ("edges", "transit_days_sd"): "transit_days",
 }
 
 _STAGE_REFS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -331,6 +340,27 @@ def _check_duplicates(spec: FileSpec, table: pa.Table, file: str, errors: ErrorC
         detail=_more(n_later)))
 
 
+def _check_spreads(spec: FileSpec, table: pa.Table, file: str, errors: ErrorCollector) -> bool:
+    """A spread (``*_sd``) needs its mean on the row, and a positive spread a positive mean."""
+    ok = True
+    for (name, sd_col), mean_col in _SPREADS.items():
+        if name != spec.name or sd_col not in table.column_names:
+            continue
+        sd = table.column(sd_col)
+        mean = table.column(mean_col) if mean_col in table.column_names else pa.nulls(table.num_rows, pa.float64())
+        i, n = _first(pc.and_(pc.is_valid(sd), pc.is_null(mean)))
+        if n:
+            errors.add(DataValidationError(file, mean_col, i + 1, f"a number ({sd_col} is given on this row)",
+                                           "null", detail=_more(n)))
+            ok = False
+        i, n = _first(pc.and_(pc.greater(sd, 0.0), pc.equal(mean, 0.0)))
+        if n:
+            errors.add(DataValidationError(file, sd_col, i + 1, f"0 when {mean_col} is 0 (a time of mean 0 cannot vary)",
+                                           sd[i].as_py(), detail=_more(n)))
+            ok = False
+    return ok
+
+
 def check_table(spec: FileSpec, table: pa.Table, file: str, errors: ErrorCollector,
                 _enc: _Encodings | None = None, *, stage_index: StageIndex | None = None) -> bool:
     """Check one table on its own (columns, types, nulls, ranges, unique key).
@@ -367,6 +397,8 @@ def check_table(spec: FileSpec, table: pa.Table, file: str, errors: ErrorCollect
             ok = False
             continue
         ok = _check_column(spec, col, arr, file, errors) and ok
+    if ok:
+        ok = _check_spreads(spec, table, file, errors)
     if ok:
         _check_duplicates(spec, table, file, errors, _enc, stage_index)
     if ok and spec.name == "receipts":
