@@ -246,13 +246,36 @@ def _read_csv(path: str) -> pa.Table:
     if not header:
         return pa.table({})
     read = pcsv.ReadOptions(block_size=CSV_BLOCK_SIZE, column_names=header, skip_rows=1)
+    parse = pcsv.ParseOptions(newlines_in_values=True)  # a quoted value may span lines
     convert = pcsv.ConvertOptions(
         column_types={h: pa.binary() for h in header},
         null_values=[""],
         strings_can_be_null=True,
         quoted_strings_can_be_null=True,
     )
-    return pcsv.read_csv(path, read_options=read, convert_options=convert)
+    try:
+        return pcsv.read_csv(path, read_options=read, parse_options=parse, convert_options=convert)
+    except pa.ArrowInvalid as exc:
+        ragged = _ragged_row(path, len(header))
+        if ragged is None:
+            raise
+        row, fields = ragged
+        raise DataValidationError(path, None, row, f"{len(header)} fields as in the header",
+                                  f"{fields} field{'s' if fields != 1 else ''}") from exc
+
+
+def _ragged_row(path: str, n_fields: int) -> tuple[int, int] | None:
+    """(data row, fields) of the first record whose number of fields is not ``n_fields``."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
+            reader = csv.reader(fh)
+            next(reader, None)
+            for row, record in enumerate(reader, start=1):
+                if len(record) != n_fields and record:  # a blank line is skipped by Arrow too
+                    return row, len(record)
+    except csv.Error:
+        return None
+    return None
 
 
 def load_table(path: str | os.PathLike[str], spec: FileSpec,

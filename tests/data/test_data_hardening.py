@@ -250,3 +250,24 @@ def test_largest_allowed_numbers_load_unchanged(make_dataset, tables):
     assert ds.demand.column("quantity")[1].as_py() == 1e8
     assert ds.stages.column("unit_cost")[1].as_py() == 1e12
     assert ds.tables["edges"].column("transit_days")[1].as_py() == 3650.0
+
+
+def test_csv_row_with_a_missing_cell_names_its_row(make_dataset, tables):
+    root = make_dataset(tables, "csv")
+    path = root / "demand.csv"
+    lines = path.read_text().splitlines()
+    lines[9] = lines[9].rsplit(",", 1)[0]  # data row 9 loses its last cell
+    path.write_text("\n".join(lines) + "\n")
+    err = _load_error(root)
+    assert (os.path.basename(err.file), err.column, err.row) == ("demand.csv", None, 9)
+    assert err.expected == "5 fields as in the header" and err.got == "4 fields"
+
+
+def test_csv_quoted_value_with_a_newline_round_trips(make_dataset, tables):
+    st = tables["stages"]
+    tables["stages"] = st.set_column(st.column_names.index("location_type"), "location_type",
+                                     pa.array(["plant\nnorth", "dc, \"main\""] + st.column("location_type").to_pylist()[2:]))
+    root = make_dataset(tables, "csv")
+    ds = load_dataset(root)
+    assert ds.stages.column("location_type").to_pylist()[:2] == ["plant\nnorth", "dc, \"main\""]
+    assert ds.stages.column("sku").to_pylist() == st.column("sku").to_pylist()
