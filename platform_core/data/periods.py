@@ -185,7 +185,7 @@ def demand_on_grid(demand: pa.Table, period_days: float) -> tuple[pa.Table, Dema
     has_flag = "stocked_out" in demand.column_names
     if has_flag:
         cols["stocked_out"] = demand.column("stocked_out")
-    rows = pa.table(cols)
+    rows = pa.table(cols).unify_dictionaries()  # chunks (Parquet row groups) have their own dictionaries
     dropped = 0
     if partial:
         keep = k != k_last

@@ -244,3 +244,19 @@ def test_period_starts_against_brute_force():
         # smallest whole o >= 0 with floor(o / pd) >= k, by search
         want = [next(o for o in range(10_000) if math.floor(o / pd_) >= k) for k in range(40)]
         assert got == want, pd_
+
+
+def test_rows_summed_across_parquet_row_groups(tmp_path, tables):
+    # each row group is a chunk with its own dictionary of sku and location (found by fuzzing)
+    import pyarrow.parquet as pq
+
+    rows = [("A", "S1", START + dt.timedelta(days=t), 1.0, False) for t in range(14)]
+    rows += [("B", "S2", START + dt.timedelta(days=t), 2.0, t == 3) for t in range(14)]
+    tables["demand"] = _demand(rows)
+    root = tmp_path / "rg"
+    root.mkdir()
+    for name, t in tables.items():
+        pq.write_table(t, root / f"{name}.parquet", row_group_size=3)
+    ds = load_dataset(root, period_days=7.0)
+    assert _rows(ds) == [("A", "S1", START, 7.0, False), ("A", "S1", START + dt.timedelta(days=7), 7.0, False),
+                         ("B", "S2", START, 14.0, True), ("B", "S2", START + dt.timedelta(days=7), 14.0, False)]
