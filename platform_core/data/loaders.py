@@ -3,8 +3,8 @@
 Each file of ``FILE_SPECS`` is read from ``NAME.parquet`` or ``NAME.csv`` (both present is
 an error). CSV files are read with every column as text and then converted, so a value
 that does not convert is reported with its column and data row (row 1 = first line after
-the header). Conversions: numbers as written by ``float()`` (``1e3``, ``-0.5``; surrounding
-spaces allowed), integers also as ``3.0``, dates ISO ``YYYY-MM-DD``, booleans
+the header). Conversions: numbers in decimal notation (``1e3``, ``-0.5``; surrounding
+spaces allowed), integers also as ``3.0`` (never hexadecimal), dates ISO ``YYYY-MM-DD``, booleans
 ``true``/``false``/``1``/``0`` (any case); an empty CSV field is null. Columns not in the
 contract are kept (after the contract's columns) and not validated. After validation the
 demand rows are put on the period grid (:mod:`platform_core.data.periods`).
@@ -114,6 +114,8 @@ def _converter(src: pa.DataType, dst: pa.DataType) -> _Convert:
         def from_text(a: pa.Array) -> pa.Array:
             a = pc.utf8_trim_whitespace(a)
             if pa.types.is_integer(dst):
+                if pc.any(pc.match_substring_regex(a, r"^[+-]?0[xX]")).as_py():
+                    raise pa.ArrowInvalid("hexadecimal integer")  # Arrow would read 0x10 as 16
                 try:
                     return pc.cast(a, dst)
                 except pa.ArrowInvalid:

@@ -271,3 +271,15 @@ def test_csv_quoted_value_with_a_newline_round_trips(make_dataset, tables):
     ds = load_dataset(root)
     assert ds.stages.column("location_type").to_pylist()[:2] == ["plant\nnorth", "dc, \"main\""]
     assert ds.stages.column("sku").to_pylist() == st.column("sku").to_pylist()
+
+
+@pytest.mark.parametrize("text", ["0x10", "-0X1f", " 0x7 "])
+def test_hexadecimal_integer_is_an_error(make_dataset, tables, text):
+    # Arrow's text-to-integer cast reads 0x10 as 16; the contract says integers are decimal (found by fuzzing)
+    st = tables["stages"]
+    vals = [str(v) for v in st.column("review_period").to_pylist()]
+    vals[2] = text
+    tables["stages"] = st.set_column(st.column_names.index("review_period"), "review_period", pa.array(vals))
+    err = _load_error(make_dataset(tables, "csv"))
+    assert (os.path.basename(err.file), err.column, err.row) == ("stages.csv", "review_period", 3)
+    assert err.expected == "an integer" and err.got == repr(text)
