@@ -3,10 +3,11 @@
 Each file of ``FILE_SPECS`` is read from ``NAME.parquet`` or ``NAME.csv`` (both present is
 an error). CSV files are read with every column as text and then converted, so a value
 that does not convert is reported with its column and data row (row 1 = first line after
-the header). Conversions: numbers as written by ``float()`` (``1e3``, ``-0.5``; surrounding
-spaces allowed), integers also as ``3.0``, dates ISO ``YYYY-MM-DD``, booleans
+the header). Conversions: numbers in decimal notation (``1e3``, ``-0.5``; surrounding
+spaces allowed), integers also as ``3.0`` (never hexadecimal), dates ISO ``YYYY-MM-DD``, booleans
 ``true``/``false``/``1``/``0`` (any case); an empty CSV field is null. Columns not in the
-contract are kept (after the contract's columns) and not validated.
+contract are kept (after the contract's columns) and not validated. After validation the
+demand rows are put on the period grid (:mod:`platform_core.data.periods`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from platform_core.data.errors import DataValidationError, ErrorCollector
+from platform_core.data.periods import DEFAULT_PERIOD_DAYS, demand_on_grid
 from platform_core.data.schemas import FILE_SPECS, Dataset, FileSpec
 from platform_core.data.validate import type_expectation, validate_dataset
 
@@ -64,6 +66,37 @@ def find_file(root: str | os.PathLike[str], spec: FileSpec) -> str | None:
     return None
 
 
+def _is_text(t: pa.DataType) -> bool:
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t))
+
+
+def _is_bytes(t: pa.DataType) -> bool:
+    return bool(pa.types.is_binary(t) or pa.types.is_large_binary(t))
+
+
+def _compatible(src: pa.DataType, dst: pa.DataType) -> bool:
+    """Whether a column of type ``src`` may be converted to the contract type ``dst``.
+
+    Text (and bytes, as CSV cells are read) converts to anything; otherwise only
+    conversions that keep the value: numbers to numbers (a float to an integer only when
+    whole, checked per value), dates and timestamps to dates. An identifier stored as a
+    number is refused: its leading zeros were lost before the file was written.
+    """
+    if pa.types.is_dictionary(src):
+        return _compatible(src.value_type, dst)
+    if _is_text(src) or _is_bytes(src) or pa.types.is_null(src):
+        return True
+    if _is_text(dst):
+        return False
+    if pa.types.is_floating(dst) or pa.types.is_integer(dst):
+        return bool(pa.types.is_integer(src) or pa.types.is_floating(src) or pa.types.is_decimal(src))
+    if pa.types.is_date(dst):
+        return bool(pa.types.is_date(src) or pa.types.is_timestamp(src))
+    if pa.types.is_boolean(dst):
+        return bool(pa.types.is_boolean(src))
+    return bool(src == dst)
+
+
 def _converter(src: pa.DataType, dst: pa.DataType) -> _Convert:
     """A function converting an array of type ``src`` to ``dst`` (raises pa.ArrowInvalid)."""
     if pa.types.is_dictionary(dst):
@@ -71,13 +104,18 @@ def _converter(src: pa.DataType, dst: pa.DataType) -> _Convert:
             return lambda a: pc.dictionary_encode(pc.cast(a, dst.value_type))
         inner_dst = _converter(src, dst.value_type)
         return lambda a: pc.dictionary_encode(inner_dst(a))
-    if pa.types.is_string(src) or pa.types.is_large_string(src):
-        if pa.types.is_string(dst):
+    if _is_bytes(src):  # CSV cells: the UTF-8 check raises ArrowInvalid, so the row is found
+        inner_text = _converter(pa.string(), dst)
+        return lambda a: inner_text(pc.cast(a, pa.string()))
+    if _is_text(src):
+        if _is_text(dst):
             return lambda a: pc.cast(a, dst)
 
         def from_text(a: pa.Array) -> pa.Array:
             a = pc.utf8_trim_whitespace(a)
             if pa.types.is_integer(dst):
+                if pc.any(pc.match_substring_regex(a, r"^[+-]?0[xX]")).as_py():
+                    raise pa.ArrowInvalid("hexadecimal integer")  # Arrow would read 0x10 as 16
                 try:
                     return pc.cast(a, dst)
                 except pa.ArrowInvalid:
@@ -107,58 +145,139 @@ def _first_failure(arr: pa.Array, convert: _Convert) -> int:
     return lo
 
 
+def _what_failed(value: pa.Scalar, dst: pa.DataType) -> tuple[str, str]:
+    """``(expected, got)`` for a value that did not convert to ``dst``."""
+    raw = value.as_py()
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return "UTF-8 text", _show(raw)
+    return type_expectation(dst), _show(raw)
+
+
+def _convert_column(arr: pa.ChunkedArray, want: pa.DataType, value_type: pa.DataType, file: str,
+                    name: str, errors: ErrorCollector) -> pa.ChunkedArray | None:
+    """``arr`` converted to ``want``, or None after reporting the first value that does not convert.
+
+    ``value_type`` is the type a value must have (``want`` without its dictionary encoding).
+    """
+    convert = _converter(arr.type, want)
+    try:
+        return pa.chunked_array([convert(c) for c in arr.chunks], type=want)
+    except pa.ArrowNotImplementedError:
+        errors.add(DataValidationError(file, name, None, f"a column of type {value_type}", f"type {arr.type}"))
+        return None
+    except (pa.ArrowInvalid, ValueError):
+        offset = 0
+        for chunk in arr.chunks:
+            try:
+                convert(chunk)
+            except (pa.ArrowInvalid, ValueError):
+                i = _first_failure(chunk, convert)
+                errors.add(DataValidationError(file, name, offset + i + 1, *_what_failed(chunk[i], value_type)))
+                break
+            offset += len(chunk)
+        return None
+
+
 def _convert_table(spec: FileSpec, table: pa.Table, file: str, errors: ErrorCollector) -> pa.Table:
-    """Convert the contract's columns of ``table`` to their spec types; extras kept as read."""
+    """Convert the contract's columns of ``table`` to their spec types; extras kept as read.
+
+    Extra columns read from CSV (bytes) are decoded to text.
+    """
     names = table.column_names
     out_names: list[str] = []
     out_cols: list[pa.ChunkedArray] = []
     for col in spec.columns:
         if col.name not in names:
             continue
-        arr = table.column(col.name)
+        arr: pa.ChunkedArray | None = table.column(col.name)
+        assert arr is not None
         want = spec.memory_type(col)
+        if arr.type != want and arr.type != col.type and not _compatible(arr.type, col.type):
+            hint = " (identifiers are text: store them as strings so leading zeros survive)" \
+                if _is_text(col.type) else ""
+            errors.add(DataValidationError(
+                file, col.name, None, f"a column of type {col.type}{hint}", f"type {arr.type}"))
+            continue
         if arr.type != want:
-            convert = _converter(arr.type, want)
-            try:
-                arr = pa.chunked_array([convert(c) for c in arr.chunks], type=want)
-            except pa.ArrowNotImplementedError:
-                errors.add(DataValidationError(
-                    file, col.name, None, f"a column of type {col.type}", f"type {arr.type}"))
-                continue
-            except (pa.ArrowInvalid, ValueError):
-                offset = 0
-                for chunk in arr.chunks:
-                    try:
-                        convert(chunk)
-                    except (pa.ArrowInvalid, ValueError):
-                        i = _first_failure(chunk, convert)
-                        errors.add(DataValidationError(
-                            file, col.name, offset + i + 1, type_expectation(col.type),
-                            _show(chunk[i].as_py())))
-                        break
-                    offset += len(chunk)
+            arr = _convert_column(arr, want, col.type, file, col.name, errors)
+            if arr is None:
                 continue
         out_names.append(col.name)
         out_cols.append(arr)
     spec_names = {c.name for c in spec.columns}
     for name in names:
         if name not in spec_names and name not in out_names:
+            extra: pa.ChunkedArray | None = table.column(name)
+            if extra is not None and _is_bytes(extra.type):
+                extra = _convert_column(extra, pa.string(), pa.string(), file, name, errors)
+            if extra is None:
+                continue
             out_names.append(name)
-            out_cols.append(table.column(name))
+            out_cols.append(extra)
     return pa.Table.from_arrays(out_cols, names=out_names)
 
 
 def _read_csv(path: str) -> pa.Table:
-    with open(path, newline="", encoding="utf-8") as fh:
-        header = next(csv.reader(fh), [])
-    read = pcsv.ReadOptions(block_size=CSV_BLOCK_SIZE)
+    """Read a CSV file with every column as text (nothing is type-guessed).
+
+    The header line is parsed here (a UTF-8 byte-order mark is dropped) and handed to
+    Arrow as the column names, so every column, the first included, is read untyped: an
+    identifier ``000123`` stays ``000123``. Cells are read as bytes; their UTF-8 check
+    happens in the conversion, which names the row of a cell that is not UTF-8.
+
+    Raises:
+        DataValidationError: a header line that is not UTF-8, or names a column twice.
+    """
+    with open(path, "rb") as fh:
+        first = fh.readline()
+    try:
+        line = first.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataValidationError(path, None, None, "a UTF-8 encoded header line",
+                                  f"bytes that are not UTF-8 ({exc.reason} at byte {exc.start})") from exc
+    header = next(csv.reader([line]), []) if line.strip() else []
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            raise DataValidationError(path, name, None, "each column name once in the header",
+                                      "a second column of that name")
+        seen.add(name)
+    if not header:
+        return pa.table({})
+    read = pcsv.ReadOptions(block_size=CSV_BLOCK_SIZE, column_names=header, skip_rows=1)
+    parse = pcsv.ParseOptions(newlines_in_values=True)  # a quoted value may span lines
     convert = pcsv.ConvertOptions(
-        column_types={h: pa.string() for h in header},
+        column_types={h: pa.binary() for h in header},
         null_values=[""],
         strings_can_be_null=True,
         quoted_strings_can_be_null=True,
     )
-    return pcsv.read_csv(path, read_options=read, convert_options=convert)
+    try:
+        return pcsv.read_csv(path, read_options=read, parse_options=parse, convert_options=convert)
+    except pa.ArrowInvalid as exc:
+        ragged = _ragged_row(path, len(header))
+        if ragged is None:
+            raise
+        row, fields = ragged
+        raise DataValidationError(path, None, row, f"{len(header)} fields as in the header",
+                                  f"{fields} field{'s' if fields != 1 else ''}") from exc
+
+
+def _ragged_row(path: str, n_fields: int) -> tuple[int, int] | None:
+    """(data row, fields) of the first record whose number of fields is not ``n_fields``."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
+            reader = csv.reader(fh)
+            next(reader, None)
+            for row, record in enumerate(reader, start=1):
+                if len(record) != n_fields and record:  # a blank line is skipped by Arrow too
+                    return row, len(record)
+    except csv.Error:
+        return None
+    return None
 
 
 def load_table(path: str | os.PathLike[str], spec: FileSpec,
@@ -199,20 +318,27 @@ def load_table(path: str | os.PathLike[str], spec: FileSpec,
     return table
 
 
-def load_dataset(path: str | os.PathLike[str]) -> Dataset:
-    """Load and validate the dataset in directory ``path``.
+def load_dataset(path: str | os.PathLike[str], period_days: float = DEFAULT_PERIOD_DAYS) -> Dataset:
+    """Load and validate the dataset in directory ``path``; put demand on the period grid.
 
     Args:
         path: directory holding ``NAME.parquet`` or ``NAME.csv`` per file of the contract.
+        period_days: length of a planning period [days]: pass the run's
+            ``config.run.period_days``. Demand rows of one stage in one period are summed
+            (see :func:`platform_core.data.periods.demand_on_grid`).
 
     Returns:
-        The validated Dataset (tables converted to the contract's Arrow types).
+        The validated Dataset (tables converted to the contract's Arrow types; demand with
+        at most one row per stage and period, ``ds.demand_grid`` saying what was done).
 
     Raises:
         DataValidationError: a missing directory or required file, both a Parquet and a CSV
             file for one name, a value that does not convert, or any rule of
             ``validate_dataset``; up to 20 errors are reported in one exception.
+        ValueError: ``period_days`` is not a positive number.
     """
+    if not (isinstance(period_days, int | float) and 0 < float(period_days) < float("inf")):
+        raise ValueError(f"period_days must be a positive number of days, got {period_days!r}")
     root = os.fspath(path)
     if not os.path.isdir(root):
         raise DataValidationError(root, None, None, "a dataset directory", "no such directory")
@@ -232,6 +358,7 @@ def load_dataset(path: str | os.PathLike[str]) -> Dataset:
     errors.raise_if_any()
     ds = Dataset(root=root, tables=tables, sources=sources)
     validate_dataset(ds)
+    ds.tables["demand"], ds.demand_grid = demand_on_grid(ds.demand, period_days)
     return ds
 
 

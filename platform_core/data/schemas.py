@@ -7,9 +7,14 @@ A dataset is a directory holding ``stages``, ``demand`` and optionally ``edges``
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    from platform_core.data.periods import DemandGrid
 
 __all__ = [
     "ColumnSpec",
@@ -22,7 +27,38 @@ __all__ = [
     "COSTS",
     "CURRENT_POLICY",
     "Dataset",
+    "MIN_DATE",
+    "MAX_DATE",
+    "MAX_QUANTITY",
+    "MAX_MONEY",
+    "MAX_DAYS",
+    "MAX_REVIEW_PERIOD",
+    "MAX_QUANTITY_PER",
+    "MAX_RECEIPT_QUANTITY",
 ]
+
+# Bounds of the values the model can use. A value outside them is a typo, a sentinel
+# (9999-12-31) or a unit mix-up, and would overflow an integer or a float downstream.
+
+#: Earliest date of any date column [date].
+MIN_DATE = dt.date(1900, 1, 1)
+#: Latest date of any date column [date] (ERP sentinels such as 9999-12-31 fall outside).
+MAX_DATE = dt.date(2199, 12, 31)
+#: Largest demand per row and minimum order quantity [units]. Distributions are held over
+#: every whole unit, so quantities beyond this do not fit in memory or in the kernels' integers.
+MAX_QUANTITY = 1e8
+#: Largest money amount per unit or per order [currency] (keeps products with quantities finite).
+MAX_MONEY = 1e12
+#: Longest lead or transit time and its standard deviation [days] (ten years).
+MAX_DAYS = 3650.0
+#: Longest review period [periods].
+MAX_REVIEW_PERIOD = 1000
+#: Largest bill-of-materials quantity [units/unit].
+MAX_QUANTITY_PER = 1e6
+#: Largest receipt quantity [units] (a feature of lead-time models, not a distribution).
+MAX_RECEIPT_QUANTITY = 1e12
+
+_UNITS_NOTE = "quantities count stocking units; restate larger ones in a larger unit (cases, packs)"
 
 
 @dataclass(frozen=True)
@@ -39,6 +75,9 @@ class ColumnSpec:
         min_value: smallest allowed value (inclusive) for numeric columns.
         max_value: largest allowed value (inclusive) for numeric columns.
         exclusive_min: whether ``min_value`` itself is forbidden (e.g. quantity_per > 0).
+        min_date: earliest allowed date (inclusive) for date columns.
+        max_date: latest allowed date (inclusive) for date columns.
+        limit_note: what to do about a value above ``max_value`` (shown in the message).
     """
 
     name: str
@@ -50,11 +89,16 @@ class ColumnSpec:
     min_value: float | None = None
     max_value: float | None = None
     exclusive_min: bool = False
+    min_date: dt.date | None = None
+    max_date: dt.date | None = None
+    limit_note: str = ""
 
 
 @dataclass(frozen=True)
 class FileSpec:
     """One file of the dataset: its columns and its unique key.
+
+    ``key_note`` says what a duplicate key means (shown in the message).
 
     ``dictionary_columns`` are string columns held dictionary-encoded in memory
     (``dictionary<int32, string>``, see :func:`FileSpec.memory_type`): the demand
@@ -68,6 +112,7 @@ class FileSpec:
     key: tuple[str, ...]
     meaning: str
     dictionary_columns: tuple[str, ...] = ()
+    key_note: str = ""
 
     def memory_type(self, col: ColumnSpec) -> pa.DataType:
         """The Arrow type of ``col`` in a loaded table (its spec type, or dictionary-encoded)."""
@@ -100,22 +145,29 @@ STAGES = FileSpec(
         ColumnSpec("location_type", pa.string(), "", False, True,
                    "plant, central_dc, regional_dc or store (informational)."),
         ColumnSpec("unit_cost", pa.float64(), "[currency/unit]", True, False,
-                   "Cumulative value of one unit held at this stage.", min_value=0.0),
+                   "Cumulative value of one unit held at this stage.", min_value=0.0, max_value=MAX_MONEY),
         ColumnSpec("price", pa.float64(), "[currency/unit]", True, False,
-                   "Selling price (or transfer price) of one unit.", min_value=0.0),
+                   "Selling price (or transfer price) of one unit.", min_value=0.0, max_value=MAX_MONEY),
         ColumnSpec("carrying_rate", pa.float64(), "[1/year]", True, False,
                    "Annual holding cost as a fraction of unit cost.", min_value=0.0, max_value=5.0),
         ColumnSpec("service_target", pa.float64(), "[-]", False, True,
                    "Target fill rate (or cycle service level) in (0, 1]; null means cost-optimal.",
                    min_value=0.0, max_value=1.0, exclusive_min=True),
         ColumnSpec("ordering_cost", pa.float64(), "[currency/order]", False, True,
-                   "Fixed cost per replenishment order.", min_value=0.0),
+                   "Fixed cost per replenishment order.", min_value=0.0, max_value=MAX_MONEY),
         ColumnSpec("review_period", pa.int64(), "[periods]", False, True,
-                   "Periods between reviews of the inventory position (default 1).", min_value=1),
+                   "Periods between reviews of the inventory position (default 1).", min_value=1,
+                   max_value=MAX_REVIEW_PERIOD),
         ColumnSpec("moq", pa.float64(), "[units]", False, True,
-                   "Minimum order quantity.", min_value=0.0),
+                   "Minimum order quantity.", min_value=0.0, max_value=MAX_QUANTITY, limit_note=_UNITS_NOTE),
         ColumnSpec("abc_class", pa.string(), "", False, True,
                    "A, B or C (used by the blanket-ABC baseline)."),
+        ColumnSpec("lead_time_days", pa.float64(), "[days]", False, True,
+                   "Supplier lead time of the stage (order to receipt), used when it has no receipts and no "
+                   "inbound arc with transit_days.", min_value=0.0, max_value=MAX_DAYS),
+        ColumnSpec("lead_time_days_sd", pa.float64(), "[days]", False, True,
+                   "Standard deviation of lead_time_days: given, the lead time is a gamma distribution "
+                   "with that mean; null, it is fixed.", min_value=0.0, max_value=MAX_DAYS),
     ),
 )
 
@@ -131,9 +183,14 @@ EDGES = FileSpec(
                    "SKU of the supplied stage (differs from upstream_sku for a bill of materials)."),
         ColumnSpec("downstream_location", pa.string(), "", True, False, "Location of the supplied stage."),
         ColumnSpec("quantity_per", pa.float64(), "[units/unit]", True, False,
-                   "Upstream units consumed per downstream unit.", min_value=0.0, exclusive_min=True),
+                   "Upstream units consumed per downstream unit.", min_value=0.0, exclusive_min=True,
+                   max_value=MAX_QUANTITY_PER),
         ColumnSpec("transit_days", pa.float64(), "[days]", False, True,
-                   "Nominal transit time of the lane (used when no receipts exist).", min_value=0.0),
+                   "Nominal transit time of the lane (used when no receipts exist).", min_value=0.0,
+                   max_value=MAX_DAYS),
+        ColumnSpec("transit_days_sd", pa.float64(), "[days]", False, True,
+                   "Standard deviation of transit_days: given, the transit time is a gamma distribution "
+                   "with that mean; null, it is fixed.", min_value=0.0, max_value=MAX_DAYS),
     ),
 )
 
@@ -141,14 +198,19 @@ DEMAND = FileSpec(
     name="demand",
     required=True,
     key=("sku", "location", "period"),
-    meaning="Demand history per SKU-location and period (equally spaced periods of `period_days`).",
+    meaning="Demand history per SKU-location: one row per period, per day or per dated total; the loader "
+            "sums the rows of one period (periods of `period_days`, see Demand periods).",
     dictionary_columns=("sku", "location"),
+    key_note="one row per stage and date: sum the transactions of one day before loading",
     columns=(
         _SKU,
         _LOC,
-        ColumnSpec("period", pa.date32(), "[date]", True, False, "Start date of the period."),
+        ColumnSpec("period", pa.date32(), "[date]", True, False,
+                   "Date of the row: the first day of its period, or any day in it.",
+                   min_date=MIN_DATE, max_date=MAX_DATE),
         ColumnSpec("quantity", pa.float64(), "[units/period]", True, True,
-                   "Demand observed (sales when stocked out); null means missing.", min_value=0.0),
+                   "Demand observed (sales when stocked out); null means missing.", min_value=0.0,
+                   max_value=MAX_QUANTITY, limit_note=_UNITS_NOTE),
         ColumnSpec("stocked_out", pa.bool_(), "", False, True,
                    "True when the stage was out of stock during the period (demand censored)."),
     ),
@@ -165,11 +227,13 @@ RECEIPTS = FileSpec(
         _LOC,
         ColumnSpec("supplier", pa.string(), "", True, False,
                    "External supplier, or the upstream location for internal transfers."),
-        ColumnSpec("order_date", pa.date32(), "[date]", True, False, "Date the order was placed."),
+        ColumnSpec("order_date", pa.date32(), "[date]", True, False, "Date the order was placed.",
+                   min_date=MIN_DATE, max_date=MAX_DATE),
         ColumnSpec("receipt_date", pa.date32(), "[date]", True, False,
-                   "Date the goods were received (not before order_date)."),
+                   "Date the goods were received (not before order_date).",
+                   min_date=MIN_DATE, max_date=MAX_DATE),
         ColumnSpec("quantity", pa.float64(), "[units]", True, False, "Quantity received.",
-                   min_value=0.0, exclusive_min=True),
+                   min_value=0.0, exclusive_min=True, max_value=MAX_RECEIPT_QUANTITY),
         ColumnSpec("shipment_mode", pa.string(), "", False, True, "Air, Ocean, Truck, ..."),
         ColumnSpec("country", pa.string(), "", False, True, "Origin country of the supplier."),
         ColumnSpec("product_group", pa.string(), "", False, True, "Product group of the SKU."),
@@ -185,11 +249,13 @@ COSTS = FileSpec(
         _SKU,
         _LOC,
         ColumnSpec("holding_cost", pa.float64(), "[currency/unit/year]", False, True,
-                   "Holding cost per unit-year (overrides unit_cost x carrying_rate).", min_value=0.0),
+                   "Holding cost per unit-year (overrides unit_cost x carrying_rate).", min_value=0.0,
+                   max_value=MAX_MONEY),
         ColumnSpec("stockout_cost", pa.float64(), "[currency/unit]", False, True,
-                   "Cost per unit backordered or lost (overrides the margin-based estimate).", min_value=0.0),
+                   "Cost per unit backordered or lost (overrides the margin-based estimate).", min_value=0.0,
+                   max_value=MAX_MONEY),
         ColumnSpec("ordering_cost", pa.float64(), "[currency/order]", False, True,
-                   "Fixed cost per order.", min_value=0.0),
+                   "Fixed cost per order.", min_value=0.0, max_value=MAX_MONEY),
     ),
 )
 
@@ -222,11 +288,14 @@ class Dataset:
         tables: file name -> Arrow table conforming to ``FILE_SPECS[name]`` (optional
             files that are absent are missing from the dict).
         sources: file name -> path of the file it was read from.
+        demand_grid: how ``load_dataset`` put the demand rows on the period grid (None
+            for a Dataset built in memory).
     """
 
     root: str
     tables: dict[str, pa.Table]
     sources: dict[str, str] = field(default_factory=dict)
+    demand_grid: DemandGrid | None = None
 
     def get(self, name: str) -> pa.Table | None:
         """The table ``name``, or None if the optional file is absent."""

@@ -4,12 +4,17 @@ Every check runs on whole Arrow columns (``pyarrow.compute`` / numpy); only the 
 offending row of each check is looked up, so row numbers stay exact while 10M demand
 rows validate in a few seconds. Rules (see ``docs/data.md``):
 
-* required files and required columns are present; every column has its spec type
+* required files and required columns are present; ``stages`` has at least one row;
+  every column has its spec type
   (a column of ``FileSpec.dictionary_columns`` may also be dictionary-encoded);
-* no nulls in non-nullable columns; numbers are finite and within the spec range;
+* no nulls in non-nullable columns; numbers are finite and within the spec range
+  (an upper bound on every number the model would overflow on); dates within
+  ``[MIN_DATE, MAX_DATE]``;
 * ``abc_class`` is A/B/C, ``policy_type`` is base_stock/rQ/sS/min_max (when not null);
 * keys are unique per file (both rows are named);
 * ``receipt_date`` is not before ``order_date``;
+* a lead-time spread (``lead_time_days_sd``, ``transit_days_sd``) has its mean on the row,
+  and is 0 when the mean is 0;
 * demand, costs and current_policy rows, and both ends of every edge, name a stage
   of ``stages``; the network (edges) has no cycle.
 
@@ -18,7 +23,9 @@ Stages without demand rows are allowed (internal stages see no external demand).
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
 from collections import deque
 
 import numpy as np
@@ -32,11 +39,20 @@ from platform_core.data.errors import DataValidationError, ErrorCollector
 from platform_core.data.schemas import FILE_SPECS, ColumnSpec, Dataset, FileSpec
 from platform_core.data.stage_index import StageIndex
 
-__all__ = ["validate_dataset", "check_table", "type_expectation", "range_expectation"]
+__all__ = ["validate_dataset", "check_table", "type_expectation", "range_expectation", "date_text"]
+
+_EPOCH = dt.date(1970, 1, 1)
 
 _ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
     ("stages", "abc_class"): ("A", "B", "C"),
     ("current_policy", "policy_type"): ("base_stock", "rQ", "sS", "min_max"),
+}
+
+#: (file, spread column) -> its mean column: a spread needs its mean on the same row, and a
+#: positive spread a positive mean (a non-negative time of mean 0 cannot vary).
+_SPREADS: dict[tuple[str, str], str] = {
+    ("stages", "lead_time_days_sd"): "lead_time_days",
+    ("edges", "transit_days_sd"): "transit_days",
 }
 
 _STAGE_REFS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -61,12 +77,21 @@ def type_expectation(t: pa.DataType) -> str:
 
 
 def _fmt(x: float) -> str:
-    return f"{x:g}"
+    return re.sub(r"e\+?0*(\d)", r"e\1", f"{x:g}")  # 1e+08 -> 1e8
+
+
+def date_text(days: int) -> str:
+    """ISO text of the date ``days`` days after 1970-01-01, also beyond Python's years 1-9999."""
+    return str(np.datetime64(int(days), "D"))
 
 
 def range_expectation(col: ColumnSpec) -> str:
-    """Human description of the allowed values of a numeric column, e.g. ``a number >= 0``."""
+    """Human description of the allowed values of a column, e.g. ``a number in [0, 1e8]``."""
     base = type_expectation(col.type)
+    if col.min_date is not None or col.max_date is not None:
+        lo_d = col.min_date.isoformat() if col.min_date else "..."
+        hi_d = col.max_date.isoformat() if col.max_date else "..."
+        return f"a date in [{lo_d}, {hi_d}]"
     lo, hi = col.min_value, col.max_value
     if lo is not None and hi is not None:
         left = "(" if col.exclusive_min else "["
@@ -114,9 +139,26 @@ def _check_column(
         if bad is not None:
             i, n = _first(bad)
             if n:
-                errors.add(DataValidationError(file, col.name, i + 1, range_expectation(col),
-                                               arr[i].as_py(), detail=_more(n)))
+                value = arr[i].as_py()
+                expected = range_expectation(col)
+                if col.limit_note and col.max_value is not None and value > col.max_value:
+                    expected += f" ({col.limit_note})"
+                errors.add(DataValidationError(file, col.name, i + 1, expected, value, detail=_more(n)))
                 ok = False
+    if pa.types.is_date(col.type) and (col.min_date is not None or col.max_date is not None):
+        days = pc.cast(arr, pa.int32())
+        bad_d = None
+        if col.min_date is not None:
+            bad_d = pc.less(days, (col.min_date - _EPOCH).days)
+        if col.max_date is not None:
+            above_d = pc.greater(days, (col.max_date - _EPOCH).days)
+            bad_d = above_d if bad_d is None else pc.or_(bad_d, above_d)
+        assert bad_d is not None
+        i, n = _first(bad_d)
+        if n:
+            errors.add(DataValidationError(file, col.name, i + 1, range_expectation(col),
+                                           date_text(days[i].as_py()), detail=_more(n)))
+            ok = False
     allowed = _ENUMS.get((spec.name, col.name))
     if allowed is not None:
         bad = pc.invert(pc.is_in(arr, value_set=pa.array(allowed, type=col.type)))
@@ -208,6 +250,8 @@ def _row_key(table: pa.Table, cols: tuple[str, ...], i: int) -> str:
 
 def _test_and_set(bits: np.ndarray, code: np.ndarray) -> np.ndarray:
     """Whether each code was already in the bit set ``bits`` or earlier in ``code``; adds them."""
+    if code.size == 0:  # e.g. a batch whose rows all name unknown stages
+        return np.zeros(0, dtype=bool)
     byte = code >> 3
     mask = np.left_shift(1, code & 7).astype(np.uint8)
     seen: np.ndarray = (bits[byte] & mask) != 0
@@ -291,9 +335,30 @@ def _check_duplicates(spec: FileSpec, table: pa.Table, file: str, errors: ErrorC
         if r < 0:
             return
     errors.add(DataValidationError(
-        file, ",".join(spec.key), r + 1, "a unique key",
+        file, ",".join(spec.key), r + 1, f"a unique key ({spec.key_note})" if spec.key_note else "a unique key",
         f"duplicate key {_row_key(table, spec.key, r)}", rows=(first + 1, r + 1),
         detail=_more(n_later)))
+
+
+def _check_spreads(spec: FileSpec, table: pa.Table, file: str, errors: ErrorCollector) -> bool:
+    """A spread (``*_sd``) needs its mean on the row, and a positive spread a positive mean."""
+    ok = True
+    for (name, sd_col), mean_col in _SPREADS.items():
+        if name != spec.name or sd_col not in table.column_names:
+            continue
+        sd = table.column(sd_col)
+        mean = table.column(mean_col) if mean_col in table.column_names else pa.nulls(table.num_rows, pa.float64())
+        i, n = _first(pc.and_(pc.is_valid(sd), pc.is_null(mean)))
+        if n:
+            errors.add(DataValidationError(file, mean_col, i + 1, f"a number ({sd_col} is given on this row)",
+                                           "null", detail=_more(n)))
+            ok = False
+        i, n = _first(pc.and_(pc.greater(sd, 0.0), pc.equal(mean, 0.0)))
+        if n:
+            errors.add(DataValidationError(file, sd_col, i + 1, f"0 when {mean_col} is 0 (a time of mean 0 cannot vary)",
+                                           sd[i].as_py(), detail=_more(n)))
+            ok = False
+    return ok
 
 
 def check_table(spec: FileSpec, table: pa.Table, file: str, errors: ErrorCollector,
@@ -313,6 +378,9 @@ def check_table(spec: FileSpec, table: pa.Table, file: str, errors: ErrorCollect
         True when the table passed every check (cross-file checks may then use it).
     """
     ok = True
+    if spec.name == "stages" and table.num_rows == 0:
+        errors.add(DataValidationError(file, None, None, "at least one stage (data row)", "none"))
+        ok = False
     names = set(table.column_names)
     for col in spec.columns:
         if col.name not in names:
@@ -329,6 +397,8 @@ def check_table(spec: FileSpec, table: pa.Table, file: str, errors: ErrorCollect
             ok = False
             continue
         ok = _check_column(spec, col, arr, file, errors) and ok
+    if ok:
+        ok = _check_spreads(spec, table, file, errors)
     if ok:
         _check_duplicates(spec, table, file, errors, _enc, stage_index)
     if ok and spec.name == "receipts":

@@ -35,3 +35,30 @@ def test_every_column_is_documented(name):
         assert cells[3] == ("yes" if c.required else "no"), (name, c.name)
         if c.unit:
             assert cells[2] == c.unit, (name, c.name)
+
+
+def _range_text(c) -> str:
+    """The range column of ``c`` as docs/data.md writes it (independent of validate.py)."""
+    if c.min_date is not None or c.max_date is not None:
+        return f"in [{c.min_date.isoformat()}, {c.max_date.isoformat()}]"
+
+    def num(x: float) -> str:
+        return {1e6: "1e6", 1e8: "1e8", 1e12: "1e12"}.get(float(x), f"{x:g}")
+
+    lo, hi = c.min_value, c.max_value
+    if lo is not None and hi is not None:
+        return f"in {'(' if c.exclusive_min else '['}{num(lo)}, {num(hi)}]"
+    if lo is not None:
+        return f"{'>' if c.exclusive_min else '>='} {num(lo)}"
+    if hi is not None:
+        return f"<= {num(hi)}"
+    return ""
+
+
+@pytest.mark.parametrize("name", list(FILE_SPECS))
+def test_range_column_matches_the_contract(name):
+    section = _sections()[name]
+    rows = {m.group(1): m.group(0) for m in re.finditer(r"^\| `(\w+)` \|.*$", section, re.MULTILINE)}
+    for c in FILE_SPECS[name].columns:
+        cells = [x.strip() for x in rows[c.name].strip("|").split("|")]
+        assert cells[5] == _range_text(c), (name, c.name, cells[5])
