@@ -61,9 +61,11 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 def _cmd_validate(args: argparse.Namespace) -> int:
     from platform_core.data.loaders import load_dataset
 
-    ds = load_dataset(args.data)
+    ds = load_dataset(args.data, period_days=args.period_days)
     for name, table in ds.tables.items():
         print(f"{name:15s} {table.num_rows:>12,d} rows  {ds.sources.get(name, '')}")
+    if ds.demand_grid is not None:
+        print(ds.demand_grid.describe())
     print("valid")
     return 0
 
@@ -153,6 +155,8 @@ def build_parser(with_plugins: bool = True) -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="load and validate a dataset directory", formatter_class=_HelpFormatter)
     p.add_argument("data", help="input dataset directory (docs/data.md)")
+    p.add_argument("--period-days", type=float, default=7.0,
+                   help="length of a planning period [days]: demand rows are summed per stage and period")
     p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser("run", help="recommend a policy for every SKU-location", formatter_class=_HelpFormatter,

@@ -280,7 +280,7 @@ def _run_locked(
     timer.mark("started")
     parts = PartStore(out)
     try:
-        dataset = load_dataset(ctx.data_dir)
+        dataset = load_dataset(ctx.data_dir, period_days=config.run.period_days)
         name, reason = choose_executor(config.run.executor, dataset.stages.num_rows, config.run.in_process_below)
         if executor is None:
             executor = _build_executor(host, config, name)

@@ -213,6 +213,12 @@ def plan_run(
     stages = dataset.stages
     n = structure.n_stages
     order, rank = structure.order, structure.rank
+    grid = dataset.demand_grid
+    if grid is not None and grid.period_days != settings.period_days:
+        raise ValueError(
+            f"the demand was put on a {grid.period_days:g}-day grid but the run plans {settings.period_days:g}-day "
+            "periods: load the dataset with load_dataset(path, period_days=config.run.period_days)"
+        )
 
     # --- batches: whole networks, sized by the solver's estimated work ------------------
     solver = settings.solver.build()

@@ -55,7 +55,7 @@ def recalibrate(
     ov.setdefault("tracking", {}).update({"uri": tracking_uri, "experiment": experiment})
     config = load_config(None if config_path is None else Path(config_path), ov)
     settings: TrackingSettings = config.section("tracking")
-    dataset = load_dataset(data_dir)  # the store is opened (or created) only for a valid input
+    dataset = load_dataset(data_dir, period_days=config.run.period_days)  # the store is opened (or created) only for a valid input
     check_reachable(tracking_uri, settings.connect_timeout)
     client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     exp = client.get_experiment_by_name(experiment)

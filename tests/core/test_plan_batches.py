@@ -107,3 +107,20 @@ def test_summary_records_the_work_of_every_batch(generated_dataset, tmp_path):
         assert b["work_estimate"] == pytest.approx(20 * 110 * b["stages"])
         assert b["compute_seconds"] > 0
     assert result.metrics["batch_work_estimate_max"] == max(b["work_estimate"] for b in batches)
+
+
+def test_planning_refuses_demand_put_on_another_period_grid(generated_dataset):
+    from pathlib import Path
+
+    from platform_core.data.loaders import load_dataset
+    from platform_core.pipeline import plan_dataset, prepare_components
+    from platform_core.plugin_host import PluginHost
+    from platform_core.run_context import RunContext
+
+    cfg = load_config(overrides={"run": {"period_days": 14}, "tracking": {"uri": "none"}})
+    host = PluginHost()
+    specs = prepare_components(host, cfg, RunContext("t", Path("."), Path("."), cfg))
+    with pytest.raises(ValueError, match="7-day grid but the run plans 14-day periods"):
+        plan_dataset(load_dataset(generated_dataset, period_days=7.0), cfg, specs)
+    shared, _ = plan_dataset(load_dataset(generated_dataset, period_days=14.0), cfg, specs)
+    assert shared.demand.shape[1] > 0
