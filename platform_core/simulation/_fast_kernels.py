@@ -17,7 +17,7 @@ Further:
 
 * random draws in blocks: every draw is a pure function of (stream key, period), so
   the demand and stochastic lead-time draws of 64 periods are made ahead, all stages at
-  once, in vectorised loops (:func:`_fill_block`, :func:`_draw_block`), and the loop
+  once, in vectorised loops (:func:`_fill_block`, :func:`._rng.sample_block`), and the loop
   reads them from per-stage buffers;
 * unsigned (uint64) indices throughout the loop: Numba wraps signed negative indices
   around at a cost on every array access;
@@ -93,7 +93,7 @@ from ._kernels import (
     _simulate_network,
 )
 from ._packed import DemandTables, LeadTimeTables, Networks, Policies, RunSettings
-from ._rng import STREAM_DEMAND, STREAM_LEAD_TIME, mix64, sample_threshold, stream_key
+from ._rng import STREAM_DEMAND, STREAM_LEAD_TIME, mix64, sample_block, sample_threshold, stream_key
 
 __all__ = ["simulate_tree", "simulate_all", "GENERAL", "FAST_FLOAT", "FAST_INT", "FAST_FLOAT_EXACT", "LINE"]
 
@@ -144,32 +144,6 @@ _BMASK = _U(_BLOCK_I - 1)
 
 
 @nb.njit(cache=True, nogil=True)
-def _draw_block(out: np.ndarray, o: np.uint64, n: np.uint64, tab: np.ndarray, lo: int, g_lo: int,
-                g_shift: np.uint64, offset: int, key: np.uint64, t0: np.uint64, zb: np.ndarray) -> None:
-    """Draws of :func:`._rng.sample_threshold` for ``n`` consecutive periods from ``t0``.
-
-    ``out[o + k]`` is ``sample_threshold(tab, tab, lo, g_lo, g_shift, offset, z)`` with
-    ``z = mix64(key + (t0 + k) * golden)``, computed in three loops: the draws and the first
-    two table steps are branch-free (they vectorise), the rarely needed further steps
-    follow in a scalar loop.
-    """
-    for k in range(n):
-        zb[k] = mix64(key + (t0 + k) * _GOLDEN)
-    for k in range(n):
-        z = zb[k]
-        u = np.int64(z >> np.uint64(11))
-        i = lo + tab[g_lo + np.int64(z >> g_shift)]
-        i += np.int64(tab[i] <= u)
-        out[o + k] = i
-    for k in range(n):
-        i = out[o + k]
-        u = np.int64(zb[k] >> np.uint64(11))
-        while tab[i] <= u:
-            i += 1
-        out[o + k] = i - lo + offset
-
-
-@nb.njit(cache=True, nogil=True)
 def _fill_block(si: np.ndarray, ku: np.ndarray, dbuf: np.ndarray, lbuf: np.ndarray, zb: np.ndarray,
                 tab: np.ndarray, d_sched: np.ndarray, d_tlo: np.ndarray, d_tglo: np.ndarray,
                 d_gshift: np.ndarray, d_off: np.ndarray, nsu: np.uint64, tu: np.uint64, nb_: np.uint64) -> None:
@@ -183,7 +157,7 @@ def _fill_block(si: np.ndarray, ku: np.ndarray, dbuf: np.ndarray, lbuf: np.ndarr
         jb = j * _BLOCK
         dk = si[ib + _DK]
         if dk == 2:
-            _draw_block(dbuf, jb, nb_, tab, si[ib + _DLO], si[ib + _DGLO], ku[j * _NK + _DSH],
+            sample_block(dbuf, jb, nb_, tab, si[ib + _DLO], si[ib + _DGLO], ku[j * _NK + _DSH],
                         si[ib + _DOFF], ku[j * _NK + _KD], tu, zb)
         elif dk == 3:  # per-period demand: entry t % n of the cycle (phase counter)
             key = ku[j * _NK + _KD]
@@ -199,7 +173,7 @@ def _fill_block(si: np.ndarray, ku: np.ndarray, dbuf: np.ndarray, lbuf: np.ndarr
                                                 d_off[di], mix64(key + (tu + k) * _GOLDEN))
             si[ib + _DPH] = ph
         if si[ib + _LFIX] < 0:
-            _draw_block(lbuf, jb, nb_, tab, si[ib + _LLO], si[ib + _LGLO], ku[j * _NK + _LSH],
+            sample_block(lbuf, jb, nb_, tab, si[ib + _LLO], si[ib + _LGLO], ku[j * _NK + _LSH],
                         si[ib + _LOFF], ku[j * _NK + _KL], tu, zb)
 
 
