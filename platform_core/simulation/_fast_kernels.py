@@ -17,7 +17,7 @@ Further:
 
 * random draws in blocks: every draw is a pure function of (stream key, period), so
   the demand and stochastic lead-time draws of 64 periods are made ahead, all stages at
-  once, in vectorised loops (:func:`_fill_block`, :func:`_draw_block`), and the loop
+  once, in vectorised loops (:func:`_fill_block`, :func:`._rng.sample_block`), and the loop
   reads them from per-stage buffers;
 * unsigned (uint64) indices throughout the loop: Numba wraps signed negative indices
   around at a cost on every array access;
@@ -92,7 +92,8 @@ from ._kernels import (
     POLICY_ECHELON_BASE_STOCK,
     _simulate_network,
 )
-from ._rng import STREAM_DEMAND, STREAM_LEAD_TIME, mix64, sample_threshold, stream_key
+from ._packed import DemandTables, LeadTimeTables, Networks, Policies, RunSettings
+from ._rng import STREAM_DEMAND, STREAM_LEAD_TIME, mix64, sample_block, sample_threshold, stream_key
 
 __all__ = ["simulate_tree", "simulate_all", "GENERAL", "FAST_FLOAT", "FAST_INT", "FAST_FLOAT_EXACT", "LINE"]
 
@@ -143,32 +144,6 @@ _BMASK = _U(_BLOCK_I - 1)
 
 
 @nb.njit(cache=True, nogil=True)
-def _draw_block(out: np.ndarray, o: np.uint64, n: np.uint64, tab: np.ndarray, lo: int, g_lo: int,
-                g_shift: np.uint64, offset: int, key: np.uint64, t0: np.uint64, zb: np.ndarray) -> None:
-    """Draws of :func:`._rng.sample_threshold` for ``n`` consecutive periods from ``t0``.
-
-    ``out[o + k]`` is ``sample_threshold(tab, tab, lo, g_lo, g_shift, offset, z)`` with
-    ``z = mix64(key + (t0 + k) * golden)``, computed in three loops: the draws and the first
-    two table steps are branch-free (they vectorise), the rarely needed further steps
-    follow in a scalar loop.
-    """
-    for k in range(n):
-        zb[k] = mix64(key + (t0 + k) * _GOLDEN)
-    for k in range(n):
-        z = zb[k]
-        u = np.int64(z >> np.uint64(11))
-        i = lo + tab[g_lo + np.int64(z >> g_shift)]
-        i += np.int64(tab[i] <= u)
-        out[o + k] = i
-    for k in range(n):
-        i = out[o + k]
-        u = np.int64(zb[k] >> np.uint64(11))
-        while tab[i] <= u:
-            i += 1
-        out[o + k] = i - lo + offset
-
-
-@nb.njit(cache=True, nogil=True)
 def _fill_block(si: np.ndarray, ku: np.ndarray, dbuf: np.ndarray, lbuf: np.ndarray, zb: np.ndarray,
                 tab: np.ndarray, d_sched: np.ndarray, d_tlo: np.ndarray, d_tglo: np.ndarray,
                 d_gshift: np.ndarray, d_off: np.ndarray, nsu: np.uint64, tu: np.uint64, nb_: np.uint64) -> None:
@@ -182,7 +157,7 @@ def _fill_block(si: np.ndarray, ku: np.ndarray, dbuf: np.ndarray, lbuf: np.ndarr
         jb = j * _BLOCK
         dk = si[ib + _DK]
         if dk == 2:
-            _draw_block(dbuf, jb, nb_, tab, si[ib + _DLO], si[ib + _DGLO], ku[j * _NK + _DSH],
+            sample_block(dbuf, jb, nb_, tab, si[ib + _DLO], si[ib + _DGLO], ku[j * _NK + _DSH],
                         si[ib + _DOFF], ku[j * _NK + _KD], tu, zb)
         elif dk == 3:  # per-period demand: entry t % n of the cycle (phase counter)
             key = ku[j * _NK + _KD]
@@ -198,37 +173,18 @@ def _fill_block(si: np.ndarray, ku: np.ndarray, dbuf: np.ndarray, lbuf: np.ndarr
                                                 d_off[di], mix64(key + (tu + k) * _GOLDEN))
             si[ib + _DPH] = ph
         if si[ib + _LFIX] < 0:
-            _draw_block(lbuf, jb, nb_, tab, si[ib + _LLO], si[ib + _LGLO], ku[j * _NK + _LSH],
+            sample_block(lbuf, jb, nb_, tab, si[ib + _LLO], si[ib + _LGLO], ku[j * _NK + _LSH],
                         si[ib + _LOFF], ku[j * _NK + _KL], tu, zb)
 
 
 @nb.njit(cache=True, nogil=True)
 def simulate_tree(
     i: int,
-    net_i: np.ndarray,
-    net_seed: np.ndarray,
-    stage_i: np.ndarray,
-    stage_f: np.ndarray,
-    arc_i: np.ndarray,
-    out_arcs: np.ndarray,
-    tab: np.ndarray,
-    d_ptr: np.ndarray,
-    d_tlo: np.ndarray,
-    d_tglo: np.ndarray,
-    d_gshift: np.ndarray,
-    d_off: np.ndarray,
-    d_sched: np.ndarray,
-    l_ptr: np.ndarray,
-    l_tlo: np.ndarray,
-    l_tglo: np.ndarray,
-    l_gshift: np.ndarray,
-    l_off: np.ndarray,
-    n_reps: int,
-    n_total: int,
-    warmup: int,
-    backorders: bool,
-    crossing: bool,
-    alloc: int,
+    nets: Networks,
+    pols: Policies,
+    dtab: DemandTables,
+    ltab: LeadTimeTables,
+    run: RunSettings,
     out: np.ndarray,
     zero: float,
     one: float,
@@ -238,21 +194,30 @@ def simulate_tree(
 ) -> None:
     """Simulate network ``i`` (a tree of base-stock stages, see the module docstring).
 
-    ``tab`` holds the integer inverse-CDF tables of :func:`._rng.threshold_tables` of the
-    demand and lead-time distributions, thresholds and guide tables in one array;
-    ``*_tlo`` / ``*_tglo`` are the positions of a distribution's thresholds / guide table
-    in it, ``*_gshift`` its guide shift. ``zero``, ``one`` and ``eps`` fix the arithmetic:
+    The arguments are packed as in :mod:`._packed`; the kernel samples with ``dtab.tab``
+    (the integer inverse-CDF tables of :func:`._rng.threshold_tables` of the demand and
+    lead-time distributions, thresholds and guide tables in one array; ``tlo`` /
+    ``tglo`` are the positions of a distribution's thresholds / guide table in it,
+    ``gshift`` its guide shift). ``zero``, ``one`` and ``eps`` fix the arithmetic:
     ``0.0, 1.0, _EPS`` simulate in float64 exactly like the general kernel; ``0, 1, 0``
     simulate in int64, which gives the same numbers when every quantity is an integer
     (integer levels and demands, sums below 2**52): the general kernel's floats then hold
     exact integers, and its ``x <= _EPS``-style tests are ``x <= 0`` tests. ``exact``
     (required with int64, allowed with float64 under the same conditions) enables the
-    exact-mode shortcuts of the module docstring. ``d_sched`` holds the per-period demand
-    cycles (see :mod:`._kernels`). ``line`` is ``()`` for any tree and ``(1,)`` for a line
+    exact-mode shortcuts of the module docstring. ``dtab.sched`` holds the per-period
+    demand cycles (see :mod:`._kernels`). ``line`` is ``()`` for any tree and ``(1,)`` for a line
     (no stage with more than one customer): its length is a compile-time constant, so a
     line gets its own compiled loop in which every customer loop has at most one pass and
     the rationing among customers (FIFO queues, proportional shares) is gone.
     """
+    # the fields this kernel reads, as locals (by name: a new field changes nothing here)
+    net_i, net_seed, stage_i, arc_i, out_arcs = nets.net_i, nets.net_seed, nets.stage_i, nets.arc_i, nets.out_arcs
+    stage_f = pols.stage_f
+    tab = dtab.tab
+    d_ptr, d_tlo, d_tglo, d_gshift, d_off, d_sched = dtab.ptr, dtab.tlo, dtab.tglo, dtab.gshift, dtab.off, dtab.sched
+    l_ptr, l_tlo, l_tglo, l_gshift, l_off = ltab.ptr, ltab.tlo, ltab.tglo, ltab.gshift, ltab.off
+    n_reps, n_total, warmup = run.n_reps, run.n_total, run.warmup
+    backorders, crossing, alloc = run.backorders, run.crossing, run.alloc
     is_line = len(line) == 1
     s0 = net_i[i, _N_S0]
     ns = net_i[i, _N_S1] - s0
@@ -729,79 +694,28 @@ def _simulate_tree_as(
     kind: int,
     line: tuple,
     i: int,
-    net_i: np.ndarray,
-    net_seed: np.ndarray,
-    stage_i: np.ndarray,
-    stage_f: np.ndarray,
-    arc_i: np.ndarray,
-    out_arcs: np.ndarray,
-    tab: np.ndarray,
-    d_ptr: np.ndarray,
-    d_tlo: np.ndarray,
-    d_tglo: np.ndarray,
-    d_gshift: np.ndarray,
-    d_off: np.ndarray,
-    d_sched: np.ndarray,
-    l_ptr: np.ndarray,
-    l_tlo: np.ndarray,
-    l_tglo: np.ndarray,
-    l_gshift: np.ndarray,
-    l_off: np.ndarray,
-    n_reps: int,
-    n_total: int,
-    warmup: int,
-    backorders: bool,
-    crossing: bool,
-    alloc: int,
+    nets: Networks,
+    pols: Policies,
+    dtab: DemandTables,
+    ltab: LeadTimeTables,
+    run: RunSettings,
     out: np.ndarray,
 ) -> None:
     """:func:`simulate_tree` in the arithmetic of ``kind`` (``FAST_INT``: int64, else float64)."""
     if kind == FAST_INT:
-        simulate_tree(
-            i, net_i, net_seed, stage_i, stage_f, arc_i, out_arcs, tab, d_ptr, d_tlo, d_tglo,
-            d_gshift, d_off, d_sched, l_ptr, l_tlo, l_tglo, l_gshift, l_off, n_reps, n_total, warmup,
-            backorders, crossing, alloc, out, 0, 1, 0, True, line,
-        )
+        simulate_tree(i, nets, pols, dtab, ltab, run, out, 0, 1, 0, True, line)
     else:
-        simulate_tree(
-            i, net_i, net_seed, stage_i, stage_f, arc_i, out_arcs, tab, d_ptr, d_tlo, d_tglo,
-            d_gshift, d_off, d_sched, l_ptr, l_tlo, l_tglo, l_gshift, l_off, n_reps, n_total, warmup,
-            backorders, crossing, alloc, out, 0.0, 1.0, _EPS, kind == FAST_FLOAT_EXACT, line,
-        )
+        simulate_tree(i, nets, pols, dtab, ltab, run, out, 0.0, 1.0, _EPS, kind == FAST_FLOAT_EXACT, line)
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
 def simulate_all(
     net_fast: np.ndarray,
-    net_i: np.ndarray,
-    net_seed: np.ndarray,
-    stage_i: np.ndarray,
-    stage_f: np.ndarray,
-    arc_i: np.ndarray,
-    out_arcs: np.ndarray,
-    arc_qp: np.ndarray,
-    d_cdf: np.ndarray,
-    d_guide: np.ndarray,
-    d_ptr: np.ndarray,
-    d_off: np.ndarray,
-    d_sched: np.ndarray,
-    l_cdf: np.ndarray,
-    l_guide: np.ndarray,
-    l_ptr: np.ndarray,
-    l_off: np.ndarray,
-    tab: np.ndarray,
-    d_tlo: np.ndarray,
-    d_tglo: np.ndarray,
-    d_gshift: np.ndarray,
-    l_tlo: np.ndarray,
-    l_tglo: np.ndarray,
-    l_gshift: np.ndarray,
-    n_reps: int,
-    n_total: int,
-    warmup: int,
-    backorders: bool,
-    crossing: bool,
-    alloc: int,
+    nets: Networks,
+    pols: Policies,
+    dtab: DemandTables,
+    ltab: LeadTimeTables,
+    run: RunSettings,
     out: np.ndarray,
 ) -> None:
     """Simulate every network (``prange``); writes ``out[metric, replication, stage]``.
@@ -809,30 +723,19 @@ def simulate_all(
     ``net_fast[i]`` picks the kernel of network ``i``: ``GENERAL`` (the general kernel),
     ``FAST_FLOAT``, ``FAST_FLOAT_EXACT`` or ``FAST_INT`` (:func:`simulate_tree` in float64, float64
     in exact mode, int64), the fast ones with ``| LINE`` for a line (no stage with more
-    than one customer: :func:`simulate_tree`'s loop compiled for lines).
+    than one customer: :func:`simulate_tree`'s loop compiled for lines). The other
+    arguments are packed as in :mod:`._packed`.
 
     Both kernels give identical numbers, each network only touches its own rows of
     ``out`` and draws only from its own streams, so results do not depend on the thread
     count, on the grouping of networks into calls or on which kernel ran.
     """
-    n_net = net_i.shape[0]
+    n_net = nets.net_i.shape[0]
     for i in nb.prange(n_net):
         code = net_fast[i]
         if code == GENERAL:
-            _simulate_network(
-                i, net_i, net_seed, stage_i, stage_f, arc_i, out_arcs, arc_qp, d_cdf, d_guide, d_ptr,
-                d_off, d_sched, l_cdf, l_guide, l_ptr, l_off, n_reps, n_total, warmup, backorders, crossing,
-                alloc, out,
-            )
+            _simulate_network(i, nets, pols, dtab, ltab, run, out)
         elif code & LINE:
-            _simulate_tree_as(
-                code & (LINE - 1), (1,), i, net_i, net_seed, stage_i, stage_f, arc_i, out_arcs, tab, d_ptr,
-                d_tlo, d_tglo, d_gshift, d_off, d_sched, l_ptr, l_tlo, l_tglo, l_gshift, l_off, n_reps,
-                n_total, warmup, backorders, crossing, alloc, out,
-            )
+            _simulate_tree_as(code & (LINE - 1), (1,), i, nets, pols, dtab, ltab, run, out)
         else:
-            _simulate_tree_as(
-                code, (), i, net_i, net_seed, stage_i, stage_f, arc_i, out_arcs, tab, d_ptr, d_tlo, d_tglo,
-                d_gshift, d_off, d_sched, l_ptr, l_tlo, l_tglo, l_gshift, l_off, n_reps, n_total, warmup,
-                backorders, crossing, alloc, out,
-            )
+            _simulate_tree_as(code, (), i, nets, pols, dtab, ltab, run, out)

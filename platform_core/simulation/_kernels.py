@@ -1,7 +1,8 @@
 """Numba kernels of the multi-echelon network simulation.
 
-Everything here takes flat arrays (CSR over networks, stages and arcs) and writes into a
-preallocated output; validation, conversion and seeding live in :mod:`.engine`.
+Everything here takes flat arrays (CSR over networks, stages and arcs), packed by meaning
+into the named tuples of :mod:`._packed`, and writes into a preallocated output;
+validation, conversion and seeding live in :mod:`.engine`.
 
 Layout (``g`` = global stage position, ``a`` = global arc position):
 
@@ -54,6 +55,7 @@ import math
 import numba as nb
 import numpy as np
 
+from ._packed import DemandTables, LeadTimeTables, Networks, Policies, RunSettings
 from ._rng import STREAM_DEMAND, STREAM_LEAD_TIME, sample_guided, stream_key, uniform_at
 
 # policy codes
@@ -145,30 +147,21 @@ def _order_quantity(
 @nb.njit(cache=True, nogil=True)
 def _simulate_network(
     i: int,
-    net_i: np.ndarray,
-    net_seed: np.ndarray,
-    stage_i: np.ndarray,
-    stage_f: np.ndarray,
-    arc_i: np.ndarray,
-    out_arcs: np.ndarray,
-    arc_qp: np.ndarray,
-    d_cdf: np.ndarray,
-    d_guide: np.ndarray,
-    d_ptr: np.ndarray,
-    d_off: np.ndarray,
-    d_sched: np.ndarray,
-    l_cdf: np.ndarray,
-    l_guide: np.ndarray,
-    l_ptr: np.ndarray,
-    l_off: np.ndarray,
-    n_reps: int,
-    n_total: int,
-    warmup: int,
-    backorders: bool,
-    crossing: bool,
-    alloc: int,
+    nets: Networks,
+    pols: Policies,
+    dtab: DemandTables,
+    ltab: LeadTimeTables,
+    run: RunSettings,
     out: np.ndarray,
 ) -> None:
+    # the fields this kernel reads, as locals (by name: a new field changes nothing here)
+    net_i, net_seed, stage_i, arc_i = nets.net_i, nets.net_seed, nets.stage_i, nets.arc_i
+    out_arcs, arc_qp = nets.out_arcs, nets.arc_qp
+    stage_f = pols.stage_f
+    d_cdf, d_guide, d_ptr, d_off, d_sched = dtab.cdf, dtab.guide, dtab.ptr, dtab.off, dtab.sched
+    l_cdf, l_guide, l_ptr, l_off = ltab.cdf, ltab.guide, ltab.ptr, ltab.off
+    n_reps, n_total, warmup = run.n_reps, run.n_total, run.warmup
+    backorders, crossing, alloc = run.backorders, run.crossing, run.alloc
     s0 = net_i[i, _N_S0]
     ns = net_i[i, _N_S1] - s0
     a0 = net_i[i, _N_A0]
@@ -542,43 +535,3 @@ def _simulate_network(
             n_cyc = acc[j, A_CYCLES]
             out[M_CYCLE_SERVICE, r, g] = acc[j, A_CYCLES_OK] / n_cyc if n_cyc > 0.0 else np.nan
 
-
-@nb.njit(cache=True, nogil=True, parallel=True)
-def simulate_networks(
-    net_i: np.ndarray,
-    net_seed: np.ndarray,
-    stage_i: np.ndarray,
-    stage_f: np.ndarray,
-    arc_i: np.ndarray,
-    out_arcs: np.ndarray,
-    arc_qp: np.ndarray,
-    d_cdf: np.ndarray,
-    d_guide: np.ndarray,
-    d_ptr: np.ndarray,
-    d_off: np.ndarray,
-    d_sched: np.ndarray,
-    l_cdf: np.ndarray,
-    l_guide: np.ndarray,
-    l_ptr: np.ndarray,
-    l_off: np.ndarray,
-    n_reps: int,
-    n_total: int,
-    warmup: int,
-    backorders: bool,
-    crossing: bool,
-    alloc: int,
-    out: np.ndarray,
-) -> None:
-    """Simulate every network (``prange``); writes ``out[metric, replication, stage]``.
-
-    Each network only touches its own rows of ``out`` and its random numbers depend only
-    on its seed, so results do not depend on the thread count or on the grouping of
-    networks into calls.
-    """
-    n_net = net_i.shape[0]
-    for i in nb.prange(n_net):
-        _simulate_network(
-            i, net_i, net_seed, stage_i, stage_f, arc_i, out_arcs, arc_qp, d_cdf, d_guide, d_ptr,
-            d_off, d_sched, l_cdf, l_guide, l_ptr, l_off, n_reps, n_total, warmup, backorders, crossing,
-            alloc, out,
-        )

@@ -20,7 +20,8 @@ import numpy as np
 
 __all__ = [
     "mix64", "stream_key", "uniform_at", "sample_table", "sample_guided", "guide_table",
-    "threshold_tables", "sample_threshold",
+    "threshold_tables", "threshold_block", "sample_threshold", "sample_block",
+    "STREAM_DEMAND", "STREAM_LEAD_TIME",
 ]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -177,3 +178,59 @@ def sample_threshold(
     while thr[i] <= n:
         i += 1
     return i - lo + offset
+
+
+@nb.njit(cache=True, nogil=True)
+def sample_block(out: np.ndarray, o: np.uint64, n: np.uint64, tab: np.ndarray, lo: int, g_lo: int,
+                 g_shift: np.uint64, offset: int, key: np.uint64, t0: np.uint64, zb: np.ndarray) -> None:
+    """Draws of :func:`sample_threshold` for ``n`` consecutive periods from ``t0``.
+
+    ``out[o + k]`` is ``sample_threshold(tab, tab, lo, g_lo, g_shift, offset, z)`` with
+    ``z = mix64(key + (t0 + k) * golden)``, computed in three loops: the draws and the first
+    two table steps are branch-free (they vectorise), the rarely needed further steps
+    follow in a scalar loop. ``zb`` is scratch space for ``n`` raw draws.
+    """
+    for k in range(n):
+        zb[k] = mix64(key + (t0 + k) * _GOLDEN)
+    for k in range(n):
+        z = zb[k]
+        u = np.int64(z >> np.uint64(11))
+        i = lo + tab[g_lo + np.int64(z >> g_shift)]
+        i += np.int64(tab[i] <= u)
+        out[o + k] = i
+    for k in range(n):
+        i = out[o + k]
+        u = np.int64(zb[k] >> np.uint64(11))
+        while tab[i] <= u:
+            i += 1
+        out[o + k] = i - lo + offset
+
+
+@nb.njit(cache=True, nogil=True)
+def threshold_block(cdf: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.uint64]:
+    """The tables of :func:`threshold_tables` for one distribution ``cdf[lo:hi]``, jitted.
+
+    Returns ``tab`` (the ``hi - lo`` thresholds, then the guide table: ``lo = 0``,
+    ``g_lo = hi - lo`` for :func:`sample_threshold` / :func:`sample_block`) and the guide
+    shift. The same integers as :func:`threshold_tables` (tests compare them), built in a
+    kernel: for many distributions used once each (the single-stage kernel), a Python
+    loop over distributions would cost more than the draws.
+    """
+    m = hi - lo
+    v = GUIDE_FACTOR * m - 1
+    bits = 0
+    while v > 0:
+        bits += 1
+        v >>= 1
+    bits = max(2, bits)
+    n_guide = 1 << bits
+    tab = np.empty(m + n_guide, dtype=np.int64)
+    for k in range(m):
+        tab[k] = np.int64(np.ceil(cdf[lo + k] * _TWO53))
+    j = 0
+    for k in range(n_guide):
+        start = np.int64(k) << np.int64(53 - bits)
+        while j < m and tab[j] <= start:  # searchsorted(thresholds, start, side="right")
+            j += 1
+        tab[m + k] = j
+    return tab, np.uint64(64 - bits)

@@ -20,6 +20,7 @@ from platform_core.seeds import stage_seed
 
 from . import _fast_kernels as FK
 from . import _kernels as K
+from ._packed import DemandTables, LeadTimeTables, Networks, Policies, RunSettings
 from ._rng import guide_table, threshold_tables
 from .network import Network, Policy
 
@@ -685,14 +686,18 @@ def simulate(
     out = np.zeros((K.N_METRICS, replications, int(net_stage_ptr[-1])), dtype=np.float64)
     net_fast = _kernel_choice(blocks, n_total, kernel)
     FK.simulate_all(
-        net_fast, packed["net_i"], net_seed, packed["stage_i"], packed["stage_f"], packed["arc_i"],
-        packed["out_arcs"], packed["arc_qp"],
-        packed["d_cdf"], packed["d_guide"], packed["d_ptr"], packed["d_off"], packed["d_sched"],
-        packed["l_cdf"], packed["l_guide"], packed["l_ptr"], packed["l_off"],
-        packed["tab"], packed["d_tlo"], packed["d_tglo"], packed["d_gshift"],
-        packed["l_tlo"], packed["l_tglo"], packed["l_gshift"],
-        int(replications), int(n_total), int(warmup), bool(backorders), bool(crossing),
-        int(_ALLOCATION[allocation]), out,
+        net_fast,
+        Networks(net_i=packed["net_i"], net_seed=net_seed, stage_i=packed["stage_i"], arc_i=packed["arc_i"],
+                 out_arcs=packed["out_arcs"], arc_qp=packed["arc_qp"]),
+        Policies(stage_f=packed["stage_f"]),
+        DemandTables(cdf=packed["d_cdf"], guide=packed["d_guide"], ptr=packed["d_ptr"], off=packed["d_off"],
+                     sched=packed["d_sched"], tab=packed["tab"], tlo=packed["d_tlo"], tglo=packed["d_tglo"],
+                     gshift=packed["d_gshift"]),
+        LeadTimeTables(cdf=packed["l_cdf"], guide=packed["l_guide"], ptr=packed["l_ptr"], off=packed["l_off"],
+                       tab=packed["tab"], tlo=packed["l_tlo"], tglo=packed["l_tglo"], gshift=packed["l_gshift"]),
+        RunSettings(n_reps=int(replications), n_total=int(n_total), warmup=int(warmup),
+                    backorders=bool(backorders), crossing=bool(crossing), alloc=int(_ALLOCATION[allocation])),
+        out,
     )
 
     # ---- back to user stage order, derived metrics ----------------------------------

@@ -27,17 +27,36 @@ Metrics per stage for a level ``S`` (after a warm-up):
 * mean on-hand and mean backorders [units], at the end of each period.
 
 Standard errors are across replications (each replication is one long run).
+
+Random numbers are the network engine's (:mod:`platform_core.simulation._rng`): a stage
+with seed ``seed`` draws the demand of period ``t`` (counted from the first warm-up
+period) of replication ``rep`` from stream ``stream_key(seed, rep, STREAM_DEMAND, 0)``
+and the lead time of an order placed in period ``t`` from ``stream_key(seed, rep,
+STREAM_LEAD_TIME, 0)``, both at counter ``t``, with the same inverse-CDF sampler: the
+streams of a one-stage network (stage 0, its lane 0 from the external supplier) with the
+same seed. :func:`.engine.simulate` of that network under base-stock ``S`` therefore
+gives the metrics of :func:`evaluate_base_stock` at ``S`` bit for bit, replication by
+replication (``tests/simulation/test_one_rng_scheme.py``), except that this module
+reports a fill rate or cycle service of 1 where no demand or no cycle was seen (the
+engine: ``nan``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numba as nb
 import numpy as np
 
 from platform_core.distributions import DiscreteDistribution, pack_distributions
-from platform_core.simulation._rng import mix64, sample_table
+from platform_core.simulation._rng import (
+    STREAM_DEMAND,
+    STREAM_LEAD_TIME,
+    sample_block,
+    stream_key,
+    threshold_block,
+)
 
 __all__ = ["SingleStageResult", "optimise_base_stock", "evaluate_base_stock", "TARGET_FILL", "TARGET_CYCLE", "TARGET_COST"]
 
@@ -45,67 +64,75 @@ TARGET_FILL = 0
 TARGET_CYCLE = 1
 TARGET_COST = 2
 
-
-@nb.njit(cache=True, nogil=True, inline="always")
-def _splitmix64(state: np.uint64) -> tuple[np.uint64, np.uint64]:
-    # SplitMix64: a Weyl sequence through the engine's output mix
-    state = state + np.uint64(0x9E3779B97F4A7C15)
-    return state, mix64(state)
+_U0 = np.uint64(0)
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
-def _uniform(state: np.uint64) -> tuple[np.uint64, float]:
-    state, z = _splitmix64(state)
-    return state, (z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+class _Stages(NamedTuple):
+    """The stages of one call: distributions (CSR inverse-CDF tables), review, seed."""
+
+    d_cdf: np.ndarray  # demand [units/period]
+    d_ptr: np.ndarray
+    d_off: np.ndarray
+    l_cdf: np.ndarray  # lead time [periods]
+    l_ptr: np.ndarray
+    l_off: np.ndarray
+    review: np.ndarray  # [periods]
+    seed: np.ndarray  # uint64
 
 
-@nb.njit(cache=True, nogil=True)
-def _guide_table(cdf: np.ndarray, lo: int, hi: int) -> np.ndarray:
-    """Index table for O(1) inverse-CDF draws (Chen & Asau's guide table).
+class _Choice(NamedTuple):
+    """How each stage's level is chosen (``fixed_level >= 0``: given)."""
 
-    ``guide[k]`` is the first index whose cumulative probability exceeds ``k / m``;
-    ``m`` is four times the support size, so a draw rarely scans past its start (fewer
-    mispredicted branches: about 25 % faster per period than ``m`` = support size).
-    """
-    m = 4 * (hi - lo)
-    guide = np.empty(m, dtype=np.int64)
-    j = lo
-    for k in range(m):
-        while j < hi - 1 and cdf[j] <= k / m:
-            j += 1
-        guide[k] = j
-    return guide
+    mode: np.ndarray
+    target: np.ndarray
+    hold: np.ndarray
+    stockout: np.ndarray
+    fixed_level: np.ndarray
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
-def _draw_guided(cdf: np.ndarray, guide: np.ndarray, lo: int, hi: int, offset: int, u: float) -> int:
-    j = guide[int(u * guide.shape[0])]
-    while j < hi - 1 and cdf[j] <= u:
-        j += 1
-    return j - lo + offset
+class _Run(NamedTuple):
+    reps: int
+    periods: int
+    warmup: int
+    crossing: bool
 
 
 @nb.njit(cache=True, nogil=True)
-def _simulate_positions(
-    d_cdf, d_ptr, d_off, l_cdf, l_ptr, l_off, review, seed, i, reps, periods, warmup, crossing,
-    x_out, d_out, cyc_out,
-):
+def _simulate_positions(stages, i, run, x_out, d_out, cyc_out):
     """Simulate one stage's level-independent position paths.
 
     Fills x_out/d_out [reps, periods] with positions and demands (after warm-up) and
     counts in cyc_out the replenishment cycles that end in each period.
+
+    Random numbers: the network engine's streams (:mod:`._rng`) of stage 0 and of its
+    lane from the external supplier (lane 0) in a one-stage network with this stage's
+    seed, drawn with the fast network kernel's sampler (:func:`._rng.sample_block`): the
+    demand of period ``t`` of replication ``rep`` is the engine's, and so is the lead
+    time of an order placed in period ``t``.
     """
-    lmax = l_off[i] + (l_ptr[i + 1] - l_ptr[i]) - 1
-    guide = _guide_table(d_cdf, d_ptr[i], d_ptr[i + 1])
-    dlo = d_ptr[i]
-    dhi = d_ptr[i + 1]
-    doff = d_off[i]
+    reps, periods, warmup, crossing = run.reps, run.periods, run.warmup, run.crossing
+    seed = stages.seed[i]
+    d_m = stages.d_ptr[i + 1] - stages.d_ptr[i]
+    d_tab, d_shift = threshold_block(stages.d_cdf, stages.d_ptr[i], stages.d_ptr[i + 1])
+    l_m = stages.l_ptr[i + 1] - stages.l_ptr[i]
+    l_off = stages.l_off[i]
+    l_tab, l_shift = threshold_block(stages.l_cdf, stages.l_ptr[i], stages.l_ptr[i + 1])
+    l_fix = l_off if l_m == 1 else -1  # a deterministic lead time needs no draws
+    lmax = l_off + l_m - 1
     horizon = warmup + periods
+    hu = np.uint64(horizon)
     ring = np.zeros(lmax + horizon + 2, dtype=np.int64)  # arrivals by period (long enough)
-    r = review[i]
+    dbuf = np.empty(horizon, dtype=np.int64)  # demand of every period of a replication
+    lbuf = np.empty(horizon, dtype=np.int64)  # lead time of an order placed in each period
+    zb = np.empty(horizon, dtype=np.uint64)
+    r = stages.review[i]
     for rep in range(reps):
-        state = np.uint64(seed) ^ (np.uint64(rep + 1) * np.uint64(0xD1B54A32D192ED03))
-        state, _ = _splitmix64(state)
+        # every draw is a pure function of (stream key, period): drawn ahead, vectorised
+        sample_block(dbuf, _U0, hu, d_tab, 0, d_m, d_shift, stages.d_off[i],
+                     stream_key(seed, rep, STREAM_DEMAND, 0), _U0, zb)
+        if l_fix < 0:
+            sample_block(lbuf, _U0, hu, l_tab, 0, l_m, l_shift, l_off,
+                         stream_key(seed, rep, STREAM_LEAD_TIME, 0), _U0, zb)
         ring[:] = 0
         cyc_out[rep, :] = 0
         pipeline = 0
@@ -115,8 +142,7 @@ def _simulate_positions(
         for t in range(horizon):
             pipeline -= ring[t]
             if phase == 0:
-                state, u = _uniform(state)
-                lt = sample_table(l_cdf, l_ptr[i], l_ptr[i + 1], l_off[i], u)
+                lt = l_fix if l_fix >= 0 else lbuf[t]
                 due = t + lt
                 if not crossing and due < last_arrival:
                     due = last_arrival
@@ -133,8 +159,7 @@ def _simulate_positions(
             phase += 1
             if phase == r:
                 phase = 0
-            state, u = _uniform(state)
-            d = _draw_guided(d_cdf, guide, dlo, dhi, doff, u)
+            d = dbuf[t]
             consumed += d
             if t >= warmup:
                 k = t - warmup
@@ -152,6 +177,7 @@ def _metrics_at(x, d, cyc, s):
     oh = np.empty(reps)
     bo = np.empty(reps)
     short_mean = np.empty(reps)
+    inv = 1.0 / periods
     for rep in range(reps):
         dem = 0.0
         short = 0.0
@@ -177,12 +203,14 @@ def _metrics_at(x, d, cyc, s):
                 ncyc += c
                 if over <= 0:
                     okcyc += c
-        fill[rep] = 1.0 - short / dem if dem > 0 else 1.0
+        # the network engine's formulas, operation for operation (filled / demanded,
+        # sums times 1 / periods), so a one-stage network gives the same bits
+        fill[rep] = (dem - short) / dem if dem > 0 else 1.0
         csl[rep] = okcyc / ncyc if ncyc > 0 else 1.0
-        ready[rep] = nready / periods
-        oh[rep] = sum_oh / periods
-        bo[rep] = sum_bo / periods
-        short_mean[rep] = short / periods
+        ready[rep] = nready * inv
+        oh[rep] = sum_oh * inv
+        bo[rep] = sum_bo * inv
+        short_mean[rep] = short * inv
     return fill, csl, ready, oh, bo, short_mean
 
 
@@ -241,26 +269,30 @@ def _curves(x, d, cyc):
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
-def _optimise(
-    d_cdf, d_ptr, d_off, l_cdf, l_ptr, l_off, review, seeds, mode, target, hold, stockout,
-    reps, periods, warmup, crossing, fixed_level, out,
-):
-    n = seeds.shape[0]
+def _optimise(stages, choice, run, out, rep_out):
+    """Choose (or take) each stage's level and write its metrics.
+
+    ``out[i]``: the level, then mean and standard error of each of the six metrics of
+    :data:`_COLUMNS`; ``rep_out[i, metric, rep]`` (when it has a row per stage) their
+    per-replication values.
+    """
+    n = stages.seed.shape[0]
+    reps, periods = run.reps, run.periods
+    mode, target, hold, stockout, fixed_level = choice
     for i in nb.prange(n):
         # int32 positions/demands halve memory traffic; levels beyond 2**31 units are
         # rejected by the wrapper
         x = np.empty((reps, periods), dtype=np.int32)
         dd = np.empty((reps, periods), dtype=np.int32)
         cyc = np.empty((reps, periods), dtype=np.int16)
-        _simulate_positions(
-            d_cdf, d_ptr, d_off, l_cdf, l_ptr, l_off, review, seeds[i], i, reps, periods,
-            warmup, crossing, x, dd, cyc,
-        )
+        _simulate_positions(stages, i, run, x, dd, cyc)
+        top = 0  # the largest level of the curves (from xmax on, everything is served)
         if fixed_level[i] >= 0:
             s = fixed_level[i]
         else:
             fill, csl, on_hand, short = _curves(x, dd, cyc)
             m = fill.shape[0]
+            top = m - 1
             s = m - 1
             if mode[i] == TARGET_FILL:
                 for v in range(m):
@@ -280,10 +312,22 @@ def _optimise(
                         best = c
                         s = v
         fr, cs, rr, oh, bo, sh = _metrics_at(x, dd, cyc, s)
+        if fixed_level[i] < 0 and mode[i] != TARGET_COST:
+            # The curves pool the replications (units short over all of them / units
+            # demanded: the long-run fill rate); the reported value is the mean of each
+            # replication's ratio, which differs by a hair, usually upwards. Where it
+            # falls short of the target, take the next level(s): the level is the
+            # smallest at which both meet the target (it is usually the curves' choice).
+            want = target[i] - 1e-12
+            while s < top and (fr.mean() if mode[i] == TARGET_FILL else cs.mean()) < want:
+                s += 1
+                fr, cs, rr, oh, bo, sh = _metrics_at(x, dd, cyc, s)
         out[i, 0] = s
         vals = (fr, cs, rr, oh, bo, sh)
         for j in range(6):
             v = vals[j]
+            if rep_out.shape[0] == n:
+                rep_out[i, j, :] = v
             mu = v.mean()
             out[i, 1 + 2 * j] = mu
             if reps > 1:
@@ -337,7 +381,8 @@ def _run(
     periods: int,
     warmup: int,
     crossing: bool,
-) -> SingleStageResult:
+    replicates: bool = False,
+) -> tuple[SingleStageResult, dict[str, np.ndarray]]:
     n = len(period_demand)
     if len(lead_time) != n or seeds.shape[0] != n:
         raise ValueError("period_demand, lead_time and seeds must have one entry per stage")
@@ -355,19 +400,22 @@ def _run(
         if worst.max() >= 2**31:
             raise ValueError("demand too large for the int32 kernels: rescale units (e.g. to packs)")
     out = np.empty((n, 13))
+    rep_out = np.empty((n, len(_COLUMNS), replications) if replicates else (0, 0, 0))
     if n:
         _optimise(
-            d_cdf, d_ptr, d_off, l_cdf, l_ptr, l_off, review, np.asarray(seeds, dtype=np.uint64),
-            np.asarray(mode, dtype=np.int64), np.asarray(target, dtype=np.float64),
-            np.asarray(holding_cost, dtype=np.float64), np.asarray(stockout_cost, dtype=np.float64),
-            int(replications), int(periods), int(warmup), bool(crossing),
-            np.asarray(fixed_level, dtype=np.int64), out,
+            _Stages(d_cdf, d_ptr, d_off, l_cdf, l_ptr, l_off, review, np.asarray(seeds, dtype=np.uint64)),
+            _Choice(np.asarray(mode, dtype=np.int64), np.asarray(target, dtype=np.float64),
+                    np.asarray(holding_cost, dtype=np.float64), np.asarray(stockout_cost, dtype=np.float64),
+                    np.asarray(fixed_level, dtype=np.int64)),
+            _Run(int(replications), int(periods), int(warmup), bool(crossing)),
+            out, rep_out,
         )
     fields: dict[str, np.ndarray] = {"base_stock_level": out[:, 0].copy()}
     for j, name in enumerate(_COLUMNS):
         fields[name] = out[:, 1 + 2 * j].copy()
         fields[name + "_se"] = out[:, 2 + 2 * j].copy()
-    return SingleStageResult(**fields)
+    per_rep = {name: rep_out[:, j, :].T.copy() for j, name in enumerate(_COLUMNS)} if replicates else {}
+    return SingleStageResult(**fields), per_rep
 
 
 def optimise_base_stock(
@@ -404,7 +452,10 @@ def optimise_base_stock(
     Returns:
         The smallest level that meets the target (target modes) or the level of least
         expected holding + stockout cost (cost mode), with its metrics and standard
-        errors, all estimated on the same simulated paths.
+        errors, all estimated on the same simulated paths. "Meets" is judged on the
+        replications pooled (units short over all of them / units demanded, the
+        long-run fill rate) and on the reported value (the mean of each replication's
+        ratio): both are at least the target.
     """
     n = len(period_demand)
     zeros = np.zeros(n)
@@ -413,7 +464,7 @@ def optimise_base_stock(
         zeros if holding_cost is None else holding_cost,
         zeros if stockout_cost is None else stockout_cost,
         np.full(n, -1, dtype=np.int64), replications, periods, warmup, crossing,
-    )
+    )[0]
 
 
 def evaluate_base_stock(
@@ -429,6 +480,28 @@ def evaluate_base_stock(
     crossing: bool = True,
 ) -> SingleStageResult:
     """Metrics of given base-stock levels [units] (integers >= 0), one per stage."""
+    return _evaluate(period_demand, lead_time, seeds, base_stock_level, review_period=review_period,
+                     replications=replications, periods=periods, warmup=warmup, crossing=crossing)[0]
+
+
+def _evaluate(
+    period_demand: list[DiscreteDistribution],
+    lead_time: list[DiscreteDistribution],
+    seeds: np.ndarray,
+    base_stock_level: np.ndarray,
+    *,
+    review_period: np.ndarray | None = None,
+    replications: int = 100,
+    periods: int = 365,
+    warmup: int = 50,
+    crossing: bool = True,
+    replicates: bool = False,
+) -> tuple[SingleStageResult, dict[str, np.ndarray]]:
+    """:func:`evaluate_base_stock`, and the per-replication values if asked.
+
+    With ``replicates`` the second item is ``{metric: array (replications, stages)}`` for
+    every metric (else ``{}``).
+    """
     n = len(period_demand)
     levels = np.asarray(base_stock_level)
     if np.any(levels < 0):
@@ -436,5 +509,5 @@ def evaluate_base_stock(
     return _run(
         period_demand, lead_time, review_period, seeds, np.zeros(n, dtype=np.int64), np.zeros(n),
         np.zeros(n), np.zeros(n), np.rint(levels).astype(np.int64), replications, periods,
-        warmup, crossing,
+        warmup, crossing, replicates,
     )
