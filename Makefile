@@ -33,6 +33,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check platform_core plugins cluster tests benchmarks docs/examples
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy --strict platform_core
 
 ui: $(STAMP)
 	$(VENV)/bin/echelon ui --tracking-uri sqlite:///$(DEMO_DIR)/mlflow.db

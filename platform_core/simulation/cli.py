@@ -58,7 +58,7 @@ __all__ = ["add_simulate_command", "run_simulate", "build_networks", "read_deman
 _POLICY_REQUIRED = ("sku", "location", "policy_type")
 
 
-def add_simulate_command(subparsers: Any) -> argparse.ArgumentParser:
+def add_simulate_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Add the ``simulate`` sub-command to an ``argparse`` sub-parser collection."""
     p = subparsers.add_parser("simulate", help="Monte Carlo evaluation of given policies")
     p.add_argument("network_dir", help="directory with the stages (and edges) files")
