@@ -1,17 +1,8 @@
 """Inventory investment vs service: per-SKU curves, the portfolio frontier, budget mode.
 
-For a base-stock stage with per-period demand ``D`` and lead time ``L`` (review period
-``R = 1``), the net inventory at the end of a period is ``S - X`` with ``X`` the demand
-over ``L + 1`` periods, and the units short in a period are
-``E[(X - S)^+] - E[(Y - S)^+]`` with ``Y`` the demand over ``L`` periods.  So, for every
-integer level ``S`` exactly (up to the PMF truncation):
-
-* expected on-hand ``E[(S - X)^+]`` [units] and investment = on-hand x unit cost
-  [currency];
-* expected units short per period [units/period] and fill rate = 1 - short / E[D];
-
-(for ``R > 1``, ``X`` spans ``L + R`` and ``Y`` ``L + R - 1`` periods: the per-period
-average of a review cycle is approximated by its last period).
+**Per-SKU curves**: exact on-hand, units short and fill rate of a base-stock stage at every
+integer level, from the demand over ``L + 1`` and over ``L`` periods
+(:mod:`echelon_solvers.kit.curves` says how).
 
 **Portfolio frontier** (marginal analysis): on each SKU's lower convex hull of
 (investment, short) points, every step from one hull vertex to the next buys a shortage
