@@ -31,12 +31,6 @@ EXIT_BROKEN_PIPE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
-# library loggers that would otherwise print INFO lines on the console (MLflow's
-# "Creating initial MLflow database tables", alembic's migrations); set before any
-# plugin imports MLflow, which reads it when it configures its loggers
-_QUIET_ENV = {"MLFLOW_LOGGING_LEVEL": "WARNING"}
-
-
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Shows ``(default: X)`` after every option whose help does not state its default."""
 
@@ -222,8 +216,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     from platform_core.data.errors import DataValidationError
     from platform_core.parts import OutputDirectoryError
 
-    for key, value in _QUIET_ENV.items():
-        os.environ.setdefault(key, value)
     args: argparse.Namespace | None = None
     try:
         args = build_parser().parse_args(argv)

@@ -324,7 +324,13 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
 
 @hookimpl
 def register_cli_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``echelon monitor``, ``echelon recalibrate`` and ``echelon ui``."""
+    """Add ``echelon monitor``, ``echelon recalibrate`` and ``echelon ui``.
+
+    Called only when the ``echelon`` command builds its parser, before anything imports
+    MLflow: on the console, MLflow's INFO lines ("Creating initial MLflow database
+    tables", alembic's migrations) are quietened unless the user set the level.
+    """
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     from echelon_mlflow.cli import add_monitor_commands, add_ui_command
 
     add_monitor_commands(subparsers)
