@@ -319,7 +319,8 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="MLflow tracking URI (default sqlite:///mlflow.db; 'none' disables)")
     parser.add_argument("--recalibrate", dest=f"{SECTION}.recalibrate", choices=["off", "auto"],
                         help="auto: refit the models monitoring flagged, register them @challenger, "
-                             "promote to @champion when they win the backtest (docs/tracking.md)")
+                             "promote to @champion when they win the backtest (docs/tracking.md; "
+                             "default: [tracking] recalibrate, off)")
 
 
 @hookimpl
