@@ -44,6 +44,8 @@ from echelon_demand.backtest import backtest_lead_times  # noqa: E402
 from echelon_leadtime.models import LEAD_TIME_MODELS  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "leadtimes" / "scms_vendor_leadtimes.csv"
+if not DATA.exists():  # the copy shipped with the repository (tests/reference_data/README.md)
+    DATA = ROOT / "tests" / "reference_data" / "leadtimes" / "scms_vendor_leadtimes.csv"
 
 
 def load(path: Path = DATA, per_vendor: bool = False) -> pa.Table:
