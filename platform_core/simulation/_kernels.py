@@ -144,7 +144,7 @@ def _order_quantity(
     return x
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, inline="always")
 def _count_position(ptr: np.ndarray, hx: np.ndarray, hy: np.ndarray, tail: np.ndarray, grp: int, g: int,
                     x: float, d: float) -> None:
     """Count ``X = x`` and ``max(X - d, 0)`` of stage ``g`` in group ``grp`` (see ``PositionBuffers``)."""
