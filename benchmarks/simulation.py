@@ -10,7 +10,7 @@ Measures ``platform_core.simulation.simulate`` (end to end, including packing) o
 
 with 1 Numba thread and with all threads (both cases run on the fast tree kernel), the
 general kernel on the same cases with 1 thread (``simulate(..., kernel="general")``, same
-numbers), then stockpyl 1.0.2's ``sim.simulation`` on the same serial system, and the
+numbers) and with position histograms on (``position_histograms=True``), then stockpyl 1.0.2's ``sim.simulation`` on the same serial system, and the
 time to the first result in a fresh process (the compiled kernels come from Numba's
 on-disk cache). Prints a table and writes benchmarks/results/simulation.json. Figures
 are medians over repeats; CPU time is process time (all threads).
@@ -64,12 +64,17 @@ def _cases() -> dict[str, tuple[Network, Policy, Any]]:
 
 
 def _time_case(net: Network, pol: Policy, lead: Any, n_net: int, reps: int, periods: int,
-               threads: int, repeats: int, kernel: str = "auto") -> tuple[float, float, float]:
+               threads: int, repeats: int, kernel: str = "auto",
+               positions: bool = False) -> tuple[float, float, float]:
     """Median wall, median CPU (all threads of the process) and minimum CPU seconds of one
-    simulate() call (the minimum is the run least disturbed by other jobs on the machine)."""
+    simulate() call (the minimum is the run least disturbed by other jobs on the machine);
+    ``positions``: with position histograms (general kernel, counts at installation
+    base-stock stages)."""
     numba.set_num_threads(threads)
     demand = DiscreteDistribution.normal(5, 1)
     kw: dict[str, Any] = dict(seeds=1, replications=reps, periods=periods, warmup=periods // 50, kernel=kernel)
+    if positions:
+        kw["position_histograms"] = True
     simulate([net] * 2, pol, demand, [lead] * 2, **kw)  # load / compile
     wall, cpu = [], []
     for _ in range(repeats):
@@ -153,8 +158,10 @@ def main() -> int:
         m1 = min(p[2] for p in per_process)
         wn, cn, _ = _time_case(net, pol, lead, n_net, reps, periods, max_threads, repeats)
         _, cg, _ = _time_case(net, pol, lead, n_net, reps, periods, 1, repeats, kernel="general")
+        _, ch, _ = _time_case(net, pol, lead, n_net, reps, periods, 1, repeats, kernel="general", positions=True)
         f = 1e9 / stage_periods
         payload[f"{name}_general_kernel_ns_per_stage_period_1_thread_cpu"] = cg * f
+        payload[f"{name}_position_histograms_ns_per_stage_period_1_thread_cpu"] = ch * f
         payload[f"{name}_ns_per_stage_period_1_thread_cpu"] = c1 * f
         payload[f"{name}_ns_per_stage_period_1_thread_cpu_min"] = m1 * f
         payload[f"{name}_ns_per_stage_period_1_thread_cpu_per_process"] = [p[1] * f for p in per_process]
@@ -162,7 +169,7 @@ def main() -> int:
         payload[f"{name}_ns_per_stage_period_{max_threads}_threads_wall"] = wn * f
         payload[f"{name}_ns_per_stage_period_{max_threads}_threads_cpu"] = cn * f
         payload[f"{name}_stage_periods_per_call"] = stage_periods
-        rows.append((name, c1 * f, m1 * f, w1 * f, wn * f, cn * f, cg * f))
+        rows.append((name, c1 * f, m1 * f, w1 * f, wn * f, cn * f, cg * f, ch * f))
     numba.set_num_threads(max_threads)
 
     sp = _stockpyl_serial(sp_periods, 3 if args.quick else 3)
@@ -178,9 +185,11 @@ def main() -> int:
     print("ns per stage-period (median; min = fastest repeat); cpu = process CPU time (all threads), "
           "wall = elapsed")
     print(f"{'case':<12}{'1 thr cpu':>12}{'(min)':>8}{'1 thr wall':>12}{f'{max_threads} thr wall':>12}"
-          f"{f'{max_threads} thr cpu':>12}{'general cpu':>12}")
-    for name, a, m, b, c, d, e in rows:
-        print(f"{name:<12}{a:>12.1f}{m:>8.1f}{b:>12.1f}{c:>12.1f}{d:>12.1f}{e:>12.1f}")
+          f"{f'{max_threads} thr cpu':>12}{'general cpu':>12}{'+hist cpu':>12}")
+    for name, a, m, b, c, d, e, h in rows:
+        print(f"{name:<12}{a:>12.1f}{m:>8.1f}{b:>12.1f}{c:>12.1f}{d:>12.1f}{e:>12.1f}{h:>12.1f}")
+    print("+hist: general kernel with position_histograms=True, 1 thread (counts only at installation "
+          "base-stock stages: dist1x20; serial3 is echelon base-stock, so it has none)")
     print(f"1 thread cpu: median over {processes} fresh processes of their medians; per process: "
           + "; ".join(f"{name} " + ", ".join(f"{v:.1f}" for v in payload[f"{name}_ns_per_stage_period_1_thread_cpu_per_process"])
                       for name, *_ in rows))

@@ -10,6 +10,7 @@ from platform_core.distributions import DiscreteDistribution
 
 from .engine import METRICS, Costs, DemandSchedule, SimulationResult, simulate
 from .network import POLICY_KINDS, Network, Policy
+from .positions import PositionCurves, PositionHistograms
 
 __all__ = [
     "DiscreteDistribution",
@@ -20,5 +21,7 @@ __all__ = [
     "Costs",
     "METRICS",
     "SimulationResult",
+    "PositionHistograms",
+    "PositionCurves",
     "simulate",
 ]

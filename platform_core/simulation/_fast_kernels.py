@@ -92,7 +92,7 @@ from ._kernels import (
     POLICY_ECHELON_BASE_STOCK,
     _simulate_network,
 )
-from ._packed import DemandTables, LeadTimeTables, Networks, Policies, RunSettings
+from ._packed import DemandTables, LeadTimeTables, Networks, Policies, PositionBuffers, RunSettings
 from ._rng import STREAM_DEMAND, STREAM_LEAD_TIME, mix64, sample_block, sample_threshold, stream_key
 
 __all__ = ["simulate_tree", "simulate_all", "GENERAL", "FAST_FLOAT", "FAST_INT", "FAST_FLOAT_EXACT", "LINE"]
@@ -717,6 +717,7 @@ def simulate_all(
     ltab: LeadTimeTables,
     run: RunSettings,
     out: np.ndarray,
+    hist: PositionBuffers,
 ) -> None:
     """Simulate every network (``prange``); writes ``out[metric, replication, stage]``.
 
@@ -724,7 +725,9 @@ def simulate_all(
     ``FAST_FLOAT``, ``FAST_FLOAT_EXACT`` or ``FAST_INT`` (:func:`simulate_tree` in float64, float64
     in exact mode, int64), the fast ones with ``| LINE`` for a line (no stage with more
     than one customer: :func:`simulate_tree`'s loop compiled for lines). The other
-    arguments are packed as in :mod:`._packed`.
+    arguments are packed as in :mod:`._packed`; ``hist`` collects the position
+    histograms (general kernel only: the engine sends every network there when they are
+    on).
 
     Both kernels give identical numbers, each network only touches its own rows of
     ``out`` and draws only from its own streams, so results do not depend on the thread
@@ -734,7 +737,7 @@ def simulate_all(
     for i in nb.prange(n_net):
         code = net_fast[i]
         if code == GENERAL:
-            _simulate_network(i, nets, pols, dtab, ltab, run, out)
+            _simulate_network(i, nets, pols, dtab, ltab, run, out, hist)
         elif code & LINE:
             _simulate_tree_as(code & (LINE - 1), (1,), i, nets, pols, dtab, ltab, run, out)
         else:

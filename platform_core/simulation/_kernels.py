@@ -55,7 +55,7 @@ import math
 import numba as nb
 import numpy as np
 
-from ._packed import DemandTables, LeadTimeTables, Networks, Policies, RunSettings
+from ._packed import DemandTables, LeadTimeTables, Networks, Policies, PositionBuffers, RunSettings
 from ._rng import STREAM_DEMAND, STREAM_LEAD_TIME, sample_guided, stream_key, uniform_at
 
 # policy codes
@@ -144,6 +144,26 @@ def _order_quantity(
     return x
 
 
+@nb.njit(cache=True, nogil=True, inline="always")
+def _count_position(ptr: np.ndarray, hx: np.ndarray, hy: np.ndarray, tail: np.ndarray, grp: int, g: int,
+                    x: float, d: float) -> None:
+    """Count ``X = x`` and ``max(X - d, 0)`` of stage ``g`` in group ``grp`` (see ``PositionBuffers``)."""
+    cap = ptr[g + 1] - ptr[g] - 1
+    xi = int(round(x))
+    yi = max(int(round(x - d)), 0)
+    if xi <= cap:
+        hx[grp, ptr[g] + xi] += 1.0
+    else:
+        tail[grp, g, 0] += 1.0
+        tail[grp, g, 1] += xi
+    if yi <= cap:
+        hy[grp, ptr[g] + yi] += 1.0
+    else:
+        tail[grp, g, 2] += 1.0
+        tail[grp, g, 3] += yi
+    tail[grp, g, 4] += d
+
+
 @nb.njit(cache=True, nogil=True)
 def _simulate_network(
     i: int,
@@ -153,6 +173,7 @@ def _simulate_network(
     ltab: LeadTimeTables,
     run: RunSettings,
     out: np.ndarray,
+    hist: PositionBuffers,
 ) -> None:
     # the fields this kernel reads, as locals (by name: a new field changes nothing here)
     net_i, net_seed, stage_i, arc_i = nets.net_i, nets.net_seed, nets.stage_i, nets.arc_i
@@ -162,6 +183,7 @@ def _simulate_network(
     l_cdf, l_guide, l_ptr, l_off = ltab.cdf, ltab.guide, ltab.ptr, ltab.off
     n_reps, n_total, warmup = run.n_reps, run.n_total, run.warmup
     backorders, crossing, alloc = run.backorders, run.crossing, run.alloc
+    h_on, h_groups, h_ptr, h_x, h_y, h_tail = hist.on, hist.groups, hist.ptr, hist.x_counts, hist.y_counts, hist.tails
     s0 = net_i[i, _N_S0]
     ns = net_i[i, _N_S1] - s0
     a0 = net_i[i, _N_A0]
@@ -358,6 +380,7 @@ def _simulate_network(
             for j in range(ns):
                 g = s0 + j
                 short = False
+                d_new = 0.0  # units demanded of the stage this period (position histograms)
                 if pending[j]:
                     # zero-lead-time deliveries of this period
                     pending[j] = False
@@ -479,6 +502,7 @@ def _simulate_network(
                             if measure:
                                 acc[j, M_DEMAND] += nw
                                 acc[j, M_FILL_RATE] += filled_new
+                            d_new += nw
                             sa[al, _NEW] = 0.0
                     if ss[j, _OWED] < _EPS:
                         ss[j, _OWED] = 0.0
@@ -507,6 +531,7 @@ def _simulate_network(
                         if measure:
                             acc[j, M_DEMAND] += dem
                             acc[j, M_FILL_RATE] += f
+                        d_new += dem
                 ss[j, _OH] = oh
                 ok = not short and ss[j, _BO] <= _EPS and ss[j, _OWED] <= _EPS
                 prev_ok[j] = ok
@@ -523,6 +548,9 @@ def _simulate_network(
                     acc[j, M_OWED_DOWNSTREAM] += ss[j, _OWED]
                     acc[j, M_IN_TRANSIT_OUT] += ss[j, _ITO]
                     acc[j, M_IN_TRANSIT_IN] += ss[j, _ITI]
+                    if h_on and h_ptr[g + 1] > h_ptr[g]:
+                        _count_position(h_ptr, h_x, h_y, h_tail, r % h_groups, g,
+                                        stage_f[g, _F_BIGS] - (oh - ss[j, _BO] - ss[j, _OWED]), d_new)
 
         # ---- per-replication means -----------------------------------------------------
         inv = 1.0 / n_measured

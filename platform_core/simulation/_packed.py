@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["Networks", "Policies", "DemandTables", "LeadTimeTables", "RunSettings"]
+__all__ = ["Networks", "Policies", "DemandTables", "LeadTimeTables", "RunSettings", "PositionBuffers"]
 
 
 class Networks(NamedTuple):
@@ -117,3 +117,32 @@ class RunSettings(NamedTuple):
     backorders: bool
     crossing: bool
     alloc: int
+
+
+class PositionBuffers(NamedTuple):
+    """Outputs of the position histograms (``simulate(position_histograms=True)``).
+
+    Indexed by the kernels' global stage position ``g`` (topological order). A stage with
+    ``ptr[g + 1] == ptr[g]`` collects nothing (not an installation base-stock stage, or
+    histograms off). With ``S`` the stage's level, ``NI`` its net inventory (on hand -
+    customer backorders - downstream orders not shipped) and ``d`` the units demanded of
+    it in a measured period (external demand + downstream orders placed), the kernel
+    counts ``X = S - NI`` at the end of the period and ``max(Y, 0)``, ``Y = X - d``.
+
+    Attributes:
+        on: collect (``False``: every array may be a 1-element dummy).
+        groups: replication groups (replication ``r`` is in group ``r % groups``).
+        ptr: ``int64 [stage + 1]``: bins of stage ``g`` are ``ptr[g]:ptr[g + 1]``
+            (values ``0 .. cap``).
+        x_counts, y_counts: ``float64 [groups, ptr[-1]]``: periods with ``X`` (``max(Y,
+            0)``) equal to the bin's value [periods].
+        tails: ``float64 [groups, stage, 5]``: periods with ``X > cap``, their sum of
+            ``X`` [units], the same two for ``max(Y, 0)``, and the sum of ``d`` [units].
+    """
+
+    on: bool
+    groups: int
+    ptr: np.ndarray
+    x_counts: np.ndarray
+    y_counts: np.ndarray
+    tails: np.ndarray

@@ -20,9 +20,10 @@ from platform_core.seeds import stage_seed
 
 from . import _fast_kernels as FK
 from . import _kernels as K
-from ._packed import DemandTables, LeadTimeTables, Networks, Policies, RunSettings
+from ._packed import DemandTables, LeadTimeTables, Networks, Policies, PositionBuffers, RunSettings
 from ._rng import guide_table, threshold_tables
 from .network import Network, Policy
+from .positions import PositionHistograms
 
 __all__ = ["Costs", "DemandSchedule", "SimulationResult", "simulate", "METRICS", "LeadTimeSpec", "DemandSpec"]
 
@@ -164,6 +165,9 @@ class SimulationResult:
         network_cost: total cost per period of each network [currency/period].
         network_cost_se: its standard error.
         units: ``{metric: unit string}``.
+        positions: position histograms (``simulate(position_histograms=True)``, else
+            ``None``): every applicable stage's fill rate, backlog and on hand at any
+            level from this one run, see :class:`.PositionHistograms`.
     """
 
     network_ptr: np.ndarray
@@ -176,6 +180,7 @@ class SimulationResult:
     network_cost: np.ndarray
     network_cost_se: np.ndarray
     units: dict[str, str]
+    positions: PositionHistograms | None = None
 
     def __getitem__(self, metric: str) -> np.ndarray:
         """The mean of ``metric`` per row."""
@@ -586,6 +591,8 @@ def simulate(
     processing_times: Sequence[int] | Sequence[Sequence[int]] | None = None,
     costs: Costs | Sequence[Costs] | None = None,
     kernel: str = "auto",
+    position_histograms: bool = False,
+    histogram_groups: int | None = None,
 ) -> SimulationResult:
     """Simulate many SKU networks under their policies; metrics with standard errors.
 
@@ -627,6 +634,17 @@ def simulate(
             ``"general"`` runs every network on the general kernel; ``"fast_float"`` /
             ``"fast_int"`` force the fast kernel's float64 / (where exact) int64
             arithmetic. All give identical numbers (for checking and debugging).
+        position_histograms: also collect, for every installation base-stock stage
+            (any review period; no MOQ, order multiple or capacity), histograms from
+            which its fill rate, backlog and on hand at *every* level follow exactly
+            (``result.positions``, see :class:`.PositionHistograms`). Runs every network
+            on the general kernel. Needs ``backorders=True``, FIFO allocation (or no
+            stage with several customers), integer levels >= 0 at those stages and
+            integer ``quantity_per``.
+        histogram_groups: replication groups of the histograms (batch means for the
+            standard error of the fill-rate curve); must divide ``replications``.
+            Default: one per replication (the curves then average per replication
+            exactly as the engine's metrics do).
 
     Returns:
         The per-stage metrics; see :class:`SimulationResult`.
@@ -650,6 +668,15 @@ def simulate(
         raise ValueError(f"allocation must be one of {sorted(_ALLOCATION)}")
     if kernel not in ("auto", "general", "fast_float", "fast_int"):
         raise ValueError("kernel must be 'auto', 'general', 'fast_float' or 'fast_int'")
+    groups = int(replications if histogram_groups is None else histogram_groups)
+    if position_histograms:
+        if not backorders:
+            raise ValueError("position_histograms: needs backorders=True (under lost sales a stage's "
+                             "orders depend on its own level)")
+        if kernel in ("fast_float", "fast_int"):
+            raise ValueError(f"position_histograms: collected by the general kernel only, not kernel={kernel!r}")
+        if groups < 1 or replications % groups != 0:
+            raise ValueError(f"histogram_groups must divide replications ({replications}), got {groups}")
 
     # ---- seeds --------------------------------------------------------------------
     if np.ndim(seeds) == 0:
@@ -684,7 +711,8 @@ def simulate(
 
     n_total = warmup + periods
     out = np.zeros((K.N_METRICS, replications, int(net_stage_ptr[-1])), dtype=np.float64)
-    net_fast = _kernel_choice(blocks, n_total, kernel)
+    net_fast = _kernel_choice(blocks, n_total, "general" if position_histograms else kernel)
+    hist = _position_buffers(packed, blocks, allocation, groups) if position_histograms else _NO_HIST
     FK.simulate_all(
         net_fast,
         Networks(net_i=packed["net_i"], net_seed=net_seed, stage_i=packed["stage_i"], arc_i=packed["arc_i"],
@@ -698,6 +726,7 @@ def simulate(
         RunSettings(n_reps=int(replications), n_total=int(n_total), warmup=int(warmup),
                     backorders=bool(backorders), crossing=bool(crossing), alloc=int(_ALLOCATION[allocation])),
         out,
+        hist,
     )
 
     # ---- back to user stage order, derived metrics ----------------------------------
@@ -734,6 +763,57 @@ def simulate(
         network_cost=net_cost,
         network_cost_se=net_cost_se,
         units=dict(KERNEL_METRICS + DERIVED_METRICS),
+        positions=_positions(hist, perm, periods * (replications // groups)) if position_histograms else None,
+    )
+
+
+_NO_HIST = PositionBuffers(on=False, groups=1, ptr=np.zeros(2, dtype=np.int64), x_counts=np.zeros((1, 1)),
+                           y_counts=np.zeros((1, 1)), tails=np.zeros((1, 1, 5)))
+
+
+def _position_buffers(packed: dict[str, np.ndarray], blocks: list[_Block], allocation: str,
+                      groups: int) -> PositionBuffers:
+    """Histogram buffers in kernel stage order; validates what the identities assume.
+
+    A stage gets bins ``0 .. cap`` with ``cap = 2 S + 32`` [units] (``S`` its level):
+    at a level that meets a service target ``X`` rarely exceeds ``S`` by much, and values
+    above the cap are kept as a count and a sum, so the curves stay exact up to ``cap``.
+    """
+    stage_i, stage_f = packed["stage_i"], packed["stage_f"]
+    qp = packed["arc_qp"]
+    if np.any(qp != np.round(qp)):
+        raise ValueError("position_histograms: quantity_per must be integers (a stage's demand must be "
+                         "whole units)")
+    n_out = stage_i[:, K._S_OUT1] - stage_i[:, K._S_OUT0]
+    if allocation != "fifo" and np.any(n_out > 1):
+        raise ValueError("position_histograms: needs allocation='fifo' where a stage has several customers "
+                         "(proportional rationing can short new orders before old ones)")
+    big_s = stage_f[:, K._F_BIGS]
+    ok = ((stage_i[:, K._S_TYPE] == K.POLICY_BASE_STOCK) & (stage_f[:, K._F_MOQ] == 0)
+          & (stage_f[:, K._F_MULT] == 0) & np.isinf(stage_f[:, K._F_CAP]))
+    bad = ok & ((big_s < 0) | (big_s != np.round(big_s)))
+    if np.any(bad):
+        g = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"position_histograms: base-stock levels must be integers >= 0, got {big_s[g]}")
+    caps = np.where(ok, 2 * np.round(big_s).astype(np.int64) + 32, -1)
+    ptr = np.zeros(caps.size + 1, dtype=np.int64)
+    ptr[1:] = np.cumsum(caps + 1)
+    return PositionBuffers(on=True, groups=groups, ptr=ptr, x_counts=np.zeros((groups, int(ptr[-1]))),
+                           y_counts=np.zeros((groups, int(ptr[-1]))), tails=np.zeros((groups, caps.size, 5)))
+
+
+def _positions(hist: PositionBuffers, perm: np.ndarray, periods_per_group: int) -> PositionHistograms:
+    """The kernel's buffers in user row order (``perm``: kernel position of each row)."""
+    kptr = hist.ptr
+    sizes = np.diff(kptr)[perm]
+    ptr = np.zeros(perm.size + 1, dtype=np.int64)
+    ptr[1:] = np.cumsum(sizes)
+    idx = np.concatenate([np.arange(kptr[p], kptr[p + 1]) for p in perm]) if perm.size else np.zeros(0, np.int64)
+    tails = hist.tails[:, perm, :]
+    return PositionHistograms(
+        ptr=ptr, x_counts=hist.x_counts[:, idx], y_counts=hist.y_counts[:, idx],
+        x_tail_n=tails[:, :, 0], x_tail_sum=tails[:, :, 1], y_tail_n=tails[:, :, 2], y_tail_sum=tails[:, :, 3],
+        demand_sum=tails[:, :, 4], periods_per_group=int(periods_per_group),
     )
 
 

@@ -1,0 +1,179 @@
+"""Position histograms: a base-stock stage's metrics at every level from one run.
+
+Under installation base-stock with full backordering (review period ``R``, no MOQ,
+order multiple or capacity) a stage orders exactly what is demanded of it, whatever its
+level ``S``: with common random numbers its demand, lead-time and allocation paths depend
+only on its ancestors' levels. Per measured period the kernel records
+
+* ``X = S - NI`` at the end of the period (``NI`` = on hand - customer backorders -
+  downstream orders not shipped; ``X >= 0`` is what the stage's pipeline and this
+  period's external demand hold back from ``S``), and
+* ``Y = X - d`` (``d``: units demanded of the stage in the period, external demand plus
+  downstream orders placed; ``S - Y`` is the net inventory after the period's receipts,
+  before its demand),
+
+both independent of ``S``. For any integer level ``S' >= 0`` on the same paths the
+stage's units short of the period's demand are ``(X - S')^+ - (Y - S')^+``, its backlog
+(customer backorders + owed downstream) is ``(X - S')^+`` and its on hand ``(S' - X)^+``.
+:class:`PositionHistograms` turns the counts of ``X`` and ``max(Y, 0)`` into these curves
+(see ``docs/simulation.md``, "Position histograms").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["PositionCurves", "PositionHistograms"]
+
+
+@dataclass(frozen=True)
+class PositionCurves:
+    """A stage's metrics as functions of its level ``S' = 0 .. cap`` (same sample paths).
+
+    Attributes:
+        level: ``S'`` [units].
+        fill_rate: type 2 fill rate, the mean over replication groups of each group's
+            filled / demanded units [-] (with one group per replication: exactly the
+            engine's ``fill_rate``).
+        fill_rate_se: its standard error over the groups (batch means) [-].
+        backlog: mean end-of-period customer backorders + downstream orders owed
+            (the engine's ``backorders + owed_downstream``) [units].
+        on_hand: mean end-of-period on hand [units].
+    """
+
+    level: np.ndarray
+    fill_rate: np.ndarray
+    fill_rate_se: np.ndarray
+    backlog: np.ndarray
+    on_hand: np.ndarray
+
+
+def _segment_rev_cumsum(v: np.ndarray, ptr: np.ndarray, seg_end: np.ndarray) -> np.ndarray:
+    """Per row of ``v`` (groups, bins): sum over ``k' > k`` within k's CSR segment."""
+    rc = np.zeros((v.shape[0], v.shape[1] + 1))
+    rc[:, :-1] = np.cumsum(v[:, ::-1], axis=1)[:, ::-1]
+    idx = np.arange(v.shape[1])
+    return rc[:, idx + 1] - rc[:, seg_end]
+
+
+@dataclass(frozen=True)
+class PositionHistograms:
+    """Histograms of ``X`` and ``max(Y, 0)`` per stage (rows as :class:`SimulationResult`).
+
+    Row ``i``'s bins (values ``0 .. cap_i`` [units]) are ``ptr[i]:ptr[i + 1]``; a row with
+    no bins is not applicable (not installation base-stock with review period, no MOQ,
+    order multiple or capacity). Values above ``cap_i`` are kept as a count and a sum, so
+    the curves are exact for every ``S' <= cap_i``.
+
+    Attributes:
+        ptr: ``int64 [rows + 1]`` CSR offsets.
+        x_counts: ``float64 [groups, bins]`` measured periods with ``X`` = the bin's value.
+        y_counts: ``float64 [groups, bins]`` the same for ``max(Y, 0)``.
+        x_tail_n, x_tail_sum: ``float64 [groups, rows]`` periods with ``X > cap`` and
+            their sum of ``X`` [units].
+        y_tail_n, y_tail_sum: the same for ``max(Y, 0)``.
+        demand_sum: ``float64 [groups, rows]`` units demanded of the stage (``sum X - Y``).
+        periods_per_group: measured periods per group (periods x replications / groups).
+    """
+
+    ptr: np.ndarray
+    x_counts: np.ndarray
+    y_counts: np.ndarray
+    x_tail_n: np.ndarray
+    x_tail_sum: np.ndarray
+    y_tail_n: np.ndarray
+    y_tail_sum: np.ndarray
+    demand_sum: np.ndarray
+    periods_per_group: int
+
+    @property
+    def groups(self) -> int:
+        """Replication groups (replication ``r`` is in group ``r % groups``)."""
+        return int(self.x_counts.shape[0])
+
+    @property
+    def applicable(self) -> np.ndarray:
+        """``bool [rows]``: the row has histograms."""
+        return np.diff(self.ptr) > 0
+
+    def cap(self, row: int) -> int:
+        """Largest level of row ``row``'s curves [units] (-1: not applicable)."""
+        return int(self.ptr[row + 1] - self.ptr[row]) - 1
+
+    def _all(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Flat (bins,) level, fill, fill SE, backlog, on hand for every row's bins."""
+        ptr = self.ptr
+        n_rows = ptr.size - 1
+        sizes = np.diff(ptr)
+        row_of = np.repeat(np.arange(n_rows), sizes)
+        level = np.arange(ptr[-1]) - ptr[row_of]
+        seg_end = ptr[row_of + 1]
+        n = float(self.periods_per_group)
+
+        def excess(c: np.ndarray, tn: np.ndarray, ts: np.ndarray) -> np.ndarray:
+            # sum over periods of (value - level)^+, per group and bin
+            cnt = _segment_rev_cumsum(c, ptr, seg_end) + tn[:, row_of]
+            tot = _segment_rev_cumsum(c * level, ptr, seg_end) + ts[:, row_of]
+            res: np.ndarray = tot - level * cnt
+            return res
+
+        bx = excess(self.x_counts, self.x_tail_n, self.x_tail_sum)
+        by = excess(self.y_counts, self.y_tail_n, self.y_tail_sum)
+        first = ptr[:-1][row_of]
+        x_total = (self.x_counts * level).cumsum(axis=1)  # E[X] per group and row
+        seg_sum = np.zeros((self.groups, ptr[-1] + 1))
+        seg_sum[:, 1:] = x_total
+        ex = (seg_sum[:, seg_end] - seg_sum[:, first] + self.x_tail_sum[:, row_of]) / n
+        dem = self.demand_sum[:, row_of]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            fill_g = np.where(dem > 0, 1.0 - (bx - by) / np.where(dem > 0, dem, 1.0), np.nan)
+            ng = np.sum(~np.isnan(fill_g), axis=0)
+            fill = np.where(ng > 0, np.nansum(fill_g, axis=0) / np.maximum(ng, 1), np.nan)
+            dev = np.where(np.isnan(fill_g), 0.0, fill_g - fill)
+            se = np.where(ng > 1, np.sqrt(np.sum(dev * dev, axis=0) / np.maximum(ng - 1, 1) / np.maximum(ng, 1)),
+                          np.nan)
+        backlog_g = bx / n
+        backlog = backlog_g.mean(axis=0)
+        on_hand = (level - ex + backlog_g).mean(axis=0)
+        return level.astype(np.float64), fill, se, backlog, on_hand
+
+    def curves(self, row: int) -> PositionCurves:
+        """Row ``row``'s fill rate, backlog and on hand at every level ``0 .. cap``.
+
+        Raises:
+            ValueError: the row has no histograms (not an applicable stage).
+        """
+        if not self.applicable[row]:
+            raise ValueError(f"row {row}: no position histograms (not an installation base-stock stage "
+                             "without MOQ, order multiple or capacity)")
+        curves = self.all_curves()[row]
+        assert curves is not None
+        return curves
+
+    def all_curves(self) -> list[PositionCurves | None]:
+        """:meth:`curves` of every row (``None`` for rows without histograms), vectorised."""
+        level, fill, se, backlog, on_hand = self._all()
+        out: list[PositionCurves | None] = []
+        for i in range(self.ptr.size - 1):
+            sl = slice(int(self.ptr[i]), int(self.ptr[i + 1]))
+            out.append(PositionCurves(level[sl], fill[sl], se[sl], backlog[sl], on_hand[sl])
+                       if sl.stop > sl.start else None)
+        return out
+
+    def min_levels(self, fill_target: float) -> np.ndarray:
+        """Per row, the smallest level ``S'`` [units] whose fill rate is ``>= fill_target``.
+
+        Returns:
+            ``int64 [rows]``; ``-1`` where no level up to the row's cap meets the target
+            or the row has no histograms.
+        """
+        level, fill, _se, _b, _oh = self._all()
+        ok = fill >= fill_target
+        res = np.full(self.ptr.size - 1, -1, dtype=np.int64)
+        for i in range(self.ptr.size - 1):
+            hit = np.flatnonzero(ok[self.ptr[i]:self.ptr[i + 1]])
+            if hit.size:
+                res[i] = int(level[self.ptr[i] + hit[0]])
+        return res
