@@ -4,16 +4,9 @@
 integer level, from the demand over ``L + 1`` and over ``L`` periods
 (:mod:`echelon_solvers.kit.curves` says how).
 
-**Portfolio frontier** (marginal analysis): on each SKU's lower convex hull of
-(investment, short) points, every step from one hull vertex to the next buys a shortage
-reduction at a rate [units/period per currency]; taking the steps of all SKUs in
-decreasing rate order traces the efficient frontier of the portfolio (portfolio fill
-rate = 1 - total short / total demand).  Every prefix is the exact optimum of the
-Lagrangian relaxation ``min short + lambda x investment``, hence the best service
-attainable at its spend among hull allocations.
-
-**Budget mode**: walk the frontier up to the budget, then spend what is left on the
-best remaining steps that still fit (a knapsack fill-up), never exceeding the budget.
+**Portfolio frontier** (marginal analysis over the curves' convex hulls) and **budget
+mode** (the frontier up to the budget, then a knapsack fill-up):
+:mod:`echelon_solvers.kit.allocation` says how.
 
 The curves and the allocation are shared with the network-calibrated frontier and live in
 the solvers' kit (:mod:`echelon_solvers.kit.curves`, :mod:`echelon_solvers.kit.allocation`);
