@@ -125,6 +125,7 @@ def _solve(shared: SharedInputs, idx: np.ndarray) -> pa.Table:
         abc_class=shared.abc_class[idx],
         external_demand=shared.has_demand[idx],
         period_days=settings.period_days,
+        demand_history=shared.demand[idx],
     )
     table = solver.solve(problem)
     if table.num_rows != n:

@@ -217,6 +217,11 @@ class StageProblem:
         external_demand: per stage, whether it has demand rows of its own; None when
             unknown.
         period_days: length of one period [days].
+        demand_history: ``float64 [stages, periods]`` each stage's own external demand
+            per period of the run's period grid [units/period], the same periods (columns)
+            for every stage of the batch, ``NaN`` where a stage has no demand row; None
+            when the problem does not come from a dataset. Solvers that simulate a
+            network jointly learn the dependence between its stages' demand from it.
     """
 
     keys: list[str]
@@ -232,6 +237,7 @@ class StageProblem:
     abc_class: np.ndarray | None = None
     external_demand: np.ndarray | None = None
     period_days: float = 7.0
+    demand_history: np.ndarray | None = None
 
 
 RECOMMENDATION_SCHEMA = pa.schema(
