@@ -230,8 +230,8 @@ class SimResult:
         """Standard error of :attr:`backorders` [units]."""
         return self._mean_se(self.backorders_reps)[1]
 
-    def investment(self, unit_value: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Stock on site valued [currency], mean and SE per policy.
+    def investment_reps(self, unit_value: Sequence[float] | np.ndarray) -> np.ndarray:
+        """Stock on site valued [currency], per policy and replication ``[P, R]``.
 
         ``sum_j unit_value_j * on_hand_j`` plus components waiting at an assembly stage,
         valued at their supplier's unit value (external components at 0).
@@ -239,15 +239,17 @@ class SimResult:
         v = np.asarray(unit_value, dtype=np.float64)
         if v.shape != (self.on_hand_reps.shape[2],):
             raise ValueError(f"unit_value needs one value per stage ({self.on_hand_reps.shape[2]}), got {v.shape}")
-        per_rep = self.on_hand_reps @ v
         lane_v = np.array([v[ln.supplier] if ln.supplier >= 0 else 0.0 for ln in self.lanes])
-        per_rep = per_rep + self.components_reps @ lane_v
-        mean, se = self._mean_se(per_rep[:, :, None])
+        return np.asarray(self.on_hand_reps @ v + self.components_reps @ lane_v)
+
+    def investment(self, unit_value: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and SE per policy of :meth:`investment_reps` [currency]."""
+        mean, se = self._mean_se(self.investment_reps(unit_value)[:, :, None])
         return mean[:, 0], se[:, 0]
 
-    def echelon_cost(self, holding_cost: Sequence[float] | np.ndarray,
-                     backorder_cost: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Holding + backorder cost in Clark-Scarf's accounting [currency/period], mean and SE per policy.
+    def echelon_cost_reps(self, holding_cost: Sequence[float] | np.ndarray,
+                          backorder_cost: Sequence[float] | np.ndarray) -> np.ndarray:
+        """Holding + backorder cost [currency/period] per policy and replication ``[P, R]``.
 
         ``sum_j h_j * (on_hand_j + in_transit_out_j) + p_j * backorders_j``, ``h`` the
         local holding cost [currency/unit/period], ``p`` the backorder cost
@@ -260,8 +262,12 @@ class SimResult:
         """
         h = np.asarray(holding_cost, dtype=np.float64)
         p = np.asarray(backorder_cost, dtype=np.float64)
-        per_rep = (self.on_hand_reps + self.in_transit_out_reps) @ h + self.backorders_reps @ p
-        mean, se = self._mean_se(per_rep[:, :, None])
+        return np.asarray((self.on_hand_reps + self.in_transit_out_reps) @ h + self.backorders_reps @ p)
+
+    def echelon_cost(self, holding_cost: Sequence[float] | np.ndarray,
+                     backorder_cost: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and SE per policy of :meth:`echelon_cost_reps` [currency/period]."""
+        mean, se = self._mean_se(self.echelon_cost_reps(holding_cost, backorder_cost)[:, :, None])
         return mean[:, 0], se[:, 0]
 
 
@@ -331,10 +337,14 @@ class _Run:
         self.shape = shape
         self.lanes_in = [[i for i, ln in enumerate(lanes) if ln.customer == j] for j in range(n)]
         self.lanes_out = [[i for i, ln in enumerate(lanes) if ln.supplier == j] for j in range(n)]
-        longest = max(max(ln.lead_time for ln in lanes), max((int(a.max()) for a in paths.values()), default=0))
-        self.ring = longest + 1  # arrival calendar slots [periods]
-        # an order waits at most for the sum of every lead time above it; +2 for safety
-        self.max_age = sum(max(ln.lead_time, 0) for ln in lanes) + sum(int(a.max()) for a in paths.values()) + 2
+        lane_max = [max(ln.lead_time, int(paths[i].max()) if i in paths else 0) for i, ln in enumerate(lanes)]
+        self.ring = max(lane_max) + 1  # arrival calendar slots [periods]
+        # an order to stage u waits at most the longest lead-time path into u (u's own
+        # order of the same period covers it); two more slots for safety (overflow raises)
+        wait = np.zeros(n, dtype=np.int64)
+        for j in range(n):
+            wait[j] = max(lane_max[i] + (wait[lanes[i].supplier] if lanes[i].supplier >= 0 else 0)
+                          for i in self.lanes_in[j])
         zeros = lambda: np.zeros(shape, dtype=np.int64)  # noqa: E731
         self.on_hand = [levels[:, j, None] + zeros() for j in range(n)]
         self.backorders = [zeros() for _ in range(n)]
@@ -343,7 +353,8 @@ class _Run:
         self.in_transit = [zeros() for _ in lanes]
         self.arrivals = [np.zeros((self.ring, *shape), dtype=np.int64) for _ in lanes]
         # owed[u][..., age, k]: orders of customer lane k of u, oldest period first
-        self.owed = [np.zeros((*shape, self.max_age, len(self.lanes_out[u])), dtype=np.int64) for u in range(n)]
+        self.owed = [np.zeros((*shape, int(wait[u]) + 2, len(self.lanes_out[u])), dtype=np.int64) for u in range(n)]
+        self.owed_total = [zeros() for _ in range(n)]  # sum of owed[u] [units]
 
     # ---- steps ------------------------------------------------------------------------
     def _send(self, lane: int, qty: np.ndarray, t: int) -> None:
@@ -364,6 +375,13 @@ class _Run:
             self.arrivals[i][slot] = 0
             self.components[i] += q
             self.in_transit[i] -= q
+        if len(self.lanes_in[j]) == 1 and self.lanes[self.lanes_in[j][0]].quantity_per == 1:
+            i = self.lanes_in[j][0]
+            made = self.components[i]
+            self.components[i] = np.zeros_like(made)
+            self.on_hand[j] += made
+            self.outstanding[j] -= made
+            return
         qp = [self.lanes[i].quantity_per for i in self.lanes_in[j]]
         made = np.min([self.components[i] // q for i, q in zip(self.lanes_in[j], qp, strict=True)], axis=0)
         for i, q in zip(self.lanes_in[j], qp, strict=True):
@@ -373,8 +391,7 @@ class _Run:
 
     def _order(self, j: int, t: int) -> None:
         """Order up to ``S`` (downstream stages have ordered already this period)."""
-        owed = self.owed[j].sum(axis=(2, 3))
-        position = self.on_hand[j] + self.outstanding[j] - self.backorders[j] - owed
+        position = self.on_hand[j] + self.outstanding[j] - self.backorders[j] - self.owed_total[j]
         qty = np.maximum(self.levels[:, j, None] - position, 0)
         self.outstanding[j] += qty
         for i in self.lanes_in[j]:
@@ -384,6 +401,7 @@ class _Run:
             else:
                 k = self.lanes_out[ln.supplier].index(i)
                 self.owed[ln.supplier][:, :, -1, k] += qty * ln.quantity_per
+                self.owed_total[ln.supplier] += qty * ln.quantity_per
 
     def _ship(self, j: int, t: int) -> None:
         """External backorders first, then customers' orders FIFO (ties: lane order)."""
@@ -393,12 +411,21 @@ class _Run:
         if not self.lanes_out[j]:
             return
         queue = self.owed[j]
+        if np.all(self.on_hand[j] >= self.owed_total[j]):  # everything owed ships
+            per_lane = queue.sum(axis=2)
+            self.on_hand[j] -= self.owed_total[j]
+            self.owed_total[j] = np.zeros_like(self.owed_total[j])
+            queue[...] = 0
+            for k, i in enumerate(self.lanes_out[j]):
+                self._send(i, per_lane[..., k], t)
+            return
         flat = queue.reshape(*self.shape, -1)  # oldest period first, lanes within a period
         cum = np.cumsum(flat, axis=-1)
         shipped_cum = np.minimum(cum, self.on_hand[j][..., None])
         shipped = np.diff(shipped_cum, axis=-1, prepend=0)
         self.owed[j] = (flat - shipped).reshape(queue.shape)
         self.on_hand[j] -= shipped_cum[..., -1]
+        self.owed_total[j] -= shipped_cum[..., -1]
         per_lane = shipped.reshape(queue.shape).sum(axis=2)
         for k, i in enumerate(self.lanes_out[j]):
             self._send(i, per_lane[..., k], t)
@@ -419,7 +446,7 @@ class _Run:
             for u in range(n):  # a new period in every order queue
                 q = self.owed[u]
                 if q.shape[-1] and q[:, :, 0].any():
-                    raise RuntimeError("an order waited longer than the queue holds (max_age)")
+                    raise RuntimeError("an order waited longer than the order queue holds")
                 q[:, :, :-1] = q[:, :, 1:]
                 q[:, :, -1] = 0
             for j in reversed(range(n)):
@@ -435,7 +462,7 @@ class _Run:
                     if measure:
                         acc["filled"][:, :, j] += filled
                         demanded[:, j] += self.demand[:, t, j]
-                owed = self.owed[j].sum(axis=(2, 3))
+                owed = self.owed_total[j]
                 ever_short[:, j] |= ((owed + self.backorders[j]) > 0).any(axis=1)
                 if measure:
                     acc["on_hand"][:, :, j] += self.on_hand[j]
