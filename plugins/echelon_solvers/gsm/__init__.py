@@ -18,7 +18,9 @@ from .heuristic import local_search, solve_heuristic
 from .mc_check import (
     CheckReport,
     StageTimeDistribution,
+    TargetSearch,
     check_solution,
+    raise_to_target,
     retune_safety_stock,
     stage_time_distributions,
 )
@@ -34,6 +36,7 @@ __all__ = [
     "GSMSolution",
     "METHODS",
     "StageTimeDistribution",
+    "TargetSearch",
     "add_gsm_commands",
     "check_solution",
     "choose_resolution",
@@ -43,6 +46,7 @@ __all__ = [
     "make_solution",
     "network_from_dict",
     "network_from_tables",
+    "raise_to_target",
     "repair_service_times",
     "retune_safety_stock",
     "solve_bnb",
