@@ -11,6 +11,7 @@ from .chain_io import (
     load_network,
     network_from_dict,
     network_from_tables,
+    write_chain_dataset,
     write_chain_tables,
 )
 from .cli import add_gsm_commands
@@ -57,5 +58,6 @@ __all__ = [
     "spanning_tree",
     "stage_time_distributions",
     "tree_dp",
+    "write_chain_dataset",
     "write_chain_tables",
 ]
