@@ -32,7 +32,15 @@ are in periods):
   k_m)^2)``), which implies the service level ``Phi(k_j / sigma_j)`` it is sized for;
   the internal stages' own targets in the data are not used;
 * *holding cost* per unit per period ``costs.holding_cost``; the GSM objective is then
-  ``sum_j h_j k_j sqrt(NRT_j)`` [currency/period];
+  ``sum_j h_j k_j sqrt(NRT_j)`` [currency/period] with ``demand_bound = "normal"``;
+* *demand bound* with ``demand_bound = "quantile"`` (default): the safety stock of stage
+  ``j`` at a whole NRT ``tau`` is ``Q_j(tau) - tau E[D_j]``, the quantile at
+  ``Phi(k_j / sigma_j)`` of its learned per-period demand ``D_j`` (``problem.period_demand``)
+  convolved ``tau`` times (:func:`safety_stock_table`), so the objective is ``sum_j h_j
+  (Q_j(NRT_j) - NRT_j E[D_j])``.  The tree DP takes any cost per stage and NRT, so this is
+  exact on trees; networks with undirected cycles (branch and bound / MILP, built on the
+  concave square root) and the methods other than ``auto`` / ``tree`` use the normal bound
+  for the optimisation (``bounds_`` says which);
 * external customers' maximum service time 0 (every stage with external demand serves
   from stock); external suppliers deliver within the stage's lead time (inbound 0).
 
@@ -54,9 +62,17 @@ measured values.  The engine ships as soon as it has stock and does not bound de
 a stage whose supplier commits ``S > 0`` can see late deliveries that the GSM rules out:
 that gap is what the measured service shows.
 
-The committed service time and net replenishment time of each stage are in the row's
-``message``; the per-network :class:`~echelon_solvers.gsm.GSMSolution` objects are kept in
-``solutions_`` (costs in [currency/period]).
+**Re-tune** (``retune = True``, default): every customer-facing stage whose simulated cycle
+service misses its target is raised to the smallest whole level that meets it, on the same
+random numbers (:func:`echelon_solvers.gsm.raise_to_target`, the search of ``echelon gsm
+solve --retune``); only networks whose levels moved are re-simulated.  The message of a
+customer-facing stage gives the measured cycle service before and after.
+
+The committed service time, net replenishment time and GSM safety-stock cost [currency/period]
+of each stage fill the columns ``committed_service_time_periods``,
+``net_replenishment_time_periods`` and ``gsm_safety_stock_cost_per_period`` (and the
+``message``); the per-network :class:`~echelon_solvers.gsm.GSMSolution` objects are kept in
+``solutions_`` (costs in [currency/period]), the check's figures in ``check_``.
 """
 
 from __future__ import annotations
