@@ -60,22 +60,10 @@ from tests.solvers.independent_sim import BaseStockNetwork, SimResult, simulate_
 
 
 def default_solver(**params: object) -> Solver:
-    """The solver under test: issue #14's default (``multi_echelon``) once it exists.
+    """The solver under test: issue #14's default, ``multi_echelon``, at its defaults."""
+    from echelon_solvers.multi_echelon import MultiEchelonSolver
 
-    Until ``echelon_solvers.multi_echelon`` is in main this is ``stochastic_service``
-    (the same ``solve(problem) -> table`` contract), which has no ``correlation``
-    parameter; its parameters are passed only where it has them.
-    """
-    try:
-        from echelon_solvers.multi_echelon import MultiEchelonSolver  # type: ignore[import-not-found]
-    except ModuleNotFoundError as exc:  # only its absence; any other import error is a failure
-        if exc.name != "echelon_solvers.multi_echelon":
-            raise
-        from echelon_solvers.stochastic_service import StochasticServiceSolver
-
-        params = {k: v for k, v in params.items() if k in ("objective", "replications", "periods", "warmup")}
-        return StochasticServiceSolver(**params)  # type: ignore[arg-type]
-    return MultiEchelonSolver(**params)  # type: ignore[no-any-return]
+    return MultiEchelonSolver(**params)  # type: ignore[arg-type]
 
 
 # ---- problems ---------------------------------------------------------------------------------
