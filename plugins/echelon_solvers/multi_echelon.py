@@ -136,9 +136,9 @@ class MultiEchelonSolver(Solver):
         replications: int = 100,
         periods: int = 365,
         warmup: int = 50,
-        search_replications: int = 2,
-        search_periods: int = 300,
-        internal_fills: tuple[float, ...] | list[float] = (0.2, 0.4, 0.6, 0.8, 0.95),
+        search_replications: int = 4,
+        search_periods: int = 500,
+        internal_fills: tuple[float, ...] | list[float] = (0.0, 0.3, 0.6, 0.8, 0.9, 0.97),
         max_scenarios: int = 64,
         correlation: str = "auto",
         crossing: bool = True,
@@ -289,13 +289,35 @@ class MultiEchelonSolver(Solver):
                 lvl = _min_level(curve, f)
                 if lvl < 0 or own < 0:
                     lvl = len(curve.level) - 1  # not reached within the histogram: its top
+                bound = own > lvl
                 lvl = max(lvl, own)
                 net.int_level[(j, prefix, k)] = float(lvl)
-                net.int_cost[(j, prefix, k)] = self._stage_value(net, j, curve, lvl)
+                net.int_cost[(j, prefix, k)] = self._smooth_value(net, j, curve, lvl,
+                                                                  float(net.target[j]) if bound else f)
         else:
             lvl, val = self._leaf_level(net, j, curve)
             net.leaf_level[(j, prefix)] = float(lvl)
+            if math.isfinite(val) and not net.cost_leaf[j] and j in net.sn.demand:
+                val = self._smooth_value(net, j, curve, lvl, float(net.target[j]))
             net.leaf_cost[(j, prefix)] = val
+
+    def _smooth_value(self, net: _Net, j: int, curve: Any, lvl: int, target: float) -> float:
+        """The value at the (fractional) level where the fill curve crosses ``target``.
+
+        Integer levels overshoot a target by up to one unit's worth of fill, a step that
+        would dominate the comparison of candidates for slow movers; interpolating the
+        value between ``lvl - 1`` and ``lvl`` compares them at the target itself.
+        """
+        v1 = self._stage_value(net, j, curve, lvl)
+        if lvl <= 0:
+            return v1
+        f0 = float(np.nan_to_num(curve.fill_rate[lvl - 1], nan=1.0))
+        f1 = float(np.nan_to_num(curve.fill_rate[lvl], nan=1.0))
+        if f1 <= f0:
+            return v1
+        w = min(max((target - f0) / (f1 - f0), 0.0), 1.0)
+        v0 = self._stage_value(net, j, curve, lvl - 1)
+        return v0 + w * (v1 - v0)
 
     def _leaf_level(self, net: _Net, j: int, curve: Any) -> tuple[int, float]:
         """A leaf's level for its target (or least cost) and its value; inf when out of range."""
@@ -621,18 +643,14 @@ def _joint_demand(problem: StageProblem, comp: np.ndarray, sn: SearchNetwork) ->
     hist = problem.demand_history
     if hist is None or len(sn.demand) < 2:
         return None, ""
-    try:
-        from platform_core.simulation import JointDemand  # type: ignore[attr-defined]
-    except ImportError:  # engine without correlated demand
-        return None, "demand correlation: not modelled (engine has no joint demand)"
+    from platform_core.simulation.joint_demand import InsufficientHistoryError, JointDemand
+
     rows = np.asarray(hist, dtype=np.float64)[comp]
     own = np.full_like(rows, np.nan)
-    for j in sn.demand:
+    for j in sn.demand:  # stages with demand of their own; the others draw nothing
         own[j] = rows[j]
     try:
-        joint = JointDemand.from_history(own.T, seed=int(sn.seed))
-    except ValueError as err:
+        joint = JointDemand.from_history(own, seed=int(sn.seed), n_stages=comp.size)
+    except InsufficientHistoryError as err:
         return None, f"demand correlation: independent ({err})"
-    if joint is None:
-        return None, "demand correlation: independent (too little common history)"
-    return joint, f"demand correlation: {joint.describe()}"
+    return joint, f"demand correlation: {joint.summary()}"
