@@ -156,27 +156,28 @@ _BMASK = _U(_BLOCK_I - 1)
 
 @nb.njit(cache=True, nogil=True)
 def _fill_block(si: np.ndarray, ku: np.ndarray, dbuf: np.ndarray, lbuf: np.ndarray, zb: np.ndarray,
-                dtab: DemandTables, i: int, seed: np.uint64, r: int, nsu: np.uint64, tu: np.uint64,
-                nb_: np.uint64) -> None:
+                tab: np.ndarray, d_sched: np.ndarray, d_tlo: np.ndarray, d_tglo: np.ndarray,
+                d_gshift: np.ndarray, d_off: np.ndarray, joint_net: np.ndarray, joint_rank: np.ndarray, i: int,
+                seed: np.uint64, r: int, nsu: np.uint64, tu: np.uint64, nb_: np.uint64) -> None:
     """The random draws of periods ``tu .. tu + nb_ - 1`` of every stage of network ``i`` (``simulate_tree``).
 
     External demand goes into ``dbuf``, stochastic lead times of the inbound lane into
     ``lbuf`` (a separate function: it keeps the simulation loop's register use low).
-    With correlated demand (``dtab.joint_net[i, 1] > 0``) the network's common stream of
-    replication ``r`` picks each period's historical row, and participating stages draw
-    through :func:`._rng.joint_z`, exactly as the general kernel does.
+    With correlated demand (``joint_net[i, 1] > 0``, see :class:`._packed.DemandTables`)
+    the common stream of network ``i`` (``seed``) in replication ``r`` picks each period's
+    historical row, and participating stages draw through :func:`._rng.joint_z`, exactly
+    as the general kernel does.
     """
-    tab, d_sched, d_tlo, d_tglo, d_gshift, d_off = dtab.tab, dtab.sched, dtab.tlo, dtab.tglo, dtab.gshift, dtab.off
-    j_h = dtab.joint_net[i, 1]
-    j_rank = dtab.joint_rank
-    j_width = _U(dtab.joint_net[i, 2])
+    j_h = joint_net[i, 1]
+    j_rank = joint_rank
+    j_width = _U(joint_net[i, 2])
     rows = zb[:0]  # (no correlated demand: unused)
     if j_h > 0:
         # the historical row of each period of the block (its start in joint_rank)
         ckey = stream_key(seed, r, STREAM_COMMON, 0)
         rows = np.empty(nb_, dtype=np.uint64)
         for k in range(nb_):
-            rows[k] = _U(dtab.joint_net[i, 0]) + history_row(mix64(ckey + (tu + k) * _GOLDEN), _U(j_h)) * nsu
+            rows[k] = _U(joint_net[i, 0]) + history_row(mix64(ckey + (tu + k) * _GOLDEN), _U(j_h)) * nsu
     for j in range(nsu):
         ib = j * _NI
         jb = j * _BLOCK
@@ -368,7 +369,8 @@ def simulate_tree(
                 # (stream key, period), so drawn ahead in tight loops off the critical path
                 # of the recursion (the lead time of a lane in period t serves both the
                 # review in pass A and any shipment in pass B)
-                _fill_block(si, ku, dbuf, lbuf, zb, dtab, i, seed, r, nsu, tu, _U(min(_BLOCK_I, n_total - t)))
+                _fill_block(si, ku, dbuf, lbuf, zb, tab, d_sched, d_tlo, d_tglo, d_gshift, d_off, dtab.joint_net,
+                            dtab.joint_rank, i, seed, r, nsu, tu, _U(min(_BLOCK_I, n_total - t)))
             # ---- pass A, downstream first: receipts, orders ---------------------------
             for jr in range(nsu):
                 j = nsu - _U1 - jr  # type: ignore[assignment]  # (uint64, as in the other loops)

@@ -198,7 +198,8 @@ class JointDemand:
     @property
     def participating(self) -> np.ndarray:
         """``bool [stages]``: stages drawn jointly (the others independently)."""
-        return self.ranks[0] >= 0
+        part: np.ndarray = self.ranks[0] >= 0
+        return part
 
     def summary(self) -> JointDemandSummary:
         """Periods used and the pairwise Spearman rank correlations (mean, min, max)."""
