@@ -93,7 +93,18 @@ from ._kernels import (
     _simulate_network,
 )
 from ._packed import DemandTables, LeadTimeTables, Networks, Policies, PositionBuffers, RunSettings
-from ._rng import STREAM_DEMAND, STREAM_LEAD_TIME, mix64, sample_block, sample_threshold, stream_key
+from ._rng import (
+    STREAM_COMMON,
+    STREAM_DEMAND,
+    STREAM_LEAD_TIME,
+    history_row,
+    joint_z,
+    mix64,
+    sample_block,
+    sample_drawn,
+    sample_threshold,
+    stream_key,
+)
 
 __all__ = ["simulate_tree", "simulate_all", "GENERAL", "FAST_FLOAT", "FAST_INT", "FAST_FLOAT_EXACT", "LINE"]
 
@@ -146,17 +157,39 @@ _BMASK = _U(_BLOCK_I - 1)
 @nb.njit(cache=True, nogil=True)
 def _fill_block(si: np.ndarray, ku: np.ndarray, dbuf: np.ndarray, lbuf: np.ndarray, zb: np.ndarray,
                 tab: np.ndarray, d_sched: np.ndarray, d_tlo: np.ndarray, d_tglo: np.ndarray,
-                d_gshift: np.ndarray, d_off: np.ndarray, nsu: np.uint64, tu: np.uint64, nb_: np.uint64) -> None:
-    """The random draws of periods ``tu .. tu + nb_ - 1`` of every stage of ``simulate_tree``.
+                d_gshift: np.ndarray, d_off: np.ndarray, joint_net: np.ndarray, joint_rank: np.ndarray, i: int,
+                seed: np.uint64, r: int, nsu: np.uint64, tu: np.uint64, nb_: np.uint64) -> None:
+    """The random draws of periods ``tu .. tu + nb_ - 1`` of every stage of network ``i`` (``simulate_tree``).
 
     External demand goes into ``dbuf``, stochastic lead times of the inbound lane into
     ``lbuf`` (a separate function: it keeps the simulation loop's register use low).
+    With correlated demand (``joint_net[i, 1] > 0``, see :class:`._packed.DemandTables`)
+    the common stream of network ``i`` (``seed``) in replication ``r`` picks each period's
+    historical row, and participating stages draw through :func:`._rng.joint_z`, exactly
+    as the general kernel does.
     """
+    j_h = joint_net[i, 1]
+    j_rank = joint_rank
+    j_width = _U(joint_net[i, 2])
+    rows = zb[:0]  # (no correlated demand: unused)
+    if j_h > 0:
+        # the historical row of each period of the block (its start in joint_rank)
+        ckey = stream_key(seed, r, STREAM_COMMON, 0)
+        rows = np.empty(nb_, dtype=np.uint64)
+        for k in range(nb_):
+            rows[k] = _U(joint_net[i, 0]) + history_row(mix64(ckey + (tu + k) * _GOLDEN), _U(j_h)) * nsu
     for j in range(nsu):
         ib = j * _NI
         jb = j * _BLOCK
         dk = si[ib + _DK]
-        if dk == 2:
+        joint = j_h > 0 and dk >= 2 and j_rank[rows[0] + j] >= 0
+        if dk == 2 and joint:
+            key = ku[j * _NK + _KD]
+            for k in range(nb_):
+                zb[k] = joint_z(mix64(key + (tu + k) * _GOLDEN), j_rank[rows[k] + j], j_width)
+            sample_drawn(dbuf, jb, nb_, tab, si[ib + _DLO], si[ib + _DGLO], ku[j * _NK + _DSH],
+                         si[ib + _DOFF], zb)
+        elif dk == 2:
             sample_block(dbuf, jb, nb_, tab, si[ib + _DLO], si[ib + _DGLO], ku[j * _NK + _DSH],
                         si[ib + _DOFF], ku[j * _NK + _KD], tu, zb)
         elif dk == 3:  # per-period demand: entry t % n of the cycle (phase counter)
@@ -169,8 +202,10 @@ def _fill_block(si: np.ndarray, ku: np.ndarray, dbuf: np.ndarray, lbuf: np.ndarr
                 ph += 1
                 if ph == n_ph:
                     ph = 0
-                dbuf[jb + k] = sample_threshold(tab, tab, d_tlo[di], d_tglo[di], _U(d_gshift[di]),
-                                                d_off[di], mix64(key + (tu + k) * _GOLDEN))
+                z = mix64(key + (tu + k) * _GOLDEN)
+                if joint:
+                    z = joint_z(z, j_rank[rows[k] + j], j_width)
+                dbuf[jb + k] = sample_threshold(tab, tab, d_tlo[di], d_tglo[di], _U(d_gshift[di]), d_off[di], z)
             si[ib + _DPH] = ph
         if si[ib + _LFIX] < 0:
             sample_block(lbuf, jb, nb_, tab, si[ib + _LLO], si[ib + _LGLO], ku[j * _NK + _LSH],
@@ -334,8 +369,8 @@ def simulate_tree(
                 # (stream key, period), so drawn ahead in tight loops off the critical path
                 # of the recursion (the lead time of a lane in period t serves both the
                 # review in pass A and any shipment in pass B)
-                _fill_block(si, ku, dbuf, lbuf, zb, tab, d_sched, d_tlo, d_tglo, d_gshift, d_off, nsu, tu,
-                            _U(min(_BLOCK_I, n_total - t)))
+                _fill_block(si, ku, dbuf, lbuf, zb, tab, d_sched, d_tlo, d_tglo, d_gshift, d_off, dtab.joint_net,
+                            dtab.joint_rank, i, seed, r, nsu, tu, _U(min(_BLOCK_I, n_total - t)))
             # ---- pass A, downstream first: receipts, orders ---------------------------
             for jr in range(nsu):
                 j = nsu - _U1 - jr  # type: ignore[assignment]  # (uint64, as in the other loops)

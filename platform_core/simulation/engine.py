@@ -22,6 +22,7 @@ from . import _fast_kernels as FK
 from . import _kernels as K
 from ._packed import DemandTables, LeadTimeTables, Networks, Policies, PositionBuffers, RunSettings
 from ._rng import guide_table, threshold_tables
+from .joint_demand import JointDemand
 from .network import Network, Policy
 from .positions import PositionHistograms
 
@@ -593,6 +594,7 @@ def simulate(
     kernel: str = "auto",
     position_histograms: bool = False,
     histogram_groups: int | None = None,
+    joint_demand: JointDemand | Sequence[JointDemand | None] | None = None,
 ) -> SimulationResult:
     """Simulate many SKU networks under their policies; metrics with standard errors.
 
@@ -645,6 +647,11 @@ def simulate(
             standard error of the fill-rate curve); must divide ``replications``.
             Default: one per replication (the curves then average per replication
             exactly as the engine's metrics do).
+        joint_demand: per network, a :class:`.JointDemand` (correlated demand across its
+            stages: each stage keeps its demand distribution, the dependence comes from
+            resampling historical periods, see ``docs/simulation.md``) or ``None``
+            (independent stages, the default). Its stages are the network's, by index;
+            stages without external demand ignore it.
 
     Returns:
         The per-stage metrics; see :class:`SimulationResult`.
@@ -678,6 +685,8 @@ def simulate(
         if groups < 1 or replications % groups != 0:
             raise ValueError(f"histogram_groups must divide replications ({replications}), got {groups}")
 
+    joints = _as_list(joint_demand, n_net, single, "joint_demand")
+
     # ---- seeds --------------------------------------------------------------------
     if np.ndim(seeds) == 0:
         run_seed = int(seeds)  # type: ignore[arg-type]
@@ -707,6 +716,7 @@ def simulate(
             cost_memo[ck] = cost_list[i].arrays(net.n_stages)
         cost_arrays.append(cost_memo[ck])
     packed = _concatenate(blocks)
+    joint_net, joint_rank = _pack_joint(nets, blocks, joints)
     net_stage_ptr = packed["net_stage_ptr"]
 
     n_total = warmup + periods
@@ -720,7 +730,7 @@ def simulate(
         Policies(stage_f=packed["stage_f"]),
         DemandTables(cdf=packed["d_cdf"], guide=packed["d_guide"], ptr=packed["d_ptr"], off=packed["d_off"],
                      sched=packed["d_sched"], tab=packed["tab"], tlo=packed["d_tlo"], tglo=packed["d_tglo"],
-                     gshift=packed["d_gshift"]),
+                     gshift=packed["d_gshift"], joint_net=joint_net, joint_rank=joint_rank),
         LeadTimeTables(cdf=packed["l_cdf"], guide=packed["l_guide"], ptr=packed["l_ptr"], off=packed["l_off"],
                        tab=packed["tab"], tlo=packed["l_tlo"], tglo=packed["l_tglo"], gshift=packed["l_gshift"]),
         RunSettings(n_reps=int(replications), n_total=int(n_total), warmup=int(warmup),
@@ -765,6 +775,34 @@ def simulate(
         units=dict(KERNEL_METRICS + DERIVED_METRICS),
         positions=_positions(hist, perm, periods * (replications // groups)) if position_histograms else None,
     )
+
+
+def _pack_joint(nets: list[Network], blocks: list[_Block],
+                joints: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """``DemandTables.joint_net`` and ``joint_rank``: each network's ranks in kernel stage order."""
+    joint_net = np.zeros((len(nets), 3), dtype=np.int64)
+    parts: list[np.ndarray] = []
+    start = 0
+    at: dict[tuple[int, int], int] = {}  # (joint model, block) already packed
+    for i, (net, blk, jd) in enumerate(zip(nets, blocks, joints, strict=True)):
+        if jd is None:
+            continue
+        if not isinstance(jd, JointDemand):
+            raise TypeError(f"joint_demand of network {i}: expected JointDemand or None, got {type(jd).__name__}")
+        if jd.n_stages != net.n_stages:
+            raise ValueError(f"joint_demand of network {i}: built for {jd.n_stages} stages, the network has "
+                             f"{net.n_stages}")
+        h = jd.periods_used
+        key = (id(jd), id(blk))
+        if key not in at:
+            order = np.empty(net.n_stages, dtype=np.int64)
+            order[blk.position] = np.arange(net.n_stages)  # user stage at each kernel position
+            parts.append(np.ascontiguousarray(jd.ranks[:, order]).ravel())
+            at[key] = start
+            start += parts[-1].size
+        joint_net[i] = (at[key], h, (1 << 64) // h)
+    joint_rank = np.concatenate(parts) if parts else np.full(1, -1, dtype=np.int64)
+    return joint_net, joint_rank
 
 
 _NO_HIST = PositionBuffers(on=False, groups=1, ptr=np.zeros(2, dtype=np.int64), x_counts=np.zeros((1, 1)),
