@@ -637,8 +637,9 @@ def simulate(
         position_histograms: also collect, for every installation base-stock stage
             (any review period; no MOQ, order multiple or capacity), histograms from
             which its fill rate, backlog and on hand at *every* level follow exactly
-            (``result.positions``, see :class:`.PositionHistograms`). Runs every network
-            on the general kernel. Needs ``backorders=True``, FIFO allocation (or no
+            (``result.positions``, see :class:`.PositionHistograms`). Both kernels count
+            them (identically): ``kernel`` chooses as without them. Needs
+            ``backorders=True``, FIFO allocation (or no
             stage with several customers), integer levels >= 0 at those stages and
             integer ``quantity_per``.
         histogram_groups: replication groups of the histograms (batch means for the
@@ -673,8 +674,6 @@ def simulate(
         if not backorders:
             raise ValueError("position_histograms: needs backorders=True (under lost sales a stage's "
                              "orders depend on its own level)")
-        if kernel in ("fast_float", "fast_int"):
-            raise ValueError(f"position_histograms: collected by the general kernel only, not kernel={kernel!r}")
         if groups < 1 or replications % groups != 0:
             raise ValueError(f"histogram_groups must divide replications ({replications}), got {groups}")
 
@@ -711,7 +710,7 @@ def simulate(
 
     n_total = warmup + periods
     out = np.zeros((K.N_METRICS, replications, int(net_stage_ptr[-1])), dtype=np.float64)
-    net_fast = _kernel_choice(blocks, n_total, "general" if position_histograms else kernel)
+    net_fast = _kernel_choice(blocks, n_total, kernel)
     hist = _position_buffers(packed, blocks, allocation, groups) if position_histograms else _NO_HIST
     FK.simulate_all(
         net_fast,

@@ -213,3 +213,47 @@ def test_line_loop_bit_identical_on_random_lines(case_seed: int) -> None:
     ref = _general_and_fast_agree(nets, pols, dems, leads, **kw)
     assert np.nanmin(ref["fill_rate"]) < 0.9  # stock-outs happen
     assert np.max(ref["owed_downstream"]) > 0.0
+
+
+_HIST_FIELDS = ("ptr", "x_counts", "y_counts", "x_tail_n", "x_tail_sum", "y_tail_n", "y_tail_sum", "demand_sum")
+
+
+def _integer_levels(rng: np.random.Generator, pol: Policy) -> Policy:
+    """``pol`` with integer levels >= 0 (what position histograms need), some of them low:
+    starved stages build backlogs beyond the histograms' caps (tails)."""
+    levels = np.round(np.asarray(pol.order_up_to, dtype=np.float64) * rng.choice([0.15, 1.0, 1.0]))
+    return Policy(kind=pol.kind, order_up_to=levels, review_period=pol.review_period)
+
+
+@pytest.mark.parametrize(("case_seed", "crossing", "cycles"), [(21, True, False), (22, False, True), (23, True, True)])
+def test_fast_kernel_position_histograms_bit_identical_on_random_trees(case_seed: int, crossing: bool,
+                                                                       cycles: bool) -> None:
+    """Histograms counted by the fast kernel (every arithmetic, trees and lines) against the
+    general kernel's, bit for bit: every bin, tail and demand sum of every group."""
+    rng = np.random.default_rng(case_seed)
+    cases = []
+    for k in range(40):
+        net, pol, dem, lead = _random_case(rng, f"sku-{k}", cycles)
+        cases.append((net, _integer_levels(rng, pol), dem, lead))
+    nets, pols, dems, leads = (list(x) for x in zip(*cases, strict=True))
+    blocks = [_pack_network(*c, None) for c in cases]
+    codes = _kernel_choice(blocks, 630, "fast_int")
+    assert np.all(codes != FK.GENERAL)
+    kinds = codes & ~FK.LINE
+    assert np.sum(kinds == FK.FAST_INT) >= 5 and np.sum(codes & FK.LINE != 0) >= 5
+    assert np.sum(codes & FK.LINE == 0) >= 5
+    kw = dict(seeds=13, replications=4, periods=600, warmup=int(rng.integers(0, 30)), crossing=crossing,
+              position_histograms=True, histogram_groups=2)
+    ref = _general_and_fast_agree(nets, pols, dems, leads, **kw)
+    want = ref.positions
+    assert want is not None
+    for kernel in ("auto", "fast_float", "fast_int"):
+        got = simulate(nets, pols, dems, leads, kernel=kernel, **kw).positions
+        assert got is not None
+        for f in _HIST_FIELDS:
+            np.testing.assert_array_equal(getattr(got, f), getattr(want, f), err_msg=f"{kernel} {f}")
+    # the comparison covers every part of the counting: bins, both tails, echelon stages
+    # without histograms next to installation stages with them
+    assert want.x_counts.sum() > 0 and want.x_tail_n.sum() > 0 and want.y_tail_n.sum() > 0
+    assert 0 < int(want.applicable.sum()) < want.applicable.size
+    assert np.nanmin(ref["fill_rate"]) < 0.9
