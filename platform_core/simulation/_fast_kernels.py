@@ -3,13 +3,14 @@
 :func:`simulate_tree` covers networks in which every stage has exactly one inbound arc
 (serial lines and distribution trees, each stage supplied by one stage or by the external
 supplier) with ``quantity_per = 1``, no processing time, installation or echelon
-base-stock policies with review period 1 and no MOQ, order multiple or capacity.  Lead
-times may be deterministic or stochastic (with or without crossing); backorders or lost
-sales; FIFO or proportional allocation.
+base-stock policies with any review period ``R`` (a stage reviews in periods ``t`` with
+``t % R == 0``) and no MOQ, order multiple or capacity.  Lead times may be deterministic
+or stochastic (with or without crossing); backorders or lost sales; FIFO or proportional
+allocation.
 
 It is the general kernel (:func:`._kernels._simulate_network`) with everything that
 structure makes constant folded away: no kitting, no processing calendar, no policy
-switch, no review test, one flat state row per stage (a stage and its inbound arc share
+switch, the review test only at stages with ``R > 1``, one flat state row per stage (a stage and its inbound arc share
 the row, since arcs are sorted by downstream stage), integer-threshold sampling from the
 raw 64-bit draws (:func:`._rng.sample_threshold`), and metrics accumulated in every
 period and cleared at the end of the warm-up instead of a per-period ``measure`` test.
@@ -74,6 +75,7 @@ from ._kernels import (
     _S_KEY,
     _S_OUT0,
     _S_OUT1,
+    _S_REVIEW,
     _S_TYPE,
     A_CYCLES,
     A_CYCLES_OK,
@@ -130,12 +132,13 @@ _X_DEM, _X_FILL, _X_OH, _X_BO, _X_OWD, _X_LOST, _X_ITO, _X_ITI, _X_OQ, _X_CYC, _
 # integer row si[j * _NI + field]: structure, sampling offsets, integer state (_PAR: the
 # supplier's stage or -1; _CH0, _CH1: the customers' range in ``chl``)
 (_PAR, _CH0, _CH1, _DK, _LFIX, _FLAGS, _DLO, _DGLO, _DOFF, _LLO, _LGLO, _LOFF,
- _PEND, _RLEN, _RHEAD, _LAST, _POK, _DPH, _RNE, _CFIX, _NOK, _NRDY, _NORD, _HB, _HCAP) = (_U(k) for k in range(25))
+ _PEND, _RLEN, _RHEAD, _LAST, _POK, _DPH, _RNE, _CFIX, _NOK, _NRDY, _NORD, _HB, _HCAP, _REV) = (
+    _U(k) for k in range(26))
 # _DK: 0 no external demand, 1 deterministic, 2 one distribution (_DLO, _DGLO, _DOFF and
 # ku _DSH), 3 per-period cycle (_DLO: its first entry in d_sched, _DGLO: its length,
 # _DPH: the current period's position in it)
 # _HB, _HCAP: (position histograms) the stage's first bin in ``hist.x_counts`` and its cap
-# (-1: no histograms at this stage)
+# (-1: no histograms at this stage); _REV: the review period R [periods]
 _NI_I = 32
 _NI = _U(_NI_I)
 _ECH_POLICY = 1  # _FLAGS bit
@@ -289,10 +292,13 @@ def simulate_tree(
         si[ib + _LOFF] = l_off[li]
         ku[j * _NK + _LSH] = _U(l_gshift[li])
         si[ib + _LFIX] = l_off[li] if l_ptr[li + 1] - l_ptr[li] == 1 else -1
-        # a fixed lead time L (<= warmup + 1) ends exactly one replenishment cycle in every
-        # measured period (L = 0: all but the last), so no cycle calendar is needed
+        # a fixed lead time L (<= warmup + 1) with review period 1 ends exactly one
+        # replenishment cycle in every measured period (L = 0: all but the last), so no
+        # cycle calendar is needed
         fixed = si[ib + _LFIX]
-        si[ib + _CFIX] = fixed if fixed >= 0 and fixed - 1 <= warmup else -1
+        rev = stage_i[g, _S_REVIEW]
+        si[ib + _REV] = rev
+        si[ib + _CFIX] = fixed if fixed >= 0 and fixed - 1 <= warmup and rev == 1 else -1
         si[ib + _HCAP] = -1
         if counts and h_ptr[g + 1] > h_ptr[g]:
             si[ib + _HB] = h_ptr[g]
@@ -396,8 +402,15 @@ def simulate_tree(
                     x = st[b + _BIGS] - (e if si[ib + _FLAGS] & _ECH_POLICY else ip)
                 else:
                     x = st[b + _BIGS] - ip
-                # every period is a review: the replenishment cycle it closes ends before
-                # this review's order arrives (the lead time drawn for the lane now)
+                rev = si[ib + _REV]
+                if rev > 1 and tu % _U(rev) != _U0:
+                    # not a review period (t % R != 0): no order, nothing new for the
+                    # supplier (the echelon position above is kept, as in the general kernel)
+                    st[b + _OUT] = on_order
+                    st[b + _NEW] = zero
+                    continue
+                # a review: the replenishment cycle it closes ends before this review's
+                # order arrives (the lead time drawn for the lane now)
                 lead = si[ib + _LFIX]
                 if si[ib + _CFIX] >= 0:
                     # fixed lead time: without crossing the lane's last arrival is at most

@@ -391,7 +391,6 @@ def _pack_network(net: Network, pol: Any, dem_spec: Any, lt_spec: Any, proc_spec
         and all(q == 1.0 for _, _, q in net.arcs)
         and not np.any(proc)
         and np.all(np.isin(pa_["pol_type"], (K.POLICY_BASE_STOCK, K.POLICY_ECHELON_BASE_STOCK)))
-        and np.all(pa_["pol_review"] == 1)
         and np.all(pa_["pol_moq"] == 0.0)
         and np.all(pa_["pol_mult"] == 0.0)
         and np.all(np.isposinf(pa_["pol_cap"]))
@@ -629,8 +628,8 @@ def simulate(
             completion and availability (default 0).
         costs: per network :class:`Costs` (default all zero).
         kernel: ``"auto"`` runs trees of base-stock stages (one inbound arc per stage with
-            ``quantity_per`` 1, no processing time, review period 1, no MOQ, multiple or
-            capacity) on the fast tree kernel and everything else on the general kernel;
+            ``quantity_per`` 1, no processing time, any review period, no MOQ, multiple
+            or capacity) on the fast tree kernel and everything else on the general kernel;
             ``"general"`` runs every network on the general kernel; ``"fast_float"`` /
             ``"fast_int"`` force the fast kernel's float64 / (where exact) int64
             arithmetic. All give identical numbers (for checking and debugging).
