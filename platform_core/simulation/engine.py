@@ -392,7 +392,6 @@ def _pack_network(net: Network, pol: Any, dem_spec: Any, lt_spec: Any, proc_spec
         and all(q == 1.0 for _, _, q in net.arcs)
         and not np.any(proc)
         and np.all(np.isin(pa_["pol_type"], (K.POLICY_BASE_STOCK, K.POLICY_ECHELON_BASE_STOCK)))
-        and np.all(pa_["pol_review"] == 1)
         and np.all(pa_["pol_moq"] == 0.0)
         and np.all(pa_["pol_mult"] == 0.0)
         and np.all(np.isposinf(pa_["pol_cap"]))
@@ -631,16 +630,17 @@ def simulate(
             completion and availability (default 0).
         costs: per network :class:`Costs` (default all zero).
         kernel: ``"auto"`` runs trees of base-stock stages (one inbound arc per stage with
-            ``quantity_per`` 1, no processing time, review period 1, no MOQ, multiple or
-            capacity) on the fast tree kernel and everything else on the general kernel;
+            ``quantity_per`` 1, no processing time, any review period, no MOQ, multiple
+            or capacity) on the fast tree kernel and everything else on the general kernel;
             ``"general"`` runs every network on the general kernel; ``"fast_float"`` /
             ``"fast_int"`` force the fast kernel's float64 / (where exact) int64
             arithmetic. All give identical numbers (for checking and debugging).
         position_histograms: also collect, for every installation base-stock stage
             (any review period; no MOQ, order multiple or capacity), histograms from
             which its fill rate, backlog and on hand at *every* level follow exactly
-            (``result.positions``, see :class:`.PositionHistograms`). Runs every network
-            on the general kernel. Needs ``backorders=True``, FIFO allocation (or no
+            (``result.positions``, see :class:`.PositionHistograms`). Both kernels count
+            them (identically): ``kernel`` chooses as without them. Needs
+            ``backorders=True``, FIFO allocation (or no
             stage with several customers), integer levels >= 0 at those stages and
             integer ``quantity_per``.
         histogram_groups: replication groups of the histograms (batch means for the
@@ -680,8 +680,6 @@ def simulate(
         if not backorders:
             raise ValueError("position_histograms: needs backorders=True (under lost sales a stage's "
                              "orders depend on its own level)")
-        if kernel in ("fast_float", "fast_int"):
-            raise ValueError(f"position_histograms: collected by the general kernel only, not kernel={kernel!r}")
         if groups < 1 or replications % groups != 0:
             raise ValueError(f"histogram_groups must divide replications ({replications}), got {groups}")
 
@@ -721,7 +719,7 @@ def simulate(
 
     n_total = warmup + periods
     out = np.zeros((K.N_METRICS, replications, int(net_stage_ptr[-1])), dtype=np.float64)
-    net_fast = _kernel_choice(blocks, n_total, "general" if position_histograms else kernel)
+    net_fast = _kernel_choice(blocks, n_total, kernel)
     hist = _position_buffers(packed, blocks, allocation, groups) if position_histograms else _NO_HIST
     FK.simulate_all(
         net_fast,
