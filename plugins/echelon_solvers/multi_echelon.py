@@ -118,7 +118,10 @@ class MultiEchelonSolver(Solver):
         search_periods: measured periods per replication of each search run.
         internal_fills: candidate fill rates of internal stages [-].
         max_scenarios: largest number of candidate combinations over a network's internal
-            depths; above it every internal depth takes the same candidate.
+            depths that are all tried (then the choice is per internal stage, by the tree
+            DP); above it, a "star" around the reference candidate (the one nearest 0.8):
+            every depth's candidates with the other depths at the reference, and the best
+            of those (one choice per depth).
         correlation: ``"auto"`` (empirical copula of the demand history when the
             problem has one) or ``"none"`` (stages' demand independent).
         crossing: allow order crossing with stochastic lead times.
@@ -136,10 +139,10 @@ class MultiEchelonSolver(Solver):
         replications: int = 100,
         periods: int = 365,
         warmup: int = 50,
-        search_replications: int = 4,
-        search_periods: int = 500,
+        search_replications: int = 2,
+        search_periods: int = 400,
         internal_fills: tuple[float, ...] | list[float] = (0.0, 0.3, 0.6, 0.8, 0.9, 0.97),
-        max_scenarios: int = 64,
+        max_scenarios: int = 8,
         correlation: str = "auto",
         crossing: bool = True,
         final_groups: int = 10,
@@ -179,6 +182,10 @@ class MultiEchelonSolver(Solver):
         simulate(net, Policy.base_stock(np.array([2.0, 2.0])), {1: DiscreteDistribution.poisson(1.0)},
                  replications=1, periods=4, warmup=1, position_histograms=True)
 
+    def _reference_candidate(self) -> int:
+        fills = np.asarray(self.internal_fills)
+        return int(np.argmin(np.abs(fills - 0.8)))
+
     # ------------------------------------------------------------------ solve ----
     def solve(self, problem: StageProblem) -> pa.Table:
         """Jointly set installation base-stock levels of every network of the batch."""
@@ -205,10 +212,7 @@ class MultiEchelonSolver(Solver):
         depth = sn.depth
         int_depths = sorted({int(depth[j]) for j in np.flatnonzero(internal)})
         k = len(self.internal_fills)
-        if k ** len(int_depths) <= self.max_scenarios:
-            scen = list(itertools.product(range(k), repeat=len(int_depths)))
-        else:
-            scen = [(c,) * len(int_depths) for c in range(k)]
+        scen = _scenarios(k, len(int_depths), self.max_scenarios, self._reference_candidate())
         raw = np.asarray(problem.service_target, dtype=np.float64)[comp]
         by_cost = np.isnan(raw) | (self.objective == "cost")
         # leaves with a target meet it; leaves without one (or in cost mode) take their least
@@ -568,6 +572,14 @@ class MultiEchelonSolver(Solver):
 
 
 # ---------------------------------------------------------------- helpers ----
+def _scenarios(k: int, depths: int, cap: int, ref: int) -> list[tuple[int, ...]]:
+    """Candidate combinations over ``depths`` internal depths (see ``max_scenarios``)."""
+    if k ** depths <= cap:
+        return list(itertools.product(range(k), repeat=depths))
+    star = {tuple(c if d == e else ref for e in range(depths)) for d in range(depths) for c in range(k)}
+    return sorted(star)
+
+
 def _min_level(curve: Any, target: float) -> int:
     """Smallest level whose fill rate meets ``target`` (-1: none within the curve)."""
     hit = np.flatnonzero(np.nan_to_num(curve.fill_rate, nan=1.0) >= target - 1e-12)
