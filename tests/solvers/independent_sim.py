@@ -46,7 +46,7 @@ stage, each with its standard error across replications.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -182,6 +182,9 @@ class SimResult:
         ever_short: ``[policies, stages]``: the stage ended some period (warm-up included,
             any replication) owing its customers or with external backorders.
         lanes: the network's lanes (for ``components_reps``).
+        sweep_fill_reps: with ``sweep_levels = K``, per swept stage (external demand, no
+            customers) its fill rate at every level ``0 .. K-1`` [-], ``[P, R, K]``.
+        sweep_on_hand_reps: the same for its end-of-period on hand [units].
     """
 
     fill_rate_reps: np.ndarray
@@ -193,12 +196,26 @@ class SimResult:
     demand_reps: np.ndarray
     ever_short: np.ndarray
     lanes: tuple[Lane, ...]
+    sweep_fill_reps: dict[int, np.ndarray] = field(default_factory=dict)
+    sweep_on_hand_reps: dict[int, np.ndarray] = field(default_factory=dict)
 
     @staticmethod
     def _mean_se(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         r = x.shape[1]
         sd = x.std(axis=1, ddof=1) if r > 1 else np.full(x.shape[:1] + x.shape[2:], np.nan)
         return x.mean(axis=1), sd / np.sqrt(r)
+
+    def sweep_fill(self, stage: int) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and SE of a swept stage's fill rate at every level, ``[P, K]`` [-]."""
+        if stage not in self.sweep_fill_reps:
+            raise ValueError(f"stage {stage} was not swept (swept: {sorted(self.sweep_fill_reps)})")
+        return self._mean_se(self.sweep_fill_reps[stage])
+
+    def sweep_on_hand(self, stage: int) -> np.ndarray:
+        """Mean end-of-period on hand of a swept stage at every level, ``[P, K]`` [units]."""
+        if stage not in self.sweep_on_hand_reps:
+            raise ValueError(f"stage {stage} was not swept (swept: {sorted(self.sweep_on_hand_reps)})")
+        return self.sweep_on_hand_reps[stage].mean(axis=1)
 
     @property
     def fill_rate(self) -> np.ndarray:
@@ -278,6 +295,7 @@ def simulate_base_stock(
     *,
     warmup: int,
     lead_time_paths: Mapping[tuple[int, int], np.ndarray] | None = None,
+    sweep_levels: int = 0,
 ) -> SimResult:
     """Simulate installation base-stock levels on given demand paths.
 
@@ -292,6 +310,17 @@ def simulate_base_stock(
             lead time [periods] of a shipment sent in each period on that lane
             (``supplier = -1``: the external lane); overrides the fixed lead time, orders
             may cross.
+        sweep_levels: ``K > 0``: every stage with external demand and no customers is
+            also evaluated at every level ``0 .. K-1`` [units] on the same paths
+            (:attr:`SimResult.sweep_fill_reps`, :attr:`SimResult.sweep_on_hand_reps`),
+            whatever its level in ``levels``.  Exact, not an approximation: such a
+            stage orders each period what was demanded of it in the previous one, so
+            its orders and receipts do not depend on its own level ``S`` and nothing
+            else depends on it; its net inventory before the period's demand is
+            ``S - X_t`` with ``X_t`` the same for every ``S``.  At level ``s`` it fills
+            ``min((s - X_t)+, d_t) = (s - X_t)+ - (s - X_t - d_t)+`` and ends with on
+            hand ``(s - X_t - d_t)+``; both follow from histograms of ``X_t`` and
+            ``X_t + d_t`` per policy and replication.
 
     Returns:
         The :class:`SimResult` of every policy on the same paths.
@@ -322,7 +351,9 @@ def simulate_base_stock(
         if a.shape != (reps, periods) or not np.issubdtype(a.dtype, np.integer) or np.any(a < 0):
             raise ValueError(f"lead_time_paths[{key}] must be non-negative integers [{reps}, {periods}]")
         paths[idx[0]] = a.astype(np.int64)
-    return _Run(network, lanes, lv.astype(np.int64), d.astype(np.int64), warmup, paths).result()
+    if int(sweep_levels) != sweep_levels or sweep_levels < 0:
+        raise ValueError(f"sweep_levels must be an integer >= 0 [levels], got {sweep_levels}")
+    return _Run(network, lanes, lv.astype(np.int64), d.astype(np.int64), warmup, paths).result(int(sweep_levels))
 
 
 class _Run:
@@ -430,11 +461,22 @@ class _Run:
         for k, i in enumerate(self.lanes_out[j]):
             self._send(i, per_lane[..., k], t)
 
-    def result(self) -> SimResult:
-        """Run every period; per-replication means of the measured periods."""
+    def result(self, sweep_levels: int = 0) -> SimResult:
+        """Run every period; per-replication means of the measured periods.
+
+        ``sweep_levels = K > 0``: histograms (counts per policy and replication, values
+        clipped at ``K``, which no level below ``K`` can reach) of ``X_t`` and
+        ``X_t + d_t`` of every stage with external demand and no customers (see
+        :func:`simulate_base_stock`).
+        """
         n, pol, reps = self.net.n_stages, *self.shape
         periods = self.demand.shape[1]
         facing = np.array([bool(self.demand[:, :, j].any()) for j in range(n)])
+        k_sw = sweep_levels
+        swept = [j for j in range(n) if k_sw and facing[j] and not self.lanes_out[j]]
+        hist_x = {j: np.zeros(pol * reps * (k_sw + 1), dtype=np.int64) for j in swept}
+        hist_y = {j: np.zeros(pol * reps * (k_sw + 1), dtype=np.int64) for j in swept}
+        base = np.arange(pol * reps, dtype=np.int64).reshape(pol, reps) * (k_sw + 1)
         acc = {k: np.zeros((pol, reps, n)) for k in ("on_hand", "backorders", "owed", "transit_out", "filled")}
         comp_acc = np.zeros((pol, reps, len(self.lanes)))
         demanded = np.zeros((reps, n))
@@ -456,6 +498,10 @@ class _Run:
                 self._ship(j, t)
                 if facing[j]:
                     dem = self.demand[:, t, j][None, :]
+                    if measure and j in hist_x:
+                        x = self.levels[:, j, None] - (self.on_hand[j] - self.backorders[j])
+                        hist_x[j][base + np.minimum(x, k_sw)] += 1
+                        hist_y[j][base + np.minimum(x + dem, k_sw)] += 1
                     filled = np.minimum(self.on_hand[j], dem)
                     self.on_hand[j] -= filled
                     self.backorders[j] += dem - filled
@@ -476,9 +522,32 @@ class _Run:
         m = periods - self.warmup
         with np.errstate(invalid="ignore", divide="ignore"):
             fill = np.where(demanded[None] > 0, acc["filled"] / demanded[None], np.nan)
+        sweep_fill, sweep_on_hand = {}, {}
+        for j in swept:
+            pos_x = _positive_part_sums(hist_x[j].reshape(pol, reps, k_sw + 1), k_sw)
+            pos_y = _positive_part_sums(hist_y[j].reshape(pol, reps, k_sw + 1), k_sw)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                sweep_fill[j] = np.where(demanded[None, :, j, None] > 0,
+                                         (pos_x - pos_y) / demanded[None, :, j, None], np.nan)
+            sweep_on_hand[j] = pos_y / m
         return SimResult(
             fill_rate_reps=fill, on_hand_reps=acc["on_hand"] / m, backorders_reps=acc["backorders"] / m,
             owed_reps=acc["owed"] / m, in_transit_out_reps=acc["transit_out"] / m,
             components_reps=comp_acc / m, demand_reps=np.broadcast_to(demanded / m, (pol, reps, n)).copy(),
             ever_short=ever_short, lanes=tuple(self.lanes),
+            sweep_fill_reps=sweep_fill, sweep_on_hand_reps=sweep_on_hand,
         )
+
+
+def _positive_part_sums(hist: np.ndarray, k: int) -> np.ndarray:
+    """``sum_v hist[..., v] * (s - v)+`` for every level ``s = 0 .. k-1``, ``[..., k]``.
+
+    ``hist[..., v]`` counts periods with value ``v`` (the last bin: ``v >= k``, which
+    adds nothing below ``k``).  ``sum_{v < s} (s - v) h(v) = s C0(s) - C1(s)`` with
+    ``C0``, ``C1`` the counts and the value-weighted counts below ``s``.
+    """
+    h = hist[..., :k].astype(np.float64)
+    v = np.arange(k, dtype=np.float64)
+    c0 = np.concatenate([np.zeros(h.shape[:-1] + (1,)), np.cumsum(h, axis=-1)[..., :-1]], axis=-1)
+    c1 = np.concatenate([np.zeros(h.shape[:-1] + (1,)), np.cumsum(h * v, axis=-1)[..., :-1]], axis=-1)
+    return np.asarray(v * c0 - c1)
