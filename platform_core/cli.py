@@ -76,6 +76,7 @@ def _print_summary(metrics: dict[str, float], out: str) -> None:
         ("  error", f"{metrics['sku_locations_error']:,.0f}"),
         ("fill rate (demand-weighted)", _number(metrics["fill_rate_demand_weighted"], ".4f")),
         ("cycle service (demand-weighted)", _number(metrics["cycle_service_demand_weighted"], ".4f")),
+        ("  customer-facing stages: fill", _number(metrics.get("customer_fill_rate_demand_weighted", math.nan), ".4f")),
         ("inventory investment [currency]", f"{metrics['inventory_investment_currency']:,.0f}"),
         ("safety stock [units]", f"{metrics['safety_stock_units']:,.0f}"),
         ("holding cost [currency/period]", f"{metrics['holding_cost_per_period_currency']:,.0f}"),

@@ -269,10 +269,19 @@ RECOMMENDATION_SCHEMA = pa.schema(
         pa.field("inventory_investment", pa.float64()),
         pa.field("holding_cost_per_period", pa.float64()),
         pa.field("stockout_cost_per_period", pa.float64()),
+        # guaranteed-service model only (``guaranteed_service``); null for other solvers
+        pa.field("committed_service_time_periods", pa.float64()),
+        pa.field("net_replenishment_time_periods", pa.float64()),
+        pa.field("gsm_safety_stock_cost_per_period", pa.float64()),
     ]
 )
 """One row per input SKU-location. Units: levels [units], investment [currency],
-costs [currency/period], service [-]."""
+costs [currency/period], service [-], times [periods].
+
+The last three columns are the guaranteed-service model's (``guaranteed_service``, see
+docs/gsm.md) and null for other solvers: the committed outbound service time ``S_j``, the
+net replenishment time ``SI_j + T_j - S_j`` and the GSM objective's safety-stock holding
+cost of the stage."""
 
 
 class Solver(Component, ABC):

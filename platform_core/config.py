@@ -14,14 +14,13 @@ Example ``echelon.toml``::
     forecaster = "bootstrap"
     lead_time_model = "empirical"
     cost_model = "standard"
-    solver = "single_echelon"
+    solver = "multi_echelon"
 
     [forecaster]                 # keyword arguments of the chosen forecaster
     window = 52
 
     [solver]                     # keyword arguments of the chosen solver
-    service_metric = "fill_rate"
-    target_mode = "target"
+    objective = "target"
     replications = 100
     periods = 365
 
@@ -179,7 +178,7 @@ class ComponentChoice:
     forecaster: str = "bootstrap"
     lead_time_model: str = "empirical"
     cost_model: str = "standard"
-    solver: str = "single_echelon"
+    solver: str = "multi_echelon"
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ from platform_core.parts import (
 from platform_core.plan import BatchSettings, BatchSpec, SharedInputs, plan_run
 from platform_core.plugin_host import PluginHost
 from platform_core.run_context import RunContext, RunResult
-from platform_core.summary import summarise, write_summary
+from platform_core.summary import customer_facing, summarise, write_summary
 from platform_core.timings import RunTimer
 
 __all__ = ["run", "summarise", "checked_params", "prepare_components", "plan_dataset"]
@@ -337,7 +337,7 @@ def _run_locked(
         write_parquet_atomic(merged, rec_path)
         parts.remove()
 
-        metrics = summarise(merged)
+        metrics = summarise(merged, customer_facing(shared))
         metrics.update(
             {
                 "batches": float(len(batches)),

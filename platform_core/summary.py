@@ -17,18 +17,45 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from platform_core.plan import BatchSpec
+from platform_core.plan import BatchSpec, SharedInputs
 
-__all__ = ["summarise", "write_summary"]
+__all__ = ["summarise", "customer_facing", "write_summary"]
 
 
-def summarise(table: pa.Table) -> dict[str, float]:
+def summarise(table: pa.Table, customer_facing: np.ndarray | None = None) -> dict[str, float]:
     """Aggregate metrics of a recommendations table.
 
-    Service figures are demand-weighted over ``ok`` stages with demand; money in
-    currency, levels in units.  Where no ``ok`` stage has demand the demand-weighted
-    service figures are undefined: NaN here, ``null`` in ``summary.json``.
+    Service figures are demand-weighted over ``ok`` stages with demand (an internal
+    stage weighs with its derived demand); money in currency, levels in units.  Where no
+    ``ok`` stage has demand the demand-weighted service figures are undefined: NaN here,
+    ``null`` in ``summary.json``.  With ``customer_facing`` (bool per row: the stage has
+    external demand and no downstream stages) the same figures are also given over those
+    stages only (``customer_fill_rate_demand_weighted``, ...): the service the end
+    customers see, which a multi-echelon plan targets while its internal stages run at
+    whatever service is cheapest for the network.
     """
+    out = _summarise(table)
+    if customer_facing is not None:
+        cf = np.asarray(customer_facing, dtype=bool)
+        if cf.size != table.num_rows:
+            raise ValueError(f"customer_facing has {cf.size} entries for {table.num_rows} rows")
+        sub = _summarise(table.filter(pa.array(cf)))
+        out["customer_fill_rate_demand_weighted"] = sub["fill_rate_demand_weighted"]
+        out["customer_cycle_service_demand_weighted"] = sub["cycle_service_demand_weighted"]
+    return out
+
+
+def customer_facing(shared: SharedInputs) -> np.ndarray:
+    """Per input row: the stage has external demand and no downstream stage."""
+    n = int(shared.sku.size)
+    leaf = np.ones(n, dtype=bool)
+    leaf[shared.edge_up] = False
+    out = np.zeros(n, dtype=bool)
+    out[shared.input_row] = shared.has_demand & leaf
+    return out
+
+
+def _summarise(table: pa.Table) -> dict[str, float]:
     ok = pc.equal(table.column("status"), "ok")
     n_ok = int(pc.sum(ok.cast(pa.int64())).as_py() or 0)
     okt = table.filter(ok)

@@ -32,7 +32,15 @@ are in periods):
   k_m)^2)``), which implies the service level ``Phi(k_j / sigma_j)`` it is sized for;
   the internal stages' own targets in the data are not used;
 * *holding cost* per unit per period ``costs.holding_cost``; the GSM objective is then
-  ``sum_j h_j k_j sqrt(NRT_j)`` [currency/period];
+  ``sum_j h_j k_j sqrt(NRT_j)`` [currency/period] with ``demand_bound = "normal"``;
+* *demand bound* with ``demand_bound = "quantile"`` (default): the safety stock of stage
+  ``j`` at a whole NRT ``tau`` is ``Q_j(tau) - tau E[D_j]``, the quantile at
+  ``Phi(k_j / sigma_j)`` of its learned per-period demand ``D_j`` (``problem.period_demand``)
+  convolved ``tau`` times (:func:`safety_stock_table`), so the objective is ``sum_j h_j
+  (Q_j(NRT_j) - NRT_j E[D_j])``.  The tree DP takes any cost per stage and NRT, so this is
+  exact on trees; networks with undirected cycles (branch and bound / MILP, built on the
+  concave square root) and the methods other than ``auto`` / ``tree`` use the normal bound
+  for the optimisation (``bounds_`` says which);
 * external customers' maximum service time 0 (every stage with external demand serves
   from stock); external suppliers deliver within the stage's lead time (inbound 0).
 
@@ -54,13 +62,22 @@ measured values.  The engine ships as soon as it has stock and does not bound de
 a stage whose supplier commits ``S > 0`` can see late deliveries that the GSM rules out:
 that gap is what the measured service shows.
 
-The committed service time and net replenishment time of each stage are in the row's
-``message``; the per-network :class:`~echelon_solvers.gsm.GSMSolution` objects are kept in
-``solutions_`` (costs in [currency/period]).
+**Re-tune** (``retune = True``, default): every customer-facing stage whose simulated cycle
+service misses its target is raised to the smallest whole level that meets it, on the same
+random numbers (:func:`echelon_solvers.gsm.raise_to_target`, the search of ``echelon gsm
+solve --retune``); only networks whose levels moved are re-simulated.  The message of a
+customer-facing stage gives the measured cycle service before and after.
+
+The committed service time, net replenishment time and GSM safety-stock cost [currency/period]
+of each stage fill the columns ``committed_service_time_periods``,
+``net_replenishment_time_periods`` and ``gsm_safety_stock_cost_per_period`` (and the
+``message``); the per-network :class:`~echelon_solvers.gsm.GSMSolution` objects are kept in
+``solutions_`` (costs in [currency/period]), the check's figures in ``check_``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from statistics import NormalDist
@@ -69,7 +86,7 @@ from typing import ClassVar
 import numpy as np
 import pyarrow as pa
 
-from echelon_solvers.gsm import GSMNetwork, GSMSolution, solve_gsm
+from echelon_solvers.gsm import GSMNetwork, GSMSolution, raise_to_target, solve_gsm
 from echelon_solvers.gsm.solve import METHODS
 from echelon_solvers.kit.evaluate import run_copies
 from echelon_solvers.kit.network_problem import NetworkProblem
@@ -78,7 +95,20 @@ from echelon_solvers.kit.tables import policy_table
 from platform_core.components import Solver, StageProblem
 from platform_core.distributions import DiscreteDistribution
 
-__all__ = ["GuaranteedServiceSolver", "GSMPlacement", "gsm_network", "place", "demand_over", "stage_times"]
+__all__ = [
+    "BOUNDS",
+    "GuaranteedServiceSolver",
+    "GSMPlacement",
+    "demand_over",
+    "gsm_network",
+    "place",
+    "safety_stock_table",
+    "service_levels",
+    "stage_times",
+]
+
+#: demand-bound models: ``quantile`` (of the learned distribution over the NRT) or ``normal`` (z sigma sqrt(NRT))
+BOUNDS: tuple[str, ...] = ("quantile", "normal")
 
 #: largest service level a target is read as [-] (z = Phi^-1 of it stays finite)
 MAX_SERVICE = 1.0 - 1e-6
@@ -181,6 +211,49 @@ def _trim(d: DiscreteDistribution) -> DiscreteDistribution:
     return DiscreteDistribution(d.pmf[lo:hi + 1], d.offset + lo)
 
 
+def service_levels(network: GSMNetwork) -> np.ndarray:
+    """Service level each stage is sized for [-].
+
+    ``Phi(k_j / sigma_j)``: its target at a customer-facing stage; 0.5 where the pooled
+    standard deviation is 0.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(network.pooled_std > 0, network.demand_bound / network.pooled_std, 0.0)
+    return np.array([_NORMAL.cdf(float(r)) for r in ratio])
+
+
+def safety_stock_table(problem: StageProblem, stages: np.ndarray, network: GSMNetwork) -> np.ndarray:
+    """The quantile demand bound of every stage, as safety stock per whole NRT [units].
+
+    ``SS_j(tau) = Q_j(tau) - tau E[D_j]`` for ``tau = 0 .. H`` periods, where ``Q_j(tau)`` is
+    the quantile at :func:`service_levels` of the stage's per-period demand ``D_j``
+    (``problem.period_demand``: the forecast of a customer-facing stage, the pipeline's
+    derived demand of an internal one) convolved ``tau`` times (tails below 1e-13 trimmed),
+    and ``H`` the longest net replenishment time the network allows.  For normal demand this
+    is ``z sigma sqrt(tau)``; for a discrete, skewed or lumpy distribution it is the safety
+    stock the level actually needs.
+
+    Args:
+        problem: the batch.
+        stages: the network's stage indices (into the batch), in the order of ``network``.
+        network: the network (square-root form; gives ``H`` and the service levels).
+
+    Returns:
+        ``(n, H + 1)`` array for :attr:`GSMNetwork.safety_stock_table`.
+    """
+    horizon = int(np.rint(np.max(network.max_inbound + network.stage_time))) if stages.size else 0
+    q = service_levels(network)
+    tab = np.zeros((stages.size, horizon + 1))
+    for k, st in enumerate(stages.tolist()):
+        period = problem.period_demand[st]
+        mean = period.mean()
+        acc = DiscreteDistribution.point(0)
+        for tau in range(1, horizon + 1):
+            acc = _trim(acc.convolve(period))
+            tab[k, tau] = float(acc.quantile(float(q[k]))) - tau * mean
+    return tab
+
+
 @dataclass
 class GSMPlacement:
     """The GSM policy of one SKU network, in periods and units.
@@ -209,9 +282,7 @@ def place(problem: StageProblem, stages: np.ndarray, network: GSMNetwork, soluti
     offset = np.asarray(problem.review_period, dtype=np.float64)[stages] - 1.0 + external
     s = np.rint(solution.service_times)
     si = np.rint(solution.inbound_service_times)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(network.pooled_std > 0, network.demand_bound / network.pooled_std, 0.0)
-    q = np.array([_NORMAL.cdf(float(r)) for r in ratio])
+    q = service_levels(network)
     level = np.zeros(n)
     mean_nrt = np.zeros(n)
     for k, st in enumerate(stages.tolist()):
@@ -228,7 +299,7 @@ class GuaranteedServiceSolver(Solver):
     """Guaranteed-service placement of safety stock on every SKU network of a batch.
 
     See the module doc for the mapping onto the GSM, the lead-time treatment, the
-    internal stages' service and how levels are set and checked.
+    internal stages' service and how levels are set, checked and re-tuned.
 
     Args:
         method: GSM method: ``auto`` (tree DP on trees, else branch and bound, plus the
@@ -238,6 +309,13 @@ class GuaranteedServiceSolver(Solver):
         replications: Monte Carlo replications of the check.
         periods: measured periods per replication.
         warmup: warm-up periods per replication.
+        demand_bound: ``quantile`` (default): a stage's demand bound over a net replenishment
+            time is the quantile of its learned demand over that time (tree DP; networks
+            with undirected cycles and the methods other than ``auto`` / ``tree`` fall back
+            to ``normal``); ``normal``: the classic ``z sigma sqrt(NRT)``.
+        retune: after the Monte Carlo check, raise the level of every customer-facing
+            stage whose simulated cycle service misses its target to the smallest level
+            that meets it (same random numbers; :func:`echelon_solvers.gsm.raise_to_target`).
     """
 
     network_aware: ClassVar[bool] = True
@@ -246,16 +324,23 @@ class GuaranteedServiceSolver(Solver):
     work_exponent: ClassVar[float] = 1.0
 
     def __init__(self, method: str = "auto", time_limit: float = 10.0, replications: int = 20,
-                 periods: int = 1000, warmup: int = 100) -> None:
+                 periods: int = 1000, warmup: int = 100, demand_bound: str = "quantile",
+                 retune: bool = True) -> None:
         if method not in METHODS:
             raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
         if not (time_limit > 0 and math.isfinite(time_limit)):
             raise ValueError("time_limit must be a finite number of seconds > 0")
+        if demand_bound not in BOUNDS:
+            raise ValueError(f"demand_bound must be one of {', '.join(BOUNDS)}, got {demand_bound!r}")
+        if not isinstance(retune, bool):
+            raise ValueError(f"retune must be true or false, got {retune!r}")
         self.method = method
         self.time_limit = float(time_limit)
         self.replications = int(replications)
         self.periods = int(periods)
         self.warmup = int(warmup)
+        self.demand_bound = demand_bound
+        self.retune = retune
 
     @classmethod
     def warm_up(cls) -> None:
@@ -273,36 +358,54 @@ class GuaranteedServiceSolver(Solver):
         )
         cls(replications=1, periods=4, warmup=1).solve(two)
 
+    def _network(self, problem: StageProblem, comp: np.ndarray, np_: NetworkProblem) -> tuple[GSMNetwork, str]:
+        """The GSM of one network and the demand bound it uses (``quantile`` or ``normal``)."""
+        network = gsm_network(problem, comp, np_)
+        if (self.demand_bound == "quantile" and self.method in ("auto", "tree")
+                and network.is_spanning_forest()):
+            table = safety_stock_table(problem, comp, network)
+            return dataclasses.replace(network, safety_stock_table=table), "quantile"
+        return network, "normal"
+
     def solve(self, problem: StageProblem) -> pa.Table:
-        """GSM base-stock levels per stage with their simulated service and cost."""
+        """GSM base-stock levels per stage with their simulated (and re-tuned) service and cost."""
         n = len(problem.keys)
         comps, nps, sns = search_networks(problem, "target")
         level = np.full(n, np.nan)
         quantile = np.full(n, np.nan)
         mean_nrt = np.full(n, np.nan)
+        service_time = np.full(n, np.nan)
+        nrt_col = np.full(n, np.nan)
+        gsm_cost = np.full(n, np.nan)
         messages: list[str | None] = [None] * n
         internal = np.zeros(n, dtype=bool)
         self.solutions_: list[GSMSolution | None] = []
         self.networks_: list[GSMNetwork | None] = []
+        self.bounds_: list[str | None] = []
         self.components_ = comps
         solved: list[tuple[SearchNetwork, np.ndarray]] = []
         for comp, np_, sn in zip(comps, nps, sns, strict=True):
             internal[comp] = ~sn.leaf
             try:
-                network = gsm_network(problem, comp, np_)
+                network, bound = self._network(problem, comp, np_)
                 solution = solve_gsm(network, holding_rate=1.0, method=self.method, time_limit=self.time_limit)
                 placed = place(problem, comp, network, solution)
             except Exception as exc:  # noqa: BLE001 - reported on the network's rows
                 self.networks_.append(None)
                 self.solutions_.append(None)
+                self.bounds_.append(None)
                 for s in comp:
                     messages[s] = f"guaranteed_service could not solve this network: {type(exc).__name__}: {exc}"
                 continue
             self.networks_.append(network)
             self.solutions_.append(solution)
+            self.bounds_.append(bound)
             level[comp] = placed.level
             quantile[comp] = placed.service_level
             mean_nrt[comp] = placed.mean_nrt
+            service_time[comp] = placed.service_time
+            nrt_col[comp] = placed.net_replenishment_time
+            gsm_cost[comp] = solution.stage_cost
             note = "" if solution.gap <= 1e-6 else (
                 f"; GSM policy within {100 * solution.gap:.2g} % of optimal ({solution.method})")
             for k, s in enumerate(comp):
@@ -313,18 +416,14 @@ class GuaranteedServiceSolver(Solver):
                                f"net replenishment time {nrt:g} periods{spread}{note}")
             sn.levels = placed.level.copy()
             solved.append((sn, comp))
-        vals = np.full((n, len(METRICS)), np.nan)
+        mean_d = np.array([d.mean() for d in problem.period_demand])
+        vals = self._check(problem, solved, level, quantile, mean_d * mean_nrt, messages)
         so = np.zeros(n)
-        if solved:
-            out = run_copies([sn for sn, _ in solved], [sn.levels[None, :] for sn, _ in solved],
-                             replications=self.replications, periods=self.periods, warmup=self.warmup)
-            for (sn, comp), v in zip(solved, out, strict=True):
-                vals[comp] = v[0]
-                short = np.nan_to_num(v[0][:, METRICS.index("short")])
-                so[comp] = np.where([k in sn.demand for k in range(comp.size)], short, 0.0) * sn.stockout_cost
+        for sn, comp in solved:
+            short = np.nan_to_num(vals[comp][:, METRICS.index("short")])
+            so[comp] = np.where([k in sn.demand for k in range(comp.size)], short, 0.0) * sn.stockout_cost
         col = {name: vals[:, k] for k, name in enumerate(METRICS)}
         given = np.asarray(problem.service_target, dtype=np.float64)
-        mean_d = np.array([d.mean() for d in problem.period_demand])
         table = policy_table(
             policy_type=["base_stock"] * n,
             service_metric=["committed_service" if internal[s] else "cycle_service" for s in range(n)],
@@ -344,4 +443,70 @@ class GuaranteedServiceSolver(Solver):
         # the GSM's safety stock: level minus mean demand over the net replenishment time
         k = table.schema.get_field_index("safety_stock")
         table = table.set_column(k, "safety_stock", pa.array(level - mean_d * mean_nrt, pa.float64()))
+        for name, values in (("committed_service_time_periods", service_time),
+                             ("net_replenishment_time_periods", nrt_col),
+                             ("gsm_safety_stock_cost_per_period", gsm_cost)):
+            table = table.append_column(name, pa.array(values, pa.float64()))
         return table.append_column("message", pa.array(messages, pa.string()))
+
+    def _check(self, problem: StageProblem, solved: list[tuple[SearchNetwork, np.ndarray]], level: np.ndarray,
+               target: np.ndarray, mean_over_nrt: np.ndarray, messages: list[str | None]) -> np.ndarray:
+        """Monte Carlo check of the solved networks and, with ``retune``, the re-tune.
+
+        Updates ``level`` in place (re-tuned levels) and appends the measured cycle service
+        before / after to the messages of the customer-facing stages; returns the ``METRICS``
+        per stage at the final levels (NaN on unsolved networks).  Keeps per stage
+        ``check_["cycle_service_before"]``, ``["cycle_service_after"]``, ``["level_before"]``
+        and ``["runs"]`` (engine calls).
+        """
+        n = level.size
+        cyc = METRICS.index("cycle_service")
+        cache: list[tuple[bytes, np.ndarray] | None] = [None] * len(solved)
+        runs = 0
+
+        def realised(lv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            # a network's numbers depend only on its own levels and seed: simulate only the
+            # networks whose levels changed since the last call (all of them in one engine call)
+            nonlocal runs
+            keys = [lv[comp].tobytes() for _, comp in solved]
+            todo = [i for i, c in enumerate(cache) if c is None or c[0] != keys[i]]
+            if todo:
+                runs += 1
+                out = run_copies([solved[i][0] for i in todo], [lv[solved[i][1]][None, :] for i in todo],
+                                 replications=self.replications, periods=self.periods, warmup=self.warmup)
+                for i, v in zip(todo, out, strict=True):
+                    cache[i] = (keys[i], v[0])
+            vals = np.full((n, len(METRICS)), np.nan)
+            for i, (_, comp) in enumerate(solved):
+                entry = cache[i]
+                assert entry is not None
+                vals[comp] = entry[1]
+            return vals[idx, cyc], vals
+
+        idx = np.array([s for sn, comp in solved for k, s in enumerate(comp.tolist())
+                        if sn.leaf[k] and k in sn.demand], dtype=np.int64)
+        before_lv = level.copy()
+        self.check_: dict[str, np.ndarray | int] = {}
+        if not solved:
+            return np.full((n, len(METRICS)), np.nan)
+        if self.retune and idx.size:
+            sd = np.array([problem.period_demand[int(s)].std() for s in idx])
+            step = np.maximum(np.ceil(0.25 * np.maximum(level[idx] - mean_over_nrt[idx], sd)), 1.0)
+            search = raise_to_target(realised, level, idx, target[idx], step)
+            before, vals = search.first, search.last
+            level[idx] = search.levels[idx]
+            for sn, comp in solved:
+                sn.levels = level[comp].copy()
+        else:
+            _, vals = realised(level)
+            before = vals
+        for s in idx.tolist():
+            b, a = before[s, cyc], vals[s, cyc]
+            text = (f"Monte Carlo cycle service {b:.4f} at the GSM level {before_lv[s]:g} "
+                    f"(target {target[s]:.4f})")
+            if level[s] != before_lv[s]:
+                text += f"; re-tuned to {level[s]:g}: {a:.4f}"
+            messages[s] = f"{messages[s]}; {text}" if messages[s] else text
+        self.check_ = {"cycle_service_before": before[:, cyc], "cycle_service_after": vals[:, cyc],
+                       "level_before": before_lv, "runs": runs}
+        return vals

@@ -12,6 +12,7 @@ from echelon_solvers.baseline import BlanketABCSolver
 from echelon_solvers.clark_scarf import ClarkScarfSolver
 from echelon_solvers.frontier import FrontierSolver
 from echelon_solvers.guaranteed_service import GuaranteedServiceSolver
+from echelon_solvers.multi_echelon import MultiEchelonSolver
 from echelon_solvers.network_frontier import NetworkFrontierSolver
 from echelon_solvers.single_echelon import SingleEchelonSolver
 from echelon_solvers.stochastic_service import StochasticServiceSolver
@@ -22,12 +23,14 @@ from platform_core.hookspecs import Register, hookimpl
 def register_solvers(register: Register) -> None:
     """Register every built-in solver under its configuration name.
 
-    ``single_echelon`` (Monte Carlo base-stock per stage), ``clark_scarf`` (exact serial
+    ``multi_echelon`` (the default: every network's levels set jointly from position
+    histograms), ``single_echelon`` (Monte Carlo base-stock per stage), ``clark_scarf`` (exact serial
     chains), ``stochastic_service`` (batched simulation search on any acyclic network),
     ``service_frontier`` (cost-optimal / budget / portfolio-fill allocation),
     ``network_frontier`` (curves measured on the whole network), ``blanket_abc`` (the
     98/95/90 % baseline) and ``guaranteed_service`` (GSM placement of safety stock).
     """
+    register("multi_echelon", MultiEchelonSolver)
     register("single_echelon", SingleEchelonSolver)
     register("clark_scarf", ClarkScarfSolver)
     register("stochastic_service", StochasticServiceSolver)

@@ -10,7 +10,7 @@ from platform_core.config import RunConfig, RunSettings, load_config
 def test_defaults_are_typed_and_frozen():
     cfg = load_config()
     assert isinstance(cfg, RunConfig) and cfg.run == RunSettings()
-    assert cfg.components.solver == "single_echelon" and cfg.component_params("solver") == {}
+    assert cfg.components.solver == "multi_echelon" and cfg.component_params("solver") == {}
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.run.seed = 1  # type: ignore[misc]
     assert cfg.section("tracking").uri == "sqlite:///mlflow.db"  # owned by echelon_mlflow
@@ -50,10 +50,10 @@ def test_component_parameters_are_checked_against_the_chosen_class(generated_dat
 
     cfg = load_config(overrides={"run": {"executor": "in_process"}, "tracking": {"uri": "none"},
                                  "solver": {"replicatons": 5}})
-    with pytest.raises(ValueError, match=r"\[solver\] unknown key\(s\) \['replicatons'\] for solver 'single_echelon'"):
+    with pytest.raises(ValueError, match=r"\[solver\] unknown key\(s\) \['replicatons'\] for solver 'multi_echelon'"):
         run(generated_dataset, tmp_path / "out", cfg)
     assert not (tmp_path / "out").exists()
     cfg = load_config(overrides={"run": {"executor": "in_process"}, "tracking": {"uri": "none"},
-                                 "solver": {"service_metric": "speed"}})
-    with pytest.raises(ValueError, match=r"invalid parameters for solver 'single_echelon'.*service_metric"):
+                                 "solver": {"objective": "speed"}})
+    with pytest.raises(ValueError, match=r"invalid parameters for solver 'multi_echelon'.*objective"):
         run(generated_dataset, tmp_path / "out", cfg)

@@ -25,7 +25,7 @@ def test_the_documented_configuration_loads_and_runs_as_is(tmp_path):
     config_path.write_text(blocks[0])
     config = load_config(config_path)
     # every section of the example is read: a misspelt key would have raised above
-    assert config.run.seed == 42 and config.components.solver == "single_echelon"
+    assert config.run.seed == 42 and config.components.solver == "multi_echelon"
     assert config.component_params("solver")["replications"] == 100
     # run as a user would: `echelon run` from a fresh directory, where the example's
     # relative MLflow store lands (a child process, so no MLflow store of another test

@@ -26,7 +26,7 @@ def _check_logged(uri, result):
     assert len(runs) == 1
     r = runs[0]
     assert r.info.status == "FINISHED"
-    assert r.data.params["component.solver"] == "single_echelon"
+    assert r.data.params["component.solver"] == "multi_echelon"
     assert r.data.params["component.solver.plugin"].startswith("solvers echelon ")
     assert r.data.params["run.seed"] == "42"
     assert r.data.metrics["sku_locations"] == result.metrics["sku_locations"]

@@ -100,7 +100,8 @@ def test_bulldozer_through_the_solver_gives_the_published_optimum() -> None:
     holding = [0.3 * value[k] / 365.0 for k in keys]  # [currency/unit/day]
     prob = _problem(keys, BULLDOZER_ARCS, lead, [demand] * len(keys), holding, target,
                     [k == final for k in keys])
-    solver = GuaranteedServiceSolver(**SIM)
+    # the published model: the normal demand bound z sigma sqrt(NRT)
+    solver = GuaranteedServiceSolver(**SIM, demand_bound="normal")
     table = solver.solve(prob)
     (sol,) = solver.solutions_
     assert sol.method == "tree" and sol.gap == 0.0
@@ -129,14 +130,15 @@ def test_bulldozer_through_the_solver_gives_the_published_optimum() -> None:
 @pytest.mark.parametrize("h_up, upstream_holds", [(0.2, True), (0.9, False)])
 def test_serial_two_stage_by_hand(h_up: float, upstream_holds: bool) -> None:
     """Supplier U (lead time 3) -> customer-facing D (lead time 1, review 1, so T_D = 2), Poisson(4)
-    per period, target 0.95. The GSM cost of S_U = s is h_U k sqrt(3 - s) + h_D k sqrt(2 + s): with
-    cheap upstream stock (h_U = 0.2) U holds stock (S_U = 0), with nearly equal costs (0.9) all stock
-    sits at D (S_U = 3)."""
+    per period, target 0.95, the normal bound. The GSM cost of S_U = s is h_U k sqrt(3 - s) +
+    h_D k sqrt(2 + s): with cheap upstream stock (h_U = 0.2) U holds stock (S_U = 0), with nearly
+    equal costs (0.9) all stock sits at D (S_U = 3). Not re-tuned: the levels are the quantiles."""
     mu, target, h_down = 4.0, 0.95, 1.0
     d = DiscreteDistribution.poisson(mu)
     prob = _problem(["u@P", "d@S"], [("u@P", "d@S")], [3, 1], [d, d], [h_up, h_down], [np.nan, target],
                     [False, True])
-    solver = GuaranteedServiceSolver(replications=20, periods=1000, warmup=50)
+    solver = GuaranteedServiceSolver(replications=20, periods=1000, warmup=50, demand_bound="normal",
+                                     retune=False)
     table = solver.solve(prob)
     (sol,) = solver.solutions_
     k = stats.norm.ppf(target) * math.sqrt(mu)
@@ -151,9 +153,13 @@ def test_serial_two_stage_by_hand(h_up: float, upstream_holds: bool) -> None:
     expect_d = stats.poisson.ppf(target, mu * nrt_d)
     assert table.column("base_stock_level").to_pylist() == [expect_u, expect_d]
     assert table.column("safety_stock").to_pylist() == pytest.approx([expect_u - mu * nrt_u, expect_d - mu * nrt_d])
-    assert table.column("message").to_pylist() == [
-        f"GSM: committed service time {best} periods, net replenishment time {nrt_u} periods",
-        f"GSM: committed service time 0 periods, net replenishment time {nrt_d} periods"]
+    msg = table.column("message").to_pylist()
+    assert msg[0] == f"GSM: committed service time {best} periods, net replenishment time {nrt_u} periods"
+    assert msg[1].startswith(f"GSM: committed service time 0 periods, net replenishment time {nrt_d} periods; "
+                             f"Monte Carlo cycle service 0.")
+    assert table.column("committed_service_time_periods").to_pylist() == [best, 0]
+    assert table.column("net_replenishment_time_periods").to_pylist() == [nrt_u, nrt_d]
+    assert sum(table.column("gsm_safety_stock_cost_per_period").to_pylist()) == pytest.approx(cost[best])
     csl = table.column("expected_cycle_service").to_pylist()[1]
     se = table.column("cycle_service_se").to_pylist()[1]
     if not upstream_holds:
@@ -200,7 +206,7 @@ def test_a_network_the_gsm_cannot_take_is_an_error_with_a_message() -> None:
     """A network with an unusable holding cost gets NaN levels and a message; the other network solves."""
     d = DiscreteDistribution.poisson(3.0)
     prob = _problem(["x@1", "y@1"], [], [1, 1], [d, d], [np.nan, 1.0], [0.9, 0.9], [True, True])
-    table = GuaranteedServiceSolver(**SIM).solve(prob)
+    table = GuaranteedServiceSolver(**SIM, retune=False).solve(prob)
     level = table.column("base_stock_level").to_pylist()
     assert math.isnan(level[0]) and level[1] == stats.poisson.ppf(0.9, 3.0 * 2)
     msg = table.column("message").to_pylist()

@@ -11,7 +11,7 @@ import pytest
 
 KIT = Path(kit.__file__).parent
 SOLVER_MODULES = ("baseline", "clark_scarf", "frontier", "network_frontier",
-                  "single_echelon", "stochastic_service")
+                  "single_echelon", "stochastic_service", "multi_echelon")
 
 
 def _imports(path: Path) -> set[str]:
@@ -61,6 +61,7 @@ def test_one_registry_every_builtin_solver() -> None:
     from echelon_solvers.baseline import BlanketABCSolver
     from echelon_solvers.clark_scarf import ClarkScarfSolver
     from echelon_solvers.frontier import FrontierSolver
+    from echelon_solvers.multi_echelon import MultiEchelonSolver
     from echelon_solvers.network_frontier import NetworkFrontierSolver
     from echelon_solvers.single_echelon import SingleEchelonSolver
     from echelon_solvers.stochastic_service import StochasticServiceSolver
@@ -72,6 +73,7 @@ def test_one_registry_every_builtin_solver() -> None:
         "single_echelon": SingleEchelonSolver, "clark_scarf": ClarkScarfSolver,
         "stochastic_service": StochasticServiceSolver, "service_frontier": FrontierSolver,
         "network_frontier": NetworkFrontierSolver, "blanket_abc": BlanketABCSolver,
+        "multi_echelon": MultiEchelonSolver,
     }
     for name, cls in expected.items():
         assert host.solver(name) is cls

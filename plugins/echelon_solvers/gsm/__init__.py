@@ -11,6 +11,7 @@ from .chain_io import (
     load_network,
     network_from_dict,
     network_from_tables,
+    write_chain_dataset,
     write_chain_tables,
 )
 from .cli import add_gsm_commands
@@ -18,7 +19,9 @@ from .heuristic import local_search, solve_heuristic
 from .mc_check import (
     CheckReport,
     StageTimeDistribution,
+    TargetSearch,
     check_solution,
+    raise_to_target,
     retune_safety_stock,
     stage_time_distributions,
 )
@@ -34,6 +37,7 @@ __all__ = [
     "GSMSolution",
     "METHODS",
     "StageTimeDistribution",
+    "TargetSearch",
     "add_gsm_commands",
     "check_solution",
     "choose_resolution",
@@ -43,6 +47,7 @@ __all__ = [
     "make_solution",
     "network_from_dict",
     "network_from_tables",
+    "raise_to_target",
     "repair_service_times",
     "retune_safety_stock",
     "solve_bnb",
@@ -53,5 +58,6 @@ __all__ = [
     "spanning_tree",
     "stage_time_distributions",
     "tree_dp",
+    "write_chain_dataset",
     "write_chain_tables",
 ]

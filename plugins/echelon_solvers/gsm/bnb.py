@@ -29,7 +29,7 @@ import numpy.typing as npt
 from numba import njit
 
 from .heuristic import local_search, solve_heuristic
-from .network import GSMNetwork
+from .network import GSMNetwork, require_square_root
 from .solution import GSMSolution, make_solution
 from .tree_dp import GridData, _dp_kernel, _peel_order, repair_service_times, spanning_tree
 
@@ -121,6 +121,7 @@ def solve_bnb(
     Returns:
         The best policy with a proven lower bound.
     """
+    require_square_root(network)
     t0 = time.perf_counter()
     n = network.n_stages
     inc = initial if initial is not None else solve_heuristic(
@@ -155,7 +156,7 @@ def solve_bnb(
         s_lo, s_hi, si_lo, si_hi = b
         total, s_u, si_u = _dp_kernel(order, parent, parent_down, child_ptr, child_order, g_lo.tf,
                                       g_lo.tcost, g_lo.step, coef, si_lo, si_hi, s_lo, s_hi, g_lo.g,
-                                      lin_s, lin_si)
+                                      lin_s, lin_si, g_lo.ctab, g_lo.use_tab)
         return float(total), s_u, si_u
 
     def offer(s_u: IntArray) -> None:

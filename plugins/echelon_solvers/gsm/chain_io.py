@@ -30,6 +30,7 @@ column                      unit              meaning
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from pathlib import Path
@@ -39,6 +40,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from scipy import special
 
 from .network import GSMNetwork
 
@@ -49,6 +51,9 @@ __all__ = [
     "write_chain_tables",
     "network_from_tables",
     "reference_holding_rate",
+    "write_chain_dataset",
+    "moment_history",
+    "CHAIN_RUN_CONFIG",
 ]
 
 _DEFAULT_CARRYING_RATE = 0.25
@@ -285,3 +290,169 @@ def network_from_tables(stages: pa.Table, edges: pa.Table, name: str = "tables")
         avg_demand=col("gsm_avg_demand"), std_demand=col("gsm_std_demand"), z=col("gsm_z"),
         classification=[loc if loc != "chain" else "" for loc in locs], name=name,
     )
+
+
+#: ``echelon run`` configuration for a dataset written by :func:`write_chain_dataset`
+#: (one period = one day, the empirical demand of the whole history, the GSM solver);
+#: ``demand_bound = "normal"`` reproduces the chain's ``z sigma sqrt(NRT)`` model.
+CHAIN_RUN_CONFIG = """[run]
+period_days = 1
+
+[components]
+forecaster = "bootstrap"
+solver = "guaranteed_service"
+
+[forecaster]
+window = {history_days}
+
+[solver]
+demand_bound = "normal"
+"""
+
+
+def moment_history(mean: float, sd: float, periods: int, seed: int = 0) -> np.ndarray:
+    """Whole non-negative demands whose sample mean and (population) sd are ``mean`` and ``sd``.
+
+    The normal quantiles ``mean + sd Phi^-1((i + 1/2) / periods)``, rounded and cut at 0,
+    then moved one unit at a time (a pair at a time once the sum is right) until the sum is
+    ``round(mean periods)`` and the sum of squares ``round(periods (sd^2 + mean^2))``
+    (one less when its parity cannot be reached), in a shuffled order (``seed``).  Both
+    moments are exact when ``mean periods`` and ``periods (sd^2 + mean^2)`` are whole and
+    of the same parity (e.g. mean 5, sd 3 over 730 days); otherwise within ``1 / periods``.
+
+    Args:
+        mean: mean demand [units/period] (>= 0).
+        sd: standard deviation [units/period] (>= 0).
+        periods: length of the history [periods] (>= 2).
+        seed: seed of the shuffle.
+
+    Raises:
+        ValueError: for a negative or non-finite moment or fewer than 2 periods.
+    """
+    if not (math.isfinite(mean) and mean >= 0 and math.isfinite(sd) and sd >= 0):
+        raise ValueError(f"moment_history: expected a finite mean >= 0 and sd >= 0, got {mean}, {sd}")
+    if periods < 2:
+        raise ValueError(f"moment_history: expected at least 2 periods, got {periods}")
+    u = (np.arange(periods) + 0.5) / periods
+    x = np.maximum(np.rint(mean + sd * special.ndtri(u)), 0).astype(np.int64)
+    total = int(round(mean * periods))
+    while (diff := total - int(x.sum())) != 0:  # the sum: +-1 at the values nearest the mean
+        movable = np.flatnonzero(x > 0) if diff < 0 else np.arange(periods)
+        near = movable[np.argsort(np.abs(x[movable] - mean), kind="stable")][:abs(diff)]
+        x[near] += 1 if diff > 0 else -1
+    squares = int(round(periods * (sd * sd + mean * mean)))
+    if (squares - total) % 2:  # sum(x^2) and sum(x) have the same parity
+        squares -= 1
+    for _ in range(100 * periods):
+        gap = squares - int(np.dot(x, x))
+        if gap == 0:
+            break
+        # a -> a + 1 with b -> b - 1 changes sum(x^2) by 2 (a - b) + 2, a -> a - 1 with b -> b + 1
+        # by 2 (b - a) + 2: the wanted a - b for the gap (else the widest pair, then again)
+        want = gap // 2 - 1 if gap > 0 else -gap // 2 + 1
+        order = np.argsort(x, kind="stable")
+        lo_pos = order[np.searchsorted(x[order], 1):]  # entries that can go down (>= 1)
+        if lo_pos.size == 0:
+            break
+        if gap > 0:  # raise a, lower b with a - b = want (as large as the data allow)
+            b = int(lo_pos[0])
+            cand = np.flatnonzero(x == x[b] + want)
+            a = int(cand[0]) if cand.size and int(cand[0]) != b else int(order[-1])
+            if a == b:
+                break
+            x[a] += 1
+            x[b] -= 1
+        else:  # lower a, raise b with a - b = want
+            b = int(order[0])
+            cand = np.flatnonzero(x == x[b] + want)
+            a = int(cand[0]) if cand.size and int(cand[0]) != b else int(order[-1])
+            if a == b or x[a] == 0:
+                break
+            x[a] -= 1
+            x[b] += 1
+    return np.random.default_rng(seed).permutation(x)
+
+
+def write_chain_dataset(json_path: str | Path, out_dir: str | Path, *, carrying_rate: float | None = None,
+                        history_days: int = 730, start: dt.date = dt.date(2024, 1, 1),
+                        seed: int = 0) -> dict[str, Path]:
+    """Write a chain JSON as an Echelon dataset (docs/data.md) that the GSM solver reads back.
+
+    One period is one day (run it with :data:`CHAIN_RUN_CONFIG`, written as
+    ``echelon.toml`` next to the tables):
+
+    * ``stages``: one stage per chain stage, as :func:`import_chain` (``sku`` = stage id,
+      ``unit_cost`` = cumulative value, the ``gsm_`` columns ride along), plus
+      ``review_period = 1`` and ``lead_time_days``: the stage time, minus one day at a stage
+      with external demand, whose review period the solver adds back (its stage time is
+      ``L + R`` in the engine's timing, docs/gsm.md);
+    * ``edges``: the arcs with their ``multiplicity`` as ``quantity_per``, no transit times;
+    * ``demand``: at every demand stage ``history_days`` daily rows from ``start`` whose
+      mean and standard deviation are the chain's ``avg_demand`` and ``std_demand``
+      (:func:`moment_history`); with ``forecaster = "bootstrap"`` and ``window =
+      history_days`` the learned per-day distribution is that history's empirical one,
+      so the GSM sees exactly the chain's mean and standard deviation.
+
+    Args:
+        json_path: the chain file.
+        out_dir: the dataset directory (created).
+        carrying_rate: annual holding rate [1/year]; default the file's reference rate or 0.25.
+        history_days: length of the demand history [days].
+        start: first day of the history.
+        seed: seed of the history's order.
+
+    Returns:
+        Paths by name: ``stages``, ``edges``, ``demand``, ``config``.
+
+    Raises:
+        ValueError: naming the stage and field for what the data contract cannot express:
+            a maximum service time other than 0 at a stage with external demand (or any
+            at an internal stage), an external inbound service time, a demand stage with a
+            stage time below one day.
+    """
+    network = load_network(json_path)
+    name = str(json_path)
+    rate = carrying_rate if carrying_rate is not None else reference_holding_rate(json_path)
+    stages, edges = _tables(network, float(_DEFAULT_CARRYING_RATE if rate is None else rate))
+    demand_stage = np.asarray(stages.column("gsm_is_demand_stage").to_pylist(), dtype=bool)
+    for i, sid in enumerate(network.ids):
+        maxs = float(network.max_service_time[i])
+        if demand_stage[i] and maxs != 0.0:
+            raise ValueError(f"{name}: stage {sid!r} field 'max_service_time': the pipeline serves external "
+                             f"demand from stock (0), got {maxs:g}")
+        if not demand_stage[i] and math.isfinite(maxs):
+            raise ValueError(f"{name}: stage {sid!r} field 'max_service_time': the data contract has no "
+                             f"maximum service time for an internal stage, got {maxs:g}")
+        if float(network.external_inbound[i]) != 0.0:
+            raise ValueError(f"{name}: stage {sid!r} field 'external_inbound_service_time': expected 0 (the "
+                             f"supplier's time is the stage's lead time), got {network.external_inbound[i]:g}")
+        if demand_stage[i] and network.stage_time[i] < 1.0:
+            raise ValueError(f"{name}: stage {sid!r} field 'stage_time': a demand stage needs at least one day "
+                             f"(its review period), got {network.stage_time[i]:g}")
+    lead = network.stage_time - demand_stage.astype(np.float64)
+    stages = stages.append_column("review_period", pa.array(np.ones(network.n_stages, dtype=np.int64)))
+    stages = stages.append_column("lead_time_days", pa.array(lead, pa.float64()))
+    days = [start + dt.timedelta(days=k) for k in range(history_days)]
+    skus: list[str] = []
+    locs: list[str] = []
+    qty: list[np.ndarray] = []
+    for i in np.flatnonzero(demand_stage).tolist():
+        skus += [network.ids[i]] * history_days
+        locs += [str(stages.column("location")[i])] * history_days
+        qty.append(moment_history(float(network.avg_demand[i]), float(network.std_demand[i]),
+                                  history_days, seed=seed + i).astype(np.float64))
+    demand = pa.table({
+        "sku": pa.array(skus, pa.string()),
+        "location": pa.array(locs, pa.string()),
+        "period": pa.array(days * int(demand_stage.sum()), pa.date32()),
+        "quantity": pa.array(np.concatenate(qty) if qty else np.zeros(0), pa.float64()),
+    })
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"stages": out / "stages.parquet", "edges": out / "edges.parquet",
+             "demand": out / "demand.parquet", "config": out / "echelon.toml"}
+    pq.write_table(stages, paths["stages"])
+    pq.write_table(edges, paths["edges"])
+    pq.write_table(demand, paths["demand"])
+    paths["config"].write_text(CHAIN_RUN_CONFIG.format(history_days=history_days))
+    return paths

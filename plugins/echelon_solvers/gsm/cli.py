@@ -10,7 +10,7 @@ import json
 import math
 import sys
 
-from .chain_io import load_network, write_chain_tables
+from .chain_io import load_network, write_chain_dataset, write_chain_tables
 from .mc_check import CheckReport, check_solution, retune_safety_stock, stage_time_distributions
 from .network import GSMNetwork
 from .solution import GSMSolution
@@ -92,11 +92,21 @@ def _mc_reports(args: argparse.Namespace, network: GSMNetwork, sol: GSMSolution
 
 def _import_handler(args: argparse.Namespace) -> int:
     try:
-        sp, ep = write_chain_tables(args.chain, args.out_dir, carrying_rate=args.carrying_rate)
+        if args.dataset:
+            if args.history_days < 2:
+                raise ValueError(f"--history-days must be at least 2, got {args.history_days}")
+            paths = write_chain_dataset(args.chain, args.out_dir, carrying_rate=args.carrying_rate,
+                                        history_days=args.history_days)
+        else:
+            sp, ep = write_chain_tables(args.chain, args.out_dir, carrying_rate=args.carrying_rate)
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"wrote {sp} and {ep}")
+    if args.dataset:
+        print(f"wrote the dataset {args.out_dir} ({', '.join(p.name for p in paths.values())}); run it with\n"
+              f"  echelon run {args.out_dir} --out OUT --config {paths['config']}")
+    else:
+        print(f"wrote {sp} and {ep}")
     return 0
 
 
@@ -149,4 +159,10 @@ def add_gsm_commands(subparsers: argparse._SubParsersAction) -> None:  # type: i
     imp.add_argument("--carrying-rate", type=float, default=None,
                      help="annual holding rate for the carrying_rate column [1/year] "
                           "(default: the file's reference rate, else 0.25)")
+    imp.add_argument("--dataset", action="store_true",
+                     help="write a whole dataset (stages, edges, a daily demand history with the chain's "
+                          "mean and standard deviation) plus echelon.toml, for echelon run with the "
+                          "guaranteed_service solver")
+    imp.add_argument("--history-days", type=int, default=730,
+                     help="with --dataset: days of demand history per demand stage (default 730)")
     imp.set_defaults(func=_import_handler)

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
-from .network import GSMNetwork
+from .network import GSMNetwork, require_square_root
 from .solution import GSMSolution, make_solution
 from .tree_dp import GridData, repair_service_times, spanning_tree, tree_dp
 
@@ -132,6 +132,7 @@ def local_search(network: GSMNetwork, holding_rate: float, service_times: FloatA
     Returns:
         Feasible service times [days] no costlier than the repaired start.
     """
+    require_square_root(network)
     start = repair_service_times(network, service_times)
     in_ptr, in_src, out_ptr, out_dst = _csr(network)
     s, _ = _local_search_real(start.copy(), network.topological_order.astype(np.int64), in_ptr,
@@ -178,6 +179,7 @@ def solve_heuristic(network: GSMNetwork, holding_rate: float, max_sweeps: int = 
     Returns:
         The best policy found; ``lower_bound`` is the spanning-tree relaxation bound.
     """
+    require_square_root(network)
     t0 = time.perf_counter()
     gd = GridData(network, holding_rate)
     s_tree, bound = tree_bounds(network, holding_rate, grid=gd)

@@ -44,11 +44,11 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import NormalDist
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -64,6 +64,8 @@ from .solution import GSMSolution
 __all__ = [
     "CheckReport",
     "StageTimeDistribution",
+    "TargetSearch",
+    "raise_to_target",
     "check_solution",
     "retune_safety_stock",
     "stage_time_distributions",
@@ -534,6 +536,106 @@ def check_solution(
                    settings)
 
 
+_T = TypeVar("_T")
+
+
+@dataclass
+class TargetSearch(Generic[_T]):
+    """Result of :func:`raise_to_target`.
+
+    Attributes:
+        levels: levels of all stages after the search [units].
+        missing: per searched stage, whether it still misses its target (search cap hit).
+        first: what ``realised`` returned at the starting levels (the check before re-tuning).
+        last: what ``realised`` returned at ``levels``.
+        runs: number of ``realised`` calls.
+    """
+
+    levels: FloatArray
+    missing: npt.NDArray[np.bool_]
+    first: _T
+    last: _T
+    runs: int
+
+
+def raise_to_target(
+    realised: Callable[[FloatArray], tuple[FloatArray, _T]],
+    base: FloatArray,
+    idx: npt.NDArray[np.int64],
+    targets: FloatArray,
+    step: FloatArray,
+    *,
+    lower: FloatArray | None = None,
+    max_doublings: int = 20,
+) -> TargetSearch[_T]:
+    """Smallest whole levels of the stages ``idx`` whose realised service meets their targets.
+
+    The search behind :func:`retune_safety_stock`, for any simulation: ``realised(levels)``
+    returns the realised service of the stages ``idx`` (and anything else, kept as
+    ``first`` / ``last``). It must use the same random numbers on every call (common random
+    numbers), so that service is monotone in a stage's level and the search is exact for
+    the sample. The level of every stage that misses is raised by ``step``, doubling the
+    step, until all meet their targets (at most ``max_doublings`` rounds); then each is
+    bisected to the smallest whole unit that meets it, all stages at once; stages that
+    interact through shared suppliers are re-confirmed (up to 10 unit raises).
+
+    Args:
+        realised: levels of all stages [units] -> (service at ``idx`` [-], extra).
+        base: starting levels of all stages [units] (whole units).
+        idx: the stages searched (indices into ``base``).
+        targets: service target per searched stage [-].
+        step: first raise per searched stage [units] (>= 1).
+        lower: with it, stages that already meet their target are lowered down to (not
+            below) ``lower`` [units], per searched stage; without it they keep ``base``.
+        max_doublings: cap on the raising rounds.
+    """
+    runs = 1
+    real0, first = realised(base)
+    ok0 = real0 >= targets - 1e-12
+    # per searched stage: lo fails (or is below the floor), hi meets
+    lo = base[idx].copy()
+    hi = base[idx].copy()
+    step = np.asarray(step, dtype=np.float64).copy()
+    if lower is not None:  # search [lower, base] for stages that already meet the target
+        lo = np.where(ok0, np.minimum(lower, base[idx]) - 1, lo)
+    missing = ~ok0
+    levels = base.copy()
+    for _ in range(max_doublings):
+        if not missing.any():
+            break
+        hi = np.where(missing, hi + step, hi)
+        step = np.where(missing, step * 2, step)
+        levels[idx] = hi
+        real, _ = realised(levels)
+        runs += 1
+        now_ok = real >= targets - 1e-12
+        lo = np.where(missing & ~now_ok, hi, lo)
+        missing = missing & ~now_ok
+    # bisection on whole units, all stages at once (invariant: lo misses, hi meets)
+    while True:
+        active = ~missing & (hi - lo > 1)
+        if not active.any():
+            break
+        mid = np.where(active, np.floor((lo + hi) / 2), hi)
+        levels[idx] = mid
+        real, _ = realised(levels)
+        runs += 1
+        good = real >= targets - 1e-12
+        hi = np.where(active & good, mid, hi)
+        lo = np.where(active & ~good, mid, lo)
+    levels[idx] = hi
+    real, last = realised(levels)
+    runs += 1
+    for _ in range(10):  # stages interact only through shared suppliers: re-confirm
+        short = ~missing & (real < targets - 1e-12)
+        if not short.any():
+            break
+        levels[idx] = np.where(short, levels[idx] + 1, levels[idx])
+        real, last = realised(levels)
+        runs += 1
+    return TargetSearch(levels, missing, first, last, runs)
+
+
 def retune_safety_stock(
     network: GSMNetwork,
     solution: GSMSolution,
@@ -599,46 +701,11 @@ def retune_safety_stock(
         out = sim.run([levels])[0]
         return out[metric][idx], out
 
-    real0, _ = realised(base)
-    ok0 = real0 >= targets - 1e-12
-    # per demand stage: lo fails (or is the floor), hi meets
-    lo = base[idx].copy()
-    hi = base[idx].copy()
     step = np.maximum(np.ceil(np.maximum(solution.safety_stock[idx], network.demand_bound[idx]
                                          * math.sqrt(period_days)) * 0.25), 1.0)
-    if allow_decrease:  # search [floor, base] for stages that already meet the target
-        lo = np.where(ok0, np.minimum(floor_lv[idx], base[idx]) - 1, lo)
-    missing = ~ok0
-    levels = base.copy()
-    for _ in range(max_doublings):
-        if not missing.any():
-            break
-        hi = np.where(missing, hi + step, hi)
-        step = np.where(missing, step * 2, step)
-        levels[idx] = hi
-        real, _ = realised(levels)
-        now_ok = real >= targets - 1e-12
-        lo = np.where(missing & ~now_ok, hi, lo)
-        missing = missing & ~now_ok
-    # bisection on whole units, all stages at once (invariant: lo misses, hi meets)
-    while True:
-        active = ~missing & (hi - lo > 1)
-        if not active.any():
-            break
-        mid = np.where(active, np.floor((lo + hi) / 2), hi)
-        levels[idx] = mid
-        real, _ = realised(levels)
-        good = real >= targets - 1e-12
-        hi = np.where(active & good, mid, hi)
-        lo = np.where(active & ~good, mid, lo)
-    levels[idx] = hi
-    real, last_out = realised(levels)
-    for _ in range(10):  # demand stages interact only through shared suppliers: re-confirm
-        short = ~missing & (real < targets - 1e-12)
-        if not short.any():
-            break
-        levels[idx] = np.where(short, levels[idx] + 1, levels[idx])
-        real, last_out = realised(levels)
+    search = raise_to_target(realised, base, idx, targets, step,
+                             lower=floor_lv[idx] if allow_decrease else None, max_doublings=max_doublings)
+    levels, missing, last_out = search.levels, search.missing, search.last
     report = _report(network, solution, sim.model, levels, last_out, targets, metric, settings)
     extra = levels[idx] - base[idx]
     ss = solution.safety_stock[idx]

@@ -29,7 +29,7 @@ import numpy.typing as npt
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_matrix
 
-from .network import GSMNetwork, choose_resolution
+from .network import GSMNetwork, choose_resolution, require_square_root
 from .solution import GSMSolution, make_solution
 from .tree_dp import repair_service_times
 
@@ -91,6 +91,7 @@ def solve_milp(
         against the exact cost. If HiGHS finds no solution within the time limit the trivial
         policy ``S = 0`` is returned with the bound found.
     """
+    require_square_root(network)
     t0 = time.perf_counter()
     n = network.n_stages
     exact = True

@@ -17,6 +17,11 @@ Conventions (Graves & Willems 2000):
   upstream units it consumes: ``v_j = c_j + sum_{i -> j} q_ij v_i`` [currency/unit].
 * Safety stock ``k_j sqrt(NRT_j)`` [units], base stock ``mu_j NRT_j + k_j sqrt(NRT_j)``
   [units], annual cost ``holding_rate * v_j * k_j * sqrt(NRT_j)`` [currency/year].
+* Optionally (``safety_stock_table``) the safety stock of each stage is given per whole
+  net replenishment time instead, ``SS_j(tau)`` for ``tau = 0, 1, ..., H`` [units] (e.g.
+  the quantile of a learned demand distribution over ``tau`` minus ``tau mu_j``); the cost
+  is then ``holding_rate * v_j * SS_j(NRT_j)``. Such a network needs whole-number times and
+  is solved by the tree DP only (branch and bound, MILP and heuristic rely on the square root).
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["GSMNetwork", "choose_resolution"]
+__all__ = ["GSMNetwork", "choose_resolution", "require_square_root"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -56,6 +61,10 @@ class GSMNetwork:
         unit_value: value of a unit held at each stage for the holding cost
             [currency/unit]; ``None`` (default) uses the cumulative value
             ``v_j = c_j + sum_{i -> j} q_ij v_i`` of the added costs.
+        safety_stock_table: optional ``(n, H + 1)`` array, the safety stock of stage ``j``
+            at a net replenishment time of ``tau`` whole days [units], for ``tau = 0..H``
+            with ``H`` at least the longest possible net replenishment time; replaces
+            ``k_j sqrt(NRT_j)``. ``None`` (default): the square-root bound.
     """
 
     ids: list[str]
@@ -72,6 +81,7 @@ class GSMNetwork:
     classification: list[str] = field(default_factory=list)
     name: str = "network"
     unit_value: FloatArray | None = None
+    safety_stock_table: FloatArray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.ids)
@@ -118,6 +128,47 @@ class GSMNetwork:
             raise ValueError(f"{self.name}: field 'edges' has a self-loop (cycle)")
         self._topo = self._topological_order()
         self._derive()
+        if self.safety_stock_table is not None:
+            self._check_table()
+
+    def _check_table(self) -> None:
+        tab = np.asarray(self.safety_stock_table, dtype=np.float64)
+        self.safety_stock_table = tab
+        n = self.n_stages
+        if tab.ndim != 2 or tab.shape[0] != n:
+            raise ValueError(f"{self.name}: field 'safety_stock_table' must have one row per stage")
+        if not np.isfinite(tab).all():
+            raise ValueError(f"{self.name}: field 'safety_stock_table' must be finite")
+        finite_max = self.max_service_time[np.isfinite(self.max_service_time)]
+        for fname, arr in (("stage_time", self.stage_time), ("external_inbound", self.external_inbound),
+                           ("max_service_time", finite_max)):
+            if np.any(np.abs(arr - np.rint(arr)) > 1e-9):
+                raise ValueError(f"{self.name}: field '{fname}' must hold whole numbers with a "
+                                 f"safety_stock_table (it is indexed by whole net replenishment times)")
+        longest = int(np.rint(np.max(self.max_inbound + self.stage_time))) if n else 0
+        if tab.shape[1] <= longest:
+            raise ValueError(f"{self.name}: field 'safety_stock_table' must cover net replenishment "
+                             f"times 0..{longest}, got 0..{tab.shape[1] - 1}")
+
+    @property
+    def has_table(self) -> bool:
+        """Whether safety stocks come from ``safety_stock_table`` instead of ``k sqrt(NRT)``."""
+        return self.safety_stock_table is not None
+
+    def safety_stocks(self, nrt: FloatArray) -> FloatArray:
+        """Safety stock of every stage at net replenishment times ``nrt`` [units].
+
+        ``k_j sqrt(NRT_j)``, or the table's value at the whole ``NRT_j`` when the network has one.
+
+        Args:
+            nrt: net replenishment time per stage (``>= 0``) [days].
+        """
+        nrt = np.maximum(np.asarray(nrt, dtype=np.float64), 0.0)
+        if self.safety_stock_table is None:
+            return np.asarray(self.demand_bound * np.sqrt(nrt), dtype=np.float64)
+        tab = self.safety_stock_table
+        col = np.minimum(np.rint(nrt).astype(np.int64), tab.shape[1] - 1)
+        return np.asarray(tab[np.arange(self.n_stages), col], dtype=np.float64)
 
     # ------------------------------------------------------------------ structure
     @property
@@ -250,7 +301,21 @@ class GSMNetwork:
         if not self.is_feasible(s):
             raise ValueError(f"{self.name}: service times are infeasible")
         nrt = np.maximum(self.net_replenishment_times(s), 0.0)
+        if self.safety_stock_table is not None:
+            self.cost_coefficients(holding_rate)  # validates the rate
+            return float(np.sum(holding_rate * self.value * self.safety_stocks(nrt)))
         return float(np.sum(self.cost_coefficients(holding_rate) * np.sqrt(nrt)))
+
+
+def require_square_root(network: GSMNetwork) -> None:
+    """Refuse a network with a ``safety_stock_table`` (for the methods built on ``sqrt(NRT)``).
+
+    Raises:
+        ValueError: naming the network when it has a table.
+    """
+    if network.has_table:
+        raise ValueError(f"{network.name}: a safety_stock_table is solved by the tree DP only "
+                         f"(method 'tree', or 'auto' on a network without undirected cycles)")
 
 
 def choose_resolution(network: GSMNetwork, max_steps: int = 4000) -> tuple[float, bool]:

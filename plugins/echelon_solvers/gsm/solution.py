@@ -26,8 +26,9 @@ class GSMSolution:
         service_times: committed outbound service time ``S_j`` per stage [days].
         inbound_service_times: inbound service time ``SI_j`` per stage [days].
         net_replenishment_times: ``SI_j + T_j - S_j`` per stage [days].
-        base_stock: ``mu_j NRT_j + k_j sqrt(NRT_j)`` per stage [units].
-        safety_stock: ``k_j sqrt(NRT_j)`` per stage [units].
+        base_stock: ``mu_j NRT_j + k_j sqrt(NRT_j)`` per stage [units] (with a
+            ``safety_stock_table``: ``mu_j NRT_j`` plus the table's safety stock).
+        safety_stock: ``k_j sqrt(NRT_j)`` (or the table's value) per stage [units].
         stage_cost: annual holding cost of each stage's safety stock [currency/year].
         lower_bound: proven lower bound on the optimal cost [currency/year].
         gap: ``(total_cost - lower_bound) / total_cost`` [fraction]; 0 means proven optimal.
@@ -105,9 +106,12 @@ def make_solution(
         raise ValueError(f"{network.name}: {method} produced infeasible service times")
     si = network.inbound_service_times(s)
     nrt = np.maximum(si + network.stage_time - s, 0.0)
-    ss = network.demand_bound * np.sqrt(nrt)
-    coef = network.cost_coefficients(holding_rate)
-    stage_cost = coef * np.sqrt(nrt)
+    ss = network.safety_stocks(nrt)
+    if network.has_table:
+        network.cost_coefficients(holding_rate)  # validates the rate
+        stage_cost = holding_rate * network.value * ss
+    else:
+        stage_cost = network.cost_coefficients(holding_rate) * np.sqrt(nrt)
     total = float(stage_cost.sum())
     lb = total if lower_bound is None else min(float(lower_bound), total)
     gap = 0.0 if total <= 0 else max(0.0, (total - lb) / total)

@@ -36,7 +36,10 @@ _INF = np.inf
 
 @njit(cache=True)
 def _dp_kernel(order, parent, parent_down, child_ptr, child_idx, tf, treal, delta, coef,
-               ext_u, simax_u, s_lo_u, smax_u, g, lin_s, lin_si):  # pragma: no cover - compiled
+               ext_u, simax_u, s_lo_u, smax_u, g, lin_s, lin_si, ctab, use_tab):  # pragma: no cover - compiled
+    # stage cost at net replenishment time nrt: coef * sqrt(nrt), or with use_tab the
+    # tabulated cost ctab[k, nrt] at the whole nrt (clamped to the table)
+    last = ctab.shape[1] - 1
     n = order.shape[0]
     val = np.full((n, g + 1), np.inf)
     arg = np.zeros((n, g + 1), np.int64)
@@ -73,7 +76,10 @@ def _dp_kernel(order, parent, parent_down, child_ptr, child_idx, tf, treal, delt
                     nrt = (si - s) * delta + tk
                     if nrt < 0.0:
                         nrt = 0.0
-                    v = ck * math.sqrt(nrt) + a_in[si] + lin_si[k] * si
+                    if use_tab:
+                        v = ctab[k, min(int(nrt + 0.5), last)] + a_in[si] + lin_si[k] * si
+                    else:
+                        v = ck * math.sqrt(nrt) + a_in[si] + lin_si[k] * si
                     if v < best:
                         best = v
                         best_si = si
@@ -98,7 +104,10 @@ def _dp_kernel(order, parent, parent_down, child_ptr, child_idx, tf, treal, delt
                     nrt = (si - s) * delta + tk
                     if nrt < 0.0:
                         nrt = 0.0
-                    v = ck * math.sqrt(nrt) + b_out[s] + lin_s[k] * s
+                    if use_tab:
+                        v = ctab[k, min(int(nrt + 0.5), last)] + b_out[s] + lin_s[k] * s
+                    else:
+                        v = ck * math.sqrt(nrt) + b_out[s] + lin_s[k] * s
                     if v < best:
                         best = v
                         best_s = s
@@ -259,11 +268,21 @@ class GridData:
         s_lo_u, smax_u: bounds on ``S_j`` [grid steps].
         g: largest grid index.
         coef: cost coefficient per stage [currency/year/sqrt(day)].
+        ctab: with a ``safety_stock_table``, the cost of stage ``j`` at a net replenishment
+            time of ``tau`` days, ``holding_rate v_j SS_j(tau)`` [currency/year]; else a
+            ``(n, 1)`` placeholder.
+        use_tab: whether ``ctab`` replaces ``coef sqrt(NRT)``.
     """
 
     def __init__(self, network: GSMNetwork, holding_rate: float, step: float | None = None,
                  lower: bool = False, max_steps: int | None = None):
         n = network.n_stages
+        self.use_tab = network.has_table
+        if self.use_tab:
+            # the table is indexed by whole days: a grid of 1 day is exact (times are whole)
+            if step is not None and step != 1.0:
+                raise ValueError(f"{network.name}: a safety_stock_table needs the grid step 1 day, got {step}")
+            step = 1.0
         if step is None:
             if max_steps is None:
                 max_steps = int(min(4000, 5.0e6 / max(n, 1), max(60, math.sqrt(2.0e9 / max(n, 1)))))
@@ -307,6 +326,10 @@ class GridData:
         self.exact = exact
         self.lower = lower
         self.coef = network.cost_coefficients(holding_rate)
+        if network.safety_stock_table is not None:
+            self.ctab = holding_rate * network.value[:, None] * network.safety_stock_table
+        else:
+            self.ctab = np.zeros((n, 1))
 
 
 def tree_dp(
@@ -346,7 +369,7 @@ def tree_dp(
     zeros = np.zeros(n)
     total, s_u, _ = _dp_kernel(order, parent, parent_down, child_ptr, child_order, gd.tf, gd.tcost,
                                gd.step, gd.coef, gd.ext_u, gd.simax_u, gd.s_lo_u, gd.smax_u, gd.g,
-                               zeros, zeros)
+                               zeros, zeros, gd.ctab, gd.use_tab)
     return TreeDPResult(float(total), s_u.astype(np.float64) * gd.step, gd.step, gd.exact)
 
 

@@ -1,0 +1,638 @@
+"""Joint multi-echelon base-stock levels: the default solver of ``echelon run``.
+
+Every stage of a SKU network (distribution tree, serial line, assembly, any acyclic
+network) holds an installation base-stock level, and all levels of a network are set
+together: how much a DC holds decides the delays its stores see, and the stores' levels
+are set for those delays.
+
+**Why one run gives every level.** Under installation base-stock with full backordering a
+stage orders exactly what is demanded of it, whatever its level ``S``; with common random
+numbers its demand, lead-time and allocation paths depend only on its *ancestors'*
+levels. The engine's position histograms (:mod:`platform_core.simulation.positions`)
+record, per measured period, ``X = S - NI`` and ``Y = X - d``, both independent of ``S``,
+from which the stage's fill rate, backlog and on hand at *every* level follow exactly on
+the simulated paths. So:
+
+1. **search, depth by depth** (short runs, ``search_replications x search_periods``, a
+   seed of their own): an internal stage (one with customers) is described by the fill
+   rate it gives its customers, one of ``internal_fills``; a *scenario* gives every depth
+   that holds internal stages one of those fill rates. Pass ``p`` simulates one copy of
+   each network per distinct choice for the internal depths above ``p`` (all networks of
+   the batch in one engine call) and reads, from the histograms of the depth-``p``
+   stages, the level of each internal stage for each candidate fill (the smallest level
+   meeting it) and the level of each leaf for its target (the smallest meeting it, or in
+   cost mode the least holding + stockout cost), with their investment (or cost);
+2. **choice**: on trees a dynamic programme over the tree picks, per internal stage, the
+   candidate fill that minimises the investment (cost) of its whole subtree given its
+   ancestors' choice (siblings' subtrees do not interact); on other networks the
+   scenario of least total investment (cost);
+3. **final run** (the configured ``replications x periods``, the network's own seed):
+   internal stages at their chosen levels; every leaf's level is read off its position
+   histogram on these paths (the smallest meeting its target exactly on the final
+   sample, as ``single_echelon`` does for one stage), and the reported fill, on hand and
+   backorders are the simulated ones with standard errors (batch means over
+   ``final_groups`` replication groups for leaves, replications for internal stages).
+
+Candidate fills of internal stages are the "service level the network finds cheapest";
+the chosen one is reported per internal stage in ``message``.
+
+**Correlated demand.** With ``correlation="auto"`` and a demand history in the problem
+(:attr:`StageProblem.demand_history`), the stages of a network draw their demand from an
+empirical copula of that history (:class:`platform_core.simulation.JointDemand`): the
+per-stage marginals stay the forecaster's distributions and whole historical periods
+are resampled across the stages, so stores that rise and fall together do so in the
+search and in the final check. What was assumed is in ``message``.
+
+Limits: base-stock policies with full backordering and FIFO allocation; fill-rate targets
+(``service_metric`` ``"fill_rate"``); internal stages with demand of their own meet their
+target on the fill of everything demanded of them (external demand and customers'
+orders together).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import pyarrow as pa
+
+from echelon_solvers.kit.lead_time_demand import lead_time_demand_moments
+from echelon_solvers.kit.search_network import SearchNetwork, search_networks
+from echelon_solvers.kit.tables import policy_table
+from platform_core.components import Solver, StageProblem
+from platform_core.simulation import Policy, PositionHistograms, simulate
+
+__all__ = ["MultiEchelonSolver"]
+
+#: mixed into a network's seed for the search runs (the final run uses the seed itself)
+_SEARCH_SALT = 0x5EA2C4_0000_0001
+#: histogram floats per engine call (x and y counts each) before the networks are split
+_MAX_BINS = 4_000_000
+
+
+@dataclass(eq=False)
+class _Net:
+    """One network of the batch during the search."""
+
+    comp: np.ndarray  # batch indices of its stages
+    sn: SearchNetwork
+    internal: np.ndarray  # bool per stage: has customers
+    depth: np.ndarray
+    int_depths: list[int]  # depths that hold internal stages, ascending
+    scenarios: list[tuple[int, ...]]  # one candidate index per internal depth
+    tree: bool
+    children: list[list[int]]
+    target: np.ndarray  # fill target per stage (NaN: none)
+    placeholder: np.ndarray  # level of stages not yet fitted (sets their histogram range)
+    cost_leaf: np.ndarray  # bool per stage: a leaf set at its least holding + stockout cost
+    joint: Any = None
+    joint_note: str = ""
+    # (stage, prefix, k) -> level / cost of an internal stage; (stage, prefix) -> leaf
+    int_level: dict[tuple[int, tuple[int, ...], int], float] = field(default_factory=dict)
+    int_cost: dict[tuple[int, tuple[int, ...], int], float] = field(default_factory=dict)
+    leaf_level: dict[tuple[int, tuple[int, ...]], float] = field(default_factory=dict)
+    leaf_cost: dict[tuple[int, tuple[int, ...]], float] = field(default_factory=dict)
+    choice: dict[int, int] = field(default_factory=dict)  # internal stage -> chosen candidate
+    levels: np.ndarray | None = None
+    note: list[str] = field(default_factory=list)
+
+    def n_prefix(self, d: int) -> int:
+        """Number of internal depths above depth ``d`` (the length of a depth-d prefix)."""
+        return sum(1 for x in self.int_depths if x < d)
+
+
+class MultiEchelonSolver(Solver):
+    """Installation base-stock levels of every network, set jointly (see module doc).
+
+    Args:
+        objective: ``"target"`` (least inventory investment such that every
+            customer-facing stage meets its fill target; null targets: cost-optimal
+            service) or ``"cost"`` (least holding + stockout cost).
+        replications: replications of the final Monte Carlo run.
+        periods: measured periods per replication of the final run.
+        warmup: warm-up periods per replication (final and search runs).
+        search_replications: replications of each search run.
+        search_periods: measured periods per replication of each search run.
+        internal_fills: candidate fill rates of internal stages [-].
+        max_scenarios: largest number of candidate combinations over a network's internal
+            depths; above it every internal depth takes the same candidate.
+        correlation: ``"auto"`` (empirical copula of the demand history when the
+            problem has one) or ``"none"`` (stages' demand independent).
+        crossing: allow order crossing with stochastic lead times.
+        final_groups: replication groups of the final run's histograms (batch means for
+            the leaves' standard errors); the largest divisor of ``replications`` not
+            above it is used.
+    """
+
+    network_aware: ClassVar[bool] = True
+    work_factor: ClassVar[float] = 1.6
+
+    def __init__(
+        self,
+        objective: str = "target",
+        replications: int = 100,
+        periods: int = 365,
+        warmup: int = 50,
+        search_replications: int = 2,
+        search_periods: int = 300,
+        internal_fills: tuple[float, ...] | list[float] = (0.2, 0.4, 0.6, 0.8, 0.95),
+        max_scenarios: int = 64,
+        correlation: str = "auto",
+        crossing: bool = True,
+        final_groups: int = 10,
+    ) -> None:
+        if objective not in ("target", "cost"):
+            raise ValueError(f"objective must be 'target' or 'cost', got {objective!r}")
+        if correlation not in ("auto", "none"):
+            raise ValueError(f"correlation must be 'auto' or 'none', got {correlation!r}")
+        fills = tuple(float(f) for f in internal_fills)
+        if not fills or any(not 0.0 <= f < 1.0 for f in fills):
+            raise ValueError(f"internal_fills must be fill rates in [0, 1), got {list(internal_fills)!r}")
+        if min(replications, periods, search_replications, search_periods, final_groups, max_scenarios) < 1 \
+                or warmup < 0:
+            raise ValueError("replications, periods, search sizes, final_groups and max_scenarios must be >= 1 "
+                             "and warmup >= 0")
+        self.objective = objective
+        self.replications = int(replications)
+        self.periods = int(periods)
+        self.warmup = int(warmup)
+        self.search_replications = int(search_replications)
+        self.search_periods = int(search_periods)
+        self.internal_fills = tuple(sorted(set(fills)))
+        self.max_scenarios = int(max_scenarios)
+        self.correlation = correlation
+        self.crossing = bool(crossing)
+        self.final_groups = max(g for g in range(1, min(int(final_groups), self.replications) + 1)
+                                if self.replications % g == 0)
+        self.engine_calls_ = 0
+
+    @classmethod
+    def warm_up(cls) -> None:
+        """Load the compiled engine kernels (a two-stage line with histograms, a few periods)."""
+        from platform_core.distributions import DiscreteDistribution
+        from platform_core.simulation import Network
+
+        net = Network(2, ((0, 1, 1.0),))
+        simulate(net, Policy.base_stock(np.array([2.0, 2.0])), {1: DiscreteDistribution.poisson(1.0)},
+                 replications=1, periods=4, warmup=1, position_histograms=True)
+
+    # ------------------------------------------------------------------ solve ----
+    def solve(self, problem: StageProblem) -> pa.Table:
+        """Jointly set installation base-stock levels of every network of the batch."""
+        n = len(problem.keys)
+        comps, _nps, sns = search_networks(problem, "target")
+        mean, sd = lead_time_demand_moments(problem, np.arange(n))
+        nets = [self._network(problem, comp, sn, mean[comp], sd[comp]) for comp, sn in zip(comps, sns, strict=True)]
+        self.engine_calls_ = 0
+        self._search(nets)
+        for net in nets:
+            self._choose(net)
+        metrics = self._final(nets)
+        return self._table(problem, nets, metrics)
+
+    def _network(self, problem: StageProblem, comp: np.ndarray, sn: SearchNetwork, mean: np.ndarray,
+                 sd: np.ndarray) -> _Net:
+        ns = comp.size
+        children: list[list[int]] = [[] for _ in range(ns)]
+        n_par = np.zeros(ns, dtype=np.int64)
+        for u, d, _q in sn.network.arcs:
+            children[u].append(d)
+            n_par[d] += 1
+        internal = np.array([bool(c) for c in children])
+        depth = sn.depth
+        int_depths = sorted({int(depth[j]) for j in np.flatnonzero(internal)})
+        k = len(self.internal_fills)
+        if k ** len(int_depths) <= self.max_scenarios:
+            scen = list(itertools.product(range(k), repeat=len(int_depths)))
+        else:
+            scen = [(c,) * len(int_depths) for c in range(k)]
+        raw = np.asarray(problem.service_target, dtype=np.float64)[comp]
+        by_cost = np.isnan(raw) | (self.objective == "cost")
+        # leaves with a target meet it; leaves without one (or in cost mode) take their least
+        # holding + stockout cost; internal stages with customers of their own meet their
+        # target (or the critical ratio) on everything demanded of them
+        tgt = np.where(internal & np.isnan(raw), problem.costs.cost_optimal_service[comp], raw)
+        has_demand = np.zeros(ns, dtype=bool)
+        has_demand[list(sn.demand)] = True
+        # a stage's histogram covers levels 0 .. 2 S + 32: start generously above its
+        # lead-time-demand quantiles (leaves may face upstream delays on top)
+        hi = np.ceil(mean + 4.0 * sd) + 1.0
+        placeholder = np.where(internal, hi, 2.0 * hi)
+        net = _Net(comp=comp, sn=sn, internal=internal, depth=depth, int_depths=int_depths, scenarios=scen,
+                   tree=bool(np.all(n_par <= 1)), children=children,
+                   target=np.where(has_demand | ~internal, tgt, np.nan), placeholder=placeholder,
+                   cost_leaf=~internal & by_cost)
+        if self.correlation == "auto":
+            net.joint, net.joint_note = _joint_demand(problem, comp, sn)
+        return net
+
+    # ----------------------------------------------------------------- search ----
+    def _search(self, nets: list[_Net]) -> None:
+        """Passes depth by depth: each reads the depth's stages off their histograms."""
+        max_depth = max((int(n.depth.max()) for n in nets), default=-1)
+        for p in range(max_depth + 1):
+            jobs: list[tuple[_Net, tuple[int, ...], np.ndarray]] = []
+            for net in nets:
+                if not np.any(net.depth == p) or (p > 0 and not net.int_depths):
+                    continue
+                if not net.int_depths:
+                    continue  # single-level network: the final run sets it
+                m = net.n_prefix(p)
+                for prefix in sorted({s[:m] for s in net.scenarios}):
+                    jobs.append((net, prefix, self._copy_levels(net, prefix, p)))
+            if not jobs:
+                continue
+            for chunk in _chunks(jobs, lambda jb: _bins(jb[2], 1)):
+                res = self._run([jb[0] for jb in chunk], [jb[2] for jb in chunk], search=True)
+                curves = _curves(res)
+                row = 0
+                for net, prefix, _lv in chunk:
+                    for j in np.flatnonzero(net.depth == p):
+                        c = curves[row + int(j)]
+                        self._record(net, int(j), prefix, c)
+                    row += net.sn.network.n_stages
+
+    def _copy_levels(self, net: _Net, prefix: tuple[int, ...], p: int) -> np.ndarray:
+        """Levels of one search copy: internal stages above depth ``p`` at their candidate."""
+        lv = net.placeholder.copy()
+        for j in np.flatnonzero(net.internal & (net.depth < p)):
+            d = int(net.depth[j])
+            i = net.int_depths.index(d)
+            lv[j] = net.int_level[(int(j), prefix[:i], prefix[i])]
+        return lv
+
+    def _stage_value(self, net: _Net, j: int, curve: Any, level: int) -> float:
+        """Investment (target mode) or holding + stockout cost (cost mode) at ``level``."""
+        if self.objective == "target":
+            return float(curve.on_hand[level]) * float(net.sn.unit_value[j])
+        return float(self._cost_curve(net, j, curve)[level])
+
+    @staticmethod
+    def _cost_curve(net: _Net, j: int, curve: Any) -> np.ndarray:
+        """Holding + stockout cost at every level of the curve [currency/period]."""
+        sn = net.sn
+        cost = curve.on_hand * float(sn.holding_cost[j])
+        if j in sn.demand:
+            short = (1.0 - np.nan_to_num(curve.fill_rate, nan=1.0)) * _demand_per_period(curve)
+            cost = cost + short * float(sn.stockout_cost[j])
+        return np.asarray(cost, dtype=np.float64)
+
+    def _record(self, net: _Net, j: int, prefix: tuple[int, ...], curve: Any) -> None:
+        if curve is None:
+            raise RuntimeError(f"{_name(net, j)}: no position histogram (not an installation base-stock stage)")
+        if net.internal[j]:
+            own = _min_level(curve, net.target[j]) if np.isfinite(net.target[j]) else 0
+            for k, f in enumerate(self.internal_fills):
+                lvl = _min_level(curve, f)
+                if lvl < 0 or own < 0:
+                    lvl = len(curve.level) - 1  # not reached within the histogram: its top
+                lvl = max(lvl, own)
+                net.int_level[(j, prefix, k)] = float(lvl)
+                net.int_cost[(j, prefix, k)] = self._stage_value(net, j, curve, lvl)
+        else:
+            lvl, val = self._leaf_level(net, j, curve)
+            net.leaf_level[(j, prefix)] = float(lvl)
+            net.leaf_cost[(j, prefix)] = val
+
+    def _leaf_level(self, net: _Net, j: int, curve: Any) -> tuple[int, float]:
+        """A leaf's level for its target (or least cost) and its value; inf when out of range."""
+        if j not in net.sn.demand:
+            return 0, 0.0
+        if net.cost_leaf[j]:
+            s = int(np.argmin(self._cost_curve(net, j, curve)))
+            return s, self._stage_value(net, j, curve, s)
+        lvl = _min_level(curve, net.target[j])
+        if lvl < 0:
+            return len(curve.level) - 1, math.inf
+        return lvl, self._stage_value(net, j, curve, lvl)
+
+    # ----------------------------------------------------------------- choice ----
+    def _choose(self, net: _Net) -> None:
+        """Each internal stage's candidate fill: tree DP or the best scenario."""
+        if not net.int_depths:
+            return
+        full = len(net.scenarios) == len(self.internal_fills) ** len(net.int_depths)
+        if net.tree and full:
+            roots = [j for j in range(net.sn.network.n_stages) if net.depth[j] == 0]
+            for r in roots:
+                self._dp(net, r, (), commit=True)
+            return
+        best, best_s = math.inf, net.scenarios[0]
+        for s in net.scenarios:
+            total = 0.0
+            for j in range(net.sn.network.n_stages):
+                d = int(net.depth[j])
+                m = net.n_prefix(d)
+                if net.internal[j]:
+                    total += net.int_cost[(j, s[:m], s[m])]
+                else:
+                    total += net.leaf_cost.get((j, s[:m]), 0.0)
+            if total < best:
+                best, best_s = total, s
+        for jj in np.flatnonzero(net.internal):
+            net.choice[int(jj)] = best_s[net.int_depths.index(int(net.depth[jj]))]
+
+    def _dp(self, net: _Net, j: int, prefix: tuple[int, ...], commit: bool) -> float:
+        """Least value of the subtree of ``j`` given its ancestors' candidates ``prefix``."""
+        if not net.internal[j]:
+            return net.leaf_cost.get((j, prefix), 0.0)
+        vals = []
+        for k in range(len(self.internal_fills)):
+            v = net.int_cost[(j, prefix, k)]
+            for c in net.children[j]:
+                v += self._dp(net, c, prefix + (k,), commit=False)
+            vals.append(v)
+        k_best = int(np.argmin(vals))
+        if commit:
+            net.choice[j] = k_best
+            for c in net.children[j]:
+                self._dp(net, c, prefix + (k_best,), commit=True)
+        return float(vals[k_best])
+
+    def _final_internal_levels(self, net: _Net) -> np.ndarray:
+        """Levels with every internal stage at its chosen candidate (given its ancestors')."""
+        lv = net.placeholder.copy()
+        prefix_of: dict[int, tuple[int, ...]] = {}
+        for j in net.sn.network.topological_order:
+            if not net.internal[j]:
+                continue
+            d = int(net.depth[j])
+            i = net.int_depths.index(d)
+            if net.tree:
+                # the prefix is the ancestors' choices, one per internal depth above
+                par = [u for u, dn, _ in net.sn.network.arcs if dn == j]
+                prefix = prefix_of[par[0]] if par else ()
+            else:
+                prefix = tuple(net.choice[int(next(x for x in np.flatnonzero(net.internal & (net.depth == dd))))]
+                               for dd in net.int_depths[:i])
+            assert len(prefix) == i
+            k = net.choice[int(j)]
+            lv[j] = net.int_level[(int(j), prefix, k)]
+            prefix_of[int(j)] = prefix + (k,)
+            # leaves start near their search level (histogram range covers it twice over)
+            for c in net.children[j]:
+                if not net.internal[c]:
+                    s = net.leaf_level.get((c, prefix + (k,)))
+                    if s is not None:
+                        lv[c] = max(lv[c], s + 1.0)
+        return lv
+
+    # ------------------------------------------------------------------ final ----
+    def _final(self, nets: list[_Net]) -> dict[str, np.ndarray]:
+        """The final run; leaves' levels read off their histograms on its paths."""
+        total = sum(net.comp.size for net in nets)
+        out = {k: np.full(total, np.nan) for k in ("level", "fill", "fill_se", "cyc", "cyc_se", "on_hand",
+                                                     "backorders", "short")}
+        todo = [(net, self._final_internal_levels(net)) for net in nets]
+        for attempt in range(4):
+            retry: list[tuple[_Net, np.ndarray]] = []
+            for chunk in _chunks(todo, lambda jb: _bins(jb[1], self.final_groups)):
+                res = self._run([jb[0] for jb in chunk], [jb[1] for jb in chunk], search=False)
+                curves = _curves(res)
+                for i, (net, lv) in enumerate(chunk):
+                    sl = slice(int(res.network_ptr[i]), int(res.network_ptr[i + 1]))
+                    again = self._read_final(net, lv, res, sl, curves[sl], out, last=attempt == 3)
+                    if again is not None:
+                        retry.append((net, again))
+            if not retry:
+                break
+            todo = retry
+        return out
+
+    def _read_final(self, net: _Net, lv: np.ndarray, res: Any, sl: slice, curves: list[Any],
+                    out: dict[str, np.ndarray], last: bool) -> np.ndarray | None:
+        """Write a network's final numbers to ``out``; or the levels to run it again with.
+
+        Run again: a leaf whose target lies above its histogram's range (its start level
+        doubled), or an internal stage with customers of its own whose measured fill of
+        their demand misses its target (the search measured its fill of everything
+        demanded of it; its level is raised to the final run's read-off for a target
+        higher by the shortfall).
+        """
+        ns = net.comp.size
+        levels = lv.copy()
+        ok = True
+        again = lv.copy()
+        fill = np.full(ns, np.nan)
+        fill_se = np.full(ns, np.nan)
+        oh = np.full(ns, np.nan)
+        bo = np.full(ns, np.nan)
+        short = np.zeros(ns)
+        cyc = np.nan_to_num(res.mean["cycle_service_level"][sl], nan=1.0)
+        cyc_se = res.se["cycle_service_level"][sl].copy()
+        for j in range(ns):
+            c = curves[j]
+            if net.internal[j]:
+                fill[j] = res.mean["fill_rate"][sl][j]
+                fill_se[j] = res.se["fill_rate"][sl][j]
+                oh[j] = res.mean["on_hand"][sl][j]
+                bo[j] = res.mean["backorders"][sl][j]
+                if j in net.sn.demand and c is not None:
+                    s = int(levels[j])
+                    short[j] = (1.0 - float(np.nan_to_num(c.fill_rate[s], nan=1.0))) * _demand_per_period(c)
+                    gap = float(net.target[j]) - float(fill[j])
+                    if np.isfinite(gap) and gap > 1e-12 and not last:
+                        ok = False
+                        want = _min_level(c, min(float(net.target[j]) + gap, 1.0 - 1e-9))
+                        again[j] = max(float(levels[j]) + 1.0, float(want if want >= 0 else 2 * levels[j] + 1))
+                        net.note.append(f"level raised for its own customers' fill target {net.target[j]:.3f}")
+                continue
+            s, val = self._leaf_level(net, j, c)
+            if not math.isfinite(val):
+                if last:  # no policy: the pipeline reports the row as an error with the note
+                    levels[j] = np.nan
+                    net.note.append(f"{_name(net, j)}: target not reached within 4 histogram ranges")
+                else:
+                    ok = False
+                    again[j] = 2.0 * lv[j] + 32.0
+                continue
+            levels[j] = s
+            fill[j] = float(c.fill_rate[s]) if j in net.sn.demand else np.nan
+            fill_se[j] = float(c.fill_rate_se[s]) if j in net.sn.demand else np.nan
+            oh[j] = float(c.on_hand[s])
+            bo[j] = float(c.backlog[s])
+            short[j] = (1.0 - float(np.nan_to_num(c.fill_rate[s], nan=1.0))) * _demand_per_period(c)
+            cx, cx_se = _no_backlog_share(res.positions, int(sl.start) + j, s)
+            cyc[j], cyc_se[j] = cx, cx_se
+        if not ok:
+            return again
+        net.levels = levels
+        idx = net.comp
+        out["level"][idx] = levels
+        out["fill"][idx] = fill
+        out["fill_se"][idx] = fill_se
+        out["cyc"][idx] = cyc
+        out["cyc_se"][idx] = cyc_se
+        out["on_hand"][idx] = oh
+        out["backorders"][idx] = bo
+        out["short"][idx] = short
+        return None
+
+    def _run(self, nets: list[_Net], levels: list[np.ndarray], search: bool) -> Any:
+        self.engine_calls_ += 1
+        sns = [n.sn for n in nets]
+        seeds = np.array([int(sn.seed) ^ _SEARCH_SALT if search else int(sn.seed) for sn in sns], dtype=np.uint64)
+        kw: dict[str, Any] = {}
+        joints = [n.joint for n in nets]
+        if any(j is not None for j in joints):
+            kw["joint_demand"] = joints
+        return simulate(
+            [sn.network for sn in sns],
+            [Policy.base_stock(np.maximum(np.rint(lv), 0.0), review_period=sn.review_period)
+             for sn, lv in zip(sns, levels, strict=True)],
+            [sn.demand for sn in sns],
+            lead_times=[sn.lead_time for sn in sns],
+            seeds=seeds,
+            replications=self.search_replications if search else self.replications,
+            periods=self.search_periods if search else self.periods,
+            warmup=self.warmup,
+            crossing=self.crossing,
+            backorders=True,
+            position_histograms=True,
+            histogram_groups=1 if search else self.final_groups,
+            **kw,
+        )
+
+    # ------------------------------------------------------------------ table ----
+    def _table(self, problem: StageProblem, nets: list[_Net], m: dict[str, np.ndarray]) -> pa.Table:
+        n = len(problem.keys)
+        target = np.asarray(problem.service_target, dtype=np.float64)
+        by_cost = np.isnan(target) | (self.objective == "cost")
+        msg: list[str | None] = [None] * n
+        fills = "/".join(f"{f:.2f}" for f in self.internal_fills)
+        for net in nets:
+            notes = list(net.note) + ([net.joint_note] if net.joint_note else [])
+            for j, g in enumerate(net.comp):
+                parts = []
+                if net.internal[j] and int(j) in net.choice:
+                    f = self.internal_fills[net.choice[int(j)]]
+                    parts.append(f"internal stage: fill {f:.2f} to its customers chosen as the network's "
+                                 f"cheapest of {fills}")
+                    if np.isfinite(net.target[j]):
+                        parts.append(f"at least its own customers' fill target {net.target[j]:.3f}")
+                elif net.int_depths:
+                    parts.append("level set for the delays of its upstream stages' chosen service")
+                parts += notes
+                msg[int(g)] = "; ".join(parts) if parts else None
+        so = np.nan_to_num(m["short"]) * problem.costs.stockout_cost
+        metric = ["cost" if c else "fill_rate" for c in by_cost]
+        shown = np.where(by_cost, problem.costs.cost_optimal_service, target)
+        source = ["cost_optimal" if c else "input" for c in by_cost]
+        for net in nets:  # internal stages without customers of their own: the network's choice
+            for j, g in enumerate(net.comp):
+                if net.internal[j] and int(j) in net.choice and not np.isfinite(net.target[j]):
+                    metric[int(g)] = "fill_rate"
+                    shown[int(g)] = self.internal_fills[net.choice[int(j)]]
+                    source[int(g)] = "network"
+        table = policy_table(
+            policy_type=["base_stock"] * n,
+            service_metric=metric,
+            service_target=shown,
+            target_source=source,
+            level=m["level"],
+            mean_demand=np.array([d.mean() for d in problem.period_demand]),
+            mean_lead_time=np.array([lt.mean() for lt in problem.lead_time]),
+            review_period=np.asarray(problem.review_period, dtype=np.float64),
+            fill_rate=m["fill"], fill_rate_se=m["fill_se"],
+            cycle_service=m["cyc"], cycle_service_se=m["cyc_se"],
+            on_hand=m["on_hand"], backorders=m["backorders"],
+            unit_cost=np.asarray(problem.unit_cost, dtype=np.float64),
+            holding_cost=problem.costs.holding_cost, stockout_per_period=so,
+        )
+        return table.append_column("message", pa.array(msg, pa.string()))
+
+
+# ---------------------------------------------------------------- helpers ----
+def _min_level(curve: Any, target: float) -> int:
+    """Smallest level whose fill rate meets ``target`` (-1: none within the curve)."""
+    hit = np.flatnonzero(np.nan_to_num(curve.fill_rate, nan=1.0) >= target - 1e-12)
+    return int(hit[0]) if hit.size else -1
+
+
+def _demand_per_period(curve: Any) -> float:
+    """Units demanded of the stage per period on the curve's paths (:class:`_Curve`)."""
+    return float(curve.demand)
+
+
+@dataclass(frozen=True)
+class _Curve:
+    """A stage's :class:`PositionCurves` with its demand per period [units/period]."""
+
+    level: np.ndarray
+    fill_rate: np.ndarray
+    fill_rate_se: np.ndarray
+    backlog: np.ndarray
+    on_hand: np.ndarray
+    demand: float
+
+
+def _curves(res: Any) -> list[_Curve | None]:
+    """Every row's curves and demand per period from a result's position histograms."""
+    pos: PositionHistograms = res.positions
+    dem = pos.demand_sum.sum(axis=0) / (pos.groups * float(pos.periods_per_group))
+    return [None if c is None else _Curve(c.level, c.fill_rate, c.fill_rate_se, c.backlog, c.on_hand, float(d))
+            for c, d in zip(pos.all_curves(), dem, strict=True)]
+
+
+def _name(net: _Net, j: int) -> str:
+    names = net.sn.network.stage_names
+    return str(names[j]) if names else f"stage {j}"
+
+
+def _bins(levels: np.ndarray, groups: int) -> int:
+    return int(groups * np.sum(2 * np.maximum(np.rint(levels), 0) + 33))
+
+
+def _chunks(items: list[Any], size: Any) -> list[list[Any]]:
+    """Consecutive runs of ``items`` whose summed ``size`` stays under the histogram budget."""
+    out: list[list[Any]] = []
+    cur: list[Any] = []
+    acc = 0
+    for it in items:
+        s = size(it)
+        if cur and acc + s > _MAX_BINS:
+            out.append(cur)
+            cur, acc = [], 0
+        cur.append(it)
+        acc += s
+    if cur:
+        out.append(cur)
+    return out
+
+
+def _no_backlog_share(pos: PositionHistograms | None, row: int, level: int) -> tuple[float, float]:
+    """Share of measured periods ending without backlog at ``level`` (mean, SE over groups)."""
+    if pos is None:
+        return math.nan, math.nan
+    a, b = int(pos.ptr[row]), int(pos.ptr[row + 1])
+    x = pos.x_counts[:, a:b]
+    n = float(pos.periods_per_group)
+    share = x[:, : level + 1].sum(axis=1) / n
+    g = share.size
+    se = float(share.std(ddof=1) / math.sqrt(g)) if g > 1 else math.nan
+    return float(share.mean()), se
+
+
+def _joint_demand(problem: StageProblem, comp: np.ndarray, sn: SearchNetwork) -> tuple[Any, str]:
+    """The network's empirical copula from the demand history (None: independent), and a note."""
+    hist = problem.demand_history
+    if hist is None or len(sn.demand) < 2:
+        return None, ""
+    try:
+        from platform_core.simulation import JointDemand  # type: ignore[attr-defined]
+    except ImportError:  # engine without correlated demand
+        return None, "demand correlation: not modelled (engine has no joint demand)"
+    rows = np.asarray(hist, dtype=np.float64)[comp]
+    own = np.full_like(rows, np.nan)
+    for j in sn.demand:
+        own[j] = rows[j]
+    try:
+        joint = JointDemand.from_history(own.T, seed=int(sn.seed))
+    except ValueError as err:
+        return None, f"demand correlation: independent ({err})"
+    if joint is None:
+        return None, "demand correlation: independent (too little common history)"
+    return joint, f"demand correlation: {joint.describe()}"
