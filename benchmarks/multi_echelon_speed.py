@@ -76,6 +76,7 @@ def run_solver(data: Path, work: Path, solver: str, workers: int) -> dict[str, A
         "sku_locations_ok": int(summary["sku_locations_ok"]),
         "sku_locations_error": int(summary["sku_locations_error"]),
         "fill_rate_demand_weighted": summary["fill_rate_demand_weighted"],
+        "customer_fill_rate_demand_weighted": summary.get("customer_fill_rate_demand_weighted", float("nan")),
         "inventory_investment_currency": summary["inventory_investment_currency"],
         "command": " ".join(["echelon", "run", "DATA", "--out", "OUT", "--config", f"{solver}.toml", *cmd[7:9],
                              "--tracking-uri", "sqlite:///mlflow.db", *cmd[11:]]),
