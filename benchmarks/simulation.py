@@ -5,12 +5,15 @@ Usage:
 
 Measures ``platform_core.simulation.simulate`` (end to end, including packing) on
 
-* a 3-stage serial system (Snyder & Shen Example 6.1, echelon base-stock), and
-* one warehouse feeding 20 retailers (installation base-stock, FIFO allocation),
+* a 3-stage serial system (Snyder & Shen Example 6.1, echelon base-stock),
+* one warehouse feeding 20 retailers (installation base-stock, FIFO allocation), and
+* a plant reviewing every 4 periods feeding 3 DCs reviewing every 2 periods, each
+  feeding 4 stores (review period 1; installation base-stock, FIFO allocation),
 
-with 1 Numba thread and with all threads (both cases run on the fast tree kernel), the
+with 1 Numba thread and with all threads (every case runs on the fast tree kernel), the
 general kernel on the same cases with 1 thread (``simulate(..., kernel="general")``, same
-numbers) and with position histograms on (``position_histograms=True``), then stockpyl 1.0.2's ``sim.simulation`` on the same serial system, and the
+numbers), both kernels with position histograms on (``position_histograms=True``, same
+histograms) and their ratio, then stockpyl 1.0.2's ``sim.simulation`` on the same serial system, and the
 time to the first result in a fresh process (the compiled kernels come from Numba's
 on-disk cache). Prints a table and writes benchmarks/results/simulation.json. Figures
 are medians over repeats; CPU time is process time (all threads).
@@ -60,6 +63,9 @@ def _cases() -> dict[str, tuple[Network, Policy, Any]]:
     return {
         "serial3": (Network.serial(3), Policy.echelon_base_stock([23, 12, 6]), [2, 1, 0]),
         "dist1x20": (Network.distribution(20), Policy.base_stock([230] + [14] * 20), 1),
+        "R4x3x12": (Network.distribution([3, 4]),
+                    Policy.base_stock([400] + [90] * 3 + [14] * 12, review_period=[4] + [2] * 3 + [1] * 12),
+                    [2] + [2] * 3 + [1] * 12),
     }
 
 
@@ -68,8 +74,7 @@ def _time_case(net: Network, pol: Policy, lead: Any, n_net: int, reps: int, peri
                positions: bool = False) -> tuple[float, float, float]:
     """Median wall, median CPU (all threads of the process) and minimum CPU seconds of one
     simulate() call (the minimum is the run least disturbed by other jobs on the machine);
-    ``positions``: with position histograms (general kernel, counts at installation
-    base-stock stages)."""
+    ``positions``: with position histograms (counts at installation base-stock stages)."""
     numba.set_num_threads(threads)
     demand = DiscreteDistribution.normal(5, 1)
     kw: dict[str, Any] = dict(seeds=1, replications=reps, periods=periods, warmup=periods // 50, kernel=kernel)
@@ -159,9 +164,12 @@ def main() -> int:
         wn, cn, _ = _time_case(net, pol, lead, n_net, reps, periods, max_threads, repeats)
         _, cg, _ = _time_case(net, pol, lead, n_net, reps, periods, 1, repeats, kernel="general")
         _, ch, _ = _time_case(net, pol, lead, n_net, reps, periods, 1, repeats, kernel="general", positions=True)
+        _, cf, _ = _time_case(net, pol, lead, n_net, reps, periods, 1, repeats, positions=True)
         f = 1e9 / stage_periods
         payload[f"{name}_general_kernel_ns_per_stage_period_1_thread_cpu"] = cg * f
         payload[f"{name}_position_histograms_ns_per_stage_period_1_thread_cpu"] = ch * f
+        payload[f"{name}_fast_position_histograms_ns_per_stage_period_1_thread_cpu"] = cf * f
+        payload[f"{name}_position_histograms_general_over_fast_1_thread_cpu"] = ch / cf
         payload[f"{name}_ns_per_stage_period_1_thread_cpu"] = c1 * f
         payload[f"{name}_ns_per_stage_period_1_thread_cpu_min"] = m1 * f
         payload[f"{name}_ns_per_stage_period_1_thread_cpu_per_process"] = [p[1] * f for p in per_process]
@@ -169,7 +177,7 @@ def main() -> int:
         payload[f"{name}_ns_per_stage_period_{max_threads}_threads_wall"] = wn * f
         payload[f"{name}_ns_per_stage_period_{max_threads}_threads_cpu"] = cn * f
         payload[f"{name}_stage_periods_per_call"] = stage_periods
-        rows.append((name, c1 * f, m1 * f, w1 * f, wn * f, cn * f, cg * f, ch * f))
+        rows.append((name, c1 * f, m1 * f, w1 * f, wn * f, cn * f, cg * f, cf * f, ch * f))
     numba.set_num_threads(max_threads)
 
     sp = _stockpyl_serial(sp_periods, 3 if args.quick else 3)
@@ -185,11 +193,13 @@ def main() -> int:
     print("ns per stage-period (median; min = fastest repeat); cpu = process CPU time (all threads), "
           "wall = elapsed")
     print(f"{'case':<12}{'1 thr cpu':>12}{'(min)':>8}{'1 thr wall':>12}{f'{max_threads} thr wall':>12}"
-          f"{f'{max_threads} thr cpu':>12}{'general cpu':>12}{'+hist cpu':>12}")
-    for name, a, m, b, c, d, e, h in rows:
-        print(f"{name:<12}{a:>12.1f}{m:>8.1f}{b:>12.1f}{c:>12.1f}{d:>12.1f}{e:>12.1f}{h:>12.1f}")
-    print("+hist: general kernel with position_histograms=True, 1 thread (counts only at installation "
-          "base-stock stages: dist1x20; serial3 is echelon base-stock, so it has none)")
+          f"{f'{max_threads} thr cpu':>12}{'general cpu':>12}{'fast+hist':>12}{'gen+hist':>12}{'ratio':>8}")
+    for name, a, m, b, c, d, e, fh, h in rows:
+        print(f"{name:<12}{a:>12.1f}{m:>8.1f}{b:>12.1f}{c:>12.1f}{d:>12.1f}{e:>12.1f}{fh:>12.1f}{h:>12.1f}"
+              f"{h / fh:>8.2f}")
+    print("fast+hist / gen+hist: the fast / general kernel with position_histograms=True, 1 thread cpu; ratio = "
+          "gen+hist / fast+hist (counts only at installation base-stock stages: serial3 is echelon "
+          "base-stock, so it has none)")
     print(f"1 thread cpu: median over {processes} fresh processes of their medians; per process: "
           + "; ".join(f"{name} " + ", ".join(f"{v:.1f}" for v in payload[f"{name}_ns_per_stage_period_1_thread_cpu_per_process"])
                       for name, *_ in rows))

@@ -3,13 +3,14 @@
 :func:`simulate_tree` covers networks in which every stage has exactly one inbound arc
 (serial lines and distribution trees, each stage supplied by one stage or by the external
 supplier) with ``quantity_per = 1``, no processing time, installation or echelon
-base-stock policies with review period 1 and no MOQ, order multiple or capacity.  Lead
-times may be deterministic or stochastic (with or without crossing); backorders or lost
-sales; FIFO or proportional allocation.
+base-stock policies with any review period ``R`` (a stage reviews in periods ``t`` with
+``t % R == 0``) and no MOQ, order multiple or capacity.  Lead times may be deterministic
+or stochastic (with or without crossing); backorders or lost sales; FIFO or proportional
+allocation.
 
 It is the general kernel (:func:`._kernels._simulate_network`) with everything that
 structure makes constant folded away: no kitting, no processing calendar, no policy
-switch, no review test, one flat state row per stage (a stage and its inbound arc share
+switch, the review test only at stages with ``R > 1``, one flat state row per stage (a stage and its inbound arc share
 the row, since arcs are sorted by downstream stage), integer-threshold sampling from the
 raw 64-bit draws (:func:`._rng.sample_threshold`), and metrics accumulated in every
 period and cleared at the end of the warm-up instead of a per-period ``measure`` test.
@@ -29,6 +30,10 @@ Further:
 * with a fixed lead time ``L`` (``L - 1 <= warmup``) every measured period ends exactly
   one replenishment cycle (``L = 0``: all but the last), so cycles are counted without
   the cycle calendar; order, ready and no-stock-out periods are integer counters;
+* position histograms (``counting=(1,)``, a separately compiled loop): per measured
+  period the same ``X`` and ``max(X - d, 0)`` counts, caps, tails and demand sums as the
+  general kernel's ``_count_position``, from the same operands (the stage's demand ``d``
+  summed in the same order: customers' new orders, then external demand);
 * **exact mode** (``exact=True``: integer levels and initial stock, sums below 2**52, so
   every quantity is an integer and every floating-point operation exact, in any order):
   per-period sums that follow from others are derived instead (units in transit to a
@@ -70,6 +75,7 @@ from ._kernels import (
     _S_KEY,
     _S_OUT0,
     _S_OUT1,
+    _S_REVIEW,
     _S_TYPE,
     A_CYCLES,
     A_CYCLES_OK,
@@ -93,7 +99,18 @@ from ._kernels import (
     _simulate_network,
 )
 from ._packed import DemandTables, LeadTimeTables, Networks, Policies, PositionBuffers, RunSettings
-from ._rng import STREAM_DEMAND, STREAM_LEAD_TIME, mix64, sample_block, sample_threshold, stream_key
+from ._rng import (
+    STREAM_COMMON,
+    STREAM_DEMAND,
+    STREAM_LEAD_TIME,
+    history_row,
+    joint_z,
+    mix64,
+    sample_block,
+    sample_drawn,
+    sample_threshold,
+    stream_key,
+)
 
 __all__ = ["simulate_tree", "simulate_all", "GENERAL", "FAST_FLOAT", "FAST_INT", "FAST_FLOAT_EXACT", "LINE"]
 
@@ -126,11 +143,14 @@ _X_DEM, _X_FILL, _X_OH, _X_BO, _X_OWD, _X_LOST, _X_ITO, _X_ITI, _X_OQ, _X_CYC, _
 # integer row si[j * _NI + field]: structure, sampling offsets, integer state (_PAR: the
 # supplier's stage or -1; _CH0, _CH1: the customers' range in ``chl``)
 (_PAR, _CH0, _CH1, _DK, _LFIX, _FLAGS, _DLO, _DGLO, _DOFF, _LLO, _LGLO, _LOFF,
- _PEND, _RLEN, _RHEAD, _LAST, _POK, _DPH, _RNE, _CFIX, _NOK, _NRDY, _NORD) = (_U(k) for k in range(23))
+ _PEND, _RLEN, _RHEAD, _LAST, _POK, _DPH, _RNE, _CFIX, _NOK, _NRDY, _NORD, _HB, _HCAP, _REV) = (
+    _U(k) for k in range(26))
 # _DK: 0 no external demand, 1 deterministic, 2 one distribution (_DLO, _DGLO, _DOFF and
 # ku _DSH), 3 per-period cycle (_DLO: its first entry in d_sched, _DGLO: its length,
 # _DPH: the current period's position in it)
-_NI_I = 24
+# _HB, _HCAP: (position histograms) the stage's first bin in ``hist.x_counts`` and its cap
+# (-1: no histograms at this stage); _REV: the review period R [periods]
+_NI_I = 32
 _NI = _U(_NI_I)
 _ECH_POLICY = 1  # _FLAGS bit
 # unsigned row ku[j * _NK + field]: stream keys and guide-table shifts
@@ -146,17 +166,39 @@ _BMASK = _U(_BLOCK_I - 1)
 @nb.njit(cache=True, nogil=True)
 def _fill_block(si: np.ndarray, ku: np.ndarray, dbuf: np.ndarray, lbuf: np.ndarray, zb: np.ndarray,
                 tab: np.ndarray, d_sched: np.ndarray, d_tlo: np.ndarray, d_tglo: np.ndarray,
-                d_gshift: np.ndarray, d_off: np.ndarray, nsu: np.uint64, tu: np.uint64, nb_: np.uint64) -> None:
-    """The random draws of periods ``tu .. tu + nb_ - 1`` of every stage of ``simulate_tree``.
+                d_gshift: np.ndarray, d_off: np.ndarray, joint_net: np.ndarray, joint_rank: np.ndarray, i: int,
+                seed: np.uint64, r: int, nsu: np.uint64, tu: np.uint64, nb_: np.uint64) -> None:
+    """The random draws of periods ``tu .. tu + nb_ - 1`` of every stage of network ``i`` (``simulate_tree``).
 
     External demand goes into ``dbuf``, stochastic lead times of the inbound lane into
     ``lbuf`` (a separate function: it keeps the simulation loop's register use low).
+    With correlated demand (``joint_net[i, 1] > 0``, see :class:`._packed.DemandTables`)
+    the common stream of network ``i`` (``seed``) in replication ``r`` picks each period's
+    historical row, and participating stages draw through :func:`._rng.joint_z`, exactly
+    as the general kernel does.
     """
+    j_h = joint_net[i, 1]
+    j_rank = joint_rank
+    j_width = _U(joint_net[i, 2])
+    rows = zb[:0]  # (no correlated demand: unused)
+    if j_h > 0:
+        # the historical row of each period of the block (its start in joint_rank)
+        ckey = stream_key(seed, r, STREAM_COMMON, 0)
+        rows = np.empty(nb_, dtype=np.uint64)
+        for k in range(nb_):
+            rows[k] = _U(joint_net[i, 0]) + history_row(mix64(ckey + (tu + k) * _GOLDEN), _U(j_h)) * nsu
     for j in range(nsu):
         ib = j * _NI
         jb = j * _BLOCK
         dk = si[ib + _DK]
-        if dk == 2:
+        joint = j_h > 0 and dk >= 2 and j_rank[rows[0] + j] >= 0
+        if dk == 2 and joint:
+            key = ku[j * _NK + _KD]
+            for k in range(nb_):
+                zb[k] = joint_z(mix64(key + (tu + k) * _GOLDEN), j_rank[rows[k] + j], j_width)
+            sample_drawn(dbuf, jb, nb_, tab, si[ib + _DLO], si[ib + _DGLO], ku[j * _NK + _DSH],
+                         si[ib + _DOFF], zb)
+        elif dk == 2:
             sample_block(dbuf, jb, nb_, tab, si[ib + _DLO], si[ib + _DGLO], ku[j * _NK + _DSH],
                         si[ib + _DOFF], ku[j * _NK + _KD], tu, zb)
         elif dk == 3:  # per-period demand: entry t % n of the cycle (phase counter)
@@ -169,8 +211,10 @@ def _fill_block(si: np.ndarray, ku: np.ndarray, dbuf: np.ndarray, lbuf: np.ndarr
                 ph += 1
                 if ph == n_ph:
                     ph = 0
-                dbuf[jb + k] = sample_threshold(tab, tab, d_tlo[di], d_tglo[di], _U(d_gshift[di]),
-                                                d_off[di], mix64(key + (tu + k) * _GOLDEN))
+                z = mix64(key + (tu + k) * _GOLDEN)
+                if joint:
+                    z = joint_z(z, j_rank[rows[k] + j], j_width)
+                dbuf[jb + k] = sample_threshold(tab, tab, d_tlo[di], d_tglo[di], _U(d_gshift[di]), d_off[di], z)
             si[ib + _DPH] = ph
         if si[ib + _LFIX] < 0:
             sample_block(lbuf, jb, nb_, tab, si[ib + _LLO], si[ib + _LGLO], ku[j * _NK + _LSH],
@@ -191,6 +235,8 @@ def simulate_tree(
     eps: float,
     exact: bool,
     line: tuple,
+    hist: PositionBuffers,
+    counting: tuple,
 ) -> None:
     """Simulate network ``i`` (a tree of base-stock stages, see the module docstring).
 
@@ -209,6 +255,9 @@ def simulate_tree(
     (no stage with more than one customer): its length is a compile-time constant, so a
     line gets its own compiled loop in which every customer loop has at most one pass and
     the rationing among customers (FIFO queues, proportional shares) is gone.
+    ``counting`` is ``()`` or ``(1,)`` (likewise a compile-time constant): ``(1,)`` counts
+    the position histograms into ``hist`` (see :class:`._packed.PositionBuffers`) exactly as
+    the general kernel does, at the stages with bins; ``()`` compiles the counting out.
     """
     # the fields this kernel reads, as locals (by name: a new field changes nothing here)
     net_i, net_seed, stage_i, arc_i, out_arcs = nets.net_i, nets.net_seed, nets.stage_i, nets.arc_i, nets.out_arcs
@@ -219,6 +268,8 @@ def simulate_tree(
     n_reps, n_total, warmup = run.n_reps, run.n_total, run.warmup
     backorders, crossing, alloc = run.backorders, run.crossing, run.alloc
     is_line = len(line) == 1
+    counts = len(counting) == 1
+    h_groups, h_ptr = hist.groups, hist.ptr
     s0 = net_i[i, _N_S0]
     ns = net_i[i, _N_S1] - s0
     nsu = _U(ns)
@@ -276,10 +327,17 @@ def simulate_tree(
         si[ib + _LOFF] = l_off[li]
         ku[j * _NK + _LSH] = _U(l_gshift[li])
         si[ib + _LFIX] = l_off[li] if l_ptr[li + 1] - l_ptr[li] == 1 else -1
-        # a fixed lead time L (<= warmup + 1) ends exactly one replenishment cycle in every
-        # measured period (L = 0: all but the last), so no cycle calendar is needed
+        # a fixed lead time L (<= warmup + 1) with review period 1 ends exactly one
+        # replenishment cycle in every measured period (L = 0: all but the last), so no
+        # cycle calendar is needed
         fixed = si[ib + _LFIX]
-        si[ib + _CFIX] = fixed if fixed >= 0 and fixed - 1 <= warmup else -1
+        rev = stage_i[g, _S_REVIEW]
+        si[ib + _REV] = rev
+        si[ib + _CFIX] = fixed if fixed >= 0 and fixed - 1 <= warmup and rev == 1 else -1
+        si[ib + _HCAP] = -1
+        if counts and h_ptr[g + 1] > h_ptr[g]:
+            si[ib + _HB] = h_ptr[g]
+            si[ib + _HCAP] = h_ptr[g + 1] - h_ptr[g] - 1
 
     arrivals = np.full(ns * cal, zero)
     cyc = np.zeros(ns * cal, dtype=np.int64)  # replenishment cycles ending in a period
@@ -292,6 +350,11 @@ def simulate_tree(
     zb = np.zeros(_BLOCK_I, dtype=np.uint64)  # raw draws
 
     for r in range(n_reps):
+        # this replication's group of the histograms, as flat views (x / y counts per bin;
+        # tails: 5 per stage, indexed by the global stage position s0 + j)
+        h_x = hist.x_counts[r % h_groups]
+        h_y = hist.y_counts[r % h_groups]
+        h_tail = hist.tails[r % h_groups].reshape(-1)
         for j in range(nsu):
             b = j * _NF
             for f in range(_N_STATE):
@@ -334,8 +397,8 @@ def simulate_tree(
                 # (stream key, period), so drawn ahead in tight loops off the critical path
                 # of the recursion (the lead time of a lane in period t serves both the
                 # review in pass A and any shipment in pass B)
-                _fill_block(si, ku, dbuf, lbuf, zb, tab, d_sched, d_tlo, d_tglo, d_gshift, d_off, nsu, tu,
-                            _U(min(_BLOCK_I, n_total - t)))
+                _fill_block(si, ku, dbuf, lbuf, zb, tab, d_sched, d_tlo, d_tglo, d_gshift, d_off, dtab.joint_net,
+                            dtab.joint_rank, i, seed, r, nsu, tu, _U(min(_BLOCK_I, n_total - t)))
             # ---- pass A, downstream first: receipts, orders ---------------------------
             for jr in range(nsu):
                 j = nsu - _U1 - jr  # type: ignore[assignment]  # (uint64, as in the other loops)
@@ -374,8 +437,15 @@ def simulate_tree(
                     x = st[b + _BIGS] - (e if si[ib + _FLAGS] & _ECH_POLICY else ip)
                 else:
                     x = st[b + _BIGS] - ip
-                # every period is a review: the replenishment cycle it closes ends before
-                # this review's order arrives (the lead time drawn for the lane now)
+                rev = si[ib + _REV]
+                if rev > 1 and tu % _U(rev) != _U0:
+                    # not a review period (t % R != 0): no order, nothing new for the
+                    # supplier (the echelon position above is kept, as in the general kernel)
+                    st[b + _OUT] = on_order
+                    st[b + _NEW] = zero
+                    continue
+                # a review: the replenishment cycle it closes ends before this review's
+                # order arrives (the lead time drawn for the lane now)
                 lead = si[ib + _LFIX]
                 if si[ib + _CFIX] >= 0:
                     # fixed lead time: without crossing the lane's last arrival is at most
@@ -426,6 +496,7 @@ def simulate_tree(
                 b = j * _NF
                 ib = j * _NI
                 short = False
+                dnew = zero  # (histograms) units demanded of the stage this period
                 oh = st[b + _OH]  # on hand and backorders in registers (oh, bo) in pass B
                 bo = st[b + _BO]
                 if si[ib + _PEND] != 0:
@@ -543,6 +614,8 @@ def simulate_tree(
                             cb = c * _NF
                             q = st[cb + _AOWED]
                             # (_NEW is left as is: the customer overwrites it in its next pass A)
+                            if counts:
+                                dnew += st[cb + _NEW]
                             if q > zero:
                                 st[cb + _AOWED] = zero
                                 ci = c * _NI
@@ -601,6 +674,8 @@ def simulate_tree(
                                 else:
                                     acc_dem += nw
                                     acc_fill += filled_new
+                                if counts:
+                                    dnew += nw
                                 st[cb + _NEW] = zero
                         st[b + _X_DEM] = acc_dem
                         st[b + _X_FILL] = acc_fill
@@ -625,6 +700,8 @@ def simulate_tree(
                             st[b + _X_LOST] += miss
                         st[b + _X_DEM] += dem
                         st[b + _X_FILL] += f
+                        if counts:
+                            dnew += dem
                 st[b + _OH] = oh
                 st[b + _BO] = bo
                 ok = (not short) & (bo <= eps) & (st[b + _OWED] <= eps)  # no branches
@@ -651,6 +728,27 @@ def simulate_tree(
                     st[b + _X_OWD] += st[b + _OWED]
                     if not exact:
                         st[b + _X_ITO] += st[b + _ITO]
+                if counts and t >= warmup:
+                    # position histograms: X = S - net inventory and max(X - d, 0), as the
+                    # general kernel's _count_position (same rounding, caps and tails)
+                    hcap = si[ib + _HCAP]
+                    if hcap >= 0:
+                        xv = st[b + _BIGS] - (oh - bo - st[b + _OWED])
+                        xi = int(round(xv))
+                        yi = max(int(round(xv - dnew)), 0)
+                        hb = _U(si[ib + _HB])
+                        tl = (_U(s0) + j) * _U(5)
+                        if xi <= hcap:
+                            h_x[hb + _U(xi)] += 1.0
+                        else:
+                            h_tail[tl] += 1.0
+                            h_tail[tl + _U1] += xi
+                        if yi <= hcap:
+                            h_y[hb + _U(yi)] += 1.0
+                        else:
+                            h_tail[tl + _U(2)] += 1.0
+                            h_tail[tl + _U(3)] += yi
+                        h_tail[tl + _U(4)] += dnew
 
         # ---- per-replication means -----------------------------------------------------
         if exact:
@@ -700,12 +798,15 @@ def _simulate_tree_as(
     ltab: LeadTimeTables,
     run: RunSettings,
     out: np.ndarray,
+    hist: PositionBuffers,
+    counting: tuple,
 ) -> None:
     """:func:`simulate_tree` in the arithmetic of ``kind`` (``FAST_INT``: int64, else float64)."""
     if kind == FAST_INT:
-        simulate_tree(i, nets, pols, dtab, ltab, run, out, 0, 1, 0, True, line)
+        simulate_tree(i, nets, pols, dtab, ltab, run, out, 0, 1, 0, True, line, hist, counting)
     else:
-        simulate_tree(i, nets, pols, dtab, ltab, run, out, 0.0, 1.0, _EPS, kind == FAST_FLOAT_EXACT, line)
+        simulate_tree(i, nets, pols, dtab, ltab, run, out, 0.0, 1.0, _EPS, kind == FAST_FLOAT_EXACT, line,
+                      hist, counting)
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
@@ -726,8 +827,8 @@ def simulate_all(
     in exact mode, int64), the fast ones with ``| LINE`` for a line (no stage with more
     than one customer: :func:`simulate_tree`'s loop compiled for lines). The other
     arguments are packed as in :mod:`._packed`; ``hist`` collects the position
-    histograms (general kernel only: the engine sends every network there when they are
-    on).
+    histograms when ``hist.on`` (both kernels count them, identically; the fast kernel
+    in a loop compiled with the counting, so a call without them pays nothing).
 
     Both kernels give identical numbers, each network only touches its own rows of
     ``out`` and draws only from its own streams, so results do not depend on the thread
@@ -738,7 +839,12 @@ def simulate_all(
         code = net_fast[i]
         if code == GENERAL:
             _simulate_network(i, nets, pols, dtab, ltab, run, out, hist)
+        elif hist.on:
+            if code & LINE:
+                _simulate_tree_as(code & (LINE - 1), (1,), i, nets, pols, dtab, ltab, run, out, hist, (1,))
+            else:
+                _simulate_tree_as(code, (), i, nets, pols, dtab, ltab, run, out, hist, (1,))
         elif code & LINE:
-            _simulate_tree_as(code & (LINE - 1), (1,), i, nets, pols, dtab, ltab, run, out)
+            _simulate_tree_as(code & (LINE - 1), (1,), i, nets, pols, dtab, ltab, run, out, hist, ())
         else:
-            _simulate_tree_as(code, (), i, nets, pols, dtab, ltab, run, out)
+            _simulate_tree_as(code, (), i, nets, pols, dtab, ltab, run, out, hist, ())

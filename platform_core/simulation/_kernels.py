@@ -17,6 +17,10 @@ Layout (``g`` = global stage position, ``a`` = global arc position):
 * per-period demand: a stage with a demand cycle of ``n = stage_i[g, _S_DLEN] > 1``
   periods draws period ``t``'s demand from distribution ``d_sched[stage_i[g, _S_DEM] +
   t % n]``.
+* correlated demand (``dtab.joint_net[i, 1] = H > 0``): in period ``t`` the common draw
+  of the network picks a historical period ``h`` (:func:`._rng.history_row`), and a stage
+  with ``rank = joint_rank[joint_net[i, 0] + h * stages + j] >= 0`` draws its demand from
+  :func:`._rng.joint_uniform` (its own draw moved into slice ``rank`` of ``H``).
 
 Period ``t`` of one replication:
 
@@ -56,7 +60,18 @@ import numba as nb
 import numpy as np
 
 from ._packed import DemandTables, LeadTimeTables, Networks, Policies, PositionBuffers, RunSettings
-from ._rng import STREAM_DEMAND, STREAM_LEAD_TIME, sample_guided, stream_key, uniform_at
+from ._rng import (
+    _GOLDEN,
+    STREAM_COMMON,
+    STREAM_DEMAND,
+    STREAM_LEAD_TIME,
+    history_row,
+    joint_uniform,
+    mix64,
+    sample_guided,
+    stream_key,
+    uniform_at,
+)
 
 # policy codes
 POLICY_BASE_STOCK = 0
@@ -184,6 +199,10 @@ def _simulate_network(
     n_reps, n_total, warmup = run.n_reps, run.n_total, run.warmup
     backorders, crossing, alloc = run.backorders, run.crossing, run.alloc
     h_on, h_groups, h_ptr, h_x, h_y, h_tail = hist.on, hist.groups, hist.ptr, hist.x_counts, hist.y_counts, hist.tails
+    j_rank = dtab.joint_rank
+    j_off = dtab.joint_net[i, 0]
+    j_h = dtab.joint_net[i, 1]  # historical periods of correlated demand (0: none)
+    j_width = np.uint64(dtab.joint_net[i, 2])
     s0 = net_i[i, _N_S0]
     ns = net_i[i, _N_S1] - s0
     a0 = net_i[i, _N_A0]
@@ -217,6 +236,8 @@ def _simulate_network(
     ccmask = ccal - 1
     cyc = np.zeros(ns * ccal, dtype=np.int64)  # replenishment cycles ending in a period
     prev_ok = np.zeros(ns, dtype=np.bool_)  # no stock-out at the end of the previous period
+    ckey = np.uint64(0)  # the network's common stream (correlated demand)
+    j_row = -1  # this period's row of ranks in j_rank (-1: independent draws)
 
     for r in range(n_reps):
         # ---- reset -------------------------------------------------------------------
@@ -233,6 +254,7 @@ def _simulate_network(
             ss[j, _ECH] = 0.0
             dkeys[j] = stream_key(seed, r, STREAM_DEMAND, stage_i[g, _S_KEY])
         process_cal[:] = 0.0
+        ckey = stream_key(seed, r, STREAM_COMMON, 0)
         for a in range(na):
             sa[a, _COMP] = 0.0
             sa[a, _AOWED] = 0.0
@@ -252,6 +274,8 @@ def _simulate_network(
             measure = t >= warmup
             slot = t & cmask
             pslot = t % pcal if pcal > 1 else 0
+            if j_h > 0:  # correlated demand: this period's historical period
+                j_row = j_off + np.int64(history_row(mix64(ckey + np.uint64(t) * _GOLDEN), np.uint64(j_h))) * ns
             # ---- pass A, downstream first: 1. receipts and kitting, 2. orders ------------
             for j in range(ns - 1, -1, -1):
                 g = s0 + j
@@ -515,8 +539,11 @@ def _simulate_network(
                     hi = d_ptr[di + 1]
                     if hi - lo == 1:
                         d = d_off[di]
-                    else:
+                    elif j_row < 0:
                         d = sample_guided(d_cdf, d_guide, lo, hi, d_off[di], uniform_at(dkeys[j], t))
+                    else:
+                        d = sample_guided(d_cdf, d_guide, lo, hi, d_off[di],
+                                          joint_uniform(dkeys[j], t, j_rank[j_row + j], j_width))
                     if d > 0:
                         dem = float(d)
                         f = dem if oh >= dem else max(oh, 0.0)

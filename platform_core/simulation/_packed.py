@@ -70,6 +70,14 @@ class DemandTables(NamedTuple):
             :attr:`LeadTimeTables.tab`).
         tlo, tglo, gshift: per distribution, the position of its thresholds and of its
             guide table in ``tab``, and its guide shift.
+        joint_net: ``int64 [network, 3]``: correlated demand (:class:`.JointDemand`) of each
+            network: the position of its ranks in ``joint_rank``, its historical periods
+            ``H`` (0: every stage draws independently) and the slice width
+            ``floor(2**64 / H)`` (see :func:`._rng.joint_z`).
+        joint_rank: ``int64``: per network with correlated demand, ``H`` rows of one rank
+            per stage in kernel (topological) order, ``-1`` for a stage drawn
+            independently: row ``h`` of network ``i`` starts at ``joint_net[i, 0] + h *
+            stages``.
     """
 
     cdf: np.ndarray
@@ -81,12 +89,14 @@ class DemandTables(NamedTuple):
     tlo: np.ndarray
     tglo: np.ndarray
     gshift: np.ndarray
+    joint_net: np.ndarray
+    joint_rank: np.ndarray
 
 
 class LeadTimeTables(NamedTuple):
     """Inverse-CDF tables of the lead-time distributions [periods].
 
-    Attributes: as :class:`DemandTables` (without per-period cycles).
+    Attributes: as :class:`DemandTables` (without per-period cycles or correlation).
     """
 
     cdf: np.ndarray

@@ -11,6 +11,12 @@ so
 * a lead-time draw of lane ``a`` in period ``t`` is the same whether or not other lanes
   shipped, so policies that ship in the same periods see the same lead times;
 * the results cannot depend on thread counts or on how networks are grouped into calls.
+
+Correlated demand (:class:`.joint_demand.JointDemand`) adds one stream per network and
+replication, kind ``STREAM_COMMON`` (index 0): its draw in period ``t`` picks a historical
+period ``h`` (:func:`history_row`), and a participating stage's own draw ``z`` is moved
+into the ``rank``-th of ``H`` equal slices of the 64-bit range (:func:`joint_z`), so its
+uniform is ``(rank + u) / H``: still exactly uniform, the stage's marginal unchanged.
 """
 
 from __future__ import annotations
@@ -21,7 +27,8 @@ import numpy as np
 __all__ = [
     "mix64", "stream_key", "uniform_at", "sample_table", "sample_guided", "guide_table",
     "threshold_tables", "threshold_block", "sample_threshold", "sample_block",
-    "STREAM_DEMAND", "STREAM_LEAD_TIME",
+    "sample_drawn", "mulhi64", "history_row", "joint_z", "joint_uniform",
+    "STREAM_DEMAND", "STREAM_LEAD_TIME", "STREAM_COMMON",
 ]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -31,6 +38,9 @@ _INV53 = 1.0 / 9007199254740992.0
 
 STREAM_DEMAND = 1
 STREAM_LEAD_TIME = 2
+STREAM_COMMON = 3  # one per network (index 0): the historical period of correlated demand
+_M32 = np.uint64(0xFFFFFFFF)
+_S32 = np.uint64(32)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -188,10 +198,18 @@ def sample_block(out: np.ndarray, o: np.uint64, n: np.uint64, tab: np.ndarray, l
     ``out[o + k]`` is ``sample_threshold(tab, tab, lo, g_lo, g_shift, offset, z)`` with
     ``z = mix64(key + (t0 + k) * golden)``, computed in three loops: the draws and the first
     two table steps are branch-free (they vectorise), the rarely needed further steps
-    follow in a scalar loop. ``zb`` is scratch space for ``n`` raw draws.
+    follow in a scalar loop (:func:`sample_drawn`). ``zb`` is scratch space for ``n`` raw
+    draws.
     """
     for k in range(n):
         zb[k] = mix64(key + (t0 + k) * _GOLDEN)
+    sample_drawn(out, o, n, tab, lo, g_lo, g_shift, offset, zb)
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def sample_drawn(out: np.ndarray, o: np.uint64, n: np.uint64, tab: np.ndarray, lo: int, g_lo: int,
+                 g_shift: np.uint64, offset: int, zb: np.ndarray) -> None:
+    """:func:`sample_block` from ``n`` raw draws already in ``zb`` (e.g. of :func:`joint_z`)."""
     for k in range(n):
         z = zb[k]
         u = np.int64(z >> np.uint64(11))
@@ -204,6 +222,54 @@ def sample_block(out: np.ndarray, o: np.uint64, n: np.uint64, tab: np.ndarray, l
         while tab[i] <= u:
             i += 1
         out[o + k] = i - lo + offset
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def mulhi64(a: np.uint64, b: np.uint64) -> np.uint64:
+    """``floor(a * b / 2**64)``: the high word of the 128-bit product, exactly (32-bit halves)."""
+    a_lo = a & _M32
+    a_hi = a >> _S32
+    b_lo = b & _M32
+    b_hi = b >> _S32
+    lh = a_lo * b_hi
+    hl = a_hi * b_lo
+    mid = ((a_lo * b_lo) >> _S32) + (lh & _M32) + (hl & _M32)  # < 3 * 2**32: no overflow
+    return a_hi * b_hi + (lh >> _S32) + (hl >> _S32) + (mid >> _S32)
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def history_row(zc: np.uint64, n_periods: np.uint64) -> np.uint64:
+    """The historical period ``floor(u_c * H)`` picked by the common draw ``zc`` (``u_c = zc / 2**64``).
+
+    Exact integer arithmetic: ``floor(zc * H / 2**64)``, in ``0 .. H - 1``; each period is
+    picked by ``floor`` or ``ceil`` of ``2**64 / H`` of the ``2**64`` draws.
+    """
+    return mulhi64(zc, n_periods)
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def joint_z(z: np.uint64, rank: np.int64, width: np.uint64) -> np.uint64:
+    """A stage's raw draw ``z`` moved into slice ``rank`` of ``H`` slices of the 64-bit range.
+
+    ``width = floor(2**64 / H)``; returns ``rank * width + floor(z * width / 2**64)``, so
+    ``z' / 2**64`` is ``(rank + z / 2**64) / H`` up to a relative ``H / 2**64``. No overflow:
+    ``z' <= (H - 1) width + width - 1 = H width - 1 < 2**64``. With ``rank`` uniform on
+    ``0 .. H - 1`` (a uniformly picked row of a rank column) and ``z`` uniform, ``z'``
+    takes every value below ``H * width`` with probability ``H / 2**64`` or ``(H + 1) /
+    2**64`` (fewer than ``H`` values get the latter) and none of the ``2**64 - H width < H``
+    values above: uniform up to ``H / 2**64``, far below anything a simulation can see, so
+    the stage's inverse-CDF sample keeps its PMF.
+    """
+    return np.uint64(rank) * width + mulhi64(z, width)
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def joint_uniform(key: np.uint64, t: int, rank: np.int64, width: np.uint64) -> float:
+    """:func:`uniform_at` of ``key`` at ``t`` through :func:`joint_z` (``rank < 0``: unchanged)."""
+    z = mix64(key + np.uint64(t) * _GOLDEN)
+    if rank >= 0:
+        z = joint_z(z, rank, width)
+    return float(z >> np.uint64(11)) * _INV53
 
 
 @nb.njit(cache=True, nogil=True)

@@ -22,6 +22,7 @@ from . import _fast_kernels as FK
 from . import _kernels as K
 from ._packed import DemandTables, LeadTimeTables, Networks, Policies, PositionBuffers, RunSettings
 from ._rng import guide_table, threshold_tables
+from .joint_demand import JointDemand
 from .network import Network, Policy
 from .positions import PositionHistograms
 
@@ -391,7 +392,6 @@ def _pack_network(net: Network, pol: Any, dem_spec: Any, lt_spec: Any, proc_spec
         and all(q == 1.0 for _, _, q in net.arcs)
         and not np.any(proc)
         and np.all(np.isin(pa_["pol_type"], (K.POLICY_BASE_STOCK, K.POLICY_ECHELON_BASE_STOCK)))
-        and np.all(pa_["pol_review"] == 1)
         and np.all(pa_["pol_moq"] == 0.0)
         and np.all(pa_["pol_mult"] == 0.0)
         and np.all(np.isposinf(pa_["pol_cap"]))
@@ -593,6 +593,7 @@ def simulate(
     kernel: str = "auto",
     position_histograms: bool = False,
     histogram_groups: int | None = None,
+    joint_demand: JointDemand | Sequence[JointDemand | None] | None = None,
 ) -> SimulationResult:
     """Simulate many SKU networks under their policies; metrics with standard errors.
 
@@ -629,22 +630,28 @@ def simulate(
             completion and availability (default 0).
         costs: per network :class:`Costs` (default all zero).
         kernel: ``"auto"`` runs trees of base-stock stages (one inbound arc per stage with
-            ``quantity_per`` 1, no processing time, review period 1, no MOQ, multiple or
-            capacity) on the fast tree kernel and everything else on the general kernel;
+            ``quantity_per`` 1, no processing time, any review period, no MOQ, multiple
+            or capacity) on the fast tree kernel and everything else on the general kernel;
             ``"general"`` runs every network on the general kernel; ``"fast_float"`` /
             ``"fast_int"`` force the fast kernel's float64 / (where exact) int64
             arithmetic. All give identical numbers (for checking and debugging).
         position_histograms: also collect, for every installation base-stock stage
             (any review period; no MOQ, order multiple or capacity), histograms from
             which its fill rate, backlog and on hand at *every* level follow exactly
-            (``result.positions``, see :class:`.PositionHistograms`). Runs every network
-            on the general kernel. Needs ``backorders=True``, FIFO allocation (or no
+            (``result.positions``, see :class:`.PositionHistograms`). Both kernels count
+            them (identically): ``kernel`` chooses as without them. Needs
+            ``backorders=True``, FIFO allocation (or no
             stage with several customers), integer levels >= 0 at those stages and
             integer ``quantity_per``.
         histogram_groups: replication groups of the histograms (batch means for the
             standard error of the fill-rate curve); must divide ``replications``.
             Default: one per replication (the curves then average per replication
             exactly as the engine's metrics do).
+        joint_demand: per network, a :class:`.JointDemand` (correlated demand across its
+            stages: each stage keeps its demand distribution, the dependence comes from
+            resampling historical periods, see ``docs/simulation.md``) or ``None``
+            (independent stages, the default). Its stages are the network's, by index;
+            stages without external demand ignore it.
 
     Returns:
         The per-stage metrics; see :class:`SimulationResult`.
@@ -673,10 +680,10 @@ def simulate(
         if not backorders:
             raise ValueError("position_histograms: needs backorders=True (under lost sales a stage's "
                              "orders depend on its own level)")
-        if kernel in ("fast_float", "fast_int"):
-            raise ValueError(f"position_histograms: collected by the general kernel only, not kernel={kernel!r}")
         if groups < 1 or replications % groups != 0:
             raise ValueError(f"histogram_groups must divide replications ({replications}), got {groups}")
+
+    joints = _as_list(joint_demand, n_net, single, "joint_demand")
 
     # ---- seeds --------------------------------------------------------------------
     if np.ndim(seeds) == 0:
@@ -707,11 +714,12 @@ def simulate(
             cost_memo[ck] = cost_list[i].arrays(net.n_stages)
         cost_arrays.append(cost_memo[ck])
     packed = _concatenate(blocks)
+    joint_net, joint_rank = _pack_joint(nets, blocks, joints)
     net_stage_ptr = packed["net_stage_ptr"]
 
     n_total = warmup + periods
     out = np.zeros((K.N_METRICS, replications, int(net_stage_ptr[-1])), dtype=np.float64)
-    net_fast = _kernel_choice(blocks, n_total, "general" if position_histograms else kernel)
+    net_fast = _kernel_choice(blocks, n_total, kernel)
     hist = _position_buffers(packed, blocks, allocation, groups) if position_histograms else _NO_HIST
     FK.simulate_all(
         net_fast,
@@ -720,7 +728,7 @@ def simulate(
         Policies(stage_f=packed["stage_f"]),
         DemandTables(cdf=packed["d_cdf"], guide=packed["d_guide"], ptr=packed["d_ptr"], off=packed["d_off"],
                      sched=packed["d_sched"], tab=packed["tab"], tlo=packed["d_tlo"], tglo=packed["d_tglo"],
-                     gshift=packed["d_gshift"]),
+                     gshift=packed["d_gshift"], joint_net=joint_net, joint_rank=joint_rank),
         LeadTimeTables(cdf=packed["l_cdf"], guide=packed["l_guide"], ptr=packed["l_ptr"], off=packed["l_off"],
                        tab=packed["tab"], tlo=packed["l_tlo"], tglo=packed["l_tglo"], gshift=packed["l_gshift"]),
         RunSettings(n_reps=int(replications), n_total=int(n_total), warmup=int(warmup),
@@ -765,6 +773,34 @@ def simulate(
         units=dict(KERNEL_METRICS + DERIVED_METRICS),
         positions=_positions(hist, perm, periods * (replications // groups)) if position_histograms else None,
     )
+
+
+def _pack_joint(nets: list[Network], blocks: list[_Block],
+                joints: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """``DemandTables.joint_net`` and ``joint_rank``: each network's ranks in kernel stage order."""
+    joint_net = np.zeros((len(nets), 3), dtype=np.int64)
+    parts: list[np.ndarray] = []
+    start = 0
+    at: dict[tuple[int, int], int] = {}  # (joint model, block) already packed
+    for i, (net, blk, jd) in enumerate(zip(nets, blocks, joints, strict=True)):
+        if jd is None:
+            continue
+        if not isinstance(jd, JointDemand):
+            raise TypeError(f"joint_demand of network {i}: expected JointDemand or None, got {type(jd).__name__}")
+        if jd.n_stages != net.n_stages:
+            raise ValueError(f"joint_demand of network {i}: built for {jd.n_stages} stages, the network has "
+                             f"{net.n_stages}")
+        h = jd.periods_used
+        key = (id(jd), id(blk))
+        if key not in at:
+            order = np.empty(net.n_stages, dtype=np.int64)
+            order[blk.position] = np.arange(net.n_stages)  # user stage at each kernel position
+            parts.append(np.ascontiguousarray(jd.ranks[:, order]).ravel())
+            at[key] = start
+            start += parts[-1].size
+        joint_net[i] = (at[key], h, (1 << 64) // h)
+    joint_rank = np.concatenate(parts) if parts else np.full(1, -1, dtype=np.int64)
+    return joint_net, joint_rank
 
 
 _NO_HIST = PositionBuffers(on=False, groups=1, ptr=np.zeros(2, dtype=np.int64), x_counts=np.zeros((1, 1)),

@@ -96,6 +96,9 @@ class _Net:
     leaf_level: dict[tuple[int, tuple[int, ...]], float] = field(default_factory=dict)
     leaf_cost: dict[tuple[int, tuple[int, ...]], float] = field(default_factory=dict)
     choice: dict[int, int] = field(default_factory=dict)  # internal stage -> chosen candidate
+    int_curve: dict[tuple[int, tuple[int, ...]], Any] = field(default_factory=dict)
+    refined: dict[int, tuple[float, float]] = field(default_factory=dict)  # stage -> (fill, level)
+    refined_value: dict[int, float] = field(default_factory=dict)
     levels: np.ndarray | None = None
     note: list[str] = field(default_factory=list)
 
@@ -118,13 +121,22 @@ class MultiEchelonSolver(Solver):
         search_periods: measured periods per replication of each search run.
         internal_fills: candidate fill rates of internal stages [-].
         max_scenarios: largest number of candidate combinations over a network's internal
-            depths; above it every internal depth takes the same candidate.
+            depths that are all tried (then the choice is per internal stage, by the tree
+            DP); above it, a "star" around the reference candidate (the one nearest 0.8):
+            every depth's candidates with the other depths at the reference, and the best
+            of those (one choice per depth).
         correlation: ``"auto"`` (empirical copula of the demand history when the
             problem has one) or ``"none"`` (stages' demand independent).
         crossing: allow order crossing with stochastic lead times.
         final_groups: replication groups of the final run's histograms (batch means for
             the leaves' standard errors); the largest divisor of ``replications`` not
             above it is used.
+        target_margin_se: a leaf's level is the smallest whose fill on the final run is
+            at least its target plus this many standard errors of that fill (0: the
+            smallest meeting it on the sample). The smallest level that meets a target on
+            one sample is, at the margin, one whose paths happened to be kind; on fresh
+            paths it falls short by a fraction of a standard error on average (measured
+            in ``tests/solvers/test_multi_echelon_acceptance.py``).
     """
 
     network_aware: ClassVar[bool] = True
@@ -137,12 +149,13 @@ class MultiEchelonSolver(Solver):
         periods: int = 365,
         warmup: int = 50,
         search_replications: int = 2,
-        search_periods: int = 300,
-        internal_fills: tuple[float, ...] | list[float] = (0.2, 0.4, 0.6, 0.8, 0.95),
-        max_scenarios: int = 64,
+        search_periods: int = 400,
+        internal_fills: tuple[float, ...] | list[float] = (0.0, 0.3, 0.6, 0.8, 0.9, 0.97),
+        max_scenarios: int = 8,
         correlation: str = "auto",
         crossing: bool = True,
         final_groups: int = 10,
+        target_margin_se: float = 1.0,
     ) -> None:
         if objective not in ("target", "cost"):
             raise ValueError(f"objective must be 'target' or 'cost', got {objective!r}")
@@ -167,6 +180,9 @@ class MultiEchelonSolver(Solver):
         self.crossing = bool(crossing)
         self.final_groups = max(g for g in range(1, min(int(final_groups), self.replications) + 1)
                                 if self.replications % g == 0)
+        if not 0.0 <= float(target_margin_se) <= 5.0:
+            raise ValueError(f"target_margin_se must be in [0, 5], got {target_margin_se!r}")
+        self.target_margin_se = float(target_margin_se)
         self.engine_calls_ = 0
 
     @classmethod
@@ -179,6 +195,10 @@ class MultiEchelonSolver(Solver):
         simulate(net, Policy.base_stock(np.array([2.0, 2.0])), {1: DiscreteDistribution.poisson(1.0)},
                  replications=1, periods=4, warmup=1, position_histograms=True)
 
+    def _reference_candidate(self) -> int:
+        fills = np.asarray(self.internal_fills)
+        return int(np.argmin(np.abs(fills - 0.8)))
+
     # ------------------------------------------------------------------ solve ----
     def solve(self, problem: StageProblem) -> pa.Table:
         """Jointly set installation base-stock levels of every network of the batch."""
@@ -190,6 +210,7 @@ class MultiEchelonSolver(Solver):
         self._search(nets)
         for net in nets:
             self._choose(net)
+        self._refine([net for net in nets if len(net.int_depths) == 1])
         metrics = self._final(nets)
         return self._table(problem, nets, metrics)
 
@@ -205,10 +226,7 @@ class MultiEchelonSolver(Solver):
         depth = sn.depth
         int_depths = sorted({int(depth[j]) for j in np.flatnonzero(internal)})
         k = len(self.internal_fills)
-        if k ** len(int_depths) <= self.max_scenarios:
-            scen = list(itertools.product(range(k), repeat=len(int_depths)))
-        else:
-            scen = [(c,) * len(int_depths) for c in range(k)]
+        scen = _scenarios(k, len(int_depths), self.max_scenarios, self._reference_candidate())
         raw = np.asarray(problem.service_target, dtype=np.float64)[comp]
         by_cost = np.isnan(raw) | (self.objective == "cost")
         # leaves with a target meet it; leaves without one (or in cost mode) take their least
@@ -284,18 +302,41 @@ class MultiEchelonSolver(Solver):
         if curve is None:
             raise RuntimeError(f"{_name(net, j)}: no position histogram (not an installation base-stock stage)")
         if net.internal[j]:
+            net.int_curve[(j, prefix)] = curve
             own = _min_level(curve, net.target[j]) if np.isfinite(net.target[j]) else 0
             for k, f in enumerate(self.internal_fills):
                 lvl = _min_level(curve, f)
                 if lvl < 0 or own < 0:
                     lvl = len(curve.level) - 1  # not reached within the histogram: its top
+                bound = own > lvl
                 lvl = max(lvl, own)
                 net.int_level[(j, prefix, k)] = float(lvl)
-                net.int_cost[(j, prefix, k)] = self._stage_value(net, j, curve, lvl)
+                net.int_cost[(j, prefix, k)] = self._smooth_value(net, j, curve, lvl,
+                                                                  float(net.target[j]) if bound else f)
         else:
             lvl, val = self._leaf_level(net, j, curve)
             net.leaf_level[(j, prefix)] = float(lvl)
+            if math.isfinite(val) and not net.cost_leaf[j] and j in net.sn.demand:
+                val = self._smooth_value(net, j, curve, lvl, float(net.target[j]))
             net.leaf_cost[(j, prefix)] = val
+
+    def _smooth_value(self, net: _Net, j: int, curve: Any, lvl: int, target: float) -> float:
+        """The value at the (fractional) level where the fill curve crosses ``target``.
+
+        Integer levels overshoot a target by up to one unit's worth of fill, a step that
+        would dominate the comparison of candidates for slow movers; interpolating the
+        value between ``lvl - 1`` and ``lvl`` compares them at the target itself.
+        """
+        v1 = self._stage_value(net, j, curve, lvl)
+        if lvl <= 0:
+            return v1
+        f0 = float(np.nan_to_num(curve.fill_rate[lvl - 1], nan=1.0))
+        f1 = float(np.nan_to_num(curve.fill_rate[lvl], nan=1.0))
+        if f1 <= f0:
+            return v1
+        w = min(max((target - f0) / (f1 - f0), 0.0), 1.0)
+        v0 = self._stage_value(net, j, curve, lvl - 1)
+        return v0 + w * (v1 - v0)
 
     def _leaf_level(self, net: _Net, j: int, curve: Any) -> tuple[int, float]:
         """A leaf's level for its target (or least cost) and its value; inf when out of range."""
@@ -304,7 +345,7 @@ class MultiEchelonSolver(Solver):
         if net.cost_leaf[j]:
             s = int(np.argmin(self._cost_curve(net, j, curve)))
             return s, self._stage_value(net, j, curve, s)
-        lvl = _min_level(curve, net.target[j])
+        lvl = _min_level(curve, net.target[j], self.target_margin_se)
         if lvl < 0:
             return len(curve.level) - 1, math.inf
         return lvl, self._stage_value(net, j, curve, lvl)
@@ -352,6 +393,81 @@ class MultiEchelonSolver(Solver):
                 self._dp(net, c, prefix + (k_best,), commit=True)
         return float(vals[k_best])
 
+    def _fill_of(self, net: _Net, j: int) -> float:
+        """The fill an internal stage was set for (a candidate or a refinement)."""
+        return net.refined[j][0] if j in net.refined else self.internal_fills[net.choice[j]]
+
+    def _refine(self, nets: list[_Net]) -> None:
+        """One more search pass for networks with one internal depth (DCs over stores).
+
+        Each internal stage also tries the fills halfway to its chosen candidate's
+        neighbours (copy ``lo`` and copy ``hi``, on the search's paths: common random
+        numbers with the candidates) and keeps the cheapest of the three for its subtree
+        (trees) or the network (otherwise). Candidates are coarse; the step halfway
+        recovers most of what a finer grid would, for two short copies.
+        """
+        fills = self.internal_fills
+        jobs: list[tuple[_Net, int, np.ndarray, dict[int, tuple[float, float]]]] = []
+        for net in nets:
+            for side in (-1, 1):
+                lv = net.placeholder.copy()
+                alt: dict[int, tuple[float, float]] = {}
+                for j in np.flatnonzero(net.internal):
+                    k = net.choice[int(j)]
+                    nb = fills[k + side] if 0 <= k + side < len(fills) else (0.995 if side > 0 else None)
+                    if nb is None:
+                        continue
+                    f = 0.5 * (fills[k] + nb)
+                    curve = net.int_curve[(int(j), ())]
+                    lvl = _min_level(curve, f)
+                    own = _min_level(curve, net.target[j]) if np.isfinite(net.target[j]) else 0
+                    if lvl < 0 or own < 0:
+                        continue
+                    lvl = max(lvl, own)
+                    alt[int(j)] = (f, float(lvl))
+                    lv[j] = lvl
+                if alt:
+                    for j in np.flatnonzero(net.internal):  # unchanged stages stay at their choice
+                        if int(j) not in alt:
+                            lv[j] = net.int_level[(int(j), (), net.choice[int(j)])]
+                    jobs.append((net, side, lv, alt))
+        if not jobs:
+            return
+        values: dict[tuple[int, int], dict[int, float]] = {}
+        for chunk in _chunks(jobs, lambda jb: _bins(jb[2], 1)):
+            res = self._run([jb[0] for jb in chunk], [jb[2] for jb in chunk], search=True)
+            curves = _curves(res)
+            row = 0
+            for net, side, lv, _alt in chunk:
+                val: dict[int, float] = {}
+                for jj in range(net.sn.network.n_stages):
+                    c = curves[row + jj]
+                    if net.internal[jj]:
+                        val[jj] = self._stage_value(net, jj, c, int(lv[jj]))
+                    elif c is not None:
+                        lvl, v = self._leaf_level(net, jj, c)
+                        if math.isfinite(v) and not net.cost_leaf[jj] and jj in net.sn.demand:
+                            v = self._smooth_value(net, jj, c, lvl, float(net.target[jj]))
+                        val[jj] = v
+                values[(id(net), side)] = val
+                row += net.sn.network.n_stages
+        for net, side, _lv, alt in jobs:
+            val = values[(id(net), side)]
+            groups = ([[int(j)] + net.children[int(j)] for j in np.flatnonzero(net.internal)] if net.tree
+                      else [list(range(net.sn.network.n_stages))])
+            for grp in groups:
+                heads = [j for j in grp if net.internal[j]]
+                if not all(h in alt for h in heads):
+                    continue
+                base = sum(net.int_cost[(j, (), net.choice[j])] if net.internal[j]
+                           else net.leaf_cost.get((j, (net.choice[heads[0]],)), 0.0) for j in grp)
+                cur = sum(val[j] for j in grp)
+                best = min((net.refined_value.get(h, base) for h in heads), default=base)
+                if cur < best - 1e-12 * max(1.0, abs(best)):
+                    for h in heads:
+                        net.refined[h] = alt[h]
+                        net.refined_value[h] = cur
+
     def _final_internal_levels(self, net: _Net) -> np.ndarray:
         """Levels with every internal stage at its chosen candidate (given its ancestors')."""
         lv = net.placeholder.copy()
@@ -370,7 +486,7 @@ class MultiEchelonSolver(Solver):
                                for dd in net.int_depths[:i])
             assert len(prefix) == i
             k = net.choice[int(j)]
-            lv[j] = net.int_level[(int(j), prefix, k)]
+            lv[j] = net.refined[int(j)][1] if int(j) in net.refined else net.int_level[(int(j), prefix, k)]
             prefix_of[int(j)] = prefix + (k,)
             # leaves start near their search level (histogram range covers it twice over)
             for c in net.children[j]:
@@ -508,7 +624,7 @@ class MultiEchelonSolver(Solver):
             for j, g in enumerate(net.comp):
                 parts = []
                 if net.internal[j] and int(j) in net.choice:
-                    f = self.internal_fills[net.choice[int(j)]]
+                    f = self._fill_of(net, int(j))
                     parts.append(f"internal stage: fill {f:.2f} to its customers chosen as the network's "
                                  f"cheapest of {fills}")
                     if np.isfinite(net.target[j]):
@@ -525,7 +641,7 @@ class MultiEchelonSolver(Solver):
             for j, g in enumerate(net.comp):
                 if net.internal[j] and int(j) in net.choice and not np.isfinite(net.target[j]):
                     metric[int(g)] = "fill_rate"
-                    shown[int(g)] = self.internal_fills[net.choice[int(j)]]
+                    shown[int(g)] = self._fill_of(net, int(j))
                     source[int(g)] = "network"
         table = policy_table(
             policy_type=["base_stock"] * n,
@@ -546,9 +662,24 @@ class MultiEchelonSolver(Solver):
 
 
 # ---------------------------------------------------------------- helpers ----
-def _min_level(curve: Any, target: float) -> int:
-    """Smallest level whose fill rate meets ``target`` (-1: none within the curve)."""
-    hit = np.flatnonzero(np.nan_to_num(curve.fill_rate, nan=1.0) >= target - 1e-12)
+def _scenarios(k: int, depths: int, cap: int, ref: int) -> list[tuple[int, ...]]:
+    """Candidate combinations over ``depths`` internal depths (see ``max_scenarios``)."""
+    if k ** depths <= cap:
+        return list(itertools.product(range(k), repeat=depths))
+    star = {tuple(c if d == e else ref for e in range(depths)) for d in range(depths) for c in range(k)}
+    return sorted(star)
+
+
+def _min_level(curve: Any, target: float, margin_se: float = 0.0) -> int:
+    """Smallest level whose fill rate meets ``target`` (-1: none within the curve).
+
+    With ``margin_se > 0`` the fill must exceed the target by that many of its standard
+    errors (where the curve has them: the final run's replication groups).
+    """
+    fill = np.nan_to_num(curve.fill_rate, nan=1.0)
+    if margin_se > 0.0:
+        fill = fill - margin_se * np.nan_to_num(curve.fill_rate_se, nan=0.0)
+    hit = np.flatnonzero(fill >= target - 1e-12)
     return int(hit[0]) if hit.size else -1
 
 
@@ -621,18 +752,14 @@ def _joint_demand(problem: StageProblem, comp: np.ndarray, sn: SearchNetwork) ->
     hist = problem.demand_history
     if hist is None or len(sn.demand) < 2:
         return None, ""
-    try:
-        from platform_core.simulation import JointDemand  # type: ignore[attr-defined]
-    except ImportError:  # engine without correlated demand
-        return None, "demand correlation: not modelled (engine has no joint demand)"
+    from platform_core.simulation.joint_demand import InsufficientHistoryError, JointDemand
+
     rows = np.asarray(hist, dtype=np.float64)[comp]
     own = np.full_like(rows, np.nan)
-    for j in sn.demand:
+    for j in sn.demand:  # stages with demand of their own; the others draw nothing
         own[j] = rows[j]
     try:
-        joint = JointDemand.from_history(own.T, seed=int(sn.seed))
-    except ValueError as err:
+        joint = JointDemand.from_history(own, seed=int(sn.seed), n_stages=comp.size)
+    except InsufficientHistoryError as err:
         return None, f"demand correlation: independent ({err})"
-    if joint is None:
-        return None, "demand correlation: independent (too little common history)"
-    return joint, f"demand correlation: {joint.describe()}"
+    return joint, f"demand correlation: {joint.summary()}"

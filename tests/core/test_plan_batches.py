@@ -97,6 +97,7 @@ def test_single_large_network_and_tiny_target():
 
 def test_summary_records_the_work_of_every_batch(generated_dataset, tmp_path):
     cfg = load_config(overrides={"run": {"executor": "in_process", "batch_stages": 40}, "tracking": {"uri": "none"},
+                                 "components": {"solver": "single_echelon"},
                                  "solver": {"replications": 20, "periods": 100, "warmup": 10}})
     result = run(generated_dataset, tmp_path / "out", cfg)
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())

@@ -58,7 +58,13 @@ def _random_demand(rng: np.random.Generator, cycles: bool) -> object:
     return _random_dist(rng, 1.0)
 
 
-def _random_case(rng: np.random.Generator, name: str, cycles: bool = False) -> tuple[Network, Policy, object, object]:
+def _random_reviews(rng: np.random.Generator, n: int) -> list[int]:
+    """Review periods [periods]: 1 at about half the stages, else 2-5."""
+    return [int(rng.integers(2, 6)) if rng.random() < 0.5 else 1 for _ in range(n)]
+
+
+def _random_case(rng: np.random.Generator, name: str, cycles: bool = False,
+                 reviews: bool = False) -> tuple[Network, Policy, object, object]:
     net = _random_tree(rng, name)
     n = net.n_stages
     # echelon levels must exceed the children's for sensible runs, but any values are legal
@@ -67,7 +73,7 @@ def _random_case(rng: np.random.Generator, name: str, cycles: bool = False) -> t
     if rng.random() < 0.6:
         levels = np.round(levels)
     kinds = [("echelon_base_stock" if rng.random() < 0.5 else "base_stock") for _ in range(n)]
-    pol = Policy(kind=kinds, order_up_to=levels)
+    pol = Policy(kind=kinds, order_up_to=levels, review_period=_random_reviews(rng, n) if reviews else 1)
     if rng.random() < 0.5:
         demand: object = _random_demand(rng, cycles)
         if isinstance(demand, list):
@@ -91,23 +97,33 @@ def _general_and_fast_agree(nets: list, pols: list, dems: object, leads: list, *
     return ref
 
 
-@pytest.mark.parametrize(("case_seed", "flags", "cycles"), [
-    (1, dict(backorders=True, crossing=True, allocation="fifo"), False),
-    (2, dict(backorders=True, crossing=False, allocation="proportional"), False),
-    (3, dict(backorders=False, crossing=True, allocation="proportional"), False),
-    (4, dict(backorders=False, crossing=False, allocation="fifo"), False),
+@pytest.mark.parametrize(("case_seed", "flags", "cycles", "reviews"), [
+    (1, dict(backorders=True, crossing=True, allocation="fifo"), False, False),
+    (2, dict(backorders=True, crossing=False, allocation="proportional"), False, False),
+    (3, dict(backorders=False, crossing=True, allocation="proportional"), False, False),
+    (4, dict(backorders=False, crossing=False, allocation="fifo"), False, False),
     # per-period demand cycles (lengths 2-7) at about half the demand stages
-    (5, dict(backorders=True, crossing=True, allocation="fifo"), True),
-    (6, dict(backorders=True, crossing=False, allocation="proportional"), True),
-    (7, dict(backorders=False, crossing=True, allocation="fifo"), True),
+    (5, dict(backorders=True, crossing=True, allocation="fifo"), True, False),
+    (6, dict(backorders=True, crossing=False, allocation="proportional"), True, False),
+    (7, dict(backorders=False, crossing=True, allocation="fifo"), True, False),
+    # review periods 2-5 at about half the stages (installation and echelon)
+    (8, dict(backorders=True, crossing=True, allocation="fifo"), False, True),
+    (9, dict(backorders=True, crossing=False, allocation="proportional"), True, True),
+    (10, dict(backorders=False, crossing=True, allocation="proportional"), False, True),
+    (11, dict(backorders=False, crossing=False, allocation="fifo"), True, True),
 ])
-def test_fast_kernel_bit_identical_on_random_trees(case_seed: int, flags: dict[str, object], cycles: bool) -> None:
+def test_fast_kernel_bit_identical_on_random_trees(case_seed: int, flags: dict[str, object], cycles: bool,
+                                                  reviews: bool) -> None:
     rng = np.random.default_rng(case_seed)
-    cases = [_random_case(rng, f"sku-{k}", cycles) for k in range(40)]
+    cases = [_random_case(rng, f"sku-{k}", cycles, reviews) for k in range(40)]
     nets, pols, dems, leads = (list(x) for x in zip(*cases, strict=True))
     blocks = [_pack_network(*c, None) for c in cases]
     if cycles:
         assert sum(int(np.sum(b.st_dlen > 1)) for b in blocks) >= 20
+    if reviews:  # stages with R > 1 under both policies, with fixed and stochastic lead times
+        rev = np.concatenate([b.stage["pol_review"] for b in blocks])
+        ech = np.concatenate([b.stage["pol_type"] for b in blocks]) == 1
+        assert np.sum((rev > 1) & ech) >= 20 and np.sum((rev > 1) & ~ech) >= 20
     assert all(b.fast for b in blocks)
     codes = _kernel_choice(blocks, 630, "fast_int")
     kinds = codes & ~FK.LINE
@@ -138,11 +154,13 @@ def test_fast_kernel_bit_identical_on_benchmark_cases_with_scarce_warehouse() ->
 def test_fast_path_eligibility() -> None:
     d = DiscreteDistribution.poisson(2.0)
     assert _pack_network(Network.serial(3), Policy.base_stock([9, 6, 3]), d, 1, None).fast
+    # any review period, installation and echelon
+    assert _pack_network(Network.serial(2), Policy.base_stock([9, 4], review_period=[4, 2]), d, 1, None).fast
+    assert _pack_network(Network.serial(2), Policy.echelon_base_stock([9, 4], review_period=3), d, 1, None).fast
     not_fast = [
         (Network.assembly([1.0, 1.0]), Policy.base_stock([5, 5, 5]), None),  # two inbound arcs
         (Network(2, ((0, 1, 2.0),)), Policy.base_stock([9, 3]), None),  # quantity_per 2
         (Network.serial(2), Policy.s_S([1, 1], [9, 4]), None),
-        (Network.serial(2), Policy.base_stock([9, 4], review_period=2), None),
         (Network.serial(2), Policy.base_stock([9, 4], moq=3), None),
         (Network.serial(2), Policy.base_stock([9, 4], capacity=5), None),
         (Network.serial(2), Policy.base_stock([9, 4]), [0, 1]),  # processing time
@@ -188,6 +206,7 @@ def test_line_loop_bit_identical_on_random_lines(case_seed: int) -> None:
         if rng.random() < 0.6:
             levels = np.round(levels)
         kinds = [("echelon_base_stock" if rng.random() < 0.5 else "base_stock") for _ in range(n)]
+        reviews = _random_reviews(rng, n) if case_seed >= 4 else 1  # R > 1 at about half the stages
         if rng.random() < 0.5:
             demand: object = _random_demand(rng, cycles)
             if isinstance(demand, list):
@@ -198,7 +217,7 @@ def test_line_loop_bit_identical_on_random_lines(case_seed: int) -> None:
             lead: object = int(rng.integers(0, 4))
         else:
             lead = [(_random_dist(rng, 0.4) if rng.random() < 0.6 else int(rng.integers(0, 4))) for _ in range(n)]
-        cases.append((net, Policy(kind=kinds, order_up_to=levels), demand, lead))
+        cases.append((net, Policy(kind=kinds, order_up_to=levels, review_period=reviews), demand, lead))
     blocks = [_pack_network(*c, None) for c in cases]
     assert all(b.fast for b in blocks)
     if cycles:  # per-period demand cycles at several stages
@@ -213,3 +232,50 @@ def test_line_loop_bit_identical_on_random_lines(case_seed: int) -> None:
     ref = _general_and_fast_agree(nets, pols, dems, leads, **kw)
     assert np.nanmin(ref["fill_rate"]) < 0.9  # stock-outs happen
     assert np.max(ref["owed_downstream"]) > 0.0
+
+
+_HIST_FIELDS = ("ptr", "x_counts", "y_counts", "x_tail_n", "x_tail_sum", "y_tail_n", "y_tail_sum", "demand_sum")
+
+
+def _integer_levels(rng: np.random.Generator, pol: Policy) -> Policy:
+    """``pol`` with integer levels >= 0 (what position histograms need), some of them low:
+    starved stages build backlogs beyond the histograms' caps (tails)."""
+    levels = np.round(np.asarray(pol.order_up_to, dtype=np.float64) * rng.choice([0.15, 1.0, 1.0]))
+    return Policy(kind=pol.kind, order_up_to=levels, review_period=pol.review_period)
+
+
+@pytest.mark.parametrize(("case_seed", "crossing", "cycles", "reviews"),
+                         [(21, True, False, False), (22, False, True, False), (23, True, True, True),
+                          (24, False, False, True)])
+def test_fast_kernel_position_histograms_bit_identical_on_random_trees(case_seed: int, crossing: bool,
+                                                                       cycles: bool, reviews: bool) -> None:
+    """Histograms counted by the fast kernel (every arithmetic, trees and lines, review
+    periods 1-5) against the general kernel's, bit for bit: every bin, tail and demand sum
+    of every group."""
+    rng = np.random.default_rng(case_seed)
+    cases = []
+    for k in range(40):
+        net, pol, dem, lead = _random_case(rng, f"sku-{k}", cycles, reviews)
+        cases.append((net, _integer_levels(rng, pol), dem, lead))
+    nets, pols, dems, leads = (list(x) for x in zip(*cases, strict=True))
+    blocks = [_pack_network(*c, None) for c in cases]
+    codes = _kernel_choice(blocks, 630, "fast_int")
+    assert np.all(codes != FK.GENERAL)
+    kinds = codes & ~FK.LINE
+    assert np.sum(kinds == FK.FAST_INT) >= 5 and np.sum(codes & FK.LINE != 0) >= 5
+    assert np.sum(codes & FK.LINE == 0) >= 5
+    kw = dict(seeds=13, replications=4, periods=600, warmup=int(rng.integers(0, 30)), crossing=crossing,
+              position_histograms=True, histogram_groups=2)
+    ref = _general_and_fast_agree(nets, pols, dems, leads, **kw)
+    want = ref.positions
+    assert want is not None
+    for kernel in ("auto", "fast_float", "fast_int"):
+        got = simulate(nets, pols, dems, leads, kernel=kernel, **kw).positions
+        assert got is not None
+        for f in _HIST_FIELDS:
+            np.testing.assert_array_equal(getattr(got, f), getattr(want, f), err_msg=f"{kernel} {f}")
+    # the comparison covers every part of the counting: bins, both tails, echelon stages
+    # without histograms next to installation stages with them
+    assert want.x_counts.sum() > 0 and want.x_tail_n.sum() > 0 and want.y_tail_n.sum() > 0
+    assert 0 < int(want.applicable.sum()) < want.applicable.size
+    assert np.nanmin(ref["fill_rate"]) < 0.9
