@@ -19,13 +19,14 @@ from platform_core.components import (
     RECOMMENDATION_SCHEMA,
     Component,
     DemandSeries,
+    Forecaster,
     StageCosts,
     StageProblem,
 )
 from platform_core.plan import BatchSpec, SharedInputs
 from platform_core.seeds import stage_seeds
 
-__all__ = ["run_batch", "warm_up_components", "POLICY_COLUMNS"]
+__all__ = ["run_batch", "stage_problem", "warm_up_components", "POLICY_COLUMNS"]
 
 POLICY_COLUMNS = ("policy_type", "base_stock_level", "reorder_point", "order_up_to", "safety_stock")
 
@@ -89,11 +90,16 @@ def _derived_demand(
     return values, flags
 
 
-def _solve(shared: SharedInputs, idx: np.ndarray) -> pa.Table:
+def stage_problem(shared: SharedInputs, idx: np.ndarray) -> tuple[StageProblem, Forecaster]:
+    """The solver's input for the stages ``idx`` (whole networks, planned order).
+
+    The run's forecaster is built and fitted on the stages' derived demand; returns the
+    problem and the fitted forecaster (whose ``fallback_`` notes the rows report).
+    Benchmarks use it to give several solvers the very problems a run gives one.
+    """
     settings = shared.settings
     # component classes were resolved by the driver's plugin host and travel by reference
     forecaster = settings.forecaster.build()
-    solver = settings.solver.build()
     edges = _local_edges(shared, idx)
     values, flags = _derived_demand(shared, idx, edges)
     n, periods = values.shape
@@ -127,7 +133,14 @@ def _solve(shared: SharedInputs, idx: np.ndarray) -> pa.Table:
         period_days=settings.period_days,
         demand_history=shared.demand[idx],
     )
-    table = solver.solve(problem)
+    return problem, forecaster
+
+
+def _solve(shared: SharedInputs, idx: np.ndarray) -> pa.Table:
+    settings = shared.settings
+    problem, forecaster = stage_problem(shared, idx)
+    n = len(problem.keys)
+    table = settings.solver.build().solve(problem)
     if table.num_rows != n:
         raise RuntimeError(f"solver {settings.solver.name!r} returned {table.num_rows} rows for {n} stages")
     notes = getattr(forecaster, "fallback_", None) or [""] * n
