@@ -139,6 +139,24 @@ class PositionHistograms:
         on_hand = (level - ex + backlog_g).mean(axis=0)
         return level.astype(np.float64), fill, se, backlog, on_hand
 
+    def select(self, rows: np.ndarray) -> PositionHistograms:
+        """The histograms of ``rows`` only (in that order), e.g. to compute fewer curves.
+
+        Args:
+            rows: ``int [k]`` row indices (each at most once is not required).
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        sizes = self.ptr[rows + 1] - self.ptr[rows]
+        ptr = np.zeros(rows.size + 1, dtype=np.int64)
+        np.cumsum(sizes, out=ptr[1:])
+        bins = (np.repeat(self.ptr[rows] - ptr[:-1], sizes) + np.arange(int(ptr[-1]))).astype(np.int64)
+        return PositionHistograms(
+            ptr=ptr, x_counts=self.x_counts[:, bins], y_counts=self.y_counts[:, bins],
+            x_tail_n=self.x_tail_n[:, rows], x_tail_sum=self.x_tail_sum[:, rows],
+            y_tail_n=self.y_tail_n[:, rows], y_tail_sum=self.y_tail_sum[:, rows],
+            demand_sum=self.demand_sum[:, rows], periods_per_group=self.periods_per_group,
+        )
+
     def curves(self, row: int) -> PositionCurves:
         """Row ``row``'s fill rate, backlog and on hand at every level ``0 .. cap``.
 

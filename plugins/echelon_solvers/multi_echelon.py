@@ -265,7 +265,12 @@ class MultiEchelonSolver(Solver):
                 continue
             for chunk in _chunks(jobs, lambda jb: _bins(jb[2], 1)):
                 res = self._run([jb[0] for jb in chunk], [jb[2] for jb in chunk], search=True)
-                curves = _curves(res)
+                need: list[int] = []
+                row = 0
+                for net, _prefix, _lv in chunk:  # only the depth-p stages' curves are read
+                    need.extend(row + np.flatnonzero(net.depth == p))
+                    row += net.sn.network.n_stages
+                curves = _curves(res, np.asarray(need, dtype=np.int64))
                 row = 0
                 for net, prefix, _lv in chunk:
                     for j in np.flatnonzero(net.depth == p):
@@ -294,7 +299,7 @@ class MultiEchelonSolver(Solver):
         sn = net.sn
         cost = curve.on_hand * float(sn.holding_cost[j])
         if j in sn.demand:
-            short = (1.0 - np.nan_to_num(curve.fill_rate, nan=1.0)) * _demand_per_period(curve)
+            short = (1.0 - curve.fill) * _demand_per_period(curve)
             cost = cost + short * float(sn.stockout_cost[j])
         return np.asarray(cost, dtype=np.float64)
 
@@ -330,8 +335,8 @@ class MultiEchelonSolver(Solver):
         v1 = self._stage_value(net, j, curve, lvl)
         if lvl <= 0:
             return v1
-        f0 = float(np.nan_to_num(curve.fill_rate[lvl - 1], nan=1.0))
-        f1 = float(np.nan_to_num(curve.fill_rate[lvl], nan=1.0))
+        f0 = float(curve.fill[lvl - 1])
+        f1 = float(curve.fill[lvl])
         if f1 <= f0:
             return v1
         w = min(max((target - f0) / (f1 - f0), 0.0), 1.0)
@@ -507,10 +512,13 @@ class MultiEchelonSolver(Solver):
             retry: list[tuple[_Net, np.ndarray]] = []
             for chunk in _chunks(todo, lambda jb: _bins(jb[1], self.final_groups)):
                 res = self._run([jb[0] for jb in chunk], [jb[1] for jb in chunk], search=False)
-                curves = _curves(res)
+                need = [int(res.network_ptr[i]) + j for i, (net, _lv) in enumerate(chunk)
+                        for j in range(net.sn.network.n_stages) if not net.internal[j] or j in net.sn.demand]
+                curves = _curves(res, np.asarray(need, dtype=np.int64))
                 for i, (net, lv) in enumerate(chunk):
                     sl = slice(int(res.network_ptr[i]), int(res.network_ptr[i + 1]))
-                    again = self._read_final(net, lv, res, sl, curves[sl], out, last=attempt == 3)
+                    mine = [curves.get(r) for r in range(sl.start, sl.stop)]
+                    again = self._read_final(net, lv, res, sl, mine, out, last=attempt == 3)
                     if again is not None:
                         retry.append((net, again))
             if not retry:
@@ -548,7 +556,7 @@ class MultiEchelonSolver(Solver):
                 bo[j] = res.mean["backorders"][sl][j]
                 if j in net.sn.demand and c is not None:
                     s = int(levels[j])
-                    short[j] = (1.0 - float(np.nan_to_num(c.fill_rate[s], nan=1.0))) * _demand_per_period(c)
+                    short[j] = (1.0 - float(c.fill[s])) * _demand_per_period(c)
                     gap = float(net.target[j]) - float(fill[j])
                     if np.isfinite(gap) and gap > 1e-12 and not last:
                         ok = False
@@ -570,7 +578,7 @@ class MultiEchelonSolver(Solver):
             fill_se[j] = float(c.fill_rate_se[s]) if j in net.sn.demand else np.nan
             oh[j] = float(c.on_hand[s])
             bo[j] = float(c.backlog[s])
-            short[j] = (1.0 - float(np.nan_to_num(c.fill_rate[s], nan=1.0))) * _demand_per_period(c)
+            short[j] = (1.0 - float(c.fill[s])) * _demand_per_period(c)
             cx, cx_se = _no_backlog_share(res.positions, int(sl.start) + j, s)
             cyc[j], cyc_se[j] = cx, cx_se
         if not ok:
@@ -676,7 +684,7 @@ def _min_level(curve: Any, target: float, margin_se: float = 0.0) -> int:
     With ``margin_se > 0`` the fill must exceed the target by that many of its standard
     errors (where the curve has them: the final run's replication groups).
     """
-    fill = np.nan_to_num(curve.fill_rate, nan=1.0)
+    fill = curve.fill
     if margin_se > 0.0:
         fill = fill - margin_se * np.nan_to_num(curve.fill_rate_se, nan=0.0)
     hit = np.flatnonzero(fill >= target - 1e-12)
@@ -698,14 +706,20 @@ class _Curve:
     backlog: np.ndarray
     on_hand: np.ndarray
     demand: float
+    fill: np.ndarray  # fill_rate with no demand read as 1 (nothing short)
 
 
-def _curves(res: Any) -> list[_Curve | None]:
-    """Every row's curves and demand per period from a result's position histograms."""
+def _curves(res: Any, rows: np.ndarray | None = None) -> dict[int, _Curve | None]:
+    """Curves and demand per period of ``rows`` (default: all) from a result's histograms."""
     pos: PositionHistograms = res.positions
-    dem = pos.demand_sum.sum(axis=0) / (pos.groups * float(pos.periods_per_group))
-    return [None if c is None else _Curve(c.level, c.fill_rate, c.fill_rate_se, c.backlog, c.on_hand, float(d))
-            for c, d in zip(pos.all_curves(), dem, strict=True)]
+    if rows is None:
+        rows = np.arange(pos.ptr.size - 1)
+    rows = np.asarray(rows, dtype=np.int64)
+    sub = pos.select(rows)
+    dem = sub.demand_sum.sum(axis=0) / (sub.groups * float(sub.periods_per_group))
+    return {int(r): None if c is None else _Curve(c.level, c.fill_rate, c.fill_rate_se, c.backlog, c.on_hand,
+                                                  float(d), np.nan_to_num(c.fill_rate, nan=1.0))
+            for r, c, d in zip(rows, sub.all_curves(), dem, strict=True)}
 
 
 def _name(net: _Net, j: int) -> str:

@@ -143,3 +143,21 @@ def test_group_se_is_of_the_order_of_the_replication_se() -> None:
         assert 1 / 3 < ratio < 3, (row, ratio)
         # pooled groups: the mean fill is the engine's up to the ratio-of-means difference
         assert abs(c.fill_rate[s] - res["fill_rate"][row]) < 3 * res.se["fill_rate"][row]
+
+
+def test_select_gives_the_chosen_rows_curves_exactly() -> None:
+    """``select(rows)`` (fewer curves to compute) holds exactly those rows' histograms."""
+    net = Network(4, ((0, 1, 1.0), (0, 2, 1.0), (0, 3, 1.0)))
+    res = simulate(net, Policy.base_stock(np.array([12.0, 5.0, 6.0, 4.0])),
+                   {k: DiscreteDistribution.poisson(2.0 + k) for k in (1, 2, 3)}, lead_times=[2, 1, 1, 1],
+                   seeds=5, replications=6, periods=300, warmup=20, position_histograms=True, histogram_groups=3)
+    pos = res.positions
+    assert pos is not None
+    every = pos.all_curves()
+    rows = np.array([3, 0, 2])
+    picked = pos.select(rows).all_curves()
+    for r, c in zip(rows, picked, strict=True):
+        ref = every[int(r)]
+        assert ref is not None and c is not None
+        for field in ("level", "fill_rate", "fill_rate_se", "backlog", "on_hand"):
+            np.testing.assert_array_equal(getattr(c, field), getattr(ref, field), err_msg=field)
