@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,22 +13,10 @@ from echelon_solvers.baseline import BlanketABCSolver
 
 from platform_core.testing.inputs import three_stage_problem
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture(scope="module")
-def bench():
-    path = str(ROOT / "benchmarks")
-    added = path not in sys.path
-    if added:
-        sys.path.insert(0, path)
-    try:
-        import multi_echelon_value
-
-        yield multi_echelon_value
-    finally:
-        if added and path in sys.path:
-            sys.path.remove(path)
+def bench(benchmark_module):
+    return benchmark_module("multi_echelon_value")
 
 
 def test_training_cut_keeps_only_the_training_weeks(bench, generated_dataset: Path, tmp_path: Path):

@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture(scope="module")
-def bench():
-    path = str(ROOT / "benchmarks")
-    added = path not in sys.path
-    if added:
-        sys.path.insert(0, path)
-    try:
-        import service_vs_cost
-
-        yield service_vs_cost
-    finally:
-        if added and path in sys.path:
-            sys.path.remove(path)
+def bench(benchmark_module):
+    return benchmark_module("service_vs_cost")
 
 
 @pytest.fixture(scope="module")
