@@ -373,11 +373,10 @@ def test_three_stage_line_within_two_percent_of_exhaustive_grid():
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "known engine gap, not a tolerance: the engine assembles fractional kits (made = min over "
-    "components of received / quantity_per, no floor), the independent simulator whole kits only; "
-    "with lean component stages and 2 units of one component per kit the solver's promise 0.95 "
-    "realises 0.9476 (SE 0.09 pp) here, -2.7 SE. Investment is within 2 % (ratio 0.996). "
-    "Fix in _kernels.py kitting (#14 closing note); strict: this test fails once it passes"))
+    "open: on this assembly the engine and the independent simulator disagree about the solver's "
+    "policy - its promise 0.95 (+1 SE) realises 0.9476 (SE 0.09 pp) here, -2.7 SE, while the "
+    "investment is within 2 % (ratio 0.996). Not the engine's fractional kits: flooring them "
+    "(whole kits only) still gives 0.9473. Cause open (#14 closing note); strict: fails once it passes"))
 def test_two_component_assembly_within_two_percent_of_exhaustive_grid():
     """Components 0 and 1 (lead times 1) -> assembly 2 (lanes 1, 1), 1 and 2 units per kit.
 
