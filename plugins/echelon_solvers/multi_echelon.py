@@ -254,10 +254,8 @@ class MultiEchelonSolver(Solver):
         for p in range(max_depth + 1):
             jobs: list[tuple[_Net, tuple[int, ...], np.ndarray]] = []
             for net in nets:
-                if not np.any(net.depth == p) or (p > 0 and not net.int_depths):
-                    continue
-                if not net.int_depths:
-                    continue  # single-level network: the final run sets it
+                if not net.int_depths or not np.any(net.depth == p):
+                    continue  # a single-level network: the final run sets it
                 m = net.n_prefix(p)
                 for prefix in sorted({s[:m] for s in net.scenarios}):
                     jobs.append((net, prefix, self._copy_levels(net, prefix, p)))
@@ -289,9 +287,13 @@ class MultiEchelonSolver(Solver):
 
     def _stage_value(self, net: _Net, j: int, curve: Any, level: int) -> float:
         """Investment (target mode) or holding + stockout cost (cost mode) at ``level``."""
+        sn = net.sn
         if self.objective == "target":
-            return float(curve.on_hand[level]) * float(net.sn.unit_value[j])
-        return float(self._cost_curve(net, j, curve)[level])
+            return float(curve.on_hand[level]) * float(sn.unit_value[j])
+        cost = float(curve.on_hand[level]) * float(sn.holding_cost[j])
+        if j in sn.demand:
+            cost += (1.0 - float(curve.fill[level])) * curve.demand * float(sn.stockout_cost[j])
+        return cost
 
     @staticmethod
     def _cost_curve(net: _Net, j: int, curve: Any) -> np.ndarray:
@@ -299,7 +301,7 @@ class MultiEchelonSolver(Solver):
         sn = net.sn
         cost = curve.on_hand * float(sn.holding_cost[j])
         if j in sn.demand:
-            short = (1.0 - curve.fill) * _demand_per_period(curve)
+            short = (1.0 - curve.fill) * curve.demand
             cost = cost + short * float(sn.stockout_cost[j])
         return np.asarray(cost, dtype=np.float64)
 
@@ -319,11 +321,16 @@ class MultiEchelonSolver(Solver):
                 net.int_cost[(j, prefix, k)] = self._smooth_value(net, j, curve, lvl,
                                                                   float(net.target[j]) if bound else f)
         else:
-            lvl, val = self._leaf_level(net, j, curve)
+            lvl, val = self._leaf_value(net, j, curve)
             net.leaf_level[(j, prefix)] = float(lvl)
-            if math.isfinite(val) and not net.cost_leaf[j] and j in net.sn.demand:
-                val = self._smooth_value(net, j, curve, lvl, float(net.target[j]))
             net.leaf_cost[(j, prefix)] = val
+
+    def _leaf_value(self, net: _Net, j: int, curve: Any) -> tuple[int, float]:
+        """A leaf's level and the value the search compares (at its target's crossing)."""
+        lvl, val = self._leaf_level(net, j, curve)
+        if math.isfinite(val) and not net.cost_leaf[j] and j in net.sn.demand:
+            val = self._smooth_value(net, j, curve, lvl, float(net.target[j]))
+        return lvl, val
 
     def _smooth_value(self, net: _Net, j: int, curve: Any, lvl: int, target: float) -> float:
         """The value at the (fractional) level where the fill curve crosses ``target``.
@@ -450,10 +457,7 @@ class MultiEchelonSolver(Solver):
                     if net.internal[jj]:
                         val[jj] = self._stage_value(net, jj, c, int(lv[jj]))
                     elif c is not None:
-                        lvl, v = self._leaf_level(net, jj, c)
-                        if math.isfinite(v) and not net.cost_leaf[jj] and jj in net.sn.demand:
-                            v = self._smooth_value(net, jj, c, lvl, float(net.target[jj]))
-                        val[jj] = v
+                        val[jj] = self._leaf_value(net, jj, c)[1]
                 values[(id(net), side)] = val
                 row += net.sn.network.n_stages
         for net, side, _lv, alt in jobs:
@@ -477,6 +481,7 @@ class MultiEchelonSolver(Solver):
         """Levels with every internal stage at its chosen candidate (given its ancestors')."""
         lv = net.placeholder.copy()
         prefix_of: dict[int, tuple[int, ...]] = {}
+        first_at = {int(net.depth[x]): int(x) for x in np.flatnonzero(net.internal)[::-1]}
         for j in net.sn.network.topological_order:
             if not net.internal[j]:
                 continue
@@ -486,9 +491,8 @@ class MultiEchelonSolver(Solver):
                 # the prefix is the ancestors' choices, one per internal depth above
                 par = [u for u, dn, _ in net.sn.network.arcs if dn == j]
                 prefix = prefix_of[par[0]] if par else ()
-            else:
-                prefix = tuple(net.choice[int(next(x for x in np.flatnonzero(net.internal & (net.depth == dd))))]
-                               for dd in net.int_depths[:i])
+            else:  # one choice per internal depth, shared by its stages (the best scenario)
+                prefix = tuple(net.choice[first_at[dd]] for dd in net.int_depths[:i])
             assert len(prefix) == i
             k = net.choice[int(j)]
             lv[j] = net.refined[int(j)][1] if int(j) in net.refined else net.int_level[(int(j), prefix, k)]
@@ -547,16 +551,18 @@ class MultiEchelonSolver(Solver):
         short = np.zeros(ns)
         cyc = np.nan_to_num(res.mean["cycle_service_level"][sl], nan=1.0)
         cyc_se = res.se["cycle_service_level"][sl].copy()
+        # internal stages: the engine's own metrics at their levels
+        inner = net.internal
+        fill[inner] = res.mean["fill_rate"][sl][inner]
+        fill_se[inner] = res.se["fill_rate"][sl][inner]
+        oh[inner] = res.mean["on_hand"][sl][inner]
+        bo[inner] = res.mean["backorders"][sl][inner]
         for j in range(ns):
             c = curves[j]
-            if net.internal[j]:
-                fill[j] = res.mean["fill_rate"][sl][j]
-                fill_se[j] = res.se["fill_rate"][sl][j]
-                oh[j] = res.mean["on_hand"][sl][j]
-                bo[j] = res.mean["backorders"][sl][j]
+            if inner[j]:
                 if j in net.sn.demand and c is not None:
                     s = int(levels[j])
-                    short[j] = (1.0 - float(c.fill[s])) * _demand_per_period(c)
+                    short[j] = (1.0 - float(c.fill[s])) * c.demand
                     gap = float(net.target[j]) - float(fill[j])
                     if np.isfinite(gap) and gap > 1e-12 and not last:
                         ok = False
@@ -578,7 +584,7 @@ class MultiEchelonSolver(Solver):
             fill_se[j] = float(c.fill_rate_se[s]) if j in net.sn.demand else np.nan
             oh[j] = float(c.on_hand[s])
             bo[j] = float(c.backlog[s])
-            short[j] = (1.0 - float(c.fill[s])) * _demand_per_period(c)
+            short[j] = (1.0 - float(c.fill[s])) * c.demand
             cx, cx_se = _no_backlog_share(res.positions, int(sl.start) + j, s)
             cyc[j], cyc_se[j] = cx, cx_se
         if not ok:
@@ -689,11 +695,6 @@ def _min_level(curve: Any, target: float, margin_se: float = 0.0) -> int:
         fill = fill - margin_se * np.nan_to_num(curve.fill_rate_se, nan=0.0)
     hit = np.flatnonzero(fill >= target - 1e-12)
     return int(hit[0]) if hit.size else -1
-
-
-def _demand_per_period(curve: Any) -> float:
-    """Units demanded of the stage per period on the curve's paths (:class:`_Curve`)."""
-    return float(curve.demand)
 
 
 @dataclass(frozen=True)
