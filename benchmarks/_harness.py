@@ -39,6 +39,18 @@ def write_result(name: str, payload: dict[str, Any]) -> Path:
     return path
 
 
+def run_phases(wall: float, summary: dict[str, Any]) -> dict[str, float]:
+    """An ``echelon run``'s wall time and its phases from ``summary.json``'s metrics [s]."""
+    return {
+        "run_wall_seconds": round(wall, 2),
+        "run_inner_wall_seconds": round(summary["wall_seconds"], 2),
+        "start_seconds": round(summary["start_seconds"], 2),
+        "load_validate_seconds": round(summary["load_validate_seconds"], 2),
+        "plan_seconds": round(summary["plan_seconds"], 2),
+        "solve_seconds": round(summary["solve_seconds"], 2),
+    }
+
+
 def _pss_bytes(pid: int) -> int:
     """Proportional set size of process ``pid`` [bytes] (0 if it is gone or unreadable)."""
     try:

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import run_command, write_result  # noqa: E402
+from _harness import run_command, run_phases, write_result  # noqa: E402
 
 BIN = Path(sys.executable).parent
 PEER = "single_echelon"
@@ -60,12 +60,7 @@ def run_solver(data: Path, work: Path, solver: str, workers: int) -> dict[str, A
     compute = summary.get("batch_compute_seconds_total", float("nan"))
     row = {
         "solver": solver,
-        "run_wall_seconds": round(wall, 2),
-        "run_inner_wall_seconds": round(summary["wall_seconds"], 2),
-        "start_seconds": round(summary["start_seconds"], 2),
-        "load_validate_seconds": round(summary["load_validate_seconds"], 2),
-        "plan_seconds": round(summary["plan_seconds"], 2),
-        "solve_seconds": round(summary["solve_seconds"], 2),
+        **run_phases(wall, summary),
         "batches": int(summary["batches"]),
         "batch_compute_seconds_total": round(compute, 2),
         "sku_locations_per_second_end_to_end": round(n / wall, 1),
