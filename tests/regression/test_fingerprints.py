@@ -52,5 +52,7 @@ def test_numbers_match_the_stored_reference(case, workdir):
     reference = pq.read_table(REFERENCE / f"{case}.parquet")
     assert digest(reference) == stored[case], "the stored reference file does not match its digest"
     table = run_case(case, workdir)
+    # columns added since the reference (new outputs) are not compared; stored ones are
+    table = table.select([c for c in reference.column_names if c in table.column_names])
     if digest(table) != stored[case]:
         pytest.fail(f"case {case!r} moved from the reference {REFERENCE.name}: {_first_difference(table, reference)}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from echelon_demand.models.auto import AutoForecaster
 from echelon_demand.models.bootstrap_intermittent import WillemainBootstrapForecaster
+from echelon_demand.models.calibrated import CalibratedForecaster
 from echelon_demand.models.censored import CensoredNegBinForecaster, CensoredPoissonForecaster
 from echelon_demand.models.global_gbm import QuantileGBMForecaster
 from echelon_demand.models.intermittent import CrostonForecaster, SBAForecaster, TSBForecaster
@@ -23,6 +24,7 @@ from platform_core.components import Forecaster
 __all__ = [
     "FORECASTERS",
     "AutoForecaster",
+    "CalibratedForecaster",
     "CensoredNegBinForecaster",
     "CensoredPoissonForecaster",
     "CrostonForecaster",
@@ -51,4 +53,5 @@ FORECASTERS: dict[str, type[Forecaster]] = {
     "quantile_gbm": QuantileGBMForecaster,
     "sensing": SensingForecaster,
     "auto": AutoForecaster,
+    "calibrated": CalibratedForecaster,
 }
