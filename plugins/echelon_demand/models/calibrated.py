@@ -64,7 +64,8 @@ __all__ = ["CalibratedForecaster", "LEVELS", "calibrate_period", "continuous_qua
 #: Quantile levels whose exceedance rates the stretch matches [-].
 LEVELS = (0.8, 0.9, 0.95)
 _STRETCH_GRID = np.exp(np.linspace(np.log(0.4), np.log(4.0), 93))
-_CLASSES = ("smooth", "erratic", "intermittent", "lumpy", "none")
+_MAX_PAIRS = 400
+_U_POINTS = 8
 
 
 def _make(name: str, params: Mapping[str, Any] | None) -> Forecaster:
@@ -102,9 +103,11 @@ def calibrate_period(dist: DiscreteDistribution, mean_factor: float, stretch: fl
     """The per-period PMF scaled by ``mean_factor`` with its spread stretched by ``stretch``.
 
     ``stretch <= 1``: values ``m (mu + s (x - mu))``; ``stretch > 1``: ``m x U`` with
-    ``U`` independent, mean one and variance ``(s^2 - 1) var(X) / E[X^2]`` (two-point:
-    ``1 -+ d`` for a variance up to 1, else ``0`` or ``1 + c``).  Either way the mean is
-    ``m mu`` and the variance ``m^2 s^2 var(X)`` (before the integer split).
+    ``U`` independent, mean one and variance ``c = (s^2 - 1) var(X) / E[X^2]`` (eight
+    equally likely points: gamma mid-quantiles, rescaled to variance ``c``; where that
+    would make a point negative, ``U`` is 0 with the probability that gives variance
+    ``c`` and the gamma points divided by the remaining probability otherwise).  The mean
+    is ``m mu`` and the variance ``m^2 s^2 var(X)`` (before the integer split).
     """
     x = dist.support.astype(np.float64)
     p = dist.pmf
@@ -117,11 +120,20 @@ def calibrate_period(dist: DiscreteDistribution, mean_factor: float, stretch: fl
     if s <= 1.0:
         return _remap(m * (mu + s * (x - mu)), p)
     c = (s * s - 1.0) * var / float(np.dot(x * x, p))
-    if c <= 1.0:
-        d = np.sqrt(c)
-        u, pu = np.array([1.0 - d, 1.0 + d]), np.array([0.5, 0.5])
-    else:
-        u, pu = np.array([0.0, 1.0 + c]), np.array([c / (1.0 + c), 1.0 / (1.0 + c)])
+    # U: mid-quantiles of a gamma law with mean 1 and variance c, deviations rescaled to
+    # variance c exactly where that keeps U >= 0 (else the gamma points as they are)
+    g = stats.gamma.ppf((np.arange(_U_POINTS) + 0.5) / _U_POINTS, 1.0 / c, scale=c)
+    g = g / g.mean()
+    dev = g - 1.0
+    v_g = float(np.mean(dev**2))
+    k = np.sqrt(c / max(v_g, 1e-300))
+    pu = np.full(_U_POINTS, 1.0 / _U_POINTS)
+    if float(np.min(1.0 + dev * k)) >= 0.0:
+        u = 1.0 + dev * k
+    else:  # U = 0 w.p. pi, else g / (1 - pi): mean 1, variance (1 + v_g) / (1 - pi) - 1 = c
+        keep = (1.0 + v_g) / (1.0 + c)
+        u = np.concatenate(([0.0], g / keep))
+        pu = np.concatenate(([1.0 - keep], pu * keep))
     vals = (m * x[:, None] * u[None, :]).ravel()
     probs = (p[:, None] * pu[None, :]).ravel()
     return _remap(vals, probs)
@@ -257,7 +269,7 @@ class CalibratedForecaster(BatchForecaster):
     # -------------------------------------------------------------- calibration ----
     def _windows(self, L: np.ndarray) -> dict[str, list[np.ndarray]]:
         """Every scored window: series, origin, realised L-sum, base mean and spread stats."""
-        out: dict[str, list[np.ndarray]] = {k: [] for k in ("row", "y", "mu_sum", "lq", "cls")}
+        out: dict[str, list[Any]] = {k: [] for k in ("row", "y", "mu_sum", "lq", "pair", "pair_dist", "pair_row")}
         for idx, dists, real in self.bt_:
             Li = L[idx]
             ltd = compound_batch(dists, [DiscreteDistribution.point(int(x)) for x in Li], np.zeros(idx.size, dtype=np.int64))
@@ -277,6 +289,9 @@ class CalibratedForecaster(BatchForecaster):
                 out["y"].append(y)
                 out["mu_sum"].append(np.full(y.size, ell * dists[j].mean()))
                 out["lq"].append(np.repeat(continuous_quantiles(ltd[j], np.array(LEVELS))[None, :], y.size, axis=0))
+                out["pair"].append(np.full(y.size, len(out["pair_dist"])))
+                out["pair_dist"].append(dists[j])
+                out["pair_row"].append(i)
         return out
 
     def _calibrate(self, L: np.ndarray) -> None:
@@ -361,7 +376,8 @@ class CalibratedForecaster(BatchForecaster):
                 if sel.sum() >= 20:
                     exceed = (a_dev[sel, None, None] > _STRETCH_GRID[None, :, None] * b_dev[sel, None, :]).mean(axis=0)
                     loss = ((exceed - target[None, :]) ** 2 * weight[None, :]).sum(axis=1)
-                    p["stretch"] = float(_STRETCH_GRID[int(np.argmin(loss))])
+                    first = float(_STRETCH_GRID[int(np.argmin(loss))])
+                    p["stretch"] = self._refine_stretch(first, win, np.flatnonzero(sel), y + u - 0.5, m, L)
                 else:
                     p["stretch"] = 1.0
                 p["windows"] = float(sel.sum())
@@ -382,6 +398,36 @@ class CalibratedForecaster(BatchForecaster):
         self.period_dists_ = [
             calibrate_period(d, float(m[i]), float(s_row[i])) for i, d in enumerate(self.base_dists_)
         ]
+
+    def _refine_stretch(self, first: float, win: dict[str, list[Any]], sel: np.ndarray, y_jit: np.ndarray,
+                        m: np.ndarray, L: np.ndarray) -> float:
+        """The stretch whose *transformed* per-period PMF's i.i.d. L-sum matches the levels best.
+
+        Step 3's grid assumes an affine stretch of the sum; the per-period transform only
+        matches its variance.  Around that first guess, each candidate is applied to the
+        class's (series, origin) base PMFs (at most ``_MAX_PAIRS`` of them, the first in
+        order), compounded, and its jittered quantiles scored against the windows.
+        """
+        pair = np.concatenate(win["pair"])[sel]
+        pairs = np.unique(pair)[:_MAX_PAIRS]
+        keep = np.isin(pair, pairs)
+        pair, yj = pair[keep], y_jit[sel][keep]
+        pos = np.searchsorted(pairs, pair)
+        rows = np.array([win["pair_row"][k] for k in pairs], dtype=np.int64)
+        lts = [DiscreteDistribution.point(int(L[r])) for r in rows]
+        zeros = np.zeros(pairs.size, dtype=np.int64)
+        target = 1.0 - np.array(LEVELS)
+        weight = 1.0 / (np.array(LEVELS) * target)
+        best, best_loss = first, np.inf
+        for cand in sorted({1.0, *(first * np.exp(np.linspace(-0.6, 0.6, 13)))}):
+            dists = [calibrate_period(win["pair_dist"][k], float(m[r]), cand) for k, r in zip(pairs, rows, strict=True)]
+            ltd = compound_batch(dists, lts, zeros)
+            q = np.array([continuous_quantiles(d, np.array(LEVELS)) for d in ltd])
+            exceed = (yj[:, None] > q[pos]).mean(axis=0)
+            loss = float(((exceed - target) ** 2 * weight).sum())
+            if loss < best_loss - 1e-12:
+                best, best_loss = float(cand), loss
+        return best
 
     def _persistent_var(self, rows: list[np.ndarray], vals: list[np.ndarray], member: np.ndarray) -> float | None:
         """Between-series variance of the mean factor that persists over time.
