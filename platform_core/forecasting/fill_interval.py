@@ -21,9 +21,10 @@ whose order has arrived, and the period's short units are ``min(D_t, max(0, -NI_
 The window's fill is ``1 - short / demand``.  The simulated windows ignore what the
 solver's own evaluation adds (upstream delays of a multi-echelon network, lead-time
 variability, the solver's policy details); those move the long-run fill, which the
-solver measured.  So the interval is the simulated windows' central quantiles shifted by
-``expected_fill_rate`` minus the simulated windows' pooled fill, clipped to [0, 1]: the
-spread is the windows', the centre the solver's promise.
+solver measured.  So the windows are read at the *effective level*: the level (real,
+found by bisection on the same paths) at which their pooled fill equals the solver's
+``expected_fill_rate``; the interval is the central quantiles of the windows' fills
+there: its centre is the solver's promise, its spread the windows'.
 """
 
 from __future__ import annotations
@@ -38,6 +39,44 @@ __all__ = ["window_fill_rates", "fill_rate_interval", "DEFAULT_HORIZON_PERIODS",
 DEFAULT_HORIZON_PERIODS = 26
 #: Simulated windows per stage [-].
 DEFAULT_WINDOWS = 64
+
+
+def _window_paths(
+    period_demand: DiscreteDistribution,
+    lead_periods: int,
+    review_periods: int,
+    horizon_periods: int,
+    level_ratios: np.ndarray | None,
+    seed: int,
+    windows: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per window and measured period: demand, and demand since the last arrived review [units]."""
+    L = max(int(lead_periods), 0)
+    R = max(int(review_periods), 1)
+    H = max(int(horizon_periods), 1)
+    T = L + R + H
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed) & 0xFFFFFFFFFFFFFFFF, 0x15CA1]))
+    cdf = period_demand.inverse_cdf_table()
+    x = np.searchsorted(cdf, rng.random((windows, T)), side="right") + period_demand.offset
+    x = x.astype(np.float64)
+    if level_ratios is not None and np.size(level_ratios):
+        r = np.asarray(level_ratios, dtype=np.float64)
+        theta = r[np.arange(windows) % r.size]
+        x = np.floor(theta[:, None] * x + rng.random((windows, T)))
+    c = np.concatenate([np.zeros((windows, 1)), np.cumsum(x, axis=1)], axis=1)
+    t = np.arange(L + R, T)
+    tau = ((t - L) // R) * R  # last review epoch whose order has arrived by period t
+    return x[:, t], c[:, t + 1] - c[:, tau]
+
+
+def _fills(demand: np.ndarray, since: np.ndarray, level: float) -> tuple[np.ndarray, float]:
+    short = np.minimum(demand, np.maximum(since - float(level), 0.0))
+    dem = demand.sum(axis=1)
+    sh = short.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fill = np.where(dem > 0, 1.0 - sh / np.where(dem > 0, dem, 1.0), np.nan)
+    total = float(dem.sum())
+    return fill, (1.0 - float(sh.sum()) / total) if total > 0 else float("nan")
 
 
 def window_fill_rates(
@@ -55,29 +94,28 @@ def window_fill_rates(
     Windows without demand have fill NaN; the pooled fill is ``1 - sum(short) / sum(demand)``
     over all windows (NaN when there is no demand at all).
     """
-    L = max(int(lead_periods), 0)
-    R = max(int(review_periods), 1)
-    H = max(int(horizon_periods), 1)
-    T = L + R + H
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed) & 0xFFFFFFFFFFFFFFFF, 0x15CA1]))
-    cdf = period_demand.inverse_cdf_table()
-    x = np.searchsorted(cdf, rng.random((windows, T)), side="right") + period_demand.offset
-    x = x.astype(np.float64)
-    if level_ratios is not None and np.size(level_ratios):
-        r = np.asarray(level_ratios, dtype=np.float64)
-        theta = r[np.arange(windows) % r.size]
-        x = np.floor(theta[:, None] * x + rng.random((windows, T)))
-    c = np.concatenate([np.zeros((windows, 1)), np.cumsum(x, axis=1)], axis=1)
-    t = np.arange(L + R, T)
-    tau = ((t - L) // R) * R  # last review epoch whose order has arrived by period t
-    since = c[:, t + 1] - c[:, tau]
-    short = np.minimum(x[:, t], np.maximum(since - float(level), 0.0))
-    dem = x[:, t].sum(axis=1)
-    sh = short.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        fill = np.where(dem > 0, 1.0 - sh / np.where(dem > 0, dem, 1.0), np.nan)
-    total = float(dem.sum())
-    return fill, (1.0 - float(sh.sum()) / total) if total > 0 else float("nan")
+    demand, since = _window_paths(period_demand, lead_periods, review_periods, horizon_periods, level_ratios,
+                                  seed, windows)
+    return _fills(demand, since, level)
+
+
+def _effective_level(demand: np.ndarray, since: np.ndarray, level: float, promise: float) -> float:
+    """The level whose pooled window fill equals ``promise`` (bisection; continuous in the level)."""
+    lo, hi = float(level), float(level)
+    step = max(1.0, 0.1 * abs(float(level)))
+    if _fills(demand, since, level)[1] > promise:
+        while _fills(demand, since, lo)[1] > promise and lo > -1e9:
+            lo -= step
+            step *= 2.0
+    else:
+        hi = max(hi, float(since.max()) + 1.0)  # no window short: fill 1
+    for _ in range(40):
+        mid = 0.5 * (lo + hi)
+        if _fills(demand, since, mid)[1] >= promise:
+            hi = mid
+        else:
+            lo = mid
+    return hi
 
 
 def fill_rate_interval(
@@ -121,13 +159,14 @@ def fill_rate_interval(
         if not (np.isfinite(lv[i]) and np.isfinite(promise[i])):
             continue
         ratios = None if level_ratios is None else level_ratios[i]
-        fill, pooled = window_fill_rates(period_demand[i], lv[i], int(lead[i]), int(rev[i]), horizon_periods,
-                                         ratios, int(seeds[i]), windows)
-        ok = fill[np.isfinite(fill)]
-        if ok.size == 0 or not np.isfinite(pooled):
+        demand, since = _window_paths(period_demand[i], int(lead[i]), int(rev[i]), horizon_periods, ratios,
+                                      int(seeds[i]), windows)
+        fill, pooled = _fills(demand, since, lv[i])
+        if not np.any(np.isfinite(fill)) or not np.isfinite(pooled):
             low[i] = high[i] = promise[i]
             continue
-        lo, hi = np.quantile(ok, q) + (promise[i] - pooled)
+        fill, _ = _fills(demand, since, _effective_level(demand, since, lv[i], float(np.clip(promise[i], 0, 1))))
+        lo, hi = np.quantile(fill[np.isfinite(fill)], q)
         low[i] = float(np.clip(min(lo, promise[i]), 0.0, 1.0))
         high[i] = float(np.clip(max(hi, promise[i]), 0.0, 1.0))
     return low, high
