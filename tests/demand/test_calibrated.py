@@ -185,3 +185,19 @@ def test_same_seed_same_numbers_and_batch_invariance() -> None:
     lo_all, hi_all = fill_rate_interval(d, lv, *args, fixed.demand_level_ratios())
     lo_one, hi_one = fill_rate_interval([d[5]], lv[5:6], *(a[5:6] for a in args), fixed.demand_level_ratios()[5:6])
     assert lo_all[5] == lo_one[0] and hi_all[5] == hi_one[0]
+
+
+def test_documented_configuration_builds_the_forecaster(tmp_path) -> None:
+    """The TOML of docs/calibration.md loads and its [forecaster] section builds ``calibrated``."""
+    import re
+    from pathlib import Path
+
+    from platform_core.config import load_config
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "calibration.md"
+    (block,) = re.findall(r"^```toml\n(.*?)^```", doc.read_text(), re.M | re.S)
+    (tmp_path / "echelon.toml").write_text(block)
+    config = load_config(tmp_path / "echelon.toml")
+    assert config.components.forecaster == "calibrated"
+    fc = FORECASTERS["calibrated"](**config.component_params("forecaster"))
+    assert fc.base == "bootstrap" and fc.horizon_periods == 26
