@@ -104,19 +104,18 @@ def csr_grid(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
 def dists_from_csr(pmf: np.ndarray, indptr: np.ndarray, lo: np.ndarray) -> list[DiscreteDistribution]:
     """One :class:`DiscreteDistribution` per CSR block (values below 1e-14 are dropped).
 
-    Trimming of zero ends and normalisation are done for all blocks at once; the
-    distributions are then built without repeating the checks (``_trusted``), which
-    makes this about 10x faster than the checked constructor for many small PMFs.  A
-    block without positive mass becomes a point mass at ``max(lo, 0)``.
+    The zero ends of all blocks are found at once and the distributions are built without
+    repeating the constructor's checks (``_trusted``), which is several times faster for
+    many small PMFs; the values are bit-identical to the checked constructor's (each block
+    is divided by its own sum).  A block without positive mass becomes a point mass at
+    ``max(lo, 0)``.
     """
     pmf = np.where(np.isfinite(pmf) & (pmf > 1e-14), np.asarray(pmf, dtype=np.float64), 0.0)
     ptr = np.asarray(indptr, dtype=np.int64)
     n = ptr.size - 1
     if n <= 0:
         return []
-    sizes = np.diff(ptr)
-    row = np.repeat(np.arange(n), sizes)
-    tot = np.bincount(row, weights=pmf, minlength=n)
+    row = np.repeat(np.arange(n), np.diff(ptr))
     pos = np.flatnonzero(pmf > 0)
     first = np.full(n, -1, dtype=np.int64)
     last = np.full(n, -1, dtype=np.int64)
@@ -126,16 +125,16 @@ def dists_from_csr(pmf: np.ndarray, indptr: np.ndarray, lo: np.ndarray) -> list[
         ends = np.r_[starts[1:], pos.size] - 1
         first[r[starts]] = pos[starts]
         last[r[ends]] = pos[ends]
-    norm = pmf / np.where(tot > 0, tot, 1.0)[row]
     lo = np.asarray(lo, dtype=np.int64)
     trusted = DiscreteDistribution._trusted
     out: list[DiscreteDistribution] = []
     for i in range(n):
         a = int(first[i])
-        if a < 0 or tot[i] <= 0:
+        total = pmf[ptr[i] : ptr[i + 1]].sum() if a >= 0 else 0.0
+        if total <= 0:
             out.append(DiscreteDistribution.point(max(int(lo[i]), 0)))
         else:
-            out.append(trusted(norm[a : int(last[i]) + 1].copy(), int(lo[i]) + a - int(ptr[i])))
+            out.append(trusted(pmf[a : int(last[i]) + 1] / total, int(lo[i]) + a - int(ptr[i])))
     return out
 
 
