@@ -27,7 +27,8 @@ def svg(fig: Figure) -> str:
     """``fig`` as an SVG element (text), closed afterwards."""
     buf = io.StringIO()
     plt.rcParams["svg.fonttype"] = "none"  # text stays text: searchable, small
-    fig.savefig(buf, format="svg", bbox_inches="tight")
+    plt.rcParams["svg.hashsalt"] = "echelon"  # same ids every time: the same run gives the same page
+    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
     text = buf.getvalue()
     return text[text.index("<svg"):]
