@@ -163,8 +163,12 @@ def build_report(out_dir: str | os.PathLike[str], html_path: str | os.PathLike[s
     placement, n_networks = safety_stock_by_echelon(run)
     frontier_text, frontier_svg = _frontier(run, heads[0].value)
     exception_lists, exceptions_missing = _exception_lists(run)
-    dd_json, dd_rows = drilldown_json(run, max_drilldown_rows, {"today_missing": today_missing})
     total = len(run.rows)
+    bound_note = ("" if total <= max_drilldown_rows else
+                  f"It holds {max_drilldown_rows:,d} of the {total:,d} SKU-locations; every row is in "
+                  "recommendations.csv / report.xlsx.")
+    dd_json, dd_rows = drilldown_json(run, max_drilldown_rows, {"today_missing": today_missing,
+                                                                "bound_note": bound_note})
     dd_text = (f"All {total:,d} SKU-locations of the run." if dd_rows == total else
                f"{dd_rows:,d} of {total:,d} SKU-locations (the report embeds at most {max_drilldown_rows:,d}: "
                "every exception row first, then by investment at level); the full table is "

@@ -220,6 +220,8 @@ def test_drilldown_is_bounded_exceptions_first_then_by_investment(full_run, tmp_
     rest = rest.sort_values("investment_at_level", ascending=False, kind="stable")
     assert keys[len(wanted):] == list(zip(rest["sku"], rest["location"], strict=True))[: 50 - len(wanted)]
     assert "50 of 240 SKU-locations" in page
+    # deterministic: the same output gives the same page, byte for byte
+    assert build_report(full_run, html_path=tmp_path / "again.html", max_drilldown_rows=50).path.read_text() == page
 
 
 def test_csv_and_xlsx_round_trip_equal_the_parquet(full_run, tmp_path):
