@@ -268,3 +268,23 @@ def test_echelon_depths_of_a_small_network():
     # 0 -> 1 -> 2, 1 -> 3, 0 -> 4; 5 alone
     up, down = np.array([0, 1, 1, 0]), np.array([1, 2, 3, 4])
     assert echelon_depths(6, up, down).tolist() == [3, 2, 1, 1, 1, 1]
+
+
+def test_abc_class_from_demand_value_when_the_input_has_none(plain_run, generated_dataset, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(generated_dataset, data)
+    pq.write_table(pq.read_table(data / "stages.parquet").drop_columns(["abc_class"]), data / "stages.parquet")
+    build_report(plain_run, html_path=tmp_path / "r.html", data_dir=data)
+    page = (tmp_path / "r.html").read_text()
+    assert "ABC class computed from customer-facing demand value" in page
+    # by hand: customer-facing demand value per SKU, classes by the share of the SKUs before it
+    m = _independent_frame(generated_dataset, plain_run)
+    facing = m[m["echelon_test"] == 1]
+    value = (facing["mean_demand_per_period"].fillna(0) * facing["unit_cost"]).groupby(facing["sku"]).sum()
+    value = value.sort_values(ascending=False, kind="stable")
+    before = (value.cumsum() - value) / value.sum()
+    cls = before.map(lambda s: "A" if s < 0.8 else ("B" if s < 0.95 else "C"))
+    m["abc_test"] = m["sku"].map(cls).fillna("C")
+    section = re.search(r'<section id="abc">(.*?)</section>', page, re.S).group(1)
+    for c, n in m["abc_test"].value_counts().items():
+        assert re.search(rf"<td>{c}</td><td>{n:,d}</td>", section), (c, n)
