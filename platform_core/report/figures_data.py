@@ -18,7 +18,7 @@ from platform_core.report.outputs import RunOutputs
 
 __all__ = ["Headline", "GroupTable", "headline", "by_group", "level_units", "investment_at_level",
            "safety_stock_value", "safety_stock_by_echelon", "weighted_fill", "today_available",
-           "safety_stock_causes"]
+           "safety_stock_causes", "compared_with_today"]
 
 
 @dataclass(frozen=True)

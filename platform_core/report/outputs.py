@@ -120,7 +120,7 @@ def abc_classes(sku: pd.Series, demand_value: pd.Series) -> pd.Series:
     return sku.map(mapping).fillna("C")
 
 
-def _input_dir(out_dir: Path, summary: dict[str, Any], data_dir: str | os.PathLike[str] | None) -> Path | None:
+def _input_dir(summary: dict[str, Any], data_dir: str | os.PathLike[str] | None) -> Path | None:
     if data_dir is not None:
         return Path(data_dir)
     recorded = summary.get("input_dir")
@@ -213,7 +213,7 @@ def load_run_outputs(out_dir: str | os.PathLike[str], data_dir: str | os.PathLik
     frontier = None
     if (out / "frontier.parquet").is_file():
         frontier = _read_parquet(out / "frontier.parquet", ("inventory_investment_currency", "fill_rate"))
-    input_dir = _input_dir(out, summary, data_dir)
+    input_dir = _input_dir(summary, data_dir)
     if input_dir is None:
         notes.append("the run's input directory is unknown (summary.json has no input_dir; pass --data): "
                      "no echelons, networks or unit costs.")
