@@ -103,10 +103,11 @@ def write_summary(
     input_fingerprint: str | None = None,
     input_files: Mapping[str, str] | None = None,
     executor: Mapping[str, Any] | None = None,
+    input_dir: str | None = None,
 ) -> None:
     """Write ``summary.json`` atomically, as strict JSON (non-finite numbers as ``null``).
 
-    It holds the run id, the run seed, the input's fingerprint (SHA-256 of the lines
+    It holds the run id, the run seed, the input directory (as given to the run), the input's fingerprint (SHA-256 of the lines
     ``table:sha256-of-file``, see :func:`platform_core.parts.input_fingerprint`) and each
     input file's SHA-256, the executor that ran the batches (and why, when ``auto``
     chose it), the metrics, the components and per batch its stages, estimated work
@@ -121,6 +122,7 @@ def write_summary(
     doc = {
         "run_id": run_id,
         "seed": seed,
+        "input_dir": input_dir,
         "input_fingerprint": input_fingerprint,
         "input_files": dict(input_files or {}),
         "executor": dict(executor or {}),
