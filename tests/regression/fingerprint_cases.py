@@ -23,6 +23,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from platform_core.explain import EXPLANATION_COLUMNS
+
 __all__ = ["CASES", "digest", "run_case", "write_all"]
 
 _DATA_CACHE: dict[tuple[int, int], Path] = {}
@@ -58,7 +60,9 @@ def _cli_run(root: Path, name: str, sku_locations: int, seed: int, toml: str) ->
     for added in _ADDED_AFTER_REFERENCE:
         if added in table.column_names and table[added].null_count == table.num_rows:
             table = table.drop_columns([added])
-    return table
+    # the "why this level" columns (platform_core.explain) are computed from the stored
+    # columns after the solver; their own tests check them (tests/core/test_explain.py)
+    return table.drop_columns([c for c in EXPLANATION_COLUMNS if c in table.column_names])
 
 
 _ADDED_AFTER_REFERENCE = ("committed_service_time_periods", "net_replenishment_time_periods",
