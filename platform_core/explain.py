@@ -22,16 +22,27 @@ For every stage whose policy was set, :func:`explain_levels` adds the columns of
   ``from_review_and_lot_size = SS_DLR - SS_DL``; the solver's safety stock minus
   ``SS_DLR`` is ``from_upstream`` for a stage supplied by another stage under a
   network-aware solver (the upstream stock's delays, or its credit) and ``from_other``
-  otherwise (simulation noise, whole units, the model's differences from the analytic
-  formula).  The five parts add up to ``safety_stock``.
+  otherwise (simulation noise, whole units; for a stage that supplies others under a
+  network-aware solver also how its customers' orders differ from i.i.d. demand).  The
+  five parts add up to ``safety_stock``.
 
-The analytic level for a target (``X_n`` demand over ``n`` periods, random ``L``):
+The analytic level for a target is exact for the model the engine simulates
+(:mod:`platform_core.simulation.single_stage`: periodic review every ``R`` periods,
+full backordering, i.i.d. lead times, orders that cross).  At the end of period ``k``
+(1..R) of a cycle the stock consumed + in transit is ``X_k``: ``k`` periods of demand
+plus each earlier order (``R`` periods of demand) still in transit with probability
+``P(L > m R + k - 1)``; ``Y_k`` is ``X_k`` less that period's demand.
 
-* fill rate ``b``: smallest ``S`` with ``1 - (E(X_{L+R} - S)+ - E(X_L - S)+) / (mu R) >= b``;
-* cycle service (and any other quantile target) ``a``: smallest ``S`` with
-  ``P(X_{L+R} <= S) >= a``;
-* cost: the ``S`` of least ``h x mean end-of-period on hand + p x units short per
-  period`` (the single-stage solver's objective).
+* fill rate ``b``: smallest ``S`` with ``1 - mean_k(E(X_k - S)+ - E(Y_k - S)+) / mu >= b``;
+* cycle service (and any other quantile target, e.g. ``committed_service``) ``a``:
+  smallest ``S`` with ``P(X_c <= S) >= a``, ``X_c`` the stock consumed + in transit at
+  the end of a replenishment cycle (just before its order arrives);
+* cost: the ``S`` of least ``h x mean_k E(S - X_k)+ + p x mean_k(E(X_k - S)+ - E(Y_k - S)+)``
+  (holding on end-of-period on hand, stockout cost per unit short: the single-stage
+  solver's objective).
+
+With a fixed lead time these are the textbook ``X_{L+R}`` formulas; the tests check them
+against scipy.stats and against the engine.
 """
 
 from __future__ import annotations
@@ -297,7 +308,8 @@ def _sentence(
     if review > 1 or abs(parts["review"]) >= 0.05:
         causes.append(f"{_units(parts['review'])} ordering every {review} periods ({review * period_days:g} days)")
     if abs(parts["upstream"]) >= 0.05:
-        causes.append(f"{_units(parts['upstream'])} the stock upstream")
+        why = "the network around it (upstream delays, customers' orders)" if feeds_network else "the stock upstream"
+        causes.append(f"{_units(parts['upstream'])} {why}")
     if abs(parts["other"]) >= 0.05:
         why = "the network's orders and simulation" if feeds_network else "simulation and whole units"
         causes.append(f"{_units(parts['other'])} {why}")
