@@ -52,6 +52,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
+from scipy.signal import fftconvolve
 
 from platform_core.components import StageProblem
 from platform_core.distributions import DiscreteDistribution
@@ -84,6 +85,17 @@ _SOURCE_WORDS = {
 }
 
 
+_DIRECT_WORK = 4_000_000  # np.convolve below this many multiply-adds, FFT above
+
+
+def _convolve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """PMF of the sum: direct for small supports, by FFT (negatives clipped) for large ones."""
+    if a.size * b.size <= _DIRECT_WORK or min(a.size, b.size) < 64:
+        return np.convolve(a, b)
+    out = np.asarray(fftconvolve(a, b), dtype=np.float64)
+    return np.maximum(out, 0.0, out=out)
+
+
 class _Powers:
     """Dense PMFs of demand summed over ``0, 1, 2, ...`` periods (index = units)."""
 
@@ -95,7 +107,7 @@ class _Powers:
 
     def __getitem__(self, n: int) -> np.ndarray:
         while len(self._list) <= n:
-            self._list.append(np.convolve(self._list[-1], self._one))
+            self._list.append(_convolve(self._list[-1], self._one))
         return self._list[n]
 
 
@@ -114,10 +126,10 @@ def _thinned(acc: np.ndarray, lot: np.ndarray, q: float) -> np.ndarray:
     if q <= 0.0:
         return acc
     if q >= 1.0:
-        return np.convolve(acc, lot)
+        return _convolve(acc, lot)
     term = q * lot
     term[0] += 1.0 - q
-    return np.convolve(acc, term)
+    return _convolve(acc, term)
 
 
 def _in_transit(powers: _Powers, lead: DiscreteDistribution, review: int, k: int, base: np.ndarray) -> np.ndarray:
@@ -157,7 +169,7 @@ def _cycle_end_pmf(powers: _Powers, lead: DiscreteDistribution, review: int) -> 
             last = (lt - 1) // review
             for i in range(1, last + 1):
                 acc = _thinned(acc, lot, _survival(lead, lt - i * review - 1))
-            acc = np.convolve(acc, powers[lt - last * review])
+            acc = _convolve(acc, powers[lt - last * review])
         m = 1
         while (q := _survival(lead, m * review + lt - 1)) > 0.0:
             acc = _thinned(acc, lot, q)
@@ -331,11 +343,13 @@ def _sentence(
 def explain_levels(problem: StageProblem, table: pa.Table, *, network_aware: bool) -> pa.Table:
     """``table`` (a solver's output for ``problem``) with :data:`EXPLANATION_COLUMNS` appended.
 
-    Rows whose level or safety stock is not finite get nulls.  ``network_aware``: the
+    Rows whose level or safety stock is not finite get nulls; columns of those names that
+    the solver returned are replaced.  ``network_aware``: the
     solver set the levels of a network jointly, so a stage supplied by another stage owes
     the difference from its reliable-supplier safety stock to its upstream stages.
     """
     n = len(problem.keys)
+    table = table.drop_columns([c for c in EXPLANATION_COLUMNS if c in table.column_names])
     level_in = _column(table, "base_stock_level", n)
     safety = _column(table, "safety_stock", n)
     target = _column(table, "service_target", n)

@@ -123,7 +123,8 @@ def test_the_sentence_carries_the_rows_numbers(solved) -> None:
 
 
 # ---- the analytic quantities against independent computations --------------------------
-@pytest.mark.parametrize(("mean", "lead", "target"), [(4.0, 3, 0.95), (0.7, 1, 0.9), (25.0, 5, 0.98)])
+@pytest.mark.parametrize(("mean", "lead", "target"), [(4.0, 3, 0.95), (0.7, 1, 0.9), (25.0, 5, 0.98),
+                                                       (3000.0, 4, 0.95)])  # the last by FFT
 def test_demand_part_is_the_poisson_quantile_minus_its_mean(mean: float, lead: int, target: float) -> None:
     ss_d, ss_dl, _ = analytic_safety_stock(DiscreteDistribution.poisson(mean), DiscreteDistribution.point(lead), 1,
                                            "cycle_service", target)
@@ -221,7 +222,9 @@ def test_the_residual_goes_upstream_only_for_supplied_stages_of_network_solvers(
 
 def test_rows_without_a_level_get_nulls_and_echelon_levels_are_priced_per_installation() -> None:
     problem = _two_stage_problem()
-    out = explain_levels(problem, _solver_table([math.nan, 30.0], problem), network_aware=True)
+    table = _solver_table([math.nan, 30.0], problem).append_column("explanation", pa.array(["solver's", "own"]))
+    out = explain_levels(problem, table, network_aware=True)
+    assert out.column_names.count("explanation") == 1  # a solver's column of that name is replaced
     assert all(out[name][0].as_py() is None for name in EXPLANATION_COLUMNS)
     assert out["explanation"][1].as_py() is not None
     # echelon base stock: the DC's installation level is its echelon level minus the store's
