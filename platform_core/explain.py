@@ -344,9 +344,9 @@ def explain_levels(problem: StageProblem, table: pa.Table, *, network_aware: boo
     """``table`` (a solver's output for ``problem``) with :data:`EXPLANATION_COLUMNS` appended.
 
     Rows whose level or safety stock is not finite get nulls; columns of those names that
-    the solver returned are replaced.  ``network_aware``: the
-    solver set the levels of a network jointly, so a stage supplied by another stage owes
-    the difference from its reliable-supplier safety stock to its upstream stages.
+    the solver returned are replaced.  ``network_aware``: the solver set the levels of a
+    network jointly, so a stage supplied by another stage owes the difference from its
+    reliable-supplier safety stock to its upstream stages.
     """
     n = len(problem.keys)
     table = table.drop_columns([c for c in EXPLANATION_COLUMNS if c in table.column_names])
