@@ -19,6 +19,7 @@ Units: levels [units], investment [currency], fill [-], days of supply [days].
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,8 @@ from platform_core.components import StagePolicies, StageProblem
 from platform_core.current_policy import CurrentPolicies
 from platform_core.plan import SharedInputs
 
-__all__ = ["COMPARISON_COLUMNS", "compare_with_today", "compare_with_previous", "comparison_totals",
+__all__ = ["COMPARISON_COLUMNS", "compare_with_today", "compare_with_previous", "previous_recommendations",
+           "comparison_totals",
            "change_drivers", "NO_CURRENT_POLICY"]
 
 COMPARISON_COLUMNS: tuple[str, ...] = (
@@ -216,7 +218,20 @@ def change_drivers(table: pa.Table, values: dict[str, np.ndarray], period_days: 
     return out
 
 
-def compare_with_previous(table: pa.Table, previous_out: str | Path, unit_cost: np.ndarray,
+def previous_recommendations(previous_out: str | os.PathLike[str]) -> Path:
+    """``previous_out/recommendations.parquet``.
+
+    Raises:
+        FileNotFoundError: it is not there (checked before a run starts).
+    """
+    path = Path(previous_out) / "recommendations.parquet"
+    if not path.is_file():
+        raise FileNotFoundError(f"--compare-with {previous_out}: no recommendations.parquet there "
+                                "(give the output directory of an earlier echelon run)")
+    return path
+
+
+def compare_with_previous(table: pa.Table, previous_out: str | os.PathLike[str], unit_cost: np.ndarray,
                           period_days: float) -> pa.Table:
     """``table`` (merged recommendations) compared with an earlier run's recommendations.
 
@@ -227,10 +242,7 @@ def compare_with_previous(table: pa.Table, previous_out: str | Path, unit_cost: 
     Raises:
         FileNotFoundError: ``previous_out`` holds no ``recommendations.parquet``.
     """
-    path = Path(previous_out) / "recommendations.parquet"
-    if not path.is_file():
-        raise FileNotFoundError(f"--compare-with {previous_out}: no recommendations.parquet there "
-                                "(give the output directory of an earlier echelon run)")
+    path = previous_recommendations(previous_out)
     prev = pq.read_table(path)
     need = ("sku", "location", "status", "policy_type", "base_stock_level")
     missing = [c for c in need if c not in prev.column_names]
