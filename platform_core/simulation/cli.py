@@ -76,6 +76,9 @@ def add_simulate_command(subparsers: argparse._SubParsersAction[argparse.Argumen
     p.add_argument("--no-crossing", action="store_true", help="orders on a lane arrive in sequence")
     p.add_argument("--allocation", choices=["fifo", "proportional"], default="fifo")
     p.add_argument("--out", help="output file (.parquet or .csv); default: print a summary")
+    p.add_argument("--moq", action="store_true",
+                   help="with a run's recommendations or current_policy file, apply the stages' moq too (the run "
+                        "does not model it, so by default neither does the simulation of its files)")
     p.add_argument("--config", default=None,
                    help="the run's TOML configuration: with a policy file without mean_demand "
                         "(recommendations, current_policy) demand and lead times are fitted as that run fits them")
@@ -206,13 +209,15 @@ def policy_levels(policy: pa.Table, file: str = "policy file") -> tuple[list[str
 def build_networks(stages: pa.Table, edges: pa.Table | None, policy: pa.Table,
                    periods_per_year: float = 52.0,
                    schedules: dict[tuple[str, str], DemandSchedule] | None = None,
-                   stage_inputs: StageInputs | None = None, policy_file: str = "policy file") -> dict[str, Any]:
+                   stage_inputs: StageInputs | None = None, policy_file: str = "policy file",
+                   apply_moq: bool = True) -> dict[str, Any]:
     """Turn stages/edges/policy tables into the arguments of :func:`simulate`.
 
     ``schedules`` (from :func:`read_demand_schedule`) replaces the policy's stationary
     demand of the stages it lists.  ``stage_inputs`` (from
     :func:`~platform_core.simulation.dataset_inputs.dataset_stage_inputs`) gives every
-    stage's demand and lead time instead of the policy file's columns.
+    stage's demand and lead time instead of the policy file's columns.  ``apply_moq``
+    False leaves the stages' ``moq`` out (as a run does).
 
     Returns:
         ``{"networks", "policies", "demand", "lead_times", "costs", "keys"}`` where
@@ -262,7 +267,7 @@ def build_networks(stages: pa.Table, edges: pa.Table | None, policy: pa.Table,
     unit_cost = _col(stages, "unit_cost", 0.0)
     rate = _col(stages, "carrying_rate", 0.0)
     review = _col(stages, "review_period", 1.0)
-    moq = _col(stages, "moq", 0.0)
+    moq = _col(stages, "moq", 0.0) if apply_moq else np.zeros(stages.num_rows)
 
     out: dict[str, list[Any]] = {k: [] for k in ("networks", "policies", "demand", "lead_times", "costs", "keys")}
     for members in sorted(comps.values(), key=lambda m: min((skus[i], locs[i]) for i in m)):
@@ -312,7 +317,8 @@ def run_simulate(args: argparse.Namespace) -> int:
         policy_levels(policy, args.policy)  # refuse an unusable file before fitting anything
         # a run's recommendations or the current_policy file: the dataset's demand and lead times
         stage_inputs = dataset_stage_inputs(args.network_dir, getattr(args, "config", None))
-    spec = build_networks(stages, edges, policy, args.periods_per_year, schedules, stage_inputs, args.policy)
+    spec = build_networks(stages, edges, policy, args.periods_per_year, schedules, stage_inputs, args.policy,
+                          apply_moq=stage_inputs is None or bool(getattr(args, "moq", False)))
     res = simulate(spec["networks"], spec["policies"], spec["demand"], spec["lead_times"],
                    seeds=args.seed, replications=args.replications, periods=args.periods,
                    warmup=args.warmup, backorders=not args.lost_sales,
