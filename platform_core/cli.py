@@ -180,7 +180,7 @@ def build_parser(with_plugins: bool = True) -> argparse.ArgumentParser:
                             "summary.json, _parts; other files stay)")
     p.add_argument("--compare-with", metavar="PREVIOUS_OUT",
                    help="without a current_policy in the input, compare with the recommendations of the "
-                        "earlier run in PREVIOUS_OUT (its levels and expected fill as they were)")
+                        "earlier run in PREVIOUS_OUT (its levels and expected fill as they were; default: none)")
     p.set_defaults(func=_cmd_run)
     run_parser = p
 

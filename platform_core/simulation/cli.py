@@ -81,7 +81,8 @@ def add_simulate_command(subparsers: argparse._SubParsersAction[argparse.Argumen
                         "does not model it, so by default neither does the simulation of its files)")
     p.add_argument("--config", default=None,
                    help="the run's TOML configuration: with a policy file without mean_demand "
-                        "(recommendations, current_policy) demand and lead times are fitted as that run fits them")
+                        "(recommendations, current_policy) demand and lead times are fitted as that run fits them "
+                        "(default: the built-in defaults)")
     p.set_defaults(func=run_simulate)
     return p
 
