@@ -69,6 +69,8 @@ def _evaluate(solver: Any, problem: StageProblem, cur: CurrentPolicies, level: n
         return table
     except NotImplementedError as exc:
         return f"not simulated: {exc}"
+    except Exception as exc:  # noqa: BLE001 - today's policy never costs the stage its recommendation
+        return f"not simulated: {type(exc).__name__}: {exc}"
 
 
 def compare_with_today(shared: SharedInputs, idx: np.ndarray, problem: StageProblem, solver: Any,
@@ -162,6 +164,16 @@ def _days(on_hand: np.ndarray, demand: np.ndarray, period_days: float) -> np.nda
         return np.where(demand > 0, on_hand / demand * period_days, np.nan)
 
 
+def customer_target(table: pa.Table) -> np.ndarray:
+    """``service_target`` where it is a promise (input or cost-optimal), NaN where the
+    network chose an internal stage's fill (``target_source = "network"``) [-]."""
+    target = _floats(table, "service_target")
+    if "target_source" in table.column_names:
+        network = np.array([s == "network" for s in table.column("target_source").to_pylist()], dtype=bool)
+        target = np.where(network, np.nan, target)
+    return target
+
+
 def _num(x: float) -> str:
     return f"{x:.0f}" if abs(x) >= 10 else f"{x:.1f}"
 
@@ -178,7 +190,7 @@ def change_drivers(table: pa.Table, values: dict[str, np.ndarray], period_days: 
     target.
     """
     n = table.num_rows
-    target = _floats(table, "service_target")
+    target = customer_target(table)
     demand = _floats(table, "mean_demand_per_period")
     ltd = _floats(table, "mean_lead_time_demand")
     rec_oh = _floats(table, "mean_on_hand")

@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from platform_core.compare import OVERSTOCK_RATIO, UNCHANGED_UNITS
+from platform_core.compare import OVERSTOCK_RATIO, UNCHANGED_UNITS, customer_target
 from platform_core.plan import SharedInputs
 
 __all__ = ["EXCEPTIONS_SCHEMA", "EXCEPTION_LISTS", "exception_lists", "exceptions_for_run", "exception_counts",
@@ -101,7 +101,7 @@ def exception_lists(table: pa.Table, unit_cost: np.ndarray, recent_demand: np.nd
     level, cur = _f(table, "base_stock_level"), _f(table, "current_level")
     change = _f(table, "change_level_units")
     inv_change = _f(table, "change_investment_at_level")
-    fill, target = _f(table, "current_expected_fill_rate"), _f(table, "service_target")
+    fill, target = _f(table, "current_expected_fill_rate"), customer_target(table)
     fill_se = np.nan_to_num(_f(table, "current_fill_rate_se"))
     demand = _f(table, "mean_demand_per_period")
     cur_oh, rec_oh = _f(table, "current_mean_on_hand"), _f(table, "mean_on_hand")
@@ -112,6 +112,9 @@ def exception_lists(table: pa.Table, unit_cost: np.ndarray, recent_demand: np.nd
     recent = np.asarray(recent_demand, dtype=np.float64)
     idle = np.isfinite(recent).all(axis=1) & (np.nan_to_num(recent) == 0).all(axis=1) & (recent.shape[1] > 0)
     rows: list[tuple[str, int, float, str, str]] = []
+
+    def aim(k: int) -> str:
+        return f"its target {target[k]:.3f}" if np.isfinite(target[k]) else "the service the network chose for it"
 
     def add(name: str, mask: np.ndarray, magnitude: np.ndarray, unit: str, reason: Callable[[int], str]) -> None:
         for k in np.flatnonzero(mask & np.isfinite(magnitude)):
@@ -130,8 +133,8 @@ def exception_lists(table: pa.Table, unit_cost: np.ndarray, recent_demand: np.nd
     over = ok & np.isfinite(cur_days) & np.isfinite(rec_days) & (cur_days > OVERSTOCK_RATIO * rec_days) & \
         (np.nan_to_num(change) <= -UNCHANGED_UNITS)
     add("overstock_today", over, (cur_oh - rec_oh) * cost, "currency",
-        lambda k: (f"{cur_days[k]:.1f} days of supply on hand today vs {rec_days[k]:.1f} needed for its target "
-                   f"{target[k]:.3f}: {(cur_oh[k] - rec_oh[k]) * cost[k]:,.2f} of stock above need on average"))
+        lambda k: (f"{cur_days[k]:.1f} days of supply on hand today vs {rec_days[k]:.1f} needed for "
+                   f"{aim(k)}: {(cur_oh[k] - rec_oh[k]) * cost[k]:,.2f} of stock above need on average"))
     down_after_stockout = ok & (np.nan_to_num(change) <= -UNCHANGED_UNITS) & (recent_so > 0)
     shelf = idle | (np.isfinite(cur_days) & np.isfinite(rec_days) & (cur_days > OVERSTOCK_RATIO * rec_days))
     up_on_shelf = ok & (np.nan_to_num(change) >= UNCHANGED_UNITS) & shelf
@@ -139,8 +142,8 @@ def exception_lists(table: pa.Table, unit_cost: np.ndarray, recent_demand: np.nd
     def counter(k: int) -> str:
         if down_after_stockout[k]:
             return (f"less stock ({change[k]:+g} units) although it stocked out in {int(recent_so[k])} of the last "
-                    f"{RECENT_PERIODS} periods: {driver[k]}; the recommendation meets the target "
-                    f"{target[k]:.3f} on simulated demand, a recent stock-out is one draw of it")
+                    f"{RECENT_PERIODS} periods: {driver[k]}; the recommendation meets {aim(k)} on simulated "
+                    "demand, a recent stock-out is one draw of it")
         why = (f"no demand in the last {RECENT_PERIODS} periods" if idle[k]
                else f"{cur_days[k]:.1f} days of supply on hand today")
         return (f"more stock ({change[k]:+g} units) although it sits on the shelf ({why}): {driver[k]}; "
