@@ -165,8 +165,10 @@ def _days(on_hand: np.ndarray, demand: np.ndarray, period_days: float) -> np.nda
 
 
 def customer_target(table: pa.Table) -> np.ndarray:
-    """``service_target`` where it is a promise (input or cost-optimal), NaN where the
-    network chose an internal stage's fill (``target_source = "network"``) [-]."""
+    """``service_target`` where it is a promise (input or cost-optimal) [-].
+
+    NaN where the network chose an internal stage's fill (``target_source = "network"``).
+    """
     target = _floats(table, "service_target")
     if "target_source" in table.column_names:
         network = np.array([s == "network" for s in table.column("target_source").to_pylist()], dtype=bool)
