@@ -196,6 +196,7 @@ def change_drivers(table: pa.Table, values: dict[str, np.ndarray], period_days: 
     demand = _floats(table, "mean_demand_per_period")
     ltd = _floats(table, "mean_lead_time_demand")
     rec_oh = _floats(table, "mean_on_hand")
+    rec_fill = _floats(table, "expected_fill_rate")
     cur_fill = values["current_expected_fill_rate"]
     cur_se = np.nan_to_num(values["current_fill_rate_se"])
     cur_level = values["current_level"]
@@ -227,6 +228,9 @@ def change_drivers(table: pa.Table, values: dict[str, np.ndarray], period_days: 
             side = "below" if cur_fill[k] < target[k] else "above"
             out.append(f"{'more' if d > 0 else 'less'} stock for the target (fill {cur_fill[k]:.3f} today, "
                        f"{side} target {target[k]:.3f})")
+        elif np.isfinite(cur_fill[k]) and np.isfinite(rec_fill[k]):
+            out.append(f"the network's cheapest split holds {'more' if d > 0 else 'less'} here (fill to its "
+                       f"customers {rec_fill[k]:.3f}, {cur_fill[k]:.3f} today)")
         else:
             out.append(f"{'more' if d > 0 else 'less'} stock than today for the target")
     return out
