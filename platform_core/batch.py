@@ -24,6 +24,7 @@ from platform_core.components import (
     StageCosts,
     StageProblem,
 )
+from platform_core.explain import explain_levels
 from platform_core.plan import BatchSpec, SharedInputs
 from platform_core.seeds import stage_seeds
 
@@ -145,6 +146,7 @@ def _solve(shared: SharedInputs, idx: np.ndarray) -> pa.Table:
     table = solver.solve(problem)
     if table.num_rows != n:
         raise RuntimeError(f"solver {settings.solver.name!r} returned {table.num_rows} rows for {n} stages")
+    table = explain_levels(problem, table, network_aware=settings.solver.cls.network_aware)
     table = compare_with_today(shared, idx, problem, solver, table)
     notes = getattr(forecaster, "fallback_", None) or [""] * n
     messages = [

@@ -274,6 +274,21 @@ RECOMMENDATION_SCHEMA = pa.schema(
         pa.field("committed_service_time_periods", pa.float64()),
         pa.field("net_replenishment_time_periods", pa.float64()),
         pa.field("gsm_safety_stock_cost_per_period", pa.float64()),
+        # why this level (platform_core.explain, docs/explain.md): stock by purpose and
+        # safety stock by cause [units], its value and the money at the level [currency],
+        # days of supply [days] and a sentence
+        pa.field("cycle_stock", pa.float64()),
+        pa.field("pipeline_stock", pa.float64()),
+        pa.field("safety_stock_from_demand_variability", pa.float64()),
+        pa.field("safety_stock_from_lead_time_variability", pa.float64()),
+        pa.field("safety_stock_from_review_and_lot_size", pa.float64()),
+        pa.field("safety_stock_from_upstream", pa.float64()),
+        pa.field("safety_stock_from_other", pa.float64()),
+        pa.field("safety_stock_value", pa.float64()),
+        pa.field("days_of_supply_safety_stock", pa.float64()),
+        pa.field("days_of_supply_level", pa.float64()),
+        pa.field("investment_at_level", pa.float64()),
+        pa.field("explanation", pa.string()),
         # compared with today (platform_core.compare); null where the stage has no current policy
         pa.field("current_policy_type", pa.string()),
         pa.field("current_level", pa.float64()),
@@ -295,6 +310,11 @@ The last three columns are the guaranteed-service model's (``guaranteed_service`
 docs/gsm.md) and null for other solvers: the committed outbound service time ``S_j``, the
 net replenishment time ``SI_j + T_j - S_j`` and the GSM objective's safety-stock holding
 cost of the stage.
+
+The columns from ``cycle_stock`` to ``explanation`` say why the level is what it is
+(:mod:`platform_core.explain`, docs/explain.md); ``inventory_investment`` is the expected
+on-hand value (mean on hand x unit cost), ``investment_at_level`` the money tied up at the
+level (level x unit cost).
 
 The ``current_*`` and ``change_*`` columns compare the recommendation with the policy in
 use today (the input's ``current_policy`` table, simulated on the recommendation's paths;

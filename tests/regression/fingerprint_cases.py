@@ -58,11 +58,7 @@ def _cli_run(root: Path, name: str, sku_locations: int, seed: int, toml: str) ->
     for added in _ADDED_AFTER_REFERENCE:
         if added in table.column_names and table[added].null_count == table.num_rows:
             table = table.drop_columns([added])
-    # the comparison with today's policy (tests/core/test_compare.py checks it against an
-    # independent simulation) is not part of the recommendation's numbers
-    from platform_core.compare import COMPARISON_COLUMNS
-
-    return table.drop_columns([c for c in COMPARISON_COLUMNS if c in table.column_names])
+    return table
 
 
 _ADDED_AFTER_REFERENCE = ("committed_service_time_periods", "net_replenishment_time_periods",
