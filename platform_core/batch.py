@@ -15,6 +15,7 @@ import traceback
 import numpy as np
 import pyarrow as pa
 
+from platform_core.compare import compare_with_today
 from platform_core.components import (
     RECOMMENDATION_SCHEMA,
     Component,
@@ -141,10 +142,12 @@ def _solve(shared: SharedInputs, idx: np.ndarray) -> pa.Table:
     settings = shared.settings
     problem, forecaster = stage_problem(shared, idx)
     n = len(problem.keys)
-    table = settings.solver.build().solve(problem)
+    solver = settings.solver.build()
+    table = solver.solve(problem)
     if table.num_rows != n:
         raise RuntimeError(f"solver {settings.solver.name!r} returned {table.num_rows} rows for {n} stages")
     table = explain_levels(problem, table, network_aware=settings.solver.cls.network_aware)
+    table = compare_with_today(shared, idx, problem, solver, table)
     notes = getattr(forecaster, "fallback_", None) or [""] * n
     messages = [
         "; ".join(m for m in (note, f"lead time from {src}") if m)

@@ -114,7 +114,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             section, key = dest.split(".", 1)
             overrides.setdefault(section, {})[key] = value
     config = load_config(args.config, overrides)
-    result = run(args.data, args.out, config, resume=args.resume, overwrite=args.overwrite)
+    result = run(args.data, args.out, config, resume=args.resume, overwrite=args.overwrite,
+                 compare_with=args.compare_with)
     _print_summary(result.metrics, args.out)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -191,6 +192,9 @@ def build_parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     again.add_argument("--overwrite", action="store_true",
                        help="replace the results of an earlier run in --out (recommendations.parquet, "
                             "summary.json, _parts; other files stay)")
+    p.add_argument("--compare-with", metavar="PREVIOUS_OUT",
+                   help="without a current_policy in the input, compare with the recommendations of the "
+                        "earlier run in PREVIOUS_OUT (its levels and expected fill as they were; default: none)")
     p.set_defaults(func=_cmd_run)
     run_parser = p
 

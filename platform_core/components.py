@@ -31,6 +31,7 @@ __all__ = [
     "CostModel",
     "StageProblem",
     "Solver",
+    "StagePolicies",
     "RECOMMENDATION_SCHEMA",
 ]
 
@@ -288,6 +289,18 @@ RECOMMENDATION_SCHEMA = pa.schema(
         pa.field("days_of_supply_level", pa.float64()),
         pa.field("investment_at_level", pa.float64()),
         pa.field("explanation", pa.string()),
+        # compared with today (platform_core.compare); null where the stage has no current policy
+        pa.field("current_policy_type", pa.string()),
+        pa.field("current_level", pa.float64()),
+        pa.field("current_reorder_point", pa.float64()),
+        pa.field("current_expected_fill_rate", pa.float64()),
+        pa.field("current_fill_rate_se", pa.float64()),
+        pa.field("current_mean_on_hand", pa.float64()),
+        pa.field("current_investment_at_level", pa.float64()),
+        pa.field("change_level_units", pa.float64()),
+        pa.field("change_investment_at_level", pa.float64()),
+        pa.field("change_expected_fill_rate", pa.float64()),
+        pa.field("change_driver", pa.string()),
     ]
 )
 """One row per input SKU-location. Units: levels [units], investment [currency],
@@ -301,7 +314,30 @@ cost of the stage.
 The columns from ``cycle_stock`` to ``explanation`` say why the level is what it is
 (:mod:`platform_core.explain`, docs/explain.md); ``inventory_investment`` is the expected
 on-hand value (mean on hand x unit cost), ``investment_at_level`` the money tied up at the
-level (level x unit cost)."""
+level (level x unit cost).
+
+The ``current_*`` and ``change_*`` columns compare the recommendation with the policy in
+use today (the input's ``current_policy`` table, simulated on the recommendation's paths;
+see docs/running.md): ``current_level`` is today's order-up-to level / base-stock level /
+max [units], ``current_investment_at_level`` and ``change_investment_at_level`` are
+levels x unit cost [currency], ``change_*`` = recommended - current."""
+
+
+@dataclass
+class StagePolicies:
+    """Given replenishment policies of a problem's stages, in the order of ``problem.keys``.
+
+    Attributes:
+        kind: engine policy name per stage (``base_stock``, ``sS``, ``min_max``, ``rQ``).
+        reorder_point: ``s`` / ``r`` [units], NaN where the kind has none.
+        order_up_to: ``S`` / base-stock level / max [units], NaN where the kind has none.
+        order_quantity: ``Q`` of ``rQ`` [units], NaN elsewhere.
+    """
+
+    kind: list[str]
+    reorder_point: np.ndarray
+    order_up_to: np.ndarray
+    order_quantity: np.ndarray
 
 
 class Solver(Component, ABC):
@@ -343,3 +379,16 @@ class Solver(Component, ABC):
         lead_time_model, which the pipeline fills.  A stage whose policy could not be set
         gets NaNs and is reported as an error by the pipeline.
         """
+
+    def evaluate_policies(self, problem: StageProblem, policies: StagePolicies) -> pa.Table:
+        """Simulate given policies the way :meth:`solve` checks its own (same paths).
+
+        Used to evaluate today's policy against the recommendation.  One row per stage in
+        the order of ``problem.keys`` with ``fill_rate``, ``fill_rate_se`` [-],
+        ``on_hand`` and ``backorders`` [units] (means over the simulated periods).
+
+        Raises:
+            NotImplementedError: the solver cannot (the default); the comparison then
+                reports levels and investment without simulated service.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not evaluate given policies")

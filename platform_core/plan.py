@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from platform_core.components import ComponentSpec, Forecaster, Solver, StageCosts
+from platform_core.current_policy import CurrentPolicies, planned_current_policies
 from platform_core.data.columns import float_column
 from platform_core.data.schemas import Dataset
 from platform_core.data.stage_index import StageIndex
@@ -82,6 +83,8 @@ class SharedInputs:
         network_id: the independent network (connected component) of each stage;
             non-decreasing in planned order, so a network is a contiguous range.
         settings: seed, period and components of the run.
+        current_policy: today's policy per stage (the input's ``current_policy``), None
+            without one.
     """
 
     sku: np.ndarray
@@ -107,6 +110,7 @@ class SharedInputs:
     abc_class: np.ndarray
     network_id: np.ndarray
     settings: BatchSettings
+    current_policy: CurrentPolicies | None = None
 
     def lead_time(self, i: int) -> DiscreteDistribution:
         """Lead-time distribution of planned stage ``i`` [periods]."""
@@ -261,5 +265,6 @@ def plan_run(
         ),
         network_id=structure.network_id,
         settings=settings,
+        current_policy=planned_current_policies(dataset.get("current_policy"), structure.index, rank),
     )
     return shared, batches

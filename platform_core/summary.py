@@ -112,6 +112,7 @@ def write_summary(
     input_files: Mapping[str, str] | None = None,
     executor: Mapping[str, Any] | None = None,
     input_dir: str | None = None,
+    sections: Mapping[str, Any] | None = None,
 ) -> None:
     """Write ``summary.json`` atomically, as strict JSON (non-finite numbers as ``null``).
 
@@ -120,7 +121,7 @@ def write_summary(
     input file's SHA-256, the executor that ran the batches (and why, when ``auto``
     chose it), the metrics, the components and per batch its stages, estimated work
     [simulated stage-periods] and compute time [s] (None for batches finished before a
-    resume).
+    resume), and any further ``sections`` (e.g. ``compared_with_today``, ``exceptions``).
     """
     per_batch: list[dict[str, Any]] = [
         {"batch_id": b.batch_id, "stages": b.stop - b.start, "work_estimate": b.work,
@@ -137,6 +138,7 @@ def write_summary(
         "metrics": dict(metrics),
         "components": dict(components),
         "batches": per_batch,
+        **dict(sections or {}),
     }
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(_strict(doc), indent=2, allow_nan=False, default=str))

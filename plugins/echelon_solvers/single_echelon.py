@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from echelon_solvers.kit.tables import base_stock_table
-from platform_core.components import Solver, StageProblem
+from platform_core.components import Solver, StagePolicies, StageProblem
 from platform_core.simulation.single_stage import (
     TARGET_COST,
     TARGET_CYCLE,
@@ -101,4 +101,31 @@ class SingleEchelonSolver(Solver):
             target_source=["cost_optimal" if c else "input" for c in by_cost],
         )
 
+    def evaluate_policies(self, problem: StageProblem, policies: StagePolicies) -> pa.Table:
+        """Simulate given policies stage by stage, as :meth:`solve` sees each stage.
 
+        Each stage on its own (a reliable upstream), with its per-period demand, lead
+        time, review period and seed and this solver's run sizes, on the engine.
+        """
+        from platform_core.simulation import Network, Policy, simulate
+
+        n = len(problem.keys)
+        if n == 0:
+            return pa.table({c: pa.array([], pa.float64()) for c in ("fill_rate", "fill_rate_se", "on_hand",
+                                                                       "backorders")})
+        one = Network(1)
+        res = simulate(
+            [one] * n,
+            [Policy(kind=policies.kind[i], reorder_point=policies.reorder_point[i],
+                    order_up_to=policies.order_up_to[i], order_quantity=policies.order_quantity[i],
+                    review_period=int(problem.review_period[i])) for i in range(n)],
+            [[d] for d in problem.period_demand],
+            lead_times=list(problem.lead_time),
+            seeds=np.asarray(problem.seeds, dtype=np.uint64),
+            replications=self.replications, periods=self.periods, warmup=self.warmup,
+            crossing=self.crossing, backorders=True,
+        )
+        return pa.table({"fill_rate": pa.array(res.mean["fill_rate"], pa.float64()),
+                         "fill_rate_se": pa.array(res.se["fill_rate"], pa.float64()),
+                         "on_hand": pa.array(res.mean["on_hand"], pa.float64()),
+                         "backorders": pa.array(res.mean["backorders"], pa.float64())})
