@@ -222,6 +222,11 @@ class StageProblem:
             for every stage of the batch, ``NaN`` where a stage has no demand row; None
             when the problem does not come from a dataset. Solvers that simulate a
             network jointly learn the dependence between its stages' demand from it.
+        level_min, level_max: a planner's override per stage (the ``overrides`` table):
+            the least and the largest base-stock level the solver may set [units], NaN
+            where free; a pinned level has ``level_min == level_max``. None when no stage
+            of the problem has an override. Solvers that honour them declare
+            ``honours_overrides``.
     """
 
     keys: list[str]
@@ -238,6 +243,8 @@ class StageProblem:
     external_demand: np.ndarray | None = None
     period_days: float = 7.0
     demand_history: np.ndarray | None = None
+    level_min: np.ndarray | None = None
+    level_max: np.ndarray | None = None
 
 
 RECOMMENDATION_SCHEMA = pa.schema(
@@ -273,6 +280,12 @@ RECOMMENDATION_SCHEMA = pa.schema(
         pa.field("committed_service_time_periods", pa.float64()),
         pa.field("net_replenishment_time_periods", pa.float64()),
         pa.field("gsm_safety_stock_cost_per_period", pa.float64()),
+        # planner's overrides (docs/overrides.md); null where the network has none
+        pa.field("override", pa.string()),
+        pa.field("override_level_change", pa.float64()),
+        pa.field("override_cost_per_period", pa.float64()),
+        pa.field("override_investment_change", pa.float64()),
+        pa.field("override_service_change", pa.float64()),
     ]
 )
 """One row per input SKU-location. Units: levels [units], investment [currency],
@@ -281,7 +294,15 @@ costs [currency/period], service [-], times [periods].
 The last three columns are the guaranteed-service model's (``guaranteed_service``, see
 docs/gsm.md) and null for other solvers: the committed outbound service time ``S_j``, the
 net replenishment time ``SI_j + T_j - S_j`` and the GSM objective's safety-stock holding
-cost of the stage."""
+cost of the stage.
+
+The ``override*`` columns describe a planner's overrides (docs/overrides.md): ``override``
+is the row's own override (``"pinned at 40"``, ``"min 30"``, ``"min 30, max 50"``, ``""``
+where the row has none but its network has); the other four compare the run with the
+same network solved without its overrides, on common random numbers: the row's level
+change [units] and, per network (the same value on each of its rows), the change of its
+holding + stockout cost [currency/period], of its inventory investment [currency] and of
+its customer-facing demand-weighted fill rate [-]. All null for networks without one."""
 
 
 class Solver(Component, ABC):
@@ -292,6 +313,8 @@ class Solver(Component, ABC):
 
     Attributes:
         network_aware: sets the stages of a network jointly (uses upstream links).
+        honours_overrides: keeps every level within ``StageProblem.level_min`` /
+            ``level_max`` (a run with an ``overrides`` table refuses other solvers).
         replications: simulated replications per evaluation [-].
         periods: measured periods per replication [periods].
         warmup: warm-up periods per replication [periods].
@@ -301,6 +324,7 @@ class Solver(Component, ABC):
     """
 
     network_aware: ClassVar[bool] = False
+    honours_overrides: ClassVar[bool] = False
     replications: int = 1
     periods: int = 1
     warmup: int = 0
