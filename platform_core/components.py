@@ -301,8 +301,9 @@ is the row's own override (``"pinned at 40"``, ``"min 30"``, ``"min 30, max 50"`
 where the row has none but its network has); the other four compare the run with the
 same network solved without its overrides, on common random numbers: the row's level
 change [units] and, per network (the same value on each of its rows), the change of its
-holding + stockout cost [currency/period], of its inventory investment [currency] and of
-its customer-facing demand-weighted fill rate [-]. All null for networks without one."""
+cost [currency/period] (holding cost, plus stockout cost where the service is
+cost-optimal), of its inventory investment [currency] and of its customer-facing
+demand-weighted fill rate [-]. All null for networks without one."""
 
 
 class Solver(Component, ABC):

@@ -14,14 +14,19 @@ common random numbers) and :func:`override_columns` compares the two solutions.
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from platform_core.components import StageProblem
 from platform_core.data.columns import float_column
 from platform_core.data.schemas import Dataset
 from platform_core.data.stage_index import StageIndex
+
+if TYPE_CHECKING:  # plan imports this module
+    from platform_core.plan import SharedInputs
 
 __all__ = [
     "override_bounds",
@@ -30,6 +35,7 @@ __all__ = [
     "without_overrides",
     "subproblem",
     "override_columns",
+    "override_summary",
     "OVERRIDE_COLUMNS",
 ]
 
@@ -169,7 +175,9 @@ def override_columns(problem: StageProblem, with_overrides: pa.Table, rows: np.n
 
     Returns:
         Per stage: its override text; its level change [units]; and per network (the same
-        on each of its rows) the change of holding + stockout cost [currency/period], of
+        on each of its rows) the change of its cost [currency/period] (holding cost, plus
+        the stockout cost of the stages whose service is cost-optimal: a stage held to a
+        service target has its stockouts bounded by the target, not priced), of
         inventory investment (mean on hand x unit cost) [currency] and of the demand-
         weighted fill rate of its customer-facing stages [-] (NaN without any), all as
         "with the overrides minus without", null for networks without an override.
@@ -192,8 +200,14 @@ def override_columns(problem: StageProblem, with_overrides: pa.Table, rows: np.n
         facing = leaf & external
 
         def stage_cost(t: pa.Table, idx: np.ndarray | slice) -> np.ndarray:
-            return np.nan_to_num(_numbers(t, "holding_cost_per_period")[idx]) + \
-                np.nan_to_num(_numbers(t, "stockout_cost_per_period")[idx])
+            # a stage held to a service target has its stockouts bounded, not priced: its
+            # holding cost; a cost-optimal stage (service_metric "cost"): holding + stockout
+            priced = np.asarray(pc.equal(t.column("service_metric"), "cost").fill_null(False)
+                                .to_numpy(zero_copy_only=False), dtype=bool)[idx]
+            holding = np.nan_to_num(_numbers(t, "holding_cost_per_period")[idx])
+            stockout = np.where(priced, np.nan_to_num(_numbers(t, "stockout_cost_per_period")[idx]), 0.0)
+            out: np.ndarray = holding + stockout
+            return out
 
         def customer_fill(t: pa.Table, idx: np.ndarray | slice, members: np.ndarray) -> float:
             fill = _numbers(t, "expected_fill_rate")[idx][members]
@@ -221,4 +235,40 @@ def override_columns(problem: StageProblem, with_overrides: pa.Table, rows: np.n
         "override_cost_per_period": pa.array(cost, pa.float64(), from_pandas=True),
         "override_investment_change": pa.array(invest, pa.float64(), from_pandas=True),
         "override_service_change": pa.array(service, pa.float64(), from_pandas=True),
+    }
+
+
+def override_summary(table: pa.Table, shared: SharedInputs) -> dict[str, float]:
+    """The run's overrides in ``summary.json``.
+
+    Args:
+        table: the recommendations (input order).
+        shared: the run's shared inputs (planned order: networks and overrides).
+
+    Returns:
+        ``overrides`` (rows with one), ``overrides_honoured`` (of those, ``ok`` rows whose
+        level lies in the corridor), and over the networks with one (each counted once)
+        ``override_cost_per_period_total`` [currency/period] and
+        ``override_investment_change_total`` [currency]; empty without overrides.
+    """
+    if shared.level_min is None or shared.level_max is None or "override_cost_per_period" not in table.column_names:
+        return {}
+    by_row = np.empty(shared.input_row.size, dtype=np.int64)  # planned index of each input row
+    by_row[shared.input_row] = np.arange(shared.input_row.size)
+    lo = np.asarray(shared.level_min, dtype=np.float64)[by_row]
+    hi = np.asarray(shared.level_max, dtype=np.float64)[by_row]
+    has = ~np.isnan(lo) | ~np.isnan(hi)
+    level = _numbers(table, "base_stock_level")
+    ok = np.asarray(pc.equal(table.column("status"), "ok").to_numpy(zero_copy_only=False), dtype=bool)
+    inside = (np.nan_to_num(lo, nan=-np.inf) <= level) & (level <= np.nan_to_num(hi, nan=np.inf))
+    cost = _numbers(table, "override_cost_per_period")
+    invest = _numbers(table, "override_investment_change")
+    nets = np.asarray(shared.network_id)[by_row]
+    _, first = np.unique(nets[~np.isnan(cost)], return_index=True)
+    rows = np.flatnonzero(~np.isnan(cost))[first]
+    return {
+        "overrides": float(has.sum()),
+        "overrides_honoured": float((has & ok & inside).sum()),
+        "override_cost_per_period_total": float(cost[rows].sum()),
+        "override_investment_change_total": float(np.nansum(invest[rows])),
     }

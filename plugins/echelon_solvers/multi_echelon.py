@@ -348,7 +348,17 @@ class MultiEchelonSolver(Solver):
     def _leaf_value(self, net: _Net, j: int, curve: Any) -> tuple[int, float]:
         """A leaf's level and the value the search compares (at its target's crossing)."""
         lvl, val = self._leaf_level(net, j, curve)
-        if math.isfinite(val) and not net.cost_leaf[j] and j in net.sn.demand and net.lo[j] < lvl < net.hi[j]:
+        if not math.isfinite(val) or net.cost_leaf[j] or j not in net.sn.demand:
+            return lvl, val
+        if lvl >= net.hi[j]:
+            # capped by an override: valued at the level its target needs, so that the rest
+            # of the network is still set to bring it as near its target as it can be
+            free = _min_level(curve, net.target[j], self.target_margin_se)
+            if free > lvl:
+                return lvl, self._smooth_value(net, j, curve, free, float(net.target[j]))
+            if free < 0:
+                return lvl, math.inf
+        if net.lo[j] < lvl < net.hi[j]:
             val = self._smooth_value(net, j, curve, lvl, float(net.target[j]))
         return lvl, val
 
