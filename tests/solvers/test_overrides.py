@@ -234,3 +234,17 @@ def test_single_echelon_pins_a_leaf_and_clamps_a_corridor_on_the_same_paths() ->
     # the unbound stage is untouched
     assert table.slice(2, 1).select(["expected_fill_rate", "mean_on_hand"]).equals(
         free.slice(2, 1).select(["expected_fill_rate", "mean_on_hand"]))
+
+
+def test_the_conformance_check_catches_a_solver_that_claims_overrides_but_ignores_them() -> None:
+    from platform_core.testing import ComponentUnderTest, checks_for
+
+    class Claims(SingleEchelonSolver):
+        def _clamped(self, problem, res):  # type: ignore[no-untyped-def]
+            return res  # ignores the corridor
+
+    (check,) = [c for c in checks_for("solver") if c.name == "honours_declared_overrides"]
+    small = {"replications": 10, "periods": 100, "warmup": 20}
+    with pytest.raises(AssertionError, match=r"base_stock_level of .* expected .*, the level it is pinned at"):
+        check(ComponentUnderTest(Claims, small))
+    check(ComponentUnderTest(SingleEchelonSolver, small))  # the honest one passes
