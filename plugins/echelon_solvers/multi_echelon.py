@@ -746,8 +746,8 @@ def _overridden(net: _Net, j: int) -> bool:
 
 def _override_note(net: _Net, j: int, m: dict[str, np.ndarray], g: int) -> str:
     """What an override did to stage ``j`` (batch row ``g``), for ``message``."""
-    lo = float(net.lo[j]) if net.lo[j] > 0.0 else math.nan
     hi = float(net.hi[j]) if np.isfinite(net.hi[j]) else math.nan
+    lo = float(net.lo[j]) if net.lo[j] > 0.0 or net.lo[j] == hi else math.nan  # a pin at 0 is a pin
     note = f"override {describe_override(lo, hi)}: level {m['level'][g]:g}"
     fill, target = float(m["fill"][g]), float(net.target[j])
     if not net.internal[j] and math.isfinite(target) and math.isfinite(fill) and fill < target:

@@ -38,19 +38,19 @@ STORE_MEANS = (4.0, 5.0, 6.0)
 TARGET = 0.95
 
 
-def _write_dataset(root: Path, overrides: str | None) -> Path:
-    """A DC (3-week lead time) over three stores (1 week) with two years of Poisson demand."""
+def _write_dataset(root: Path, overrides: str | None, skus: tuple[str, ...] = ("A",)) -> Path:
+    """Per SKU a DC (3-week lead time) over three stores (1 week), two years of Poisson demand."""
     root.mkdir(parents=True)
     rng = np.random.default_rng(5)
     stores = [f"S{i}" for i in range(len(STORE_MEANS))]
     (root / "stages.csv").write_text(
-        "sku,location,unit_cost,price,carrying_rate,service_target,lead_time_days\n"
-        "A,DC,5,12,0.25,,21\n" + "".join(f"A,{s},8,12,0.25,{TARGET},\n" for s in stores))
+        "sku,location,unit_cost,price,carrying_rate,service_target,lead_time_days\n" + "".join(
+            f"{k},DC,5,12,0.25,,21\n" + "".join(f"{k},{s},8,12,0.25,{TARGET},\n" for s in stores) for k in skus))
     (root / "edges.csv").write_text(
         "upstream_sku,upstream_location,downstream_sku,downstream_location,quantity_per,transit_days\n"
-        + "".join(f"A,DC,A,{s},1,7\n" for s in stores))
+        + "".join(f"{k},DC,{k},{s},1,7\n" for k in skus for s in stores))
     weeks = np.datetime64("2023-01-02") + 7 * np.arange(104)
-    rows = [f"A,{s},{w},{int(q)}\n" for s, mean in zip(stores, STORE_MEANS, strict=True)
+    rows = [f"{k},{s},{w},{int(q)}\n" for k in skus for s, mean in zip(stores, STORE_MEANS, strict=True)
             for w, q in zip(weeks, rng.poisson(mean, weeks.size), strict=True)]
     (root / "demand.csv").write_text("sku,location,period,quantity\n" + "".join(rows))
     if overrides is not None:
@@ -58,8 +58,8 @@ def _write_dataset(root: Path, overrides: str | None) -> Path:
     return root
 
 
-def _config(solver: str = "multi_echelon") -> object:
-    return load_config(overrides={"run": {"executor": "in_process"}, "tracking": {"uri": "none"},
+def _config(solver: str = "multi_echelon", **run_opts: object) -> object:
+    return load_config(overrides={"run": {"executor": "in_process", **run_opts}, "tracking": {"uri": "none"},
                                   "components": {"solver": solver}, "solver": SOLVER if solver == "multi_echelon"
                                   else {"replications": 30, "periods": 200}})
 
@@ -179,6 +179,19 @@ def test_a_solver_that_cannot_honour_overrides_is_refused_at_start(tmp_path: Pat
                                          r"has 1 row\(s\): use a solver that does"):
         run(data, tmp_path / "out", _config("blanket_abc"), progress=False)
     assert not (tmp_path / "out" / "recommendations.parquet").exists()
+
+
+def test_same_numbers_whatever_the_batches(tmp_path: Path) -> None:
+    """Two networks, an override in one: one batch or one batch per network, the same table."""
+    data = _write_dataset(tmp_path / "data", "B,DC,30,,,\nB,S1,,,12,\n", skus=("A", "B"))
+    one = run(data, tmp_path / "one", _config(), progress=False)
+    many = run(data, tmp_path / "many", _config(batch_stages=1), progress=False)
+    assert one.metrics["batches"] == 1 and many.metrics["batches"] == 2
+    a, b = pq.read_table(one.recommendations_path), pq.read_table(many.recommendations_path)
+    assert a.equals(b)
+    cost = a.column("override_cost_per_period").to_pylist()
+    assert cost[:4] == [None] * 4 and len(set(cost[4:])) == 1 and cost[4] is not None  # only B's network
+    assert a.column("override").to_pylist() == [None] * 4 + ["pinned at 30", "", "max 12", ""]
 
 
 # ------------------------------------------------------------- solver level ----
