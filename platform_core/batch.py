@@ -23,6 +23,7 @@ from platform_core.components import (
     StageCosts,
     StageProblem,
 )
+from platform_core.explain import explain_levels
 from platform_core.overrides import (
     overridden_networks,
     override_columns,
@@ -151,6 +152,7 @@ def _solve(shared: SharedInputs, idx: np.ndarray) -> pa.Table:
     table = settings.solver.build().solve(problem)
     if table.num_rows != n:
         raise RuntimeError(f"solver {settings.solver.name!r} returned {table.num_rows} rows for {n} stages")
+    table = explain_levels(problem, table, network_aware=settings.solver.cls.network_aware)
     notes = getattr(forecaster, "fallback_", None) or [""] * n
     messages = [
         "; ".join(m for m in (note, f"lead time from {src}") if m)

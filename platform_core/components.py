@@ -280,6 +280,21 @@ RECOMMENDATION_SCHEMA = pa.schema(
         pa.field("committed_service_time_periods", pa.float64()),
         pa.field("net_replenishment_time_periods", pa.float64()),
         pa.field("gsm_safety_stock_cost_per_period", pa.float64()),
+        # why this level (platform_core.explain, docs/explain.md): stock by purpose and
+        # safety stock by cause [units], its value and the money at the level [currency],
+        # days of supply [days] and a sentence
+        pa.field("cycle_stock", pa.float64()),
+        pa.field("pipeline_stock", pa.float64()),
+        pa.field("safety_stock_from_demand_variability", pa.float64()),
+        pa.field("safety_stock_from_lead_time_variability", pa.float64()),
+        pa.field("safety_stock_from_review_and_lot_size", pa.float64()),
+        pa.field("safety_stock_from_upstream", pa.float64()),
+        pa.field("safety_stock_from_other", pa.float64()),
+        pa.field("safety_stock_value", pa.float64()),
+        pa.field("days_of_supply_safety_stock", pa.float64()),
+        pa.field("days_of_supply_level", pa.float64()),
+        pa.field("investment_at_level", pa.float64()),
+        pa.field("explanation", pa.string()),
         # planner's overrides (docs/overrides.md); null where the network has none
         pa.field("override", pa.string()),
         pa.field("override_level_change", pa.float64()),
@@ -295,6 +310,11 @@ The last three columns are the guaranteed-service model's (``guaranteed_service`
 docs/gsm.md) and null for other solvers: the committed outbound service time ``S_j``, the
 net replenishment time ``SI_j + T_j - S_j`` and the GSM objective's safety-stock holding
 cost of the stage.
+
+The columns from ``cycle_stock`` to ``explanation`` say why the level is what it is
+(:mod:`platform_core.explain`, docs/explain.md); ``inventory_investment`` is the expected
+on-hand value (mean on hand x unit cost), ``investment_at_level`` the money tied up at the
+level (level x unit cost).
 
 The ``override*`` columns describe a planner's overrides (docs/overrides.md): ``override``
 is the row's own override (``"pinned at 40"``, ``"min 30"``, ``"min 30, max 50"``, ``""``

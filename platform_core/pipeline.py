@@ -362,7 +362,7 @@ def _run_locked(
                            "label": executor.label(), "params": ctx.executor}
         write_summary(summary_path, ctx.run_id, metrics, ctx.components, batches, batch_seconds,
                       seed=config.run.seed, input_fingerprint=input_print, input_files=digests,
-                      executor=executor_record)
+                      executor=executor_record, input_dir=os.path.abspath(ctx.data_dir))
         result = RunResult(
             recommendations_path=rec_path, metrics=metrics, extra_artifacts=[summary_path], notes=ctx.notes
         )

@@ -138,7 +138,7 @@ def test_a_key_error_is_one_line_without_quotes(tmp_path, capsys, monkeypatch):
 def _core_subparsers():
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
-    return {name: sub.choices[name] for name in ("generate", "validate", "run", "plugins")}
+    return {name: sub.choices[name] for name in ("generate", "validate", "run", "report", "plugins")}
 
 
 def test_every_core_option_has_help_and_says_its_default():
