@@ -223,6 +223,11 @@ class StageProblem:
             for every stage of the batch, ``NaN`` where a stage has no demand row; None
             when the problem does not come from a dataset. Solvers that simulate a
             network jointly learn the dependence between its stages' demand from it.
+        level_min, level_max: a planner's override per stage (the ``overrides`` table):
+            the least and the largest base-stock level the solver may set [units], NaN
+            where free; a pinned level has ``level_min == level_max``. None when no stage
+            of the problem has an override. Solvers that honour them declare
+            ``honours_overrides``.
     """
 
     keys: list[str]
@@ -239,6 +244,8 @@ class StageProblem:
     external_demand: np.ndarray | None = None
     period_days: float = 7.0
     demand_history: np.ndarray | None = None
+    level_min: np.ndarray | None = None
+    level_max: np.ndarray | None = None
 
 
 RECOMMENDATION_SCHEMA = pa.schema(
@@ -301,6 +308,12 @@ RECOMMENDATION_SCHEMA = pa.schema(
         pa.field("change_investment_at_level", pa.float64()),
         pa.field("change_expected_fill_rate", pa.float64()),
         pa.field("change_driver", pa.string()),
+        # planner's overrides (docs/overrides.md); null where the network has none
+        pa.field("override", pa.string()),
+        pa.field("override_level_change", pa.float64()),
+        pa.field("override_cost_per_period", pa.float64()),
+        pa.field("override_investment_change", pa.float64()),
+        pa.field("override_service_change", pa.float64()),
     ]
 )
 """One row per input SKU-location. Units: levels [units], investment [currency],
@@ -320,7 +333,16 @@ The ``current_*`` and ``change_*`` columns compare the recommendation with the p
 use today (the input's ``current_policy`` table, simulated on the recommendation's paths;
 see docs/running.md): ``current_level`` is today's order-up-to level / base-stock level /
 max [units], ``current_investment_at_level`` and ``change_investment_at_level`` are
-levels x unit cost [currency], ``change_*`` = recommended - current."""
+levels x unit cost [currency], ``change_*`` = recommended - current.
+
+The ``override*`` columns describe a planner's overrides (docs/overrides.md): ``override``
+is the row's own override (``"pinned at 40"``, ``"min 30"``, ``"min 30, max 50"``, ``""``
+where the row has none but its network has); the other four compare the run with the
+same network solved without its overrides, on common random numbers: the row's level
+change [units] and, per network (the same value on each of its rows), the change of its
+cost [currency/period] (holding cost, plus stockout cost where the service is
+cost-optimal), of its inventory investment [currency] and of its customer-facing
+demand-weighted fill rate [-]. All null for networks without one."""
 
 
 @dataclass
@@ -348,6 +370,8 @@ class Solver(Component, ABC):
 
     Attributes:
         network_aware: sets the stages of a network jointly (uses upstream links).
+        honours_overrides: keeps every level within ``StageProblem.level_min`` /
+            ``level_max`` (a run with an ``overrides`` table refuses other solvers).
         replications: simulated replications per evaluation [-].
         periods: measured periods per replication [periods].
         warmup: warm-up periods per replication [periods].
@@ -357,6 +381,7 @@ class Solver(Component, ABC):
     """
 
     network_aware: ClassVar[bool] = False
+    honours_overrides: ClassVar[bool] = False
     replications: int = 1
     periods: int = 1
     warmup: int = 0

@@ -40,6 +40,7 @@ from platform_core.data.schemas import Dataset
 from platform_core.executor import AUTO, Executor, choose_executor
 from platform_core.fitting import fit_costs, fit_lead_times
 from platform_core.networks import index_networks
+from platform_core.overrides import override_summary
 from platform_core.parts import (
     OutputLock,
     PartStore,
@@ -347,6 +348,7 @@ def _run_locked(
         planner_sections = write_planner_outputs(merged, shared, out, compare_with)
 
         metrics = summarise(merged, customer_facing(shared))
+        metrics.update(override_summary(merged, shared))
         metrics.update(
             {
                 "batches": float(len(batches)),
