@@ -62,7 +62,10 @@ def _cli_run(root: Path, name: str, sku_locations: int, seed: int, toml: str) ->
 
 
 _ADDED_AFTER_REFERENCE = ("committed_service_time_periods", "net_replenishment_time_periods",
-                          "gsm_safety_stock_cost_per_period")
+                          "gsm_safety_stock_cost_per_period",
+                          # planner's overrides (null without an overrides table)
+                          "override", "override_level_change", "override_cost_per_period",
+                          "override_investment_change", "override_service_change")
 
 
 def _run_case(components: str = "", solver: str = "", forecaster: str = "", sku_locations: int = 300,
