@@ -26,8 +26,10 @@ demo: $(STAMP)
 	rm -rf $(DEMO_DIR)
 	$(VENV)/bin/echelon generate $(DEMO_DIR)/data --sku-locations 2000 --seed 7
 	$(VENV)/bin/echelon run $(DEMO_DIR)/data --out $(DEMO_DIR)/out --tracking-uri sqlite:///$(DEMO_DIR)/mlflow.db
+	$(VENV)/bin/echelon report $(DEMO_DIR)/out --csv --xlsx
 	@echo
-	@echo "Recommendations: $(DEMO_DIR)/out/recommendations.parquet"
+	@echo "Recommendations: $(DEMO_DIR)/out/recommendations.parquet (.csv, report.xlsx)"
+	@echo "Report:          $(DEMO_DIR)/out/report.html   (open it in a browser; works offline)"
 	@echo "MLflow UI:       $(VENV)/bin/echelon ui --tracking-uri sqlite:///$(DEMO_DIR)/mlflow.db   (then open http://127.0.0.1:5000)"
 
 lint: $(STAMP)

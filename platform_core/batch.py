@@ -15,6 +15,7 @@ import traceback
 import numpy as np
 import pyarrow as pa
 
+from platform_core.compare import compare_with_today
 from platform_core.components import (
     RECOMMENDATION_SCHEMA,
     Component,
@@ -23,7 +24,14 @@ from platform_core.components import (
     StageCosts,
     StageProblem,
 )
+from platform_core.explain import explain_levels
 from platform_core.forecasting.fill_interval import DEFAULT_HORIZON_PERIODS, fill_rate_interval
+from platform_core.overrides import (
+    overridden_networks,
+    override_columns,
+    subproblem,
+    without_overrides,
+)
 from platform_core.plan import BatchSpec, SharedInputs
 from platform_core.seeds import stage_seeds
 
@@ -134,6 +142,8 @@ def stage_problem(shared: SharedInputs, idx: np.ndarray) -> tuple[StageProblem, 
         external_demand=shared.has_demand[idx],
         period_days=settings.period_days,
         demand_history=shared.demand[idx],
+        level_min=None if shared.level_min is None else shared.level_min[idx],
+        level_max=None if shared.level_max is None else shared.level_max[idx],
     )
     return problem, forecaster
 
@@ -142,15 +152,23 @@ def _solve(shared: SharedInputs, idx: np.ndarray) -> pa.Table:
     settings = shared.settings
     problem, forecaster = stage_problem(shared, idx)
     n = len(problem.keys)
-    table = settings.solver.build().solve(problem)
+    solver = settings.solver.build()
+    table = solver.solve(problem)
     if table.num_rows != n:
         raise RuntimeError(f"solver {settings.solver.name!r} returned {table.num_rows} rows for {n} stages")
+    table = explain_levels(problem, table, network_aware=settings.solver.cls.network_aware)
+    table = compare_with_today(shared, idx, problem, solver, table)
     table = _with_fill_interval(table, problem, forecaster)
     notes = getattr(forecaster, "fallback_", None) or [""] * n
     messages = [
         "; ".join(m for m in (note, f"lead time from {src}") if m)
         for note, src in zip(notes, shared.lead_time_source[idx], strict=True)
     ]
+    if problem.level_min is not None:  # what the overrides cost: their networks solved without them
+        rows = overridden_networks(problem)
+        free = settings.solver.build().solve(subproblem(without_overrides(problem), rows)) if rows.size else None
+        for name, col in override_columns(problem, table, rows, free).items():
+            table = table.append_column(name, col) if name not in table.column_names else table
     return _finish(shared, idx, table, messages)
 
 

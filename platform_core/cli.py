@@ -1,6 +1,6 @@
 """The ``echelon`` command line.
 
-Core commands: ``generate``, ``validate``, ``run``, ``plugins``.  Plugins add more
+Core commands: ``generate``, ``validate``, ``run``, ``report``, ``plugins``.  Plugins add more
 through the ``register_cli_commands`` hook (``gsm``, ``import-chain``, ``simulate``,
 ``backtest``, ``monitor``, ``recalibrate``, ``ui`` come from built-in plugins) and
 options of ``echelon run`` through ``add_run_options`` (``--tracking-uri``,
@@ -78,7 +78,8 @@ def _print_summary(metrics: dict[str, float], out: str) -> None:
          _number(metrics.get("customer_fill_rate_demand_weighted", math.nan), ".4f")),
         ("fill rate, all stages (demand-weighted)", _number(metrics["fill_rate_demand_weighted"], ".4f")),
         ("cycle service, all stages (demand-weighted)", _number(metrics["cycle_service_demand_weighted"], ".4f")),
-        ("inventory investment [currency]", f"{metrics['inventory_investment_currency']:,.0f}"),
+        ("investment at the levels [currency]", _number(metrics.get("investment_at_level_currency", math.nan), ",.0f")),
+        ("expected on-hand value [currency]", f"{metrics['inventory_investment_currency']:,.0f}"),
         ("safety stock [units]", f"{metrics['safety_stock_units']:,.0f}"),
         ("holding cost [currency/period]", f"{metrics['holding_cost_per_period_currency']:,.0f}"),
         ("stockout cost [currency/period]", f"{metrics['stockout_cost_per_period_currency']:,.0f}"),
@@ -91,7 +92,33 @@ def _print_summary(metrics: dict[str, float], out: str) -> None:
     for k, v in rows:
         print(f"{k:<{width}}  {v:>15}")
     print("-" * (width + 18))
+    _print_planner_view(out)
     print(f"recommendations: {os.path.join(out, 'recommendations.parquet')}")
+
+
+def _print_planner_view(out: str) -> None:
+    """Today against recommended and the exception counts, from the run's ``summary.json``."""
+    try:
+        with open(os.path.join(out, "summary.json"), encoding="utf-8") as fh:
+            doc = json.load(fh)
+    except (OSError, ValueError):
+        return
+    cmp = doc.get("compared_with_today") or {}
+    if cmp.get("today") and cmp.get("recommended"):
+        def fig(side: dict[str, Any], key: str, fmt: str) -> str:
+            value = side.get(key)
+            return "n/a" if value is None else format(value, fmt)
+
+        print(f"compared with today ({cmp.get('source', 'current_policy')}):")
+        for label, side in (("today", cmp["today"]), ("recommended", cmp["recommended"])):
+            print(f"  {label:<12} customer-facing fill {fig(side, 'customer_fill_rate_demand_weighted', '.4f')}, "
+                  f"investment at the levels {fig(side, 'investment_at_level_currency', ',.0f')}")
+        print(f"  levels up {cmp.get('levels_up', 0):,d}, down {cmp.get('levels_down', 0):,d}, "
+              f"unchanged {cmp.get('levels_unchanged', 0):,d}")
+    exceptions = doc.get("exceptions") or {}
+    if exceptions:
+        listed = ", ".join(f"{k} {v:,d}" for k, v in exceptions.items())
+        print(f"exceptions ({os.path.join(out, 'exceptions.parquet')}): {listed}")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -113,10 +140,24 @@ def _cmd_run(args: argparse.Namespace) -> int:
             section, key = dest.split(".", 1)
             overrides.setdefault(section, {})[key] = value
     config = load_config(args.config, overrides)
-    result = run(args.data, args.out, config, resume=args.resume, overwrite=args.overwrite)
+    result = run(args.data, args.out, config, resume=args.resume, overwrite=args.overwrite,
+                 compare_with=args.compare_with)
     _print_summary(result.metrics, args.out)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from platform_core.report import build_report, export_csv, export_xlsx
+
+    result = build_report(args.out, html_path=args.html, data_dir=args.data)
+    print(f"report: {result.path}")
+    if args.csv:
+        for path in export_csv(args.out):
+            print(f"csv:    {path}")
+    if args.xlsx:
+        print(f"excel:  {export_xlsx(args.out)}")
     return 0
 
 
@@ -177,8 +218,21 @@ def build_parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     again.add_argument("--overwrite", action="store_true",
                        help="replace the results of an earlier run in --out (recommendations.parquet, "
                             "summary.json, _parts; other files stay)")
+    p.add_argument("--compare-with", metavar="PREVIOUS_OUT",
+                   help="without a current_policy in the input, compare with the recommendations of the "
+                        "earlier run in PREVIOUS_OUT (its levels and expected fill as they were; default: none)")
     p.set_defaults(func=_cmd_run)
     run_parser = p
+
+    p = sub.add_parser("report", help="write a run's HTML report (and CSV / Excel export)",
+                       formatter_class=_HelpFormatter,
+                       description="One self-contained HTML page of a finished run (docs/report.md).")
+    p.add_argument("out", help="the run's output directory (echelon run --out)")
+    p.add_argument("--html", help="where to write the page (default: OUT/report.html)")
+    p.add_argument("--data", help="the run's input directory (default: the one recorded in OUT/summary.json)")
+    p.add_argument("--csv", action="store_true", help="also write OUT/recommendations.csv and OUT/exceptions.csv")
+    p.add_argument("--xlsx", action="store_true", help="also write OUT/report.xlsx")
+    p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("plugins", help="list every registered component", formatter_class=_HelpFormatter)
     p.set_defaults(func=_cmd_plugins)

@@ -31,6 +31,7 @@ __all__ = [
     "CostModel",
     "StageProblem",
     "Solver",
+    "StagePolicies",
     "RECOMMENDATION_SCHEMA",
 ]
 
@@ -239,6 +240,11 @@ class StageProblem:
             for every stage of the batch, ``NaN`` where a stage has no demand row; None
             when the problem does not come from a dataset. Solvers that simulate a
             network jointly learn the dependence between its stages' demand from it.
+        level_min, level_max: a planner's override per stage (the ``overrides`` table):
+            the least and the largest base-stock level the solver may set [units], NaN
+            where free; a pinned level has ``level_min == level_max``. None when no stage
+            of the problem has an override. Solvers that honour them declare
+            ``honours_overrides``.
     """
 
     keys: list[str]
@@ -255,6 +261,8 @@ class StageProblem:
     external_demand: np.ndarray | None = None
     period_days: float = 7.0
     demand_history: np.ndarray | None = None
+    level_min: np.ndarray | None = None
+    level_max: np.ndarray | None = None
 
 
 RECOMMENDATION_SCHEMA = pa.schema(
@@ -290,6 +298,39 @@ RECOMMENDATION_SCHEMA = pa.schema(
         pa.field("committed_service_time_periods", pa.float64()),
         pa.field("net_replenishment_time_periods", pa.float64()),
         pa.field("gsm_safety_stock_cost_per_period", pa.float64()),
+        # why this level (platform_core.explain, docs/explain.md): stock by purpose and
+        # safety stock by cause [units], its value and the money at the level [currency],
+        # days of supply [days] and a sentence
+        pa.field("cycle_stock", pa.float64()),
+        pa.field("pipeline_stock", pa.float64()),
+        pa.field("safety_stock_from_demand_variability", pa.float64()),
+        pa.field("safety_stock_from_lead_time_variability", pa.float64()),
+        pa.field("safety_stock_from_review_and_lot_size", pa.float64()),
+        pa.field("safety_stock_from_upstream", pa.float64()),
+        pa.field("safety_stock_from_other", pa.float64()),
+        pa.field("safety_stock_value", pa.float64()),
+        pa.field("days_of_supply_safety_stock", pa.float64()),
+        pa.field("days_of_supply_level", pa.float64()),
+        pa.field("investment_at_level", pa.float64()),
+        pa.field("explanation", pa.string()),
+        # compared with today (platform_core.compare); null where the stage has no current policy
+        pa.field("current_policy_type", pa.string()),
+        pa.field("current_level", pa.float64()),
+        pa.field("current_reorder_point", pa.float64()),
+        pa.field("current_expected_fill_rate", pa.float64()),
+        pa.field("current_fill_rate_se", pa.float64()),
+        pa.field("current_mean_on_hand", pa.float64()),
+        pa.field("current_investment_at_level", pa.float64()),
+        pa.field("change_level_units", pa.float64()),
+        pa.field("change_investment_at_level", pa.float64()),
+        pa.field("change_expected_fill_rate", pa.float64()),
+        pa.field("change_driver", pa.string()),
+        # planner's overrides (docs/overrides.md); null where the network has none
+        pa.field("override", pa.string()),
+        pa.field("override_level_change", pa.float64()),
+        pa.field("override_cost_per_period", pa.float64()),
+        pa.field("override_investment_change", pa.float64()),
+        pa.field("override_service_change", pa.float64()),
         # 80 % interval of the fill the next periods realise (docs/calibration.md)
         pa.field("fill_rate_interval_low", pa.float64()),
         pa.field("fill_rate_interval_high", pa.float64()),
@@ -301,7 +342,44 @@ costs [currency/period], service [-], times [periods].
 The last three columns are the guaranteed-service model's (``guaranteed_service``, see
 docs/gsm.md) and null for other solvers: the committed outbound service time ``S_j``, the
 net replenishment time ``SI_j + T_j - S_j`` and the GSM objective's safety-stock holding
-cost of the stage."""
+cost of the stage.
+
+The columns from ``cycle_stock`` to ``explanation`` say why the level is what it is
+(:mod:`platform_core.explain`, docs/explain.md); ``inventory_investment`` is the expected
+on-hand value (mean on hand x unit cost), ``investment_at_level`` the money tied up at the
+level (level x unit cost).
+
+The ``current_*`` and ``change_*`` columns compare the recommendation with the policy in
+use today (the input's ``current_policy`` table, simulated on the recommendation's paths;
+see docs/running.md): ``current_level`` is today's order-up-to level / base-stock level /
+max [units], ``current_investment_at_level`` and ``change_investment_at_level`` are
+levels x unit cost [currency], ``change_*`` = recommended - current.
+
+The ``override*`` columns describe a planner's overrides (docs/overrides.md): ``override``
+is the row's own override (``"pinned at 40"``, ``"min 30"``, ``"min 30, max 50"``, ``""``
+where the row has none but its network has); the other four compare the run with the
+same network solved without its overrides, on common random numbers: the row's level
+change [units] and, per network (the same value on each of its rows), the change of its
+cost [currency/period] (holding cost, plus stockout cost where the service is
+cost-optimal), of its inventory investment [currency] and of its customer-facing
+demand-weighted fill rate [-]. All null for networks without one."""
+
+
+@dataclass
+class StagePolicies:
+    """Given replenishment policies of a problem's stages, in the order of ``problem.keys``.
+
+    Attributes:
+        kind: engine policy name per stage (``base_stock``, ``sS``, ``min_max``, ``rQ``).
+        reorder_point: ``s`` / ``r`` [units], NaN where the kind has none.
+        order_up_to: ``S`` / base-stock level / max [units], NaN where the kind has none.
+        order_quantity: ``Q`` of ``rQ`` [units], NaN elsewhere.
+    """
+
+    kind: list[str]
+    reorder_point: np.ndarray
+    order_up_to: np.ndarray
+    order_quantity: np.ndarray
 
 
 class Solver(Component, ABC):
@@ -312,6 +390,8 @@ class Solver(Component, ABC):
 
     Attributes:
         network_aware: sets the stages of a network jointly (uses upstream links).
+        honours_overrides: keeps every level within ``StageProblem.level_min`` /
+            ``level_max`` (a run with an ``overrides`` table refuses other solvers).
         replications: simulated replications per evaluation [-].
         periods: measured periods per replication [periods].
         warmup: warm-up periods per replication [periods].
@@ -321,6 +401,7 @@ class Solver(Component, ABC):
     """
 
     network_aware: ClassVar[bool] = False
+    honours_overrides: ClassVar[bool] = False
     replications: int = 1
     periods: int = 1
     warmup: int = 0
@@ -343,3 +424,16 @@ class Solver(Component, ABC):
         lead_time_model, which the pipeline fills.  A stage whose policy could not be set
         gets NaNs and is reported as an error by the pipeline.
         """
+
+    def evaluate_policies(self, problem: StageProblem, policies: StagePolicies) -> pa.Table:
+        """Simulate given policies the way :meth:`solve` checks its own (same paths).
+
+        Used to evaluate today's policy against the recommendation.  One row per stage in
+        the order of ``problem.keys`` with ``fill_rate``, ``fill_rate_se`` [-],
+        ``on_hand`` and ``backorders`` [units] (means over the simulated periods).
+
+        Raises:
+            NotImplementedError: the solver cannot (the default); the comparison then
+                reports levels and investment without simulated service.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not evaluate given policies")

@@ -51,7 +51,7 @@ __all__ = [
 
 PARTS_DIR = "_parts"
 LOCK_FILE = ".echelon.lock"
-RUN_OUTPUTS = ("recommendations.parquet", "summary.json", PARTS_DIR)
+RUN_OUTPUTS = ("recommendations.parquet", "summary.json", "exceptions.parquet", PARTS_DIR)
 """What a run writes into its output directory (plugins may add files, e.g. MLflow's)."""
 # run settings that decide where batches run, not what they compute
 _PLACEMENT_KEYS = ("executor", "in_process_below", "address", "num_workers", "node_ip_address")

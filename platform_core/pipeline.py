@@ -32,6 +32,7 @@ from typing import Any, TextIO
 import pyarrow as pa
 
 from platform_core.batch import COMPUTE_SECONDS_KEY, run_batch, warm_up_components
+from platform_core.compare import previous_recommendations
 from platform_core.components import Component, ComponentSpec
 from platform_core.config import COMPONENT_SECTIONS, RunConfig
 from platform_core.data.loaders import load_dataset
@@ -39,6 +40,7 @@ from platform_core.data.schemas import Dataset
 from platform_core.executor import AUTO, Executor, choose_executor
 from platform_core.fitting import fit_costs, fit_lead_times
 from platform_core.networks import index_networks
+from platform_core.overrides import override_summary
 from platform_core.parts import (
     OutputLock,
     PartStore,
@@ -50,6 +52,7 @@ from platform_core.parts import (
     write_parquet_atomic,
 )
 from platform_core.plan import BatchSettings, BatchSpec, SharedInputs, plan_run
+from platform_core.planner_view import with_previous_run, write_planner_outputs
 from platform_core.plugin_host import PluginHost
 from platform_core.run_context import RunContext, RunResult
 from platform_core.summary import customer_facing, summarise, write_summary
@@ -206,6 +209,7 @@ def run(
     log: Callable[[str], None] | None = None,
     resume: bool = False,
     overwrite: bool = False,
+    compare_with: str | os.PathLike[str] | None = None,
 ) -> RunResult:
     """Run the whole job; returns where the recommendations are and the summary.
 
@@ -226,6 +230,8 @@ def run(
         overwrite: replace an earlier run's results in ``out_dir``
             (``recommendations.parquet``, ``summary.json``, ``_parts``) once the input
             is valid; other files there stay.
+        compare_with: an earlier run's output directory: without a ``current_policy``
+            in the input, the recommendations are compared with its levels and fill.
 
     Raises:
         platform_core.data.errors.DataValidationError: the input is invalid; nothing
@@ -237,6 +243,8 @@ def run(
     """
     if overwrite and resume:
         raise ValueError("pass either overwrite (start afresh) or resume (continue an interrupted run), not both")
+    if compare_with is not None:
+        previous_recommendations(compare_with)  # fails now, not after the run
     say = log or (lambda msg: print(msg, file=sys.stderr))
     timer = RunTimer()
     host = host or PluginHost()
@@ -257,7 +265,7 @@ def run(
     try:
         check_output_dir(out, overwrite=overwrite, resume=resume)
         return _run_locked(ctx, host, executor, specs, timer, say, progress=progress, resume=resume,
-                           overwrite=overwrite)
+                           overwrite=overwrite, compare_with=compare_with)
     finally:
         lock.release()
 
@@ -273,6 +281,7 @@ def _run_locked(
     progress: bool | None,
     resume: bool,
     overwrite: bool,
+    compare_with: str | os.PathLike[str] | None = None,
 ) -> RunResult:
     """The run proper, inside the output directory's lock."""
     config, out = ctx.config, ctx.out_dir
@@ -332,12 +341,14 @@ def _run_locked(
         executor.close()
         executor_timings = executor.timings
 
-        merged = parts.merge(batches, n_total)
+        merged = with_previous_run(parts.merge(batches, n_total), shared, compare_with)
         rec_path = out / "recommendations.parquet"
         write_parquet_atomic(merged, rec_path)
         parts.remove()
+        planner_sections = write_planner_outputs(merged, shared, out, compare_with)
 
         metrics = summarise(merged, customer_facing(shared))
+        metrics.update(override_summary(merged, shared))
         metrics.update(
             {
                 "batches": float(len(batches)),
@@ -360,7 +371,8 @@ def _run_locked(
                            "label": executor.label(), "params": ctx.executor}
         write_summary(summary_path, ctx.run_id, metrics, ctx.components, batches, batch_seconds,
                       seed=config.run.seed, input_fingerprint=input_print, input_files=digests,
-                      executor=executor_record)
+                      executor=executor_record, input_dir=os.path.abspath(ctx.data_dir),
+                      sections=planner_sections)
         result = RunResult(
             recommendations_path=rec_path, metrics=metrics, extra_artifacts=[summary_path], notes=ctx.notes
         )

@@ -18,12 +18,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from platform_core.components import ComponentSpec, Forecaster, Solver, StageCosts
+from platform_core.current_policy import CurrentPolicies, planned_current_policies
 from platform_core.data.columns import float_column
 from platform_core.data.schemas import Dataset
 from platform_core.data.stage_index import StageIndex
 from platform_core.distributions import DiscreteDistribution
 from platform_core.fitting import StageLeadTimes
 from platform_core.networks import NetworkStructure
+from platform_core.overrides import override_bounds
 
 __all__ = ["BatchSettings", "BatchSpec", "SharedInputs", "cut_batches", "plan_run"]
 
@@ -82,6 +84,10 @@ class SharedInputs:
         network_id: the independent network (connected component) of each stage;
             non-decreasing in planned order, so a network is a contiguous range.
         settings: seed, period and components of the run.
+        current_policy: today's policy per stage (the input's ``current_policy``), None
+            without one.
+        level_min, level_max: the planner's overrides [units], NaN where free (a pin sets
+            both); None when the dataset has no ``overrides`` table.
     """
 
     sku: np.ndarray
@@ -107,6 +113,9 @@ class SharedInputs:
     abc_class: np.ndarray
     network_id: np.ndarray
     settings: BatchSettings
+    current_policy: CurrentPolicies | None = None
+    level_min: np.ndarray | None = None
+    level_max: np.ndarray | None = None
 
     def lead_time(self, i: int) -> DiscreteDistribution:
         """Lead-time distribution of planned stage ``i`` [periods]."""
@@ -222,6 +231,12 @@ def plan_run(
 
     # --- batches: whole networks, sized by the solver's estimated work ------------------
     solver = settings.solver.build()
+    bounds = override_bounds(dataset, structure.index)
+    if bounds is not None and not solver.honours_overrides:
+        raise ValueError(
+            f"solver {settings.solver.name!r} does not honour overrides, and "
+            f"{dataset.sources.get('overrides', 'the overrides table')} has {dataset.tables['overrides'].num_rows} "
+            "row(s): use a solver that does (multi_echelon, single_echelon) or remove the overrides file")
     target = max(1, int(batch_stages)) * float(solver.work_estimate(np.ones(1))[0])
     batches = cut_batches(solver.work_estimate(structure.network_sizes), structure.network_stops, target)
 
@@ -261,5 +276,8 @@ def plan_run(
         ),
         network_id=structure.network_id,
         settings=settings,
+        current_policy=planned_current_policies(dataset.get("current_policy"), structure.index, rank),
+        level_min=None if bounds is None else bounds[0][order],
+        level_max=None if bounds is None else bounds[1][order],
     )
     return shared, batches

@@ -33,7 +33,10 @@ def summarise(table: pa.Table, customer_facing: np.ndarray | None = None) -> dic
     stages only (``customer_fill_rate_demand_weighted``, ``customer_fill_rate_interval_low``
     / ``_high``, ...): the service the end
     customers see, which a multi-echelon plan targets while its internal stages run at
-    whatever service is cheapest for the network.
+    whatever service is cheapest for the network.  Money: ``investment_at_level_currency``
+    is the money tied up at the recommended levels (level x unit cost),
+    ``expected_on_hand_value_currency`` the expected average on-hand value
+    (``inventory_investment_currency`` is the same figure under its old name).
     """
     out = _summarise(table)
     if customer_facing is not None:
@@ -67,6 +70,8 @@ def _summarise(table: pa.Table) -> dict[str, float]:
     csl = np.nan_to_num(okt.column("expected_cycle_service").to_numpy(zero_copy_only=False).astype(float))
 
     def total(name: str) -> float:
+        if name not in okt.column_names:  # a table from before the column existed
+            return float("nan")
         return float(np.nansum(okt.column(name).to_numpy(zero_copy_only=False).astype(float)))
 
     w = demand.sum()
@@ -81,7 +86,10 @@ def _summarise(table: pa.Table) -> dict[str, float]:
         "sku_locations_error": float(table.num_rows - n_ok),
         "fill_rate_demand_weighted": float((fill * demand).sum() / w) if w > 0 else float("nan"),
         "cycle_service_demand_weighted": float((csl * demand).sum() / w) if w > 0 else float("nan"),
+        # the expected average on-hand value; inventory_investment_currency is its old name
         "inventory_investment_currency": total("inventory_investment"),
+        "expected_on_hand_value_currency": total("inventory_investment"),
+        "investment_at_level_currency": total("investment_at_level"),
         "safety_stock_units": total("safety_stock"),
         "holding_cost_per_period_currency": total("holding_cost_per_period"),
         "stockout_cost_per_period_currency": total("stockout_cost_per_period"),
@@ -112,15 +120,17 @@ def write_summary(
     input_fingerprint: str | None = None,
     input_files: Mapping[str, str] | None = None,
     executor: Mapping[str, Any] | None = None,
+    input_dir: str | None = None,
+    sections: Mapping[str, Any] | None = None,
 ) -> None:
     """Write ``summary.json`` atomically, as strict JSON (non-finite numbers as ``null``).
 
-    It holds the run id, the run seed, the input's fingerprint (SHA-256 of the lines
+    It holds the run id, the run seed, the input directory (as given to the run), the input's fingerprint (SHA-256 of the lines
     ``table:sha256-of-file``, see :func:`platform_core.parts.input_fingerprint`) and each
     input file's SHA-256, the executor that ran the batches (and why, when ``auto``
     chose it), the metrics, the components and per batch its stages, estimated work
     [simulated stage-periods] and compute time [s] (None for batches finished before a
-    resume).
+    resume), and any further ``sections`` (e.g. ``compared_with_today``, ``exceptions``).
     """
     per_batch: list[dict[str, Any]] = [
         {"batch_id": b.batch_id, "stages": b.stop - b.start, "work_estimate": b.work,
@@ -130,12 +140,14 @@ def write_summary(
     doc = {
         "run_id": run_id,
         "seed": seed,
+        "input_dir": input_dir,
         "input_fingerprint": input_fingerprint,
         "input_files": dict(input_files or {}),
         "executor": dict(executor or {}),
         "metrics": dict(metrics),
         "components": dict(components),
         "batches": per_batch,
+        **dict(sections or {}),
     }
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(_strict(doc), indent=2, allow_nan=False, default=str))

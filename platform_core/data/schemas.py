@@ -1,7 +1,7 @@
 """The data contract: one Arrow schema per file of an input dataset directory.
 
 A dataset is a directory holding ``stages``, ``demand`` and optionally ``edges``,
-``receipts``, ``costs`` and ``current_policy``, each as ``NAME.parquet`` or ``NAME.csv``.
+``receipts``, ``costs``, ``current_policy`` and ``overrides``, each as ``NAME.parquet`` or ``NAME.csv``.
 ``docs/data.md`` documents every column listed here (a test checks it).
 """
 
@@ -26,6 +26,7 @@ __all__ = [
     "RECEIPTS",
     "COSTS",
     "CURRENT_POLICY",
+    "OVERRIDES",
     "Dataset",
     "MIN_DATE",
     "MAX_DATE",
@@ -274,8 +275,32 @@ CURRENT_POLICY = FileSpec(
     ),
 )
 
+_LEVEL_NOTE = "base-stock levels are whole units; " + _UNITS_NOTE
+
+OVERRIDES = FileSpec(
+    name="overrides",
+    required=False,
+    key=("sku", "location"),
+    meaning="A planner's overrides: a pinned base-stock level, or a min/max corridor, per SKU-location; the run "
+            "keeps them and re-optimises the rest of the network around them (docs/overrides.md).",
+    columns=(
+        _SKU,
+        _LOC,
+        ColumnSpec("pinned_level", pa.float64(), "[units]", False, True,
+                   "Base-stock level the stage must hold (a whole number); null: see min_level / max_level.",
+                   min_value=0.0, max_value=MAX_QUANTITY, limit_note=_LEVEL_NOTE),
+        ColumnSpec("min_level", pa.float64(), "[units]", False, True,
+                   "Least base-stock level allowed (a whole number); null: no lower bound.",
+                   min_value=0.0, max_value=MAX_QUANTITY, limit_note=_LEVEL_NOTE),
+        ColumnSpec("max_level", pa.float64(), "[units]", False, True,
+                   "Largest base-stock level allowed (a whole number, not below min_level); null: no upper bound.",
+                   min_value=0.0, max_value=MAX_QUANTITY, limit_note=_LEVEL_NOTE),
+        ColumnSpec("reason", pa.string(), "", False, True, "Why the planner set it (for the planner's record; the run does not read it)."),
+    ),
+)
+
 FILE_SPECS: dict[str, FileSpec] = {
-    s.name: s for s in (STAGES, EDGES, DEMAND, RECEIPTS, COSTS, CURRENT_POLICY)
+    s.name: s for s in (STAGES, EDGES, DEMAND, RECEIPTS, COSTS, CURRENT_POLICY, OVERRIDES)
 }
 
 

@@ -15,7 +15,9 @@ rows validate in a few seconds. Rules (see ``docs/data.md``):
 * ``receipt_date`` is not before ``order_date``;
 * a lead-time spread (``lead_time_days_sd``, ``transit_days_sd``) has its mean on the row,
   and is 0 when the mean is 0;
-* demand, costs and current_policy rows, and both ends of every edge, name a stage
+* an overrides row holds a whole-number ``pinned_level`` or a corridor (``min_level`` /
+  ``max_level``, one side may be null, min not above max), never both;
+* demand, costs, current_policy and overrides rows, and both ends of every edge, name a stage
   of ``stages``; the network (edges) has no cycle.
 
 Stages without demand rows are allowed (internal stages see no external demand).
@@ -59,6 +61,7 @@ _STAGE_REFS: dict[str, tuple[tuple[str, str], ...]] = {
     "demand": (("sku", "location"),),
     "costs": (("sku", "location"),),
     "current_policy": (("sku", "location"),),
+    "overrides": (("sku", "location"),),
     "edges": (("upstream_sku", "upstream_location"), ("downstream_sku", "downstream_location")),
 }
 
@@ -361,6 +364,44 @@ def _check_spreads(spec: FileSpec, table: pa.Table, file: str, errors: ErrorColl
     return ok
 
 
+_LEVELS = ("pinned_level", "min_level", "max_level")
+
+
+def _check_overrides(table: pa.Table, file: str, errors: ErrorCollector) -> bool:
+    """Whole-number levels; a pin or a corridor on each row, not both; min not above max."""
+    ok = True
+    levels = {c: table.column(c) if c in table.column_names else pa.nulls(table.num_rows, pa.float64())
+              for c in _LEVELS}
+    for name, col in levels.items():
+        i, n = _first(pc.not_equal(col, pc.floor(col)))
+        if n:
+            errors.add(DataValidationError(file, name, i + 1, "a whole number of units (base-stock levels are "
+                                           "integers)", col[i].as_py(), detail=_more(n)))
+            ok = False
+    pinned = pc.is_valid(levels["pinned_level"])
+    corridor = pc.or_(pc.is_valid(levels["min_level"]), pc.is_valid(levels["max_level"]))
+    i, n = _first(pc.and_(pinned, corridor))
+    if n:
+        errors.add(DataValidationError(
+            file, "pinned_level,min_level,max_level", i + 1, "either pinned_level or a corridor (min_level / "
+            "max_level), not both", f"pinned_level {levels['pinned_level'][i].as_py()} with min_level "
+            f"{levels['min_level'][i].as_py()}, max_level {levels['max_level'][i].as_py()}", detail=_more(n)))
+        ok = False
+    i, n = _first(pc.invert(pc.or_(pinned, corridor)))
+    if n:
+        errors.add(DataValidationError(file, "pinned_level,min_level,max_level", i + 1,
+                                       "a pinned_level, a min_level or a max_level", "all three null",
+                                       detail=_more(n)))
+        ok = False
+    lo, hi = levels["min_level"], levels["max_level"]
+    i, n = _first(pc.greater(lo, hi))
+    if n:
+        errors.add(DataValidationError(file, "max_level", i + 1, f"a level >= min_level ({lo[i].as_py():g})",
+                                       hi[i].as_py(), detail=_more(n)))
+        ok = False
+    return ok
+
+
 def check_table(spec: FileSpec, table: pa.Table, file: str, errors: ErrorCollector,
                 _enc: _Encodings | None = None, *, stage_index: StageIndex | None = None) -> bool:
     """Check one table on its own (columns, types, nulls, ranges, unique key).
@@ -409,6 +450,8 @@ def check_table(spec: FileSpec, table: pa.Table, file: str, errors: ErrorCollect
                 file, "receipt_date", i + 1, f"a date on or after order_date ({order[i].as_py()})",
                 str(receipt[i].as_py()), detail=_more(n)))
             ok = False
+    if ok and spec.name == "overrides":
+        ok = _check_overrides(table, file, errors)
     return ok and not errors.full
 
 

@@ -309,6 +309,7 @@ def _simulate_network(
                         made = np.inf
                         for ag in range(k0, k1):
                             made = min(made, sa[ag - a0, _COMP] / arc_qp[ag])
+                        made = np.floor(made + _EPS)  # whole kits only: a plant builds no half unit
                         if made > 0.0:
                             for ag in range(k0, k1):
                                 sa[ag - a0, _COMP] = max(sa[ag - a0, _COMP] - made * arc_qp[ag], 0.0)
@@ -417,6 +418,7 @@ def _simulate_network(
                         made = np.inf
                         for ag in range(k0, k1):
                             made = min(made, sa[ag - a0, _COMP] / arc_qp[ag])
+                        made = np.floor(made + _EPS)  # whole kits only: a plant builds no half unit
                         if made > 0.0:
                             for ag in range(k0, k1):
                                 sa[ag - a0, _COMP] = max(sa[ag - a0, _COMP] - made * arc_qp[ag], 0.0)

@@ -50,10 +50,11 @@ from platform_core.data.loaders import find_file, load_table
 from platform_core.data.schemas import EDGES, STAGES
 from platform_core.distributions import DiscreteDistribution
 
+from .dataset_inputs import StageInputs, dataset_stage_inputs
 from .engine import Costs, DemandSchedule, simulate
 from .network import Network, Policy
 
-__all__ = ["add_simulate_command", "run_simulate", "build_networks", "read_demand_schedule"]
+__all__ = ["add_simulate_command", "run_simulate", "build_networks", "read_demand_schedule", "policy_levels"]
 
 _POLICY_REQUIRED = ("sku", "location", "policy_type")
 
@@ -75,6 +76,13 @@ def add_simulate_command(subparsers: argparse._SubParsersAction[argparse.Argumen
     p.add_argument("--no-crossing", action="store_true", help="orders on a lane arrive in sequence")
     p.add_argument("--allocation", choices=["fifo", "proportional"], default="fifo")
     p.add_argument("--out", help="output file (.parquet or .csv); default: print a summary")
+    p.add_argument("--moq", action="store_true",
+                   help="with a run's recommendations or current_policy file, apply the stages' moq too (the run "
+                        "does not model it, so by default neither does the simulation of its files)")
+    p.add_argument("--config", default=None,
+                   help="the run's TOML configuration: with a policy file without mean_demand "
+                        "(recommendations, current_policy) demand and lead times are fitted as that run fits them "
+                        "(default: the built-in defaults)")
     p.set_defaults(func=run_simulate)
     return p
 
@@ -147,21 +155,76 @@ def read_demand_schedule(table: pa.Table, file: str = "demand schedule") -> dict
     return out
 
 
+_BASE_STOCK_KINDS = ("base_stock", "installation_base_stock", "echelon_base_stock")
+
+
+def policy_levels(policy: pa.Table, file: str = "policy file") -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """Policy kind, ``s``, ``S`` and ``Q`` [units] per row of a policy file, whichever shape it has.
+
+    Three shapes are accepted: ``echelon simulate``'s own (``mean_demand`` with the
+    levels ``reorder_point``, ``order_up_to``, ``order_quantity``); a run's
+    ``recommendations.parquet`` (``base_stock_level``; rows must have ``status`` ok);
+    the input's ``current_policy`` file (``order_up_to`` and, for sS / min_max / rQ,
+    ``reorder_point``; rQ's ``Q = order_up_to - reorder_point``, see
+    :mod:`platform_core.current_policy`).
+
+    Raises:
+        ValueError: naming the file, the missing columns and what was expected, or the
+            row (1-based) and column of a level that makes no policy.
+    """
+    from platform_core.current_policy import policy_rows
+
+    cols = policy.column_names
+    missing = [c for c in _POLICY_REQUIRED if c not in cols]
+    levels = [c for c in ("base_stock_level", "order_up_to", "reorder_point", "order_quantity") if c in cols]
+    if missing or not levels:
+        raise ValueError(
+            f"{file}: cannot use its columns {cols}: missing {missing + ([] if levels else ['order_up_to'])}; "
+            "expected sku, location, policy_type and the levels: order_up_to (and reorder_point for sS, min_max, "
+            "rQ) as in current_policy, base_stock_level as in a run's recommendations.parquet, or reorder_point/"
+            "order_up_to/order_quantity with mean_demand (docs/simulation.md)")
+    kinds = [str(k) if k is not None else "" for k in policy.column("policy_type").to_pylist()]
+    rp = _col(policy, "reorder_point", np.nan)
+    ou = _col(policy, "order_up_to", np.nan)
+    oq = _col(policy, "order_quantity", np.nan)
+    if "mean_demand" in cols:
+        return kinds, rp, ou, oq
+    if "base_stock_level" in cols:
+        status = policy.column("status").to_pylist() if "status" in cols else ["ok"] * policy.num_rows
+        level = _col(policy, "base_stock_level", np.nan)
+        for r in range(policy.num_rows):
+            if status[r] != "ok" or (kinds[r] in _BASE_STOCK_KINDS and not np.isfinite(level[r])):
+                raise ValueError(f"{file}: row {r + 1}: columns status, base_stock_level: expected an ok row with a "
+                                 f"level, got status {status[r]!r} and level {level[r]}: the run set no policy for "
+                                 "this stage")
+        ou = np.where([k in _BASE_STOCK_KINDS for k in kinds], level, ou)
+        return kinds, rp, ou, oq
+    rows = policy_rows(policy)
+    bad = np.flatnonzero(rows.problem != "")
+    if bad.size:
+        raise ValueError(f"{file}: row {int(bad[0]) + 1}: columns policy_type, reorder_point, order_up_to: "
+                         f"{rows.problem[bad[0]]}")
+    return kinds, rows.reorder_point, rows.order_up_to, rows.order_quantity
+
+
 def build_networks(stages: pa.Table, edges: pa.Table | None, policy: pa.Table,
                    periods_per_year: float = 52.0,
-                   schedules: dict[tuple[str, str], DemandSchedule] | None = None) -> dict[str, Any]:
+                   schedules: dict[tuple[str, str], DemandSchedule] | None = None,
+                   stage_inputs: StageInputs | None = None, policy_file: str = "policy file",
+                   apply_moq: bool = True) -> dict[str, Any]:
     """Turn stages/edges/policy tables into the arguments of :func:`simulate`.
 
     ``schedules`` (from :func:`read_demand_schedule`) replaces the policy's stationary
-    demand of the stages it lists.
+    demand of the stages it lists.  ``stage_inputs`` (from
+    :func:`~platform_core.simulation.dataset_inputs.dataset_stage_inputs`) gives every
+    stage's demand and lead time instead of the policy file's columns.  ``apply_moq``
+    False leaves the stages' ``moq`` out (as a run does).
 
     Returns:
         ``{"networks", "policies", "demand", "lead_times", "costs", "keys"}`` where
         ``keys[i]`` lists the ``(sku, location)`` of network ``i``'s stages.
     """
-    for c in _POLICY_REQUIRED:
-        if c not in policy.column_names:
-            raise ValueError(f"policy file: missing column {c!r}")
+    ptype, rp, ou, oq = policy_levels(policy, policy_file)
     skus = stages.column("sku").to_pylist()
     locs = stages.column("location").to_pylist()
     index = {(s, loc): i for i, (s, loc) in enumerate(zip(skus, locs, strict=True))}
@@ -197,10 +260,6 @@ def build_networks(stages: pa.Table, edges: pa.Table | None, policy: pa.Table,
     for i, (s, loc) in enumerate(zip(policy.column("sku").to_pylist(),
                                      policy.column("location").to_pylist(), strict=True)):
         prow[(s, loc)] = i
-    ptype = policy.column("policy_type").to_pylist()
-    rp = _col(policy, "reorder_point", np.nan)
-    ou = _col(policy, "order_up_to", np.nan)
-    oq = _col(policy, "order_quantity", np.nan)
     md = _col(policy, "mean_demand", 0.0)
     sd = _col(policy, "std_demand", 0.0)
     lt = _col(policy, "lead_time", 1.0)
@@ -209,7 +268,7 @@ def build_networks(stages: pa.Table, edges: pa.Table | None, policy: pa.Table,
     unit_cost = _col(stages, "unit_cost", 0.0)
     rate = _col(stages, "carrying_rate", 0.0)
     review = _col(stages, "review_period", 1.0)
-    moq = _col(stages, "moq", 0.0)
+    moq = _col(stages, "moq", 0.0) if apply_moq else np.zeros(stages.num_rows)
 
     out: dict[str, list[Any]] = {k: [] for k in ("networks", "policies", "demand", "lead_times", "costs", "keys")}
     for members in sorted(comps.values(), key=lambda m: min((skus[i], locs[i]) for i in m)):
@@ -222,17 +281,20 @@ def build_networks(stages: pa.Table, edges: pa.Table | None, policy: pa.Table,
         net_arcs = tuple((local[u], local[d], q) for u, d, q in arcs if u in local)
         name = "{}@{}".format(*min(keys))
         out["networks"].append(Network(len(members), net_arcs, tuple(f"{s}@{loc}" for s, loc in keys), name=name))
-        out["policies"].append(Policy(kind=[str(ptype[r]) for r in rows], reorder_point=rp[rows],
+        out["policies"].append(Policy(kind=[ptype[r] for r in rows], reorder_point=rp[rows],
                                       order_up_to=ou[rows], order_quantity=oq[rows],
                                       review_period=review[members].astype(int), moq=moq[members]))
         dem: list[DiscreteDistribution | DemandSchedule | None] = []
         for key, r in zip(keys, rows, strict=True):
             if key in schedules:
                 dem.append(schedules[key])
+            elif stage_inputs is not None:
+                dem.append(stage_inputs[key][0])
             else:
                 dem.append(_demand(md[r], sd[r]) if md[r] > 0 else None)
         out["demand"].append(dem)
-        out["lead_times"].append([_lead_time(lt[r], lsd[r]) for r in rows])
+        out["lead_times"].append([stage_inputs[k][1] for k in keys] if stage_inputs is not None
+                                 else [_lead_time(lt[r], lsd[r]) for r in rows])
         out["costs"].append(Costs(holding=unit_cost[members] * rate[members] / periods_per_year,
                                   backorder=bc[rows], unit_value=unit_cost[members]))
         out["keys"].append(keys)
@@ -251,7 +313,13 @@ def run_simulate(args: argparse.Namespace) -> int:
     schedules = None
     if args.demand_schedule:
         schedules = read_demand_schedule(_read_any(args.demand_schedule), args.demand_schedule)
-    spec = build_networks(stages, edges, policy, args.periods_per_year, schedules)
+    stage_inputs = None
+    if "mean_demand" not in policy.column_names:
+        policy_levels(policy, args.policy)  # refuse an unusable file before fitting anything
+        # a run's recommendations or the current_policy file: the dataset's demand and lead times
+        stage_inputs = dataset_stage_inputs(args.network_dir, getattr(args, "config", None))
+    spec = build_networks(stages, edges, policy, args.periods_per_year, schedules, stage_inputs, args.policy,
+                          apply_moq=stage_inputs is None or bool(getattr(args, "moq", False)))
     res = simulate(spec["networks"], spec["policies"], spec["demand"], spec["lead_times"],
                    seeds=args.seed, replications=args.replications, periods=args.periods,
                    warmup=args.warmup, backorders=not args.lost_sales,

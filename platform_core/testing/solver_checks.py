@@ -19,6 +19,7 @@ that period's demand; backorders):
 
 from __future__ import annotations
 
+import dataclasses
 import numbers
 import pickle
 from typing import Any
@@ -420,6 +421,31 @@ def capabilities_sane(spec: ComponentUnderTest) -> None:
             )
 
 
+def honours_declared_overrides(spec: ComponentUnderTest) -> None:
+    """A solver declaring ``honours_overrides`` keeps pins and corridors (docs/overrides.md).
+
+    On three independent stages: one pinned above its free level, one floored above it,
+    one capped below it; each must take exactly that bound.
+    """
+    if not getattr(spec.cls, "honours_overrides", False):
+        raise NotApplicable(f"solver {spec.name!r} does not declare honours_overrides")
+    problem = inputs.three_stage_problem()
+    free = _floats(_solve(spec, problem, "the kit's three-stage problem"), "base_stock_level")
+    if free is None or not np.all(np.isfinite(free)):
+        raise spec.fail("solve() on the kit's three-stage problem gave no base_stock_level for every stage")
+    want = np.array([free[0] + 3.0, free[1] + 2.0, max(free[2] - 2.0, 0.0)])
+    nan = np.nan
+    bounded = dataclasses.replace(problem, level_min=np.array([want[0], want[1], nan]),
+                                  level_max=np.array([want[0], nan, want[2]]))
+    what = "the kit's three-stage problem with a pin, a min and a max"
+    levels = _floats(_solve(spec, bounded, what), "base_stock_level")
+    assert levels is not None
+    for i, how in enumerate(("pinned at", "floored (min) at", "capped (max) at")):
+        if levels[i] != want[i]:
+            raise spec.fail(f"base_stock_level of {_stage(problem, i)} is {levels[i]:g} on {what}: expected "
+                            f"{want[i]:g}, the level it is {how} (its free level is {free[i]:g})")
+
+
 CHECKS = make_checks("solver", [
     init_stores_params,
     one_row_per_stage,
@@ -434,4 +460,5 @@ CHECKS = make_checks("solver", [
     solves_two_stage_network,
     handles_zero_demand_stage,
     capabilities_sane,
+    honours_declared_overrides,
 ])

@@ -43,6 +43,15 @@ per-stage marginals stay the forecaster's distributions and whole historical per
 are resampled across the stages, so stores that rise and fall together do so in the
 search and in the final check. What was assumed is in ``message``.
 
+**Overrides.** A planner's corridor ``[level_min, level_max]`` per stage
+(:attr:`StageProblem.level_min`; a pin is a corridor of one level) restricts the search:
+an internal stage's candidate levels are clamped into it (a pinned one has a single
+level, whatever the candidate fill), a leaf's level is the best one inside it (the least
+meeting its target, or the least cost), and every other stage is set as usual for the
+delays the overridden ones cause, so the rest of the network is re-optimised around them.
+A leaf held below its target by a max, or an internal stage held below its own customers'
+target, says so in ``message``.
+
 Limits: base-stock policies with full backordering and FIFO allocation; fill-rate targets
 (``service_metric`` ``"fill_rate"``); internal stages with demand of their own meet their
 target on the fill of everything demanded of them (external demand and customers'
@@ -62,7 +71,8 @@ import pyarrow as pa
 from echelon_solvers.kit.lead_time_demand import lead_time_demand_moments
 from echelon_solvers.kit.search_network import SearchNetwork, search_networks
 from echelon_solvers.kit.tables import policy_table
-from platform_core.components import Solver, StageProblem
+from platform_core.components import Solver, StagePolicies, StageProblem
+from platform_core.overrides import describe_override
 from platform_core.simulation import Policy, PositionHistograms, simulate
 
 __all__ = ["MultiEchelonSolver"]
@@ -88,6 +98,8 @@ class _Net:
     target: np.ndarray  # fill target per stage (NaN: none)
     placeholder: np.ndarray  # level of stages not yet fitted (sets their histogram range)
     cost_leaf: np.ndarray  # bool per stage: a leaf set at its least holding + stockout cost
+    lo: np.ndarray  # least level allowed per stage (a planner's override; 0 when free)
+    hi: np.ndarray  # largest level allowed per stage (inf when free)
     joint: Any = None
     joint_note: str = ""
     # (stage, prefix, k) -> level / cost of an internal stage; (stage, prefix) -> leaf
@@ -140,6 +152,7 @@ class MultiEchelonSolver(Solver):
     """
 
     network_aware: ClassVar[bool] = True
+    honours_overrides: ClassVar[bool] = True
     work_factor: ClassVar[float] = 1.6
 
     def __init__(
@@ -239,10 +252,15 @@ class MultiEchelonSolver(Solver):
         # lead-time-demand quantiles (leaves may face upstream delays on top)
         hi = np.ceil(mean + 4.0 * sd) + 1.0
         placeholder = np.where(internal, hi, 2.0 * hi)
+        lo_o = np.zeros(ns) if problem.level_min is None else np.nan_to_num(
+            np.asarray(problem.level_min, dtype=np.float64)[comp], nan=0.0)
+        hi_o = np.full(ns, np.inf) if problem.level_max is None else np.nan_to_num(
+            np.asarray(problem.level_max, dtype=np.float64)[comp], nan=np.inf)
+        placeholder = np.maximum(placeholder, lo_o)  # a histogram range that holds the override's min
         net = _Net(comp=comp, sn=sn, internal=internal, depth=depth, int_depths=int_depths, scenarios=scen,
                    tree=bool(np.all(n_par <= 1)), children=children,
                    target=np.where(has_demand | ~internal, tgt, np.nan), placeholder=placeholder,
-                   cost_leaf=~internal & by_cost)
+                   cost_leaf=~internal & by_cost, lo=lo_o, hi=hi_o)
         if self.correlation == "auto":
             net.joint, net.joint_note = _joint_demand(problem, comp, sn)
         return net
@@ -317,9 +335,11 @@ class MultiEchelonSolver(Solver):
                     lvl = len(curve.level) - 1  # not reached within the histogram: its top
                 bound = own > lvl
                 lvl = max(lvl, own)
-                net.int_level[(j, prefix, k)] = float(lvl)
-                net.int_cost[(j, prefix, k)] = self._smooth_value(net, j, curve, lvl,
-                                                                  float(net.target[j]) if bound else f)
+                kept = _clamp(net, j, lvl)
+                net.int_level[(j, prefix, k)] = float(kept)
+                net.int_cost[(j, prefix, k)] = (
+                    self._smooth_value(net, j, curve, lvl, float(net.target[j]) if bound else f) if kept == lvl
+                    else self._stage_value(net, j, curve, kept))
         else:
             lvl, val = self._leaf_value(net, j, curve)
             net.leaf_level[(j, prefix)] = float(lvl)
@@ -328,7 +348,17 @@ class MultiEchelonSolver(Solver):
     def _leaf_value(self, net: _Net, j: int, curve: Any) -> tuple[int, float]:
         """A leaf's level and the value the search compares (at its target's crossing)."""
         lvl, val = self._leaf_level(net, j, curve)
-        if math.isfinite(val) and not net.cost_leaf[j] and j in net.sn.demand:
+        if not math.isfinite(val) or net.cost_leaf[j] or j not in net.sn.demand:
+            return lvl, val
+        if lvl >= net.hi[j]:
+            # capped by an override: valued at the level its target needs, so that the rest
+            # of the network is still set to bring it as near its target as it can be
+            free = _min_level(curve, net.target[j], self.target_margin_se)
+            if free > lvl:
+                return lvl, self._smooth_value(net, j, curve, free, float(net.target[j]))
+            if free < 0:
+                return lvl, math.inf
+        if net.lo[j] < lvl < net.hi[j]:
             val = self._smooth_value(net, j, curve, lvl, float(net.target[j]))
         return lvl, val
 
@@ -351,15 +381,31 @@ class MultiEchelonSolver(Solver):
         return v0 + w * (v1 - v0)
 
     def _leaf_level(self, net: _Net, j: int, curve: Any) -> tuple[int, float]:
-        """A leaf's level for its target (or least cost) and its value; inf when out of range."""
+        """A leaf's level for its target (or least cost) and its value; inf when out of range.
+
+        Within its override's corridor: the least level meeting the target there (the
+        corridor's max when none does), or the least cost there.
+        """
+        top = len(curve.level) - 1 if curve is not None else 0
         if j not in net.sn.demand:
-            return 0, 0.0
+            s = _clamp(net, j, 0)
+            if s == 0:
+                return 0, 0.0
+            return (s, self._stage_value(net, j, curve, s)) if s <= top else (top, math.inf)
+        if net.lo[j] > top:
+            return top, math.inf  # the corridor starts above the histogram's range
         if net.cost_leaf[j]:
-            s = int(np.argmin(self._cost_curve(net, j, curve)))
+            cost = self._cost_curve(net, j, curve)
+            first = int(net.lo[j])
+            last = int(min(net.hi[j], top))
+            s = first + int(np.argmin(cost[first:last + 1]))
             return s, self._stage_value(net, j, curve, s)
         lvl = _min_level(curve, net.target[j], self.target_margin_se)
         if lvl < 0:
-            return len(curve.level) - 1, math.inf
+            if net.hi[j] > top:
+                return top, math.inf
+            lvl = int(net.hi[j])
+        lvl = _clamp(net, j, lvl)
         return lvl, self._stage_value(net, j, curve, lvl)
 
     # ----------------------------------------------------------------- choice ----
@@ -436,6 +482,10 @@ class MultiEchelonSolver(Solver):
                     if lvl < 0 or own < 0:
                         continue
                     lvl = max(lvl, own)
+                    kept = _clamp(net, int(j), lvl)
+                    if kept != lvl and kept == net.int_level[(int(j), (), k)]:
+                        continue  # the override leaves no other level to try
+                    lvl = kept
                     alt[int(j)] = (f, float(lvl))
                     lv[j] = lvl
                 if alt:
@@ -564,10 +614,14 @@ class MultiEchelonSolver(Solver):
                     s = int(levels[j])
                     short[j] = (1.0 - float(c.fill[s])) * c.demand
                     gap = float(net.target[j]) - float(fill[j])
-                    if np.isfinite(gap) and gap > 1e-12 and not last:
+                    if np.isfinite(gap) and gap > 1e-12 and not last and levels[j] >= net.hi[j]:
+                        net.note.append(f"{_name(net, j)}: held at the override's max {net.hi[j]:g}, below its "
+                                        f"own customers' fill target {net.target[j]:.3f}")
+                    elif np.isfinite(gap) and gap > 1e-12 and not last:
                         ok = False
                         want = _min_level(c, min(float(net.target[j]) + gap, 1.0 - 1e-9))
-                        again[j] = max(float(levels[j]) + 1.0, float(want if want >= 0 else 2 * levels[j] + 1))
+                        again[j] = min(max(float(levels[j]) + 1.0, float(want if want >= 0 else 2 * levels[j] + 1)),
+                                       float(net.hi[j]))
                         net.note.append(f"level raised for its own customers' fill target {net.target[j]:.3f}")
                 continue
             s, val = self._leaf_level(net, j, c)
@@ -626,6 +680,39 @@ class MultiEchelonSolver(Solver):
             **kw,
         )
 
+    def evaluate_policies(self, problem: StageProblem, policies: StagePolicies) -> pa.Table:
+        """Simulate given policies as the final run simulates the chosen levels.
+
+        Same networks, demand (the empirical copula when ``correlation="auto"``), lead
+        times, seeds and run sizes as the final run, so a given policy (today's) meets
+        the demand paths the recommendation was checked on.  Any policy type the engine
+        takes; the engine's own metrics per stage (no position histograms).
+        """
+        n = len(problem.keys)
+        comps, _nps, sns = search_networks(problem, "target")
+        joints = [_joint_demand(problem, comp, sn)[0] if self.correlation == "auto" else None
+                  for comp, sn in zip(comps, sns, strict=True)]
+        kw: dict[str, Any] = {"joint_demand": joints} if any(j is not None for j in joints) else {}
+        res = simulate(
+            [sn.network for sn in sns],
+            [Policy(kind=[policies.kind[int(g)] for g in comp], reorder_point=policies.reorder_point[comp],
+                    order_up_to=policies.order_up_to[comp], order_quantity=policies.order_quantity[comp],
+                    review_period=sn.review_period) for comp, sn in zip(comps, sns, strict=True)],
+            [sn.demand for sn in sns],
+            lead_times=[sn.lead_time for sn in sns],
+            seeds=np.array([int(sn.seed) for sn in sns], dtype=np.uint64),
+            replications=self.replications, periods=self.periods, warmup=self.warmup,
+            crossing=self.crossing, backorders=True, **kw,
+        )
+        rows = np.concatenate(comps) if comps else np.zeros(0, dtype=np.int64)
+        cols = {}
+        for name, metric, se in (("fill_rate", "fill_rate", False), ("fill_rate_se", "fill_rate", True),
+                                 ("on_hand", "on_hand", False), ("backorders", "backorders", False)):
+            out = np.full(n, np.nan)
+            out[rows] = (res.se if se else res.mean)[metric]
+            cols[name] = pa.array(out, pa.float64())
+        return pa.table(cols)
+
     # ------------------------------------------------------------------ table ----
     def _table(self, problem: StageProblem, nets: list[_Net], m: dict[str, np.ndarray]) -> pa.Table:
         n = len(problem.keys)
@@ -637,7 +724,9 @@ class MultiEchelonSolver(Solver):
             notes = list(net.note) + ([net.joint_note] if net.joint_note else [])
             for j, g in enumerate(net.comp):
                 parts = []
-                if net.internal[j] and int(j) in net.choice:
+                if _overridden(net, j):
+                    parts.append(_override_note(net, j, m, int(g)))
+                elif net.internal[j] and int(j) in net.choice:
                     f = self._fill_of(net, int(j))
                     parts.append(f"internal stage: fill {f:.2f} to its customers chosen as the network's "
                                  f"cheapest of {fills}")
@@ -657,6 +746,9 @@ class MultiEchelonSolver(Solver):
                     metric[int(g)] = "fill_rate"
                     shown[int(g)] = self._fill_of(net, int(j))
                     source[int(g)] = "network"
+                    if _overridden(net, j):  # the fill its override level gives, as measured
+                        shown[int(g)] = m["fill"][int(g)]
+                        source[int(g)] = "override"
         table = policy_table(
             policy_type=["base_stock"] * n,
             service_metric=metric,
@@ -676,6 +768,28 @@ class MultiEchelonSolver(Solver):
 
 
 # ---------------------------------------------------------------- helpers ----
+def _clamp(net: _Net, j: int, level: int) -> int:
+    """``level`` moved into stage ``j``'s override corridor."""
+    return int(min(max(float(level), float(net.lo[j])), float(net.hi[j])))
+
+
+def _overridden(net: _Net, j: int) -> bool:
+    return bool(net.lo[j] > 0.0 or np.isfinite(net.hi[j]))
+
+
+def _override_note(net: _Net, j: int, m: dict[str, np.ndarray], g: int) -> str:
+    """What an override did to stage ``j`` (batch row ``g``), for ``message``."""
+    hi = float(net.hi[j]) if np.isfinite(net.hi[j]) else math.nan
+    lo = float(net.lo[j]) if net.lo[j] > 0.0 or net.lo[j] == hi else math.nan  # a pin at 0 is a pin
+    note = f"override {describe_override(lo, hi)}: level {m['level'][g]:g}"
+    fill, target = float(m["fill"][g]), float(net.target[j])
+    if not net.internal[j] and math.isfinite(target) and math.isfinite(fill) and fill < target:
+        note += f", fill {fill:.3f} below its target {target:.3f}"
+    elif net.internal[j]:
+        note += f", fill {fill:.2f} to its customers; the rest of the network set around it"
+    return note
+
+
 def _scenarios(k: int, depths: int, cap: int, ref: int) -> list[tuple[int, ...]]:
     """Candidate combinations over ``depths`` internal depths (see ``max_scenarios``)."""
     if k ** depths <= cap:

@@ -31,10 +31,9 @@ uncapacitated supplier.  Period ``t`` of a replication runs:
 Initial state: on hand ``S`` at every stage, nothing owed, nothing in transit.  This is
 the engine's documented timing (``docs/simulation.md``: a single stage ends a period with
 net inventory ``S - X``, ``X`` the demand of ``L + 1`` periods; an internal stage
-protects ``L`` periods), so the two agree in expectation.  One documented difference:
-the engine kits fractional units (``min`` of ``components / quantity_per``), this
-simulator whole kits only, as a plant would; the two differ only when a supplier ships
-part of an order that is not a multiple of ``quantity_per``.
+protects ``L`` periods), so the two agree in expectation, and on the same demand path
+they give the same numbers (``test_independent_sim.py``).  Both build whole kits only,
+as a plant would (the engine made fractional kits until #14's assembly check found it).
 
 Outputs per policy and stage: type-2 fill rate of external demand (units filled from
 stock in the period they are demanded / units demanded, per replication, then averaged

@@ -1,0 +1,291 @@
+"""``echelon report``: the HTML page in headless Chromium, CSV / Excel export, bad input.
+
+One real run of the session's generated dataset (240 SKU-locations, fast solver
+settings), then a copy of its output with the columns other parts of the planner's view
+add (stock by cause, today's policy, exceptions) filled with values this test chooses.
+Every figure the page must show is computed here independently (pandas joins, networkx
+for the echelons) and looked up in the page's text as Chromium renders it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+
+from platform_core.cli import main
+from platform_core.config import load_config
+from platform_core.pipeline import run
+from platform_core.report import build_report
+from platform_core.report.browser import chromium_path, open_report, select_drilldown
+from platform_core.report.outputs import abc_classes, echelon_depths
+
+FAST = {"solver": {"replications": 20, "periods": 150}}
+CAUSES = {"demand_variability": 0.5, "lead_time_variability": 0.3, "service_target": 0.25, "pooling_credit": -0.05}
+
+
+def js_fixed(x: float, digits: int) -> str:
+    """JavaScript's ``toFixed`` (ties away from zero on the exact binary value) with thousands commas."""
+    q = Decimal(x).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    return f"{q:,.{digits}f}"
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    try:
+        return chromium_path()
+    except FileNotFoundError as exc:  # a failure, not a skip: CI installs it (.ci/run)
+        pytest.fail(str(exc))
+
+
+@pytest.fixture(scope="module")
+def plain_run(generated_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("report") / "out"
+    config = load_config(overrides={"run": {"executor": "in_process"}, "tracking": {"uri": "none"}, **FAST})
+    run(generated_dataset, out, config)
+    return out
+
+
+def _independent_frame(data: Path, out: Path) -> pd.DataFrame:
+    """Recommendations joined (pandas) with unit cost, echelon (networkx) and level."""
+    rec = pq.read_table(out / "recommendations.parquet").to_pandas()
+    stages = pq.read_table(data / "stages.parquet").to_pandas()
+    edges = pq.read_table(data / "edges.parquet").to_pandas()
+    g = nx.DiGraph()
+    g.add_nodes_from(zip(stages["sku"], stages["location"], strict=True))
+    g.add_edges_from(((u, ul), (d, dl)) for u, ul, d, dl in zip(
+        edges["upstream_sku"], edges["upstream_location"], edges["downstream_sku"], edges["downstream_location"],
+        strict=True))
+    depth: dict[tuple[str, str], int] = {}
+    for node in reversed(list(nx.topological_sort(g))):
+        depth[node] = 1 + max((depth[s] for s in g.successors(node)), default=0)
+    stages["echelon_test"] = [depth[(s, loc)] for s, loc in zip(stages["sku"], stages["location"], strict=True)]
+    m = rec.merge(stages[["sku", "location", "unit_cost", "abc_class", "echelon_test"]], on=["sku", "location"],
+                  how="left", validate="one_to_one")
+    m["level_test"] = m["order_up_to"].where(m["order_up_to"].notna(), m["base_stock_level"])
+    return m
+
+
+@pytest.fixture(scope="module")
+def full_run(plain_run: Path, generated_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The run's output plus the planner's-view columns and files, with values chosen here."""
+    out = tmp_path_factory.mktemp("report_full") / "out"
+    shutil.copytree(plain_run, out)
+    m = _independent_frame(generated_dataset, out)
+    rec = pq.read_table(out / "recommendations.parquet").to_pandas()
+    ss = rec["safety_stock"]
+    rec["cycle_stock"] = rec["mean_demand_per_period"] / 2.0
+    rec["pipeline_stock"] = rec["mean_demand_per_period"] * rec["mean_lead_time_periods"]
+    for cause, share in CAUSES.items():
+        rec[f"safety_stock_from_{cause}"] = share * ss
+    rec["safety_stock_value"] = ss * m["unit_cost"]
+    rec["investment_at_level"] = m["level_test"] * m["unit_cost"]
+    rec["explanation"] = [f"Explanation number {i} for the test." for i in range(len(rec))]
+    rec["current_policy_type"] = "sS"
+    rec["current_level"] = np.round(m["level_test"] * 0.8)
+    rec["current_reorder_point"] = rec["current_level"] - 1
+    rec["current_expected_fill_rate"] = np.clip(rec["expected_fill_rate"] - 0.03, 0.0, 1.0)
+    rec["current_fill_rate_se"] = 0.01
+    rec["current_mean_on_hand"] = rec["mean_on_hand"] * 0.7
+    rec["current_investment_at_level"] = rec["current_level"] * m["unit_cost"]
+    rec["change_level_units"] = m["level_test"] - rec["current_level"]
+    rec["change_investment_at_level"] = rec["investment_at_level"] - rec["current_investment_at_level"]
+    rec["change_expected_fill_rate"] = rec["expected_fill_rate"] - rec["current_expected_fill_rate"]
+    rec["change_driver"] = "demand variability"
+    pq.write_table(pa.Table.from_pandas(rec, preserve_index=False), out / "recommendations.parquet")
+    big = rec["change_investment_at_level"].abs().sort_values(ascending=False, kind="stable").index[:6]
+    odd = rec.index[(m["echelon_test"] > 1).to_numpy()][:3]
+    ex = pd.DataFrame({
+        "list": ["large_change"] * len(big) + ["counter_intuitive"] * len(odd),
+        "rank": list(range(1, len(big) + 1)) + list(range(1, len(odd) + 1)),
+        "sku": list(rec.loc[big, "sku"]) + list(rec.loc[odd, "sku"]),
+        "location": list(rec.loc[big, "location"]) + list(rec.loc[odd, "location"]),
+        "magnitude": list(rec.loc[big, "change_investment_at_level"]) + [1.5] * len(odd),
+        "magnitude_unit": ["currency"] * len(big) + ["units"] * len(odd),
+        "reason": [f"large change reason {i}" for i in range(len(big))] + [f"odd move {i}" for i in range(len(odd))],
+    })
+    pq.write_table(pa.Table.from_pandas(ex, preserve_index=False), out / "exceptions.parquet")
+    summary = json.loads((out / "summary.json").read_text())
+    summary["compared_with_today"] = {"today": {"investment_at_level_currency": 12345.0},
+                                      "recommended": {"investment_at_level_currency": 23456.0}}
+    (out / "summary.json").write_text(json.dumps(summary))
+    return out
+
+
+def _table_rows(page, section: str) -> dict[str, list[str]]:
+    rows = page.locator(f"#{section} table tr").all_inner_texts()
+    return {r.split("\t")[0]: [c.strip() for c in r.split("\t")] for r in rows}
+
+
+def test_report_of_a_full_run_shows_its_figures_in_chromium(full_run, generated_dataset, chromium, tmp_path):
+    result = build_report(full_run)
+    assert result.path == full_run / "report.html" and result.drilldown_rows == result.total_rows == 240
+    m = _independent_frame(generated_dataset, full_run)
+    ok = m["status"] == "ok"
+    summary = json.loads((full_run / "summary.json").read_text())
+    facing = ok & (m["echelon_test"] == 1) & (m["mean_demand_per_period"] > 0)
+    cf_fill = float((m.loc[facing, "expected_fill_rate"] * m.loc[facing, "mean_demand_per_period"]).sum()
+                    / m.loc[facing, "mean_demand_per_period"].sum())
+    assert summary["metrics"]["customer_fill_rate_demand_weighted"] == pytest.approx(cf_fill, abs=1e-12)
+    inv = m["level_test"] * m["unit_cost"]
+    cur_inv = m["current_investment_at_level"]
+    with open_report(result.path) as (page, problems):
+        text = page.inner_text("#summary")
+        assert f"{cf_fill:.4f}" in text
+        assert f"{inv[ok].sum():,.0f}" in text  # investment at level
+        assert f"{m.loc[ok, 'inventory_investment'].sum():,.0f}" in text  # expected on-hand value
+        assert "12,345" in text and "23,456" in text  # compared_with_today, as summary.json has it
+        page.locator("#summary").screenshot(path=str(tmp_path / "summary.png"))
+
+        by_echelon = _table_rows(page, "echelon")
+        for e, g in m[ok].groupby("echelon_test"):
+            row = by_echelon[str(e)]
+            assert row[1] == f"{(m['echelon_test'] == e).sum():,d}"
+            assert f"{inv[g.index].sum():,.0f}" in row
+            assert f"{cur_inv[g.index].sum():,.0f}" in row
+            assert f"{inv[g.index].sum() - cur_inv[g.index].sum():,.0f}" in row
+        by_abc = _table_rows(page, "abc")
+        for cls, g in m[ok].groupby("abc_class"):
+            w = g["mean_demand_per_period"]
+            assert f"{(g['expected_fill_rate'] * w).sum() / w.sum():.4f}" in by_abc[cls]
+            assert f"{(g['current_expected_fill_rate'] * w).sum() / w.sum():.4f}" in by_abc[cls]
+
+        ex = pq.read_table(full_run / "exceptions.parquet").to_pandas()
+        ex_text = page.inner_text("#exceptions")
+        for reason in ex["reason"]:
+            assert reason in ex_text
+
+        top = ex.iloc[0]
+        select_drilldown(page, top["sku"], top["location"])
+        row = m[(m["sku"] == top["sku"]) & (m["location"] == top["location"])].iloc[0]
+        detail = page.inner_text("#dd-detail")
+        page.locator("#drilldown").screenshot(path=str(tmp_path / "drilldown.png"))
+        assert row["explanation"] in detail
+        assert js_fixed(row["level_test"], 1) in detail
+        assert js_fixed(row["current_level"], 1) in detail
+        assert js_fixed(row["level_test"] - row["current_level"], 1) in detail
+        assert js_fixed(row["current_expected_fill_rate"], 4) in detail
+        assert js_fixed(row["expected_fill_rate"], 4) in detail
+        for cause, share in CAUSES.items():
+            assert f"safety stock: {cause.replace('_', ' ')}" in detail
+            assert js_fixed(share * row["safety_stock"], 1) in detail
+        assert f"large_change: {top['reason']}" in detail
+        assert not problems.any, problems
+    assert (tmp_path / "summary.png").stat().st_size > 10_000
+    assert (tmp_path / "drilldown.png").stat().st_size > 10_000
+    # nothing to fetch: every link and source is inside the page
+    links = re.findall(r'(?:src|href)\s*=\s*["\']([^"\']*)', result.path.read_text())
+    assert links and all(link.startswith("#") for link in links), [x for x in links if not x.startswith("#")]
+
+
+def test_report_of_a_plain_run_says_what_is_missing(plain_run, generated_dataset, chromium, tmp_path):
+    # no --data: the input directory recorded in summary.json is used
+    assert json.loads((plain_run / "summary.json").read_text())["input_dir"] == str(generated_dataset.resolve())
+    html = tmp_path / "plain.html"
+    assert main(["report", str(plain_run), "--html", str(html)]) == 0
+    m = _independent_frame(generated_dataset, plain_run)
+    with open_report(html) as (page, problems):
+        body = page.inner_text("body")
+        # the run itself compares with today's policy and ranks exceptions (compare.py, exception_lists.py)
+        assert "did not evaluate it" not in body and "no exceptions.parquet in the output" not in body
+        assert "under_served_today" in body
+        assert "No efficient frontier in this output" in body
+        assert "safety stock: demand variability" in body  # the run's own decomposition (explain.py)
+        by_echelon = _table_rows(page, "echelon")
+        for e, n in m["echelon_test"].value_counts().items():
+            assert by_echelon[str(e)][1] == f"{n:,d}"
+        assert not problems.any, problems
+
+
+def test_drilldown_is_bounded_exceptions_first_then_by_investment(full_run, tmp_path):
+    result = build_report(full_run, html_path=tmp_path / "r.html", max_drilldown_rows=50)
+    assert result.drilldown_rows == 50 and result.total_rows == 240
+    page = result.path.read_text()
+    doc = json.loads(re.search(r'<script type="application/json" id="dd-data">(.*?)</script>', page, re.S).group(1))
+    keys = [(r[0], r[1]) for r in doc["rows"]]
+    ex = pq.read_table(full_run / "exceptions.parquet").to_pandas()
+    wanted = list(dict.fromkeys(zip(ex["sku"], ex["location"], strict=True)))
+    assert keys[: len(wanted)] == wanted
+    rec = pq.read_table(full_run / "recommendations.parquet").to_pandas()
+    rest = rec[~pd.Series(list(zip(rec["sku"], rec["location"], strict=True))).isin(wanted).to_numpy()]
+    rest = rest.sort_values("investment_at_level", ascending=False, kind="stable")
+    assert keys[len(wanted):] == list(zip(rest["sku"], rest["location"], strict=True))[: 50 - len(wanted)]
+    assert "50 of 240 SKU-locations" in page
+    # deterministic: the same output gives the same page, byte for byte
+    assert build_report(full_run, html_path=tmp_path / "again.html", max_drilldown_rows=50).path.read_text() == page
+
+
+def test_csv_and_xlsx_round_trip_equal_the_parquet(full_run, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(full_run, out)
+    assert main(["report", str(out), "--csv", "--xlsx"]) == 0
+    for name in ("recommendations", "exceptions"):
+        want_table = pq.read_table(out / f"{name}.parquet")
+        want = want_table.to_pandas()
+        types = {f.name: f.type for f in want_table.schema}
+        got_csv = pacsv.read_csv(out / f"{name}.csv", convert_options=pacsv.ConvertOptions(column_types=types))
+        assert got_csv.column_names == want_table.column_names
+        pd.testing.assert_frame_equal(got_csv.to_pandas(), want)
+        got_xlsx = pd.read_excel(out / "report.xlsx", sheet_name=name)
+        pd.testing.assert_frame_equal(got_xlsx, want, check_dtype=False)
+    summary = pd.read_excel(out / "report.xlsx", sheet_name="summary").set_index("key")["value"]
+    doc = json.loads((out / "summary.json").read_text())
+    assert float(summary["metrics.customer_fill_rate_demand_weighted"]) == doc["metrics"][
+        "customer_fill_rate_demand_weighted"]
+    assert summary["run_id"] == doc["run_id"]
+
+
+def test_report_errors_name_the_file_and_column(tmp_path, capsys, plain_run):
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "recommendations.parquet" in err and "Traceback" not in err
+    out = tmp_path / "bad"
+    shutil.copytree(plain_run, out)
+    table = pq.read_table(out / "recommendations.parquet").drop_columns(["expected_fill_rate"])
+    pq.write_table(table, out / "recommendations.parquet")
+    assert main(["report", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "recommendations.parquet" in err and "'expected_fill_rate'" in err
+
+
+def test_abc_classes_by_cumulative_demand_value():
+    # values 50, 30, 15, 5: shares before each are 0, .5, .8, .95 -> A, A, B, C
+    sku = pd.Series(["w", "x", "y", "z", "x"])
+    value = pd.Series([15.0, 20.0, 50.0, 5.0, 10.0])
+    assert abc_classes(sku, value).tolist() == ["B", "A", "A", "C", "A"]
+
+
+def test_echelon_depths_of_a_small_network():
+    # 0 -> 1 -> 2, 1 -> 3, 0 -> 4; 5 alone
+    up, down = np.array([0, 1, 1, 0]), np.array([1, 2, 3, 4])
+    assert echelon_depths(6, up, down).tolist() == [3, 2, 1, 1, 1, 1]
+
+
+def test_abc_class_from_demand_value_when_the_input_has_none(plain_run, generated_dataset, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(generated_dataset, data)
+    pq.write_table(pq.read_table(data / "stages.parquet").drop_columns(["abc_class"]), data / "stages.parquet")
+    build_report(plain_run, html_path=tmp_path / "r.html", data_dir=data)
+    page = (tmp_path / "r.html").read_text()
+    assert "ABC class computed from customer-facing demand value" in page
+    # by hand: customer-facing demand value per SKU, classes by the share of the SKUs before it
+    m = _independent_frame(generated_dataset, plain_run)
+    facing = m[m["echelon_test"] == 1]
+    value = (facing["mean_demand_per_period"].fillna(0) * facing["unit_cost"]).groupby(facing["sku"]).sum()
+    value = value.sort_values(ascending=False, kind="stable")
+    before = (value.cumsum() - value) / value.sum()
+    cls = before.map(lambda s: "A" if s < 0.8 else ("B" if s < 0.95 else "C"))
+    m["abc_test"] = m["sku"].map(cls).fillna("C")
+    section = re.search(r'<section id="abc">(.*?)</section>', page, re.S).group(1)
+    for c, n in m["abc_test"].value_counts().items():
+        assert re.search(rf"<td>{c}</td><td>{n:,d}</td>", section), (c, n)
