@@ -201,3 +201,15 @@ def test_documented_configuration_builds_the_forecaster(tmp_path) -> None:
     assert config.components.forecaster == "calibrated"
     fc = FORECASTERS["calibrated"](**config.component_params("forecaster"))
     assert fc.base == "bootstrap" and fc.horizon_periods == 26
+
+
+def test_lead_time_demand_is_the_iid_sum_calibrated_for_that_lead_time() -> None:
+    """What a backtest scores is what the solvers use: the i.i.d. sum of the calibrated PMF."""
+    lam, y = _growth_rates(60, 0.01, seed=9)
+    fc = CalibratedForecaster(horizon_periods=H).fit(_series(y))
+    lts = [DiscreteDistribution.point(L)] * 60
+    ltd = fc.lead_time_demand(lts, np.zeros(60, dtype=np.int64), np.arange(60, dtype=np.uint64))
+    assert np.all(fc.lead_periods_ == L)
+    again = compound_batch(fc.period_demand(), lts, np.zeros(60, dtype=np.int64))
+    for a, b in zip(ltd, again, strict=True):
+        assert a.offset == b.offset and np.allclose(a.pmf, b.pmf, atol=1e-12)

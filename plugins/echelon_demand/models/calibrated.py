@@ -320,7 +320,12 @@ class CalibratedForecaster(BatchForecaster):
         review_periods: np.ndarray,
         seeds: np.ndarray,
     ) -> list[DiscreteDistribution]:
-        """Demand over lead time + review [units]: the i.i.d. sum of the calibrated periods."""
+        """Demand over lead time + review [units]: the i.i.d. sum of the calibrated periods.
+
+        Calibrates for these lead times first (as :meth:`set_replenishment`), so a backtest
+        that asks for ``H``-period demand scores the distribution calibrated for ``H``.
+        """
+        self.set_replenishment(lead_times, review_periods)
         self._ensure_calibrated()
         return super().lead_time_demand(lead_times, review_periods, seeds)
 
