@@ -599,7 +599,7 @@ class MultiEchelonSolver(Solver):
         """The final run; leaves' levels read off their histograms on its paths."""
         total = sum(net.comp.size for net in nets)
         k_front = len(self.frontier_shifts)
-        out = {k: np.full((total, k_front), np.nan) for k in ("fr_level", "fr_fill", "fr_on_hand")}
+        out: dict[str, np.ndarray] = {k: np.full((total, k_front), np.nan) for k in ("fr_level", "fr_fill", "fr_on_hand")}
         out |= {k: np.full(total, np.nan) for k in ("level", "fill", "fill_se", "cyc", "cyc_se", "on_hand",
                                                      "backorders", "short")}
         todo = [(net, self._final_internal_levels(net)) for net in nets]
