@@ -9,6 +9,7 @@ resume and a failing network; the per-leaf read-offs are checked against the eng
 from __future__ import annotations
 
 import json
+import shutil
 
 import networkx as nx
 import numpy as np
@@ -131,3 +132,12 @@ def test_a_failing_network_leaves_the_frontier_of_the_others(generated_dataset, 
     point = front[front["recommended"]].iloc[0]
     assert point["investment_at_level_currency"] == pytest.approx(float(rec.loc[ok, "investment_at_level"].sum()),
                                                                   rel=1e-12)
+
+
+def test_overwrite_by_a_solver_without_a_frontier_removes_the_old_one(frontier_run, generated_dataset, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(frontier_run, out)
+    cfg = load_config(overrides={"run": {"executor": "in_process"}, "tracking": {"uri": "none"},
+                                 "components": {"solver": "single_echelon"}})
+    run(generated_dataset, out, cfg, overwrite=True)
+    assert (out / "recommendations.parquet").exists() and not (out / "frontier.parquet").exists()
