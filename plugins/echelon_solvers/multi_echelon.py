@@ -821,13 +821,15 @@ class MultiEchelonSolver(Solver):
         if not self.frontier_shifts:
             return table
         has = np.isfinite(m["fr_level"]).any(axis=1)
-        shifts = list(self.frontier_shifts)
+        k = len(self.frontier_shifts)
+        # list<double> per row, null where the row has none (built from flat arrays, no Python lists)
+        offsets = pa.array(np.concatenate([[0], np.cumsum(np.where(has, k, 0))]).astype(np.int32),
+                           mask=np.concatenate([~has, [False]]))
 
         def lists(values: np.ndarray) -> pa.Array:
-            return pa.array([list(map(float, v)) if h else None for v, h in zip(values, has, strict=True)],
-                            pa.list_(pa.float64()))
+            return pa.ListArray.from_arrays(offsets, pa.array(values[has].reshape(-1), pa.float64()))
 
-        side = {"frontier_target_shift": pa.array([shifts if h else None for h in has], pa.list_(pa.float64())),
+        side = {"frontier_target_shift": lists(np.tile(np.asarray(self.frontier_shifts), (n, 1))),
                 "frontier_level": lists(m["fr_level"]), "frontier_fill_rate": lists(m["fr_fill"]),
                 "frontier_on_hand": lists(m["fr_on_hand"])}
         for name, col in side.items():
