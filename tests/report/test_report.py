@@ -361,3 +361,12 @@ def test_overrides_section_lists_each_override_and_prices_each_network_once(plai
         select_drilldown(page, sku, loc)
         assert "none here (its network has one)" in page.inner_text("#dd-detail")
         assert not problems.any, problems
+
+
+def test_without_frontier_parquet_the_page_says_it_is_not_a_frontier(plain_run, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(plain_run, out)
+    (out / "frontier.parquet").unlink()  # as a run of a solver without one (single_echelon, gsm, ...)
+    page = build_report(out).path.read_text()
+    assert "No efficient frontier in this output" in page and 'id="frontier-points"' not in page
+    assert "efficient frontier (frontier.parquet)" not in page
