@@ -92,7 +92,33 @@ def _print_summary(metrics: dict[str, float], out: str) -> None:
     for k, v in rows:
         print(f"{k:<{width}}  {v:>15}")
     print("-" * (width + 18))
+    _print_planner_view(out)
     print(f"recommendations: {os.path.join(out, 'recommendations.parquet')}")
+
+
+def _print_planner_view(out: str) -> None:
+    """Today against recommended and the exception counts, from the run's ``summary.json``."""
+    try:
+        with open(os.path.join(out, "summary.json"), encoding="utf-8") as fh:
+            doc = json.load(fh)
+    except (OSError, ValueError):
+        return
+    cmp = doc.get("compared_with_today") or {}
+    if cmp.get("today") and cmp.get("recommended"):
+        def fig(side: dict[str, Any], key: str, fmt: str) -> str:
+            value = side.get(key)
+            return "n/a" if value is None else format(value, fmt)
+
+        print(f"compared with today ({cmp.get('source', 'current_policy')}):")
+        for label, side in (("today", cmp["today"]), ("recommended", cmp["recommended"])):
+            print(f"  {label:<12} customer-facing fill {fig(side, 'customer_fill_rate_demand_weighted', '.4f')}, "
+                  f"investment at the levels {fig(side, 'investment_at_level_currency', ',.0f')}")
+        print(f"  levels up {cmp.get('levels_up', 0):,d}, down {cmp.get('levels_down', 0):,d}, "
+              f"unchanged {cmp.get('levels_unchanged', 0):,d}")
+    exceptions = doc.get("exceptions") or {}
+    if exceptions:
+        listed = ", ".join(f"{k} {v:,d}" for k, v in exceptions.items())
+        print(f"exceptions ({os.path.join(out, 'exceptions.parquet')}): {listed}")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

@@ -340,6 +340,15 @@ def _sentence(
     )
 
 
+def _pass_through_sentence(lead: DiscreteDistribution, period_days: float) -> str:
+    """The sentence of an internal stage the network solver left empty (level 0)."""
+    lt_lo, lt_hi = int(lead.quantile(0.05)), int(lead.quantile(0.95))
+    lt_days = f"{lt_lo * period_days:g}" if lt_lo == lt_hi else f"{lt_lo * period_days:g}-{lt_hi * period_days:g}"
+    return ("Holds no stock: the network is cheapest when this stage passes its customers' orders "
+            f"straight through to its supplier (lead time {lt_days} days); its customers hold the safety "
+            "stock for that delay instead (their rows count it as 'the network around it').")
+
+
 def explain_levels(problem: StageProblem, table: pa.Table, *, network_aware: bool) -> pa.Table:
     """``table`` (a solver's output for ``problem``) with :data:`EXPLANATION_COLUMNS` appended.
 
@@ -374,7 +383,10 @@ def explain_levels(problem: StageProblem, table: pa.Table, *, network_aware: boo
             dist, lead, r, metric[k] or "", float(target[k]),
             float(problem.costs.holding_cost[k]), float(problem.costs.stockout_cost[k]),
         )
-        if not np.isfinite(ss_dlr):
+        passes_through = network_aware and bool(feeds[k]) and level_in[k] <= 0.0
+        if not np.isfinite(ss_dlr) or passes_through:
+            # a stage the network leaves empty holds nothing for demand, lead time or
+            # review: its (negative) safety stock is the network's placement decision
             ss_d = ss_dl = ss_dlr = 0.0
         residual = float(safety[k]) - ss_dlr
         supplied = network_aware and len(problem.upstream[k]) > 0
@@ -392,7 +404,7 @@ def explain_levels(problem: StageProblem, table: pa.Table, *, network_aware: boo
         out["days_of_supply_safety_stock"][k] = safety[k] / daily if daily > 0 else math.nan
         out["days_of_supply_level"][k] = level[k] / daily if daily > 0 else math.nan
         out["investment_at_level"][k] = level[k] * unit_cost[k]
-        text[k] = _sentence(
+        text[k] = _pass_through_sentence(lead, days) if passes_through else _sentence(
             level=float(level[k]), days_level=float(out["days_of_supply_level"][k]),
             pipeline=float(out["pipeline_stock"][k]), review_demand=mu * r, safety=float(safety[k]),
             parts=parts, cv=dist.std() / mu if mu > 0 else math.nan, lead=lead, period_days=days, review=r,

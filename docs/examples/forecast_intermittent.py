@@ -1,7 +1,7 @@
 """Forecast intermittent demand with Echelon's learned models (runs in a few seconds).
 
 1. generate 300 intermittent / lumpy / smooth series (numpy, seed 0);
-2. let ``auto`` choose a model per series by ADI/CV² class and forecast the demand over a
+2. let ``auto`` choose a model per series by its own rolling backtest and forecast the demand over a
    random lead time (1-3 periods) plus a review period of 1;
 3. compare forecasters in a rolling-origin backtest (CRPS, scaled pinball, coverage);
 4. unconstrain censored demand and detect a step change (demand sensing).

@@ -35,9 +35,11 @@ else:
 result = build_report(out)
 print(f"report: {result.path} ({result.drilldown_rows:,d} of {result.total_rows:,d} SKU-locations in the drill-down)")
 
-# the drill-down shows the first exception, else the SKU-location with the most money on hand
+# the drill-down shows the top counter-intuitive move (the one a planner most needs explained),
+# else the first exception, else the SKU-location with the most money on hand
 if (out / "exceptions.parquet").is_file() and pq.read_metadata(out / "exceptions.parquet").num_rows:
-    first = pq.read_table(out / "exceptions.parquet").slice(0, 1).to_pylist()[0]
+    listed = pq.read_table(out / "exceptions.parquet").to_pylist()
+    first = next((r for r in listed if r["list"] == "counter_intuitive"), listed[0])
 else:
     rec = pq.read_table(out / "recommendations.parquet", columns=["sku", "location", "inventory_investment"])
     first = rec.to_pandas().sort_values("inventory_investment", ascending=False, kind="stable").iloc[0].to_dict()

@@ -21,8 +21,13 @@ Metrics, averaged over (series, origin) pairs, per demand class of the training 
 * ``spl_XX``: scaled pinball loss at level 0.XX = pinball / scale, with the M5 scale
   ``horizon x mean |y_t - y_(t-1)|`` of the training part (pairs with scale 0 are left
   out of the scaled metrics).
-* ``coverage_80`` / ``coverage_90``: share of outcomes inside the central 80 % / 90 %
-  interval ``[Q(0.1), Q(0.9)]`` / ``[Q(0.05), Q(0.95)]`` (closed, discrete quantiles).
+* ``coverage_80`` / ``coverage_90`` / ``coverage_95``: share of outcomes inside the
+  central 80 % / 90 % / 95 % interval ``[Q(0.1), Q(0.9)]`` / ``[Q(0.05), Q(0.95)]`` /
+  ``[Q(0.025), Q(0.975)]`` (closed, discrete quantiles).
+* ``pit_0 .. pit_9``: the PIT histogram in tenths, the non-randomised PIT of Czado,
+  Gneiting & Held (2009) for count forecasts: outcome ``y`` spreads its weight uniformly
+  over ``[F(y-1), F(y)]`` and ``pit_j`` is the share that falls in ``[j/10, (j+1)/10)``;
+  a calibrated forecaster has every ``pit_j`` near 0.1 (the bins sum to 1).
 
 Lead times (:func:`backtest_lead_times`): receipts are ordered by ``order_date``; the
 last ``holdout_fraction`` is held out, models are fitted on the rest and predict each
@@ -50,6 +55,8 @@ from platform_core.forecasting.series import padded
 
 __all__ = [
     "LEVELS",
+    "PIT_BINS",
+    "pit_histogram",
     "backtest",
     "backtest_lead_times",
     "forecaster_classes",
@@ -58,6 +65,38 @@ __all__ = [
 ]
 
 LEVELS: tuple[float, ...] = (0.5, 0.8, 0.9, 0.95, 0.99)
+#: bins of the PIT histogram (tenths)
+PIT_BINS = 10
+
+
+def pit_histogram(dists: list[DiscreteDistribution], y: np.ndarray, bins: int = PIT_BINS) -> np.ndarray:
+    """Per-row non-randomised PIT weights (n, bins) of integer outcomes ``y`` (rows sum to 1).
+
+    Row ``i`` is the uniform distribution on ``[F(y_i - 1), F(y_i)]`` binned into
+    ``bins`` equal bins of ``[0, 1]`` (Czado, Gneiting & Held 2009).
+    """
+    y = np.rint(np.asarray(y, dtype=np.float64))
+    lo = np.empty(len(dists))
+    hi = np.empty(len(dists))
+    for i, d in enumerate(dists):
+        cdf = np.cumsum(d.pmf)
+        cdf[-1] = 1.0
+        k = int(y[i]) - d.offset
+        hi[i] = 0.0 if k < 0 else (1.0 if k >= cdf.size else float(cdf[k]))
+        lo[i] = 0.0 if k - 1 < 0 else (1.0 if k - 1 >= cdf.size else float(cdf[k - 1]))
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    width = hi - lo
+    a = np.clip(edges[None, :-1], lo[:, None], hi[:, None])
+    b = np.clip(edges[None, 1:], lo[:, None], hi[:, None])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        w = (b - a) / width[:, None]
+    # a zero-width interval (probability 0 outcome or a point forecast): all weight in its bin
+    point = width <= 0
+    if point.any():
+        j = np.minimum((lo[point] * bins).astype(np.int64), bins - 1)
+        w[point] = 0.0
+        w[np.flatnonzero(point), j] = 1.0
+    return w
 
 
 def _mean_abs_diff(Y: np.ndarray) -> np.ndarray:
@@ -71,7 +110,7 @@ def score_distributions(
     levels: Sequence[float] = LEVELS,
 ) -> dict[str, np.ndarray]:
     """Per-row metrics of distributions against outcomes (see the module docstring)."""
-    lv = np.array(sorted(set(levels) | {0.05, 0.1, 0.9, 0.95}))
+    lv = np.array(sorted(set(levels) | {0.025, 0.05, 0.1, 0.9, 0.95, 0.975}))
     Q = quantiles(dists, lv)
     col = {float(v): j for j, v in enumerate(lv)}
     s = np.where(scale > 0, scale, np.nan)
@@ -83,6 +122,10 @@ def score_distributions(
         out[f"spl_{int(round(q * 100)):02d}"] = pinball(Q[:, col[float(q)]], y, float(q)) / s
     out["coverage_80"] = coverage(Q[:, col[0.1]], Q[:, col[0.9]], y)
     out["coverage_90"] = coverage(Q[:, col[0.05]], Q[:, col[0.95]], y)
+    out["coverage_95"] = coverage(Q[:, col[0.025]], Q[:, col[0.975]], y)
+    pit = pit_histogram(dists, y)
+    for j in range(pit.shape[1]):
+        out[f"pit_{j}"] = pit[:, j]
     return out
 
 
@@ -150,7 +193,8 @@ def backtest(
 
     Returns:
         Table with columns ``forecaster, demand_class, n, crps, scaled_crps, spl_50, ...,
-        coverage_80, coverage_90`` (one row per forecaster and class, class ``all``
+        coverage_80, coverage_90, coverage_95, pit_0 .. pit_9`` (one row per forecaster
+        and class, class ``all``
         first); with ``return_details`` also ``{name: {metric: array, "class": labels}}``.
     """
     if not isinstance(forecasters, Mapping):

@@ -26,6 +26,11 @@ def test_generate_validate_run_from_the_command_line(tmp_path, capsys):
     assert rec.num_rows == pq.read_table(data / "stages.parquet").num_rows
     summary = json.loads((out / "summary.json").read_text())
     assert summary["metrics"]["sku_locations"] == rec.num_rows
+    # the generator writes a current_policy: today against recommended is printed, as stored
+    today = summary["compared_with_today"]["today"]
+    assert f"customer-facing fill {today['customer_fill_rate_demand_weighted']:.4f}" in printed
+    assert f"levels up {summary['compared_with_today']['levels_up']:,d}" in printed
+    assert all(f"{k} {v:,d}" in printed for k, v in summary["exceptions"].items())
 
 
 def test_invalid_input_exits_non_zero_with_the_file_named(tmp_path, capsys):

@@ -243,3 +243,31 @@ def test_summary_names_both_investments_and_tolerates_old_tables() -> None:
     m = summarise(table)
     assert (m["investment_at_level_currency"], m["expected_on_hand_value_currency"]) == (50.0, 5.0)
     assert math.isnan(summarise(table.drop_columns(["investment_at_level"]))["investment_at_level_currency"])
+
+
+def test_an_empty_internal_stage_is_explained_as_a_pass_through():
+    """A DC the network solver leaves at level 0: no demand/lead-time parts, a plain sentence."""
+    from platform_core.distributions import DiscreteDistribution
+    from platform_core.explain import explain_levels
+    from platform_core.testing.inputs import StageInput, make_problem
+
+    d = DiscreteDistribution.poisson(20.0)
+    problem = make_problem([
+        StageInput("DC@X", d.convolve(d), DiscreteDistribution.point(3), unit_cost=5.0, holding_cost=0.1,
+                   stockout_cost=0.0, service_target=float("nan")),
+        StageInput("S@Y", d, DiscreteDistribution.point(1), unit_cost=8.0, holding_cost=0.1, stockout_cost=1.0,
+                   service_target=0.95, upstream=(0,), quantity_per=(1.0,), external_demand=True),
+    ], run_seed=3)
+    # the levels a network solver could return: the DC empty, the store covering the delay
+    table = pa.table({"policy_type": ["base_stock"] * 2, "service_metric": ["fill_rate"] * 2,
+                      "service_target": [0.0, 0.95], "target_source": ["network", "input"],
+                      "base_stock_level": [0.0, 120.0], "order_up_to": [0.0, 120.0],
+                      "safety_stock": [0.0 - 40.0 * 4, 120.0 - 20.0 * 2]})
+    out = explain_levels(problem, table, network_aware=True).to_pylist()
+    dc = out[0]
+    assert dc["safety_stock_from_demand_variability"] == 0.0 and dc["safety_stock_from_lead_time_variability"] == 0.0
+    parts = sum(dc[c] for c in dc if c.startswith("safety_stock_from_"))
+    assert parts == pytest.approx(dc["safety_stock"], abs=1e-9) and dc["safety_stock_from_other"] == -160.0
+    assert dc["explanation"].startswith("Holds no stock") and "lead time 21 days" in dc["explanation"]
+    assert "passes its customers' orders" in dc["explanation"]
+    assert out[1]["explanation"].startswith("Level 120")

@@ -125,7 +125,7 @@ def test_auto_chooses_by_class_and_uses_censored_model():
     inter = np.tile([0.0, 0.0, 4.0], 8)
     cens_flags = [np.zeros(24, bool), np.zeros(24, bool), np.r_[np.zeros(20, bool), np.ones(4, bool)],
                   np.zeros(24, bool)]
-    f = AutoForecaster().fit(make_series([smooth, inter, smooth, np.zeros(24)], cens_flags))
+    f = AutoForecaster(select="class").fit(make_series([smooth, inter, smooth, np.zeros(24)], cens_flags))
     assert list(f.model_) == ["negbin", "tsb", "censored_negbin", "jeffreys_poisson"]
     assert f.period_demand()[3].mean() == pytest.approx(0.5 / 25, rel=1e-6)
 
@@ -137,7 +137,7 @@ class _Boom(NegBinForecaster):
 
 def test_auto_falls_back_when_a_model_fails(monkeypatch):
     monkeypatch.setitem(FORECASTERS, "boom", _Boom)
-    f = AutoForecaster(class_models={"smooth": "boom"}).fit(make_series([np.full(12, 3.0)]))
+    f = AutoForecaster(select="class", class_models={"smooth": "boom"}).fit(make_series([np.full(12, 3.0)]))
     assert f.fallback_used_[0] and f.model_[0] == "poisson"
     assert f.period_demand()[0].mean() == pytest.approx(3.0, rel=1e-6)
 

@@ -18,10 +18,12 @@ from echelon_demand.models.parametric import (
     PoissonForecaster,
 )
 from echelon_demand.models.sensing import SensingForecaster
+from echelon_demand.models.statsforecast_models import SF_FORECASTERS
 from platform_core.components import Forecaster
 
 __all__ = [
     "FORECASTERS",
+    "SF_FORECASTERS",
     "AutoForecaster",
     "CensoredNegBinForecaster",
     "CensoredPoissonForecaster",
@@ -51,4 +53,5 @@ FORECASTERS: dict[str, type[Forecaster]] = {
     "quantile_gbm": QuantileGBMForecaster,
     "sensing": SensingForecaster,
     "auto": AutoForecaster,
+    **SF_FORECASTERS,  # statsforecast models (sf_croston_sba, sf_tsb, sf_adida, sf_imapa, sf_ets)
 }

@@ -102,16 +102,39 @@ def csr_grid(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
 
 
 def dists_from_csr(pmf: np.ndarray, indptr: np.ndarray, lo: np.ndarray) -> list[DiscreteDistribution]:
-    """One :class:`DiscreteDistribution` per CSR block (tiny values are dropped)."""
-    pmf = np.where(np.isfinite(pmf) & (pmf > 1e-14), pmf, 0.0)
+    """One :class:`DiscreteDistribution` per CSR block (values below 1e-14 are dropped).
+
+    The zero ends of all blocks are found at once and the distributions are built without
+    repeating the constructor's checks (``_trusted``), which is several times faster for
+    many small PMFs; the values are bit-identical to the checked constructor's (each block
+    is divided by its own sum).  A block without positive mass becomes a point mass at
+    ``max(lo, 0)``.
+    """
+    pmf = np.where(np.isfinite(pmf) & (pmf > 1e-14), np.asarray(pmf, dtype=np.float64), 0.0)
+    ptr = np.asarray(indptr, dtype=np.int64)
+    n = ptr.size - 1
+    if n <= 0:
+        return []
+    row = np.repeat(np.arange(n), np.diff(ptr))
+    pos = np.flatnonzero(pmf > 0)
+    first = np.full(n, -1, dtype=np.int64)
+    last = np.full(n, -1, dtype=np.int64)
+    if pos.size:
+        r = row[pos]
+        starts = np.flatnonzero(np.r_[True, r[1:] != r[:-1]])  # pos is sorted, so rows are grouped
+        ends = np.r_[starts[1:], pos.size] - 1
+        first[r[starts]] = pos[starts]
+        last[r[ends]] = pos[ends]
+    lo = np.asarray(lo, dtype=np.int64)
+    trusted = DiscreteDistribution._trusted
     out: list[DiscreteDistribution] = []
-    for i in range(len(indptr) - 1):
-        a, b = int(indptr[i]), int(indptr[i + 1])
-        block = pmf[a:b]
-        if b <= a or block.sum() <= 0:
+    for i in range(n):
+        a = int(first[i])
+        total = pmf[ptr[i] : ptr[i + 1]].sum() if a >= 0 else 0.0
+        if total <= 0:
             out.append(DiscreteDistribution.point(max(int(lo[i]), 0)))
         else:
-            out.append(DiscreteDistribution(block, int(lo[i])))
+            out.append(trusted(pmf[a : int(last[i]) + 1] / total, int(lo[i]) + a - int(ptr[i])))
     return out
 
 
