@@ -370,3 +370,23 @@ def test_without_frontier_parquet_the_page_says_it_is_not_a_frontier(plain_run, 
     page = build_report(out).path.read_text()
     assert "No efficient frontier in this output" in page and 'id="frontier-points"' not in page
     assert "efficient frontier (frontier.parquet)" not in page
+
+
+def test_a_run_with_overrides_reports_them_end_to_end(tmp_path):
+    """The overrides example's dataset (a DC pinned, a store capped) run for real, then reported."""
+    import runpy
+
+    example = runpy.run_path(str(Path(__file__).resolve().parents[2] / "docs" / "examples" / "overrides.py"))
+    data = example["write_dataset"](tmp_path / "data")
+    config = load_config(overrides={"run": {"executor": "in_process"}, "tracking": {"uri": "none"},
+                                    "solver": {"replications": 20, "periods": 150}})
+    run(data, tmp_path / "out", config, progress=False)
+    rec = pq.read_table(tmp_path / "out" / "recommendations.parquet").to_pandas()
+    page = build_report(tmp_path / "out").path.read_text()
+    section = re.search(r'<section id="overrides">(.*?)</section>', page, re.S).group(1)
+    assert "pinned at 25" in section and "max 40" in section
+    # one network: its cost once (every row carries it), as the total too
+    cost = rec["override_cost_per_period"].dropna().unique()
+    assert cost.size == 1
+    assert section.count(f"<td>{cost[0]:,.2f}</td>") == 2  # the network's row and the total
+    assert f"<td>{rec['override_investment_change'].iloc[0]:,.0f}</td>" in section
