@@ -145,6 +145,8 @@ def test_report_of_a_full_run_shows_its_figures_in_chromium(full_run, generated_
         assert f"{inv[ok].sum():,.0f}" in text  # investment at level
         assert f"{m.loc[ok, 'inventory_investment'].sum():,.0f}" in text  # expected on-hand value
         assert "12,345" in text and "23,456" in text  # compared_with_today, as summary.json has it
+        row = _table_rows(page, "summary")["investment at the levels [currency]"]
+        assert row[1:] == ["12,345", "23,456", "+11,111"]  # today, recommended, change (23,456 - 12,345)
         page.locator("#summary").screenshot(path=str(tmp_path / "summary.png"))
 
         by_echelon = _table_rows(page, "echelon")
