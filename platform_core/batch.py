@@ -26,6 +26,7 @@ from platform_core.components import (
 )
 from platform_core.explain import explain_levels
 from platform_core.forecasting.fill_interval import DEFAULT_HORIZON_PERIODS, fill_rate_interval
+from platform_core.frontier import SIDE_COLUMNS
 from platform_core.overrides import (
     overridden_networks,
     override_columns,
@@ -234,7 +235,11 @@ def _finish(shared: SharedInputs, idx: np.ndarray, table: pa.Table, messages: li
         for k in np.flatnonzero(bad):
             status[k] = "error"
             msgs[k] = solver_msgs[k] or f"solver gave no {name}"
-    return _rows(shared, idx, status, msgs, table)
+    out = _rows(shared, idx, status, msgs, table)
+    for name in SIDE_COLUMNS:  # the frontier's side data rides in the part file (platform_core.frontier)
+        if name in table.column_names:
+            out = out.append_column(name, table.column(name))
+    return out
 
 
 def _networks(shared: SharedInputs, spec: BatchSpec) -> list[np.ndarray]:
@@ -284,4 +289,4 @@ def _run_batch(spec: BatchSpec, shared: SharedInputs) -> pa.Table:
             last = traceback.format_exception_only(type(exc), exc)[-1].strip()
             message = f"{type(exc).__name__} in network: {last}"
             parts.append(_rows(shared, net, ["error"] * net.size, [message] * net.size, None))
-    return pa.concat_tables(parts)
+    return pa.concat_tables(parts, promote_options="default")  # failed networks have no side columns

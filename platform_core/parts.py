@@ -51,7 +51,7 @@ __all__ = [
 
 PARTS_DIR = "_parts"
 LOCK_FILE = ".echelon.lock"
-RUN_OUTPUTS = ("recommendations.parquet", "summary.json", "exceptions.parquet", PARTS_DIR)
+RUN_OUTPUTS = ("recommendations.parquet", "summary.json", "exceptions.parquet", "frontier.parquet", PARTS_DIR)
 """What a run writes into its output directory (plugins may add files, e.g. MLflow's)."""
 # run settings that decide where batches run, not what they compute
 _PLACEMENT_KEYS = ("executor", "in_process_below", "address", "num_workers", "node_ip_address")
@@ -280,7 +280,7 @@ class PartStore:
         """
         tables = [pq.read_table(self._path(b.batch_id)) for b in batches]
         if tables:
-            merged = pa.concat_tables(tables)
+            merged = pa.concat_tables(tables, promote_options="default")  # side columns may be in some parts only
         else:
             merged = RECOMMENDATION_SCHEMA.empty_table().append_column("input_row", pa.array([], pa.int64()))
         rows = merged.column("input_row").to_numpy()

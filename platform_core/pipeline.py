@@ -39,6 +39,12 @@ from platform_core.data.loaders import load_dataset
 from platform_core.data.schemas import Dataset
 from platform_core.executor import AUTO, Executor, choose_executor
 from platform_core.fitting import fit_costs, fit_lead_times
+from platform_core.frontier import (
+    frontier_table,
+    split_side_columns,
+    unit_cost_by_input_row,
+    write_frontier,
+)
 from platform_core.networks import index_networks
 from platform_core.overrides import override_summary
 from platform_core.parts import (
@@ -341,9 +347,12 @@ def _run_locked(
         executor.close()
         executor_timings = executor.timings
 
-        merged = with_previous_run(parts.merge(batches, n_total), shared, compare_with)
+        merged, frontier_side = split_side_columns(parts.merge(batches, n_total))
+        merged = with_previous_run(merged, shared, compare_with)
         rec_path = out / "recommendations.parquet"
         write_parquet_atomic(merged, rec_path)
+        frontier_path = write_frontier(out, None if frontier_side is None else frontier_table(
+            merged, frontier_side, unit_cost_by_input_row(shared), customer_facing(shared)))
         parts.remove()
         planner_sections = write_planner_outputs(merged, shared, out, compare_with)
 
@@ -374,7 +383,8 @@ def _run_locked(
                       executor=executor_record, input_dir=os.path.abspath(ctx.data_dir),
                       sections=planner_sections)
         result = RunResult(
-            recommendations_path=rec_path, metrics=metrics, extra_artifacts=[summary_path], notes=ctx.notes
+            recommendations_path=rec_path, metrics=metrics, notes=ctx.notes,
+            extra_artifacts=[summary_path] + ([frontier_path] if frontier_path is not None else []),
         )
         host.run_finished(ctx, result)
         return result

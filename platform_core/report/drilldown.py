@@ -27,7 +27,8 @@ _BASE = ("sku", "location", "status", "echelon", "network", "abc_class", "locati
          "safety_stock", "safety_stock_value", "cycle_stock", "pipeline_stock", "mean_demand_per_period",
          "mean_lead_time_periods", "expected_fill_rate", "fill_rate_se", "expected_cycle_service",
          "mean_on_hand", "investment_at_level", "inventory_investment", "unit_cost", "explanation", "message",
-         "override", "override_cost")
+         "override", "override_level_change", "override_cost_per_period", "override_investment_change",
+         "override_service_change")
 _PREFIXES = ("safety_stock_from_", "days_of_supply_", "current_", "change_")
 
 

@@ -201,20 +201,43 @@ def safety_stock_by_echelon(run: RunOutputs, top: int = 15) -> tuple[pd.DataFram
     return table.loc[order[:top]], int(table.shape[0])
 
 
-def compared_with_today(summary: dict[str, Any]) -> list[tuple[str, str]]:
-    """``summary.json``'s ``compared_with_today`` section flattened to (key path, value) pairs."""
+#: the figures of ``compared_with_today`` a planner reads first: key -> (label, format)
+_COMPARED = {
+    "customer_fill_rate_demand_weighted": ("customer-facing fill (demand-weighted) [-]", ".4f"),
+    "investment_at_level_currency": ("investment at the levels [currency]", ",.0f"),
+    "expected_on_hand_value_currency": ("expected average on-hand value [currency]", ",.0f"),
+}
+
+
+def compared_with_today(summary: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """``summary.json``'s ``compared_with_today`` as rows (figure, today, recommended, change).
+
+    The known figures first, in :data:`_COMPARED` order, then any other figure the two
+    sides share, then the counts of levels up / down / unchanged and the source.
+    """
     section = summary.get("compared_with_today")
-    out: list[tuple[str, str]] = []
+    if not isinstance(section, dict):
+        return []
+    today, rec = section.get("today") or {}, section.get("recommended") or {}
 
-    def walk(prefix: str, value: Any) -> None:
-        if isinstance(value, dict):
-            for k, v in value.items():
-                walk(f"{prefix}.{k}" if prefix else str(k), v)
-        elif isinstance(value, float):
-            out.append((prefix, f"{value:,.4f}" if abs(value) < 10 else f"{value:,.0f}"))
-        else:
-            out.append((prefix, str(value)))
+    def fmt(value: Any, spec: str) -> str:
+        return "n/a" if not isinstance(value, int | float) else format(value, spec)
 
-    if isinstance(section, dict):
-        walk("", section)
+    out: list[tuple[str, str, str, str]] = []
+    keys = [k for k in _COMPARED if k in today or k in rec]
+    keys += sorted(k for k in set(today) | set(rec) if k not in _COMPARED)
+    for key in keys:
+        label, spec = _COMPARED.get(key, (key.replace("_", " "), ",.4f"))
+        a, b = today.get(key), rec.get(key)
+        change = (format(b - a, "+" + spec) if isinstance(a, int | float) and isinstance(b, int | float)
+                  else "")
+        out.append((label, fmt(a, spec), fmt(b, spec), change))
+    counts = [(f"levels {k.removeprefix('levels_')}", section[k]) for k in ("levels_up", "levels_down",
+                                                                          "levels_unchanged") if k in section]
+    for label, n in counts:
+        out.append((label, "", f"{n:,d}" if isinstance(n, int) else str(n), ""))
+    for key in ("source", "sku_locations_compared"):
+        if key in section:
+            value = section[key]
+            out.append((key.replace("_", " "), "", f"{value:,d}" if isinstance(value, int) else str(value), ""))
     return out

@@ -26,13 +26,16 @@ from platform_core.data.schemas import EDGES, STAGES, Dataset
 from platform_core.networks import index_networks
 
 __all__ = ["RunOutputs", "ReportInputError", "load_run_outputs", "abc_classes", "echelon_depths",
-           "EXCEPTION_COLUMNS", "REQUIRED_COLUMNS"]
+           "EXCEPTION_COLUMNS", "FRONTIER_COLUMNS", "REQUIRED_COLUMNS"]
 
 #: Columns of ``recommendations.parquet`` the report cannot do without.
 REQUIRED_COLUMNS = ("sku", "location", "status", "safety_stock", "mean_demand_per_period",
                     "expected_fill_rate", "inventory_investment")
 #: Columns of ``exceptions.parquet``.
 EXCEPTION_COLUMNS = ("list", "rank", "sku", "location", "magnitude", "magnitude_unit", "reason")
+#: Columns of ``frontier.parquet`` the report reads (written by the run: platform_core.frontier).
+FRONTIER_COLUMNS = ("target_shift", "recommended", "investment_at_level_currency", "expected_on_hand_value_currency",
+                    "customer_fill_rate_demand_weighted")
 #: ABC classes by cumulative share of demand value: A up to 80 %, B up to 95 %, C the rest.
 ABC_SHARES = (0.80, 0.95)
 
@@ -53,8 +56,8 @@ class RunOutputs:
             (``input`` or ``demand value``).
         summary: ``summary.json`` (empty when absent).
         exceptions: ``exceptions.parquet`` (None when absent).
-        frontier: ``frontier.parquet`` (columns ``inventory_investment_currency``,
-            ``fill_rate``; None when absent).
+        frontier: ``frontier.parquet`` (:data:`platform_core.frontier.FRONTIER_SCHEMA`:
+            one row per target shift; None when absent).
         input_dir: the run's input directory (None when unknown).
         notes: what is missing, in sentences a planner can read.
     """
@@ -212,7 +215,7 @@ def load_run_outputs(out_dir: str | os.PathLike[str], data_dir: str | os.PathLik
         exceptions = _read_parquet(out / "exceptions.parquet", EXCEPTION_COLUMNS)
     frontier = None
     if (out / "frontier.parquet").is_file():
-        frontier = _read_parquet(out / "frontier.parquet", ("inventory_investment_currency", "fill_rate"))
+        frontier = _read_parquet(out / "frontier.parquet", FRONTIER_COLUMNS)
     input_dir = _input_dir(summary, data_dir)
     if input_dir is None:
         notes.append("the run's input directory is unknown (summary.json has no input_dir; pass --data): "

@@ -39,13 +39,14 @@ def frontier_plot(points: dict[str, tuple[float, float]], frontier: pd.DataFrame
 
     Args:
         points: label -> (expected on-hand value [currency], customer-facing fill [-]).
-        frontier: a ``frontier.parquet`` table (``inventory_investment_currency``,
-            ``fill_rate``) or None.
+        frontier: a ``frontier.parquet`` table (``expected_on_hand_value_currency``,
+            ``customer_fill_rate_demand_weighted`` per target shift) or None.
     """
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     if frontier is not None and len(frontier):
-        ax.plot(frontier["inventory_investment_currency"], frontier["fill_rate"], color=_COLOURS[0],
-                label="efficient frontier (frontier.parquet)")
+        f = frontier.sort_values("target_shift", kind="stable")
+        ax.plot(f["expected_on_hand_value_currency"], f["customer_fill_rate_demand_weighted"], color=_COLOURS[0],
+                marker="o", markersize=3, label="efficient frontier (frontier.parquet)")
     for (label, (x, y)), colour in zip(points.items(), _COLOURS[1:], strict=False):
         if math.isfinite(x) and math.isfinite(y):
             ax.scatter([x], [y], s=60, color=colour, label=label, zorder=3)

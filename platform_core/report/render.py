@@ -6,6 +6,7 @@ the drill-down's data as embedded JSON; it loads nothing from anywhere.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from platform_core.report.figures_data import (
     weighted_fill,
 )
 from platform_core.report.outputs import RunOutputs, load_run_outputs
+from platform_core.report.overrides_view import overrides_view
 
 __all__ = ["ReportResult", "build_report", "EXCEPTION_LISTS", "EXCEPTIONS_SHOWN"]
 
@@ -106,6 +108,23 @@ def _group_section(run: RunOutputs, key: str, anchor: str, title: str, explain: 
     return {"anchor": anchor, "title": title, "explain": explain, "table": table, "plot": plot}
 
 
+def _frontier_rows(frontier: pd.DataFrame | None) -> list[list[str]]:
+    """The frontier's points as table cells (shift, fill, investment at level, on-hand value)."""
+    if frontier is None:
+        return []
+    out = []
+    for r in frontier.sort_values("target_shift", kind="stable").itertuples():
+        shift = "recommended (0)" if bool(r.recommended) else f"{float(r.target_shift):+.3f}"
+        out.append([shift, _fmt(float(r.customer_fill_rate_demand_weighted), ".4f"),
+                    _fmt(float(r.investment_at_level_currency), ",.0f"),
+                    _fmt(float(r.expected_on_hand_value_currency), ",.0f")])
+    return out
+
+
+def _fmt(value: float, spec: str) -> str:
+    return "n/a" if not math.isfinite(value) else format(value, spec)
+
+
 def _frontier(run: RunOutputs, customer_fill: float) -> tuple[str, str]:
     rows = run.rows
     ok = (rows["status"] == "ok").to_numpy()
@@ -118,13 +137,14 @@ def _frontier(run: RunOutputs, customer_fill: float) -> tuple[str, str]:
         points["today"] = (float(np.nansum(cur_value[ok])), weighted_fill(facing, "current_expected_fill_rate"))
     solver = str(run.summary.get("components", {}).get("solver", {}).get("name", "unknown"))
     if run.frontier is not None:
-        text = ("Curve: the efficient frontier in frontier.parquet (expected on-hand value vs the portfolio fill "
-                "of the stages it was computed on); points: this run's recommended policy")
+        text = ("Curve: the efficient frontier in frontier.parquet: every customer-facing stage's fill target "
+                "moved by the same shift (its level read off the run's final simulation, on the same paths), "
+                "internal stages held at their recommended levels, so it is the frontier of customer-facing stock "
+                "given the chosen network placement; points: this run's recommended policy (shift 0, on the curve)")
     else:
-        text = (f"No efficient frontier in this output: the run's solver ({solver}) does not write one. A frontier "
-                "comes from the service_frontier / network_frontier curves (docs/optimisation.md); written to "
-                "OUT/frontier.parquet (frontier_table) it is drawn here. Shown instead, not a frontier: the "
-                "portfolio point of the recommended policy")
+        text = (f"No efficient frontier in this output: the run's solver ({solver}) does not write one "
+                "(multi_echelon, the default, does: OUT/frontier.parquet, docs/report.md). Shown instead, not a "
+                "frontier: the portfolio point of the recommended policy")
     text += (" and of today's policy, both on the same engine" if "today" in points else
              "; today's policy was not evaluated by this run") + " (x: expected average on-hand value of all " \
         "stages; y: customer-facing fill)."
@@ -162,6 +182,7 @@ def build_report(out_dir: str | os.PathLike[str], html_path: str | os.PathLike[s
             "ABC class computed from customer-facing demand value: A up to 80 % of it, B up to 95 %, C the rest."))
     placement, n_networks = safety_stock_by_echelon(run)
     frontier_text, frontier_svg = _frontier(run, heads[0].value)
+    overrides = overrides_view(run)
     exception_lists, exceptions_missing = _exception_lists(run)
     total = len(run.rows)
     bound_note = ("" if total <= max_drilldown_rows else
@@ -181,7 +202,8 @@ def build_report(out_dir: str | os.PathLike[str], html_path: str | os.PathLike[s
         solver=run.summary.get("components", {}).get("solver", {}).get("name", "unknown"),
         out_dir=str(run.out_dir), notes=run.notes, headline=heads,
         compared=compared_with_today(run.summary), today_missing=today_missing, groups=groups,
-        frontier_text=frontier_text, frontier_svg=frontier_svg,
+        frontier_text=frontier_text, frontier_svg=frontier_svg, frontier_rows=_frontier_rows(run.frontier),
+        overrides=overrides, fmt=_fmt,
         placement_svg=plots.safety_stock_plot(placement) if len(placement) else "<p>no ok rows</p>",
         placement_shown=len(placement), placement_total=n_networks,
         exception_lists=exception_lists, exceptions_missing=exceptions_missing,

@@ -79,6 +79,10 @@ __all__ = ["MultiEchelonSolver"]
 
 #: mixed into a network's seed for the search runs (the final run uses the seed itself)
 _SEARCH_SALT = 0x5EA2C4_0000_0001
+#: default target shifts of the efficient frontier (docs/report.md)
+FRONTIER_SHIFTS = (-0.15, -0.10, -0.06, -0.04, -0.02, -0.01, 0.0, 0.005, 0.01, 0.02, 0.03)
+#: highest fill target a frontier point asks of a stage [-]
+_FRONTIER_MAX_TARGET = 0.999
 #: histogram floats per engine call (x and y counts each) before the networks are split
 _MAX_BINS = 4_000_000
 
@@ -149,6 +153,11 @@ class MultiEchelonSolver(Solver):
             one sample is, at the margin, one whose paths happened to be kind; on fresh
             paths it falls short by a fraction of a standard error on average (measured
             in ``tests/solvers/test_multi_echelon_acceptance.py``).
+        frontier_shifts: target shifts [-] of the efficient frontier (must include 0;
+            empty: none). Each customer-facing stage's level is read off its final-run
+            histogram for its own target plus the shift (capped at 0.999; leaves set by
+            cost: the fill their level gives, plus the shift), internal stages at their
+            chosen levels; returned as side columns (:mod:`platform_core.frontier`).
     """
 
     network_aware: ClassVar[bool] = True
@@ -169,6 +178,7 @@ class MultiEchelonSolver(Solver):
         crossing: bool = True,
         final_groups: int = 10,
         target_margin_se: float = 1.0,
+        frontier_shifts: tuple[float, ...] | list[float] = FRONTIER_SHIFTS,
     ) -> None:
         if objective not in ("target", "cost"):
             raise ValueError(f"objective must be 'target' or 'cost', got {objective!r}")
@@ -196,6 +206,11 @@ class MultiEchelonSolver(Solver):
         if not 0.0 <= float(target_margin_se) <= 5.0:
             raise ValueError(f"target_margin_se must be in [0, 5], got {target_margin_se!r}")
         self.target_margin_se = float(target_margin_se)
+        shifts = tuple(sorted({float(x) for x in frontier_shifts}))
+        if any(not -1.0 < x < 1.0 for x in shifts) or (shifts and 0.0 not in shifts):
+            raise ValueError(f"frontier_shifts must be target shifts in (-1, 1) that include 0 (the "
+                             f"recommendation), or empty; got {list(frontier_shifts)!r}")
+        self.frontier_shifts = shifts
         self.engine_calls_ = 0
 
     @classmethod
@@ -408,6 +423,30 @@ class MultiEchelonSolver(Solver):
         lvl = _clamp(net, j, lvl)
         return lvl, self._stage_value(net, j, curve, lvl)
 
+    def _frontier_levels(self, net: _Net, j: int, curve: Any, level: int) -> np.ndarray:
+        """Leaf ``j``'s level at each frontier shift (NaN: beyond the curve); ``level`` at 0.
+
+        The same rule as the recommendation: the least level whose fill meets the shifted
+        target plus ``target_margin_se`` standard errors, inside the override's corridor.
+        A leaf set by cost shifts the fill its level gives (without the margin, so that
+        its levels rise with the shift through ``level``).
+        """
+        by_cost = bool(net.cost_leaf[j]) or not math.isfinite(float(net.target[j]))
+        base = float(curve.fill[level]) if by_cost else float(net.target[j])
+        margin = 0.0 if by_cost else self.target_margin_se
+        out = np.full(len(self.frontier_shifts), np.nan)
+        for k, shift in enumerate(self.frontier_shifts):
+            if shift == 0.0:
+                out[k] = level
+                continue
+            lvl = _min_level(curve, min(max(base + shift, 0.0), _FRONTIER_MAX_TARGET), margin)
+            if lvl < 0:
+                if not np.isfinite(net.hi[j]):
+                    continue
+                lvl = int(net.hi[j])
+            out[k] = _clamp(net, j, lvl)
+        return out
+
     # ----------------------------------------------------------------- choice ----
     def _choose(self, net: _Net) -> None:
         """Each internal stage's candidate fill: tree DP or the best scenario."""
@@ -559,7 +598,9 @@ class MultiEchelonSolver(Solver):
     def _final(self, nets: list[_Net]) -> dict[str, np.ndarray]:
         """The final run; leaves' levels read off their histograms on its paths."""
         total = sum(net.comp.size for net in nets)
-        out = {k: np.full(total, np.nan) for k in ("level", "fill", "fill_se", "cyc", "cyc_se", "on_hand",
+        k_front = len(self.frontier_shifts)
+        out: dict[str, np.ndarray] = {k: np.full((total, k_front), np.nan) for k in ("fr_level", "fr_fill", "fr_on_hand")}
+        out |= {k: np.full(total, np.nan) for k in ("level", "fill", "fill_se", "cyc", "cyc_se", "on_hand",
                                                      "backorders", "short")}
         todo = [(net, self._final_internal_levels(net)) for net in nets]
         for attempt in range(4):
@@ -592,6 +633,7 @@ class MultiEchelonSolver(Solver):
         """
         ns = net.comp.size
         levels = lv.copy()
+        fr = np.full((ns, len(self.frontier_shifts)), np.nan)
         ok = True
         again = lv.copy()
         fill = np.full(ns, np.nan)
@@ -641,6 +683,8 @@ class MultiEchelonSolver(Solver):
             short[j] = (1.0 - float(c.fill[s])) * c.demand
             cx, cx_se = _no_backlog_share(res.positions, int(sl.start) + j, s)
             cyc[j], cyc_se[j] = cx, cx_se
+            if j in net.sn.demand and c is not None:
+                fr[j] = self._frontier_levels(net, j, c, s)
         if not ok:
             return again
         net.levels = levels
@@ -653,6 +697,15 @@ class MultiEchelonSolver(Solver):
         out["on_hand"][idx] = oh
         out["backorders"][idx] = bo
         out["short"][idx] = short
+        for j in range(ns):
+            c = curves[j]
+            if c is not None and np.isfinite(fr[j]).any():
+                lvl = fr[j]
+                good = np.isfinite(lvl)
+                at = np.where(good, lvl, 0).astype(np.int64)
+                out["fr_level"][idx[j]] = lvl
+                out["fr_fill"][idx[j]] = np.where(good, c.fill_rate[at], np.nan)
+                out["fr_on_hand"][idx[j]] = np.where(good, c.on_hand[at], np.nan)
         return None
 
     def _run(self, nets: list[_Net], levels: list[np.ndarray], search: bool) -> Any:
@@ -764,7 +817,24 @@ class MultiEchelonSolver(Solver):
             unit_cost=np.asarray(problem.unit_cost, dtype=np.float64),
             holding_cost=problem.costs.holding_cost, stockout_per_period=so,
         )
-        return table.append_column("message", pa.array(msg, pa.string()))
+        table = table.append_column("message", pa.array(msg, pa.string()))
+        if not self.frontier_shifts:
+            return table
+        has = np.isfinite(m["fr_level"]).any(axis=1)
+        k = len(self.frontier_shifts)
+        # list<double> per row, null where the row has none (built from flat arrays, no Python lists)
+        offsets = pa.array(np.concatenate([[0], np.cumsum(np.where(has, k, 0))]).astype(np.int32),
+                           mask=np.concatenate([~has, [False]]))
+
+        def lists(values: np.ndarray) -> pa.Array:
+            return pa.ListArray.from_arrays(offsets, pa.array(values[has].reshape(-1), pa.float64()))
+
+        side = {"frontier_target_shift": lists(np.tile(np.asarray(self.frontier_shifts), (n, 1))),
+                "frontier_level": lists(m["fr_level"]), "frontier_fill_rate": lists(m["fr_fill"]),
+                "frontier_on_hand": lists(m["fr_on_hand"])}
+        for name, col in side.items():
+            table = table.append_column(name, col)
+        return table
 
 
 # ---------------------------------------------------------------- helpers ----

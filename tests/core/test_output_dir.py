@@ -92,8 +92,8 @@ def test_overwrite_replaces_only_the_run_outputs(generated_dataset, tmp_path, ca
     assert "notes.txt" in capsys.readouterr().err
     run(generated_dataset, out, _config(), overwrite=True)
     assert (out / "notes.txt").read_text() == "mine"
-    assert sorted(p.name for p in out.iterdir()) == ["exceptions.parquet", "notes.txt", "recommendations.parquet",
-                                                     "summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["exceptions.parquet", "frontier.parquet", "notes.txt",
+                                                     "recommendations.parquet", "summary.json"]
 
 
 def test_an_empty_or_missing_out_needs_no_flag_and_a_failed_run_leaves_no_directory(generated_dataset, tmp_path):

@@ -145,6 +145,8 @@ def test_report_of_a_full_run_shows_its_figures_in_chromium(full_run, generated_
         assert f"{inv[ok].sum():,.0f}" in text  # investment at level
         assert f"{m.loc[ok, 'inventory_investment'].sum():,.0f}" in text  # expected on-hand value
         assert "12,345" in text and "23,456" in text  # compared_with_today, as summary.json has it
+        row = _table_rows(page, "summary")["investment at the levels [currency]"]
+        assert row[1:] == ["12,345", "23,456", "+11,111"]  # today, recommended, change (23,456 - 12,345)
         page.locator("#summary").screenshot(path=str(tmp_path / "summary.png"))
 
         by_echelon = _table_rows(page, "echelon")
@@ -199,7 +201,22 @@ def test_report_of_a_plain_run_says_what_is_missing(plain_run, generated_dataset
         # the run itself compares with today's policy and ranks exceptions (compare.py, exception_lists.py)
         assert "did not evaluate it" not in body and "no exceptions.parquet in the output" not in body
         assert "under_served_today" in body
-        assert "No efficient frontier in this output" in body
+        assert "No efficient frontier in this output" not in body
+        assert "efficient frontier (frontier.parquet)" in page.inner_html("#frontier")  # the curve's legend
+        # the points table: each frontier.parquet row; the recommended one is the run's own fill and investment
+        front = pq.read_table(plain_run / "frontier.parquet").to_pandas()
+        points = _table_rows(page, "frontier")
+        for r in front.itertuples():
+            row = points["recommended (0)" if r.recommended else f"{r.target_shift:+.3f}"]
+            assert row[1:] == [f"{r.customer_fill_rate_demand_weighted:.4f}", f"{r.investment_at_level_currency:,.0f}",
+                               f"{r.expected_on_hand_value_currency:,.0f}"]
+        ok = m["status"] == "ok"
+        facing = ok & (m["echelon_test"] == 1) & (m["mean_demand_per_period"] > 0)
+        w = m.loc[facing, "mean_demand_per_period"]
+        cf_fill = float((m.loc[facing, "expected_fill_rate"] * w).sum() / w.sum())
+        inv = (m["level_test"] * m["unit_cost"])[ok].sum()
+        assert points["recommended (0)"][1:3] == [f"{cf_fill:.4f}", f"{inv:,.0f}"]
+        assert "Overrides" not in page.inner_text("nav")  # no overrides in this run: no section
         assert "safety stock: demand variability" in body  # the run's own decomposition (explain.py)
         by_echelon = _table_rows(page, "echelon")
         for e, n in m["echelon_test"].value_counts().items():
@@ -289,3 +306,89 @@ def test_abc_class_from_demand_value_when_the_input_has_none(plain_run, generate
     section = re.search(r'<section id="abc">(.*?)</section>', page, re.S).group(1)
     for c, n in m["abc_test"].value_counts().items():
         assert re.search(rf"<td>{c}</td><td>{n:,d}</td>", section), (c, n)
+
+
+def test_overrides_section_lists_each_override_and_prices_each_network_once(plain_run, generated_dataset,
+                                                                             chromium, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(plain_run, out)
+    rec = pq.read_table(out / "recommendations.parquet").to_pandas()
+    edges = pq.read_table(generated_dataset / "edges.parquet").to_pandas()
+    g = nx.Graph()
+    g.add_nodes_from(zip(rec["sku"], rec["location"], strict=True))
+    g.add_edges_from(((u, ul), (d, dl)) for u, ul, d, dl in zip(
+        edges["upstream_sku"], edges["upstream_location"], edges["downstream_sku"], edges["downstream_location"],
+        strict=True))
+    nets = [sorted(c) for c in nx.connected_components(g) if len(c) >= 3][:2]
+    key = list(zip(rec["sku"], rec["location"], strict=True))
+    # values chosen here: network A one pin, network B two overrides; per-network figures on every row
+    chosen = {0: ({nets[0][0]: "pinned at 25"}, 12.5, 300.0, -0.01),
+              1: ({nets[1][0]: "max 40", nets[1][1]: "min 3"}, 7.25, -50.0, -0.002)}
+    text = [None] * len(rec)
+    cols = {c: np.full(len(rec), np.nan) for c in ("override_level_change", "override_cost_per_period",
+                                                    "override_investment_change", "override_service_change")}
+    for n, (own, cost, invest, service) in chosen.items():
+        for node in nets[n]:
+            i = key.index(node)
+            text[i] = own.get(node, "")
+            cols["override_level_change"][i] = -4.0 if node in own else 1.0
+            cols["override_cost_per_period"][i] = cost
+            cols["override_investment_change"][i] = invest
+            cols["override_service_change"][i] = service
+    table = pq.read_table(out / "recommendations.parquet").drop_columns(
+        [c for c in ("override", *cols) if c in rec.columns])
+    table = table.append_column("override", pa.array(text, pa.string()))
+    for name, values in cols.items():
+        table = table.append_column(name, pa.array(values, pa.float64(), from_pandas=True))
+    pq.write_table(table, out / "recommendations.parquet")
+    result = build_report(out)
+    with open_report(result.path) as (page, problems):
+        assert "Overrides" in page.inner_text("nav")
+        listed = page.locator("#override-list tr").all_inner_texts()
+        assert len(listed) == 1 + 3  # header and the three overrides, not the other rows of their networks
+        for own, *_rest in chosen.values():
+            for (sku, loc), what in own.items():
+                row = next(r for r in listed if r.startswith(f"{sku}\t{loc}"))
+                assert what in row and "-4.0" in row
+        costs = {r.split("\t")[1]: r for r in page.locator("#override-cost tr").all_inner_texts()[1:]}
+        assert "12.50" in costs["1"] and "300" in costs["1"] and "-0.0100" in costs["1"]
+        assert "7.25" in costs["2"] and "-50" in costs["2"] and "-0.0020" in costs["2"]
+        total = page.locator("#override-cost tr").all_inner_texts()[-1]
+        assert total.startswith("total") and "19.75" in total and "250" in total  # each network once
+        sku, loc = nets[0][0]
+        select_drilldown(page, sku, loc)
+        detail = page.inner_text("#dd-detail")
+        assert "pinned at 25" in detail and "12.50" in detail and "-4.0" in detail
+        sku, loc = nets[0][1]
+        select_drilldown(page, sku, loc)
+        assert "none here (its network has one)" in page.inner_text("#dd-detail")
+        assert not problems.any, problems
+
+
+def test_without_frontier_parquet_the_page_says_it_is_not_a_frontier(plain_run, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(plain_run, out)
+    (out / "frontier.parquet").unlink()  # as a run of a solver without one (single_echelon, gsm, ...)
+    page = build_report(out).path.read_text()
+    assert "No efficient frontier in this output" in page and 'id="frontier-points"' not in page
+    assert "efficient frontier (frontier.parquet)" not in page
+
+
+def test_a_run_with_overrides_reports_them_end_to_end(tmp_path):
+    """The overrides example's dataset (a DC pinned, a store capped) run for real, then reported."""
+    import runpy
+
+    example = runpy.run_path(str(Path(__file__).resolve().parents[2] / "docs" / "examples" / "overrides.py"))
+    data = example["write_dataset"](tmp_path / "data")
+    config = load_config(overrides={"run": {"executor": "in_process"}, "tracking": {"uri": "none"},
+                                    "solver": {"replications": 20, "periods": 150}})
+    run(data, tmp_path / "out", config, progress=False)
+    rec = pq.read_table(tmp_path / "out" / "recommendations.parquet").to_pandas()
+    page = build_report(tmp_path / "out").path.read_text()
+    section = re.search(r'<section id="overrides">(.*?)</section>', page, re.S).group(1)
+    assert "pinned at 25" in section and "max 40" in section
+    # one network: its cost once (every row carries it), as the total too
+    cost = rec["override_cost_per_period"].dropna().unique()
+    assert cost.size == 1
+    assert section.count(f"<td>{cost[0]:,.2f}</td>") == 2  # the network's row and the total
+    assert f"<td>{rec['override_investment_change'].iloc[0]:,.0f}</td>" in section
