@@ -529,12 +529,69 @@ def _by_class(data: dict, mask: np.ndarray, within: np.ndarray) -> dict[str, flo
     return {str(k): float(within[c == k].mean()) for k in sorted(set(c)) if np.any(c == k)}
 
 
+#: ``--demand-model`` values fitted by a registered forecaster (``calibrated-X``: calibrated(base X)).
+FORECASTER_MODELS = ("bootstrap", "calibrated", "auto", "calibrated-auto")
+
+
+def forecaster_dists(data: dict, train: int, model: str) -> list[DiscreteDistribution | None]:
+    """Per-period PMFs of the stages with demand from a registered forecaster fitted on the
+    training weeks (stocked-out weeks flagged); ``calibrated`` is told each stage's lead
+    time and review period, as a run tells it."""
+    from echelon_demand.models import FORECASTERS
+    from echelon_demand.plugin import BootstrapForecaster
+
+    from platform_core.components import DemandSeries
+
+    idx = np.flatnonzero(data["has_demand"])
+    y = data["observed"][idx, :train]
+    so = data["stocked_out"][idx, :train]
+    k, t = y.shape
+    series = DemandSeries([str(i) for i in idx], y.reshape(-1), so.reshape(-1), np.arange(0, k * t + 1, t))
+    if model.startswith("calibrated"):
+        base = model.split("-", 1)[1] if "-" in model else "bootstrap"
+        fc = FORECASTERS["calibrated"](base=base).fit(series)
+        fc.set_replenishment([data["lead"][i] for i in idx], data["review"][idx])
+    elif model == "bootstrap":
+        fc = BootstrapForecaster().fit(series)
+    else:
+        fc = FORECASTERS[model]().fit(series)
+    out: list[DiscreteDistribution | None] = [None] * data["n"]
+    for i, d in zip(idx, fc.period_demand(), strict=True):
+        out[int(i)] = d
+    return out
+
+
+def planned_vs_realised(data: dict, leaves: np.ndarray, planned: dict[str, np.ndarray],
+                        realised: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Planned (the plan's model) vs realised (held-out) fill: portfolio, per ABC and demand class.
+
+    Each fill is ``1 - sum(short) / sum(demand)`` over the group's customer-facing stages
+    (``planned``: the model's short and demand at the chosen levels, by stage in
+    ``leaves`` order; ``realised``: per stage, global index)."""
+    cls = np.full(data["n"], "", dtype=object)
+    cls[data["truth_rows"]] = data["truth_params"].column("demand_class").to_numpy(zero_copy_only=False)
+    groups: dict[str, np.ndarray] = {"portfolio": np.ones(leaves.size, dtype=bool)}
+    for a in ("A", "B", "C"):
+        groups[f"abc_{a}"] = data["abc"][leaves] == a
+    for c in ("smooth", "erratic", "intermittent", "lumpy"):
+        groups[c] = cls[leaves] == c
+    out: dict[str, Any] = {}
+    for name, g in groups.items():
+        if not g.any():
+            continue
+        p = 1.0 - planned["short"][g].sum() / planned["demand"][g].sum()
+        r = 1.0 - realised["short"][leaves[g]].sum() / realised["demand"][leaves[g]].sum()
+        out[name] = {"stages": int(g.sum()), "planned_fill_rate": float(p), "realised_fill_rate": float(r),
+                     "realised_minus_planned_points": 100.0 * float(r - p)}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="2,000 SKU-locations")
     ap.add_argument("--stages", type=int, default=None, help="SKU-locations (default 10,000; quick 2,000)")
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--demand-model", choices=("empirical", "seasonal"), default="empirical",
+    ap.add_argument("--demand-model", choices=("empirical", "seasonal", *FORECASTER_MODELS), default="empirical",
                     help="Echelon's fit of customer-facing demand (the baseline always uses mean/sd)")
     ap.add_argument("--no-oracle", action="store_true", help="skip the oracle (true-distribution) policy")
     ap.add_argument("--no-known-shape", action="store_true",
@@ -578,6 +635,8 @@ def main() -> None:
             seasonal_pmf(data["observed"][i, :train], data["stocked_out"][i, :train], horizon, rng)
             if data["has_demand"][i] else None for i in range(n)
         ]
+    elif args.demand_model in FORECASTER_MODELS:
+        own_dist = forecaster_dists(data, train, args.demand_model)
     else:
         own_dist = [_pmf(train_own[i]) if data["has_demand"][i] else None for i in range(n)]
     agg_dist = [DiscreteDistribution.from_samples(train_agg[i]) for i in range(n)]
@@ -829,6 +888,8 @@ def main() -> None:
             "internal_candidates_investment_currency": {str(k): v for k, v in candidates.items()},
         },
         "savings_percent": savings,
+        "planned_vs_realised_heldout": planned_vs_realised(data, plan.leaves, target, ech),
+        "planned_vs_realised_true_process": planned_vs_realised(data, plan.leaves, target, ech_t),
         "true_process_evaluation": truth_eval,
         "oracle": oracle,
         "known_shape": known,
@@ -842,7 +903,12 @@ def main() -> None:
         "optimise_and_evaluate_seconds": t_total,
         "known_shape_seconds": t_known,
     }
-    path = write_result("service_vs_cost" + (f"_train{train}" if train != TRAIN else ""), payload)
+    for key in ("planned_vs_realised_heldout", "planned_vs_realised_true_process"):
+        print(key + ": " + ", ".join(f"{k} {v['planned_fill_rate']:.4f}->{v['realised_fill_rate']:.4f}"
+                                     for k, v in payload[key].items()))
+    path = write_result("service_vs_cost" + (f"_train{train}" if train != TRAIN else "")
+                        + (f"_{args.demand_model}" if args.demand_model in FORECASTER_MODELS else "")
+                        + ("_quick" if args.quick else ""), payload)
     print(f"wrote {path}")
 
 

@@ -25,6 +25,7 @@ from platform_core.components import (
     StageProblem,
 )
 from platform_core.explain import explain_levels
+from platform_core.forecasting.fill_interval import DEFAULT_HORIZON_PERIODS, fill_rate_interval
 from platform_core.frontier import SIDE_COLUMNS
 from platform_core.overrides import (
     overridden_networks,
@@ -120,8 +121,9 @@ def stage_problem(shared: SharedInputs, idx: np.ndarray) -> tuple[StageProblem, 
         indptr=np.arange(0, n * periods + 1, periods, dtype=np.int64),
     )
     forecaster.fit(series)
-    period_demand = forecaster.period_demand()
     lead_time = [shared.lead_time(int(i)) for i in idx]
+    forecaster.set_replenishment(lead_time, shared.review_period[idx])
+    period_demand = forecaster.period_demand()
     seeds = stage_seeds(settings.seed, keys)
     problem = StageProblem(
         keys=keys,
@@ -157,6 +159,7 @@ def _solve(shared: SharedInputs, idx: np.ndarray) -> pa.Table:
         raise RuntimeError(f"solver {settings.solver.name!r} returned {table.num_rows} rows for {n} stages")
     table = explain_levels(problem, table, network_aware=settings.solver.cls.network_aware)
     table = compare_with_today(shared, idx, problem, solver, table)
+    table = _with_fill_interval(table, problem, forecaster)
     notes = getattr(forecaster, "fallback_", None) or [""] * n
     messages = [
         "; ".join(m for m in (note, f"lead time from {src}") if m)
@@ -168,6 +171,24 @@ def _solve(shared: SharedInputs, idx: np.ndarray) -> pa.Table:
         for name, col in override_columns(problem, table, rows, free).items():
             table = table.append_column(name, col) if name not in table.column_names else table
     return _finish(shared, idx, table, messages)
+
+
+def _with_fill_interval(table: pa.Table, problem: StageProblem, forecaster: Forecaster) -> pa.Table:
+    """The solver's table plus ``fill_rate_interval_low`` / ``_high`` (see ``fill_interval``)."""
+    def column(name: str) -> np.ndarray:
+        if name not in table.column_names:
+            return np.full(table.num_rows, np.nan)
+        return np.asarray(table.column(name).to_numpy(zero_copy_only=False), dtype=np.float64)
+
+    level = column("order_up_to")
+    level = np.where(np.isfinite(level), level, column("base_stock_level"))
+    horizon = getattr(forecaster, "horizon_periods", None)
+    low, high = fill_rate_interval(
+        problem.period_demand, level, column("expected_fill_rate"),
+        np.array([lt.mean() for lt in problem.lead_time]), problem.review_period, problem.seeds,
+        forecaster.demand_level_ratios(), horizon if isinstance(horizon, int) else DEFAULT_HORIZON_PERIODS)
+    return table.append_column("fill_rate_interval_low", pa.array(low)).append_column(
+        "fill_rate_interval_high", pa.array(high))
 
 
 def _rows(

@@ -136,6 +136,23 @@ class Forecaster(Component, ABC):
             out.append(compound(dist, lt, int(r)))
         return out
 
+    def set_replenishment(self, lead_times: list[DiscreteDistribution], review_periods: np.ndarray) -> None:
+        """Tell the fitted forecaster each series' lead time [periods] and review period [periods].
+
+        A run calls it after ``fit`` and before ``period_demand``: a forecaster calibrated
+        for the lead-time-demand sum the solvers form (``calibrated``) recalibrates for
+        these; the default ignores them.
+        """
+
+    def demand_level_ratios(self) -> np.ndarray | None:
+        """Equally likely ratios of the next horizon's mean demand to the forecast mean [-].
+
+        A (series, k) array from the forecaster's own backtests; None (the default) when
+        unknown.  The fill-rate interval of each recommendation draws its demand level from
+        them.
+        """
+        return None
+
 
 def compound(period: DiscreteDistribution, lead_time: DiscreteDistribution, review: int) -> DiscreteDistribution:
     """Demand over ``L + review`` periods, L ~ ``lead_time``, periods i.i.d. ``period``."""
@@ -314,6 +331,9 @@ RECOMMENDATION_SCHEMA = pa.schema(
         pa.field("override_cost_per_period", pa.float64()),
         pa.field("override_investment_change", pa.float64()),
         pa.field("override_service_change", pa.float64()),
+        # 80 % interval of the fill the next periods realise (docs/calibration.md)
+        pa.field("fill_rate_interval_low", pa.float64()),
+        pa.field("fill_rate_interval_high", pa.float64()),
     ]
 )
 """One row per input SKU-location. Units: levels [units], investment [currency],

@@ -30,7 +30,8 @@ def summarise(table: pa.Table, customer_facing: np.ndarray | None = None) -> dic
     ``ok`` stage has demand the demand-weighted service figures are undefined: NaN here,
     ``null`` in ``summary.json``.  With ``customer_facing`` (bool per row: the stage has
     external demand and no downstream stages) the same figures are also given over those
-    stages only (``customer_fill_rate_demand_weighted``, ...): the service the end
+    stages only (``customer_fill_rate_demand_weighted``, ``customer_fill_rate_interval_low``
+    / ``_high``, ...): the service the end
     customers see, which a multi-echelon plan targets while its internal stages run at
     whatever service is cheapest for the network.  Money: ``investment_at_level_currency``
     is the money tied up at the recommended levels (level x unit cost),
@@ -45,6 +46,8 @@ def summarise(table: pa.Table, customer_facing: np.ndarray | None = None) -> dic
         sub = _summarise(table.filter(pa.array(cf)))
         out["customer_fill_rate_demand_weighted"] = sub["fill_rate_demand_weighted"]
         out["customer_cycle_service_demand_weighted"] = sub["cycle_service_demand_weighted"]
+        out["customer_fill_rate_interval_low"] = sub["fill_rate_interval_low"]
+        out["customer_fill_rate_interval_high"] = sub["fill_rate_interval_high"]
     return out
 
 
@@ -72,6 +75,11 @@ def _summarise(table: pa.Table) -> dict[str, float]:
         return float(np.nansum(okt.column(name).to_numpy(zero_copy_only=False).astype(float)))
 
     w = demand.sum()
+    interval = {}
+    for name in ("fill_rate_interval_low", "fill_rate_interval_high"):
+        # demand-weighted bound: as if every stage erred the same way (conservative)
+        v = okt.column(name).to_numpy(zero_copy_only=False).astype(float) if name in okt.column_names else fill
+        interval[name] = float((np.where(np.isfinite(v), v, fill) * demand).sum() / w) if w > 0 else float("nan")
     return {
         "sku_locations": float(table.num_rows),
         "sku_locations_ok": float(n_ok),
@@ -85,6 +93,7 @@ def _summarise(table: pa.Table) -> dict[str, float]:
         "safety_stock_units": total("safety_stock"),
         "holding_cost_per_period_currency": total("holding_cost_per_period"),
         "stockout_cost_per_period_currency": total("stockout_cost_per_period"),
+        **interval,
     }
 
 

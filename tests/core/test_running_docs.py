@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 
 from platform_core.config import load_config
@@ -37,7 +38,13 @@ def test_the_documented_configuration_loads_and_runs_as_is(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "failed" not in proc.stderr, proc.stderr
-    assert pq.read_table(tmp_path / "out" / "recommendations.parquet").num_rows == 40
+    rec = pq.read_table(tmp_path / "out" / "recommendations.parquet")
+    assert rec.num_rows == 40
+    # every promise carries its interval, and the interval holds the promise
+    fill, lo, hi = (rec.column(c).to_numpy(zero_copy_only=False).astype(float)
+                    for c in ("expected_fill_rate", "fill_rate_interval_low", "fill_rate_interval_high"))
+    ok = ~np.isnan(fill)
+    assert ok.any() and np.all((lo[ok] <= fill[ok] + 1e-12) & (fill[ok] <= hi[ok] + 1e-12))
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["executor"]["name"] == "in_process"  # 40 SKU-locations: no Ray start-up
     assert summary["seed"] == 42

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from echelon_demand.models.auto import AutoForecaster
 from echelon_demand.models.bootstrap_intermittent import WillemainBootstrapForecaster
+from echelon_demand.models.calibrated import CalibratedForecaster
 from echelon_demand.models.censored import CensoredNegBinForecaster, CensoredPoissonForecaster
 from echelon_demand.models.global_gbm import QuantileGBMForecaster
 from echelon_demand.models.intermittent import CrostonForecaster, SBAForecaster, TSBForecaster
@@ -25,6 +26,7 @@ __all__ = [
     "FORECASTERS",
     "SF_FORECASTERS",
     "AutoForecaster",
+    "CalibratedForecaster",
     "CensoredNegBinForecaster",
     "CensoredPoissonForecaster",
     "CrostonForecaster",
@@ -53,5 +55,6 @@ FORECASTERS: dict[str, type[Forecaster]] = {
     "quantile_gbm": QuantileGBMForecaster,
     "sensing": SensingForecaster,
     "auto": AutoForecaster,
+    "calibrated": CalibratedForecaster,
     **SF_FORECASTERS,  # statsforecast models (sf_croston_sba, sf_tsb, sf_adida, sf_imapa, sf_ets)
 }
