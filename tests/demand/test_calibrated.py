@@ -213,3 +213,21 @@ def test_lead_time_demand_is_the_iid_sum_calibrated_for_that_lead_time() -> None
     again = compound_batch(fc.period_demand(), lts, np.zeros(60, dtype=np.int64))
     for a, b in zip(ltd, again, strict=True):
         assert a.offset == b.offset and np.allclose(a.pmf, b.pmf, atol=1e-12)
+
+
+def test_a_stockout_in_the_backtest_is_scored_at_the_expected_demand_given_the_sales() -> None:
+    """A censored held-out period counts as ``E[D | D >= sales]`` under the base at that origin."""
+    rng = np.random.default_rng(4)
+    y = rng.poisson(10.0, 120).astype(float)
+    flags = np.zeros(120, dtype=bool)
+    flags[-5] = True  # inside the last backtest window (horizon 26, first origin)
+    y[-5] = 9.0  # sold out at 9: demand was at least 9
+    series = DemandSeries(keys=["a@b"], values=y, stocked_out=flags, indptr=np.array([0, 120]))
+    f = CalibratedForecaster(horizon_periods=26, origins=1).fit(series)
+    idx, dists, real = f.bt_[0]
+    h = 26 - 5
+    d = dists[0]
+    tail = d.support >= 9
+    expected = float((d.support[tail] * d.pmf[tail]).sum() / d.pmf[tail].sum())
+    assert real[0, h] == pytest.approx(expected, rel=1e-12) and expected > 9.0
+    assert real[0, h - 1] == y[-6]  # uncensored periods as observed

@@ -198,6 +198,16 @@ def _key_stream(seed: int, key: str) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, zlib.crc32(key.encode())]))
 
 
+def _mean_at_least(dist: DiscreteDistribution, sales: float) -> float:
+    """``E[D | D >= sales]`` under ``dist`` [units] (``sales`` where the tail has no mass)."""
+    support, pmf = dist.support, dist.pmf
+    tail = support >= sales
+    mass = float(pmf[tail].sum())
+    if mass <= 1e-12:
+        return sales
+    return max(sales, float((support[tail] * pmf[tail]).sum() / mass))
+
+
 class CalibratedForecaster(BatchForecaster):
     """Wraps a base forecaster and recalibrates its per-period distribution (see module doc).
 
@@ -233,7 +243,10 @@ class CalibratedForecaster(BatchForecaster):
     """
 
     handles_intermittent: ClassVar[bool] = True
-    handles_censoring: ClassVar[bool] = True
+    # stockouts are handled as its base handles them (the default `bootstrap` drops censored
+    # periods, which lowers the mean): the wrapper cannot promise more. Its own backtest
+    # scores a censored period at the base's E[D | D >= sales], not at the sales.
+    handles_censoring: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -289,7 +302,13 @@ class CalibratedForecaster(BatchForecaster):
             dists = _make(self.base, self.base_params).fit(truncate(sub, np.full(idx.size, cut))).period_demand()
             pos = (starts[idx] + lengths[idx] - cut)[:, None] + np.arange(H)[None, :]
             real = vals[pos]
-            real[so[pos] | ~np.isfinite(real)] = np.nan
+            censored = so[pos] & np.isfinite(real)
+            real[~np.isfinite(real)] = np.nan
+            for j, h in zip(*np.nonzero(censored), strict=True):
+                # a stockout: demand was at least the sales; score the base model's own
+                # expectation of it given that (dropping these periods, or taking the
+                # sales as demand, would teach the calibration that demand is lower)
+                real[j, h] = _mean_at_least(dists[j], float(real[j, h]))
             self.bt_.append((idx, dists, np.maximum(real, 0.0)))
         self.lead_periods_ = np.full(n, max(int(self.lead_periods), 1), dtype=np.int64)
         self._calibrated_for: np.ndarray | None = None  # calibrated on first use, for lead_periods_
