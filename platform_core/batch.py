@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import time
 import traceback
+import zlib
+from dataclasses import replace
 
 import numpy as np
 import pyarrow as pa
@@ -36,7 +38,7 @@ from platform_core.overrides import (
 from platform_core.plan import BatchSpec, SharedInputs
 from platform_core.seeds import stage_seeds
 
-__all__ = ["run_batch", "stage_problem", "warm_up_components", "POLICY_COLUMNS"]
+__all__ = ["run_batch", "stage_problem", "demand_series", "pool_forecaster", "warm_up_components", "POLICY_COLUMNS"]
 
 POLICY_COLUMNS = ("policy_type", "base_stock_level", "reorder_point", "order_up_to", "safety_stock")
 
@@ -100,6 +102,54 @@ def _derived_demand(
     return values, flags
 
 
+def demand_series(shared: SharedInputs, idx: np.ndarray,
+                  edges: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> DemandSeries:
+    """The demand series a forecaster fits for the stages ``idx`` (whole networks, planned order).
+
+    External demand plus, at internal stages, their customers' demand times quantity per.
+    """
+    if edges is None:
+        edges = _local_edges(shared, idx)
+    values, flags = _derived_demand(shared, idx, edges)
+    n, periods = values.shape
+    return DemandSeries(
+        keys=[f"{s}@{loc}" for s, loc in zip(shared.sku[idx], shared.location[idx], strict=True)],
+        values=values.reshape(-1),
+        stocked_out=flags.reshape(-1),
+        indptr=np.arange(0, n * periods + 1, periods, dtype=np.int64),
+    )
+
+
+def pool_forecaster(shared: SharedInputs, max_series: int = 20_000) -> SharedInputs:
+    """Fix a pooling forecaster's run-wide parameters on the driver (batch invariance).
+
+    For a forecaster that declares ``pools_across_series``, its
+    :meth:`~platform_core.components.Forecaster.pooled_params` see a sample of whole
+    networks chosen by a hash of their first stage's key (about ``max_series`` stages;
+    all of them in smaller runs), so the sample, and every batch's numbers, depend only
+    on the input, never on the batching.  Other forecasters: ``shared`` unchanged.
+    """
+    spec = shared.settings.forecaster
+    if not getattr(spec.cls, "pools_across_series", False) or shared.sku.size == 0:
+        return shared
+    ids = shared.network_id
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(ids)) + 1])
+    stops = np.append(starts[1:], ids.size)
+    every = max(1, -(-int(ids.size) // int(max_series)))  # ceil: about max_series stages
+    keys = (f"{s}@{loc}".encode() for s, loc in zip(shared.sku[starts], shared.location[starts], strict=True))
+    chosen = np.array([zlib.crc32(k) % every == 0 for k in keys], dtype=bool)
+    if not chosen.any():
+        chosen[0] = True
+    idx = np.concatenate([np.arange(a, b, dtype=np.int64) for a, b in zip(starts[chosen], stops[chosen],
+                                                                            strict=True)])
+    params = spec.cls.pooled_params(
+        spec.params, demand_series(shared, idx), [shared.lead_time(int(i)) for i in idx],
+        shared.review_period[idx],
+    )
+    shared.settings = replace(shared.settings, forecaster=replace(spec, params=params))
+    return shared
+
+
 def stage_problem(shared: SharedInputs, idx: np.ndarray) -> tuple[StageProblem, Forecaster]:
     """The solver's input for the stages ``idx`` (whole networks, planned order).
 
@@ -111,15 +161,8 @@ def stage_problem(shared: SharedInputs, idx: np.ndarray) -> tuple[StageProblem, 
     # component classes were resolved by the driver's plugin host and travel by reference
     forecaster = settings.forecaster.build()
     edges = _local_edges(shared, idx)
-    values, flags = _derived_demand(shared, idx, edges)
-    n, periods = values.shape
-    keys = [f"{s}@{loc}" for s, loc in zip(shared.sku[idx], shared.location[idx], strict=True)]
-    series = DemandSeries(
-        keys=keys,
-        values=values.reshape(-1),
-        stocked_out=flags.reshape(-1),
-        indptr=np.arange(0, n * periods + 1, periods, dtype=np.int64),
-    )
+    series = demand_series(shared, idx, edges)
+    keys, n = series.keys, len(series)
     forecaster.fit(series)
     lead_time = [shared.lead_time(int(i)) for i in idx]
     forecaster.set_replenishment(lead_time, shared.review_period[idx])

@@ -144,6 +144,24 @@ class Forecaster(Component, ABC):
         these; the default ignores them.
         """
 
+    #: its fit pools parameters across the series fitted together (e.g. per demand
+    #: class): the run then calls :meth:`pooled_params` once on the driver, so that a
+    #: stage's numbers never depend on which batch it lands in
+    pools_across_series: ClassVar[bool] = False
+
+    @classmethod
+    def pooled_params(
+        cls, params: Mapping[str, Any], demand: DemandSeries, lead_times: list[DiscreteDistribution],
+        review_periods: np.ndarray,
+    ) -> dict[str, Any]:
+        """``params`` with the pooled parameters fixed from ``demand`` (run-wide sample).
+
+        Called on the driver, before any batch, for a forecaster that declares
+        ``pools_across_series``; the batches build the forecaster with the returned
+        parameters.  The default returns ``params`` unchanged.
+        """
+        return dict(params)
+
     def demand_level_ratios(self) -> np.ndarray | None:
         """Equally likely ratios of the next horizon's mean demand to the forecast mean [-].
 

@@ -31,7 +31,7 @@ from typing import Any, TextIO
 
 import pyarrow as pa
 
-from platform_core.batch import COMPUTE_SECONDS_KEY, run_batch, warm_up_components
+from platform_core.batch import COMPUTE_SECONDS_KEY, pool_forecaster, run_batch, warm_up_components
 from platform_core.compare import previous_recommendations
 from platform_core.components import Component, ComponentSpec
 from platform_core.config import COMPONENT_SECTIONS, RunConfig
@@ -115,7 +115,9 @@ def plan_dataset(
 ) -> tuple[SharedInputs, list[BatchSpec]]:
     """The driver's work between validation and the batches.
 
-    Networks indexed, lead times and costs fitted, shared inputs and batches planned.
+    Networks indexed, lead times and costs fitted, shared inputs and batches planned, and
+    a forecaster that pools across series given its run-wide parameters
+    (:func:`platform_core.batch.pool_forecaster`).
     """
     structure = index_networks(dataset)
     lead_times = fit_lead_times(dataset, structure, specs["lead_time_model"].build(), config.run.period_days,
@@ -125,7 +127,8 @@ def plan_dataset(
         seed=config.run.seed, period_days=config.run.period_days, forecaster=specs["forecaster"],
         solver=specs["solver"], lead_time_model=specs["lead_time_model"].name,
     )
-    return plan_run(dataset, structure, lead_times, costs, settings, config.run.batch_stages)
+    shared, batches = plan_run(dataset, structure, lead_times, costs, settings, config.run.batch_stages)
+    return pool_forecaster(shared), batches
 
 
 def _component_info(host: PluginHost, config: RunConfig) -> dict[str, dict[str, str]]:

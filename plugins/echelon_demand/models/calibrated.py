@@ -552,6 +552,25 @@ class CalibratedForecaster(BatchForecaster):
         k = max(len(self.bt_), 1)
         return float(min(int(self.horizon_periods) + (k - 1) * step, k * int(self.horizon_periods)))
 
+    pools_across_series: ClassVar[bool] = True
+
+    @classmethod
+    def pooled_params(
+        cls, params: Mapping[str, Any], demand: DemandSeries, lead_times: list[DiscreteDistribution],
+        review_periods: np.ndarray,
+    ) -> dict[str, Any]:
+        """``params`` with ``class_params`` calibrated on the run-wide sample ``demand``.
+
+        A run calls it once on the driver: every batch then uses the same pooled stretch,
+        mean factor and level spread per demand class, so a stage's numbers do not depend
+        on the stages it is batched with.  Given ``class_params`` are kept.
+        """
+        if params.get("class_params") is not None:
+            return dict(params)
+        fitted = cls(**params).fit(demand)
+        fitted.set_replenishment(lead_times, review_periods)
+        return {**params, "class_params": fitted.class_calibration()}
+
     # ---------------------------------------------------------------- outputs ------
     def class_calibration(self) -> dict[str, dict[str, float]]:
         """The pooled parameters per class (pass as ``class_params`` to fix them)."""
