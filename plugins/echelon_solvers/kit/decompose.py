@@ -47,6 +47,11 @@ def own_demand(problem: StageProblem, j: int, children: list[tuple[int, float]])
     d = problem.period_demand[j]
     if not children:
         return d
+    if problem.external_demand is not None and not bool(problem.external_demand[j]):
+        # no demand of its own in the data: nothing to recover (a forecaster whose forecast
+        # of a sum is not the sum of the forecasts, e.g. ``calibrated``, would otherwise
+        # leave a phantom own demand at a DC)
+        return None
     mean = d.mean() - sum(q * problem.period_demand[c].mean() for c, q in children)
     var = d.var() - sum(q * q * problem.period_demand[c].var() for c, q in children)
     if mean <= 1e-6 * max(d.mean(), 1.0):
