@@ -11,13 +11,13 @@ Example ``echelon.toml``::
     num_workers = 2              # local Ray CPUs; ignored with --address
 
     [components]
-    forecaster = "bootstrap"
+    forecaster = "calibrated"    # bootstrap, recalibrated from its own rolling backtests
     lead_time_model = "empirical"
     cost_model = "standard"
     solver = "multi_echelon"
 
     [forecaster]                 # keyword arguments of the chosen forecaster
-    window = 52
+    base = "bootstrap"
 
     [solver]                     # keyword arguments of the chosen solver
     objective = "target"
@@ -175,7 +175,7 @@ class RunSettings:
 class ComponentChoice:
     """The ``[components]`` section: the registered name chosen in each family."""
 
-    forecaster: str = "bootstrap"
+    forecaster: str = "calibrated"
     lead_time_model: str = "empirical"
     cost_model: str = "standard"
     solver: str = "multi_echelon"

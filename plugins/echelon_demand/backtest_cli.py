@@ -16,7 +16,7 @@ from typing import Any
 __all__ = ["add_backtest_command", "run_backtest_command"]
 
 #: the default forecaster of ``echelon run`` first, then the main learned models
-DEFAULT_MODELS = "bootstrap,auto,negbin,poisson,tsb,sba"
+DEFAULT_MODELS = "calibrated,bootstrap,auto,negbin,poisson,tsb,sba"
 
 
 def add_backtest_command(subparsers: Any) -> argparse.ArgumentParser:

@@ -92,21 +92,21 @@ def test_cli_backtest_on_generated_dataset(generated_dataset, capsys):
     assert "auto" in out.out
 
 
-def test_cli_backtests_bootstrap_the_default_forecaster_of_run(tmp_path, capsys):
+def test_cli_backtests_the_default_forecaster_of_run(tmp_path, capsys):
     from platform_core.config import ComponentChoice
 
-    assert ComponentChoice().forecaster == "bootstrap"  # what `echelon run` uses by default
+    assert ComponentChoice().forecaster == "calibrated"  # what `echelon run` uses by default
     pq.write_table(demand_table(), tmp_path / "demand.parquet")
     parser = argparse.ArgumentParser()
     add_backtest_command(parser.add_subparsers())
     args = parser.parse_args(["backtest", str(tmp_path), "--horizon", "2", "--origins", "2",
-                              "--models", "bootstrap,poisson"])
+                              "--models", "calibrated,bootstrap,poisson"])
     assert args.func(args) == 0, capsys.readouterr().err
     rows = [line.split() for line in capsys.readouterr().out.splitlines()]
     assert any(r[:2] == ["bootstrap", "all"] for r in rows)
     # the default list of `echelon backtest` includes the default forecaster of `echelon run`
     default = parser.parse_args(["backtest", str(tmp_path)])
-    assert "bootstrap" in default.models.split(",")
+    assert "calibrated" in default.models.split(",")
 
 
 def test_backtest_resolves_every_registered_forecaster_name():
