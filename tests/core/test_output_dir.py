@@ -54,7 +54,9 @@ def test_a_second_run_into_the_same_out_exits_2_and_the_first_keeps_its_numbers(
     assert first.returncode == 0, first_err
     assert not (out / ".echelon.lock").exists()
     # the first run's results are its own: the same rows as a clean run of its configuration
-    clean = run(generated_dataset, tmp_path / "clean", _config(seed=42))
+    clean = run(generated_dataset, tmp_path / "clean", load_config(overrides={
+        "run": {"executor": "in_process", "seed": 42}, "tracking": {"uri": "none"},
+        "components": {"forecaster": "bootstrap"}, **FAST}))  # "slow" is bootstrap with a delay
     got = pq.read_table(out / "recommendations.parquet").drop_columns(["forecaster"])
     assert got.equals(pq.read_table(clean.recommendations_path).drop_columns(["forecaster"]))
     assert _strict_json((out / "summary.json").read_text())["seed"] == 42
