@@ -85,21 +85,13 @@ def load_scms_orders(path: Path = SCMS, min_orders: int = 3) -> DemandSeries:
 
 
 def load(path: Path = DATA) -> DemandSeries:
-    """The car-parts series; trailing empty months are dropped, inner gaps stay NaN."""
-    import pandas as pd
+    """The car-parts series; trailing empty months are dropped, inner gaps stay NaN.
 
-    d = pd.read_csv(path)
-    V = d.iloc[:, 1:].to_numpy(dtype=np.float64)
-    vals, ptr = [], [0]
-    for row in V:
-        obs = np.flatnonzero(~np.isnan(row))
-        r = row[: obs.max() + 1] if obs.size else row[:0]
-        vals.append(r)
-        ptr.append(ptr[-1] + r.size)
-    return DemandSeries(
-        d.iloc[:, 0].astype(str).tolist(), np.concatenate(vals), np.zeros(ptr[-1], dtype=bool),
-        np.asarray(ptr, dtype=np.int64),
-    )
+    Read by ``echelon backtest``'s own reader of wide series files (the carparts layout).
+    """
+    from echelon_demand.series_file import read_series_file
+
+    return read_series_file(path)
 
 
 def baseline_dists(train: DemandSeries) -> dict[str, list]:

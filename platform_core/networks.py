@@ -7,6 +7,7 @@ order inside a network), and each stage's first upstream stage.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +18,7 @@ from platform_core.data.columns import float_column
 from platform_core.data.schemas import Dataset
 from platform_core.data.stage_index import StageIndex
 
-__all__ = ["NetworkStructure", "index_networks"]
+__all__ = ["NetworkStructure", "index_networks", "network_labels"]
 
 
 @dataclass(frozen=True)
@@ -90,3 +91,26 @@ def index_networks(dataset: Dataset) -> NetworkStructure:
         network_stops=stops, network_sizes=sizes, network_id=comp_sorted.astype(np.int64),
         upstream_row=upstream_row, upstream_transit_days=upstream_transit,
     )
+
+
+def network_labels(upstream: Sequence[Sequence[int] | np.ndarray]) -> np.ndarray:
+    """Per stage, its network: the smallest stage index of its connected component.
+
+    Args:
+        upstream: per stage, the indices of its supplying stages (``StageProblem.upstream``).
+    """
+    n = len(upstream)
+    root = np.arange(n)
+
+    def find(i: int) -> int:
+        while root[i] != i:
+            root[i] = root[root[i]]
+            i = int(root[i])
+        return i
+
+    for j, ups in enumerate(upstream):
+        for u in np.asarray(ups, dtype=np.int64).tolist():
+            a, b = find(int(u)), find(j)
+            if a != b:
+                root[max(a, b)] = min(a, b)
+    return np.array([find(i) for i in range(n)], dtype=np.int64)

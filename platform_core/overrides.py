@@ -24,6 +24,7 @@ from platform_core.components import StageProblem
 from platform_core.data.columns import float_column
 from platform_core.data.schemas import Dataset
 from platform_core.data.stage_index import StageIndex
+from platform_core.networks import network_labels
 
 if TYPE_CHECKING:  # plan imports this module
     from platform_core.plan import SharedInputs
@@ -132,28 +133,9 @@ def subproblem(problem: StageProblem, rows: np.ndarray) -> StageProblem:
     )
 
 
-def _network_labels(problem: StageProblem) -> np.ndarray:
-    """Connected component (network) of each stage of ``problem``."""
-    n = len(problem.keys)
-    parent = np.arange(n)
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = int(parent[i])
-        return i
-
-    for d in range(n):
-        for u in np.asarray(problem.upstream[d], dtype=np.int64).tolist():
-            a, b = find(d), find(int(u))
-            if a != b:
-                parent[max(a, b)] = min(a, b)
-    return np.array([find(i) for i in range(n)], dtype=np.int64)
-
-
 def overridden_networks(problem: StageProblem) -> np.ndarray:
     """Indices of the stages of ``problem`` whose network has an override (ascending)."""
-    labels = _network_labels(problem)
+    labels = network_labels(problem.upstream)
     hit = np.unique(labels[has_overrides(problem)])
     return np.flatnonzero(np.isin(labels, hit))
 
@@ -191,7 +173,7 @@ def override_columns(problem: StageProblem, with_overrides: pa.Table, rows: np.n
     level_change, cost, invest, service = nan.copy(), nan.copy(), nan.copy(), nan.copy()
     if rows.size and without is not None:
         sub = subproblem(problem, rows)
-        labels = _network_labels(sub)
+        labels = network_labels(sub.upstream)
         leaf = np.ones(rows.size, dtype=bool)
         for ups in sub.upstream:
             leaf[np.asarray(ups, dtype=np.int64)] = False

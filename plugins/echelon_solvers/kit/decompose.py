@@ -13,27 +13,14 @@ from scipy import stats
 
 from platform_core.components import StageProblem
 from platform_core.distributions import DiscreteDistribution
+from platform_core.networks import network_labels
 
 __all__ = ["problem_networks", "own_demand"]
 
 
 def problem_networks(problem: StageProblem) -> list[np.ndarray]:
     """Connected components of the batch's upstream links (stage indices, sorted)."""
-    n = len(problem.keys)
-    root = np.arange(n)
-
-    def find(i: int) -> int:
-        while root[i] != i:
-            root[i] = root[root[i]]
-            i = int(root[i])
-        return i
-
-    for j, ups in enumerate(problem.upstream):
-        for u in ups:
-            a, b = find(int(u)), find(j)
-            if a != b:
-                root[max(a, b)] = min(a, b)
-    comp = np.array([find(i) for i in range(n)])
+    comp = network_labels(problem.upstream)
     return [np.flatnonzero(comp == c) for c in np.unique(comp)]
 
 
