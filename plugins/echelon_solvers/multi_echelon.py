@@ -158,6 +158,10 @@ class MultiEchelonSolver(Solver):
             histogram for its own target plus the shift (capped at 0.999; leaves set by
             cost: the fill their level gives, plus the shift), internal stages at their
             chosen levels; returned as side columns (:mod:`platform_core.frontier`).
+        compare_replications: replications on which :meth:`evaluate_policies` simulates a
+            given policy (today's): the first ones of the final run's (the engine's draws
+            are a function of the replication's index, not of how many there are, so they
+            are the same paths); capped at ``replications``.
     """
 
     network_aware: ClassVar[bool] = True
@@ -179,6 +183,7 @@ class MultiEchelonSolver(Solver):
         final_groups: int = 10,
         target_margin_se: float = 1.0,
         frontier_shifts: tuple[float, ...] | list[float] = FRONTIER_SHIFTS,
+        compare_replications: int = 20,
     ) -> None:
         if objective not in ("target", "cost"):
             raise ValueError(f"objective must be 'target' or 'cost', got {objective!r}")
@@ -187,7 +192,8 @@ class MultiEchelonSolver(Solver):
         fills = tuple(float(f) for f in internal_fills)
         if not fills or any(not 0.0 <= f < 1.0 for f in fills):
             raise ValueError(f"internal_fills must be fill rates in [0, 1), got {list(internal_fills)!r}")
-        if min(replications, periods, search_replications, search_periods, final_groups, max_scenarios) < 1 \
+        if min(replications, periods, search_replications, search_periods, final_groups, max_scenarios,
+               compare_replications) < 1 \
                 or warmup < 0:
             raise ValueError("replications, periods, search sizes, final_groups and max_scenarios must be >= 1 "
                              "and warmup >= 0")
@@ -195,6 +201,7 @@ class MultiEchelonSolver(Solver):
         self.replications = int(replications)
         self.periods = int(periods)
         self.warmup = int(warmup)
+        self.compare_replications = min(int(compare_replications), self.replications)
         self.search_replications = int(search_replications)
         self.search_periods = int(search_periods)
         self.internal_fills = tuple(sorted(set(fills)))
@@ -737,9 +744,10 @@ class MultiEchelonSolver(Solver):
         """Simulate given policies as the final run simulates the chosen levels.
 
         Same networks, demand (the empirical copula when ``correlation="auto"``), lead
-        times, seeds and run sizes as the final run, so a given policy (today's) meets
-        the demand paths the recommendation was checked on.  Any policy type the engine
-        takes; the engine's own metrics per stage (no position histograms).
+        times, seeds and periods as the final run, on its first ``compare_replications``
+        replications, so a given policy (today's) meets demand paths the recommendation
+        was checked on.  Any policy type the engine takes; the engine's own metrics per
+        stage (no position histograms).
         """
         n = len(problem.keys)
         comps, _nps, sns = search_networks(problem, "target")
@@ -754,7 +762,7 @@ class MultiEchelonSolver(Solver):
             [sn.demand for sn in sns],
             lead_times=[sn.lead_time for sn in sns],
             seeds=np.array([int(sn.seed) for sn in sns], dtype=np.uint64),
-            replications=self.replications, periods=self.periods, warmup=self.warmup,
+            replications=self.compare_replications, periods=self.periods, warmup=self.warmup,
             crossing=self.crossing, backorders=True, **kw,
         )
         rows = np.concatenate(comps) if comps else np.zeros(0, dtype=np.int64)

@@ -50,6 +50,9 @@ class SingleEchelonSolver(Solver):
         periods: periods per run after warm-up.
         warmup: periods discarded per run.
         crossing: allow orders to cross.
+        compare_replications: replications on which :meth:`evaluate_policies` simulates a
+            given policy (today's): the first of :meth:`solve`'s (same paths); capped at
+            ``replications``.
     """
 
     honours_overrides: ClassVar[bool] = True
@@ -62,6 +65,7 @@ class SingleEchelonSolver(Solver):
         periods: int = 365,
         warmup: int = 50,
         crossing: bool = True,
+        compare_replications: int = 20,
     ) -> None:
         if service_metric not in ("fill_rate", "cycle_service"):
             raise ValueError(f"service_metric must be 'fill_rate' or 'cycle_service', got {service_metric!r}")
@@ -73,6 +77,9 @@ class SingleEchelonSolver(Solver):
         self.periods = periods
         self.warmup = warmup
         self.crossing = crossing
+        if compare_replications < 1:
+            raise ValueError(f"compare_replications must be >= 1, got {compare_replications!r}")
+        self.compare_replications = min(int(compare_replications), int(replications))
 
     @classmethod
     def warm_up(cls) -> None:
@@ -142,7 +149,8 @@ class SingleEchelonSolver(Solver):
         """Simulate given policies stage by stage, as :meth:`solve` sees each stage.
 
         Each stage on its own (a reliable upstream), with its per-period demand, lead
-        time, review period and seed and this solver's run sizes, on the engine.
+        time, review period and seed and this solver's periods, on the engine, on the
+        first ``compare_replications`` of :meth:`solve`'s replications (the same paths).
         """
         from platform_core.simulation import Network, Policy, simulate
 
@@ -159,7 +167,7 @@ class SingleEchelonSolver(Solver):
             [[d] for d in problem.period_demand],
             lead_times=list(problem.lead_time),
             seeds=np.asarray(problem.seeds, dtype=np.uint64),
-            replications=self.replications, periods=self.periods, warmup=self.warmup,
+            replications=self.compare_replications, periods=self.periods, warmup=self.warmup,
             crossing=self.crossing, backorders=True,
         )
         return pa.table({"fill_rate": pa.array(res.mean["fill_rate"], pa.float64()),

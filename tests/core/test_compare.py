@@ -268,3 +268,23 @@ def test_evaluate_policies_meets_the_final_checks_paths(solver_name):
             assert g["on_hand"] == pytest.approx(r["mean_on_hand"], rel=1e-12), k
         else:
             assert abs(g["fill_rate"] - r["expected_fill_rate"]) <= 3 * max(g["fill_rate_se"], r["fill_rate_se"]), k
+
+
+@pytest.mark.parametrize("solver_name", ["single_echelon", "multi_echelon"])
+def test_today_is_simulated_on_the_first_replications_of_the_final_check(solver_name):
+    """compare_replications = 4 of 20: the same metrics as a solver whose final run has
+    only those 4 replications (the paths are a function of the replication's index)."""
+    from platform_core.components import StagePolicies
+    from platform_core.testing.inputs import three_stage_problem, two_stage_network
+
+    problem = two_stage_network() if solver_name == "multi_echelon" else three_stage_problem()
+    host = PluginHost()
+    n = len(problem.keys)
+    pols = StagePolicies(["sS"] * n, np.full(n, 3.0), np.full(n, 9.0), np.full(n, np.nan))
+    part = host.solver(solver_name)(replications=20, periods=200, compare_replications=4).evaluate_policies(
+        problem, pols)
+    small = host.solver(solver_name)(replications=4, periods=200).evaluate_policies(problem, pols)
+    whole = host.solver(solver_name)(replications=20, periods=200, compare_replications=20).evaluate_policies(
+        problem, pols)
+    assert part.to_pylist() == small.to_pylist()
+    assert part.to_pylist() != whole.to_pylist()
