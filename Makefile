@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo_output
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -n auto --dist loadgroup
 
 .PHONY: demo test venv lint bench ui clean
 

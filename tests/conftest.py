@@ -27,6 +27,17 @@ os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 # ("Failed to start GCS ... InvalidAuthToken"); one mode for the whole session avoids it.
 os.environ["RAY_AUTH_MODE"] = "disabled"
 
+# `make test` runs the suite on every core (pytest-xdist, --dist loadgroup): the tests that
+# start Ray instances run one after another on one worker, as in a serial run.
+_RAY_TESTS = ("tests/cluster/", "tests/core/test_pipeline.py", "tests/testing/test_kit_ray.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        rel = Path(str(item.fspath)).resolve().relative_to(REPO_ROOT).as_posix()
+        if rel.startswith(_RAY_TESTS):
+            item.add_marker(pytest.mark.xdist_group("ray"))
+
 
 class ReferenceData:
     """Public reference data sets, looked up file by file in ``roots`` (first match wins).
