@@ -34,7 +34,7 @@ distribution of its Markov chain.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,7 +45,7 @@ from platform_core.distributions import DiscreteDistribution
 from platform_core.simulation.perishable import POLICY_BASE_STOCK, POLICY_WASTE_ADJUSTED, order_quantity
 
 __all__ = ["PerishableInstance", "PolicyEvaluation", "DPSolution", "optimal_policy", "evaluate_policy",
-           "base_stock_orders"]
+           "evaluate_policies", "base_stock_orders"]
 
 
 @dataclass(frozen=True)
@@ -281,14 +281,23 @@ def base_stock_orders(inst: PerishableInstance, level: int, waste_adjusted: bool
 
 def evaluate_policy(inst: PerishableInstance, rule: Callable[[np.ndarray], int] | np.ndarray) -> PolicyEvaluation:
     """Exact long-run averages of a stationary policy: an order per state, or a rule on states."""
+    return evaluate_policies(inst, [rule])[0]
+
+
+def evaluate_policies(inst: PerishableInstance,
+                      rules: Sequence[Callable[[np.ndarray], int] | np.ndarray]) -> list[PolicyEvaluation]:
+    """:func:`evaluate_policy` of several policies (the transitions are built once)."""
     model = _model(inst)
-    if callable(rule):
-        act = np.array([rule(s) for s in model.states], dtype=np.int64)
-    else:
-        act = np.asarray(rule, dtype=np.int64)
-    if act.shape != (model.states.shape[0],) or act.min() < 0 or act.max() > inst.max_order:
-        raise ValueError("a policy orders 0 .. max_order units in every state")
-    return _evaluate(model, act)
+    out = []
+    for rule in rules:
+        if callable(rule):
+            act = np.array([rule(s) for s in model.states], dtype=np.int64)
+        else:
+            act = np.asarray(rule, dtype=np.int64)
+        if act.shape != (model.states.shape[0],) or act.min() < 0 or act.max() > inst.max_order:
+            raise ValueError("a policy orders 0 .. max_order units in every state")
+        out.append(_evaluate(model, act))
+    return out
 
 
 def optimal_policy(inst: PerishableInstance, discount: float = 1.0, tol: float = 1e-7,
