@@ -151,8 +151,11 @@ def _receive(q: float, t: int, life: int, bq: np.ndarray, be: np.ndarray, head: 
 
 
 @nb.njit(cache=True, nogil=True)
-def _simulate_job(k, jobs_i, level, mean_lead, seeds, d_cdf, d_ptr, d_off, d_mean, l_cdf, l_ptr, l_off,
-                  reps, n_total, warmup, backorders, crossing, lifo, out):
+def _simulate_job(k: int, jobs_i: np.ndarray, level: np.ndarray, mean_lead: np.ndarray, seeds: np.ndarray,
+                  d_cdf: np.ndarray, d_ptr: np.ndarray, d_off: np.ndarray, d_mean: np.ndarray, l_cdf: np.ndarray,
+                  l_ptr: np.ndarray, l_off: np.ndarray, reps: int, n_total: int, warmup: int, backorders: bool,
+                  crossing: bool, lifo: bool, out: np.ndarray) -> None:
+    """Job ``k``'s replications into ``out[metric, rep, k]`` (see the module notes)."""
     di = jobs_i[k, _J_DEM]
     li = jobs_i[k, _J_LT]
     life = jobs_i[k, _J_LIFE]
@@ -266,8 +269,11 @@ def _simulate_job(k, jobs_i, level, mean_lead, seeds, d_cdf, d_ptr, d_off, d_mea
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
-def _simulate_jobs(jobs_i, level, mean_lead, seeds, d_cdf, d_ptr, d_off, d_mean, l_cdf, l_ptr, l_off,
-                   reps, n_total, warmup, backorders, crossing, lifo, out):
+def _simulate_jobs(jobs_i: np.ndarray, level: np.ndarray, mean_lead: np.ndarray, seeds: np.ndarray,
+                   d_cdf: np.ndarray, d_ptr: np.ndarray, d_off: np.ndarray, d_mean: np.ndarray, l_cdf: np.ndarray,
+                   l_ptr: np.ndarray, l_off: np.ndarray, reps: int, n_total: int, warmup: int, backorders: bool,
+                   crossing: bool, lifo: bool, out: np.ndarray) -> None:
+    """Every job, in parallel (jobs are independent: each has its own seed and buffers)."""
     for k in nb.prange(jobs_i.shape[0]):
         _simulate_job(k, jobs_i, level, mean_lead, seeds, d_cdf, d_ptr, d_off, d_mean, l_cdf, l_ptr, l_off,
                       reps, n_total, warmup, backorders, crossing, lifo, out)
@@ -320,7 +326,7 @@ class PerishableResult:
 
 
 def _per_job(x: object, n: int, what: str, dtype: type) -> np.ndarray:
-    a = np.asarray(x, dtype=dtype)
+    a: np.ndarray = np.asarray(x, dtype=dtype)
     if a.ndim == 0:
         return np.full(n, a, dtype=dtype)
     if a.shape != (n,):

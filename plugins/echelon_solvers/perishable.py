@@ -34,7 +34,11 @@ import pyarrow as pa
 
 from platform_core.components import Solver, StageProblem
 from platform_core.distributions import DiscreteDistribution
-from platform_core.simulation.perishable import PerishableCosts, PerishableResult, simulate_perishable
+from platform_core.simulation.perishable import (
+    PerishableCosts,
+    PerishableResult,
+    simulate_perishable,
+)
 
 __all__ = ["PerishableSolver", "candidate_levels"]
 
@@ -122,7 +126,8 @@ class PerishableSolver(Solver):
         n = len(problem.keys)
         if problem.shelf_life is None:
             return np.full(n, np.inf)
-        return np.where(np.isfinite(problem.shelf_life), problem.shelf_life, np.inf)
+        life = np.asarray(problem.shelf_life, dtype=np.float64)
+        return np.where(np.isfinite(life) & (life > 0), life, np.inf)  # 0 / NaN / inf: never outdates
 
     def _choose(self, res: PerishableResult, rows: np.ndarray, target: float, by_cost: bool,
                 holding: float) -> int:

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import stats
-
 from echelon_solvers.kit.perishable_dp import (
     PerishableInstance,
     base_stock_orders,
     evaluate_policies,
     optimal_policy,
 )
+from scipy import stats
+
 from platform_core.distributions import DiscreteDistribution
 from platform_core.simulation.perishable import PerishableCosts, simulate_perishable
 

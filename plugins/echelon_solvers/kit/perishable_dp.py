@@ -42,7 +42,11 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from platform_core.distributions import DiscreteDistribution
-from platform_core.simulation.perishable import POLICY_BASE_STOCK, POLICY_WASTE_ADJUSTED, order_quantity
+from platform_core.simulation.perishable import (
+    POLICY_BASE_STOCK,
+    POLICY_WASTE_ADJUSTED,
+    order_quantity,
+)
 
 __all__ = ["PerishableInstance", "PolicyEvaluation", "DPSolution", "optimal_policy", "evaluate_policy",
            "evaluate_policies", "base_stock_orders"]
@@ -318,7 +322,11 @@ def optimal_policy(inst: PerishableInstance, discount: float = 1.0, tol: float =
     n = model.states.shape[0]
     v = np.zeros(n)
     gain = np.nan
-    for it in range(1, max_iterations + 1):
+    it = 0
+    while True:
+        it += 1
+        if it > max_iterations:
+            raise RuntimeError(f"value iteration did not converge in {max_iterations} sweeps")
         q_val = model.cost + discount * np.tensordot(model.prob, v[model.next_state], axes=(0, 1))
         new = q_val.min(axis=0)
         diff = new - v
@@ -332,8 +340,6 @@ def optimal_policy(inst: PerishableInstance, discount: float = 1.0, tol: float =
             if hi - lo < tol:
                 gain = 0.5 * (lo + hi)
                 break
-    else:
-        raise RuntimeError(f"value iteration did not converge in {max_iterations} sweeps")
     q_val = model.cost + discount * np.tensordot(model.prob, v[model.next_state], axes=(0, 1))
     act = np.argmin(q_val, axis=0)
     return DPSolution(states=model.states, order=act, value=v, gain=float(gain), iterations=it,
