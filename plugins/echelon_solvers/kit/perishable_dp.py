@@ -304,6 +304,9 @@ def evaluate_policies(inst: PerishableInstance,
     return out
 
 
+_TAU = 0.5  # aperiodicity transform of relative value iteration
+
+
 def optimal_policy(inst: PerishableInstance, discount: float = 1.0, tol: float = 1e-7,
                    max_iterations: int = 100_000) -> DPSolution:
     """Value iteration: the optimal order per state, discounted or long-run average cost.
@@ -335,8 +338,12 @@ def optimal_policy(inst: PerishableInstance, discount: float = 1.0, tol: float =
             if np.abs(diff).max() < tol:
                 break
         else:
+            # aperiodicity transform (Puterman 8.5.4): v <- v + tau (T v - v), the same optimal
+            # policies, gain bounds min / max of (T v - v); without it a periodic chain (e.g.
+            # LIFO) makes plain relative value iteration oscillate
             lo, hi = diff.min(), diff.max()
-            v = new - new[0]
+            v = v + _TAU * diff
+            v -= v[0]
             if hi - lo < tol:
                 gain = 0.5 * (lo + hi)
                 break
