@@ -38,7 +38,7 @@ print(f"optimal policy (value iteration): {optimal_policy(inst).gain:.3f} per pe
 # 3. The solver, as a run calls it (shelf life from the stages table's shelf_life_periods)
 problem = make_problem([StageInput("milk@store", demand, lead, unit_cost=4.0, holding_cost=1.0, stockout_cost=8.0)])
 problem = dataclasses.replace(problem, shelf_life=np.array([3.0]))
-row = PerishableSolver(target_mode="cost", replications=10).solve(problem).to_pylist()[0]
+row = PerishableSolver(target_mode="cost", backorders=False, replications=10).solve(problem).to_pylist()[0]
 print(f"solver: S={row['base_stock_level']:g}, fill {row['expected_fill_rate']:.3f}, "
       f"{row['expected_outdated_per_period']:.3f} outdated/period ({row['waste_cost_per_period']:.3f}/period); "
       f"{row['message']}")

@@ -60,8 +60,8 @@ class PerishableSolver(Solver):
     Args:
         target_mode: ``"target"`` (fill targets from the data; null -> cost) or ``"cost"``.
         issuing: ``"fifo"`` or ``"lifo"``.
-        backorders: backorder unmet demand (default ``False``: lost sales, usual for
-            fresh products).
+        backorders: backorder unmet demand (the default, as every solver of a run
+            assumes); ``False``: lost sales, usual for fresh products.
         waste_adjusted: also consider the waste-adjusted order rule at perishable stages.
         disposal_cost: [currency/unit] added to the unit cost for each unit outdated.
         replications: simulated runs per candidate.
@@ -77,7 +77,7 @@ class PerishableSolver(Solver):
         self,
         target_mode: str = "target",
         issuing: str = "fifo",
-        backorders: bool = False,
+        backorders: bool = True,
         waste_adjusted: bool = True,
         disposal_cost: float = 0.0,
         replications: int = 20,

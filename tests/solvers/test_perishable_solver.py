@@ -52,7 +52,7 @@ def _choice(row: dict) -> tuple[bool, int]:
 def test_cost_mode_is_within_two_percent_of_the_exhaustive_dp_optimum(lead: int, life: int, issuing: str) -> None:
     """Acceptance (issue 17): the solver's policy, scored by the exact DP, costs within 2 % of the
     best (rule, level) of an exhaustive search scored by the same DP."""
-    table = PerishableSolver(target_mode="cost", issuing=issuing).solve(_problem([(3.0, lead, life, np.nan)]))
+    table = PerishableSolver(target_mode="cost", issuing=issuing, backorders=False).solve(_problem([(3.0, lead, life, np.nan)]))
     row = table.to_pylist()[0]
     exact = _exhaustive(3.0, lead, life, issuing)
     best = min(e.cost for e in exact.values())  # type: ignore[attr-defined]
@@ -66,7 +66,7 @@ def test_cost_mode_is_within_two_percent_of_the_exhaustive_dp_optimum(lead: int,
 def test_fill_target_is_met_at_least_holding_and_waste() -> None:
     """Target 0.95: the chosen policy meets it (exactly, by the DP, up to 1 pp of simulation noise) and no
     (rule, level) meeting it by the DP holds + wastes clearly less."""
-    table = PerishableSolver(issuing="fifo").solve(_problem([(3.0, 1, 3, 0.95)]))
+    table = PerishableSolver(issuing="fifo", backorders=False).solve(_problem([(3.0, 1, 3, 0.95)]))
     row = table.to_pylist()[0]
     exact = _exhaustive(3.0, 1, 3, "fifo")
     chosen = exact[_choice(row)]
@@ -77,7 +77,7 @@ def test_fill_target_is_met_at_least_holding_and_waste() -> None:
 
 
 def test_short_shelf_life_wastes_more_and_stocks_less() -> None:
-    table = PerishableSolver(target_mode="cost", replications=10).solve(
+    table = PerishableSolver(target_mode="cost", replications=10, backorders=False).solve(
         _problem([(3.0, 1, 2, np.nan), (3.0, 1, 6, np.nan), (3.0, 1, 0, np.nan)]))
     rows = table.to_pylist()
     assert rows[0]["expected_outdated_per_period"] > rows[1]["expected_outdated_per_period"] > 0.0
