@@ -32,7 +32,7 @@ from typing import ClassVar
 import numpy as np
 import pyarrow as pa
 
-from platform_core.components import Solver, StageProblem
+from platform_core.components import Solver, StagePolicies, StageProblem
 from platform_core.distributions import DiscreteDistribution
 from platform_core.simulation.perishable import (
     PerishableCosts,
@@ -181,6 +181,26 @@ class PerishableSolver(Solver):
             pick["cost"][i] = r.cost[kk]
             rules.append(rl[kk])
         return self._table(problem, pick, rules, by_cost, target, life)
+
+    def evaluate_policies(self, problem: StageProblem, policies: StagePolicies) -> pa.Table:
+        """Today's base-stock policies on the perishable simulation :meth:`solve` uses (same seeds).
+
+        Plain base stock (``S - IP``) at ``order_up_to``; other kinds (``sS``, ``rQ``,
+        ``min_max``) are not modelled with a shelf life: their rows are NaN.
+        """
+        n = len(problem.keys)
+        up_to = np.asarray(policies.order_up_to, dtype=np.float64)
+        ok = np.array([k == "base_stock" for k in policies.kind], dtype=bool) & np.isfinite(up_to) & (up_to >= 0)
+        cols = {name: np.full(n, np.nan) for name in ("fill_rate", "fill_rate_se", "on_hand", "backorders")}
+        rows = np.flatnonzero(ok)
+        if rows.size:
+            waste_cost = np.asarray(problem.unit_cost, dtype=np.float64) + self.disposal_cost
+            res = self._simulate(problem, rows, np.round(up_to[rows]), ["base_stock"] * rows.size, waste_cost)
+            cols["fill_rate"][rows] = res.mean["fill_rate"]
+            cols["fill_rate_se"][rows] = res.se["fill_rate"]
+            cols["on_hand"][rows] = res.mean["on_hand"]
+            cols["backorders"][rows] = res.mean["backorders"]
+        return pa.table({name: pa.array(v, pa.float64()) for name, v in cols.items()})
 
     def _grid(self, n: int, life: np.ndarray,
               ranges: list[tuple[int, int, int] | None]) -> tuple[np.ndarray, np.ndarray, list[str]]:

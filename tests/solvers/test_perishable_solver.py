@@ -115,3 +115,19 @@ def test_bad_shelf_life_in_the_data_is_named(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="shelf_life_periods") as err:
         load_dataset(data)
     assert "row" in str(err.value)
+
+
+def test_todays_base_stock_is_simulated_on_the_solvers_paths() -> None:
+    """evaluate_policies at the recommended level gives the recommendation's own fill (same seeds, same model)."""
+    from platform_core.components import StagePolicies
+
+    problem = _problem([(3.0, 1, 3, 0.9), (5.0, 0, 2, 0.9)])
+    solver = PerishableSolver(waste_adjusted=False)
+    rows = solver.solve(problem).to_pylist()
+    level = np.array([r["base_stock_level"] for r in rows])
+    today = solver.evaluate_policies(problem, StagePolicies(
+        kind=["base_stock", "sS"], reorder_point=np.array([np.nan, 3.0]), order_up_to=level,
+        order_quantity=np.full(2, np.nan))).to_pylist()
+    assert today[0]["fill_rate"] == pytest.approx(rows[0]["expected_fill_rate"], rel=1e-12)  # same paths
+    assert today[0]["on_hand"] == pytest.approx(rows[0]["mean_on_hand"], rel=1e-12)
+    assert np.isnan(today[1]["fill_rate"])  # (s, S) with a shelf life: not modelled
