@@ -245,7 +245,7 @@ class PerishableSolver(Solver):
             "mean_demand_per_period": mean_d,
             "mean_lead_time_periods": mean_l,
             "mean_lead_time_demand": protection,
-            "expected_fill_rate": pick["fill_rate"],
+            "expected_fill_rate": np.where(np.isnan(pick["fill_rate"]) & (mean_d == 0), 1.0, pick["fill_rate"]),
             "fill_rate_se": pick["fill_rate_se"],
             "mean_on_hand": pick["on_hand"],
             "mean_backorders": pick["backorders"],
