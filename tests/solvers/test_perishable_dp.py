@@ -1,10 +1,13 @@
 """The exact perishable DP (echelon_solvers.kit.perishable_dp).
 
-Checked against published optimal policies (De Moor, Gijsbrechts & Boute, 2022,
-"Reward shaping to improve the performance of deep reinforcement learning in perishable
-inventory management", EJOR 301(2), Fig. 3: m = 2, L = 1, the optimal order for each
-stock of age 1 and 2, LIFO and FIFO; as transcribed by Farrington et al.'s viso_jax
-tests), the newsvendor's closed form, and the independent Monte Carlo simulator.
+Checked against published optima: the optimal policies of De Moor, Gijsbrechts & Boute
+(2022, "Reward shaping to improve the performance of deep reinforcement learning in
+perishable inventory management", EJOR 301(2), Fig. 3: m = 2, L = 1, the optimal order
+for each stock of age 1 and 2, LIFO and FIFO) and the optimal average profit of Hendrix
+et al. (2019, "On computing optimal policies in perishable inventory control using value
+iteration", Comp. and Math. Methods 1(4), e1027: Poisson(5) demand, m = 2, 2.22 per
+period), both as transcribed by Farrington et al.'s viso_jax tests; the newsvendor's
+closed form; and the independent Monte Carlo simulator.
 """
 
 from __future__ import annotations
@@ -57,6 +60,17 @@ def test_reproduces_de_moor_2022_fig3(issuing: str) -> None:
     order = {(int(s[1]), int(s[0])): int(q) for s, q in zip(sol.states, sol.order, strict=True)}
     got = [[order[(age1, age2)] for age2 in range(9)] for age1 in range(8, -1, -1)]
     assert got == FIG3[issuing]
+
+
+def test_reproduces_hendrix_2019_average_profit() -> None:
+    """Price 1 per unit sold, 0.5 per unit ordered, no holding or waste cost, FIFO, lost sales,
+    L = 1, m = 2, orders of at most 10: optimal profit 2.22 per period (reported to 2 decimals).
+    Profit = price x sold - 0.5 x ordered = 5 - (0.5 x ordered + 1 x short), the DP's cost with
+    ordering 0.5 and shortage 1 (the price of a lost sale)."""
+    demand = DiscreteDistribution.poisson(5.0)
+    sol = optimal_policy(PerishableInstance(demand, 2, 1, holding=0.0, shortage=1.0, waste=0.0, ordering=0.5,
+                                            max_order=10), tol=1e-6)
+    assert round(demand.mean() - sol.gain, 2) == 2.22
 
 
 def test_one_period_life_no_lead_time_is_the_newsvendor() -> None:
