@@ -131,3 +131,21 @@ def test_todays_base_stock_is_simulated_on_the_solvers_paths() -> None:
     assert today[0]["fill_rate"] == pytest.approx(rows[0]["expected_fill_rate"], rel=1e-12)  # same paths
     assert today[0]["on_hand"] == pytest.approx(rows[0]["mean_on_hand"], rel=1e-12)
     assert np.isnan(today[1]["fill_rate"])  # (s, S) with a shelf life: not modelled
+
+
+def test_a_stage_does_not_depend_on_its_batch() -> None:
+    """Same seed, same numbers: a stage solved with others or alone gets the same row."""
+    problem = _problem([(3.0, 1, 3, 0.9), (40.0, 2, 4, np.nan)])
+    both = PerishableSolver(replications=5, backorders=False).solve(problem).to_pylist()
+    sub = dataclasses.replace(problem, keys=problem.keys[1:], period_demand=problem.period_demand[1:],
+                              lead_time=problem.lead_time[1:], review_period=problem.review_period[1:],
+                              unit_cost=problem.unit_cost[1:], costs=dataclasses.replace(
+                                  problem.costs, **{f.name: getattr(problem.costs, f.name)[1:]
+                                                    for f in dataclasses.fields(problem.costs)}),
+                              service_target=problem.service_target[1:], upstream=problem.upstream[1:],
+                              quantity_per=problem.quantity_per[1:], seeds=problem.seeds[1:],
+                              shelf_life=problem.shelf_life[1:])  # type: ignore[index]
+    one = PerishableSolver(replications=5, backorders=False).solve(sub).to_pylist()[0]
+    assert one["message"] == both[1]["message"]
+    for col in ("base_stock_level", "expected_outdated_per_period", "mean_on_hand", "expected_fill_rate"):
+        assert one[col] == pytest.approx(both[1][col], rel=1e-12)
