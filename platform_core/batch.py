@@ -188,6 +188,7 @@ def stage_problem(shared: SharedInputs, idx: np.ndarray) -> tuple[StageProblem, 
         demand_history=shared.demand[idx],
         level_min=None if shared.level_min is None else shared.level_min[idx],
         level_max=None if shared.level_max is None else shared.level_max[idx],
+        shelf_life=None if shared.shelf_life is None else shared.shelf_life[idx],
     )
     return problem, forecaster
 

@@ -263,6 +263,9 @@ class StageProblem:
             where free; a pinned level has ``level_min == level_max``. None when no stage
             of the problem has an override. Solvers that honour them declare
             ``honours_overrides``.
+        shelf_life: per stage, periods a unit can be sold from its receipt [periods],
+            ``inf`` where it does not perish; None when no stage has a shelf life (the
+            stages table has no ``shelf_life_periods``). Read by the ``perishable`` solver.
     """
 
     keys: list[str]
@@ -281,6 +284,7 @@ class StageProblem:
     demand_history: np.ndarray | None = None
     level_min: np.ndarray | None = None
     level_max: np.ndarray | None = None
+    shelf_life: np.ndarray | None = None
 
 
 RECOMMENDATION_SCHEMA = pa.schema(
@@ -352,6 +356,9 @@ RECOMMENDATION_SCHEMA = pa.schema(
         # 80 % interval of the fill the next periods realise (docs/calibration.md)
         pa.field("fill_rate_interval_low", pa.float64()),
         pa.field("fill_rate_interval_high", pa.float64()),
+        # perishable stock (``perishable`` solver, docs/optimisation.md); null for other solvers
+        pa.field("expected_outdated_per_period", pa.float64()),
+        pa.field("waste_cost_per_period", pa.float64()),
     ]
 )
 """One row per input SKU-location. Units: levels [units], investment [currency],

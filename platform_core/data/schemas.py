@@ -169,6 +169,10 @@ STAGES = FileSpec(
         ColumnSpec("lead_time_days_sd", pa.float64(), "[days]", False, True,
                    "Standard deviation of lead_time_days: given, the lead time is a gamma distribution "
                    "with that mean; null, it is fixed.", min_value=0.0, max_value=MAX_DAYS),
+        ColumnSpec("shelf_life_periods", pa.int64(), "[periods]", False, True,
+                   "Periods a unit can be sold from its receipt before it outdates (perishable stock, read "
+                   "by the perishable solver); null: it does not perish.", min_value=1,
+                   max_value=MAX_REVIEW_PERIOD),
     ),
 )
 

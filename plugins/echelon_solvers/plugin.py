@@ -14,6 +14,7 @@ from echelon_solvers.frontier import FrontierSolver
 from echelon_solvers.guaranteed_service import GuaranteedServiceSolver
 from echelon_solvers.multi_echelon import MultiEchelonSolver
 from echelon_solvers.network_frontier import NetworkFrontierSolver
+from echelon_solvers.perishable import PerishableSolver
 from echelon_solvers.single_echelon import SingleEchelonSolver
 from echelon_solvers.stochastic_service import StochasticServiceSolver
 from platform_core.hookspecs import Register, hookimpl
@@ -28,7 +29,8 @@ def register_solvers(register: Register) -> None:
     chains), ``stochastic_service`` (batched simulation search on any acyclic network),
     ``service_frontier`` (cost-optimal / budget / portfolio-fill allocation),
     ``network_frontier`` (curves measured on the whole network), ``blanket_abc`` (the
-    98/95/90 % baseline) and ``guaranteed_service`` (GSM placement of safety stock).
+    98/95/90 % baseline), ``guaranteed_service`` (GSM placement of safety stock) and
+    ``perishable`` (base stock trading waste against shortage for stock with a shelf life).
     """
     register("multi_echelon", MultiEchelonSolver)
     register("single_echelon", SingleEchelonSolver)
@@ -38,6 +40,7 @@ def register_solvers(register: Register) -> None:
     register("network_frontier", NetworkFrontierSolver)
     register("blanket_abc", BlanketABCSolver)
     register("guaranteed_service", GuaranteedServiceSolver)
+    register("perishable", PerishableSolver)
 
 
 @hookimpl

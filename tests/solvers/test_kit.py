@@ -11,7 +11,7 @@ import pytest
 
 KIT = Path(kit.__file__).parent
 SOLVER_MODULES = ("baseline", "clark_scarf", "frontier", "network_frontier",
-                  "single_echelon", "stochastic_service", "multi_echelon")
+                  "single_echelon", "stochastic_service", "multi_echelon", "perishable")
 
 
 def _imports(path: Path) -> set[str]:
@@ -63,6 +63,7 @@ def test_one_registry_every_builtin_solver() -> None:
     from echelon_solvers.frontier import FrontierSolver
     from echelon_solvers.multi_echelon import MultiEchelonSolver
     from echelon_solvers.network_frontier import NetworkFrontierSolver
+    from echelon_solvers.perishable import PerishableSolver
     from echelon_solvers.single_echelon import SingleEchelonSolver
     from echelon_solvers.stochastic_service import StochasticServiceSolver
 
@@ -73,7 +74,7 @@ def test_one_registry_every_builtin_solver() -> None:
         "single_echelon": SingleEchelonSolver, "clark_scarf": ClarkScarfSolver,
         "stochastic_service": StochasticServiceSolver, "service_frontier": FrontierSolver,
         "network_frontier": NetworkFrontierSolver, "blanket_abc": BlanketABCSolver,
-        "multi_echelon": MultiEchelonSolver,
+        "multi_echelon": MultiEchelonSolver, "perishable": PerishableSolver,
     }
     for name, cls in expected.items():
         assert host.solver(name) is cls

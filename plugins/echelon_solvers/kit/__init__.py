@@ -14,6 +14,7 @@ One job per module (units in every docstring):
 | :mod:`~echelon_solvers.kit.curves` | exact investment-vs-service curve of a base-stock stage | ``service_frontier``, ``network_frontier`` |
 | :mod:`~echelon_solvers.kit.allocation` | portfolio frontier, budget and fill-target allocation | ``service_frontier``, ``network_frontier`` |
 | :mod:`~echelon_solvers.kit.tables` | the solver output table (policy and metric columns) | every solver |
+| :mod:`~echelon_solvers.kit.perishable_dp` | exact DP of small perishable instances (optimal policy, exact policy evaluation) | ``perishable``'s tests and benchmark |
 
 The kit imports the core (``platform_core``) and nothing from the solver modules, so a
 solver can take any piece without pulling in another solver.
@@ -31,6 +32,15 @@ from echelon_solvers.kit.decompose import own_demand, problem_networks
 from echelon_solvers.kit.evaluate import run_copies
 from echelon_solvers.kit.lead_time_demand import lead_time_demand_moments, lead_time_demand_sd
 from echelon_solvers.kit.network_problem import NetworkProblem, network_problem
+from echelon_solvers.kit.perishable_dp import (
+    DPSolution,
+    PerishableInstance,
+    PolicyEvaluation,
+    base_stock_orders,
+    evaluate_policies,
+    evaluate_policy,
+    optimal_policy,
+)
 from echelon_solvers.kit.search import fit_depthwise, moment_start
 from echelon_solvers.kit.search_network import METRICS, SearchNetwork, search_networks, stage_depths
 from echelon_solvers.kit.service import critical_ratio, multi_echelon_critical_ratio
@@ -38,6 +48,13 @@ from echelon_solvers.kit.tables import base_stock_table, policy_table
 
 __all__ = [
     "Allocation",
+    "DPSolution",
+    "PerishableInstance",
+    "PolicyEvaluation",
+    "base_stock_orders",
+    "evaluate_policies",
+    "evaluate_policy",
+    "optimal_policy",
     "Frontier",
     "METRICS",
     "NetworkProblem",
