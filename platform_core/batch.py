@@ -188,6 +188,8 @@ def stage_problem(shared: SharedInputs, idx: np.ndarray) -> tuple[StageProblem, 
         demand_history=shared.demand[idx],
         level_min=None if shared.level_min is None else shared.level_min[idx],
         level_max=None if shared.level_max is None else shared.level_max[idx],
+        moq=None if shared.moq is None else shared.moq[idx],
+        order_multiple=None if shared.order_multiple is None else shared.order_multiple[idx],
     )
     return problem, forecaster
 

@@ -263,6 +263,9 @@ class StageProblem:
             where free; a pinned level has ``level_min == level_max``. None when no stage
             of the problem has an override. Solvers that honour them declare
             ``honours_overrides``.
+        moq: minimum order quantity per stage [units], 0 where none; None when unknown.
+        order_multiple: orders are rounded up to a multiple of this per stage [units],
+            0 where none; None when unknown.
     """
 
     keys: list[str]
@@ -281,6 +284,8 @@ class StageProblem:
     demand_history: np.ndarray | None = None
     level_min: np.ndarray | None = None
     level_max: np.ndarray | None = None
+    moq: np.ndarray | None = None
+    order_multiple: np.ndarray | None = None
 
 
 RECOMMENDATION_SCHEMA = pa.schema(
@@ -299,6 +304,8 @@ RECOMMENDATION_SCHEMA = pa.schema(
         pa.field("base_stock_level", pa.float64()),
         pa.field("reorder_point", pa.float64()),
         pa.field("order_up_to", pa.float64()),
+        # (r, Q)'s Q [units] (``lot_sizing``); null for other policies
+        pa.field("order_quantity", pa.float64()),
         pa.field("safety_stock", pa.float64()),
         pa.field("mean_demand_per_period", pa.float64()),
         pa.field("mean_lead_time_periods", pa.float64()),

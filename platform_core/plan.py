@@ -88,6 +88,8 @@ class SharedInputs:
             without one.
         level_min, level_max: the planner's overrides [units], NaN where free (a pin sets
             both); None when the dataset has no ``overrides`` table.
+        moq, order_multiple: the stages' minimum order quantity and order multiple
+            [units], 0 where none.
     """
 
     sku: np.ndarray
@@ -116,6 +118,8 @@ class SharedInputs:
     current_policy: CurrentPolicies | None = None
     level_min: np.ndarray | None = None
     level_max: np.ndarray | None = None
+    moq: np.ndarray | None = None
+    order_multiple: np.ndarray | None = None
 
     def lead_time(self, i: int) -> DiscreteDistribution:
         """Lead-time distribution of planned stage ``i`` [periods]."""
@@ -279,5 +283,7 @@ def plan_run(
         current_policy=planned_current_policies(dataset.get("current_policy"), structure.index, rank),
         level_min=None if bounds is None else bounds[0][order],
         level_max=None if bounds is None else bounds[1][order],
+        moq=float_column(stages, "moq", 0.0)[order],
+        order_multiple=float_column(stages, "order_multiple", 0.0)[order],
     )
     return shared, batches

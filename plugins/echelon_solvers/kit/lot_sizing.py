@@ -37,7 +37,7 @@ and ``>= moq``) and a fill-rate floor, and stop the order-size scan with a lower
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -57,6 +57,7 @@ __all__ = [
     "best_s_S",
     "best_r_Q",
     "order_size_distribution",
+    "optimal_policy",
 ]
 
 
@@ -100,6 +101,15 @@ class LotSizingProblem:
     review_demand: np.ndarray
     review_period: int
     mean_demand: float
+    _renewal: dict[int, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
+
+    def renewal(self, n: int) -> np.ndarray:
+        """``m(0 .. n-1)`` of the review demand (:func:`renewal_mass`), cached."""
+        have = self._renewal.get(0)
+        if have is None or have.size < n:
+            have = renewal_mass(self.review_demand, max(n, 2 * (0 if have is None else have.size)))
+            self._renewal[0] = have
+        return have[:n]
 
     def g(self, holding_cost: float, backorder_cost: float = 0.0, shortage_cost: float = 0.0) -> np.ndarray:
         """``G(y)`` per review [currency] for the given cost rates."""
@@ -145,7 +155,7 @@ def lot_sizing_problem(
     mean_r = review.mean()
     sd_r = review.std()
     if span is None:
-        span = int(np.ceil(10.0 * (mean_r + 4.0 * sd_r) + 50))
+        span = int(np.ceil(4.0 * (mean_r + 4.0 * sd_r) + 30))
     y_lo = -int(np.ceil(top.mean() + 6.0 * top.std() + 10))
     y_hi = int(top.offset + top.pmf.size + span)
     y = np.arange(y_lo, y_hi + 1)
@@ -244,7 +254,7 @@ def _metrics(prob: LotSizingProblem, weights: np.ndarray, lo: int, orders_per_re
 def s_S_metrics(prob: LotSizingProblem, s: int, big_s: int) -> PolicyMetrics:
     """Exact per-period figures of ``(s, S)``: ``P(y = S - j) = m(j) / M(S - s)``."""
     delta = big_s - s
-    m = renewal_mass(prob.review_demand, delta)
+    m = prob.renewal(delta)
     w = m / m.sum()
     return _metrics(prob, w[::-1], s + 1, 1.0 / m.sum())
 
@@ -301,7 +311,7 @@ def zheng_federgruen(prob: LotSizingProblem, g: np.ndarray, fixed_cost: float) -
     ystar_i = int(np.argmin(g))
     y0 = int(prob.y[0])
     n_max = prob.y.size
-    m = renewal_mass(prob.review_demand, n_max)
+    m = prob.renewal(n_max)
     big_m = np.concatenate([[0.0], np.cumsum(m)])
     r = prob.review_period
 
@@ -365,7 +375,7 @@ def best_s_S(
     r = prob.review_period
     n = prob.y.size
     cap = n - 1 if max_delta is None else min(int(max_delta), n - 1)
-    m = renewal_mass(prob.review_demand, cap)
+    m = prob.renewal(cap)
     big_m = np.cumsum(m)
     g_asc = np.sort(g_cost)
     patience = max(20, int(np.ceil(2.0 * float(np.dot(np.arange(prob.review_demand.size), prob.review_demand)))))
@@ -493,3 +503,80 @@ def order_size_distribution(prob: LotSizingProblem, kind: str, s: int, big_s: in
             n = 0 if ip > s else int((s - ip) // q) + 1
             size[n * q] += w[k] * p
     return DiscreteDistribution(size, 0)
+
+
+def optimal_policy(
+    prob: LotSizingProblem,
+    kind: str,
+    *,
+    holding_cost: float,
+    fixed_cost: float,
+    shortage_cost: float = 0.0,
+    fill_target: float | None = None,
+    min_quantity: int = 1,
+    multiple: int = 1,
+) -> LotSizingResult:
+    """The best ``(s, S)`` (``kind = "sS"``) or ``(r, nQ)`` (``"rQ"``) of one stage.
+
+    Cost mode (``fill_target`` None): least holding + ordering + ``shortage_cost`` x
+    units short [currency/period] — Zheng-Federgruen for an unconstrained ``(s, S)``, the
+    exhaustive searches otherwise (``S - s >= min_quantity``; ``Q`` a multiple of
+    ``multiple``, ``>= min_quantity``).
+
+    Fill target: least holding + ordering cost with exact fill ``>= fill_target``. The
+    shortage price ``λ`` of the cost problem is searched (doubling, then 20 bisection
+    steps) for the least ``λ`` whose optimum meets the target — the Lagrangian optimum,
+    exact when the constraint binds at a policy of the lower convex hull — and then
+    every gap / quantity up to twice that policy's (plus 10) is searched exhaustively
+    for the least-cost feasible ``s`` / ``r``; the better of the two is returned.
+    ``cost`` is then holding + ordering [currency/period].
+    """
+    if kind not in ("sS", "rQ"):
+        raise ValueError(f"kind must be 'sS' or 'rQ', got {kind!r}")
+
+    def by_cost(price: float) -> LotSizingResult:
+        if kind == "rQ":
+            return best_r_Q(prob, holding_cost=holding_cost, fixed_cost=fixed_cost, shortage_cost=price,
+                            multiple=multiple, min_quantity=min_quantity)
+        if min_quantity <= 1:
+            try:
+                s, big_s, c = zheng_federgruen(prob, prob.g(holding_cost, 0.0, price), fixed_cost)
+            except ValueError:
+                pass
+            else:
+                return LotSizingResult("sS", s, big_s, big_s - s, c, s_S_metrics(prob, s, big_s))
+        return best_s_S(prob, holding_cost=holding_cost, fixed_cost=fixed_cost, shortage_cost=price,
+                        min_delta=min_quantity)
+
+    if fill_target is None:
+        return by_cost(shortage_cost)
+    price_hi = max(holding_cost, 1e-9) * prob.review_period
+    hi = by_cost(price_hi)
+    doublings = 0
+    while hi.metrics.fill_rate < fill_target and doublings < 60:
+        price_hi *= 2.0
+        hi = by_cost(price_hi)
+        doublings += 1
+    if hi.metrics.fill_rate < fill_target:
+        raise ValueError(f"no policy on the grid reaches fill {fill_target}")
+    price_lo = 0.0 if doublings == 0 else price_hi / 2.0
+    for _ in range(20):
+        mid = 0.5 * (price_lo + price_hi)
+        res = by_cost(mid)
+        if res.metrics.fill_rate >= fill_target:
+            price_hi, hi = mid, res
+        else:
+            price_lo = mid
+    lagrangian = LotSizingResult(hi.kind, hi.reorder_point, hi.order_up_to, hi.order_quantity,
+                                 hi.metrics.cost(holding_cost, fixed_cost), hi.metrics)
+    limit = 2 * hi.order_quantity + 10
+    try:
+        if kind == "rQ":
+            polished = best_r_Q(prob, holding_cost=holding_cost, fixed_cost=fixed_cost, fill_target=fill_target,
+                                multiple=multiple, min_quantity=min_quantity, max_quantity=limit)
+        else:
+            polished = best_s_S(prob, holding_cost=holding_cost, fixed_cost=fixed_cost, fill_target=fill_target,
+                                min_delta=min_quantity, max_delta=limit)
+    except ValueError:
+        return lagrangian
+    return polished if polished.cost < lagrangian.cost else lagrangian
