@@ -247,7 +247,8 @@ class LotSizingSolver(Solver):
                 else np.nan_to_num(np.asarray(problem.order_multiple, dtype=np.float64)))
         for comp in comps:
             local = {int(s): k for k, s in enumerate(comp)}
-            arcs, kids = [], {int(s): [] for s in comp}
+            arcs: list[tuple[int, int, float]] = []
+            kids: dict[int, list[tuple[int, float]]] = {int(s): [] for s in comp}
             for s in comp:
                 for u, q in zip(problem.upstream[s], problem.quantity_per[s], strict=True):
                     arcs.append((local[int(u)], local[int(s)], float(q)))
