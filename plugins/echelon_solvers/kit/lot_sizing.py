@@ -46,6 +46,7 @@ from platform_core.distributions import DiscreteDistribution
 
 __all__ = [
     "LotSizingProblem",
+    "LotSizingResult",
     "PolicyMetrics",
     "lot_sizing_problem",
     "renewal_mass",
