@@ -22,7 +22,9 @@ Per stage (``docs/optimisation.md``, *Lot sizing*):
   (``sS`` / ``rQ`` with the stages' MOQ and multiples); a stage whose simulated fill falls
   short of its target by more than two standard errors (the delay upstream causes, or the
   approximation of the lumpy stream) has its reorder level and order-up-to level raised
-  by a step and the network is simulated again, up to ``rounds`` times. The table reports
+  by a step (a tenth of the standard deviation of its demand over lead time + review, at
+  least one pack; doubled each further round it is still short) and the network is
+  simulated again, up to ``rounds`` times. Levels are only raised, never lowered. The table reports
   the final simulated fill with its standard error, and on-hand and backorders from the
   same runs (the Monte Carlo check every final policy gets).
 * **Large numbers.** A stage whose mean demand per review, economic order quantity or
@@ -93,7 +95,7 @@ class LotSizingSolver(Solver):
         replications: int = 20,
         periods: int = 500,
         warmup: int = 60,
-        rounds: int = 3,
+        rounds: int = 4,
         max_grid_units: float = 100.0,
         crossing: bool = True,
     ) -> None:
@@ -177,8 +179,8 @@ class LotSizingSolver(Solver):
                 s_lv[j] = res.reorder_point * pack
                 big_lv[j] = res.order_up_to * pack
                 q_lv[j] = res.order_quantity * pack if res.kind == "rQ" else np.nan
-                step[j] = max(1.0, float(pack), math.ceil(0.25 * demand.std() * math.sqrt(1.0 + float(
-                    problem.lead_time[j].mean()))))
+                span = float(problem.lead_time[j].mean()) + int(problem.review_period[j])
+                step[j] = max(1.0, float(pack), math.ceil(0.1 * demand.std() * math.sqrt(span)))
                 orders[j] = self._order_stream(problem, j, demand, res, pack)
         policies = StagePolicies(kind, s_lv, big_lv, q_lv)
         sim = self._simulate(problem, comps, policies)
@@ -189,6 +191,7 @@ class LotSizingSolver(Solver):
                 break
             s_lv = np.where(short, s_lv + step, s_lv)
             big_lv = np.where(short, big_lv + step, big_lv)
+            step = np.where(short, 2.0 * step, step)  # a stage still short next round moves twice as far
             policies = StagePolicies(kind, s_lv, big_lv, q_lv)
             sim = self._simulate(problem, comps, policies)
         return self._table(problem, policies, sim, by_cost, target)
@@ -301,7 +304,7 @@ class LotSizingSolver(Solver):
             "base_stock_level": level,
             "reorder_point": pol.reorder_point,
             "order_up_to": level,
-            "order_quantity": pol.order_quantity,
+            "order_quantity": pa.array(pol.order_quantity, pa.float64(), from_pandas=True),  # null for sS
             "safety_stock": pol.reorder_point + 1.0 - protection,
             "mean_demand_per_period": mean_d,
             "mean_lead_time_periods": mean_l,

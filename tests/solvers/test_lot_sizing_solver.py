@@ -9,9 +9,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from echelon_solvers.kit.lot_sizing import lot_sizing_problem, optimal_policy
 from echelon_solvers.lot_sizing import LotSizingSolver
+
 from platform_core.distributions import DiscreteDistribution
 from platform_core.simulation import Network, Policy, simulate
 from platform_core.testing.inputs import StageInput, make_problem
