@@ -112,6 +112,12 @@ class LotSizingSolver(Solver):
         self.max_grid_units = max_grid_units
         self.crossing = crossing
 
+    @classmethod
+    def warm_up(cls) -> None:
+        """Load the compiled simulation kernel (one (s, S) stage, a few periods)."""
+        simulate(Network(1), Policy.s_S(1, 3), DiscreteDistribution.poisson(1.0), lead_times=1, seeds=1,
+                 replications=1, periods=4, warmup=1)
+
     # ---- one stage ------------------------------------------------------------------
     def _kind(self, multiple: float) -> str:
         if self.policy != "auto":

@@ -75,6 +75,17 @@ def test_moq_and_multiples_never_change_a_simulated_order(solved):
     assert size[0] >= 30 and size[1] >= 12
 
 
+def test_a_stage_gets_the_same_numbers_in_any_batch(solved):
+    """Deterministic: a stage solved alone gives the row it gets in a batch with others."""
+    problem, solver, t = solved
+    alone = replace(make_problem([StageInput("b@s1", POISSON(6.0), DiscreteDistribution.point(2), holding_cost=0.2,
+                                             ordering_cost=5.0, service_target=0.97)]),
+                    moq=np.array([10.0]), order_multiple=np.array([12.0]))
+    one = solver.solve(alone).to_pydict()
+    for name in ("reorder_point", "order_quantity", "expected_fill_rate", "fill_rate_se", "mean_on_hand"):
+        assert one[name][0] == t[name][1], name
+
+
 def test_simulated_fill_meets_the_targets(solved):
     """The Monte Carlo check: fill within 3 standard errors of the target or above."""
     _, _, t = solved
