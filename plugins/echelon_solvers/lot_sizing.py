@@ -146,7 +146,9 @@ class LotSizingSolver(Solver):
             if mult > 1.0 and float(mult).is_integer():
                 pack = int(mult) * int(math.ceil(pack / mult))
         d = _scaled(demand, pack)
-        prob = lot_sizing_problem(d, problem.lead_time[j], review)
+        review_d = d.mean() * review
+        span = int(math.ceil(4.0 * (review_d + 4.0 * d.std() * math.sqrt(review)) + 30 + 3.0 * max(eoq, moq) / pack))
+        prob = lot_sizing_problem(d, problem.lead_time[j], review, span=span)
         h = float(problem.costs.holding_cost[j]) * pack
         k_cost = float(problem.costs.ordering_cost[j])
         pi = float(problem.costs.stockout_cost[j]) * pack

@@ -119,13 +119,13 @@ def test_echelon_run_end_to_end(tmp_path):
     from platform_core.data.generate import generate_dataset
 
     data = tmp_path / "data"
-    generate_dataset(data, sku_locations=14, seed=5)
+    generate_dataset(data, sku_locations=9, seed=5)
     stages = pq.read_table(data / "stages.parquet")
     mult = np.where(np.arange(stages.num_rows) % 3 == 0, 6.0, np.nan)
     pq.write_table(stages.append_column("order_multiple", pa.array(mult, mask=np.isnan(mult))),
                    data / "stages.parquet")
     cfg = tmp_path / "cfg.toml"
-    cfg.write_text('[components]\nsolver = "lot_sizing"\n[solver]\nreplications = 8\nperiods = 300\n')
+    cfg.write_text('[components]\nsolver = "lot_sizing"\n[solver]\nreplications = 4\nperiods = 200\nwarmup = 30\n')
     out = tmp_path / "out"
     code = main(["run", str(data), "--out", str(out), "--config", str(cfg), "--executor", "in_process",
                  "--tracking-uri", "none"])

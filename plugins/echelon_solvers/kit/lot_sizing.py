@@ -284,7 +284,10 @@ def r_Q_metrics(prob: LotSizingProblem, r: int, q: int) -> PolicyMetrics:
 
 
 def _quasiconvex(g: np.ndarray) -> bool:
-    d = np.sign(np.diff(g))
+    """Non-increasing then non-decreasing (steps below 1e-12 of the range count as flat)."""
+    diff = np.diff(g)
+    tol = 1e-12 * max(1.0, float(np.max(np.abs(g))))
+    d = np.where(np.abs(diff) <= tol, 0.0, np.sign(diff))
     d = d[d != 0]
     return bool(np.all(np.diff(d) >= 0))
 
@@ -525,7 +528,7 @@ def optimal_policy(
     ``multiple``, ``>= min_quantity``).
 
     Fill target: least holding + ordering cost with exact fill ``>= fill_target``. The
-    shortage price ``λ`` of the cost problem is searched (doubling, then 20 bisection
+    shortage price ``λ`` of the cost problem is searched (doubling, then 10 bisection
     steps) for the least ``λ`` whose optimum meets the target — the Lagrangian optimum,
     exact when the constraint binds at a policy of the lower convex hull — and then
     every gap / quantity up to twice that policy's (plus 10) is searched exhaustively
@@ -551,7 +554,9 @@ def optimal_policy(
 
     if fill_target is None:
         return by_cost(shortage_cost)
-    price_hi = max(holding_cost, 1e-9) * prob.review_period
+    # start an octave below the newsvendor price of the target (p / (p + h R) = target)
+    ratio = min(fill_target, 1.0 - 1e-6)
+    price_hi = max(holding_cost, 1e-9) * prob.review_period * ratio / (1.0 - ratio) / 8.0
     hi = by_cost(price_hi)
     doublings = 0
     while hi.metrics.fill_rate < fill_target and doublings < 60:
@@ -561,7 +566,7 @@ def optimal_policy(
     if hi.metrics.fill_rate < fill_target:
         raise ValueError(f"no policy on the grid reaches fill {fill_target}")
     price_lo = 0.0 if doublings == 0 else price_hi / 2.0
-    for _ in range(20):
+    for _ in range(10):
         mid = 0.5 * (price_lo + price_hi)
         res = by_cost(mid)
         if res.metrics.fill_rate >= fill_target:
