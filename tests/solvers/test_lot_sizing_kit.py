@@ -104,9 +104,17 @@ def _markov_s_S(demand: DiscreteDistribution, lead: int, s: int, big_s: int, h: 
     return float(np.dot(pi, g) + k * order_prob)
 
 
-def test_s_S_cost_equals_brute_force_markov_chain():
+def _negative_binomial(n: float, p: float) -> DiscreteDistribution:
+    from scipy import stats
+
+    k = np.arange(int(stats.nbinom.isf(1e-12, n, p)) + 1)
+    return DiscreteDistribution(stats.nbinom.pmf(k, n, p), 0)
+
+
+@pytest.mark.parametrize("demand", [DiscreteDistribution.poisson(2.5), _negative_binomial(2.0, 0.4)],
+                         ids=["poisson", "negative_binomial"])
+def test_s_S_cost_equals_brute_force_markov_chain(demand):
     """c(s, S) (renewal formula) = the stationary Markov chain's cost, lead time 2, with zero demand possible."""
-    demand = DiscreteDistribution.poisson(2.5)
     prob = lot_sizing_problem(demand, 2, 1)
     for s, big_s in [(4, 9), (6, 20), (2, 3)]:
         ours = s_S_cost(prob, prob.g(1.0, 7.0), s, big_s, 30.0)
