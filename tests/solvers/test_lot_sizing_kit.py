@@ -121,14 +121,17 @@ def test_s_S_cost_equals_brute_force_markov_chain(demand):
         assert ours == pytest.approx(_markov_s_S(demand, 2, s, big_s, 1.0, 7.0, 30.0), rel=1e-9)
 
 
-def test_s_S_and_r_Q_metrics_match_the_engine():
-    """Exact on-hand, backorders, fill and order frequency vs Echelon's Monte Carlo engine (3 SE)."""
+@pytest.mark.parametrize("review", [1, 2], ids=["sS_rQ", "RsS_RrQ"])
+def test_s_S_and_r_Q_metrics_match_the_engine(review):
+    """Exact on-hand, backorders, fill and order frequency vs Echelon's Monte Carlo engine (3 SE),
+    every period (review 1) and every other period ((R, s, S) / (R, r, nQ), review 2)."""
     from platform_core.simulation import Network, Policy, simulate
 
-    demand = DiscreteDistribution.poisson(4.0)
-    lead = 2
-    prob = lot_sizing_problem(demand, lead, 1)
-    cases = [(Policy.s_S(7, 25), s_S_metrics(prob, 7, 25)), (Policy.r_Q(9, 12), r_Q_metrics(prob, 9, 12))]
+    demand = DiscreteDistribution.poisson(4.0 if review == 1 else 3.0)
+    lead = 2 if review == 1 else 1
+    prob = lot_sizing_problem(demand, lead, review)
+    cases = [(Policy.s_S(7, 25, review_period=review), s_S_metrics(prob, 7, 25)),
+             (Policy.r_Q(9, 12, review_period=review), r_Q_metrics(prob, 9, 12))]
     res = simulate([Network(1)] * 2, [c[0] for c in cases], demand, lead_times=lead, seeds=[11, 12],
                    replications=40, periods=2000, warmup=100)
     for i, (_, met) in enumerate(cases):
