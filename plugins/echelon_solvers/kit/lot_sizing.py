@@ -132,8 +132,9 @@ def lot_sizing_problem(
         lead_time: lead time [periods] (int or PMF; a random one is compounded).
         review_period: ``R`` [periods].
         lead_time_demand: optional ``[X_L, X_{L+1}, ..., X_{L+R}]`` to use instead of
-            compounding (e.g. the continuous-review textbook problems: ``[X_L, X_L]``
-            with ``R = 0`` is not allowed, pass ``R = 1`` and ``[zero, X_L]``).
+            compounding. Continuous-review textbook problems (cost on the position
+            minus the lead-time demand ``X``): ``R = 1`` and ``[point(0), X]``, with
+            ``order_rate = λ`` in :func:`best_r_Q`.
         span: grid half-width above the largest lead-time demand [units]; default from
             the demand.
     """
