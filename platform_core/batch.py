@@ -189,6 +189,8 @@ def stage_problem(shared: SharedInputs, idx: np.ndarray) -> tuple[StageProblem, 
         level_min=None if shared.level_min is None else shared.level_min[idx],
         level_max=None if shared.level_max is None else shared.level_max[idx],
         shelf_life=None if shared.shelf_life is None else shared.shelf_life[idx],
+        moq=None if shared.moq is None else shared.moq[idx],
+        order_multiple=None if shared.order_multiple is None else shared.order_multiple[idx],
     )
     return problem, forecaster
 

@@ -266,6 +266,9 @@ class StageProblem:
         shelf_life: per stage, periods a unit can be sold from its receipt [periods],
             ``inf`` where it does not perish; None when no stage has a shelf life (the
             stages table has no ``shelf_life_periods``). Read by the ``perishable`` solver.
+        moq: minimum order quantity per stage [units], 0 where none; None when unknown.
+        order_multiple: orders are rounded up to a multiple of this per stage [units],
+            0 where none; None when unknown.
     """
 
     keys: list[str]
@@ -285,6 +288,8 @@ class StageProblem:
     level_min: np.ndarray | None = None
     level_max: np.ndarray | None = None
     shelf_life: np.ndarray | None = None
+    moq: np.ndarray | None = None
+    order_multiple: np.ndarray | None = None
 
 
 RECOMMENDATION_SCHEMA = pa.schema(
@@ -303,6 +308,8 @@ RECOMMENDATION_SCHEMA = pa.schema(
         pa.field("base_stock_level", pa.float64()),
         pa.field("reorder_point", pa.float64()),
         pa.field("order_up_to", pa.float64()),
+        # (r, Q)'s Q [units] (``lot_sizing``); null for other policies
+        pa.field("order_quantity", pa.float64()),
         pa.field("safety_stock", pa.float64()),
         pa.field("mean_demand_per_period", pa.float64()),
         pa.field("mean_lead_time_periods", pa.float64()),

@@ -90,6 +90,8 @@ class SharedInputs:
             both); None when the dataset has no ``overrides`` table.
         shelf_life: [periods] per stage, ``inf`` where it does not perish; None when the
             stages table has no ``shelf_life_periods`` column.
+        moq, order_multiple: the stages' minimum order quantity and order multiple
+            [units], 0 where none.
     """
 
     sku: np.ndarray
@@ -119,6 +121,8 @@ class SharedInputs:
     level_min: np.ndarray | None = None
     level_max: np.ndarray | None = None
     shelf_life: np.ndarray | None = None
+    moq: np.ndarray | None = None
+    order_multiple: np.ndarray | None = None
 
     def lead_time(self, i: int) -> DiscreteDistribution:
         """Lead-time distribution of planned stage ``i`` [periods]."""
@@ -284,5 +288,7 @@ def plan_run(
         level_max=None if bounds is None else bounds[1][order],
         shelf_life=(float_column(stages, "shelf_life_periods", np.inf)[order]
                     if "shelf_life_periods" in stages.column_names else None),
+        moq=float_column(stages, "moq", 0.0)[order],
+        order_multiple=float_column(stages, "order_multiple", 0.0)[order],
     )
     return shared, batches

@@ -12,6 +12,7 @@ from echelon_solvers.baseline import BlanketABCSolver
 from echelon_solvers.clark_scarf import ClarkScarfSolver
 from echelon_solvers.frontier import FrontierSolver
 from echelon_solvers.guaranteed_service import GuaranteedServiceSolver
+from echelon_solvers.lot_sizing import LotSizingSolver
 from echelon_solvers.multi_echelon import MultiEchelonSolver
 from echelon_solvers.network_frontier import NetworkFrontierSolver
 from echelon_solvers.perishable import PerishableSolver
@@ -31,6 +32,7 @@ def register_solvers(register: Register) -> None:
     ``network_frontier`` (curves measured on the whole network), ``blanket_abc`` (the
     98/95/90 % baseline), ``guaranteed_service`` (GSM placement of safety stock) and
     ``perishable`` (base stock trading waste against shortage for stock with a shelf life).
+    ``lot_sizing`` ((s, S) / (r, nQ) with ordering costs, MOQ and order multiples).
     """
     register("multi_echelon", MultiEchelonSolver)
     register("single_echelon", SingleEchelonSolver)
@@ -41,6 +43,7 @@ def register_solvers(register: Register) -> None:
     register("blanket_abc", BlanketABCSolver)
     register("guaranteed_service", GuaranteedServiceSolver)
     register("perishable", PerishableSolver)
+    register("lot_sizing", LotSizingSolver)
 
 
 @hookimpl

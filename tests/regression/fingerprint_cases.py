@@ -65,7 +65,9 @@ _ADDED_AFTER_REFERENCE = ("committed_service_time_periods", "net_replenishment_t
                           "gsm_safety_stock_cost_per_period",
                           # planner's overrides (null without an overrides table)
                           "override", "override_level_change", "override_cost_per_period",
-                          "override_investment_change", "override_service_change")
+                          "override_investment_change", "override_service_change",
+                          # (r, Q)'s Q (lot_sizing only)
+                          "order_quantity")
 
 
 def _run_case(components: str = "", solver: str = "", forecaster: str = "", sku_locations: int = 300,

@@ -15,6 +15,7 @@ One job per module (units in every docstring):
 | :mod:`~echelon_solvers.kit.allocation` | portfolio frontier, budget and fill-target allocation | ``service_frontier``, ``network_frontier`` |
 | :mod:`~echelon_solvers.kit.tables` | the solver output table (policy and metric columns) | every solver |
 | :mod:`~echelon_solvers.kit.perishable_dp` | exact DP of small perishable instances (optimal policy, exact policy evaluation) | ``perishable``'s tests and benchmark |
+| :mod:`~echelon_solvers.kit.lot_sizing` | exact single-stage (s, S) and (r, nQ): Zheng-Federgruen, exhaustive constrained search | ``lot_sizing`` |
 
 The kit imports the core (``platform_core``) and nothing from the solver modules, so a
 solver can take any piece without pulling in another solver.
@@ -31,6 +32,22 @@ from echelon_solvers.kit.curves import StageCurve, cost_optimal_levels, stage_cu
 from echelon_solvers.kit.decompose import own_demand, problem_networks
 from echelon_solvers.kit.evaluate import run_copies
 from echelon_solvers.kit.lead_time_demand import lead_time_demand_moments, lead_time_demand_sd
+from echelon_solvers.kit.lot_sizing import (
+    LotSizingProblem,
+    LotSizingResult,
+    PolicyMetrics,
+    best_r_Q,
+    best_s_S,
+    lot_sizing_problem,
+    optimal_policy,
+    order_size_distribution,
+    r_Q_cost,
+    r_Q_metrics,
+    renewal_mass,
+    s_S_cost,
+    s_S_metrics,
+    zheng_federgruen,
+)
 from echelon_solvers.kit.network_problem import NetworkProblem, network_problem
 from echelon_solvers.kit.perishable_dp import (
     DPSolution,
@@ -56,27 +73,41 @@ __all__ = [
     "evaluate_policy",
     "optimal_policy",
     "Frontier",
+    "LotSizingProblem",
+    "LotSizingResult",
     "METRICS",
     "NetworkProblem",
+    "PolicyMetrics",
     "SearchNetwork",
     "StageCurve",
     "allocate_budget",
     "allocate_fill_target",
     "base_stock_table",
+    "best_r_Q",
+    "best_s_S",
     "cost_optimal_levels",
     "critical_ratio",
     "fit_depthwise",
     "lead_time_demand_moments",
     "lead_time_demand_sd",
+    "lot_sizing_problem",
     "moment_start",
     "multi_echelon_critical_ratio",
     "network_problem",
+    "optimal_policy",
+    "order_size_distribution",
     "own_demand",
     "policy_table",
     "portfolio_frontier",
     "problem_networks",
+    "r_Q_cost",
+    "r_Q_metrics",
+    "renewal_mass",
     "run_copies",
+    "s_S_cost",
+    "s_S_metrics",
     "search_networks",
     "stage_curve",
     "stage_depths",
+    "zheng_federgruen",
 ]
