@@ -171,17 +171,22 @@ def plan_rollout(
     unit_wave = t["network"].map(wave_of_net).to_numpy(dtype=np.int64)
     group = np.full(len(t), "treatment", dtype=object)
     draws: dict[int, int] = {}
+    nets_per_wave = wave_of_net.value_counts().reindex(range(1, waves + 1), fill_value=0)
+    for w, count in nets_per_wave.items():
+        if count < 2:
+            raise ValueError(f"wave {w} has {count} network(s): expected at least 2 to hold a control "
+                             f"group; use fewer than {waves} waves")
     for w in range(1, waves + 1):
         in_wave = np.flatnonzero(unit_wave == w)
         names, net_of_unit = np.unique(t["network"].to_numpy()[in_wave], return_inverse=True)
-        if names.size < 2:
-            raise ValueError(f"wave {w} has {names.size} network(s): expected at least 2 to hold a control "
-                             f"group; use fewer than {waves} waves")
         n_control = int(min(max(round(control_fraction * names.size), 1), names.size - 1))
         rng = np.random.default_rng(np.random.SeedSequence([int(seed), w]))
         x = cov.to_numpy()[in_wave]
-        control_nets, draws[w] = _draw_control(net_of_unit, int(names.size), n_control, x, rng,
-                                               max_std_diff, max_draws)
+        try:
+            control_nets, draws[w] = _draw_control(net_of_unit, int(names.size), n_control, x, rng,
+                                                   max_std_diff, max_draws)
+        except ValueError as exc:
+            raise ValueError(f"wave {w} ({names.size} networks): {exc}") from None
         group[in_wave[control_nets[net_of_unit]]] = "control"
     wave_start = [start_day + dt.timedelta(days=(w - 1) * wave_periods * units.period_days) for w in unit_wave]
     table = pd.DataFrame({
