@@ -139,7 +139,7 @@ def wave_effects(ledger: pd.DataFrame, level: float = 0.95) -> list[WaveEffect]:
         info = part.groupby(["sku", "location"], sort=True).agg(group=("group", "first"), network=("network", "first"))
         means = means.join(info)
         treat_post = part[(part["group"] == "treatment") & (part["phase"] == "post")]
-        per_unit = treat_post.groupby(["sku", "location"])["status"].agg(lambda s: bool((s == "adopted").all()))
+        per_unit = (treat_post["status"] == "adopted").groupby([treat_post["sku"], treat_post["location"]]).all()
         n_treated = int(per_unit.size)
         adopted = int(per_unit.sum())
         over = treat_post[treat_post["status"] == "overridden"]["override_units"]

@@ -40,17 +40,18 @@ def build_ledger(units: RolloutUnits, plan: RolloutPlan, outcomes: pa.Table) -> 
         outcomes: the outcome periods (:func:`platform_core.rollout.outcome_data.load_outcome_periods`).
 
     Returns:
-        One row per outcome row, columns :data:`LEDGER_COLUMNS`, sorted by SKU-location and period.
+        One row per outcome row, columns :data:`LEDGER_COLUMNS`, sorted by SKU-location and
+        period (``period`` and ``wave_start`` as ``datetime64``).
     """
     o = outcomes.select([c for c in outcomes.column_names]).to_pandas()
     o["sku"] = o["sku"].astype(str)
     o["location"] = o["location"].astype(str)
-    o["period"] = pd.to_datetime(o["period"]).dt.date
+    o["period"] = pd.to_datetime(o["period"])
     p = plan.table[["sku", "location", "network", "wave", "group", "wave_start"]]
     u = units.table[["sku", "location", "abc_class", "demand_class", "promised_fill", "today_fill",
                      "recommended_level", "today_level", "recommended_on_hand_units", "unit_cost"]]
     led = o.merge(p, on=["sku", "location"], how="inner").merge(u, on=["sku", "location"], how="left")
-    led["wave_start"] = pd.to_datetime(led["wave_start"]).dt.date
+    led["wave_start"] = pd.to_datetime(led["wave_start"])
     post = (led["period"] >= led["wave_start"]).to_numpy()
     led["phase"] = np.where(post, "post", "pre")
     treated = post & (led["group"] == "treatment").to_numpy()

@@ -73,7 +73,7 @@ def record_outcomes(outcome_dir: str | os.PathLike[str], run_dir: str | os.PathL
     files = [folder / "ledger.parquet", folder / "effects.parquet", folder / "promise.parquet"]
     for frame, path in zip((ledger, effects, promise), files, strict=True):
         write_table(pa.Table.from_pandas(frame, preserve_index=False), path)
-    as_of = str(max(ledger["period"])) if len(ledger) else ""
+    as_of = ledger["period"].max().date().isoformat() if len(ledger) else ""
     meta = {"as_of": as_of, "source": os.fspath(outcome_dir), "run_id": units.run_id,
             "forecaster": units.forecaster, "rows": len(ledger), "plan": plan.settings}
     (folder / "outcomes.json").write_text(json.dumps(meta, indent=2, default=str))

@@ -83,12 +83,9 @@ def find_run(client: mlflow.MlflowClient, experiment: str, echelon_run_id: str) 
     exp = client.get_experiment_by_name(experiment)
     if exp is None or not echelon_run_id:
         return None
-    found = client.search_runs([exp.experiment_id], filter_string=f"tags.`echelon.run_id` = '{echelon_run_id}' "
-                               f"and tags.`{KIND_TAG}` != 'outcomes'", max_results=1)
-    if not found:  # runs logged by `echelon run` carry no echelon.kind tag
-        found = [r for r in client.search_runs([exp.experiment_id],
-                                               filter_string=f"tags.`echelon.run_id` = '{echelon_run_id}'")
-                 if r.data.tags.get(KIND_TAG) != "outcomes"][:1]
+    found = [r for r in client.search_runs([exp.experiment_id],
+                                           filter_string=f"tags.`echelon.run_id` = '{echelon_run_id}'")
+             if r.data.tags.get(KIND_TAG) != "outcomes"]  # runs of `echelon run` carry no echelon.kind
     return str(found[0].info.run_id) if found else None
 
 
