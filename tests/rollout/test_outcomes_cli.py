@@ -36,6 +36,15 @@ def test_promise_drift_of_one_class_is_flagged_by_monitor(run_copy, tmp_path, ca
     assert main(["outcomes", str(tmp_path / "new"), "--run", str(run_copy), "--tracking-uri", uri]) == 0
     for name in ("ledger", "effects", "promise"):
         assert (run_copy / "outcomes" / f"{name}.parquet").is_file()
+    # the run's report gains the outcome section with the effects as written
+    from platform_core.report import build_report
+
+    html = build_report(run_copy).path.read_text()
+    effects = pq.read_table(run_copy / "outcomes" / "effects.parquet").to_pandas()
+    assert 'id="outcome-effects"' in html and 'id="outcome-promise"' in html
+    for e in effects[effects["outcome"] == "fill"].itertuples():
+        assert f"{e.estimate:+.4f}" in html and f"[{e.ci_low:+.4f}, {e.ci_high:+.4f}]" in html
+
     report = monitor(uri, log=False)
     assert report.flagged == {"promise:calibrated": ["demand_class=lumpy"]}
     drift = report.latest["promise:calibrated"]
