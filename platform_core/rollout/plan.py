@@ -18,7 +18,8 @@
    in experiments"): draws are taken from the wave's own random stream until the
    standardised differences (:mod:`platform_core.rollout.balance`) of the SKU-locations'
    demand volume (``demand_per_period``) and service (``today_fill``, the promise where
-   today's is unknown) between treatment and control are both below ``max_std_diff``.
+   today's is unknown) between treatment and control are both below ``max_std_diff``,
+   within the wave and over all waves so far (so the whole rollout is balanced too).
    Randomisation is by network, the unit of interference, so estimates cluster by network.
 3. **Timing.**  Wave ``w`` starts at ``start + (w - 1) x wave_periods`` periods.
 
@@ -104,18 +105,27 @@ def _covariates(units: pd.DataFrame) -> pd.DataFrame:
 
 def _draw_control(net_of_unit: np.ndarray, n_nets: int, n_control: int, x: np.ndarray,
                   rng: np.random.Generator, max_std_diff: float, max_draws: int,
+                  earlier_x: np.ndarray, earlier_control: np.ndarray,
                   chunk: int = 256) -> tuple[np.ndarray, int]:
-    """Control networks (bool per network) of the first balanced draw, and the draws taken."""
+    """Control networks (bool per network) of the first balanced draw, and the draws taken.
+
+    Balanced: within the wave, and over the wave pooled with the earlier waves
+    (``earlier_x``, ``earlier_control``: their units' covariates and assignment).
+    """
     taken = 0
+    pooled_x = np.concatenate([earlier_x, x])
     while taken < max_draws:
         k = min(chunk, max_draws - taken)
         order = np.argsort(rng.random((k, n_nets)), axis=1)
         control_nets = np.zeros((k, n_nets), dtype=bool)
         np.put_along_axis(control_nets, order[:, :n_control], True, axis=1)
         control_units = control_nets[:, net_of_unit]
+        pooled = np.concatenate([np.broadcast_to(earlier_control, (k, earlier_control.size)), control_units], axis=1)
         worst = np.zeros(k)
         for j in range(x.shape[1]):
             worst = np.maximum(worst, np.abs(standardised_differences(x[:, j], control_units)))
+            if earlier_control.size:
+                worst = np.maximum(worst, np.abs(standardised_differences(pooled_x[:, j], pooled)))
         ok = np.flatnonzero(worst < max_std_diff)
         if ok.size:
             return control_nets[int(ok[0])], taken + int(ok[0]) + 1
@@ -182,9 +192,11 @@ def plan_rollout(
         n_control = int(min(max(round(control_fraction * names.size), 1), names.size - 1))
         rng = np.random.default_rng(np.random.SeedSequence([int(seed), w]))
         x = cov.to_numpy()[in_wave]
+        earlier = np.flatnonzero(unit_wave < w)
         try:
             control_nets, draws[w] = _draw_control(net_of_unit, int(names.size), n_control, x, rng,
-                                                   max_std_diff, max_draws)
+                                                   max_std_diff, max_draws, cov.to_numpy()[earlier],
+                                                   group[earlier] == "control")
         except ValueError as exc:
             raise ValueError(f"wave {w} ({names.size} networks): {exc}") from None
         group[in_wave[control_nets[net_of_unit]]] = "control"

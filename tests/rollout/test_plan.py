@@ -57,6 +57,8 @@ def test_control_balanced_in_every_wave(plan):
             assert abs(_std_diff(part[cov], control)) < 0.1, (w, cov)
         nets = part.groupby("network")["group"].first()
         assert (nets == "control").sum() == max(1, round(0.3 * nets.size))
+    for cov in ("demand_per_period", "service"):  # and the rollout as a whole
+        assert abs(_std_diff(t[cov], t["group"] == "control")) < 0.1, cov
 
 
 def test_abc_rule_rolls_out_c_before_b_before_a(plan):
