@@ -49,6 +49,16 @@ def test_promise_drift_of_one_class_is_flagged_by_monitor(run_copy, tmp_path, ca
     assert report.flagged == {"promise:calibrated": ["demand_class=lumpy"]}
     drift = report.latest["promise:calibrated"]
     assert {g.group for g in drift.groups} >= {"smooth", "erratic", "intermittent", "lumpy"}
+    # recalibration sees the flagged class as drift of this forecaster version (and no other)
+    import mlflow
+    from echelon_mlflow.settings import TrackingSettings
+    from echelon_mlflow.tracker import TrackedModel, _promise_flagged
+
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    settings = TrackingSettings(uri=uri)
+    forecaster = TrackedModel("demand", "calibrated", object, {}, False)
+    assert _promise_flagged(client, settings, forecaster, "local") == ["demand_class=lumpy"]
+    assert _promise_flagged(client, settings, forecaster, "3") == []
     capsys.readouterr()
     assert main(["monitor", "--tracking-uri", uri, "--no-log", "--fail-on-drift"]) == 1
     assert "lumpy" in capsys.readouterr().out
