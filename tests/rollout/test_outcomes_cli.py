@@ -59,6 +59,15 @@ def test_promise_drift_of_one_class_is_flagged_by_monitor(run_copy, tmp_path, ca
     forecaster = TrackedModel("demand", "calibrated", object, {}, False)
     assert _promise_flagged(client, settings, forecaster, "local") == ["demand_class=lumpy"]
     assert _promise_flagged(client, settings, forecaster, "3") == []
+    # the ledger's MLflow run names the run and the model version that made the promise
+    exp = client.get_experiment_by_name("echelon")
+    logged = client.search_runs([exp.experiment_id], filter_string="tags.`echelon.kind` = 'outcomes'")
+    assert len(logged) == 1
+    tags = logged[0].data.tags
+    assert (tags["echelon.run_id"], tags["echelon.outcomes.model"], tags["echelon.outcomes.version"]) == \
+        ("gen1500seed5", "calibrated", "local")
+    assert tags["echelon.as_of"] == str(pd.read_parquet(run_copy / "outcomes" / "ledger.parquet")["period"].max().date())
+    assert "outcome.wave1.fill.estimate" in logged[0].data.metrics
     capsys.readouterr()
     assert main(["monitor", "--tracking-uri", uri, "--no-log", "--fail-on-drift"]) == 1
     assert "lumpy" in capsys.readouterr().out
