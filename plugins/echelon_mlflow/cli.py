@@ -48,6 +48,13 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         print(f"{key:28s} {d.version:>7s} {d.as_of[:10]:10s} {len(report.history[key]):>4d} {o.psi:6.3f} "
               f"{o.ks_stat:6.3f} {o.coverage_80_drop:10.3f} {o.pit_shift:9.3f}  "
               f"{', '.join(d.flagged_groups) or '-'}")
+    for key, d in report.latest.items():
+        if d.kind != "promise":
+            continue
+        print(f"{key}: promised vs realised fill per demand class (outcomes as of {d.as_of[:10]}, version {d.version})")
+        for g in d.groups:
+            print(f"  {g.group:13s} realised - promised {g.pit_shift:+.3f}  p {g.ks_pvalue:.2g}  "
+                  f"{g.n} SKU-locations  {'FLAGGED' if g.flagged else '-'}")
     if report.monitoring_runs:
         print(f"drift metrics logged to experiment {settings.monitor_experiment!r}")
     if args.json:

@@ -17,6 +17,12 @@ the group columns, e.g. ``product_group=PG03``):
   i.e. under-forecasting) [-];
 * ``crps_ratio``: latest / reference scaled CRPS [-].
 
+**Promise drift** (kind ``promise``, key ``promise:<forecaster>``): the latest outcome
+ledger of each forecaster version (``echelon outcomes``) per demand class: ``n`` the
+SKU-locations judged, ``pit_shift`` the realised minus promised fill [-], ``ks_pvalue``
+the one-sided p-value of the shortfall; flagged as
+:func:`platform_core.rollout.promise.flag_promise_drift` says.
+
 A group is **flagged** when both windows have at least ``min_obs`` outcomes, the KS test
 rejects at ``alpha / groups`` (Bonferroni), and the shift is material: ``psi`` above
 its threshold, or the coverage drop, or ``|pit_shift|`` above theirs.  A model is
@@ -446,7 +452,30 @@ def monitor(
         client.set_tag(mon, "echelon.drift.flagged", ",".join(latest.flagged_groups) or "none")
         client.log_text(mon, json.dumps(_as_dict(latest), indent=2), f"drift/{latest.as_of or 'latest'}.json")
         report.steps_logged[key] = logged
+    _promise_drift(client, experiment, s, report, log)
     return report
+
+
+def _promise_drift(client: mlflow.MlflowClient, experiment: str, s: TrackingSettings, report: MonitorReport,
+                   log: bool) -> None:
+    """Add each forecaster version's promise drift (outcome ledgers) to ``report`` as kind ``promise``.
+
+    A demand class whose realised fill falls short of the promise beyond noise is flagged
+    like a drifted calibration group (``demand_class=<class>``), so ``--fail-on-drift``
+    and ``recalibrate`` treat it like forecast drift (:mod:`echelon_mlflow.outcomes_log`).
+    """
+    from echelon_mlflow.outcomes_log import promise_drift
+
+    nan = float("nan")
+    for p in promise_drift(client, experiment, s.drift.alpha):
+        groups = [GroupDrift("demand_class", str(r.demand_class), int(r.units), 0, nan, nan, float(r.p_value), nan,
+                             -float(r.shortfall), nan, bool(r.flagged)) for r in p.table.itertuples()]
+        key = f"promise:{p.model}"
+        d = ModelDrift("promise", p.model, p.version, p.run_id, p.as_of, [], groups)
+        report.latest[key] = d
+        report.history[key] = [d]
+        if log:
+            client.set_tag(p.run_id, "echelon.drift.promise.flagged", ",".join(d.flagged_groups) or "none")
 
 
 def _as_dict(d: ModelDrift) -> dict[str, Any]:

@@ -325,7 +325,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
 
 @hookimpl
 def register_cli_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``echelon monitor``, ``echelon recalibrate`` and ``echelon ui``.
+    """Add ``echelon monitor``, ``echelon recalibrate``, ``echelon ui``, ``echelon rollout`` and ``echelon outcomes``.
 
     Called only when the ``echelon`` command builds its parser, before anything imports
     MLflow: on the console, MLflow's INFO lines ("Creating initial MLflow database
@@ -333,6 +333,8 @@ def register_cli_commands(subparsers: argparse._SubParsersAction[argparse.Argume
     """
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     from echelon_mlflow.cli import add_monitor_commands, add_ui_command
+    from echelon_mlflow.rollout_cli import add_rollout_commands
 
     add_monitor_commands(subparsers)
     add_ui_command(subparsers)
+    add_rollout_commands(subparsers)

@@ -296,8 +296,10 @@ def track_models(
                                              int(time.time() * 1000))
             drift = monitor.assess(client, runs, current, settings, observations=cal.observations)
             res.drift_flagged = drift.flagged_groups if drift is not None else []
+            promise = _promise_flagged(client, settings, tm, res.version)  # realised fill below the promise
+            res.drift_flagged += [g for g in promise if g not in res.drift_flagged]
             client.set_tag(rid, f"echelon.drift.{tm.kind}.flagged", ",".join(res.drift_flagged) or "none")
-            if drift is not None and drift.flagged:
+            if (drift is not None and drift.flagged) or promise:
                 if tm.params_from_champion:
                     tm = TrackedModel(tm.kind, tm.component, tm.cls, _constructor_params(frozen), tm.is_global)
                 _refit(client, rid, tm, h, cal, res, settings, period_days)
@@ -306,6 +308,17 @@ def track_models(
             res.champion = str(champ_now.version) if champ_now is not None else ""
         out.append(res)
     return out
+
+
+def _promise_flagged(client: mlflow.MlflowClient, settings: TrackingSettings, tm: TrackedModel,
+                     version: str) -> list[str]:
+    """Demand classes whose realised fill fell short of this forecaster version's promise."""
+    if tm.kind != "demand":
+        return []
+    from echelon_mlflow.outcomes_log import promise_drift
+
+    return [g for p in promise_drift(client, settings.experiment, settings.drift.alpha)
+            if p.model == tm.component and p.version == version for g in p.flagged_groups]
 
 
 def _refit(client: mlflow.MlflowClient, rid: str, tm: TrackedModel, h: Holdout, champion_cal: Calibration,
