@@ -84,6 +84,10 @@ class DemandSeries:
         stocked_out: True where the period was censored by a stockout.
         indptr: ``values[indptr[i]:indptr[i+1]]`` is series ``i``.
         attributes: optional per-series attributes (item features) for global models.
+        exogenous: optional signals beyond the history, ``(values.size, k)`` aligned with
+            ``values`` (row ``j`` is the period of ``values[j]``) [signal units], NaN where
+            not observed; None without signals.
+        exogenous_names: the name of each of the ``k`` signal columns.
     """
 
     keys: list[str]
@@ -91,6 +95,8 @@ class DemandSeries:
     stocked_out: np.ndarray
     indptr: np.ndarray
     attributes: pa.Table | None = None
+    exogenous: np.ndarray | None = None
+    exogenous_names: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.keys)

@@ -21,6 +21,7 @@ from platform_core.components import ComponentSpec, Forecaster, Solver, StageCos
 from platform_core.current_policy import CurrentPolicies, planned_current_policies
 from platform_core.data.columns import float_column
 from platform_core.data.schemas import Dataset
+from platform_core.data.signals import signal_array
 from platform_core.data.stage_index import StageIndex
 from platform_core.distributions import DiscreteDistribution
 from platform_core.fitting import StageLeadTimes
@@ -88,6 +89,9 @@ class SharedInputs:
             without one.
         level_min, level_max: the planner's overrides [units], NaN where free (a pin sets
             both); None when the dataset has no ``overrides`` table.
+        signals: [stages, periods, signals] the dataset's ``signals`` on the demand grid
+            [signal units], NaN = not observed; None without a ``signals`` table.
+        signal_names: the name of each signal (last axis of ``signals``).
     """
 
     sku: np.ndarray
@@ -116,6 +120,8 @@ class SharedInputs:
     current_policy: CurrentPolicies | None = None
     level_min: np.ndarray | None = None
     level_max: np.ndarray | None = None
+    signals: np.ndarray | None = None
+    signal_names: tuple[str, ...] = ()
 
     def lead_time(self, i: int) -> DiscreteDistribution:
         """Lead-time distribution of planned stage ``i`` [periods]."""
@@ -245,6 +251,8 @@ def plan_run(
     review = float_column(stages, "review_period", 1.0).astype(np.int64)
     # demand last: the matrix is the largest array
     matrix, flags, has = _demand_matrix(dataset.demand, structure.index, rank, settings.period_days)
+    signal_names, signals = signal_array(dataset.get("signals"), dataset.demand, structure.index, rank,
+                                         matrix.shape[1], settings.period_days)
 
     up, down = structure.up, structure.down
     e_order = np.argsort(rank[up], kind="stable") if up.size else np.zeros(0, dtype=np.int64)
@@ -279,5 +287,7 @@ def plan_run(
         current_policy=planned_current_policies(dataset.get("current_policy"), structure.index, rank),
         level_min=None if bounds is None else bounds[0][order],
         level_max=None if bounds is None else bounds[1][order],
+        signals=signals,
+        signal_names=signal_names,
     )
     return shared, batches
