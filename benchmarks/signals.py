@@ -24,7 +24,7 @@ share of outcomes at or below the 0.9 quantile (calibration) and the pinball at 
 Acceptance: ``signals`` lowers the 1-2-period-ahead SPL at 0.9 by >= 20 % against
 ``calibrated``.
 
-Usage: python benchmarks/signals.py [--quick]   (quick: 300 SKU-locations, 3 origins)
+Usage: python benchmarks/signals.py [--quick]   (1000 SKU-locations, 6 origins; quick: 300, 3)
 """
 
 from __future__ import annotations
@@ -125,8 +125,8 @@ def main() -> None:
     ap.add_argument("--sku-locations", type=int, default=None)
     ap.add_argument("--seed", type=int, default=18)
     args = ap.parse_args()
-    n = args.sku_locations or (300 if args.quick else 2000)
-    origins = 3 if args.quick else 8
+    n = args.sku_locations or (300 if args.quick else 1000)
+    origins = 3 if args.quick else 6
     with tempfile.TemporaryDirectory() as tmp:
         generate_dataset(Path(tmp) / "ds", n, args.seed, signals=True)
         ds = load_dataset(Path(tmp) / "ds")

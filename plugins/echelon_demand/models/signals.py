@@ -124,14 +124,19 @@ class _Data:
         self.y[~usable] = np.nan
         if extra:
             self.y = np.concatenate([self.y, np.full((n, extra), np.nan)], axis=1)
-        mx, sx = _scaling(X, cut)
-        Z = (X - mx[:, None, :]) / np.where(sx > 0, sx, 1.0)[:, None, :]
-        Z = np.where((sx > 0)[:, None, :] | np.isnan(X), Z, 0.0)  # a constant signal carries nothing
-        self.Z = np.concatenate([Z, np.full((n, extra, Z.shape[2]), np.nan)], axis=1) if extra else Z
+        # one signal at a time, from a contiguous copy: a signal's numbers are bit for bit the
+        # same whatever other signals the table holds (numpy's sums depend on memory layout)
+        self.Z: list[np.ndarray] = []
+        for j in range(X.shape[2]):
+            x = np.ascontiguousarray(X[:, :, j])
+            mx, sx = _scaling(x, cut)
+            z = (x - mx[:, None]) / np.where(sx > 0, sx, 1.0)[:, None]
+            z = np.where((sx > 0)[:, None] | np.isnan(x), z, 0.0)  # a constant signal carries nothing
+            self.Z.append(np.concatenate([z, np.full((n, extra), np.nan)], axis=1) if extra else z)
 
     def feature(self, j: int, lag: int) -> np.ndarray:
         """``z_j`` lagged by ``lag`` periods, as (n, T')."""
-        z = self.Z[:, :, j]
+        z = self.Z[j]
         out = np.full_like(z, np.nan)
         out[:, lag:] = z[:, : z.shape[1] - lag]
         return out
