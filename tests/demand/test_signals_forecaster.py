@@ -75,6 +75,21 @@ def test_noise_alone_falls_back_to_the_history_only_default_exactly():
         assert a.offset == b.offset and np.array_equal(a.pmf, b.pmf)
 
 
+def test_noise_signals_are_never_chosen_over_many_draws():
+    # 12 draws of demand with two pure-noise signals (one i.i.d., one a random walk): the
+    # selection must reject every (signal, lag) at both horizons
+    for seed in range(12):
+        rng = np.random.default_rng(100 + seed)
+        n, T = 80, 40
+        y = rng.poisson(rng.uniform(2, 30, n)[:, None], (n, T)).astype(float)
+        X = np.stack([rng.normal(0, 1, (n, T)).reshape(-1), rng.normal(0, 1, (n, T)).cumsum(axis=1).reshape(-1)],
+                     axis=1)
+        series = DemandSeries([f"s{i}" for i in range(n)], y.reshape(-1), np.zeros(n * T, dtype=bool),
+                              np.arange(0, n * T + 1, T), exogenous=X, exogenous_names=("iid", "walk"))
+        f = SignalsForecaster(base="poisson").fit(series)
+        assert all(not e["features"] for e in f.model_["horizons"]), (seed, f.model_["horizons"])
+
+
 def _bench():
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:

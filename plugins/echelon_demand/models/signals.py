@@ -18,12 +18,14 @@ Method (per horizon ``h``, pooled over the series fitted together, or run-wide t
    forecast origin) predicts ``y~_t`` through ``z_j,t-l``.
 3. **Selection by held-out loss.** Forward selection: the candidate that lowers the
    squared error of held-out periods most is added while it lowers it by at least
-   ``min_gain`` (relative) in every fold. Fold ``f`` fits ordinary least squares (with an
+   ``min_gain`` (relative) in every fold, with a t statistic of the per-row drop of at
+   least ``min_t`` in every fold. Fold ``f`` fits ordinary least squares (with an
    intercept) on the periods before its cut and scores the next ``fold_periods``
    periods, with the scaling frozen at the cut. Old and new candidate sets are compared
    on the same rows (where both are observed), so a signal's missing values never decide
    whether another one is chosen. A noise signal lowers held-out error only by chance,
-   far below ``min_gain`` on pooled data: it gets no weight at all.
+   far below ``min_gain`` on pooled data, and passes ``min_t`` in two folds with
+   probability about 0.023^2: it gets no weight at all.
 4. **Distribution.** The forecast is ``mu + sd (b0 + sum b z)`` plus ``sd`` times the
    held-out residuals of the chosen model (pooled per demand class, ``QUANTILES``
    equally likely values), split onto the integers; below zero is zero. The quantiles
@@ -155,11 +157,12 @@ def _design(data: _Data, feats: list[tuple[int, int]], rows: np.ndarray) -> np.n
 
 
 def _fold_errors(data: _Data, feats: list[tuple[int, int]], ref: list[tuple[int, int]], cut: int, stop: int
-                 ) -> tuple[float, float, np.ndarray, np.ndarray]:
+                 ) -> tuple[float, float, np.ndarray, np.ndarray, float]:
     """Held-out SSE of ``feats`` and of ``ref`` on the rows where both are observed.
 
     Fits on columns ``< cut`` and scores columns ``cut .. stop-1``. Returns both SSEs, the
-    held-out residuals of ``feats`` and their series.
+    held-out residuals of ``feats`` and their series, and the t statistic of the mean
+    per-row drop of squared error from ``ref`` to ``feats``.
     """
     n, T = data.y.shape
     have = np.isfinite(data.y) & data.ok[:, None]
@@ -168,22 +171,22 @@ def _fold_errors(data: _Data, feats: list[tuple[int, int]], ref: list[tuple[int,
     col = np.arange(T)[None, :]
     train, test = have & (col < cut), have & (col >= cut) & (col < stop)
     if train.sum() < 10 * (len(feats) + 1) or test.sum() == 0:
-        return np.inf, np.inf, np.zeros(0), np.zeros(0, dtype=np.int64)
-    sse = []
-    resid = np.zeros(0)
+        return np.inf, np.inf, np.zeros(0), np.zeros(0, dtype=np.int64), -np.inf
+    res = []
     for fs in (feats, ref):
         b = _ols(_design(data, fs, train), data.y[train])
-        pred = b[0] + _design(data, fs, test) @ b[1:]
-        r = data.y[test] - pred
-        sse.append(float(r @ r))
-        if fs is feats:
-            resid = r
-    return sse[0], sse[1], resid, np.nonzero(test)[0]
+        res.append(data.y[test] - (b[0] + _design(data, fs, test) @ b[1:]))
+    drop = res[1] ** 2 - res[0] ** 2
+    spread = float(np.std(drop, ddof=1)) if drop.size > 1 else 0.0
+    mean = float(drop.mean())
+    t = mean / (spread / np.sqrt(drop.size)) if spread > 0 else (np.inf if mean > 0 else -np.inf)
+    return float(res[0] @ res[0]), float(res[1] @ res[1]), res[0], np.nonzero(test)[0], t
 
 
 def learn_signal_model(
     Y: np.ndarray, usable: np.ndarray, X: np.ndarray, names: tuple[str, ...], labels: np.ndarray,
     horizons: int, max_lag: int, min_gain: float, folds: int, fold_periods: int, max_features: int = 4,
+    min_t: float = 2.0,
 ) -> dict[str, Any]:
     """The pooled signal model: chosen (signal, lag) per horizon, coefficients, residuals.
 
@@ -201,6 +204,8 @@ def learn_signal_model(
             onwards for ``fold_periods`` columns.
         fold_periods: periods per fold [periods].
         max_features: most (signal, lag) pairs per horizon.
+        min_t: least t statistic of the per-row drop of held-out squared error, in every
+            fold, for a candidate to be added (besides ``min_gain``) [-].
 
     Returns:
         ``{"horizons": [{"features": [[name, lag], ...], "coef": [b0, b...], "gain": [...],
@@ -221,12 +226,13 @@ def learn_signal_model(
         while cands and len(chosen) < max_features and fold_data:
             best, best_gain = None, -np.inf
             for cand in cands:
-                fold_gains = []
+                fold_gains, fold_t = [], []
                 for data, c in fold_data:
-                    new, old, _, _ = _fold_errors(data, [*chosen, cand], chosen, c, c + fold_periods)
+                    new, old, _, _, t = _fold_errors(data, [*chosen, cand], chosen, c, c + fold_periods)
                     fold_gains.append(1.0 - new / old if np.isfinite(new) and old > 0 else -np.inf)
+                    fold_t.append(t)
                 g = min(fold_gains)
-                if g > best_gain + 1e-12:
+                if min(fold_t) >= float(min_t) and g > best_gain + 1e-12:
                     best, best_gain = cand, g
             if best is None or best_gain < float(min_gain):
                 break
@@ -241,7 +247,7 @@ def learn_signal_model(
             entry["coef"] = _ols(_design(full, chosen, have), full.y[have]).tolist()
             res, rows = [], []
             for data, c in fold_data:
-                _, _, r, s = _fold_errors(data, chosen, chosen, c, c + fold_periods)
+                _, _, r, s, _ = _fold_errors(data, chosen, chosen, c, c + fold_periods)
                 res.append(r)
                 rows.append(s)
             r_all = np.concatenate(res) if res else np.zeros(0)
@@ -271,6 +277,7 @@ class SignalsForecaster(BatchForecaster):
         max_lag: longest lag of a signal tried [periods].
         min_gain: least relative drop of held-out squared error (every fold) for a signal
             lag to be chosen [-].
+        min_t: least t statistic of that drop per held-out row (every fold) [-].
         folds: held-out folds of the selection.
         fold_periods: periods per fold [periods] (default ``max(8, T // 8)``).
         model: the pooled signal model (from :func:`learn_signal_model`, e.g. fixed on the
@@ -296,6 +303,7 @@ class SignalsForecaster(BatchForecaster):
         signal_horizon_periods: int = 2,
         max_lag: int = 4,
         min_gain: float = 0.01,
+        min_t: float = 2.0,
         folds: int = 2,
         fold_periods: int | None = None,
         model: Mapping[str, Any] | None = None,
@@ -305,6 +313,7 @@ class SignalsForecaster(BatchForecaster):
         self.signal_horizon_periods = signal_horizon_periods
         self.max_lag = max_lag
         self.min_gain = min_gain
+        self.min_t = min_t
         self.folds = folds
         self.fold_periods = fold_periods
         self.model = model
@@ -330,7 +339,7 @@ class SignalsForecaster(BatchForecaster):
         fp = int(self.fold_periods) if self.fold_periods else max(8, T // 8)
         labels = classify_matrix(np.where(usable, Y, np.nan)).label
         return learn_signal_model(Y, usable, X, names, labels, H, int(self.max_lag), float(self.min_gain),
-                                  int(self.folds), fp)
+                                  int(self.folds), fp, min_t=float(self.min_t))
 
     def fit(self, demand: DemandSeries) -> Self:
         """Fit the base on the history and the signal model (or use the given one); returns self."""
