@@ -9,6 +9,7 @@ import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from echelon_demand.models._common import subset
 from echelon_demand.models.calibrated import CalibratedForecaster
 from echelon_demand.models.signals import SignalsForecaster
 from scipy import stats
@@ -88,6 +89,24 @@ def test_noise_signals_are_never_chosen_over_many_draws():
                               np.arange(0, n * T + 1, T), exogenous=X, exogenous_names=("iid", "walk"))
         f = SignalsForecaster(base="poisson").fit(series)
         assert all(not e["features"] for e in f.model_["horizons"]), (seed, f.model_["horizons"])
+
+
+def test_pooled_params_make_a_series_forecast_independent_of_its_batch():
+    series, _ = _gaussian_case(n=80, T=40, seed=9)
+    n = len(series)
+    lts, review = [DiscreteDistribution.point(1)] * n, np.ones(n, dtype=np.int64)
+    params = SignalsForecaster.pooled_params({}, series, lts, review)  # what the driver does
+    assert params["model"]["horizons"][0]["features"] == [["lead", 2]]
+    assert "class_params" in params["base_params"]
+    whole = SignalsForecaster(**params).fit(series)
+    whole.set_replenishment(lts, review)
+    idx = np.arange(5, 80, 7)
+    part = SignalsForecaster(**params).fit(subset(series, idx))
+    part.set_replenishment([lts[i] for i in idx], review[idx])
+    for a, b in zip([whole.period_demand()[i] for i in idx], part.period_demand(), strict=True):
+        assert a.offset == b.offset and np.array_equal(a.pmf, b.pmf)
+    for a, b in zip([whole.horizon_demand()[i] for i in idx], part.horizon_demand(), strict=True):
+        assert all(x.offset == y.offset and np.array_equal(x.pmf, y.pmf) for x, y in zip(a, b, strict=True))
 
 
 def _bench():
