@@ -338,8 +338,14 @@ class SignalsForecaster(BatchForecaster):
         T = Y.shape[1]
         fp = int(self.fold_periods) if self.fold_periods else max(8, T // 8)
         labels = classify_matrix(np.where(usable, Y, np.nan)).label
-        return learn_signal_model(Y, usable, X, names, labels, H, int(self.max_lag), float(self.min_gain),
-                                  int(self.folds), fp, min_t=float(self.min_t))
+        from threadpoolctl import threadpool_limits
+
+        # many tiny least-squares fits: one BLAS thread (a pool of threads waiting on each
+        # other made them 8x slower on the shared 2-core machine), and the sums then never
+        # depend on how BLAS splits them across threads
+        with threadpool_limits(limits=1, user_api="blas"):
+            return learn_signal_model(Y, usable, X, names, labels, H, int(self.max_lag), float(self.min_gain),
+                                      int(self.folds), fp, min_t=float(self.min_t))
 
     def fit(self, demand: DemandSeries) -> Self:
         """Fit the base on the history and the signal model (or use the given one); returns self."""
