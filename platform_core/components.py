@@ -117,6 +117,9 @@ class Forecaster(Component, ABC):
     handles_intermittent: ClassVar[bool] = False
     handles_censoring: ClassVar[bool] = False
     is_global: ClassVar[bool] = False  # fits one model across series
+    #: reads ``DemandSeries.exogenous`` (the dataset's ``signals``): a run builds the
+    #: signal array only for a forecaster that declares it
+    uses_signals: ClassVar[bool] = False
 
     @abstractmethod
     def fit(self, demand: DemandSeries) -> Self:

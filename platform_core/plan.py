@@ -90,7 +90,8 @@ class SharedInputs:
         level_min, level_max: the planner's overrides [units], NaN where free (a pin sets
             both); None when the dataset has no ``overrides`` table.
         signals: [stages, periods, signals] the dataset's ``signals`` on the demand grid
-            [signal units], NaN = not observed; None without a ``signals`` table.
+            [signal units], NaN = not observed; None without a ``signals`` table or when
+            the forecaster does not declare ``uses_signals``.
         signal_names: the name of each signal (last axis of ``signals``).
     """
 
@@ -251,8 +252,9 @@ def plan_run(
     review = float_column(stages, "review_period", 1.0).astype(np.int64)
     # demand last: the matrix is the largest array
     matrix, flags, has = _demand_matrix(dataset.demand, structure.index, rank, settings.period_days)
-    signal_names, signals = signal_array(dataset.get("signals"), dataset.demand, structure.index, rank,
-                                         matrix.shape[1], settings.period_days)
+    signal_names, signals = signal_array(
+        dataset.get("signals") if settings.forecaster.cls.uses_signals else None, dataset.demand,
+        structure.index, rank, matrix.shape[1], settings.period_days)
 
     up, down = structure.up, structure.down
     e_order = np.argsort(rank[up], kind="stable") if up.size else np.zeros(0, dtype=np.int64)

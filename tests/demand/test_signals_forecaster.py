@@ -173,3 +173,34 @@ def test_a_run_with_the_noise_signals_recommends_exactly_what_it_does_without_th
     sig_noise = pq.read_table(run(noise, tmp_path / "o_noise", _config("signals")).recommendations_path)
     moved = pc.sum(pc.not_equal(all_.column("base_stock_level"), sig_noise.column("base_stock_level"))).as_py()
     assert moved >= all_.num_rows // 4
+
+
+def test_the_plan_puts_each_stage_signals_on_the_grid_only_for_a_forecaster_that_uses_them(tmp_path):
+    import uuid
+
+    from platform_core.batch import demand_series
+    from platform_core.pipeline import plan_dataset, prepare_components
+    from platform_core.run_context import RunContext
+
+    data = tmp_path / "data"
+    generate_dataset(data, sku_locations=20, seed=4, periods=20, signals=True)
+    ds = load_dataset(data)
+    host = PluginHost()
+    planned = {}
+    for name in ("calibrated", "signals"):
+        config = _config(name)
+        ctx = RunContext(run_id=uuid.uuid4().hex, data_dir=data, out_dir=tmp_path / "unused", config=config)
+        planned[name] = plan_dataset(ds, config, prepare_components(host, config, ctx))[0]
+    assert planned["calibrated"].signals is None
+    shared = planned["signals"]
+    assert shared.signal_names == SIGNAL_COLUMNS and shared.signals.shape == (*shared.demand.shape, 3)
+    rows = pq.read_table(data / "signals.parquet").to_pylist()  # every row, read back independently
+    where = {(s, loc): i for i, (s, loc) in enumerate(zip(shared.sku, shared.location, strict=True))}
+    first = min(r["period"] for r in rows)  # the generator's signals have the demand's rows
+    for r in rows:
+        k = (r["period"] - first).days // 7  # weekly grid from the first demand date
+        assert shared.signals[where[(r["sku"], r["location"])], k].tolist() == [r[c] for c in SIGNAL_COLUMNS]
+    assert np.isfinite(shared.signals).sum() == 3 * len(rows)  # nothing else is filled
+    series = demand_series(shared, np.arange(len(shared.sku)))
+    assert series.exogenous_names == SIGNAL_COLUMNS
+    assert np.array_equal(series.exogenous, shared.signals.reshape(-1, 3), equal_nan=True)

@@ -295,6 +295,7 @@ class SignalsForecaster(BatchForecaster):
 
     handles_intermittent: ClassVar[bool] = True
     pools_across_series: ClassVar[bool] = True
+    uses_signals: ClassVar[bool] = True
 
     def __init__(
         self,
