@@ -1,6 +1,6 @@
 """Signals beyond the history: a signal that leads demand sharpens the next two periods (a few seconds).
 
-1. generate 150 SKU-locations with a ``signals`` table: ``pos_lead2`` leads demand by 2
+1. generate 100 SKU-locations with a ``signals`` table: ``pos_lead2`` leads demand by 2
    periods, ``noise_orders`` and ``noise_index`` are noise;
 2. fit the ``signals`` forecaster on the history and its signals: it reports which
    (signal, lag) it chose per horizon and how much each lowered the held-out error;
@@ -38,7 +38,7 @@ from platform_core.forecasting.series import demand_series_from_table, padded  #
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
-        generate_dataset(data, sku_locations=150, seed=3, periods=78, signals=True)
+        generate_dataset(data, sku_locations=100, seed=3, periods=60, signals=True)
         ds = load_dataset(data)
         series = demand_series_from_table(ds.demand, ds.get("signals"))
         future = pq.read_table(data / "truth" / "demand_future.parquet").to_pylist()
