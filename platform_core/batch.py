@@ -112,11 +112,14 @@ def demand_series(shared: SharedInputs, idx: np.ndarray,
         edges = _local_edges(shared, idx)
     values, flags = _derived_demand(shared, idx, edges)
     n, periods = values.shape
+    signals = None if shared.signals is None else shared.signals[idx].reshape(n * periods, -1)
     return DemandSeries(
         keys=[f"{s}@{loc}" for s, loc in zip(shared.sku[idx], shared.location[idx], strict=True)],
         values=values.reshape(-1),
         stocked_out=flags.reshape(-1),
         indptr=np.arange(0, n * periods + 1, periods, dtype=np.int64),
+        exogenous=signals,  # the stage's own signals (an internal stage's are its own rows, if any)
+        exogenous_names=shared.signal_names,
     )
 
 

@@ -84,6 +84,10 @@ class DemandSeries:
         stocked_out: True where the period was censored by a stockout.
         indptr: ``values[indptr[i]:indptr[i+1]]`` is series ``i``.
         attributes: optional per-series attributes (item features) for global models.
+        exogenous: optional signals beyond the history, ``(values.size, k)`` aligned with
+            ``values`` (row ``j`` is the period of ``values[j]``) [signal units], NaN where
+            not observed; None without signals.
+        exogenous_names: the name of each of the ``k`` signal columns.
     """
 
     keys: list[str]
@@ -91,6 +95,8 @@ class DemandSeries:
     stocked_out: np.ndarray
     indptr: np.ndarray
     attributes: pa.Table | None = None
+    exogenous: np.ndarray | None = None
+    exogenous_names: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -111,6 +117,9 @@ class Forecaster(Component, ABC):
     handles_intermittent: ClassVar[bool] = False
     handles_censoring: ClassVar[bool] = False
     is_global: ClassVar[bool] = False  # fits one model across series
+    #: reads ``DemandSeries.exogenous`` (the dataset's ``signals``): a run builds the
+    #: signal array only for a forecaster that declares it
+    uses_signals: ClassVar[bool] = False
 
     @abstractmethod
     def fit(self, demand: DemandSeries) -> Self:

@@ -21,6 +21,7 @@ from platform_core.components import ComponentSpec, Forecaster, Solver, StageCos
 from platform_core.current_policy import CurrentPolicies, planned_current_policies
 from platform_core.data.columns import float_column
 from platform_core.data.schemas import Dataset
+from platform_core.data.signals import signal_array
 from platform_core.data.stage_index import StageIndex
 from platform_core.distributions import DiscreteDistribution
 from platform_core.fitting import StageLeadTimes
@@ -92,6 +93,10 @@ class SharedInputs:
             stages table has no ``shelf_life_periods`` column.
         moq, order_multiple: the stages' minimum order quantity and order multiple
             [units], 0 where none.
+        signals: [stages, periods, signals] the dataset's ``signals`` on the demand grid
+            [signal units], NaN = not observed; None without a ``signals`` table or when
+            the forecaster does not declare ``uses_signals``.
+        signal_names: the name of each signal (last axis of ``signals``).
     """
 
     sku: np.ndarray
@@ -123,6 +128,8 @@ class SharedInputs:
     shelf_life: np.ndarray | None = None
     moq: np.ndarray | None = None
     order_multiple: np.ndarray | None = None
+    signals: np.ndarray | None = None
+    signal_names: tuple[str, ...] = ()
 
     def lead_time(self, i: int) -> DiscreteDistribution:
         """Lead-time distribution of planned stage ``i`` [periods]."""
@@ -252,6 +259,9 @@ def plan_run(
     review = float_column(stages, "review_period", 1.0).astype(np.int64)
     # demand last: the matrix is the largest array
     matrix, flags, has = _demand_matrix(dataset.demand, structure.index, rank, settings.period_days)
+    signal_names, signals = signal_array(
+        dataset.get("signals") if settings.forecaster.cls.uses_signals else None, dataset.demand,
+        structure.index, rank, matrix.shape[1], settings.period_days)
 
     up, down = structure.up, structure.down
     e_order = np.argsort(rank[up], kind="stable") if up.size else np.zeros(0, dtype=np.int64)
@@ -290,5 +300,7 @@ def plan_run(
                     if "shelf_life_periods" in stages.column_names else None),
         moq=float_column(stages, "moq", 0.0)[order],
         order_multiple=float_column(stages, "order_multiple", 0.0)[order],
+        signals=signals,
+        signal_names=signal_names,
     )
     return shared, batches

@@ -53,7 +53,7 @@ import pyarrow.compute as pc
 from platform_core.data.loaders import write_table
 from platform_core.data.schemas import FILE_SPECS
 
-__all__ = ["generate_dataset", "DEMAND_CLASSES", "START_DATE"]
+__all__ = ["generate_dataset", "DEMAND_CLASSES", "START_DATE", "SIGNAL_COLUMNS"]
 
 #: Syntetos-Boylan classes, in the order of the ``demand_class`` codes used internally.
 DEMAND_CLASSES = ("smooth", "erratic", "intermittent", "lumpy")
@@ -388,6 +388,71 @@ def _build(rng: np.random.Generator, n: int, periods: int, period_days: int) -> 
     }
 
 
+#: Signal columns of ``generate_dataset(signals=True)``: one leads demand by 2 periods, two are noise.
+SIGNAL_COLUMNS = ("pos_lead2", "noise_orders", "noise_index")
+
+
+def _signals(rng: np.random.Generator, built: dict[str, Any], periods: int, period_days: int) -> None:
+    """Add the ``signals`` table (and the true demand of the next 2 periods) to ``built``.
+
+    ``pos_lead2`` at period ``t`` is the true demand of ``t + 2`` times a lognormal error
+    (sd 0.2 of its log); ``noise_orders`` is drawn like demand but independently of it;
+    ``noise_index`` is an AR(1) index around 100 (coefficient 0.8, innovations sd 5). The
+    periods after the history are drawn from each series' own process (level, season,
+    trend, occurrence, gamma sizes). Drawn after everything else: the other tables are
+    the same with or without signals.
+    """
+    truth, par = built["truth"]["demand_truth"], built["truth"]["series_truth"]
+    first = par.column("first_period").to_numpy().astype(np.int64)
+    d = first.size
+    n_rows = periods - first
+    true_q = truth.column("true_quantity").to_numpy()
+    si = np.repeat(np.arange(d), n_rows)
+    t_all = np.concatenate([np.arange(f, periods) for f in first]) if d else np.zeros(0, np.int64)
+    ybar = float((t_all * (period_days / 365.25)).mean()) if t_all.size else 0.0
+    col = {k: par.column(k).to_numpy() for k in ("occurrence_probability", "size_cv", "mean_size",
+                                                  "season_amplitude", "season_phase", "trend_per_year")}
+    fut_t = np.repeat(np.array([[periods, periods + 1]]), d, axis=0)
+    years = fut_t * (period_days / 365.25)
+    level = col["mean_size"][:, None] * (1.0 + col["season_amplitude"][:, None] * np.sin(
+        2 * np.pi * (years + col["season_phase"][:, None])))
+    level *= np.maximum(0.2, 1.0 + col["trend_per_year"][:, None] * (years - ybar))
+    shape = 1.0 / col["size_cv"][:, None] ** 2
+    occurs = rng.random((d, 2)) < col["occurrence_probability"][:, None]
+    future = np.where(occurs, np.maximum(1.0, np.round(rng.gamma(shape, level / shape))), 0.0)
+    ends = np.cumsum(n_rows)
+    ahead = np.empty(true_q.size)  # true demand two periods after each row
+    for i in range(d):  # series by series: the last two rows look into the future
+        a, b = int(ends[i] - n_rows[i]), int(ends[i])
+        ahead[a:b] = np.concatenate([true_q[a:b], future[i]])[2:]
+    m = true_q.size
+    pos = np.round(ahead * np.exp(rng.normal(0.0, 0.2, m)), 2)
+    cv = col["size_cv"][si]
+    decoy_shape = 1.0 / cv**2
+    decoy = np.where(rng.random(m) < col["occurrence_probability"][si],
+                     np.maximum(1.0, np.round(rng.gamma(decoy_shape, col["mean_size"][si] / decoy_shape))), 0.0)
+    shocks = rng.normal(0.0, 5.0, m)
+    index = np.empty(m)
+    for i in range(d):
+        a, b = int(ends[i] - n_rows[i]), int(ends[i])
+        x = 100.0
+        for r in range(a, b):
+            x = 100.0 + 0.8 * (x - 100.0) + shocks[r]
+            index[r] = x
+    built["tables"]["signals"] = pa.table({
+        "sku": truth.column("sku"), "location": truth.column("location"), "period": truth.column("period"),
+        SIGNAL_COLUMNS[0]: pa.array(pos), SIGNAL_COLUMNS[1]: pa.array(decoy),
+        SIGNAL_COLUMNS[2]: pa.array(np.round(index, 3)),
+    })
+    start_day = int(np.datetime64(START_DATE, "D").astype(np.int64))
+    built["truth"]["demand_future"] = pa.table({
+        "sku": pa.array(np.repeat(par.column("sku").to_numpy(zero_copy_only=False), 2), pa.string()),
+        "location": pa.array(np.repeat(par.column("location").to_numpy(zero_copy_only=False), 2), pa.string()),
+        "period": _dates(start_day + fut_t.reshape(-1) * period_days),
+        "true_quantity": pa.array(future.reshape(-1)),
+    })
+
+
 def generate_dataset(
     out_dir: str | os.PathLike[str],
     sku_locations: int,
@@ -397,6 +462,7 @@ def generate_dataset(
     fmt: str = "parquet",
     *,
     overwrite: bool = False,
+    signals: bool = False,
 ) -> dict[str, Any]:
     """Write a realistic synthetic dataset (see module doc) into directory ``out_dir``.
 
@@ -411,6 +477,9 @@ def generate_dataset(
         period_days: length of a period [days].
         fmt: ``"parquet"`` or ``"csv"`` for the input files (the truth is always Parquet).
         overwrite: replace an existing non-empty ``out_dir``.
+        signals: also write ``signals`` (:data:`SIGNAL_COLUMNS`: one signal leading demand
+            by 2 periods, two noise) and ``truth/demand_future.parquet`` (the true demand of
+            the 2 periods after the history); the other files do not change.
 
     Returns:
         The content of ``generator.json`` (parameters, counts, files) plus
@@ -436,13 +505,16 @@ def generate_dataset(
 
     rng = np.random.default_rng(seed)
     built = _build(rng, int(sku_locations), int(periods), int(period_days))
+    if signals:
+        _signals(rng, built, int(periods), int(period_days))
     files = [f"{name}.{fmt}" for name in built["tables"]]
     files += [f"truth/{name}.parquet" for name in built["truth"]]
     meta: dict[str, Any] = {
         "generator": "platform_core.data.generate",
         "version": 1,
         "parameters": {"sku_locations": int(sku_locations), "seed": int(seed), "periods": int(periods),
-                       "period_days": int(period_days), "fmt": fmt, "start_date": START_DATE},
+                       "period_days": int(period_days), "fmt": fmt, "start_date": START_DATE,
+                       **({"signals": True} if signals else {})},
         "counts": built["info"],
         "files": files,
     }

@@ -6,7 +6,8 @@ that does not convert is reported with its column and data row (row 1 = first li
 the header). Conversions: numbers in decimal notation (``1e3``, ``-0.5``; surrounding
 spaces allowed), integers also as ``3.0`` (never hexadecimal), dates ISO ``YYYY-MM-DD``, booleans
 ``true``/``false``/``1``/``0`` (any case); an empty CSV field is null. Columns not in the
-contract are kept (after the contract's columns) and not validated. After validation the
+contract are kept (after the contract's columns) and not validated, except in a file whose
+spec has ``extra_columns`` (``signals``: every other column is a number). After validation the
 demand rows are put on the period grid (:mod:`platform_core.data.periods`).
 """
 
@@ -26,6 +27,7 @@ import pyarrow.parquet as pq
 from platform_core.data.errors import DataValidationError, ErrorCollector
 from platform_core.data.periods import DEFAULT_PERIOD_DAYS, demand_on_grid
 from platform_core.data.schemas import FILE_SPECS, Dataset, FileSpec
+from platform_core.data.signals import check_signal_periods
 from platform_core.data.validate import type_expectation, validate_dataset
 
 __all__ = ["load_dataset", "load_table", "find_file", "write_table"]
@@ -208,10 +210,17 @@ def _convert_table(spec: FileSpec, table: pa.Table, file: str, errors: ErrorColl
         out_names.append(col.name)
         out_cols.append(arr)
     spec_names = {c.name for c in spec.columns}
+    rule = spec.extra_columns
     for name in names:
         if name not in spec_names and name not in out_names:
             extra: pa.ChunkedArray | None = table.column(name)
-            if extra is not None and _is_bytes(extra.type):
+            if extra is not None and rule is not None and extra.type != rule.type:  # e.g. signals: numbers
+                if not _compatible(extra.type, rule.type):
+                    errors.add(DataValidationError(file, name, None, f"a column of type {rule.type}",
+                                                   f"type {extra.type}"))
+                    continue
+                extra = _convert_column(extra, rule.type, rule.type, file, name, errors)
+            elif extra is not None and _is_bytes(extra.type):
                 extra = _convert_column(extra, pa.string(), pa.string(), file, name, errors)
             if extra is None:
                 continue
@@ -333,8 +342,9 @@ def load_dataset(path: str | os.PathLike[str], period_days: float = DEFAULT_PERI
 
     Raises:
         DataValidationError: a missing directory or required file, both a Parquet and a CSV
-            file for one name, a value that does not convert, or any rule of
-            ``validate_dataset``; up to 20 errors are reported in one exception.
+            file for one name, a value that does not convert, any rule of
+            ``validate_dataset`` (up to 20 errors are reported in one exception), or a
+            ``signals`` row off the demand grid.
         ValueError: ``period_days`` is not a positive number.
     """
     if not (isinstance(period_days, int | float) and 0 < float(period_days) < float("inf")):
@@ -359,6 +369,7 @@ def load_dataset(path: str | os.PathLike[str], period_days: float = DEFAULT_PERI
     ds = Dataset(root=root, tables=tables, sources=sources)
     validate_dataset(ds)
     ds.tables["demand"], ds.demand_grid = demand_on_grid(ds.demand, period_days)
+    check_signal_periods(ds)
     return ds
 
 

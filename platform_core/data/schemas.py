@@ -1,7 +1,8 @@
 """The data contract: one Arrow schema per file of an input dataset directory.
 
 A dataset is a directory holding ``stages``, ``demand`` and optionally ``edges``,
-``receipts``, ``costs``, ``current_policy`` and ``overrides``, each as ``NAME.parquet`` or ``NAME.csv``.
+``receipts``, ``costs``, ``current_policy``, ``overrides`` and ``signals``, each as ``NAME.parquet`` or
+``NAME.csv``.
 ``docs/data.md`` documents every column listed here (a test checks it).
 """
 
@@ -27,6 +28,8 @@ __all__ = [
     "COSTS",
     "CURRENT_POLICY",
     "OVERRIDES",
+    "SIGNALS",
+    "MAX_SIGNAL",
     "Dataset",
     "MIN_DATE",
     "MAX_DATE",
@@ -114,6 +117,9 @@ class FileSpec:
     meaning: str
     dictionary_columns: tuple[str, ...] = ()
     key_note: str = ""
+    #: the rule for every column not in ``columns`` (its name is a placeholder): such
+    #: columns are converted to its type and checked like it; None keeps them unchecked
+    extra_columns: ColumnSpec | None = None
 
     def memory_type(self, col: ColumnSpec) -> pa.DataType:
         """The Arrow type of ``col`` in a loaded table (its spec type, or dictionary-encoded)."""
@@ -306,8 +312,33 @@ OVERRIDES = FileSpec(
     ),
 )
 
+# --- signals (issue #18: signals beyond the history) ----------------------------------
+
+#: Largest absolute value of a signal [signal units] (keeps sums of squares finite).
+MAX_SIGNAL = 1e12
+
+SIGNALS = FileSpec(
+    name="signals",
+    required=False,
+    key=("sku", "location", "period"),
+    meaning="Signals beyond the demand history, per SKU-location and period: any numeric columns (point-of-sale, "
+            "distributor orders, inquiries, market indicators); the `signals` forecaster learns which lead demand "
+            "(docs/forecasting.md). Periods are on the demand table's grid.",
+    dictionary_columns=("sku", "location"),
+    columns=(
+        _SKU,
+        _LOC,
+        ColumnSpec("period", pa.date32(), "[date]", True, False,
+                   "First day of a period of the demand grid (see Demand periods), not after the last one.",
+                   min_date=MIN_DATE, max_date=MAX_DATE),
+    ),
+    extra_columns=ColumnSpec("*", pa.float64(), "[signal units]", False, True,
+                             "Every other column is one signal: a number (null means not observed).",
+                             min_value=-MAX_SIGNAL, max_value=MAX_SIGNAL),
+)
+
 FILE_SPECS: dict[str, FileSpec] = {
-    s.name: s for s in (STAGES, EDGES, DEMAND, RECEIPTS, COSTS, CURRENT_POLICY, OVERRIDES)
+    s.name: s for s in (STAGES, EDGES, DEMAND, RECEIPTS, COSTS, CURRENT_POLICY, OVERRIDES, SIGNALS)
 }
 
 

@@ -17,8 +17,11 @@ rows validate in a few seconds. Rules (see ``docs/data.md``):
   and is 0 when the mean is 0;
 * an overrides row holds a whole-number ``pinned_level`` or a corridor (``min_level`` /
   ``max_level``, one side may be null, min not above max), never both;
-* demand, costs, current_policy and overrides rows, and both ends of every edge, name a stage
-  of ``stages``; the network (edges) has no cycle.
+* demand, costs, current_policy, overrides and signals rows, and both ends of every edge, name a stage
+  of ``stages``; the network (edges) has no cycle;
+* ``signals`` has at least one signal column, and every signal column is a finite number in
+  ``[-MAX_SIGNAL, MAX_SIGNAL]`` or null (its periods are checked against the demand grid after
+  loading: :func:`platform_core.data.signals.check_signal_periods`).
 
 Stages without demand rows are allowed (internal stages see no external demand).
 """
@@ -29,6 +32,7 @@ import datetime as dt
 import os
 import re
 from collections import deque
+from dataclasses import replace
 
 import numpy as np
 import pyarrow as pa
@@ -62,6 +66,7 @@ _STAGE_REFS: dict[str, tuple[tuple[str, str], ...]] = {
     "costs": (("sku", "location"),),
     "current_policy": (("sku", "location"),),
     "overrides": (("sku", "location"),),
+    "signals": (("sku", "location"),),
     "edges": (("upstream_sku", "upstream_location"), ("downstream_sku", "downstream_location")),
 }
 
@@ -402,6 +407,28 @@ def _check_overrides(table: pa.Table, file: str, errors: ErrorCollector) -> bool
     return ok
 
 
+def _check_extra_columns(spec: FileSpec, rule: ColumnSpec, table: pa.Table, file: str,
+                         errors: ErrorCollector) -> bool:
+    """Every column outside ``spec.columns`` follows ``rule`` (signals: at least one such column)."""
+    own = {c.name for c in spec.columns}
+    extra = [name for name in table.column_names if name not in own]
+    if not extra:
+        errors.add(DataValidationError(
+            file, None, None, f"at least one {spec.name[:-1] if spec.name.endswith('s') else spec.name} column "
+            f"({type_expectation(rule.type)} per row) besides " + ", ".join(c.name for c in spec.columns),
+            "no other column"))
+        return False
+    ok = True
+    for name in extra:
+        arr = table.column(name)
+        if arr.type != rule.type:
+            errors.add(DataValidationError(file, name, None, f"a column of type {rule.type}", f"type {arr.type}"))
+            ok = False
+            continue
+        ok = _check_column(spec, replace(rule, name=name), arr, file, errors) and ok
+    return ok
+
+
 def check_table(spec: FileSpec, table: pa.Table, file: str, errors: ErrorCollector,
                 _enc: _Encodings | None = None, *, stage_index: StageIndex | None = None) -> bool:
     """Check one table on its own (columns, types, nulls, ranges, unique key).
@@ -438,6 +465,8 @@ def check_table(spec: FileSpec, table: pa.Table, file: str, errors: ErrorCollect
             ok = False
             continue
         ok = _check_column(spec, col, arr, file, errors) and ok
+    if spec.extra_columns is not None:
+        ok = _check_extra_columns(spec, spec.extra_columns, table, file, errors) and ok
     if ok:
         ok = _check_spreads(spec, table, file, errors)
     if ok:

@@ -17,13 +17,18 @@ from platform_core.data.columns import plain_strings
 __all__ = ["demand_series_from_table", "padded"]
 
 
-def demand_series_from_table(demand: pa.Table) -> DemandSeries:
+def demand_series_from_table(demand: pa.Table, signals: pa.Table | None = None) -> DemandSeries:
     """Build :class:`DemandSeries` from a demand table (schema ``DEMAND``).
 
     Rows are sorted by sku, location and period; the key is ``"sku@location"``.  A
-    missing ``stocked_out`` column (or null) means not stocked out.
+    missing ``stocked_out`` column (or null) means not stocked out.  With a ``signals``
+    table (schema ``SIGNALS``) its signal columns become ``exogenous``, matched on sku,
+    location and period (NaN where a demand row has no signal row).
     """
-    t = plain_strings(demand).sort_by([("sku", "ascending"), ("location", "ascending"), ("period", "ascending")])
+    order = [("sku", "ascending"), ("location", "ascending"), ("period", "ascending")]
+    t = plain_strings(demand).sort_by(order)
+    if signals is not None:
+        return _with_signals(demand_series_from_table(demand), t, plain_strings(signals))
     sku = t.column("sku").to_numpy(zero_copy_only=False).astype(str)
     loc = t.column("location").to_numpy(zero_copy_only=False).astype(str)
     keys_all = np.char.add(np.char.add(sku, "@"), loc)
@@ -73,3 +78,16 @@ def padded(demand: DemandSeries, max_history: int | None = None) -> tuple[np.nda
     if so.size:
         C[rows, cols] = so[src].astype(bool)
     return Y, C
+
+
+def _with_signals(series: DemandSeries, sorted_demand: pa.Table, signals: pa.Table) -> DemandSeries:
+    """``series`` (built from ``sorted_demand``) with the signal columns of ``signals`` as exogenous."""
+    keys = ["sku", "location", "period"]
+    names = tuple(n for n in signals.column_names if n not in keys)
+    rows = sorted_demand.select(keys).append_column("_row", pa.array(np.arange(sorted_demand.num_rows)))
+    joined = rows.join(signals.select([*keys, *names]), keys=keys, join_type="left outer").sort_by("_row")
+    X = np.column_stack([joined.column(n).cast(pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False)
+                         for n in names]) if names else np.zeros((sorted_demand.num_rows, 0))
+    series.exogenous = np.asarray(X, dtype=np.float64).reshape(sorted_demand.num_rows, len(names))
+    series.exogenous_names = names
+    return series

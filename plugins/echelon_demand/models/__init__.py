@@ -19,6 +19,7 @@ from echelon_demand.models.parametric import (
     PoissonForecaster,
 )
 from echelon_demand.models.sensing import SensingForecaster
+from echelon_demand.models.signals import SignalsForecaster
 from echelon_demand.models.statsforecast_models import SF_FORECASTERS
 from platform_core.components import Forecaster
 
@@ -37,6 +38,7 @@ __all__ = [
     "QuantileGBMForecaster",
     "SBAForecaster",
     "SensingForecaster",
+    "SignalsForecaster",
     "TSBForecaster",
     "WillemainBootstrapForecaster",
 ]
@@ -56,5 +58,6 @@ FORECASTERS: dict[str, type[Forecaster]] = {
     "sensing": SensingForecaster,
     "auto": AutoForecaster,
     "calibrated": CalibratedForecaster,
+    "signals": SignalsForecaster,
     **SF_FORECASTERS,  # statsforecast models (sf_croston_sba, sf_tsb, sf_adida, sf_imapa, sf_ets)
 }

@@ -46,6 +46,8 @@ def subset(demand: DemandSeries, idx: np.ndarray) -> DemandSeries:
         stocked_out=so[src].astype(bool) if so.size else np.zeros(src.size, dtype=bool),
         indptr=new_ptr,
         attributes=attrs,
+        exogenous=None if demand.exogenous is None else np.asarray(demand.exogenous)[src],
+        exogenous_names=demand.exogenous_names,
     )
 
 
@@ -70,6 +72,8 @@ def window(demand: DemandSeries, start: np.ndarray, lengths: np.ndarray) -> Dema
         stocked_out=so[src].astype(bool) if so.size else np.zeros(src.size, dtype=bool),
         indptr=new_ptr,
         attributes=demand.attributes,
+        exogenous=None if demand.exogenous is None else np.asarray(demand.exogenous)[src],
+        exogenous_names=demand.exogenous_names,
     )
 
 
