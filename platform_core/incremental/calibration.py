@@ -1,0 +1,267 @@
+"""CUSUM thresholds whose false-alarm rate is set, calibrated by simulation.
+
+A CUSUM raises an alarm when its statistic crosses a threshold ``h``; how often it does
+so on noise depends on the noise's distribution, on how well the baseline it compares
+against was estimated, and on how long it watches. Every threshold here is the
+``1 - alpha`` quantile of the largest statistic over one year of monitoring, found by
+simulating that year on noise drawn from the series' own fitted distribution, with the
+baseline re-estimated on a simulated history of the same length (estimation error is part
+of the noise). A series without change then alarms with probability ``alpha`` per year.
+
+Simulating every one of a million series separately would cost minutes, so the series
+are snapped to a grid of distribution shapes (demand: mean [units/period] and dispersion
+index variance/mean; lead times: the CUSUM allowance, the receipts in the baseline and
+the receipts per year) and each grid cell is simulated once, with 4,000 years of noise,
+from a seed derived from the cell itself: the thresholds depend only on the cell, never
+on which other series are in the run. Cells are cached for the life of the process.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+__all__ = [
+    "DemandThresholds", "DEMAND_K_LEVEL", "DEMAND_K_VARIABILITY", "DEMAND_K_ZERO", "N_SIM",
+    "demand_thresholds", "lead_time_threshold", "demand_cell", "lead_time_cell", "snap_k",
+    "demand_baseline", "demand_statistics", "zero_indicator", "lead_time_statistics",
+]
+
+#: Noise years simulated per grid cell [-].
+N_SIM = 4000
+#: CUSUM allowance of the level detector [baseline sd]: tuned to a shift of 2 sd.
+DEMAND_K_LEVEL = 1.0
+#: Allowance of the variability detector (CUSUM of ``(z**2 - 1) / sqrt(2)``, upwards) [-].
+DEMAND_K_VARIABILITY = 1.0
+#: Allowance of the intermittency detector (CUSUM of the standardised zero indicator) [-].
+DEMAND_K_ZERO = 0.75
+#: Share of the yearly false-alarm budget of each demand detector: level, variability, zeros.
+DEMAND_ALPHA_SHARES = (0.8, 0.1, 0.1)
+#: Zero-demand rate range in which the intermittency detector runs [-].
+ZERO_RATE_RANGE = (0.05, 0.95)
+
+_MEAN_GRID = np.array([0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0, 12.0, 20.0, 35.0, 60.0, 100.0])
+_DISPERSION_GRID = np.array([1.0, 1.25, 1.5, 2.0, 3.0, 4.5, 7.0, 10.0, 16.0, 25.0])
+_HISTORY_GRID = np.array([8, 13, 26, 39, 52])
+_K_GRID = np.array([0.25, 0.375, 0.5, 0.75, 1.0, 1.25, 1.5])
+_RECEIPTS_GRID = np.array([5, 8, 12, 20, 35, 60, 100])
+_LANES_GRID = np.array([1, 2, 3, 4, 6, 8, 12, 16])
+_YEAR_GRID = np.array([10, 15, 25, 40, 60, 100, 150, 250, 400, 1000, 2500])
+
+
+def _nearest_log(values: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Index of the grid point nearest to each value on a log scale (values clipped to the grid)."""
+    v = np.log(np.clip(np.asarray(values, dtype=np.float64), grid[0], grid[-1]))
+    g = np.log(grid.astype(np.float64))
+    right = np.searchsorted(g, v).clip(1, g.size - 1)
+    left = right - 1
+    return np.where(np.abs(v - g[left]) <= np.abs(g[right] - v), left, right)
+
+
+def _below(values: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Index of the largest grid point not above each value (the first one for smaller values)."""
+    return (np.searchsorted(grid, np.asarray(values), side="right") - 1).clip(0, grid.size - 1)
+
+
+def _cell_rng(*key: object) -> np.random.Generator:
+    return np.random.default_rng(zlib.crc32(repr(key).encode()))
+
+
+def _nb_noise(rng: np.random.Generator, mean: float, dispersion: float, size: tuple[int, int]) -> np.ndarray:
+    """Negative binomial counts of ``mean`` and variance ``dispersion * mean`` (Poisson at 1)."""
+    if dispersion <= 1.0 + 1e-9:
+        return rng.poisson(mean, size).astype(np.float64)
+    r = mean / (dispersion - 1.0)
+    return rng.poisson(rng.gamma(r, mean / r, size)).astype(np.float64)
+
+
+def demand_baseline(history: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean [units/period], sd [units/period] and zero rate [-] of each row's history (NaN skipped).
+
+    The sd is at least Poisson (``sqrt(mean)``) and at least 0.5 (an all-zero history).
+    """
+    ok = ~np.isnan(history)
+    count = np.maximum(ok.sum(axis=-1), 1)
+    vals = np.where(ok, history, 0.0)
+    mean = vals.sum(axis=-1) / count
+    var = np.where(ok, (history - mean[..., None]) ** 2, 0.0).sum(axis=-1) / np.maximum(count - 1, 1)
+    sd = np.sqrt(np.maximum(np.maximum(var, mean), 0.25))
+    zero = (ok & (vals == 0.0)).sum(axis=-1) / count
+    return mean, sd, zero
+
+
+@dataclass(frozen=True)
+class DemandThresholds:
+    """Thresholds of the three demand detectors of one grid cell [-]."""
+
+    level: float
+    variability: float
+    zero: float
+
+
+def demand_statistics(
+    z: np.ndarray, zero_z: np.ndarray, state: tuple[np.ndarray, ...] | None = None
+) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Run the demand CUSUMs over the last axis of ``z`` (standardised demand) and ``zero_z``.
+
+    Args:
+        z: ``(y - mean) / sd`` [-], NaN where the period is missing (statistics unchanged).
+        zero_z: the standardised zero indicator ``(1[y == 0] - p0) / sqrt(p0 (1 - p0))``, NaN
+            where the detector is off or the period missing.
+        state: the statistics carried from earlier periods ``(up, down, variability,
+            zero_up, zero_down)``; zeros when None.
+
+    Returns:
+        The statistics after the last period, and the largest level, variability and
+        zero statistic reached along the way.
+    """
+    shape = z.shape[:-1]
+    up, dn, var, zu, zd = state if state is not None else tuple(np.zeros(shape) for _ in range(5))
+    m_level, m_var, m_zero = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+    root2 = np.sqrt(2.0)
+    for t in range(z.shape[-1]):
+        zt = z[..., t]
+        ok = ~np.isnan(zt)
+        zt = np.where(ok, zt, 0.0)
+        up = np.where(ok, np.maximum(0.0, up + zt - DEMAND_K_LEVEL), up)
+        dn = np.where(ok, np.maximum(0.0, dn - zt - DEMAND_K_LEVEL), dn)
+        var = np.where(ok, np.maximum(0.0, var + (np.minimum(zt, 1e3) ** 2 - 1.0) / root2 - DEMAND_K_VARIABILITY), var)
+        xt = zero_z[..., t]
+        okz = ~np.isnan(xt)
+        xt = np.where(okz, xt, 0.0)
+        zu = np.where(okz, np.maximum(0.0, zu + xt - DEMAND_K_ZERO), zu)
+        zd = np.where(okz, np.maximum(0.0, zd - xt - DEMAND_K_ZERO), zd)
+        m_level = np.maximum(m_level, np.maximum(up, dn))
+        m_var = np.maximum(m_var, var)
+        m_zero = np.maximum(m_zero, np.maximum(zu, zd))
+    return (up, dn, var, zu, zd), (m_level, m_var, m_zero)
+
+
+def zero_indicator(y: np.ndarray, zero_rate: np.ndarray) -> np.ndarray:
+    """Standardised zero indicator of ``y`` (see :func:`demand_statistics`); NaN where off."""
+    lo, hi = ZERO_RATE_RANGE
+    p = np.asarray(zero_rate, dtype=np.float64)[..., None]
+    on = (p >= lo) & (p <= hi)
+    sd = np.sqrt(np.clip(p * (1.0 - p), 1e-12, None))
+    x = np.where(np.isnan(y), np.nan, (y == 0.0).astype(np.float64))
+    return np.where(on, (x - p) / sd, np.nan)
+
+
+@lru_cache(maxsize=4096)
+def _demand_cell(mean: float, dispersion: float, history: int, year: int, alpha: float) -> DemandThresholds:
+    rng = _cell_rng("demand", mean, dispersion, history, year, alpha)
+    noise = _nb_noise(rng, mean, dispersion, (N_SIM, history + year))
+    m, s, p0 = demand_baseline(noise[:, :history])
+    watch = noise[:, history:]
+    z = (watch - m[:, None]) / s[:, None]
+    _, (m_level, m_var, m_zero) = demand_statistics(z, zero_indicator(watch, p0))
+    a_level, a_var, a_zero = (alpha * share for share in DEMAND_ALPHA_SHARES)
+    return DemandThresholds(float(np.quantile(m_level, 1.0 - a_level)), float(np.quantile(m_var, 1.0 - a_var)),
+                            float(np.quantile(m_zero, 1.0 - a_zero)))
+
+
+def demand_cell(mean: np.ndarray, sd: np.ndarray, history: np.ndarray) -> np.ndarray:
+    """Per series, its grid cell ``(mean index, dispersion index, history index)`` as int rows."""
+    dispersion = np.asarray(sd, dtype=np.float64) ** 2 / np.maximum(np.asarray(mean, dtype=np.float64), 1e-9)
+    return np.stack([_nearest_log(np.maximum(mean, 1e-9), _MEAN_GRID), _nearest_log(dispersion, _DISPERSION_GRID),
+                     _below(history, _HISTORY_GRID)], axis=-1)
+
+
+def demand_thresholds(
+    mean: np.ndarray, sd: np.ndarray, history: np.ndarray, periods_per_year: int, alpha: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Thresholds (level, variability, zero) per series for a false-alarm rate ``alpha`` per year.
+
+    Args:
+        mean: baseline mean demand [units/period].
+        sd: baseline sd [units/period].
+        history: periods the baseline was estimated from [periods].
+        periods_per_year: periods in a year of monitoring [periods].
+        alpha: probability that a series without change alarms within a year [-].
+    """
+    cells = demand_cell(mean, sd, history)
+    out = np.zeros((3, cells.shape[0]))
+    if not cells.size:
+        return out[0], out[1], out[2]
+    unique, inverse = np.unique(cells, axis=0, return_inverse=True)
+    values = np.array([
+        (t.level, t.variability, t.zero)
+        for t in (_demand_cell(float(_MEAN_GRID[a]), float(_DISPERSION_GRID[b]), int(_HISTORY_GRID[c]),
+                               int(periods_per_year), float(alpha)) for a, b, c in unique.tolist())
+    ])
+    out = values[np.asarray(inverse).reshape(-1)].T
+    return out[0], out[1], out[2]
+
+
+def lead_time_statistics(
+    z: np.ndarray, k: np.ndarray, up: np.ndarray | None = None, down: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two-sided CUSUM of standardised lead times along the last axis (NaN: no receipt).
+
+    Returns the statistics after the last receipt and the largest value reached.
+    """
+    shape = z.shape[:-1]
+    up = np.zeros(shape) if up is None else up
+    dn = np.zeros(shape) if down is None else down
+    top = np.zeros(shape)
+    for t in range(z.shape[-1]):
+        zt = z[..., t]
+        ok = ~np.isnan(zt)
+        zt = np.where(ok, zt, 0.0)
+        up = np.where(ok, np.maximum(0.0, up + zt - k), up)
+        dn = np.where(ok, np.maximum(0.0, dn - zt - k), dn)
+        top = np.maximum(top, np.maximum(up, dn))
+    return up, dn, top
+
+
+@lru_cache(maxsize=4096)
+def _lead_time_cell(k: float, receipts: int, year: int, alpha: float, lanes: int = 1) -> float:
+    """Threshold of a stream of ``year`` receipts spread round-robin over ``lanes`` lanes.
+
+    Each lane is standardised by its own baseline, estimated from ``receipts`` draws.
+    """
+    rng = _cell_rng("lead_time", k, receipts, year, alpha, lanes)
+    base = rng.standard_normal((N_SIM, lanes, receipts))
+    m = base.mean(axis=2)
+    s = np.maximum(base.std(axis=2, ddof=1), 1e-9)
+    lane = np.arange(year) % lanes
+    z = (rng.standard_normal((N_SIM, year)) - m[:, lane]) / s[:, lane]
+    _, _, top = lead_time_statistics(z, np.full(N_SIM, k))
+    return float(np.quantile(top, 1.0 - alpha))
+
+
+def lead_time_cell(k: np.ndarray, receipts: np.ndarray, per_year: np.ndarray, lanes: np.ndarray) -> np.ndarray:
+    """Per series its grid cell ``(k, baseline receipts per lane, receipts per year, lanes)`` as indices."""
+    above = np.searchsorted(_YEAR_GRID, np.asarray(per_year, dtype=np.float64), side="left").clip(0, _YEAR_GRID.size - 1)
+    return np.stack([_nearest_log(k, _K_GRID), _below(receipts, _RECEIPTS_GRID), above,
+                     _below(lanes, _LANES_GRID)], axis=-1)
+
+
+def snap_k(k: np.ndarray) -> np.ndarray:
+    """The allowance of the grid a lead-time series is calibrated for (the one its CUSUM uses) [-]."""
+    out: np.ndarray = _K_GRID[_nearest_log(k, _K_GRID)]
+    return out
+
+
+def lead_time_threshold(k: np.ndarray, receipts: np.ndarray, per_year: np.ndarray, alpha: float,
+                        lanes: np.ndarray | None = None) -> np.ndarray:
+    """CUSUM threshold per series of standardised log lead times, ``alpha`` false alarms per year.
+
+    The noise is normal on the log scale; a series' receipts come from ``lanes`` lanes
+    (1 for a lane, the supplier's lanes for a supplier), each standardised by its own
+    baseline estimated from ``receipts`` draws (per lane, rounded down to the grid); a
+    year holds ``per_year`` receipts (rounded up to the grid).  Both roundings are
+    conservative.
+    """
+    lanes = np.ones(np.shape(k)) if lanes is None else np.asarray(lanes, dtype=np.float64)
+    cells = lead_time_cell(k, receipts, per_year, lanes)
+    if not cells.size:
+        return np.zeros(0)
+    unique, inverse = np.unique(cells, axis=0, return_inverse=True)
+    values = np.array([_lead_time_cell(float(_K_GRID[a]), int(_RECEIPTS_GRID[b]), int(_YEAR_GRID[c]), float(alpha),
+                                       int(_LANES_GRID[d]))
+                       for a, b, c, d in unique.tolist()])
+    return values[np.asarray(inverse).reshape(-1)]
