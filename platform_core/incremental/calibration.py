@@ -18,9 +18,13 @@ on which other series are in the run. Cells are cached for the life of the proce
 
 from __future__ import annotations
 
+import argparse
+import time
 import zlib
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -48,8 +52,56 @@ _DISPERSION_GRID = np.array([1.0, 1.25, 1.5, 2.0, 3.0, 4.5, 7.0, 10.0, 16.0, 25.
 _HISTORY_GRID = np.array([8, 13, 26, 39, 52])
 _K_GRID = np.array([0.25, 0.375, 0.5, 0.75, 1.0, 1.25, 1.5])
 _RECEIPTS_GRID = np.array([5, 8, 12, 20, 35, 60, 100])
-_LANES_GRID = np.array([1, 2, 3, 4, 6, 8, 12, 16])
+_LANES_GRID = np.array([1, 2, 4, 8, 16])
 _YEAR_GRID = np.array([10, 15, 25, 40, 60, 100, 150, 250, 400, 1000, 2500])
+
+
+#: Thresholds of every grid cell for the default rate, weekly periods (``python -m
+#: platform_core.incremental.calibration`` writes it; without it cells are simulated on first use).
+TABLE_FILE = Path(__file__).with_name("thresholds.npz")
+TABLE_ALPHA = 0.025
+TABLE_PERIODS_PER_YEAR = 52
+
+
+def _grids() -> dict[str, np.ndarray]:
+    return {"mean_grid": _MEAN_GRID, "dispersion_grid": _DISPERSION_GRID, "history_grid": _HISTORY_GRID,
+            "k_grid": _K_GRID, "receipts_grid": _RECEIPTS_GRID, "lanes_grid": _LANES_GRID, "year_grid": _YEAR_GRID}
+
+
+@lru_cache(maxsize=1)
+def _table() -> dict[str, np.ndarray] | None:
+    """The precomputed thresholds, or None when absent or computed on other grids."""
+    if not TABLE_FILE.is_file():
+        return None
+    with np.load(TABLE_FILE) as data:
+        table = {k: data[k] for k in data.files}
+    if not all(np.array_equal(table.get(k, np.zeros(0)), v) for k, v in _grids().items()):
+        return None
+    return table
+
+
+def build_table(path: Path = TABLE_FILE, alpha: float = TABLE_ALPHA,
+                periods_per_year: int = TABLE_PERIODS_PER_YEAR) -> None:
+    """Simulate every grid cell and write the table (several CPU-minutes)."""
+    t0 = time.perf_counter()
+    demand = np.zeros((_MEAN_GRID.size, _DISPERSION_GRID.size, _HISTORY_GRID.size, 3))
+    for a, m in enumerate(_MEAN_GRID.tolist()):
+        for b, d in enumerate(_DISPERSION_GRID.tolist()):
+            for c, h in enumerate(_HISTORY_GRID.tolist()):
+                t = _demand_cell(m, d, int(h), periods_per_year, alpha)
+                demand[a, b, c] = (t.level, t.variability, t.zero)
+    lead = np.zeros((_K_GRID.size, _RECEIPTS_GRID.size, _YEAR_GRID.size, _LANES_GRID.size))
+    for b, n in enumerate(_RECEIPTS_GRID.tolist()):
+        for c, y in enumerate(_YEAR_GRID.tolist()):
+            for d, lanes in enumerate(_LANES_GRID.tolist()):
+                lead[:, b, c, d] = _lead_time_cells(int(n), int(y), alpha, int(lanes))
+    tmp = path.with_name(f".{path.stem}.tmp.npz")
+    arrays: dict[str, Any] = {"demand": demand, "lead_time": lead, "alpha": np.float64(alpha),
+                              "periods_per_year": np.int64(periods_per_year), **_grids()}
+    np.savez_compressed(tmp, **arrays)
+    tmp.replace(path)
+    _table.cache_clear()
+    print(f"wrote {path} in {time.perf_counter() - t0:.0f} s")
 
 
 def _nearest_log(values: np.ndarray, grid: np.ndarray) -> np.ndarray:
@@ -186,6 +238,10 @@ def demand_thresholds(
     out = np.zeros((3, cells.shape[0]))
     if not cells.size:
         return out[0], out[1], out[2]
+    table = _table()
+    if table is not None and float(table["alpha"]) == float(alpha) and int(table["periods_per_year"]) == periods_per_year:
+        found = table["demand"][cells[:, 0], cells[:, 1], cells[:, 2]].T
+        return found[0], found[1], found[2]
     unique, inverse = np.unique(cells, axis=0, return_inverse=True)
     values = np.array([
         (t.level, t.variability, t.zero)
@@ -218,19 +274,26 @@ def lead_time_statistics(
 
 
 @lru_cache(maxsize=4096)
-def _lead_time_cell(k: float, receipts: int, year: int, alpha: float, lanes: int = 1) -> float:
-    """Threshold of a stream of ``year`` receipts spread round-robin over ``lanes`` lanes.
+def _lead_time_cells(receipts: int, year: int, alpha: float, lanes: int) -> np.ndarray:
+    """Thresholds, one per allowance of the grid, of a stream of ``year`` receipts.
 
-    Each lane is standardised by its own baseline, estimated from ``receipts`` draws.
+    The receipts are spread round-robin over ``lanes`` lanes, each standardised by its own
+    baseline estimated from ``receipts`` draws; every allowance sees the same noise.
     """
-    rng = _cell_rng("lead_time", k, receipts, year, alpha, lanes)
+    rng = _cell_rng("lead_time", receipts, year, alpha, lanes)
     base = rng.standard_normal((N_SIM, lanes, receipts))
     m = base.mean(axis=2)
     s = np.maximum(base.std(axis=2, ddof=1), 1e-9)
     lane = np.arange(year) % lanes
     z = (rng.standard_normal((N_SIM, year)) - m[:, lane]) / s[:, lane]
-    _, _, top = lead_time_statistics(z, np.full(N_SIM, k))
-    return float(np.quantile(top, 1.0 - alpha))
+    zs = np.broadcast_to(z, (_K_GRID.size, N_SIM, year))
+    _, _, top = lead_time_statistics(zs, np.repeat(_K_GRID[:, None], N_SIM, axis=1))
+    out: np.ndarray = np.quantile(top, 1.0 - alpha, axis=1)
+    return out
+
+
+def _lead_time_cell(k_index: int, receipts: int, year: int, alpha: float, lanes: int) -> float:
+    return float(_lead_time_cells(receipts, year, alpha, lanes)[k_index])
 
 
 def lead_time_cell(k: np.ndarray, receipts: np.ndarray, per_year: np.ndarray, lanes: np.ndarray) -> np.ndarray:
@@ -261,7 +324,16 @@ def lead_time_threshold(k: np.ndarray, receipts: np.ndarray, per_year: np.ndarra
     if not cells.size:
         return np.zeros(0)
     unique, inverse = np.unique(cells, axis=0, return_inverse=True)
-    values = np.array([_lead_time_cell(float(_K_GRID[a]), int(_RECEIPTS_GRID[b]), int(_YEAR_GRID[c]), float(alpha),
+    table = _table()
+    if table is not None and float(table["alpha"]) == float(alpha):
+        found: np.ndarray = table["lead_time"][cells[:, 0], cells[:, 1], cells[:, 2], cells[:, 3]]
+        return found
+    values = np.array([_lead_time_cell(a, int(_RECEIPTS_GRID[b]), int(_YEAR_GRID[c]), float(alpha),
                                        int(_LANES_GRID[d]))
                        for a, b, c, d in unique.tolist()])
     return values[np.asarray(inverse).reshape(-1)]
+
+
+if __name__ == "__main__":  # pragma: no cover - writes the shipped table
+    argparse.ArgumentParser(description="write platform_core/incremental/thresholds.npz").parse_args()
+    build_table()

@@ -47,7 +47,12 @@ from platform_core.incremental.state import (
     read_sensing_state,
     write_sensing_state,
 )
-from platform_core.incremental.subset import plan_subset, pooled_forecaster, with_forecaster
+from platform_core.incremental.subset import (
+    FitOnce,
+    plan_subset,
+    pooled_forecaster,
+    with_forecaster,
+)
 from platform_core.networks import NetworkStructure, index_networks
 from platform_core.parts import (
     OutputLock,
@@ -243,8 +248,10 @@ def run_since(
         sub_history = np.zeros((0, n_periods))
         sub_input = np.zeros(0, dtype=np.int64)
         if keep_rows.size:
-            specs = pooled_forecaster(dataset, structure, config, dict(specs), origin, n_periods)
-            shared, batches, _ = plan_subset(dataset, structure, replan, config, specs, origin, n_periods)
+            lead_time_model = FitOnce(specs["lead_time_model"].build())  # fitted on all receipts, once
+            specs = pooled_forecaster(dataset, structure, config, dict(specs), origin, n_periods, lead_time_model)
+            shared, batches, _ = plan_subset(dataset, structure, replan, config, specs, origin, n_periods,
+                                             lead_time_model)
             shared = with_forecaster(shared, specs["forecaster"])
             timer.mark("planned")
             name, reason = choose_executor(config.run.executor, int(shared.sku.size), config.run.in_process_below)

@@ -14,22 +14,23 @@ from __future__ import annotations
 import math
 import zlib
 from dataclasses import replace
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from platform_core.batch import pool_forecaster
-from platform_core.components import ComponentSpec
+from platform_core.components import ComponentSpec, LeadTimeModel
 from platform_core.config import RunConfig
 from platform_core.data.schemas import Dataset
 from platform_core.data.stage_index import StageIndex
+from platform_core.distributions import DiscreteDistribution
 from platform_core.fitting import fit_costs, fit_lead_times
 from platform_core.networks import NetworkStructure, index_networks
 from platform_core.plan import BatchSettings, BatchSpec, SharedInputs, plan_run
 
-__all__ = ["sub_dataset", "plan_subset", "pooled_forecaster", "pool_sample", "with_forecaster", "POOL_MAX_SERIES"]
+__all__ = ["sub_dataset", "plan_subset", "pooled_forecaster", "pool_sample", "with_forecaster", "FitOnce", "POOL_MAX_SERIES"]
 
 #: The full run's pooling sample size (``pool_forecaster``'s default).
 POOL_MAX_SERIES = 20_000
@@ -91,18 +92,40 @@ def _pad_to_grid(shared: SharedInputs, sub: Dataset, origin_day: int, n_periods:
     shared.demand, shared.stocked_out = demand, flags
 
 
+class FitOnce(LeadTimeModel):
+    """A lead-time model fitted on the first ``fit`` only (every subset sees all receipts)."""
+
+    def __init__(self, model: LeadTimeModel) -> None:
+        self.model = model
+        self.fitted = False
+
+    def fit(self, receipts: pa.Table) -> Self:
+        """Fit the wrapped model, once."""
+        if not self.fitted:
+            self.model.fit(receipts)
+            self.fitted = True
+        return self
+
+    def predict(self, lanes: pa.Table, period_days: float) -> list[DiscreteDistribution | None]:
+        """The wrapped model's prediction."""
+        return self.model.predict(lanes, period_days)
+
+
 def plan_subset(
     dataset: Dataset, full: NetworkStructure, keep: np.ndarray, config: RunConfig,
     specs: dict[str, ComponentSpec[Any]], origin_day: int, n_periods: int,
+    lead_time_model: LeadTimeModel | None = None,
 ) -> tuple[SharedInputs, list[BatchSpec], Dataset]:
     """Shared inputs and batches of the stages ``keep`` (whole networks of ``full``), on the full grid.
 
     The forecaster's run-wide parameters are left as given (see :func:`pooled_forecaster`).
+    ``lead_time_model``: a model to fit (once) on all receipts, e.g. a :class:`FitOnce`
+    shared by several subsets; a new one from ``specs`` by default.
     """
     sub = sub_dataset(dataset, full, keep)
     structure = index_networks(sub)
-    lead_times = fit_lead_times(sub, structure, specs["lead_time_model"].build(), config.run.period_days,
-                                config.run.default_lead_time_days)
+    model = lead_time_model if lead_time_model is not None else specs["lead_time_model"].build()
+    lead_times = fit_lead_times(sub, structure, model, config.run.period_days, config.run.default_lead_time_days)
     costs = fit_costs(sub, specs["cost_model"].build(), config.run.period_days)
     settings = BatchSettings(seed=config.run.seed, period_days=config.run.period_days,
                              forecaster=specs["forecaster"], solver=specs["solver"],
@@ -138,7 +161,7 @@ def pool_sample(structure: NetworkStructure, sku: np.ndarray, location: np.ndarr
 
 def pooled_forecaster(
     dataset: Dataset, structure: NetworkStructure, config: RunConfig, specs: dict[str, ComponentSpec[Any]],
-    origin_day: int, n_periods: int,
+    origin_day: int, n_periods: int, lead_time_model: LeadTimeModel | None = None,
 ) -> dict[str, ComponentSpec[Any]]:
     """``specs`` with the forecaster's run-wide parameters as the full run would compute them."""
     spec = specs["forecaster"]
@@ -148,7 +171,7 @@ def pooled_forecaster(
     sku = np.asarray(stages.column("sku").to_numpy(zero_copy_only=False)).astype(str)
     location = np.asarray(stages.column("location").to_numpy(zero_copy_only=False)).astype(str)
     keep = pool_sample(structure, sku, location)
-    shared, _, _ = plan_subset(dataset, structure, keep, config, specs, origin_day, n_periods)
+    shared, _, _ = plan_subset(dataset, structure, keep, config, specs, origin_day, n_periods, lead_time_model)
     shared = pool_forecaster(shared, max_series=max(int(shared.sku.size), 1))
     return {**specs, "forecaster": shared.settings.forecaster}
 
