@@ -30,7 +30,7 @@ from platform_core.incremental.calibration import (
     zero_indicator,
 )
 
-__all__ = ["DemandState", "fit_demand_state", "update_demand_state", "HISTORY_PERIODS", "MIN_HISTORY_PERIODS",
+__all__ = ["DemandState", "fit_demand_state", "update_demand_state", "fill_demand_thresholds", "HISTORY_PERIODS", "MIN_HISTORY_PERIODS",
            "DEFAULT_FALSE_ALARM_PER_YEAR"]
 
 #: Periods of history a baseline is fitted on (the latest ones) [periods].
@@ -88,15 +88,20 @@ class DemandState:
 
 
 def fit_demand_state(history: np.ndarray, periods_per_year: int,
-                     false_alarm_per_year: float = DEFAULT_FALSE_ALARM_PER_YEAR) -> DemandState:
+                     false_alarm_per_year: float = DEFAULT_FALSE_ALARM_PER_YEAR, thresholds: bool = True) -> DemandState:
     """Baselines and thresholds of every row of ``history`` [series, periods] (NaN: missing).
 
     The statistics start at zero: monitoring starts after the last period of ``history``.
+    With ``thresholds=False`` they are left NaN, for :func:`fill_demand_thresholds` to set
+    when they are first needed (a full run does not need them).
     """
     recent = history[:, -HISTORY_PERIODS:] if history.ndim == 2 else history
     mean, sd, zero = demand_baseline(recent)
     observed = (~np.isnan(recent)).sum(axis=1).astype(np.float64)
-    h_level, h_var, h_zero = demand_thresholds(mean, sd, observed, int(periods_per_year), false_alarm_per_year)
+    if thresholds:
+        h_level, h_var, h_zero = demand_thresholds(mean, sd, observed, int(periods_per_year), false_alarm_per_year)
+    else:
+        h_level = h_var = h_zero = np.full(mean.size, np.nan)
     off = observed < MIN_HISTORY_PERIODS
     inf = np.inf
     n = mean.size
@@ -106,6 +111,15 @@ def fit_demand_state(history: np.ndarray, periods_per_year: int,
         h_zero=np.where(off, inf, h_zero),
         up=np.zeros(n), down=np.zeros(n), variability=np.zeros(n), zero_up=np.zeros(n), zero_down=np.zeros(n),
     )
+
+
+def fill_demand_thresholds(state: DemandState, periods_per_year: int, false_alarm_per_year: float) -> None:
+    """Set the thresholds left NaN by ``fit_demand_state(..., thresholds=False)`` (in place)."""
+    rows = np.flatnonzero(np.isnan(state.h_level))
+    if rows.size:
+        h = demand_thresholds(state.mean[rows], state.sd[rows], state.history_periods[rows], int(periods_per_year),
+                              false_alarm_per_year)
+        state.h_level[rows], state.h_variability[rows], state.h_zero[rows] = h
 
 
 def update_demand_state(state: DemandState, new: np.ndarray) -> np.ndarray:

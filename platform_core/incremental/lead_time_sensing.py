@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 from platform_core.data.columns import lead_time_days
 from platform_core.incremental.calibration import lead_time_statistics, lead_time_threshold, snap_k
 
-__all__ = ["LeadTimeState", "fit_lead_time_state", "update_lead_time_state", "lane_keys", "receipt_days",
+__all__ = ["LeadTimeState", "fit_lead_time_state", "update_lead_time_state", "fill_lead_time_thresholds", "STATS", "lane_keys", "receipt_days",
            "SHIFT_RATIO", "HISTORY_RECEIPTS", "MIN_RECEIPTS", "SIGMA_FLOOR"]
 
 #: Lead-time ratio the detectors are tuned to [-].
@@ -107,11 +107,18 @@ def _k(sigma: np.ndarray) -> np.ndarray:
     return snap_k(np.clip(np.log(SHIFT_RATIO) / (2.0 * sigma), 0.25, 1.5))
 
 
-def fit_lead_time_state(receipts: pa.Table | None, false_alarm_per_year: float) -> LeadTimeState:
-    """Baselines and thresholds of every lane and supplier in ``receipts``; statistics at zero."""
+STATS = ("mu", "sigma", "n", "k", "h", "up", "down", "per_year", "base_n", "lanes")
+
+
+def fit_lead_time_state(receipts: pa.Table | None, false_alarm_per_year: float,
+                        thresholds: bool = True) -> LeadTimeState:
+    """Baselines and thresholds of every lane and supplier in ``receipts``; statistics at zero.
+
+    With ``thresholds=False`` the thresholds are left NaN for :func:`fill_lead_time_thresholds`.
+    """
     if receipts is None or receipts.num_rows == 0:
         empty = np.zeros(0)
-        blank = {k: empty for k in ("mu", "sigma", "n", "k", "h", "up", "down")}
+        blank = {k: empty for k in STATS}
         return LeadTimeState(np.zeros(0, dtype=object), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object),
                              dict(blank), dict(blank), -(10**9))
     keys = _encode(lane_keys(receipts))
@@ -143,21 +150,29 @@ def fit_lead_time_state(receipts: pa.Table | None, false_alarm_per_year: float) 
     s_base_n = np.bincount(lane_sup, weights=n, minlength=n_sup) / np.maximum(s_lanes, 1.0)
     k_lane = _k(sigma)
     k_sup = _k(s_scale)
-    alpha = float(false_alarm_per_year)
-    h_lane = np.where(lane_on, lead_time_threshold(k_lane, n, np.maximum(lane_year, 1), alpha), np.inf)
-    h_sup = np.where(s_n >= MIN_RECEIPTS,
-                     lead_time_threshold(k_sup, np.maximum(s_base_n, MIN_RECEIPTS), np.maximum(sup_year, 1), alpha,
-                                         s_lanes),
-                     np.inf)
-    return LeadTimeState(
+    state = LeadTimeState(
         lane_key=np.asarray(keys.dictionary.to_pylist(), dtype=object), lane_supplier=lane_sup,
         supplier=np.asarray(sups.dictionary.to_pylist(), dtype=object),
-        lane={"mu": mu, "sigma": sigma, "n": n, "k": k_lane, "h": h_lane, "up": np.zeros(n_lane),
-              "down": np.zeros(n_lane)},
-        sup={"mu": s_mu, "sigma": s_sigma, "n": s_n, "k": k_sup, "h": h_sup, "up": np.zeros(n_sup),
-             "down": np.zeros(n_sup)},
+        lane={"mu": mu, "sigma": sigma, "n": n, "k": k_lane, "h": np.where(lane_on, np.nan, np.inf),
+              "up": np.zeros(n_lane), "down": np.zeros(n_lane), "per_year": np.maximum(lane_year, 1.0),
+              "base_n": n, "lanes": np.ones(n_lane)},
+        sup={"mu": s_mu, "sigma": s_sigma, "n": s_n, "k": k_sup, "h": np.where(s_n >= MIN_RECEIPTS, np.nan, np.inf),
+             "up": np.zeros(n_sup), "down": np.zeros(n_sup), "per_year": np.maximum(sup_year, 1.0),
+             "base_n": np.maximum(s_base_n, MIN_RECEIPTS), "lanes": np.maximum(s_lanes, 1.0)},
         cutoff_day=cutoff,
     )
+    if thresholds:
+        fill_lead_time_thresholds(state, false_alarm_per_year)
+    return state
+
+
+def fill_lead_time_thresholds(state: LeadTimeState, false_alarm_per_year: float) -> None:
+    """Set the thresholds left NaN (in place)."""
+    for group in (state.lane, state.sup):
+        rows = np.flatnonzero(np.isnan(group["h"]))
+        if rows.size:
+            group["h"][rows] = lead_time_threshold(group["k"][rows], group["base_n"][rows], group["per_year"][rows],
+                                                   float(false_alarm_per_year), group["lanes"][rows])
 
 
 def _sequences(codes: np.ndarray, z: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:

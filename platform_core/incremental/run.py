@@ -35,9 +35,14 @@ from platform_core.data.loaders import load_dataset
 from platform_core.data.schemas import Dataset
 from platform_core.executor import choose_executor
 from platform_core.frontier import split_side_columns
-from platform_core.incremental.demand_sensing import fit_demand_state, update_demand_state
+from platform_core.incremental.demand_sensing import (
+    fill_demand_thresholds,
+    fit_demand_state,
+    update_demand_state,
+)
 from platform_core.incremental.lead_time_sensing import (
     LeadTimeState,
+    fill_lead_time_thresholds,
     fit_lead_time_state,
     update_lead_time_state,
 )
@@ -221,6 +226,8 @@ def run_since(
         # --- sense ---------------------------------------------------------------------
         new_demand, last_period = _new_demand(dataset, structure, previous.grid)
         demand_state = previous.demand
+        fill_demand_thresholds(demand_state, previous.periods_per_year, previous.false_alarm_per_year)
+        fill_lead_time_thresholds(previous.lead_time, previous.false_alarm_per_year)
         own = update_demand_state(demand_state, new_demand).astype(object)
         lead_alarms = update_lead_time_state(previous.lead_time, dataset.get("receipts"))
         lt_rows = structure.index.lookup(lead_alarms.lanes) if lead_alarms.lanes.num_rows else np.zeros(0, np.int64)
@@ -308,13 +315,15 @@ def run_since(
 
         # --- the next run's state: refitted where re-planned, carried elsewhere ------------
         if keep_rows.size:
-            refit = fit_demand_state(sub_history, previous.periods_per_year, previous.false_alarm_per_year)
+            refit = fit_demand_state(sub_history, previous.periods_per_year, previous.false_alarm_per_year,
+                                     thresholds=False)
             demand_state.put(shared_input, refit)
         alarmed_lanes = {"\x1f".join((s, loc, sup)) for s, loc, sup in zip(
             lead_alarms.lanes.column("sku").to_pylist(), lead_alarms.lanes.column("location").to_pylist(),
             lead_alarms.lanes.column("supplier").to_pylist(), strict=True)}
         lead_state = _carry_lead_time(previous.lead_time,
-                                      fit_lead_time_state(dataset.get("receipts"), previous.false_alarm_per_year),
+                                      fit_lead_time_state(dataset.get("receipts"), previous.false_alarm_per_year,
+                                                          thresholds=False),
                                       alarmed_lanes, set(lead_alarms.suppliers))
         lead_state.cutoff_day = max(lead_state.cutoff_day, previous.lead_time.cutoff_day)
         state = SensingState(sku=previous.sku, location=previous.location, demand=demand_state,

@@ -31,7 +31,7 @@ from platform_core.incremental.demand_sensing import (
     DemandState,
     fit_demand_state,
 )
-from platform_core.incremental.lead_time_sensing import LeadTimeState, fit_lead_time_state
+from platform_core.incremental.lead_time_sensing import STATS, LeadTimeState, fit_lead_time_state
 from platform_core.plan import SharedInputs
 
 __all__ = ["SensingState", "SensingGrid", "fit_sensing_state", "write_sensing_state", "read_sensing_state",
@@ -85,13 +85,16 @@ def demand_origin_day(demand: pa.Table) -> int | None:
 
 def fit_sensing_state(dataset: Dataset, shared: SharedInputs, input_files: dict[str, str],
                       false_alarm_per_year: float = DEFAULT_FALSE_ALARM_PER_YEAR) -> SensingState:
-    """The detectors of a run, fitted on its whole history (statistics at zero)."""
+    """The detectors of a run, fitted on its whole history (statistics at zero).
+
+    Thresholds are left NaN: the next incremental run sets them (a full run does not use them).
+    """
     n = int(shared.sku.size)
     ppy = periods_per_year(shared.settings.period_days)
     parts = []
     for a in range(0, n, _CHUNK):
         b = min(n, a + _CHUNK)
-        part = fit_demand_state(shared.demand[a:b], ppy, false_alarm_per_year)
+        part = fit_demand_state(shared.demand[a:b], ppy, false_alarm_per_year, thresholds=False)
         off = ~shared.has_demand[a:b]
         for name in ("h_level", "h_variability", "h_zero"):
             getattr(part, name)[off] = np.inf
@@ -104,7 +107,7 @@ def fit_sensing_state(dataset: Dataset, shared: SharedInputs, input_files: dict[
                        int(shared.demand.shape[1]) - 1)
     return SensingState(
         sku=shared.sku[rank], location=shared.location[rank], demand=planned.take(rank),
-        lead_time=fit_lead_time_state(dataset.get("receipts"), false_alarm_per_year), grid=grid,
+        lead_time=fit_lead_time_state(dataset.get("receipts"), false_alarm_per_year, thresholds=False), grid=grid,
         periods_per_year=ppy, false_alarm_per_year=float(false_alarm_per_year), input_files=dict(input_files),
     )
 
@@ -168,12 +171,11 @@ def read_sensing_state(out_dir: str | os.PathLike[str]) -> SensingState:
     dem = pq.read_table(d / "demand_state.parquet")
     lanes = pq.read_table(d / "lead_time_lanes.parquet")
     sups = pq.read_table(d / "lead_time_suppliers.parquet")
-    stats = ("mu", "sigma", "n", "k", "h", "up", "down")
     lead = LeadTimeState(
         lane_key=_numpy(lanes, "lane_key").astype(object), lane_supplier=_numpy(lanes, "supplier_index").astype(np.int64),
         supplier=_numpy(sups, "supplier").astype(object),
-        lane={k: _numpy(lanes, k).astype(np.float64) for k in stats},
-        sup={k: _numpy(sups, k).astype(np.float64) for k in stats},
+        lane={k: _numpy(lanes, k).astype(np.float64) for k in STATS},
+        sup={k: _numpy(sups, k).astype(np.float64) for k in STATS},
         cutoff_day=int(meta["receipts_cutoff_day"]),
     )
     return SensingState(
