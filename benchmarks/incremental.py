@@ -9,6 +9,7 @@
 2. The previous cycle's full run (`echelon run`, default components, Ray) is expensive;
    it is built once and cached in ``--cache`` (default /tmp/echelon-incremental-cache/N),
    keyed by N: delete the directory to rebuild.
+   ``--prepare-only`` stops here (the untimed part).
 3. Time `echelon run NEW --out OUT --since PREVIOUS_OUT` (a fresh process, wall clock), and
    check its output: every shifted network re-planned, every row not re-planned identical
    to the previous run's.
@@ -98,6 +99,8 @@ def main() -> None:
     ap.add_argument("--sku-locations", type=int, default=None)
     ap.add_argument("--cache", default=None, help="where the cycles and the previous run are kept")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--prepare-only", action="store_true",
+                    help="build the cycles and the previous run in the cache, time nothing")
     args = ap.parse_args()
     n = args.sku_locations or (5_000 if args.quick else 1_000_000)
     cache = Path(args.cache or f"/tmp/echelon-incremental-cache/{n}")
@@ -111,6 +114,8 @@ def main() -> None:
         if not (prev_out / "recommendations.parquet").is_file():
             raise SystemExit(f"the previous run failed:\n{out[-3000:]}")
         (cache / "previous_run_wall_seconds.txt").write_text(f"{wall:.2f}\n")
+    if args.prepare_only:
+        return
     out_dir = cache / "incremental"
     shutil.rmtree(out_dir, ignore_errors=True)
     wall, mem, out = run_command([sys.executable, "-m", "platform_core.cli", "run", str(new), "--out", str(out_dir), "--since",

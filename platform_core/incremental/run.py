@@ -109,22 +109,31 @@ def _check_unchanged(previous: SensingState, digests: dict[str, str], since: Pat
                 f"demand and new receipts only; run in full (echelon run without --since)")
 
 
-def _carry_lead_time(old: LeadTimeState, fresh: LeadTimeState, alarmed_lanes: set[str],
-                     alarmed_suppliers: set[str]) -> LeadTimeState:
-    """``fresh`` baselines for new and alarmed lanes/suppliers, ``old`` ones (with statistics) elsewhere."""
-    pos = {k: i for i, k in enumerate(old.lane_key.tolist())}
-    for j, key in enumerate(fresh.lane_key.tolist()):
-        i = pos.get(key)
-        if i is not None and key not in alarmed_lanes:
-            for name in fresh.lane:
-                fresh.lane[name][j] = old.lane[name][i]
-    pos = {k: i for i, k in enumerate(old.supplier.tolist())}
-    for j, key in enumerate(fresh.supplier.tolist()):
-        i = pos.get(key)
-        if i is not None and key not in alarmed_suppliers:
-            for name in fresh.sup:
-                fresh.sup[name][j] = old.sup[name][i]
-    return fresh
+def _next_lead_time_state(old: LeadTimeState, receipts: pa.Table | None, suppliers: set[str],
+                          false_alarm_per_year: float) -> LeadTimeState:
+    """``old`` with every lane and the pooled detector of ``suppliers`` refitted on their receipts.
+
+    The suppliers with an alarm, or with an alarmed or new lane, start afresh (baseline
+    from their receipts so far, statistics at zero); every other lane and supplier keeps
+    its baseline and carries its statistics on.
+    """
+    if not suppliers or receipts is None:
+        return old
+    mine = receipts.filter(pc.is_in(pc.cast(receipts.column("supplier"), pa.string()),
+                                    value_set=pa.array(sorted(suppliers), pa.string())))
+    fresh = fit_lead_time_state(mine, false_alarm_per_year, thresholds=False)
+    keep_sup = ~np.isin(old.supplier.astype(str), np.array(sorted(suppliers), dtype=str))
+    keep_lane = keep_sup[old.lane_supplier] if old.lane_supplier.size else np.zeros(0, dtype=bool)
+    new_index = np.cumsum(keep_sup) - 1
+    offset = int(keep_sup.sum())
+    return LeadTimeState(
+        lane_key=np.concatenate([old.lane_key[keep_lane], fresh.lane_key]),
+        lane_supplier=np.concatenate([new_index[old.lane_supplier[keep_lane]], fresh.lane_supplier + offset]),
+        supplier=np.concatenate([old.supplier[keep_sup], fresh.supplier]),
+        lane={k: np.concatenate([old.lane[k][keep_lane], fresh.lane[k]]) for k in old.lane},
+        sup={k: np.concatenate([old.sup[k][keep_sup], fresh.sup[k]]) for k in old.sup},
+        cutoff_day=max(old.cutoff_day, fresh.cutoff_day),
+    )
 
 
 def _reasons(structure: NetworkStructure, own: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -318,14 +327,9 @@ def run_since(
             refit = fit_demand_state(sub_history, previous.periods_per_year, previous.false_alarm_per_year,
                                      thresholds=False)
             demand_state.put(shared_input, refit)
-        alarmed_lanes = {"\x1f".join((s, loc, sup)) for s, loc, sup in zip(
-            lead_alarms.lanes.column("sku").to_pylist(), lead_alarms.lanes.column("location").to_pylist(),
-            lead_alarms.lanes.column("supplier").to_pylist(), strict=True)}
-        lead_state = _carry_lead_time(previous.lead_time,
-                                      fit_lead_time_state(dataset.get("receipts"), previous.false_alarm_per_year,
-                                                          thresholds=False),
-                                      alarmed_lanes, set(lead_alarms.suppliers))
-        lead_state.cutoff_day = max(lead_state.cutoff_day, previous.lead_time.cutoff_day)
+        restart = set(lead_alarms.suppliers) | set(lead_alarms.lanes.column("supplier").to_pylist())
+        lead_state = _next_lead_time_state(previous.lead_time, dataset.get("receipts"), restart,
+                                           previous.false_alarm_per_year)
         state = SensingState(sku=previous.sku, location=previous.location, demand=demand_state,
                              lead_time=lead_state, grid=SensingGrid(origin, previous.grid.period_days, last_period),
                              periods_per_year=previous.periods_per_year,
