@@ -11,7 +11,7 @@ of the noise). A series without change then alarms with probability ``alpha`` pe
 Simulating every one of a million series separately would cost minutes, so the series
 are snapped to a grid of distribution shapes (demand: mean [units/period] and dispersion
 index variance/mean; lead times: the CUSUM allowance, the receipts in the baseline and
-the receipts per year) and each grid cell is simulated once, with 4,000 years of noise,
+the receipts per year) and each grid cell is simulated once, with 2,000 years of noise,
 from a seed derived from the cell itself: the thresholds depend only on the cell, never
 on which other series are in the run. Cells are cached for the life of the process.
 """
@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 #: Noise years simulated per grid cell [-].
-N_SIM = 4000
+N_SIM = 2000
 #: CUSUM allowance of the level detector [baseline sd]: tuned to a shift of 2 sd.
 DEMAND_K_LEVEL = 1.0
 #: Allowance of the variability detector (CUSUM of ``(z**2 - 1) / sqrt(2)``, upwards) [-].
