@@ -215,17 +215,34 @@ def _demand_cell(mean: float, dispersion: float, history: int, year: int, alpha:
                             float(np.quantile(m_zero, 1.0 - a_zero)))
 
 
+def _bracket(values: np.ndarray, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the grid points just below and just above each value (equal at the ends)."""
+    v = np.clip(np.asarray(values, dtype=np.float64), grid[0], grid[-1])
+    hi = np.searchsorted(grid, v, side="left").clip(0, grid.size - 1)
+    lo = np.where(grid[hi] > v, hi - 1, hi).clip(0, grid.size - 1)
+    return lo, hi
+
+
 def demand_cell(mean: np.ndarray, sd: np.ndarray, history: np.ndarray) -> np.ndarray:
-    """Per series, its grid cell ``(mean index, dispersion index, history index)`` as int rows."""
+    """Per series, the grid cells around its shape: ``(4, series, 3)`` indices of mean, dispersion, history.
+
+    The four corners of mean and dispersion that bracket the series (history rounded down:
+    a shorter history, a higher threshold); the series' threshold is interpolated between
+    them, bilinearly in log mean and log dispersion.
+    """
     dispersion = np.asarray(sd, dtype=np.float64) ** 2 / np.maximum(np.asarray(mean, dtype=np.float64), 1e-9)
-    return np.stack([_nearest_log(np.maximum(mean, 1e-9), _MEAN_GRID), _nearest_log(dispersion, _DISPERSION_GRID),
-                     _below(history, _HISTORY_GRID)], axis=-1)
+    m_lo, m_hi = _bracket(np.maximum(mean, 1e-9), _MEAN_GRID)
+    d_lo, d_hi = _bracket(dispersion, _DISPERSION_GRID)
+    h = _below(history, _HISTORY_GRID)
+    return np.stack([np.stack([m, d, h], axis=-1) for m in (m_lo, m_hi) for d in (d_lo, d_hi)])
 
 
 def demand_thresholds(
     mean: np.ndarray, sd: np.ndarray, history: np.ndarray, periods_per_year: int, alpha: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Thresholds (level, variability, zero) per series for a false-alarm rate ``alpha`` per year.
+
+    Each is interpolated between the grid cells bracketing the series (:func:`demand_cell`).
 
     Args:
         mean: baseline mean demand [units/period].
@@ -234,22 +251,39 @@ def demand_thresholds(
         periods_per_year: periods in a year of monitoring [periods].
         alpha: probability that a series without change alarms within a year [-].
     """
-    cells = demand_cell(mean, sd, history)
-    out = np.zeros((3, cells.shape[0]))
-    if not cells.size:
-        return out[0], out[1], out[2]
+    corners = demand_cell(mean, sd, history)
+    n = corners.shape[1]
+    if n == 0:
+        return np.zeros(0), np.zeros(0), np.zeros(0)
+    cells = corners.reshape(-1, 3)
     table = _table()
     if table is not None and float(table["alpha"]) == float(alpha) and int(table["periods_per_year"]) == periods_per_year:
-        found = table["demand"][cells[:, 0], cells[:, 1], cells[:, 2]].T
-        return found[0], found[1], found[2]
-    unique, inverse = np.unique(cells, axis=0, return_inverse=True)
-    values = np.array([
-        (t.level, t.variability, t.zero)
-        for t in (_demand_cell(float(_MEAN_GRID[a]), float(_DISPERSION_GRID[b]), int(_HISTORY_GRID[c]),
-                               int(periods_per_year), float(alpha)) for a, b, c in unique.tolist())
-    ])
-    out = values[np.asarray(inverse).reshape(-1)].T
-    return out[0], out[1], out[2]
+        found = table["demand"][cells[:, 0], cells[:, 1], cells[:, 2]]
+    else:
+        unique, inverse = np.unique(cells, axis=0, return_inverse=True)
+        values = np.array([
+            (t.level, t.variability, t.zero)
+            for t in (_demand_cell(float(_MEAN_GRID[a]), float(_DISPERSION_GRID[b]), int(_HISTORY_GRID[c]),
+                                   int(periods_per_year), float(alpha)) for a, b, c in unique.tolist())
+        ])
+        found = values[np.asarray(inverse).reshape(-1)]
+    corner = found.reshape(4, n, 3)
+    wm, wd = _weights(mean, sd)
+    out = ((1 - wm) * (1 - wd))[:, None] * corner[0] + ((1 - wm) * wd)[:, None] * corner[1] + \
+        (wm * (1 - wd))[:, None] * corner[2] + (wm * wd)[:, None] * corner[3]
+    return out[:, 0], out[:, 1], out[:, 2]
+
+
+def _weights(mean: np.ndarray, sd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bilinear weights of the upper corners in log mean and log dispersion."""
+    out = []
+    dispersion = np.asarray(sd, dtype=np.float64) ** 2 / np.maximum(np.asarray(mean, dtype=np.float64), 1e-9)
+    for values, grid in ((np.maximum(mean, 1e-9), _MEAN_GRID), (dispersion, _DISPERSION_GRID)):
+        lo, hi = _bracket(values, grid)
+        v = np.log(np.clip(values, grid[0], grid[-1]))
+        gl, gh = np.log(grid[lo]), np.log(grid[hi])
+        out.append(np.where(hi > lo, (v - gl) / np.where(hi > lo, gh - gl, 1.0), 0.0))
+    return out[0], out[1]
 
 
 def lead_time_statistics(

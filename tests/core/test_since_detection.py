@@ -11,8 +11,8 @@ The issue asked for 2-sd demand shifts detected within 4 periods in >= 90 % of s
 even knowing the baseline exactly, a test that looks once every 4 weeks (13 looks a year,
 0.23 % false alarms per look) needs the 4-week sum of z, N(8, 4) after the shift, above
 2 x 2.83, which it is with probability 0.88; a test that looks every week, as the CUSUM
-does, has less.  ``test_demand_*`` therefore pins what the detector reaches (about 45 %
-within 4 weekly periods, 85 % within 8) next to the false-alarm rate it holds.
+does, has less.  ``test_demand_*`` therefore pins what the detector reaches (about 44 %
+within 4 weekly periods, 83 % within 8) next to the false-alarm rate it holds.
 """
 
 from __future__ import annotations
