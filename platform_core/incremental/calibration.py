@@ -31,7 +31,7 @@ import numpy as np
 __all__ = [
     "DemandThresholds", "DEMAND_K_LEVEL", "DEMAND_K_VARIABILITY", "DEMAND_K_ZERO", "N_SIM",
     "demand_thresholds", "lead_time_threshold", "demand_cell", "lead_time_cell", "snap_k",
-    "demand_baseline", "demand_statistics", "zero_indicator", "lead_time_statistics",
+    "demand_baseline", "demand_statistics", "zero_indicator", "lead_time_statistics", "zero_thresholds",
 ]
 
 #: Noise years simulated per grid cell [-].
@@ -50,6 +50,7 @@ ZERO_RATE_RANGE = (0.05, 0.95)
 _MEAN_GRID = np.array([0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0, 12.0, 20.0, 35.0, 60.0, 100.0])
 _DISPERSION_GRID = np.array([1.0, 1.25, 1.5, 2.0, 3.0, 4.5, 7.0, 10.0, 16.0, 25.0])
 _HISTORY_GRID = np.array([8, 13, 26, 39, 52])
+_ZERO_GRID = np.array([0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95])
 _K_GRID = np.array([0.25, 0.375, 0.5, 0.75, 1.0, 1.25, 1.5])
 _RECEIPTS_GRID = np.array([5, 8, 12, 20, 35, 60, 100])
 _LANES_GRID = np.array([1, 2, 4, 8, 16])
@@ -65,6 +66,7 @@ TABLE_PERIODS_PER_YEAR = 52
 
 def _grids() -> dict[str, np.ndarray]:
     return {"mean_grid": _MEAN_GRID, "dispersion_grid": _DISPERSION_GRID, "history_grid": _HISTORY_GRID,
+            "zero_grid": _ZERO_GRID,
             "k_grid": _K_GRID, "receipts_grid": _RECEIPTS_GRID, "lanes_grid": _LANES_GRID, "year_grid": _YEAR_GRID}
 
 
@@ -90,18 +92,25 @@ def build_table(path: Path = TABLE_FILE, alpha: float = TABLE_ALPHA,
             for c, h in enumerate(_HISTORY_GRID.tolist()):
                 t = _demand_cell(m, d, int(h), periods_per_year, alpha)
                 demand[a, b, c] = (t.level, t.variability, t.zero)
+    zero = zero_table(alpha, periods_per_year)
     lead = np.zeros((_K_GRID.size, _RECEIPTS_GRID.size, _YEAR_GRID.size, _LANES_GRID.size))
     for b, n in enumerate(_RECEIPTS_GRID.tolist()):
         for c, y in enumerate(_YEAR_GRID.tolist()):
             for d, lanes in enumerate(_LANES_GRID.tolist()):
                 lead[:, b, c, d] = _lead_time_cells(int(n), int(y), alpha, int(lanes))
     tmp = path.with_name(f".{path.stem}.tmp.npz")
-    arrays: dict[str, Any] = {"demand": demand, "lead_time": lead, "alpha": np.float64(alpha),
+    arrays: dict[str, Any] = {"demand": demand, "zero": zero, "lead_time": lead, "alpha": np.float64(alpha),
                               "periods_per_year": np.int64(periods_per_year), **_grids()}
     np.savez_compressed(tmp, **arrays)
     tmp.replace(path)
     _table.cache_clear()
     print(f"wrote {path} in {time.perf_counter() - t0:.0f} s")
+
+
+def zero_table(alpha: float = TABLE_ALPHA, periods_per_year: int = TABLE_PERIODS_PER_YEAR) -> np.ndarray:
+    """Intermittency thresholds of every (zero rate, history) cell of the grid."""
+    return np.array([[_zero_cell(float(p), int(h), periods_per_year, alpha) for h in _HISTORY_GRID.tolist()]
+                     for p in _ZERO_GRID.tolist()])
 
 
 def _nearest_log(values: np.ndarray, grid: np.ndarray) -> np.ndarray:
@@ -223,6 +232,40 @@ def _bracket(values: np.ndarray, grid: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return lo, hi
 
 
+@lru_cache(maxsize=4096)
+def _zero_cell(zero_rate: float, history: int, year: int, alpha: float) -> float:
+    """Intermittency threshold for a series whose periods are zero with probability ``zero_rate``.
+
+    The zero indicator of a series is Bernoulli whatever the sizes of its non-zero periods
+    (which the level and variability detectors watch), so it is calibrated on Bernoulli
+    noise, with the zero rate re-estimated on a simulated history.
+    """
+    rng = _cell_rng("zero", zero_rate, history, year, alpha)
+    p_hat = (rng.random((N_SIM, history)) < zero_rate).mean(axis=1)
+    watch = np.where(rng.random((N_SIM, year)) < zero_rate, 0.0, 1.0)
+    _, (_, _, m_zero) = demand_statistics(np.zeros((N_SIM, year)), zero_indicator(watch, p_hat))
+    return float(np.quantile(m_zero, 1.0 - alpha * DEMAND_ALPHA_SHARES[2]))
+
+
+def zero_thresholds(zero_rate: np.ndarray, history: np.ndarray, periods_per_year: int, alpha: float) -> np.ndarray:
+    """Intermittency threshold per series (linear in the zero rate between grid points; inf where off)."""
+    p = np.asarray(zero_rate, dtype=np.float64)
+    lo, hi = _bracket(p, _ZERO_GRID)
+    h = _below(history, _HISTORY_GRID)
+    table = _table()
+    if table is not None and float(table["alpha"]) == float(alpha) and int(table["periods_per_year"]) == periods_per_year:
+        grid_values = table["zero"]
+    else:
+        grid_values = np.full((_ZERO_GRID.size, _HISTORY_GRID.size), np.nan)
+        for a, c in {(int(a), int(c)) for a, c in zip(np.r_[lo, hi].tolist(), np.r_[h, h].tolist(), strict=True)}:
+            grid_values[a, c] = _zero_cell(float(_ZERO_GRID[a]), int(_HISTORY_GRID[c]), periods_per_year, alpha)
+    pc_ = np.clip(p, _ZERO_GRID[0], _ZERO_GRID[-1])
+    w = np.where(hi > lo, (pc_ - _ZERO_GRID[lo]) / np.where(hi > lo, _ZERO_GRID[hi] - _ZERO_GRID[lo], 1.0), 0.0)
+    out: np.ndarray = (1 - w) * grid_values[lo, h] + w * grid_values[hi, h]
+    lo_rate, hi_rate = ZERO_RATE_RANGE
+    return np.where((p >= lo_rate) & (p <= hi_rate), out, np.inf)
+
+
 def demand_cell(mean: np.ndarray, sd: np.ndarray, history: np.ndarray) -> np.ndarray:
     """Per series, the grid cells around its shape: ``(4, series, 3)`` indices of mean, dispersion, history.
 
@@ -238,11 +281,14 @@ def demand_cell(mean: np.ndarray, sd: np.ndarray, history: np.ndarray) -> np.nda
 
 
 def demand_thresholds(
-    mean: np.ndarray, sd: np.ndarray, history: np.ndarray, periods_per_year: int, alpha: float
+    mean: np.ndarray, sd: np.ndarray, history: np.ndarray, periods_per_year: int, alpha: float,
+    zero_rate: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Thresholds (level, variability, zero) per series for a false-alarm rate ``alpha`` per year.
 
-    Each is interpolated between the grid cells bracketing the series (:func:`demand_cell`).
+    Level and variability are interpolated between the grid cells bracketing the series
+    (:func:`demand_cell`); the intermittency threshold comes from the series' zero rate
+    (:func:`zero_thresholds`; with ``zero_rate`` None, from the negative binomial cells).
 
     Args:
         mean: baseline mean demand [units/period].
@@ -250,6 +296,7 @@ def demand_thresholds(
         history: periods the baseline was estimated from [periods].
         periods_per_year: periods in a year of monitoring [periods].
         alpha: probability that a series without change alarms within a year [-].
+        zero_rate: share of zero periods in the baseline [-] (None: see above).
     """
     corners = demand_cell(mean, sd, history)
     n = corners.shape[1]
@@ -271,7 +318,8 @@ def demand_thresholds(
     wm, wd = _weights(mean, sd)
     out = ((1 - wm) * (1 - wd))[:, None] * corner[0] + ((1 - wm) * wd)[:, None] * corner[1] + \
         (wm * (1 - wd))[:, None] * corner[2] + (wm * wd)[:, None] * corner[3]
-    return out[:, 0], out[:, 1], out[:, 2]
+    zero = out[:, 2] if zero_rate is None else zero_thresholds(zero_rate, history, periods_per_year, alpha)
+    return out[:, 0], out[:, 1], zero
 
 
 def _weights(mean: np.ndarray, sd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -99,7 +99,8 @@ def fit_demand_state(history: np.ndarray, periods_per_year: int,
     mean, sd, zero = demand_baseline(recent)
     observed = (~np.isnan(recent)).sum(axis=1).astype(np.float64)
     if thresholds:
-        h_level, h_var, h_zero = demand_thresholds(mean, sd, observed, int(periods_per_year), false_alarm_per_year)
+        h_level, h_var, h_zero = demand_thresholds(mean, sd, observed, int(periods_per_year), false_alarm_per_year,
+                                                   zero)
     else:
         h_level = h_var = h_zero = np.full(mean.size, np.nan)
     off = observed < MIN_HISTORY_PERIODS
@@ -118,7 +119,7 @@ def fill_demand_thresholds(state: DemandState, periods_per_year: int, false_alar
     rows = np.flatnonzero(np.isnan(state.h_level))
     if rows.size:
         h = demand_thresholds(state.mean[rows], state.sd[rows], state.history_periods[rows], int(periods_per_year),
-                              false_alarm_per_year)
+                              false_alarm_per_year, state.zero_rate[rows])
         state.h_level[rows], state.h_variability[rows], state.h_zero[rows] = h
 
 

@@ -266,6 +266,7 @@ def run_since(
         if keep_rows.size:
             lead_time_model = FitOnce(specs["lead_time_model"].build())  # fitted on all receipts, once
             specs = pooled_forecaster(dataset, structure, config, dict(specs), origin, n_periods, lead_time_model)
+            timer.mark("pooled")
             shared, batches, _ = plan_subset(dataset, structure, replan, config, specs, origin, n_periods,
                                              lead_time_model)
             shared = with_forecaster(shared, specs["forecaster"])
@@ -321,6 +322,7 @@ def run_since(
         final = final.append_column(CHANGED_BECAUSE, pa.array(because.tolist(), pa.string()))
         rec_path = out / "recommendations.parquet"
         write_parquet_atomic(final, rec_path)
+        timer.mark("written")
 
         # --- the next run's state: refitted where re-planned, carried elsewhere ------------
         if keep_rows.size:
@@ -353,6 +355,10 @@ def run_since(
             "load_validate_seconds": timer.between("started", "loaded"),
             "sense_seconds": timer.between("loaded", "sensed"),
             "solve_seconds": timer.between("sensed", "solved"),
+            "pool_forecaster_seconds": timer.between("sensed", "pooled") if keep_rows.size else 0.0,
+            "plan_subset_seconds": timer.between("pooled", "planned") if keep_rows.size else 0.0,
+            "batches_seconds": timer.between("planned", "solved") if keep_rows.size else 0.0,
+            "write_recommendations_seconds": timer.between("solved", "written"),
             "wall_seconds": timer.since(),
         })
         section = {

@@ -19,6 +19,9 @@ def test_the_shipped_table_is_what_the_code_simulates():
     cell = cal._demand_cell(float(cal._MEAN_GRID[a]), float(cal._DISPERSION_GRID[b]), int(cal._HISTORY_GRID[c]),
                             cal.TABLE_PERIODS_PER_YEAR, cal.TABLE_ALPHA)
     assert table["demand"][a, b, c].tolist() == [cell.level, cell.variability, cell.zero]
+    zero = cal._zero_cell(float(cal._ZERO_GRID[4]), int(cal._HISTORY_GRID[4]), cal.TABLE_PERIODS_PER_YEAR,
+                          cal.TABLE_ALPHA)  # zero rate 0.2, 52 periods
+    assert float(table["zero"][4, 4]) == zero
     b, c, d = 3, 2, 2  # 20 receipts per lane, 25 receipts a year, 4 lanes
     lead = cal._lead_time_cells(int(cal._RECEIPTS_GRID[b]), int(cal._YEAR_GRID[c]), cal.TABLE_ALPHA,
                                 int(cal._LANES_GRID[d]))
