@@ -99,18 +99,20 @@ def main() -> None:
     ap.add_argument("--sku-locations", type=int, default=None)
     ap.add_argument("--cache", default=None, help="where the cycles and the previous run are kept")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--config", default=None, help="TOML configuration of both runs (default: the built-in defaults)")
     ap.add_argument("--prepare-only", action="store_true",
                     help="build the cycles and the previous run in the cache, time nothing")
     args = ap.parse_args()
     n = args.sku_locations or (5_000 if args.quick else 1_000_000)
     cache = Path(args.cache or f"/tmp/echelon-incremental-cache/{n}")
+    config = ["--config", str(Path(args.config).resolve())] if args.config else []
     gen, prev, new, prev_out = cache / "gen", cache / "prev", cache / "new", cache / "prev_out"
     if not (prev_out / "sensing" / "sensing.json").is_file():
         shutil.rmtree(cache, ignore_errors=True)
         run_command([sys.executable, "-m", "platform_core.cli", "generate", str(gen), "--sku-locations", str(n), "--seed", "7"])
         _split(gen, prev, new, seed=7)
-        wall, _, out = run_command([sys.executable, "-m", "platform_core.cli", "run", str(prev), "--out", str(prev_out), "--num-workers",
-                                    str(args.workers), "--tracking-uri", "none"])
+        wall, _, out = run_command([sys.executable, "-m", "platform_core.cli", "run", str(prev), "--out", str(prev_out),
+                                    "--num-workers", str(args.workers), "--tracking-uri", "none", *config])
         if not (prev_out / "recommendations.parquet").is_file():
             raise SystemExit(f"the previous run failed:\n{out[-3000:]}")
         (cache / "previous_run_wall_seconds.txt").write_text(f"{wall:.2f}\n")
@@ -118,8 +120,9 @@ def main() -> None:
         return
     out_dir = cache / "incremental"
     shutil.rmtree(out_dir, ignore_errors=True)
-    wall, mem, out = run_command([sys.executable, "-m", "platform_core.cli", "run", str(new), "--out", str(out_dir), "--since",
-                                  str(prev_out), "--num-workers", str(args.workers), "--tracking-uri", "none"])
+    wall, mem, out = run_command([sys.executable, "-m", "platform_core.cli", "run", str(new), "--out", str(out_dir),
+                                  "--since", str(prev_out), "--num-workers", str(args.workers), "--tracking-uri", "none",
+                                  *config])
     if not (out_dir / "recommendations.parquet").is_file():
         raise SystemExit(f"the incremental run failed:\n{out[-3000:]}")
     summary = json.loads((out_dir / "summary.json").read_text())
@@ -154,11 +157,14 @@ def main() -> None:
         "alarms_by_reason": summary["incremental"]["alarms_by_reason"],
         "previous_full_run_wall_seconds": float((cache / "previous_run_wall_seconds.txt").read_text()),
         "previous_run_cache": str(cache),
-        "command": "echelon run NEW --out OUT --since PREVIOUS_OUT --num-workers 2 --tracking-uri none",
+        "config": Path(args.config).read_text() if args.config else "defaults",
+        "command": "echelon run NEW --out OUT --since PREVIOUS_OUT --num-workers 2 --tracking-uri none"
+                   + (" --config CONFIG" if args.config else ""),
     }
     for k, v in row.items():
         print(f"{k:44s} {v}")
-    write_result("incremental_quick" if args.quick else f"incremental_{n}", row)
+    name = "incremental_quick" if args.quick else f"incremental_{n}"
+    write_result(name + ("_" + Path(args.config).stem if args.config else ""), row)
 
 
 if __name__ == "__main__":
