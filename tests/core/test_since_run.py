@@ -181,3 +181,14 @@ def test_since_without_sensing_state_is_a_clear_error(tmp_path, cycles):
     (tmp_path / "old").mkdir()
     with pytest.raises(FileNotFoundError, match="sensing"):
         run_since(new, tmp_path / "out", _config(), tmp_path / "old", log=lambda m: None)
+
+
+def test_the_command_line_names_a_missing_previous_run(cycles, tmp_path, capsys):
+    from platform_core.cli import main
+
+    _, new, _, _ = cycles
+    code = main(["run", str(new), "--out", str(tmp_path / "out"), "--since", str(tmp_path / "nowhere"),
+                 "--executor", "in_process", "--tracking-uri", "none"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "nowhere" in err and "sensing" in err and "Traceback" not in err
