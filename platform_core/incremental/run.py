@@ -49,6 +49,7 @@ from platform_core.incremental.lead_time_sensing import (
 from platform_core.incremental.state import (
     SensingGrid,
     SensingState,
+    demand_origin_day,
     read_sensing_state,
     write_sensing_state,
 )
@@ -226,6 +227,10 @@ def run_since(
         if float(config.run.period_days) != previous.grid.period_days:
             raise ValueError(f"the previous run planned {previous.grid.period_days:g}-day periods, this one "
                              f"{config.run.period_days:g}-day periods: run in full")
+        first_day = demand_origin_day(dataset.demand)
+        if first_day is not None and first_day != previous.grid.origin_day:
+            raise ValueError(f"the demand now starts on day {first_day} (since 1970-01-01), the previous run's on day "
+                             f"{previous.grid.origin_day}: the history itself changed; run in full")
         structure = index_networks(dataset)
         n = structure.n_stages
         if n != previous.sku.size:
