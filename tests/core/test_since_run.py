@@ -192,3 +192,17 @@ def test_the_command_line_names_a_missing_previous_run(cycles, tmp_path, capsys)
     assert code == 2
     err = capsys.readouterr().err
     assert "nowhere" in err and "sensing" in err and "Traceback" not in err
+
+
+def test_a_moved_history_is_refused(runs, cycles, tmp_path):
+    _, new, _, _ = cycles
+    data = tmp_path / "data"
+    shutil.copytree(new, data)
+    demand = pq.read_table(data / "demand.parquet")
+    first = demand.sort_by([("period", "ascending")]).slice(0, 1)
+    earlier = first.set_column(first.column_names.index("period"), "period",
+                               pa.array([first.column("period")[0].as_py().toordinal() - 719163 - 7],
+                                        pa.int32()).cast(pa.date32()))
+    pq.write_table(pa.concat_tables([earlier, demand]), data / "demand.parquet")
+    with pytest.raises(ValueError, match="history itself changed"):
+        run_since(data, tmp_path / "out", _config(), runs / "previous", log=lambda m: None)
