@@ -140,8 +140,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
             section, key = dest.split(".", 1)
             overrides.setdefault(section, {})[key] = value
     config = load_config(args.config, overrides)
-    result = run(args.data, args.out, config, resume=args.resume, overwrite=args.overwrite,
-                 compare_with=args.compare_with)
+    if args.since is not None:
+        from platform_core.incremental import run_since
+
+        if args.resume or args.compare_with:
+            raise ValueError("--since cannot be combined with --resume or --compare-with")
+        result = run_since(args.data, args.out, config, args.since, overwrite=args.overwrite)
+    else:
+        result = run(args.data, args.out, config, resume=args.resume, overwrite=args.overwrite,
+                     compare_with=args.compare_with)
     _print_summary(result.metrics, args.out)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -223,6 +230,9 @@ def build_parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--compare-with", metavar="PREVIOUS_OUT",
                    help="without a current_policy in the input, compare with the recommendations of the "
                         "earlier run in PREVIOUS_OUT (its levels and expected fill as they were; default: none)")
+    p.add_argument("--since", metavar="PREVIOUS_OUT",
+                   help="incremental run: sense demand and lead-time shifts since the run in PREVIOUS_OUT and "
+                        "re-plan only the networks that changed; every other row is copied (default: a full run)")
     p.set_defaults(func=_cmd_run)
     run_parser = p
 

@@ -45,6 +45,7 @@ from platform_core.frontier import (
     unit_cost_by_input_row,
     write_frontier,
 )
+from platform_core.incremental.state import fit_sensing_state, write_sensing_state
 from platform_core.networks import index_networks
 from platform_core.overrides import override_summary
 from platform_core.parts import (
@@ -311,6 +312,7 @@ def _run_locked(
         executor.start(partial(warm_up_components, (specs["forecaster"].cls, specs["solver"].cls)))
         timer.mark("executor_started")
         shared, batches = plan_dataset(dataset, config, specs)
+        sensing = fit_sensing_state(dataset, shared, {})  # what a later `--since` run senses from
         # the Arrow tables are no longer needed once the flat arrays are planned: at a
         # million SKU-locations they are several GB the driver would otherwise keep
         sources = dict(dataset.sources)
@@ -385,6 +387,8 @@ def _run_locked(
                       seed=config.run.seed, input_fingerprint=input_print, input_files=digests,
                       executor=executor_record, input_dir=os.path.abspath(ctx.data_dir),
                       sections=planner_sections)
+        sensing.input_files = digests
+        write_sensing_state(out, sensing)
         result = RunResult(
             recommendations_path=rec_path, metrics=metrics, notes=ctx.notes,
             extra_artifacts=[summary_path] + ([frontier_path] if frontier_path is not None else []),

@@ -95,7 +95,7 @@ def test_overwrite_replaces_only_the_run_outputs(generated_dataset, tmp_path, ca
     run(generated_dataset, out, _config(), overwrite=True)
     assert (out / "notes.txt").read_text() == "mine"
     assert sorted(p.name for p in out.iterdir()) == ["exceptions.parquet", "frontier.parquet", "notes.txt",
-                                                     "recommendations.parquet", "summary.json"]
+                                                     "recommendations.parquet", "sensing", "summary.json"]
 
 
 def test_an_empty_or_missing_out_needs_no_flag_and_a_failed_run_leaves_no_directory(generated_dataset, tmp_path):

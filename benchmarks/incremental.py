@@ -1,0 +1,171 @@
+"""`echelon run --since` at scale: a new period in which 1 % of the networks shifted.
+
+    python benchmarks/incremental.py [--quick] [--sku-locations N] [--cache DIR]
+
+1. Generate N SKU-locations (104 weekly periods, seed 7) and split them into the previous
+   cycle (without the last period and its receipts) and this cycle (everything, with the
+   last period's demand of the smooth stages of 1 % of the networks raised to their
+   history's mean + 10 sd: a shift a single period shows).
+2. The previous cycle's full run (`echelon run`, default components, Ray) is expensive;
+   it is built once and cached in ``--cache`` (default /tmp/echelon-incremental-cache/N),
+   keyed by N: delete the directory to rebuild.
+   ``--prepare-only`` stops here (the untimed part).
+3. Time `echelon run NEW --out OUT --since PREVIOUS_OUT` (a fresh process, wall clock), and
+   check its output: every shifted network re-planned, every row not re-planned identical
+   to the previous run's.
+
+Run it under the machine's benchmark lock: ``flock /tmp/echelon-bench.lock python ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import run_command, write_result  # noqa: E402
+
+SHIFTED_SHARE = 0.01
+
+
+def _network_of(data: Path) -> tuple[list[tuple[str, str]], np.ndarray]:
+    from platform_core.data.loaders import load_dataset
+    from platform_core.networks import index_networks
+
+    ds = load_dataset(data)
+    st = index_networks(ds)
+    net = np.empty(st.n_stages, dtype=np.int64)
+    net[st.order] = st.network_id
+    keys = list(zip(ds.stages.column("sku").to_pylist(), ds.stages.column("location").to_pylist(), strict=True))
+    return keys, net
+
+
+def _split(gen: Path, prev: Path, new: Path, seed: int) -> int:
+    """Write the two cycles; returns the number of shifted networks."""
+    prev.mkdir(parents=True)
+    new.mkdir(parents=True)
+    for f in gen.glob("*.parquet"):
+        if f.name not in ("demand.parquet", "receipts.parquet"):
+            shutil.copy(f, prev / f.name)
+            shutil.copy(f, new / f.name)
+    demand = pq.read_table(gen / "demand.parquet")
+    day = demand.column("period").cast(pa.int32()).to_numpy()
+    last = int(day.max())
+    pq.write_table(demand.filter(pa.array(day < last)), prev / "demand.parquet")
+    receipts = pq.read_table(gen / "receipts.parquet")
+    rday = receipts.column("receipt_date").cast(pa.int32()).to_numpy()
+    pq.write_table(receipts.filter(pa.array(rday <= last)), prev / "receipts.parquet")
+    pq.write_table(receipts, new / "receipts.parquet")
+
+    keys, net = _network_of(gen)
+    rng = np.random.default_rng(seed)
+    nets = np.unique(net)
+    chosen = set(rng.choice(nets, size=max(1, int(round(SHIFTED_SHARE * nets.size))), replace=False).tolist())
+    stats = demand.filter(pa.array(day < last)).drop_null().group_by(["sku", "location"]).aggregate(
+        [("quantity", "mean"), ("quantity", "stddev"), ("quantity", "count")])
+    pos = {k: i for i, k in enumerate(keys)}
+    level: dict[tuple[str, str], float] = {}
+    for r in stats.to_pylist():
+        k = (r["sku"], r["location"])
+        sd = r["quantity_stddev"] or 0.0
+        if int(net[pos[k]]) in chosen and r["quantity_count"] >= 20 and sd < r["quantity_mean"]:
+            level[k] = r["quantity_mean"] + 10.0 * max(sd, 1.0) + 10.0
+    last_rows = np.flatnonzero(day == last)
+    sub = demand.take(pa.array(last_rows))
+    sub_keys = list(zip(sub.column("sku").to_pylist(), sub.column("location").to_pylist(), strict=True))
+    values = sub.column("quantity").to_numpy(zero_copy_only=False).astype(np.float64)
+    hit = np.array([k in level for k in sub_keys])
+    values[hit] = [level[k] for k, h in zip(sub_keys, hit, strict=True) if h]
+    q = demand.column("quantity").to_numpy(zero_copy_only=False).astype(np.float64)
+    q[last_rows] = values
+    quantity = pa.array(q, mask=np.isnan(q))
+    pq.write_table(demand.set_column(demand.column_names.index("quantity"), "quantity", quantity), new / "demand.parquet")
+    shifted = {int(net[pos[k]]) for k in level}
+    (new / "shifted_networks.json").write_text(json.dumps(sorted(shifted)))
+    return len(shifted)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="5,000 SKU-locations")
+    ap.add_argument("--sku-locations", type=int, default=None)
+    ap.add_argument("--cache", default=None, help="where the cycles and the previous run are kept")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--config", default=None, help="TOML configuration of both runs (default: the built-in defaults)")
+    ap.add_argument("--prepare-only", action="store_true",
+                    help="build the cycles and the previous run in the cache, time nothing")
+    args = ap.parse_args()
+    n = args.sku_locations or (5_000 if args.quick else 1_000_000)
+    cache = Path(args.cache or f"/tmp/echelon-incremental-cache/{n}")
+    config = ["--config", str(Path(args.config).resolve())] if args.config else []
+    gen, prev, new, prev_out = cache / "gen", cache / "prev", cache / "new", cache / "prev_out"
+    if not (prev_out / "sensing" / "sensing.json").is_file():
+        shutil.rmtree(cache, ignore_errors=True)
+        run_command([sys.executable, "-m", "platform_core.cli", "generate", str(gen), "--sku-locations", str(n), "--seed", "7"])
+        _split(gen, prev, new, seed=7)
+        wall, _, out = run_command([sys.executable, "-m", "platform_core.cli", "run", str(prev), "--out", str(prev_out),
+                                    "--num-workers", str(args.workers), "--tracking-uri", "none", *config])
+        if not (prev_out / "recommendations.parquet").is_file():
+            raise SystemExit(f"the previous run failed:\n{out[-3000:]}")
+        (cache / "previous_run_wall_seconds.txt").write_text(f"{wall:.2f}\n")
+    if args.prepare_only:
+        return
+    out_dir = cache / "incremental"
+    shutil.rmtree(out_dir, ignore_errors=True)
+    wall, mem, out = run_command([sys.executable, "-m", "platform_core.cli", "run", str(new), "--out", str(out_dir),
+                                  "--since", str(prev_out), "--num-workers", str(args.workers), "--tracking-uri", "none",
+                                  *config])
+    if not (out_dir / "recommendations.parquet").is_file():
+        raise SystemExit(f"the incremental run failed:\n{out[-3000:]}")
+    summary = json.loads((out_dir / "summary.json").read_text())
+    inc = pq.read_table(out_dir / "recommendations.parquet")
+    old = pq.read_table(prev_out / "recommendations.parquet")
+    replanned = ~pc.is_null(inc.column("changed_because")).to_numpy(zero_copy_only=False)
+    copied_identical = inc.filter(pa.array(~replanned)).drop_columns(["changed_because"]).equals(
+        old.filter(pa.array(~replanned)))
+    keys, net = _network_of(new)
+    shifted = set(json.loads((new / "shifted_networks.json").read_text()))
+    replanned_nets = set(np.unique(net[replanned]).tolist())
+    m = summary["metrics"]
+    row = {
+        "sku_locations": n,
+        "networks": int(np.unique(net).size),
+        "networks_shifted": len(shifted),
+        "networks_shifted_replanned": len(shifted & replanned_nets),
+        "networks_replanned_without_generated_shift": len(replanned_nets - shifted),
+        "sku_locations_replanned": int(replanned.sum()),
+        "copied_rows_identical_to_previous": bool(copied_identical),
+        "every_input_row_once": inc.num_rows == len(keys),
+        "incremental_wall_seconds": round(wall, 2),
+        "incremental_inner_wall_seconds": round(m["wall_seconds"], 2),
+        "load_validate_seconds": round(m["load_validate_seconds"], 2),
+        "sense_seconds": round(m["sense_seconds"], 2),
+        "replan_seconds": round(m["solve_seconds"], 2),
+        "replan_pool_forecaster_seconds": round(m["pool_forecaster_seconds"], 2),
+        "replan_plan_subset_seconds": round(m["plan_subset_seconds"], 2),
+        "replan_batches_seconds": round(m["batches_seconds"], 2),
+        "write_recommendations_seconds": round(m["write_recommendations_seconds"], 2),
+        "peak_rss_process_tree_bytes": mem.peak_tree_bytes,
+        "alarms_by_reason": summary["incremental"]["alarms_by_reason"],
+        "previous_full_run_wall_seconds": float((cache / "previous_run_wall_seconds.txt").read_text()),
+        "previous_run_cache": str(cache),
+        "config": Path(args.config).read_text() if args.config else "defaults",
+        "command": "echelon run NEW --out OUT --since PREVIOUS_OUT --num-workers 2 --tracking-uri none"
+                   + (" --config CONFIG" if args.config else ""),
+    }
+    for k, v in row.items():
+        print(f"{k:44s} {v}")
+    name = "incremental_quick" if args.quick else f"incremental_{n}"
+    write_result(name + ("_" + Path(args.config).stem if args.config else ""), row)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,389 @@
+"""``echelon run DATA --out NEW --since PREVIOUS_OUT``: sense, then re-plan only what changed.
+
+    read OUT/sensing/ of the previous run  ->  load + validate DATA
+    -> new periods of demand, new receipts  ->  demand and lead-time detectors
+    -> the networks of the SKU-locations that changed  ->  plan and solve those networks
+       exactly as a full run would (:mod:`platform_core.incremental.subset`)
+    -> recommendations: every other row copied from the previous run, re-planned rows
+       with ``changed_because``  ->  summary.json, new OUT/sensing/
+
+``DATA`` is the whole dataset of this cycle: the previous cycle's tables with the new
+periods of demand and the new receipts appended.  The tables that define the problem
+(``stages``, ``edges``, ``costs``, ``current_policy``, ``overrides``) must be the files
+the previous run read (same SHA-256): a change there is not sensed; run in full.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import uuid
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from platform_core.batch import COMPUTE_SECONDS_KEY, run_batch, warm_up_components
+from platform_core.config import RunConfig
+from platform_core.data.loaders import load_dataset
+from platform_core.data.schemas import Dataset
+from platform_core.executor import choose_executor
+from platform_core.frontier import split_side_columns
+from platform_core.incremental.demand_sensing import (
+    fill_demand_thresholds,
+    fit_demand_state,
+    update_demand_state,
+)
+from platform_core.incremental.lead_time_sensing import (
+    LeadTimeState,
+    fill_lead_time_thresholds,
+    fit_lead_time_state,
+    update_lead_time_state,
+)
+from platform_core.incremental.state import (
+    SensingGrid,
+    SensingState,
+    demand_origin_day,
+    read_sensing_state,
+    write_sensing_state,
+)
+from platform_core.incremental.subset import (
+    FitOnce,
+    plan_subset,
+    pooled_forecaster,
+    with_forecaster,
+)
+from platform_core.networks import NetworkStructure, index_networks
+from platform_core.parts import (
+    OutputLock,
+    check_output_dir,
+    input_file_digests,
+    input_fingerprint,
+    write_parquet_atomic,
+)
+from platform_core.plugin_host import PluginHost
+from platform_core.run_context import RunContext, RunResult
+from platform_core.summary import summarise, write_summary
+from platform_core.timings import RunTimer
+
+__all__ = ["run_since", "STRUCTURE_TABLES", "CHANGED_BECAUSE"]
+
+#: Tables that must not change between an incremental run and the run it follows.
+STRUCTURE_TABLES = ("stages", "edges", "costs", "current_policy", "overrides")
+#: The column that says why a row was re-planned (null: copied from the previous run).
+CHANGED_BECAUSE = "changed_because"
+
+
+def _new_demand(dataset: Dataset, structure: NetworkStructure, grid: SensingGrid) -> tuple[np.ndarray, int]:
+    """Demand of the periods after ``grid.last_period`` [input rows, new periods], and the new last period."""
+    demand = dataset.demand
+    n = structure.n_stages
+    days = demand.column("period").cast(pa.int32())
+    first_new_day = grid.origin_day + (grid.last_period + 1) * grid.period_days
+    new = demand.filter(pc.greater_equal(days, pa.scalar(int(np.ceil(first_new_day)), pa.int32())))
+    if new.num_rows == 0:
+        return np.zeros((n, 0)), grid.last_period
+    d = new.column("period").cast(pa.int32()).to_numpy(zero_copy_only=False).astype(np.int64)
+    pidx = np.floor((d - grid.origin_day) / grid.period_days).astype(np.int64) - (grid.last_period + 1)
+    width = int(pidx.max()) + 1
+    matrix = np.full((n, width), np.nan)
+    rows = structure.index.lookup(new)
+    qty = new.column("quantity").to_numpy(zero_copy_only=False).astype(np.float64)
+    ok = rows >= 0
+    matrix[rows[ok], pidx[ok]] = qty[ok]
+    return matrix, grid.last_period + width
+
+
+def _check_unchanged(previous: SensingState, digests: dict[str, str], since: Path) -> None:
+    for name in STRUCTURE_TABLES:
+        before, now = previous.input_files.get(name), digests.get(name)
+        if before != now:
+            what = "appeared" if before is None else "is gone" if now is None else "changed"
+            raise ValueError(
+                f"the {name} table {what} since the previous run in {since}: an incremental run re-plans from new "
+                f"demand and new receipts only; run in full (echelon run without --since)")
+
+
+def _next_lead_time_state(old: LeadTimeState, receipts: pa.Table | None, suppliers: set[str],
+                          false_alarm_per_year: float) -> LeadTimeState:
+    """``old`` with every lane and the pooled detector of ``suppliers`` refitted on their receipts.
+
+    The suppliers with an alarm, or with an alarmed or new lane, start afresh (baseline
+    from their receipts so far, statistics at zero); every other lane and supplier keeps
+    its baseline and carries its statistics on.
+    """
+    if not suppliers or receipts is None:
+        return old
+    mine = receipts.filter(pc.is_in(pc.cast(receipts.column("supplier"), pa.string()),
+                                    value_set=pa.array(sorted(suppliers), pa.string())))
+    fresh = fit_lead_time_state(mine, false_alarm_per_year, thresholds=False)
+    keep_sup = ~np.isin(old.supplier.astype(str), np.array(sorted(suppliers), dtype=str))
+    keep_lane = keep_sup[old.lane_supplier] if old.lane_supplier.size else np.zeros(0, dtype=bool)
+    new_index = np.cumsum(keep_sup) - 1
+    offset = int(keep_sup.sum())
+    return LeadTimeState(
+        lane_key=np.concatenate([old.lane_key[keep_lane], fresh.lane_key]),
+        lane_supplier=np.concatenate([new_index[old.lane_supplier[keep_lane]], fresh.lane_supplier + offset]),
+        supplier=np.concatenate([old.supplier[keep_sup], fresh.supplier]),
+        lane={k: np.concatenate([old.lane[k][keep_lane], fresh.lane[k]]) for k in old.lane},
+        sup={k: np.concatenate([old.sup[k][keep_sup], fresh.sup[k]]) for k in old.sup},
+        cutoff_day=max(old.cutoff_day, fresh.cutoff_day),
+    )
+
+
+def _reasons(structure: NetworkStructure, own: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per input row: re-planned or not, and ``changed_because`` (None for copied rows).
+
+    A row with its own alarm gives its reason(s); the other rows of its network name the
+    first alarmed stage of the network (in input order) and its reason.
+    """
+    n = structure.n_stages
+    net = np.empty(n, dtype=np.int64)
+    net[structure.order] = structure.network_id
+    alarmed = np.flatnonzero(own != "")
+    hit_nets = np.unique(net[alarmed])
+    replan = np.isin(net, hit_nets)
+    first_of_net: dict[int, int] = {}
+    for r in alarmed.tolist():
+        first_of_net.setdefault(int(net[r]), r)
+    names = structure.index.stages
+    sku = names.column("sku")
+    loc = names.column("location")
+    out = np.full(n, None, dtype=object)
+    for r in np.flatnonzero(replan).tolist():
+        if own[r]:
+            out[r] = str(own[r])
+        else:
+            f = first_of_net[int(net[r])]
+            out[r] = f"network: {own[f]} at {sku[f].as_py()}@{loc[f].as_py()}"
+    return replan, out
+
+
+def _customer_facing(structure: NetworkStructure, has_demand: np.ndarray) -> np.ndarray:
+    leaf = np.ones(structure.n_stages, dtype=bool)
+    leaf[structure.up] = False
+    out: np.ndarray = has_demand & leaf
+    return out
+
+
+def run_since(
+    data_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    config: RunConfig,
+    since: str | os.PathLike[str],
+    *,
+    host: PluginHost | None = None,
+    log: Callable[[str], None] | None = None,
+    overwrite: bool = False,
+) -> RunResult:
+    """Re-plan the networks that changed since the run in ``since`` (see the module docstring).
+
+    Args:
+        data_dir: this cycle's whole dataset.
+        out_dir: output directory (empty or missing unless ``overwrite``).
+        config: the run's configuration (as for the previous run: the re-planned rows
+            are computed with it, the copied rows were computed with the previous one).
+        since: the previous run's output directory (``recommendations.parquet``,
+            ``summary.json``, ``sensing/``).
+        host: plugin host (the installed plugins by default).
+        log: progress messages (default stderr).
+        overwrite: replace an earlier run's results in ``out_dir``.
+
+    Raises:
+        FileNotFoundError: ``since`` lacks a file the incremental run needs.
+        ValueError: a structure table changed, the demand grid moved, or bad configuration.
+        platform_core.data.errors.DataValidationError: the input is invalid; nothing is written.
+    """
+    from platform_core.pipeline import _build_executor, _component_info, prepare_components
+
+    say = log or (lambda msg: print(msg, file=sys.stderr))
+    since_dir = Path(since)
+    previous = read_sensing_state(since_dir)
+    prev_rec_path = since_dir / "recommendations.parquet"
+    if not prev_rec_path.is_file():
+        raise FileNotFoundError(f"{prev_rec_path} not found: --since needs the previous run's output directory")
+    prev_summary = json.loads((since_dir / "summary.json").read_text()) if (since_dir / "summary.json").is_file() else {}
+    timer = RunTimer()
+    host = host or PluginHost()
+    ctx = RunContext(run_id=uuid.uuid4().hex, data_dir=Path(data_dir), out_dir=Path(out_dir), config=config,
+                     components=_component_info(host, config))
+    specs = prepare_components(host, config, ctx)
+    ctx.component_params = {section: dict(spec.params) for section, spec in specs.items()}
+    out = Path(out_dir)
+    lock = OutputLock(out, ctx.run_id)
+    lock.acquire()
+    try:
+        check_output_dir(out, overwrite=overwrite, resume=False)
+        timer.mark("started")
+        dataset = load_dataset(data_dir, period_days=config.run.period_days)
+        digests = input_file_digests(dataset.sources)
+        _check_unchanged(previous, digests, since_dir)
+        if float(config.run.period_days) != previous.grid.period_days:
+            raise ValueError(f"the previous run planned {previous.grid.period_days:g}-day periods, this one "
+                             f"{config.run.period_days:g}-day periods: run in full")
+        first_day = demand_origin_day(dataset.demand)
+        if first_day is not None and first_day != previous.grid.origin_day:
+            raise ValueError(f"the demand now starts on day {first_day} (since 1970-01-01), the previous run's on day "
+                             f"{previous.grid.origin_day}: the history itself changed; run in full")
+        structure = index_networks(dataset)
+        n = structure.n_stages
+        if n != previous.sku.size:
+            raise ValueError(f"{since_dir / 'sensing'} holds {previous.sku.size} SKU-locations, the input {n}: run in full")
+        timer.mark("loaded")
+
+        # --- sense ---------------------------------------------------------------------
+        new_demand, last_period = _new_demand(dataset, structure, previous.grid)
+        demand_state = previous.demand
+        fill_demand_thresholds(demand_state, previous.periods_per_year, previous.false_alarm_per_year)
+        fill_lead_time_thresholds(previous.lead_time, previous.false_alarm_per_year)
+        own = update_demand_state(demand_state, new_demand).astype(object)
+        lead_alarms = update_lead_time_state(previous.lead_time, dataset.get("receipts"))
+        lt_rows = structure.index.lookup(lead_alarms.lanes) if lead_alarms.lanes.num_rows else np.zeros(0, np.int64)
+        lt_reason = lead_alarms.lanes.column("reason").to_pylist()
+        lt_supplier = lead_alarms.lanes.column("supplier").to_pylist()
+        for r, why, sup in zip(lt_rows.tolist(), lt_reason, lt_supplier, strict=True):
+            if r < 0:
+                continue
+            label = f"{why} {sup}"
+            own[r] = label if not own[r] else (own[r] if label in own[r] else f"{own[r]}; {label}")
+        own = np.asarray([o if o else "" for o in own], dtype=object)
+        replan, because = _reasons(structure, own)
+        timer.mark("sensed")
+        keep_rows = np.flatnonzero(replan)
+        say(f"echelon: since {since_dir}: {new_demand.shape[1]} new period(s); re-planning {keep_rows.size:,} of "
+            f"{n:,} SKU-locations")
+
+        # --- re-plan the changed networks as the full run would ---------------------------
+        origin = previous.grid.origin_day
+        n_periods = last_period + 1
+        executor_record: dict[str, Any] = {}
+        batch_seconds: dict[int, float] = {}
+        batches: list[Any] = []
+        new_rows: pa.Table | None = None
+        sub_history = np.zeros((0, n_periods))
+        sub_input = np.zeros(0, dtype=np.int64)
+        if keep_rows.size:
+            lead_time_model = FitOnce(specs["lead_time_model"].build())  # fitted on all receipts, once
+            specs = pooled_forecaster(dataset, structure, config, dict(specs), origin, n_periods, lead_time_model)
+            timer.mark("pooled")
+            shared, batches, _ = plan_subset(dataset, structure, replan, config, specs, origin, n_periods,
+                                             lead_time_model)
+            shared = with_forecaster(shared, specs["forecaster"])
+            timer.mark("planned")
+            name, reason = choose_executor(config.run.executor, int(shared.sku.size), config.run.in_process_below)
+            executor = _build_executor(host, config, name)
+            executor_record = {"name": executor.name, "configured": config.run.executor, "reason": reason,
+                               "label": executor.label(), "params": executor.describe()}
+            results: dict[int, pa.Table] = {}
+
+            def on_result(index: int, table: pa.Table) -> None:
+                spec = batches[index]
+                results[spec.batch_id] = table
+                batch_seconds[spec.batch_id] = float(
+                    (table.schema.metadata or {}).get(COMPUTE_SECONDS_KEY, b"0"))
+
+            try:
+                executor.start(partial(warm_up_components, (specs["forecaster"].cls, specs["solver"].cls)))
+                executor.map_batches(run_batch, batches, shared, on_result)
+            finally:
+                executor.close()
+            merged = pa.concat_tables([results[b.batch_id] for b in batches], promote_options="default")
+            merged, _ = split_side_columns(merged)
+            sub_rows = merged.column("input_row").to_numpy()
+            new_rows = merged.drop_columns(["input_row"]).replace_schema_metadata(None)
+            sub_input = keep_rows[sub_rows]  # sub input row -> full input row
+            sub_history = shared.demand
+            shared_input = keep_rows[shared.input_row]
+        timer.mark("solved")
+
+        # --- recommendations: copied rows + re-planned rows ---------------------------------
+        previous_table = pq.read_table(prev_rec_path)
+        if previous_table.num_rows != n:
+            raise ValueError(f"{prev_rec_path} has {previous_table.num_rows} rows for {n} SKU-locations: run in full")
+        if CHANGED_BECAUSE in previous_table.column_names:
+            previous_table = previous_table.drop_columns([CHANGED_BECAUSE])
+        position = np.arange(n, dtype=np.int64)
+        copied = previous_table.filter(pa.array(~replan))
+        pieces = [copied]
+        order = [position[~replan]]
+        if new_rows is not None:
+            cols = {}
+            for field in previous_table.schema:
+                if field.name in new_rows.column_names:
+                    cols[field.name] = new_rows.column(field.name).cast(field.type)
+                else:
+                    cols[field.name] = pa.nulls(new_rows.num_rows, field.type)
+            pieces.append(pa.table(cols, schema=previous_table.schema))
+            order.append(sub_input)
+        combined = pa.concat_tables(pieces)
+        rows = np.concatenate(order)
+        final = combined.take(pa.array(np.argsort(rows, kind="stable")))
+        final = final.append_column(CHANGED_BECAUSE, pa.array(because.tolist(), pa.string()))
+        rec_path = out / "recommendations.parquet"
+        write_parquet_atomic(final, rec_path)
+        timer.mark("written")
+
+        # --- the next run's state: refitted where re-planned, carried elsewhere ------------
+        if keep_rows.size:
+            refit = fit_demand_state(sub_history, previous.periods_per_year, previous.false_alarm_per_year,
+                                     thresholds=False)
+            demand_state.put(shared_input, refit)
+        restart = set(lead_alarms.suppliers) | set(lead_alarms.lanes.column("supplier").to_pylist())
+        lead_state = _next_lead_time_state(previous.lead_time, dataset.get("receipts"), restart,
+                                           previous.false_alarm_per_year)
+        state = SensingState(sku=previous.sku, location=previous.location, demand=demand_state,
+                             lead_time=lead_state, grid=SensingGrid(origin, previous.grid.period_days, last_period),
+                             periods_per_year=previous.periods_per_year,
+                             false_alarm_per_year=previous.false_alarm_per_year, input_files=digests)
+        write_sensing_state(out, state)
+
+        # --- summary --------------------------------------------------------------------
+        has_demand = demand_state.history_periods > 0
+        metrics = summarise(final, _customer_facing(structure, has_demand))
+        reasons = [str(o).split(" ")[0] for o in own.tolist() if o]
+        n_nets = int(structure.network_sizes.size)
+        net = np.empty(n, dtype=np.int64)
+        net[structure.order] = structure.network_id
+        replanned_nets = int(np.unique(net[keep_rows]).size) if keep_rows.size else 0
+        metrics.update({
+            "sku_locations_replanned": float(keep_rows.size),
+            "sku_locations_copied": float(n - keep_rows.size),
+            "networks_replanned": float(replanned_nets),
+            "networks_total": float(n_nets),
+            "batches": float(len(batches)),
+            "load_validate_seconds": timer.between("started", "loaded"),
+            "sense_seconds": timer.between("loaded", "sensed"),
+            "solve_seconds": timer.between("sensed", "solved"),
+            "pool_forecaster_seconds": timer.between("sensed", "pooled") if keep_rows.size else 0.0,
+            "plan_subset_seconds": timer.between("pooled", "planned") if keep_rows.size else 0.0,
+            "batches_seconds": timer.between("planned", "solved") if keep_rows.size else 0.0,
+            "write_recommendations_seconds": timer.between("solved", "written"),
+            "wall_seconds": timer.since(),
+        })
+        section = {
+            "since": os.path.abspath(since_dir),
+            "previous_run_id": prev_summary.get("run_id"),
+            "new_periods": int(new_demand.shape[1]),
+            "sku_locations_replanned": int(keep_rows.size),
+            "sku_locations_copied": int(n - keep_rows.size),
+            "networks_replanned": replanned_nets,
+            "networks_total": n_nets,
+            "alarms_by_reason": {r: reasons.count(r) for r in sorted(set(reasons))},
+            "suppliers_alarmed": sorted(lead_alarms.suppliers),
+            "false_alarm_per_year": previous.false_alarm_per_year,
+        }
+        summary_path = out / "summary.json"
+        write_summary(summary_path, ctx.run_id, metrics, ctx.components, batches, batch_seconds,
+                      seed=config.run.seed, input_fingerprint=input_fingerprint(digests), input_files=digests,
+                      executor=executor_record, input_dir=os.path.abspath(data_dir),
+                      sections={"incremental": section})
+        return RunResult(recommendations_path=rec_path, metrics=metrics, notes=ctx.notes,
+                         extra_artifacts=[summary_path])
+    finally:
+        lock.release()

@@ -1,0 +1,208 @@
+"""``echelon run DATA --out NEW --since PREVIOUS_OUT`` on a generated dataset with shifted networks.
+
+The previous cycle's data is the generated dataset without its last period (and without
+the receipts of that period); this cycle's data adds the last period back, with the demand
+of two SKUs' smooth stages raised far beyond noise and one supplier's new receipts three times
+as late as usual.  Checked against independent facts of the data: which networks hold the
+shifted stages (union-find over the edges file, not the run's own structure), the previous
+run's file (rows copied bit for bit) and a full run on this cycle's data (re-planned rows
+equal to it).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from platform_core.config import load_config
+from platform_core.data.generate import generate_dataset
+from platform_core.incremental import CHANGED_BECAUSE, run_since
+from platform_core.networks import network_labels
+from platform_core.pipeline import run
+
+SCENARIO_TABLES = ("stages", "edges", "costs", "current_policy")
+
+
+def _config():
+    return load_config(overrides={
+        "run": {"executor": "in_process"}, "tracking": {"uri": "none"},
+        "components": {"forecaster": "calibrated", "solver": "single_echelon"},
+        "solver": {"replications": 10, "periods": 100},
+    })
+
+
+@pytest.fixture(scope="module")
+def cycles(tmp_path_factory):
+    """(previous data, this cycle's data, late supplier) of a generated dataset."""
+    root = tmp_path_factory.mktemp("since")
+    generate_dataset(root / "gen", sku_locations=90, seed=5, periods=40)
+    prev, new = root / "prev", root / "new"
+    prev.mkdir()
+    new.mkdir()
+    for name in SCENARIO_TABLES:
+        shutil.copy(root / "gen" / f"{name}.parquet", prev / f"{name}.parquet")
+        shutil.copy(root / "gen" / f"{name}.parquet", new / f"{name}.parquet")
+    demand = pq.read_table(root / "gen" / "demand.parquet")
+    day = demand.column("period").cast(pa.int32()).to_numpy()
+    last = int(day.max())
+    pq.write_table(demand.filter(pa.array(day < last)), prev / "demand.parquet")
+    # the shifted SKUs' smooth stages: last period raised to mean + 10 sd of their history
+    history = demand.filter(pa.array(day < last)).drop_null()
+    stats = history.group_by(["sku", "location"]).aggregate(
+        [("quantity", "mean"), ("quantity", "stddev"), ("quantity", "count")]).to_pylist()
+    smooth = [r for r in stats if r["quantity_count"] >= 20  # a lumpy series may jump without a shift
+              and (r["quantity_stddev"] or 0.0) < r["quantity_mean"]]
+    shifted_skus = sorted({r["sku"] for r in smooth})[:2]
+    level = {(r["sku"], r["location"]): r["quantity_mean"] + 10.0 * max(r["quantity_stddev"] or 0.0, 1.0) + 10.0
+             for r in smooth if r["sku"] in shifted_skus}
+    keys = list(zip(demand.column("sku").to_pylist(), demand.column("location").to_pylist(), strict=True))
+    up = np.array([k in level for k in keys]) & (day == last)
+    raised = pc.if_else(pa.array(up), pa.array([level.get(k, 0.0) for k in keys]), demand.column("quantity"))
+    pq.write_table(demand.set_column(demand.column_names.index("quantity"), "quantity", raised), new / "demand.parquet")
+    raised_keys = {k for k, u in zip(keys, up.tolist(), strict=True) if u}
+    assert raised_keys
+
+    receipts = pq.read_table(root / "gen" / "receipts.parquet")
+    rday = receipts.column("receipt_date").cast(pa.int32()).to_numpy()
+    old = receipts.filter(pa.array(rday <= last))
+    pq.write_table(old, prev / "receipts.parquet")
+    # the supplier with the most receipts: 12 new receipts on its busiest lane, each 3x as late
+    counts = old.group_by("supplier").aggregate([("order_id", "count")]).sort_by([("order_id_count", "descending")])
+    late = counts.column("supplier")[0].as_py()
+    lane = old.filter(pc.equal(old.column("supplier"), late)).slice(0, 1)
+    lead = int(pc.days_between(lane.column("order_date"), lane.column("receipt_date"))[0].as_py())
+    orders = last + np.arange(12)
+    extra = pa.table({
+        "order_id": [f"LATE{i}" for i in range(12)], "sku": [lane.column("sku")[0].as_py()] * 12,
+        "location": [lane.column("location")[0].as_py()] * 12, "supplier": [late] * 12,
+        "order_date": pa.array(orders.astype(np.int32)).cast(pa.date32()),
+        "receipt_date": pa.array((orders + 3 * max(lead, 3)).astype(np.int32)).cast(pa.date32()),
+        "quantity": [10.0] * 12,
+    })
+    keep = [c for c in extra.column_names]
+    pq.write_table(pa.concat_tables([old.select(keep), extra.cast(old.select(keep).schema)]), new / "receipts.parquet")
+    return prev, new, (lane.column("sku")[0].as_py(), lane.column("location")[0].as_py()), raised_keys
+
+
+@pytest.fixture(scope="module")
+def runs(cycles, tmp_path_factory):
+    prev, new, _, _ = cycles
+    out = tmp_path_factory.mktemp("since_out")
+    config = _config()
+    run(prev, out / "previous", config, progress=False, log=lambda m: None)
+    run_since(new, out / "incremental", config, out / "previous", log=lambda m: None)
+    run(new, out / "full", config, progress=False, log=lambda m: None)
+    return out
+
+
+def _networks(data: Path) -> tuple[list[tuple[str, str]], np.ndarray]:
+    stages = pq.read_table(data / "stages.parquet")
+    keys = list(zip(stages.column("sku").to_pylist(), stages.column("location").to_pylist(), strict=True))
+    pos = {k: i for i, k in enumerate(keys)}
+    edges = pq.read_table(data / "edges.parquet")
+    upstream: list[list[int]] = [[] for _ in keys]
+    for us, ul, ds, dl in zip(*(edges.column(c).to_pylist() for c in (
+            "upstream_sku", "upstream_location", "downstream_sku", "downstream_location")), strict=True):
+        upstream[pos[(ds, dl)]].append(pos[(us, ul)])
+    return keys, network_labels(upstream)
+
+
+def test_every_stage_once_and_only_shifted_networks_replanned(cycles, runs):
+    prev, new, late_stage, raised = cycles
+    keys, label = _networks(new)
+    table = pq.read_table(runs / "incremental" / "recommendations.parquet")
+    assert list(zip(table.column("sku").to_pylist(), table.column("location").to_pylist(), strict=True)) == keys
+    replanned = ~pc.is_null(table.column(CHANGED_BECAUSE)).to_numpy(zero_copy_only=False)
+    shifted = np.array([k in raised or k == late_stage for k in keys])
+    must = np.isin(label, np.unique(label[shifted]))
+    assert replanned[must].all()  # every network holding a shifted stage, whole
+    assert replanned.sum() < len(keys)  # not everything
+    because = table.column(CHANGED_BECAUSE).to_pylist()
+    assert because[keys.index(late_stage)].startswith(("lead_time_lane", "lead_time_supplier", "demand_"))
+    assert any(b and b.startswith("demand_level_up") for b in because)
+    section = json.loads((runs / "incremental" / "summary.json").read_text())["incremental"]
+    assert section["sku_locations_replanned"] == int(replanned.sum())
+    assert section["sku_locations_copied"] == len(keys) - int(replanned.sum())
+    assert section["networks_replanned"] == int(np.unique(label[replanned]).size)
+    assert section["new_periods"] == 1
+
+
+def test_copied_rows_are_the_previous_runs(runs):
+    inc = pq.read_table(runs / "incremental" / "recommendations.parquet")
+    old = pq.read_table(runs / "previous" / "recommendations.parquet")
+    copied = pc.is_null(inc.column(CHANGED_BECAUSE))
+    assert inc.filter(copied).drop_columns([CHANGED_BECAUSE]).equals(old.filter(copied))
+
+
+def test_replanned_rows_equal_a_full_run_on_the_same_data(runs):
+    inc = pq.read_table(runs / "incremental" / "recommendations.parquet")
+    full = pq.read_table(runs / "full" / "recommendations.parquet")
+    again = ~pc.is_null(inc.column(CHANGED_BECAUSE)).to_numpy(zero_copy_only=False)
+    mask = pa.array(again)
+    a = inc.filter(mask).drop_columns([CHANGED_BECAUSE])
+    b = full.filter(mask).select(a.column_names)
+    assert a.equals(b)
+    # and the shift moved them: the full run's levels differ from the previous run's there
+    old = pq.read_table(runs / "previous" / "recommendations.parquet").filter(mask)
+    assert not np.array_equal(old.column("base_stock_level").to_numpy(), b.column("base_stock_level").to_numpy())
+
+
+def test_state_is_carried_to_the_next_cycle(runs, cycles):
+    _, new, _, _ = cycles
+    # the same data again: nothing new, nothing re-planned, every row as the incremental run's
+    again = run_since(new, runs / "again", _config(), runs / "incremental", log=lambda m: None)
+    assert again.metrics["sku_locations_replanned"] == 0
+    a = pq.read_table(runs / "again" / "recommendations.parquet").drop_columns([CHANGED_BECAUSE])
+    b = pq.read_table(runs / "incremental" / "recommendations.parquet").drop_columns([CHANGED_BECAUSE])
+    assert a.equals(b)
+
+
+def test_a_changed_structure_table_is_refused_naming_it(runs, cycles, tmp_path):
+    _, new, _, _ = cycles
+    data = tmp_path / "data"
+    shutil.copytree(new, data)
+    stages = pq.read_table(data / "stages.parquet")
+    cost = pc.multiply(stages.column("unit_cost"), 2.0)  # a new price list: valid, but not sensed
+    pq.write_table(stages.set_column(stages.column_names.index("unit_cost"), "unit_cost", cost), data / "stages.parquet")
+    with pytest.raises(ValueError, match="stages table changed"):
+        run_since(data, tmp_path / "out", _config(), runs / "previous", log=lambda m: None)
+    assert not (tmp_path / "out" / "recommendations.parquet").exists()
+
+
+def test_since_without_sensing_state_is_a_clear_error(tmp_path, cycles):
+    _, new, _, _ = cycles
+    (tmp_path / "old").mkdir()
+    with pytest.raises(FileNotFoundError, match="sensing"):
+        run_since(new, tmp_path / "out", _config(), tmp_path / "old", log=lambda m: None)
+
+
+def test_the_command_line_names_a_missing_previous_run(cycles, tmp_path, capsys):
+    from platform_core.cli import main
+
+    _, new, _, _ = cycles
+    code = main(["run", str(new), "--out", str(tmp_path / "out"), "--since", str(tmp_path / "nowhere"),
+                 "--executor", "in_process", "--tracking-uri", "none"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "nowhere" in err and "sensing" in err and "Traceback" not in err
+
+
+def test_a_moved_history_is_refused(runs, cycles, tmp_path):
+    _, new, _, _ = cycles
+    data = tmp_path / "data"
+    shutil.copytree(new, data)
+    demand = pq.read_table(data / "demand.parquet")
+    first = demand.sort_by([("period", "ascending")]).slice(0, 1)
+    earlier = first.set_column(first.column_names.index("period"), "period",
+                               pa.array([first.column("period")[0].as_py().toordinal() - 719163 - 7],
+                                        pa.int32()).cast(pa.date32()))
+    pq.write_table(pa.concat_tables([earlier, demand]), data / "demand.parquet")
+    with pytest.raises(ValueError, match="history itself changed"):
+        run_since(data, tmp_path / "out", _config(), runs / "previous", log=lambda m: None)
