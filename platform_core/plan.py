@@ -88,6 +88,8 @@ class SharedInputs:
             without one.
         level_min, level_max: the planner's overrides [units], NaN where free (a pin sets
             both); None when the dataset has no ``overrides`` table.
+        cost_columns: the cost model's extra output columns (:attr:`StageCosts.columns`),
+            in INPUT order; batches do not read them, the driver appends them after the merge.
     """
 
     sku: np.ndarray
@@ -116,6 +118,7 @@ class SharedInputs:
     current_policy: CurrentPolicies | None = None
     level_min: np.ndarray | None = None
     level_max: np.ndarray | None = None
+    cost_columns: dict[str, np.ndarray] | None = None
 
     def lead_time(self, i: int) -> DiscreteDistribution:
         """Lead-time distribution of planned stage ``i`` [periods]."""
@@ -279,5 +282,6 @@ def plan_run(
         current_policy=planned_current_policies(dataset.get("current_policy"), structure.index, rank),
         level_min=None if bounds is None else bounds[0][order],
         level_max=None if bounds is None else bounds[1][order],
+        cost_columns=costs.columns or None,
     )
     return shared, batches
