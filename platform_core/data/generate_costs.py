@@ -5,7 +5,8 @@ It draws from its own random stream (seeded from the dataset seed), so the other
 dataset are the same with or without it.
 
 Order lines (``order_lines``): every stage with demand rows has 2-8 customers, each of a
-segment (``key`` 20 %, ``regular`` 50 %, ``small`` 30 %). A customer orders in a period with
+segment, drawn from the stage's own mix (Dirichlet around ``key`` 20 %, ``regular`` 50 %,
+``small`` 30 %: some items sell mostly to key accounts, others to small buyers). A customer orders in a period with
 probability ``q`` (key U(0.70, 0.95), regular U(0.50, 0.85), small U(0.35, 0.70)) a quantity
 ``1 + Poisson(m)``. A line is short with probability 0.8 in a period the stage was stocked
 out (the ``demand.stocked_out`` flag) and 0.03 otherwise; it then gets ``floor(U(0, 0.7) x
@@ -14,9 +15,9 @@ competitor (orders no more) with probability::
 
     p = expit(alpha[segment] + beta x (margin_rate - 0.45)),   margin_rate = (price - unit_cost) / price
 
-(alpha: key -2.4, regular -1.4, small -0.7; beta = -3.0: customers leave commodity items
+(alpha: key -4.5, regular -1.5, small 0.5; beta = -8.0: customers leave commodity items
 sooner); otherwise the customer keeps buying but orders from then on with probability
-``q x (1 - v[segment])`` (lasting volume loss v: key 0.10, regular 0.25, small 0.35).
+``q x (1 - v[segment])`` (lasting volume loss v: key 0.02, regular 0.20, small 0.50: key accounts buy on contract).
 
 The truth is written to ``truth/customer_truth.parquet`` (per customer: stage, segment,
 q, m, the switching probability at its first short line, whether it switched there) and
@@ -39,21 +40,22 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["cost_history", "SEGMENTS", "SWITCH_ALPHA", "SWITCH_BETA", "MARGIN_RATE_CENTRE", "VOLUME_LOSS",
+__all__ = ["cost_history", "true_future_units", "SEGMENTS", "SWITCH_ALPHA", "SWITCH_BETA", "MARGIN_RATE_CENTRE", "VOLUME_LOSS",
            "CARRIERS", "EXPEDITE_NOISE_SD", "switch_probability"]
 
 #: Customer segments, in code order.
 SEGMENTS = ("key", "regular", "small")
 _SEGMENT_P = (0.2, 0.5, 0.3)
+_SEGMENT_MIX_ALPHA = 0.6  # concentration of a stage's segment mix around _SEGMENT_P
 _Q_RANGE = ((0.70, 0.95), (0.50, 0.85), (0.35, 0.70))
 #: Logit intercept of the switching probability per segment [-].
-SWITCH_ALPHA = np.array([-2.4, -1.4, -0.7])
+SWITCH_ALPHA = np.array([-4.5, -1.5, 0.5])
 #: Logit slope on the margin rate [-].
-SWITCH_BETA = -3.0
+SWITCH_BETA = -8.0
 #: Margin rate the slope is centred on [-].
 MARGIN_RATE_CENTRE = 0.45
 #: Lasting volume loss of a customer who stays, per segment [-].
-VOLUME_LOSS = np.array([0.10, 0.25, 0.35])
+VOLUME_LOSS = np.array([0.02, 0.20, 0.50])
 _SHORT_WHEN_OUT = 0.8
 _SHORT_BASE = 0.03
 
@@ -73,6 +75,40 @@ def switch_probability(segment: np.ndarray, margin_rate: np.ndarray) -> np.ndarr
     """True probability [-] that a customer switches at a short line (segment codes, margin rates)."""
     z = SWITCH_ALPHA[segment] + SWITCH_BETA * (margin_rate - MARGIN_RATE_CENTRE)
     return np.asarray(1.0 / (1.0 + np.exp(-z)))
+
+
+def _expected_short_units(mean_extra: np.ndarray) -> np.ndarray:
+    """E[units short] of a short line whose quantity is ``1 + Poisson(mean_extra)`` [units]."""
+    out = np.zeros(mean_extra.size)
+    from scipy.stats import poisson
+
+    for i, m in enumerate(np.asarray(mean_extra, dtype=float)):
+        k = np.arange(0, int(m + 10.0 * np.sqrt(m) + 20))
+        x = 1.0 + k
+        filled = np.array([np.sum((0.7 - np.arange(1, int(np.floor(0.7 * xi)) + 1) / xi) / 0.7) for xi in x])
+        out[i] = float(np.sum(poisson.pmf(k, m) * (x - filled)))
+    return out
+
+
+def true_future_units(customer_truth: pa.Table, stages: pa.Table, horizon_periods: float) -> np.ndarray:
+    """The true lost future units per unit short of each stage row [units/unit] (NaN: no customers).
+
+    ``F = H x sum_c q_c [p_c + (1 - p_c) v_c] q_c mu_c / sum_c q_c u_c`` over the stage's
+    customers, with the generator's order probability ``q``, mean quantity ``mu``,
+    switching probability ``p``, volume loss ``v`` and expected units short per short line
+    ``u`` (the same definition as the learned model's, from the truth).
+    """
+    row_of = {k: i for i, k in enumerate(_stage_keys(stages))}
+    rows = np.array([row_of[k] for k in _stage_keys(customer_truth)], dtype=np.int64)
+    q = customer_truth.column("order_probability").to_numpy()
+    mu = customer_truth.column("mean_quantity").to_numpy()
+    p = customer_truth.column("switch_probability").to_numpy()
+    v = customer_truth.column("volume_loss").to_numpy()
+    u = _expected_short_units(mu - 1.0)
+    n = stages.num_rows
+    num = np.bincount(rows, weights=q * (p + (1.0 - p) * v) * q * mu, minlength=n)
+    den = np.bincount(rows, weights=q * u, minlength=n)
+    return np.where(den > 0, horizon_periods * num / np.where(den > 0, den, 1.0), np.nan)
 
 
 def _stage_keys(table: pa.Table, sku: str = "sku", loc: str = "location") -> list[tuple[str, str]]:
@@ -107,7 +143,8 @@ def _order_lines(rng: np.random.Generator, tables: dict[str, pa.Table], periods:
     cust_stage = np.repeat(served, n_cust)
     cust_out = np.repeat(np.arange(served.size), n_cust)
     n = cust_stage.size
-    seg = rng.choice(3, size=n, p=_SEGMENT_P)
+    mix = rng.dirichlet(_SEGMENT_MIX_ALPHA * np.asarray(_SEGMENT_P), size=served.size)  # each stage its own mix
+    seg = (rng.random(n)[:, None] > np.cumsum(mix[cust_out], axis=1)).sum(axis=1).clip(0, 2)
     lo = np.array([r[0] for r in _Q_RANGE])[seg]
     hi = np.array([r[1] for r in _Q_RANGE])[seg]
     q = rng.uniform(lo, hi)
