@@ -39,6 +39,7 @@ from platform_core.data.generate_costs import (
 from platform_core.data.loaders import load_dataset
 from platform_core.fitting import fit_costs
 from platform_core.pipeline import run
+from platform_core.report.render import build_report
 
 
 @pytest.fixture(scope="module")
@@ -193,6 +194,12 @@ def test_learned_columns_reach_the_recommendations(tmp_path: Path) -> None:
     c1, c2 = (rec.filter(pc.equal(rec.column("sku"), s)) for s in ("C1", "C2"))
     assert c1.column("learned_stockout_cost")[0].as_py() > c2.column("learned_stockout_cost")[0].as_py()
     assert c1.column("service_target")[0].as_py() > c2.column("service_target")[0].as_py()
+    # the report's section: both components by driver, C1's stop cost (HI@S margin 156 / quantity_per 2 = 78)
+    page = build_report(tmp_path / "out").path.read_text(encoding="utf-8")
+    section = page[page.index('<section id="learned-cost">'):]
+    section = section[:section.index("</section>")]
+    assert "assembly stop</td><td>2</td>" in section
+    assert "<td class=\"text\">C1</td><td class=\"text\">P</td><td class=\"text\">assembly stop</td><td>78.00</td>" in section
 
 
 def test_cost_columns_must_fit_the_recommendations() -> None:
