@@ -25,6 +25,9 @@ true stockout cost x mean units short, summed over stages.
   cost (a best case for the blanket parameter: it is tuned on the evaluation itself);
 * blanket (the standard model's form): ``margin + g x price``, ``g`` tuned the same way;
 * oracle: the true stockout cost itself (the most any learned cost can save).
+
+``--margin-scale s`` multiplies every margin in part 2 (a sensitivity: thin-margin
+distribution instead of the generator's 40-150 % retail mark-ups).
 """
 
 from __future__ import annotations
@@ -107,8 +110,8 @@ def _realised(demand: list[DiscreteDistribution], hold: np.ndarray, p_plan: np.n
     return float(np.sum(hold * ev.mean_on_hand + p_true * ev.mean_short))
 
 
-def value(seed: int, stages: int, replications: int, root: Path) -> dict[str, float]:
-    """One dataset of part 2."""
+def value(seed: int, stages: int, replications: int, root: Path, margin_scale: float = 1.0) -> dict[str, float]:
+    """One dataset of part 2 (``margin_scale`` multiplies every margin: a sensitivity, 1 = the data's)."""
     data = root / f"seed{seed}"
     if not (data / "order_lines.parquet").exists():
         generate_dataset(data, stages, seed, overwrite=True, cost_history=True)
@@ -129,7 +132,8 @@ def value(seed: int, stages: int, replications: int, root: Path) -> dict[str, fl
         counts = np.bincount(qty[t_rows == r])
         demand.append(DiscreteDistribution(counts / counts.sum(), 0))
     unit_cost = st.column("unit_cost").to_numpy()[rows]
-    margin = np.maximum(st.column("price").to_numpy()[rows] - unit_cost, 0.0)
+    margin = margin_scale * np.maximum(st.column("price").to_numpy()[rows] - unit_cost, 0.0)
+    price = unit_cost + margin
     hold = unit_cost * st.column("carrying_rate").to_numpy()[rows] * 7.0 / 365.0
     p_true = margin * (1.0 + f_true[rows])
     seeds = np.arange(1, rows.size + 1, dtype=np.uint64) * np.uint64(1000003) + np.uint64(seed)
@@ -138,7 +142,6 @@ def value(seed: int, stages: int, replications: int, root: Path) -> dict[str, fl
     grid = [0.0, 1.0, 2.0, 4.0, 7.0, 10.0, 14.0, 18.0, 22.0, 27.0, 33.0, 40.0, 50.0, 70.0, 100.0]
     blanket = {k: _realised(demand, hold, margin * (1.0 + k), p_true, seeds) for k in grid}
     k_best = min(blanket, key=lambda k: blanket[k])
-    price = st.column("price").to_numpy()[rows]
     goodwill = {g: _realised(demand, hold, margin + g * price, p_true, seeds) for g in
                 (0.0, 1.0, 2.0, 4.0, 6.0, 8.0, 10.0, 13.0, 16.0, 20.0, 30.0, 50.0)}
     g_best = min(goodwill, key=lambda g: goodwill[g])
@@ -160,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stages", type=int, default=300)
     ap.add_argument("--replications", type=int, default=100)
     ap.add_argument("--cost-seeds", type=int, default=3)
+    ap.add_argument("--margin-scale", type=float, default=1.0,
+                    help="part 2 only: multiply every margin (sensitivity; result file learned_cost_margin<scale>.json)")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="learned_cost_") as tmp:
@@ -174,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
                   flush=True)
         val = []
         for seed in range(args.cost_seeds):
-            val.append(value(seed, args.stages, args.replications, root))
+            val.append(value(seed, args.stages, args.replications, root, args.margin_scale))
             v = val[-1]
             print(f"value seed {seed}: learned {v['cost_learned']:.1f}, blanket (k={v['blanket_k']}) "
                   f"{v['cost_blanket_tuned']:.1f}, goodwill (g={v['goodwill_fraction']}) {v['cost_goodwill_tuned']:.1f}, oracle {v['cost_oracle']:.1f}: {100 * v['learned_vs_blanket']:+.1f} %",
@@ -194,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         "wall_seconds": round(time.perf_counter() - t0, 1),
     }
     print(summary)
-    write_result("learned_cost", {"parameters": vars(args), "summary": summary, "recovery": rec, "value": val})
+    name = "learned_cost" if args.margin_scale == 1.0 else f"learned_cost_margin{args.margin_scale:g}"
+    write_result(name, {"parameters": vars(args), "summary": summary, "recovery": rec, "value": val})
     return 0
 
 
