@@ -35,7 +35,7 @@ from platform_core.batch import COMPUTE_SECONDS_KEY, pool_forecaster, run_batch,
 from platform_core.compare import previous_recommendations
 from platform_core.components import Component, ComponentSpec
 from platform_core.config import COMPONENT_SECTIONS, RunConfig
-from platform_core.cost_columns import with_cost_columns
+from platform_core.cost_columns import cost_column_metrics, with_cost_columns
 from platform_core.data.loaders import load_dataset
 from platform_core.data.schemas import Dataset
 from platform_core.executor import AUTO, Executor, choose_executor
@@ -363,6 +363,7 @@ def _run_locked(
 
         metrics = summarise(merged, customer_facing(shared))
         metrics.update(override_summary(merged, shared))
+        metrics.update(cost_column_metrics(shared.cost_columns))
         metrics.update(
             {
                 "batches": float(len(batches)),

@@ -28,7 +28,7 @@ from echelon_cost.learned import (
 from scipy.special import expit
 
 from platform_core.config import load_config
-from platform_core.cost_columns import with_cost_columns
+from platform_core.cost_columns import cost_column_metrics, with_cost_columns
 from platform_core.data.generate import generate_dataset
 from platform_core.data.generate_costs import (
     EXPEDITE_NOISE_SD,
@@ -199,6 +199,9 @@ def test_learned_columns_reach_the_recommendations(tmp_path: Path) -> None:
     section = page[page.index('<section id="learned-cost">'):]
     section = section[:section.index("</section>")]
     assert "assembly stop</td><td>2</td>" in section
+    # and as run metrics (summary.json, MLflow)
+    assert result.metrics["cost_model.learned_cost_driver.assembly stop"] == 2.0
+    assert result.metrics["cost_model.learned_assembly_stop_cost_mean"] == pytest.approx((78.0 + 3.0) / 2)
     assert "<td class=\"text\">C1</td><td class=\"text\">P</td><td class=\"text\">assembly stop</td><td>78.00</td>" in section
 
 
@@ -209,3 +212,6 @@ def test_cost_columns_must_fit_the_recommendations() -> None:
         with_cost_columns(table, {"x": np.array([1.0])})
     with pytest.raises(ValueError, match="already an output column"):
         with_cost_columns(table, {"sku": np.array([1.0, 2.0])})
+    assert cost_column_metrics({"p": np.array([1.0, np.nan, 3.0]), "d": np.array(["a", "b", "a"])}) == {
+        "cost_model.p_mean": 2.0, "cost_model.d.a": 2.0, "cost_model.d.b": 1.0}
+    assert cost_column_metrics(None) == {}
