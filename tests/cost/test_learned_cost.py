@@ -181,6 +181,9 @@ def test_component_of_a_high_margin_assembly_gets_higher_cost_optimal_service(tm
     assert costs.cost_optimal_service[0] > costs.cost_optimal_service[1]
     assert list(cols["learned_cost_driver"][:2]) == ["assembly stop", "assembly stop"]
     assert np.isnan(cols["learned_assembly_stop_cost"][2:]).all()
+    # customer-facing stages without order lines fall back to their margin (156, 6)
+    assert list(cols["learned_cost_driver"][4:]) == ["margin", "margin"]
+    np.testing.assert_allclose(costs.stockout_cost[4:], [156.0, 6.0])
 
 
 def test_learned_columns_reach_the_recommendations(tmp_path: Path) -> None:
