@@ -19,6 +19,7 @@ import pyarrow as pa
 from platform_core.distributions import DiscreteDistribution
 
 if TYPE_CHECKING:
+    from platform_core.data.schemas import Dataset
     from platform_core.run_context import RunContext
 
 __all__ = [
@@ -223,16 +224,28 @@ class StageCosts:
         stockout_cost: [currency/unit] per unit backordered (once per unit).
         ordering_cost: [currency/order].
         cost_optimal_service: critical ratio p / (p + h) [-].
+        columns: extra per-stage output columns of the cost model (name -> array aligned
+            with the stages table), e.g. a learned estimate, its interval and its driver;
+            a run appends them to ``recommendations.parquet``. Empty by default.
     """
 
     holding_cost: np.ndarray
     stockout_cost: np.ndarray
     ordering_cost: np.ndarray
     cost_optimal_service: np.ndarray
+    columns: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 class CostModel(Component, ABC):
     """Prices holding, ordering and stockouts per stage."""
+
+    def fit(self, dataset: Dataset, period_days: float) -> Self:
+        """Learn from the whole validated dataset before :meth:`stage_costs` (default: nothing).
+
+        A cost model that learns from history (order lines, expedites, the bill of
+        materials) overrides it; the run calls it once on the driver.
+        """
+        return self
 
     @abstractmethod
     def stage_costs(

@@ -202,4 +202,4 @@ def fit_lead_times(
 
 def fit_costs(dataset: Dataset, model: CostModel, period_days: float) -> StageCosts:
     """Holding, stockout and ordering cost and the cost-optimal service of every stage."""
-    return model.stage_costs(dataset.stages, dataset.get("costs"), period_days)
+    return model.fit(dataset, period_days).stage_costs(dataset.stages, dataset.get("costs"), period_days)

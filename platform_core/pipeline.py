@@ -35,6 +35,7 @@ from platform_core.batch import COMPUTE_SECONDS_KEY, pool_forecaster, run_batch,
 from platform_core.compare import previous_recommendations
 from platform_core.components import Component, ComponentSpec
 from platform_core.config import COMPONENT_SECTIONS, RunConfig
+from platform_core.cost_columns import cost_column_metrics, with_cost_columns
 from platform_core.data.loaders import load_dataset
 from platform_core.data.schemas import Dataset
 from platform_core.executor import AUTO, Executor, choose_executor
@@ -354,6 +355,7 @@ def _run_locked(
 
         merged, frontier_side = split_side_columns(parts.merge(batches, n_total))
         merged = with_previous_run(merged, shared, compare_with)
+        merged = with_cost_columns(merged, shared.cost_columns)
         rec_path = out / "recommendations.parquet"
         write_parquet_atomic(merged, rec_path)
         frontier_path = write_frontier(out, None if frontier_side is None else frontier_table(
@@ -363,6 +365,7 @@ def _run_locked(
 
         metrics = summarise(merged, customer_facing(shared))
         metrics.update(override_summary(merged, shared))
+        metrics.update(cost_column_metrics(shared.cost_columns))
         metrics.update(
             {
                 "batches": float(len(batches)),

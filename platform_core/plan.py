@@ -97,6 +97,8 @@ class SharedInputs:
             [signal units], NaN = not observed; None without a ``signals`` table or when
             the forecaster does not declare ``uses_signals``.
         signal_names: the name of each signal (last axis of ``signals``).
+        cost_columns: the cost model's extra output columns (:attr:`StageCosts.columns`),
+            in INPUT order; batches do not read them, the driver appends them after the merge.
     """
 
     sku: np.ndarray
@@ -130,6 +132,7 @@ class SharedInputs:
     order_multiple: np.ndarray | None = None
     signals: np.ndarray | None = None
     signal_names: tuple[str, ...] = ()
+    cost_columns: dict[str, np.ndarray] | None = None
 
     def lead_time(self, i: int) -> DiscreteDistribution:
         """Lead-time distribution of planned stage ``i`` [periods]."""
@@ -302,5 +305,6 @@ def plan_run(
         order_multiple=float_column(stages, "order_multiple", 0.0)[order],
         signals=signals,
         signal_names=signal_names,
+        cost_columns=costs.columns or None,
     )
     return shared, batches

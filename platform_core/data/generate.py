@@ -463,6 +463,7 @@ def generate_dataset(
     *,
     overwrite: bool = False,
     signals: bool = False,
+    cost_history: bool = False,
 ) -> dict[str, Any]:
     """Write a realistic synthetic dataset (see module doc) into directory ``out_dir``.
 
@@ -480,6 +481,9 @@ def generate_dataset(
         signals: also write ``signals`` (:data:`SIGNAL_COLUMNS`: one signal leading demand
             by 2 periods, two noise) and ``truth/demand_future.parquet`` (the true demand of
             the 2 periods after the history); the other files do not change.
+        cost_history: also write ``order_lines`` and ``expedites`` with a known switching
+            and expediting truth (:mod:`platform_core.data.generate_costs`); the other
+            files are the same either way.
 
     Returns:
         The content of ``generator.json`` (parameters, counts, files) plus
@@ -507,6 +511,13 @@ def generate_dataset(
     built = _build(rng, int(sku_locations), int(periods), int(period_days))
     if signals:
         _signals(rng, built, int(periods), int(period_days))
+    cost_truth = None
+    if cost_history:
+        from platform_core.data.generate_costs import cost_history as _history
+
+        extra, extra_truth, cost_truth = _history(built["tables"], seed, int(periods), int(period_days), START_DATE)
+        built["tables"].update(extra)
+        built["truth"].update(extra_truth)
     files = [f"{name}.{fmt}" for name in built["tables"]]
     files += [f"truth/{name}.parquet" for name in built["truth"]]
     meta: dict[str, Any] = {
@@ -526,6 +537,8 @@ def generate_dataset(
         for name, table in built["truth"].items():
             write_table(table, tmp / "truth" / f"{name}.parquet")
         (tmp / "generator.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        if cost_truth is not None:
+            (tmp / "truth" / "cost_truth.json").write_text(json.dumps(cost_truth, indent=2, sort_keys=True) + "\n")
         if out.exists():
             if out.is_dir() and not any(out.iterdir()):
                 out.rmdir()

@@ -1,8 +1,8 @@
 """The data contract: one Arrow schema per file of an input dataset directory.
 
 A dataset is a directory holding ``stages``, ``demand`` and optionally ``edges``,
-``receipts``, ``costs``, ``current_policy``, ``overrides`` and ``signals``, each as ``NAME.parquet`` or
-``NAME.csv``.
+``receipts``, ``costs``, ``current_policy``, ``overrides``, ``signals``, ``order_lines`` and
+``expedites``, each as ``NAME.parquet`` or ``NAME.csv``.
 ``docs/data.md`` documents every column listed here (a test checks it).
 """
 
@@ -30,6 +30,8 @@ __all__ = [
     "OVERRIDES",
     "SIGNALS",
     "MAX_SIGNAL",
+    "ORDER_LINES",
+    "EXPEDITES",
     "Dataset",
     "MIN_DATE",
     "MAX_DATE",
@@ -270,6 +272,10 @@ COSTS = FileSpec(
                    max_value=MAX_MONEY),
         ColumnSpec("ordering_cost", pa.float64(), "[currency/order]", False, True,
                    "Fixed cost per order.", min_value=0.0, max_value=MAX_MONEY),
+        ColumnSpec("line_stop_cost", pa.float64(), "[currency/unit]", False, True,
+                   "Cost of a production stop per assembly unit not made (idle line, overtime), on top of its "
+                   "lost margin; read by the learned cost model on assembly stages.", min_value=0.0,
+                   max_value=MAX_MONEY),
     ),
 )
 
@@ -337,8 +343,63 @@ SIGNALS = FileSpec(
                              min_value=-MAX_SIGNAL, max_value=MAX_SIGNAL),
 )
 
+# --- cost-to-serve history (issue #21): what the learned cost model learns from ---------
+
+ORDER_LINES = FileSpec(
+    name="order_lines",
+    required=False,
+    key=("line_id",),
+    meaning="Customer order lines at customer-facing stages, filled or short; the learned cost model estimates "
+            "from them how often a stockout makes a customer switch and how much volume it loses for good "
+            "(docs/costs.md).",
+    columns=(
+        ColumnSpec("line_id", pa.string(), "", True, False, "Order line identifier."),
+        ColumnSpec("customer", pa.string(), "", True, False, "Customer identifier."),
+        _SKU,
+        _LOC,
+        ColumnSpec("order_date", pa.date32(), "[date]", True, False, "Date the line was ordered.",
+                   min_date=MIN_DATE, max_date=MAX_DATE),
+        ColumnSpec("quantity_ordered", pa.float64(), "[units]", True, False, "Quantity the customer ordered.",
+                   min_value=0.0, exclusive_min=True, max_value=MAX_QUANTITY, limit_note=_UNITS_NOTE),
+        ColumnSpec("quantity_filled", pa.float64(), "[units]", False, True,
+                   "Quantity delivered on time (not above quantity_ordered); null: see short.",
+                   min_value=0.0, max_value=MAX_QUANTITY, limit_note=_UNITS_NOTE),
+        ColumnSpec("short", pa.bool_(), "", False, True,
+                   "True when the line was not filled in full (used where quantity_filled is null)."),
+        ColumnSpec("customer_segment", pa.string(), "", False, True,
+                   "Customer segment (key account, regular, ...): customers of one segment share strength."),
+    ),
+)
+
+EXPEDITES = FileSpec(
+    name="expedites",
+    required=False,
+    key=("expedite_id",),
+    meaning="Expedited shipments: what it cost to recover days of lead time on a lane, by carrier and mode; the "
+            "learned cost model fits the expediting cost from them (docs/costs.md).",
+    columns=(
+        ColumnSpec("expedite_id", pa.string(), "", True, False, "Expedite identifier."),
+        _SKU,
+        ColumnSpec("location", pa.string(), "", True, False, "Location the expedited goods were shipped to."),
+        ColumnSpec("supplier", pa.string(), "", True, False,
+                   "External supplier, or the upstream location for internal transfers."),
+        ColumnSpec("carrier", pa.string(), "", True, False, "Carrier that moved the shipment."),
+        ColumnSpec("shipment_mode", pa.string(), "", True, False, "Air, Ocean, Truck, Courier, ..."),
+        ColumnSpec("quantity", pa.float64(), "[units]", True, False, "Units expedited.",
+                   min_value=0.0, exclusive_min=True, max_value=MAX_QUANTITY, limit_note=_UNITS_NOTE),
+        ColumnSpec("days_saved", pa.float64(), "[days]", True, False,
+                   "Days of lead time the expedite recovered against the normal lane.", min_value=0.0,
+                   exclusive_min=True, max_value=MAX_DAYS),
+        ColumnSpec("cost", pa.float64(), "[currency]", True, False,
+                   "Extra cost of the expedite over the normal shipment.", min_value=0.0, max_value=MAX_MONEY),
+        ColumnSpec("expedite_date", pa.date32(), "[date]", False, True, "Date of the expedite.",
+                   min_date=MIN_DATE, max_date=MAX_DATE),
+    ),
+)
+
 FILE_SPECS: dict[str, FileSpec] = {
-    s.name: s for s in (STAGES, EDGES, DEMAND, RECEIPTS, COSTS, CURRENT_POLICY, OVERRIDES, SIGNALS)
+    s.name: s for s in (STAGES, EDGES, DEMAND, RECEIPTS, COSTS, CURRENT_POLICY, OVERRIDES, SIGNALS, ORDER_LINES,
+                        EXPEDITES)
 }
 
 

@@ -17,11 +17,13 @@ rows validate in a few seconds. Rules (see ``docs/data.md``):
   and is 0 when the mean is 0;
 * an overrides row holds a whole-number ``pinned_level`` or a corridor (``min_level`` /
   ``max_level``, one side may be null, min not above max), never both;
-* demand, costs, current_policy, overrides and signals rows, and both ends of every edge, name a stage
-  of ``stages``; the network (edges) has no cycle;
+* demand, costs, current_policy, overrides, signals, order_lines and expedites rows, and both
+  ends of every edge, name a stage of ``stages``; the network (edges) has no cycle;
 * ``signals`` has at least one signal column, and every signal column is a finite number in
   ``[-MAX_SIGNAL, MAX_SIGNAL]`` or null (its periods are checked against the demand grid after
-  loading: :func:`platform_core.data.signals.check_signal_periods`).
+  loading: :func:`platform_core.data.signals.check_signal_periods`);
+* an order_lines row says whether it was short (``quantity_filled`` or ``short``), and
+  ``quantity_filled`` is not above ``quantity_ordered``.
 
 Stages without demand rows are allowed (internal stages see no external demand).
 """
@@ -67,6 +69,8 @@ _STAGE_REFS: dict[str, tuple[tuple[str, str], ...]] = {
     "current_policy": (("sku", "location"),),
     "overrides": (("sku", "location"),),
     "signals": (("sku", "location"),),
+    "order_lines": (("sku", "location"),),
+    "expedites": (("sku", "location"),),
     "edges": (("upstream_sku", "upstream_location"), ("downstream_sku", "downstream_location")),
 }
 
@@ -429,6 +433,28 @@ def _check_extra_columns(spec: FileSpec, rule: ColumnSpec, table: pa.Table, file
     return ok
 
 
+def _check_order_lines(table: pa.Table, file: str, errors: ErrorCollector) -> bool:
+    """Each line says whether it was short; no more filled than ordered."""
+    ok = True
+    nulls = pa.nulls(table.num_rows, pa.float64())
+    filled = table.column("quantity_filled") if "quantity_filled" in table.column_names else nulls
+    short = table.column("short") if "short" in table.column_names else pa.nulls(table.num_rows, pa.bool_())
+    i, n = _first(pc.and_(pc.is_null(filled), pc.is_null(short)))
+    if n:
+        errors.add(DataValidationError(file, "quantity_filled,short", i + 1,
+                                       "a quantity_filled or a short flag (whether the line was filled in full)",
+                                       "both null or absent", detail=_more(n)))
+        ok = False
+    ordered = table.column("quantity_ordered")
+    i, n = _first(pc.greater(filled, ordered))
+    if n:
+        errors.add(DataValidationError(file, "quantity_filled", i + 1,
+                                       f"at most quantity_ordered ({ordered[i].as_py():g})", filled[i].as_py(),
+                                       detail=_more(n)))
+        ok = False
+    return ok
+
+
 def check_table(spec: FileSpec, table: pa.Table, file: str, errors: ErrorCollector,
                 _enc: _Encodings | None = None, *, stage_index: StageIndex | None = None) -> bool:
     """Check one table on its own (columns, types, nulls, ranges, unique key).
@@ -481,6 +507,8 @@ def check_table(spec: FileSpec, table: pa.Table, file: str, errors: ErrorCollect
             ok = False
     if ok and spec.name == "overrides":
         ok = _check_overrides(table, file, errors)
+    if ok and spec.name == "order_lines":
+        ok = _check_order_lines(table, file, errors)
     return ok and not errors.full
 
 

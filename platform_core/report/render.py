@@ -29,6 +29,7 @@ from platform_core.report.figures_data import (
     today_available,
     weighted_fill,
 )
+from platform_core.report.learned_cost_view import learned_cost_view
 from platform_core.report.outcomes_view import outcomes_view
 from platform_core.report.outputs import RunOutputs, load_run_outputs
 from platform_core.report.overrides_view import overrides_view
@@ -184,6 +185,7 @@ def build_report(out_dir: str | os.PathLike[str], html_path: str | os.PathLike[s
     placement, n_networks = safety_stock_by_echelon(run)
     frontier_text, frontier_svg = _frontier(run, heads[0].value)
     overrides = overrides_view(run)
+    learned_cost = learned_cost_view(run)
     exception_lists, exceptions_missing = _exception_lists(run)
     total = len(run.rows)
     bound_note = ("" if total <= max_drilldown_rows else
@@ -204,7 +206,7 @@ def build_report(out_dir: str | os.PathLike[str], html_path: str | os.PathLike[s
         out_dir=str(run.out_dir), notes=run.notes, headline=heads,
         compared=compared_with_today(run.summary), today_missing=today_missing, groups=groups,
         frontier_text=frontier_text, frontier_svg=frontier_svg, frontier_rows=_frontier_rows(run.frontier),
-        overrides=overrides, fmt=_fmt, outcomes=outcomes_view(run.out_dir),
+        overrides=overrides, learned_cost=learned_cost, fmt=_fmt, outcomes=outcomes_view(run.out_dir),
         placement_svg=plots.safety_stock_plot(placement) if len(placement) else "<p>no ok rows</p>",
         placement_shown=len(placement), placement_total=n_networks,
         exception_lists=exception_lists, exceptions_missing=exceptions_missing,
