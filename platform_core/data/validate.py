@@ -18,7 +18,8 @@ rows validate in a few seconds. Rules (see ``docs/data.md``):
 * an overrides row holds a whole-number ``pinned_level`` or a corridor (``min_level`` /
   ``max_level``, one side may be null, min not above max), never both;
 * demand, costs, current_policy and overrides rows, and both ends of every edge, name a stage
-  of ``stages``; the network (edges) has no cycle.
+  of ``stages``; the network (edges) has no cycle;
+* the ``constraints`` rows follow :mod:`platform_core.data.validate_constraints`.
 
 Stages without demand rows are allowed (internal stages see no external demand).
 """
@@ -40,6 +41,7 @@ from platform_core.data.columns import decoded
 from platform_core.data.errors import DataValidationError, ErrorCollector
 from platform_core.data.schemas import FILE_SPECS, ColumnSpec, Dataset, FileSpec
 from platform_core.data.stage_index import StageIndex
+from platform_core.data.validate_constraints import check_constraint_refs, check_constraint_rows
 
 __all__ = ["validate_dataset", "check_table", "type_expectation", "range_expectation", "date_text"]
 
@@ -452,6 +454,8 @@ def check_table(spec: FileSpec, table: pa.Table, file: str, errors: ErrorCollect
             ok = False
     if ok and spec.name == "overrides":
         ok = _check_overrides(table, file, errors)
+    if ok and spec.name == "constraints":
+        ok = check_constraint_rows(table, file, errors)
     return ok and not errors.full
 
 
@@ -562,4 +566,7 @@ def validate_dataset(ds: Dataset) -> None:
             nodes = _check_refs(name, table, file, stages_file, index, errors)
             if name == "edges" and not errors.full:
                 _check_cycles(nodes[0], nodes[1], file, index, errors)
+        if passed.get("constraints") and not errors.full:
+            check_constraint_refs(ds.tables["constraints"], ds.stages, _file_of(ds, "constraints"), stages_file,
+                                  errors)
     errors.raise_if_any()
