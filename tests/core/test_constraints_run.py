@@ -136,3 +136,17 @@ def test_summary_reports_shadow_prices_and_cut_rows(runs):
     assert merged.loc[cut, "message"].str.startswith("level cut from").all()
     assert (merged["base_stock_level"] <= merged["base_stock_level_free"]).all()  # only cuts
     assert (merged.loc[~cut, "message"].fillna("").str.find("level cut") < 0).all()
+
+
+def test_report_shows_the_constraints_table(runs, tmp_path):
+    from platform_core.report.render import build_report
+
+    _data, out, _limits, _free = runs
+    html = tmp_path / "report.html"
+    build_report(out, html)
+    text = html.read_text()
+    doc = json.loads((out / "summary.json").read_text())
+    assert '<table id="constraints">' in text
+    for c in doc["constraints"]:
+        assert f'<td class="text">{c["constraint_id"]}</td>' in text
+    assert f"{doc['allocation']['rows_cut']} SKU-locations in" in text
