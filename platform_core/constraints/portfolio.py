@@ -254,7 +254,7 @@ def apply_constraints(recommendations: pa.Table, side: pa.Table | None, shared: 
         cut = (k != r.k0) & (r.level[mv, k] != r.rec_level[mv])  # a row whose level stays keeps its figures
         rows_cut[mv[cut]] = True
         level[mv] = r.level[mv, k]
-    names_of_row = _binding_names(held, alloc.shadow_price, inputs, r)
+    names_of_row = _binding_names(held, np.where(alloc.feasible, alloc.shadow_price, np.inf), inputs, r)
     table = _write_points(recommendations, shared, r, alloc.choice, rows_cut, names_of_row)
     start_use = [constraint_usage(c, problem.start) for c in problem.constraints]
     out: list[dict[str, Any]] = []
@@ -309,7 +309,7 @@ def _entry(spec: ConstraintSpec, used: float, before: float, price: float, feasi
 
 
 def _binding_names(held: list[ConstraintSpec], price: np.ndarray, inputs: CouplingInputs, r: _Rows) -> np.ndarray:
-    """Per row, the binding constraints that count it (text)."""
+    """Per row, the binding constraints that count it (text); ``price`` inf for one not met."""
     names = np.full(r.ok.size, "", dtype=object)
     for spec, p in zip(held, price, strict=True):
         if p <= 0:
