@@ -3,9 +3,10 @@
 The problem (:class:`AllocationProblem`): ``N`` networks, each with ``K`` candidate points
 (its customer-facing levels at ``K`` target shifts; a point may be missing, NaN cost);
 point ``k`` of network ``n`` costs ``cost[n, k]`` [currency/period] and uses each
-constraint ``j`` by a mean ``mean[n, k]`` and a variance ``var[n, k]``.  Constraint ``j``
-holds when ``offset_mean + sum(mean) + z * sqrt(offset_var + sum(var)) <= limit`` (a
-normal quantile of a sum of independent networks; ``z = 0`` makes it linear).  Choose one
+constraint ``j`` by a mean ``mean[n, k]``, a variance ``var[n, k]`` and a third central
+moment ``third[n, k]``.  Constraint ``j`` holds when the Cornish-Fisher quantile of the sum
+over independent networks, ``M + z sqrt(V) + (z^2 - 1) / 6 * T / V`` (``M``, ``V``, ``T`` the
+sums with the offsets), is at most the limit (``z = 0`` and zero variance: the mean, linear).  Choose one
 point per network, minimising the total cost, subject to every constraint.
 
 :func:`allocate` solves it by Lagrangian relaxation and then repairs and fills up greedily:
@@ -56,6 +57,8 @@ class ConstraintRows:
         limit: the limit [unit].
         offset_mean: use of the rows no choice moves [unit].
         offset_var: their variance [unit^2].
+        third: [len(nets), K] third central moment of the use [unit^3] (None: zeros).
+        offset_third: that of the rows no choice moves [unit^3].
     """
 
     name: str
@@ -66,6 +69,12 @@ class ConstraintRows:
     limit: float
     offset_mean: float = 0.0
     offset_var: float = 0.0
+    third: np.ndarray | None = None
+    offset_third: float = 0.0
+
+    def third_or_zeros(self) -> np.ndarray:
+        """``third``, zeros when not given."""
+        return np.zeros_like(self.mean) if self.third is None else self.third
 
 
 @dataclass(frozen=True)
@@ -103,13 +112,21 @@ class Allocation:
     notes: list[str] = field(default_factory=list)
 
 
+def _quantile(mean: float, var: float, third: float, z: float) -> float:
+    """Cornish-Fisher quantile of deviate ``z`` of a sum with these moments [unit]."""
+    if z == 0.0 or var <= 0.0:
+        return mean
+    return mean + z * math.sqrt(var) + (z * z - 1.0) / 6.0 * third / var
+
+
 def constraint_usage(c: ConstraintRows, choice: np.ndarray) -> float:
     """Use of constraint ``c`` when the networks take ``choice`` [unit]."""
     k = choice[c.nets]
     rows = np.arange(c.nets.size)
     mean = c.offset_mean + float(c.mean[rows, k].sum())
     var = c.offset_var + float(c.var[rows, k].sum())
-    return mean + c.z * math.sqrt(max(var, 0.0))
+    third = c.offset_third + float(c.third_or_zeros()[rows, k].sum())
+    return _quantile(mean, var, third, c.z)
 
 
 def _weights(p: AllocationProblem) -> list[np.ndarray]:
@@ -119,8 +136,8 @@ def _weights(p: AllocationProblem) -> list[np.ndarray]:
         w = c.mean.copy()
         if c.z > 0.0:
             rows = np.arange(c.nets.size)
-            ref = math.sqrt(max(c.offset_var + float(c.var[rows, p.start[c.nets]].sum()), 1e-300))
-            w = w + c.z * c.var / (2.0 * ref)
+            var = max(c.offset_var + float(c.var[rows, p.start[c.nets]].sum()), 1e-300)
+            w = w + c.z * c.var / (2.0 * math.sqrt(var)) + (c.z * c.z - 1.0) / 6.0 * c.third_or_zeros() / var
         out.append(w)
     return out
 
@@ -188,6 +205,7 @@ class _Usage:
         self.p = p
         self.mean = np.zeros(len(p.constraints))
         self.var = np.zeros(len(p.constraints))
+        self.third = np.zeros(len(p.constraints))
         self.pos: list[dict[int, int]] = []
         self.of_net: dict[int, list[tuple[int, int]]] = {}
         for j, c in enumerate(p.constraints):
@@ -195,24 +213,28 @@ class _Usage:
             k = choice[c.nets]
             self.mean[j] = c.offset_mean + float(c.mean[rows, k].sum())
             self.var[j] = c.offset_var + float(c.var[rows, k].sum())
+            self.third[j] = c.offset_third + float(c.third_or_zeros()[rows, k].sum())
             for r, n in enumerate(c.nets.tolist()):
                 self.of_net.setdefault(n, []).append((j, r))
 
-    def value(self, j: int, dm: float = 0.0, dv: float = 0.0) -> float:
+    def value(self, j: int, dm: float = 0.0, dv: float = 0.0, dt: float = 0.0) -> float:
         c = self.p.constraints[j]
-        return float(self.mean[j]) + dm + c.z * math.sqrt(max(float(self.var[j]) + dv, 0.0))
+        return _quantile(float(self.mean[j]) + dm, float(self.var[j]) + dv, float(self.third[j]) + dt, c.z)
 
-    def delta(self, n: int, k_old: int, k_new: int) -> list[tuple[int, float, float]]:
+    def delta(self, n: int, k_old: int, k_new: int) -> list[tuple[int, float, float, float]]:
         out = []
         for j, r in self.of_net.get(n, ()):
             c = self.p.constraints[j]
-            out.append((j, float(c.mean[r, k_new] - c.mean[r, k_old]), float(c.var[r, k_new] - c.var[r, k_old])))
+            t = c.third_or_zeros()
+            out.append((j, float(c.mean[r, k_new] - c.mean[r, k_old]), float(c.var[r, k_new] - c.var[r, k_old]),
+                        float(t[r, k_new] - t[r, k_old])))
         return out
 
-    def apply(self, d: list[tuple[int, float, float]]) -> None:
-        for j, dm, dv in d:
+    def apply(self, d: list[tuple[int, float, float, float]]) -> None:
+        for j, dm, dv, dt in d:
             self.mean[j] += dm
             self.var[j] += dv
+            self.third[j] += dt
 
 
 def _repair(p: AllocationProblem, choice: np.ndarray, valid: np.ndarray, use: _Usage) -> bool:
@@ -230,9 +252,9 @@ def _repair(p: AllocationProblem, choice: np.ndarray, valid: np.ndarray, use: _U
                 continue
             d = use.delta(n, int(choice[n]), kd)
             gain = 0.0
-            for j, dm, dv in d:
+            for j, dm, dv, dt in d:
                 if over[j] > 0:
-                    gain += min(over[j], use.value(j) - use.value(j, dm, dv)) / max(limits[j], 1e-300)
+                    gain += min(over[j], use.value(j) - use.value(j, dm, dv, dt)) / max(limits[j], 1e-300)
             if gain <= 0:
                 continue
             ratio = float(p.cost[n, kd] - p.cost[n, choice[n]]) / gain
@@ -266,7 +288,7 @@ def _fill_up(p: AllocationProblem, choice: np.ndarray, valid: np.ndarray, use: _
                     continue
                 saved = float(p.cost[n, k] - p.cost[n, ku])
                 d = use.delta(n, k, ku)
-                priced = sum(price[j] * (use.value(j, dm, dv) - use.value(j)) for j, dm, dv in d)
+                priced = sum(price[j] * (use.value(j, dm, dv, dt) - use.value(j)) for j, dm, dv, dt in d)
                 cand.append((-(saved / priced) if priced > 0 else -math.inf, n, ku))
         cand.sort()
         moved = False
@@ -275,7 +297,7 @@ def _fill_up(p: AllocationProblem, choice: np.ndarray, valid: np.ndarray, use: _
             if ku <= k:
                 continue
             d = use.delta(n, k, ku)
-            if all(use.value(j, dm, dv) <= limits[j] * (1.0 + 1e-12) for j, dm, dv in d):
+            if all(use.value(j, dm, dv, dt) <= limits[j] * (1.0 + 1e-12) for j, dm, dv, dt in d):
                 choice[n] = ku
                 use.apply(d)
                 moved = True
@@ -296,9 +318,11 @@ def _exchange(p: AllocationProblem, choice: np.ndarray, valid: np.ndarray, use: 
     n_con = len(p.constraints)
     mean = np.zeros((n_con, n, kk))
     var = np.zeros((n_con, n, kk))
+    third = np.zeros((n_con, n, kk))
     for j, c in enumerate(p.constraints):
         mean[j, c.nets] = c.mean
         var[j, c.nets] = c.var
+        third[j, c.nets] = c.third_or_zeros()
     z = np.array([c.z for c in p.constraints])
     limits = np.array([c.limit for c in p.constraints])
     cost = np.where(valid, p.cost, np.inf)
@@ -311,6 +335,7 @@ def _exchange(p: AllocationProblem, choice: np.ndarray, valid: np.ndarray, use: 
         lower = valid & (np.arange(kk)[None, :] < choice[:, None])
         dm_all = mean - mean[:, rows, choice][:, :, None]
         dv_all = var - var[:, rows, choice][:, :, None]
+        dt_all = third - third[:, rows, choice][:, :, None]
         for a in np.flatnonzero(choice < p.start).tolist():
             if time.perf_counter() > t_end:
                 return
@@ -321,10 +346,14 @@ def _exchange(p: AllocationProblem, choice: np.ndarray, valid: np.ndarray, use: 
                 saved = -float(d_cost[a, ku])
                 m_after = use.mean + dm_all[:, a, ku]
                 v_after = use.var + dv_all[:, a, ku]
+                t_after = use.third + dt_all[:, a, ku]
                 # every partner b at every lower point: the limits after both moves
                 tot_m = m_after[:, None, None] + dm_all
                 tot_v = np.maximum(v_after[:, None, None] + dv_all, 0.0)
-                ok = np.all(tot_m + z[:, None, None] * np.sqrt(tot_v) <= limits[:, None, None] * (1 + 1e-12),
+                tot_t = t_after[:, None, None] + dt_all
+                skew = np.where(tot_v > 0, (z * z - 1.0)[:, None, None] / 6.0 * tot_t / np.where(tot_v > 0, tot_v, 1.0),
+                                0.0) * (z > 0)[:, None, None]
+                ok = np.all(tot_m + z[:, None, None] * np.sqrt(tot_v) + skew <= limits[:, None, None] * (1 + 1e-12),
                             axis=0) & lower
                 ok[a] = False
                 if not ok.any():

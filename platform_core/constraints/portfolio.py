@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -136,6 +136,8 @@ class _Rows:
     on_hand: np.ndarray
     rec_level: np.ndarray
     rec_on_hand: np.ndarray
+    on_hand_sd: np.ndarray | None = None  # [n, K] sd over periods of on hand (None: not given)
+    on_hand_k3: np.ndarray | None = None  # [n, K] its third central moment (None: not given)
 
 
 def _rows(recommendations: pa.Table, side: pa.Table | None, shared: SharedInputs) -> _Rows:
@@ -153,6 +155,8 @@ def _rows(recommendations: pa.Table, side: pa.Table | None, shared: SharedInputs
     if shifts.size == 0 or not np.any(shifts[keep] == 0.0):
         return _Rows(ok, np.zeros(n, dtype=bool), np.full(n, -1), 0, np.zeros(1), 0, empty, empty, empty,
                      rec_level, rec_oh)
+    sd = _dense(side, "frontier_on_hand_sd", has, shifts.size)
+    k3 = _dense(side, "frontier_on_hand_k3", has, shifts.size)
     shifts, level, fill, oh = shifts[keep], level[:, keep], fill[:, keep], oh[:, keep]
     k0 = int(np.flatnonzero(shifts == 0.0)[0])
     movable = ok & has & np.isfinite(level[:, k0]) & np.isfinite(oh[:, k0])
@@ -160,27 +164,57 @@ def _rows(recommendations: pa.Table, side: pa.Table | None, shared: SharedInputs
     uniq, compact = np.unique(net_id[movable], return_inverse=True)
     net = np.full(n, -1)
     net[movable] = compact
-    return _Rows(ok, movable, net, int(uniq.size), shifts, k0, level, fill, oh, rec_level, rec_oh)
+    return _Rows(ok, movable, net, int(uniq.size), shifts, k0, level, fill, oh, rec_level, rec_oh,
+                 None if sd is None else sd[:, keep], None if k3 is None else k3[:, keep])
+
+
+def _dense(side: pa.Table, name: str, has: np.ndarray, k: int) -> np.ndarray | None:
+    """An optional side column as [n, K] (NaN where a row has none); None when absent."""
+    if name not in side.column_names:
+        return None
+    out = np.full((has.size, k), np.nan)
+    rows = np.flatnonzero(has)
+    lists = side.column(name).take(pa.array(rows))
+    if not np.all(pc.list_value_length(lists).to_numpy(zero_copy_only=False) == k):
+        return None
+    out[rows] = np.asarray(pc.list_flatten(lists).to_numpy(zero_copy_only=False), dtype=np.float64).reshape(rows.size, k)
+    return out
+
+
+_Use = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]
 
 
 def _row_use(spec: ConstraintSpec, inputs: CouplingInputs, unit_cost: np.ndarray, r: _Rows,
-             mine: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
-    """Per row of ``mine``: use at each point (mean, var) and at the recommendation; z."""
+             mine: np.ndarray) -> _Use:
+    """Per row of ``mine``: use at each point and at the recommendation (mean, var, third); z."""
     if spec.constraint_type == "location_space":
         w = np.nan_to_num(inputs.unit_volume_m3[mine])
         z = Z_P95 if spec.statistic == "p95" else 0.0
         mean_k, mean_0 = w[:, None] * r.on_hand[mine], w * r.rec_on_hand[mine]
-        var_k = (w ** 2)[:, None] * np.maximum(r.level[mine] * r.on_hand[mine] - r.on_hand[mine] ** 2, 0.0) \
-            if z > 0 else np.zeros_like(mean_k)
-        var_0 = w ** 2 * np.maximum(r.rec_level[mine] * r.rec_on_hand[mine] - r.rec_on_hand[mine] ** 2, 0.0) \
-            if z > 0 else np.zeros_like(mean_0)
-        return mean_k, var_k, mean_0, var_0, z
+        if z == 0:
+            return mean_k, np.zeros_like(mean_k), np.zeros_like(mean_k), mean_0, np.zeros_like(mean_0), \
+                np.zeros_like(mean_0), z
+        # the variance over periods of on hand: measured on the final run's paths where the
+        # solver gives it, else bounded by level x mean - mean^2 (on hand lies in [0, level])
+        bound_k = np.maximum(r.level[mine] * r.on_hand[mine] - r.on_hand[mine] ** 2, 0.0)
+        bound_0 = np.maximum(r.rec_level[mine] * r.rec_on_hand[mine] - r.rec_on_hand[mine] ** 2, 0.0)
+        if r.on_hand_sd is not None:
+            sd = r.on_hand_sd[mine]
+            bound_k = np.where(np.isfinite(sd), sd ** 2, bound_k)
+            bound_0 = np.where(r.movable[mine] & np.isfinite(sd[:, r.k0]), sd[:, r.k0] ** 2, bound_0)
+        third_k, third_0 = np.zeros_like(mean_k), np.zeros_like(mean_0)
+        if r.on_hand_k3 is not None:  # the skew where measured (0 elsewhere)
+            k3 = np.nan_to_num(r.on_hand_k3[mine])
+            third_k = (w ** 3)[:, None] * k3
+            third_0 = np.where(r.movable[mine], w ** 3 * k3[:, r.k0], 0.0)
+        return mean_k, (w ** 2)[:, None] * bound_k, third_k, mean_0, w ** 2 * bound_0, third_0, z
     c = unit_cost[mine]
     if spec.statistic == "level_value":
         mean_k, mean_0 = c[:, None] * r.level[mine], c * r.rec_level[mine]
     else:
         mean_k, mean_0 = c[:, None] * r.on_hand[mine], c * r.rec_on_hand[mine]
-    return mean_k, np.zeros_like(mean_k), mean_0, np.zeros_like(mean_0), 0.0
+    zk, z0 = np.zeros_like(mean_k), np.zeros_like(mean_0)
+    return mean_k, zk, zk, mean_0, z0, z0, 0.0
 
 
 def allocation_problem(recommendations: pa.Table, side: pa.Table | None, shared: SharedInputs,
@@ -210,17 +244,20 @@ def allocation_problem(recommendations: pa.Table, side: pa.Table | None, shared:
         if spec.constraint_type == "supplier_capacity":
             continue
         at = r.ok if spec.constraint_type == "budget" else r.ok & (inputs.location == spec.location)
-        mean_k, var_k, mean_0, var_0, z = _row_use(spec, inputs, unit_cost, r, at)
+        mean_k, var_k, third_k, mean_0, var_0, third_0, z = _row_use(spec, inputs, unit_cost, r, at)
         moves = r.movable[at]
         nets, pos = np.unique(r.net[at][moves], return_inverse=True)
         m = np.zeros((nets.size, kk))
         v = np.zeros((nets.size, kk))
+        t = np.zeros((nets.size, kk))
         np.add.at(m, pos, np.nan_to_num(mean_k[moves]))
         np.add.at(v, pos, np.nan_to_num(var_k[moves]))
+        np.add.at(t, pos, np.nan_to_num(third_k[moves]))
         fixed = ~moves
         rows.append(ConstraintRows(name=spec.constraint_id, nets=nets, mean=m, var=v, z=z, limit=spec.limit,
                                    offset_mean=float(np.nansum(mean_0[fixed])),
-                                   offset_var=float(np.nansum(var_0[fixed]))))
+                                   offset_var=float(np.nansum(var_0[fixed])), third=t,
+                                   offset_third=float(np.nansum(third_0[fixed]))))
         held.append(spec)
     return AllocationProblem(cost=cost, start=start, constraints=tuple(rows)), r, held
 
@@ -263,11 +300,8 @@ def apply_constraints(recommendations: pa.Table, side: pa.Table | None, shared: 
         used = float(alloc.used[i])
         entry = _entry(spec, used, float(start_use[i]), float(alloc.shadow_price[i]), bool(alloc.feasible[i]))
         if spec.constraint_type == "location_space":
-            mean_c = ConstraintRows(c.name, c.nets, c.mean, c.var, 0.0, c.limit, c.offset_mean, c.offset_var)
-            entry["mean_volume_m3"] = constraint_usage(mean_c, alloc.choice)
-            entry["p95_volume_m3_estimate"] = constraint_usage(
-                ConstraintRows(c.name, c.nets, c.mean, c.var, Z_P95, c.limit, c.offset_mean, c.offset_var),
-                alloc.choice) if spec.statistic == "p95" else None
+            entry["mean_volume_m3"] = constraint_usage(replace(c, z=0.0), alloc.choice)
+            entry["p95_volume_m3_estimate"] = constraint_usage(c, alloc.choice) if spec.statistic == "p95" else None
             entry["volume_at_levels_m3"] = _space_bound(spec, inputs, r, level)
         out.append(entry)
     demand = _col(table, "mean_demand_per_period")
