@@ -37,8 +37,8 @@ def write_dataset(root: Path) -> Path:
         for w, q in zip(weeks, rng.poisson(4.0 + 2 * i, weeks.size), strict=True)))
     (root / "constraints.csv").write_text(
         "constraint_id,constraint_type,location,supplier,limit,unit,statistic\n"
-        "space_S1,location_space,S1,,3.6,m3,p95\n"
-        "capital,budget,,,880,currency,on_hand_value\n")
+        "space_S1,location_space,S1,,2.2,m3,p95\n"
+        "capital,budget,,,930,currency,on_hand_value\n")
     return root
 
 

@@ -16,10 +16,12 @@ all read off the final run's simulated paths (:mod:`platform_core.frontier`).  H
   ``message``, and returns the ``constraints`` section of ``summary.json``.
 
 Space at a location counts every ``ok`` row there: ``unit_volume_m3 x mean on hand``
-(statistic ``mean``), or its 95th percentile (``p95``, the default) as the normal quantile
-``mean + 1.645 sd`` of the sum over independent networks, each stage's variance bounded
-by ``level x mean - mean^2`` (on hand lies in ``[0, level]`` under base stock), and never
-above the sure bound ``sum(volume x level)``.  The budget counts every ``ok`` row's
+(statistic ``mean``), or its 95th percentile over periods (``p95``, the default): the
+Cornish-Fisher quantile of the sum over independent networks, from each stage's mean,
+variance and third central moment of on hand as measured on the final run's paths
+(``frontier_on_hand_sd`` / ``frontier_on_hand_k3``); a stage without them (an internal
+stage) counts its mean and the variance bound ``level x mean - mean^2`` (on hand lies in
+``[0, level]`` under base stock).  The budget counts every ``ok`` row's
 ``unit_cost x mean on hand`` (``on_hand_value``) or ``unit_cost x level``
 (``level_value``).  A supplier's capacity is compared with the mean flow of the stages it
 supplies (``mean_demand_per_period``, in units or m3): under full backordering a stage
