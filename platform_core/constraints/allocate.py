@@ -376,6 +376,8 @@ def allocate(p: AllocationProblem) -> Allocation:
     valid = np.isfinite(p.cost)
     if n_con == 0 or all(_holds(c, choice) for c in p.constraints):
         return _result(p, choice, np.zeros(n_con), [])
+    if choice.size == 0:
+        return _result(p, choice, np.zeros(n_con), ["no network has frontier points to cut: a limit is not met"])
     notes: list[str] = []
     lp = _lp_relaxation(p)
     if lp is None:

@@ -110,3 +110,11 @@ def test_nothing_moves_when_the_recommendation_fits():
     p = _instance(1, tight=1.5)
     a = allocate(p)
     assert np.array_equal(a.choice, p.start) and not a.shadow_price.any()
+
+
+def test_no_movable_network_reports_the_limit_unmet():
+    """Rows without frontier points count as a constant: over the limit, it is reported, not hidden."""
+    con = ConstraintRows("space", np.zeros(0, dtype=np.int64), np.zeros((0, 3)), np.zeros((0, 3)), 0.0, 5.0,
+                         offset_mean=7.0)
+    a = allocate(AllocationProblem(cost=np.zeros((0, 3)), start=np.zeros(0, dtype=np.int64), constraints=(con,)))
+    assert a.used[0] == 7.0 and not a.feasible[0] and a.notes
