@@ -405,4 +405,13 @@ def _write_points(table: pa.Table, shared: SharedInputs, r: _Rows, choice: np.nd
                 f"at that level")
         msg[row] = note if not msg[row] else f"{note}; {msg[row]}"
     i = table.column_names.index("message")
-    return table.set_column(i, table.schema.field(i), pa.array(msg.tolist(), pa.string()))
+    table = table.set_column(i, table.schema.field(i), pa.array(msg.tolist(), pa.string()))
+    if "explanation" in table.column_names:  # the why of the unconstrained level, said to be so
+        why = np.asarray(table.column("explanation").to_pylist(), dtype=object)
+        for j, row in enumerate(rows.tolist()):
+            if why[row]:
+                why[row] = (f"Cut to {new_level[j]:g} by a coupling constraint; the unconstrained level "
+                            f"{old_level[j]:g}: {why[row]}")
+        i = table.column_names.index("explanation")
+        table = table.set_column(i, table.schema.field(i), pa.array(why.tolist(), pa.string()))
+    return table

@@ -137,6 +137,8 @@ def test_summary_reports_shadow_prices_and_cut_rows(runs):
     cut = merged["base_stock_level"] < merged["base_stock_level_free"]
     assert cut.sum() == doc["allocation"]["rows_cut"] > 0
     assert merged.loc[cut, "message"].str.startswith("level cut from").all()
+    assert merged.loc[cut, "explanation"].str.startswith("Cut to ").all()
+    assert merged.loc[cut, "expected_cycle_service"].isna().all()  # not measured at the cut level
     assert (merged["base_stock_level"] <= merged["base_stock_level_free"]).all()  # only cuts
     assert (merged.loc[~cut, "message"].fillna("").str.find("level cut") < 0).all()
 
