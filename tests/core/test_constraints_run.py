@@ -110,11 +110,15 @@ def test_space_and_budget_hold_when_simulated(runs):
     # the independent simulator agrees with the run's simulated on hand of every chosen level
     sim_mean = np.array([on_hand[(s, loc)].mean() for s, loc in zip(rec["sku"], rec["location"], strict=True)])
     assert np.allclose(sim_mean, rec["mean_on_hand"], rtol=0.05, atol=0.3)
+    doc = {c["constraint_id"]: c for c in json.loads((out / "summary.json").read_text())["constraints"]}
     for loc in ("A", "B"):
         at = rec["location"] == loc
         total = sum(on_hand[(s, loc)] * v for s, v in zip(rec["sku"][at], rec["unit_volume_m3"][at], strict=True))
         assert total.mean() <= limits[f"space_{loc}"]
         assert np.quantile(total, 0.95) <= limits[f"space_{loc}"], loc
+        # the run's p95 estimate (Cornish-Fisher on measured moments) against this simulation
+        assert doc[f"space_{loc}"]["p95_volume_m3_estimate"] == pytest.approx(np.quantile(total, 0.95), rel=0.02)
+        assert doc[f"space_{loc}"]["mean_volume_m3"] == pytest.approx(total.mean(), rel=0.02)
     value = sum(on_hand[(s, loc)].mean() * c for s, loc, c in zip(rec["sku"], rec["location"], rec["unit_cost"],
                                                                   strict=True))
     assert value <= limits["budget"] * 1.005  # Monte Carlo noise of 20,000 periods well inside 0.5 %
