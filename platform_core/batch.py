@@ -28,7 +28,7 @@ from platform_core.components import (
 )
 from platform_core.explain import explain_levels
 from platform_core.forecasting.fill_interval import DEFAULT_HORIZON_PERIODS, fill_rate_interval
-from platform_core.frontier import SIDE_COLUMNS
+from platform_core.frontier import OPTIONAL_SIDE_COLUMNS, SIDE_COLUMNS
 from platform_core.overrides import (
     overridden_networks,
     override_columns,
@@ -285,7 +285,7 @@ def _finish(shared: SharedInputs, idx: np.ndarray, table: pa.Table, messages: li
             status[k] = "error"
             msgs[k] = solver_msgs[k] or f"solver gave no {name}"
     out = _rows(shared, idx, status, msgs, table)
-    for name in SIDE_COLUMNS:  # the frontier's side data rides in the part file (platform_core.frontier)
+    for name in SIDE_COLUMNS + OPTIONAL_SIDE_COLUMNS:  # the frontier's side data rides in the part file
         if name in table.column_names:
             out = out.append_column(name, table.column(name))
     return out

@@ -46,7 +46,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
     info = generate_dataset(
         args.out, sku_locations=args.sku_locations, seed=args.seed, periods=args.periods,
-        period_days=args.period_days, fmt=args.format, signals=args.signals,
+        period_days=args.period_days, fmt=args.format, signals=args.signals, constraints=args.constraints,
     )
     print(json.dumps(info, indent=2, default=str))
     return 0
@@ -197,6 +197,8 @@ def build_parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="file format of the tables")
     p.add_argument("--signals", action="store_true",
                    help="also write a signals table: one signal leading demand by 2 periods, two noise (docs/data.md)")
+    p.add_argument("--constraints", action="store_true",
+                   help="also write item volumes, suppliers and a constraints table (docs/data.md)")
     p.set_defaults(func=_cmd_generate)
 
     p = sub.add_parser("validate", help="load and validate a dataset directory", formatter_class=_HelpFormatter)

@@ -26,11 +26,15 @@ import pyarrow.compute as pc
 from platform_core.parts import write_parquet_atomic
 from platform_core.plan import SharedInputs
 
-__all__ = ["SIDE_COLUMNS", "FRONTIER_SCHEMA", "FRONTIER_FILE", "split_side_columns", "frontier_table",
+__all__ = ["SIDE_COLUMNS", "OPTIONAL_SIDE_COLUMNS", "FRONTIER_SCHEMA", "FRONTIER_FILE", "split_side_columns", "frontier_table",
            "side_arrays", "write_frontier", "unit_cost_by_input_row"]
 
 #: Side columns a solver may return (list<double> per row; null where it has none).
 SIDE_COLUMNS = ("frontier_target_shift", "frontier_level", "frontier_fill_rate", "frontier_on_hand")
+#: Further side columns a solver may add: the standard deviation [units] and third central moment
+#: [units^3] over periods of on hand at each shift (the coupling constraints' p95 space,
+#: :mod:`platform_core.constraints`).
+OPTIONAL_SIDE_COLUMNS = ("frontier_on_hand_sd", "frontier_on_hand_k3")
 FRONTIER_FILE = "frontier.parquet"
 #: Columns of ``frontier.parquet``: one row per target shift, ascending.
 FRONTIER_SCHEMA = pa.schema([
@@ -46,10 +50,11 @@ FRONTIER_SCHEMA = pa.schema([
 def split_side_columns(table: pa.Table) -> tuple[pa.Table, pa.Table | None]:
     """``table`` without the side columns, and the side columns (None when it has none)."""
     present = [c for c in SIDE_COLUMNS if c in table.column_names]
-    if not present:
+    extra = [c for c in OPTIONAL_SIDE_COLUMNS if c in table.column_names]
+    if not present and not extra:
         return table, None
-    side = table.select(present)
-    return table.drop_columns(present), side if len(present) == len(SIDE_COLUMNS) else None
+    side = table.select(present + extra)
+    return table.drop_columns(present + extra), side if len(present) == len(SIDE_COLUMNS) else None
 
 
 def side_arrays(side: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -35,6 +35,7 @@ from platform_core.batch import COMPUTE_SECONDS_KEY, pool_forecaster, run_batch,
 from platform_core.compare import previous_recommendations
 from platform_core.components import Component, ComponentSpec
 from platform_core.config import COMPONENT_SECTIONS, RunConfig
+from platform_core.constraints import apply_constraints, coupling_inputs
 from platform_core.cost_columns import cost_column_metrics, with_cost_columns
 from platform_core.data.loaders import load_dataset
 from platform_core.data.schemas import Dataset
@@ -317,6 +318,7 @@ def _run_locked(
         # the Arrow tables are no longer needed once the flat arrays are planned: at a
         # million SKU-locations they are several GB the driver would otherwise keep
         sources = dict(dataset.sources)
+        coupling = coupling_inputs(dataset)
         del dataset
         gc.collect()
         pa.default_memory_pool().release_unused()  # hand the freed Arrow memory back to the OS
@@ -356,12 +358,15 @@ def _run_locked(
         merged, frontier_side = split_side_columns(parts.merge(batches, n_total))
         merged = with_previous_run(merged, shared, compare_with)
         merged = with_cost_columns(merged, shared.cost_columns)
+        frontier = None if frontier_side is None else frontier_table(
+            merged, frontier_side, unit_cost_by_input_row(shared), customer_facing(shared))
+        # coupling constraints: one point per network on its frontier (docs/optimisation.md)
+        merged, constraint_section = apply_constraints(merged, frontier_side, shared, coupling)
         rec_path = out / "recommendations.parquet"
         write_parquet_atomic(merged, rec_path)
-        frontier_path = write_frontier(out, None if frontier_side is None else frontier_table(
-            merged, frontier_side, unit_cost_by_input_row(shared), customer_facing(shared)))
+        frontier_path = write_frontier(out, frontier)
         parts.remove()
-        planner_sections = write_planner_outputs(merged, shared, out, compare_with)
+        planner_sections = write_planner_outputs(merged, shared, out, compare_with) | constraint_section
 
         metrics = summarise(merged, customer_facing(shared))
         metrics.update(override_summary(merged, shared))

@@ -67,7 +67,9 @@ def _summarise(table: pa.Table) -> dict[str, float]:
     okt = table.filter(ok)
     demand = np.nan_to_num(okt.column("mean_demand_per_period").to_numpy(zero_copy_only=False).astype(float))
     fill = np.nan_to_num(okt.column("expected_fill_rate").to_numpy(zero_copy_only=False).astype(float))
-    csl = np.nan_to_num(okt.column("expected_cycle_service").to_numpy(zero_copy_only=False).astype(float))
+    csl_raw = okt.column("expected_cycle_service").to_numpy(zero_copy_only=False).astype(float)
+    csl = np.nan_to_num(csl_raw)
+    csl_w = np.where(np.isfinite(csl_raw), demand, 0.0)  # a row cut by a constraint has none measured
 
     def total(name: str) -> float:
         if name not in okt.column_names:  # a table from before the column existed
@@ -85,7 +87,7 @@ def _summarise(table: pa.Table) -> dict[str, float]:
         "sku_locations_ok": float(n_ok),
         "sku_locations_error": float(table.num_rows - n_ok),
         "fill_rate_demand_weighted": float((fill * demand).sum() / w) if w > 0 else float("nan"),
-        "cycle_service_demand_weighted": float((csl * demand).sum() / w) if w > 0 else float("nan"),
+        "cycle_service_demand_weighted": float((csl * csl_w).sum() / csl_w.sum()) if csl_w.sum() > 0 else float("nan"),
         # the expected average on-hand value; inventory_investment_currency is its old name
         "inventory_investment_currency": total("inventory_investment"),
         "expected_on_hand_value_currency": total("inventory_investment"),

@@ -4,7 +4,7 @@ Run: ``python docs/examples/lot_sizing.py`` (a second or two; no simulation).
 See docs/optimisation.md, "Lot sizing".
 """
 
-from echelon_solvers.kit.lot_sizing import lot_sizing_problem, optimal_policy, zheng_federgruen
+from echelon_solvers.kit.lot_sizing import lot_sizing_problem, optimal_lot_policy, zheng_federgruen
 
 from platform_core.distributions import DiscreteDistribution
 
@@ -16,9 +16,9 @@ print(f"ZF Table I: (s, S) = ({s}, {big_s}), cost {cost:.3f} per period (publish
 
 # a store: Poisson(4) a week, 2 weeks lead time, holding 0.3 per unit-week, 25 per order
 store = lot_sizing_problem(DiscreteDistribution.poisson(4), lead_time=2, review_period=1)
-free = optimal_policy(store, "sS", holding_cost=0.3, fixed_cost=25.0, fill_target=0.97)
-moq = optimal_policy(store, "sS", holding_cost=0.3, fixed_cost=25.0, fill_target=0.97, min_quantity=40)
-case = optimal_policy(store, "rQ", holding_cost=0.3, fixed_cost=25.0, fill_target=0.97, multiple=12)
+free = optimal_lot_policy(store, "sS", holding_cost=0.3, fixed_cost=25.0, fill_target=0.97)
+moq = optimal_lot_policy(store, "sS", holding_cost=0.3, fixed_cost=25.0, fill_target=0.97, min_quantity=40)
+case = optimal_lot_policy(store, "rQ", holding_cost=0.3, fixed_cost=25.0, fill_target=0.97, multiple=12)
 for name, res in (("no constraint", free), ("MOQ 40", moq), ("cases of 12", case)):
     m = res.metrics
     print(f"{name:>14}: {res.kind} s/r = {res.reorder_point}, S = {res.order_up_to} (S - s or Q = {res.order_quantity}); "

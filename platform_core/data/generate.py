@@ -381,6 +381,9 @@ def _build(rng: np.random.Generator, n: int, periods: int, period_days: int) -> 
         "end_date": str(np.datetime64(end_day, "D")),
     }
     return {
+        "coupling": {"sku": st_sku, "leaf": leaf, "location": st_loc, "loc_names": loc_names, "unit_cost": unit_cost,
+                     "supplier": np.where(root, supplier[st_sku], -1), "flow": flow,
+                     "stock": ss + flow * review / 2.0},
         "tables": {"stages": stages, "edges": edges, "demand": demand, "receipts": receipts,
                    "costs": costs, "current_policy": policy},
         "truth": {"demand_truth": truth, "series_truth": series},
@@ -464,6 +467,7 @@ def generate_dataset(
     overwrite: bool = False,
     signals: bool = False,
     cost_history: bool = False,
+    constraints: bool = False,
 ) -> dict[str, Any]:
     """Write a realistic synthetic dataset (see module doc) into directory ``out_dir``.
 
@@ -484,6 +488,9 @@ def generate_dataset(
         cost_history: also write ``order_lines`` and ``expedites`` with a known switching
             and expediting truth (:mod:`platform_core.data.generate_costs`); the other
             files are the same either way.
+        constraints: also write ``unit_volume_m3`` and ``supplier`` in ``stages`` and a
+            ``constraints`` table (see :func:`_with_constraints`); the other files are
+            bit-identical to those without it.
 
     Returns:
         The content of ``generator.json`` (parameters, counts, files) plus
@@ -518,6 +525,8 @@ def generate_dataset(
         extra, extra_truth, cost_truth = _history(built["tables"], seed, int(periods), int(period_days), START_DATE)
         built["tables"].update(extra)
         built["truth"].update(extra_truth)
+    if constraints:
+        _with_constraints(built, np.random.default_rng([int(seed), 17]))
     files = [f"{name}.{fmt}" for name in built["tables"]]
     files += [f"truth/{name}.parquet" for name in built["truth"]]
     meta: dict[str, Any] = {
@@ -529,6 +538,8 @@ def generate_dataset(
         "counts": built["info"],
         "files": files,
     }
+    if constraints:
+        meta["parameters"]["constraints"] = True
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
         os.chmod(tmp, 0o755)
@@ -554,3 +565,43 @@ def generate_dataset(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return {**meta, "elapsed_s": round(time.perf_counter() - t0, 3)}
+
+
+def _with_constraints(built: dict[str, Any], rng: np.random.Generator) -> None:
+    """Item volumes, root stages' suppliers and a ``constraints`` table, from their own generator.
+
+    Volume per SKU [m3/unit]: lognormal around 0.01 (the same at every location). The
+    limits are rough, from today's policy (safety stock + half a review's flow per stage):
+    space at the location with the most customer-facing stages 60 % of that stock's volume (p95), the
+    budget 60 % of its value, the capacity of the supplier of the most root stages 120 % of
+    their mean flow (not binding). Run once and set limits from its ``summary.json``.
+    """
+    c = built["coupling"]
+    n_sku = int(c["sku"].max()) + 1
+    volume = np.round(rng.lognormal(np.log(0.01), 0.7, n_sku), 5)[c["sku"]] + 1e-4
+    sup = c["supplier"]
+    stages = built["tables"]["stages"]
+    stages = stages.append_column("unit_volume_m3", pa.array(volume, pa.float64()))
+    names = [f"SUP{i + 1:03d}" for i in range(_N_SUPPLIERS)]
+    stages = stages.append_column("supplier", pa.array([names[x] if x >= 0 else None for x in sup.tolist()],
+                                                       pa.string()))
+    built["tables"]["stages"] = stages
+    loc = int(np.bincount(c["location"][c["leaf"]]).argmax())  # the store with the most SKUs
+    at = c["location"] == loc
+    stock = c["stock"]
+    top = int(np.bincount(sup[sup >= 0]).argmax()) if np.any(sup >= 0) else -1
+    rows: list[tuple[str, str, str | None, str | None, float, str, str]] = [
+        ("space_" + c["loc_names"][loc], "location_space", c["loc_names"][loc], None,
+         round(0.6 * float((volume * stock)[at].sum()), 3), "m3", "p95"),
+        ("budget", "budget", None, None, round(0.6 * float((c["unit_cost"] * stock).sum()), 2), "currency",
+         "on_hand_value")]
+    if top >= 0:
+        rows.append((f"capacity_{names[top]}", "supplier_capacity", None, names[top],
+                     round(1.2 * float(c["flow"][sup == top].sum()), 3), "units/period", "mean"))
+    cols = list(zip(*rows, strict=True))
+    built["tables"]["constraints"] = pa.table({
+        "constraint_id": pa.array(cols[0], pa.string()), "constraint_type": pa.array(cols[1], pa.string()),
+        "location": pa.array(cols[2], pa.string()), "supplier": pa.array(cols[3], pa.string()),
+        "limit": pa.array(cols[4], pa.float64()), "unit": pa.array(cols[5], pa.string()),
+        "statistic": pa.array(cols[6], pa.string()),
+    })

@@ -1,15 +1,15 @@
 """The data contract: one Arrow schema per file of an input dataset directory.
 
 A dataset is a directory holding ``stages``, ``demand`` and optionally ``edges``,
-``receipts``, ``costs``, ``current_policy``, ``overrides``, ``signals``, ``order_lines`` and
-``expedites``, each as ``NAME.parquet`` or ``NAME.csv``.
+``receipts``, ``costs``, ``current_policy``, ``overrides``, ``signals``, ``order_lines``,
+``expedites`` and ``constraints``, each as ``NAME.parquet`` or ``NAME.csv``.
 ``docs/data.md`` documents every column listed here (a test checks it).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -32,6 +32,8 @@ __all__ = [
     "MAX_SIGNAL",
     "ORDER_LINES",
     "EXPEDITES",
+    "CONSTRAINTS",
+    "CONSTRAINT_TYPES",
     "Dataset",
     "MIN_DATE",
     "MAX_DATE",
@@ -397,9 +399,53 @@ EXPEDITES = FileSpec(
     ),
 )
 
+# --- coupling constraints across SKUs (issue 17 B): stage columns and the constraints table ---
+
+#: Largest item volume [m3/unit] and largest constraint limit (space, capacity, budget).
+MAX_VOLUME_M3 = 1e6
+#: constraint_type -> (allowed units, allowed statistics, the first being the default).
+CONSTRAINT_TYPES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "location_space": (("m3",), ("p95", "mean")),
+    "supplier_capacity": (("units/period", "m3/period"), ("mean",)),
+    "budget": (("currency",), ("on_hand_value", "level_value")),
+}
+
+STAGES = replace(STAGES, columns=STAGES.columns + (
+    ColumnSpec("unit_volume_m3", pa.float64(), "[m3/unit]", False, True,
+               "Space one unit takes at its location (needed by location_space and m3/period "
+               "supplier_capacity constraints).", min_value=0.0, exclusive_min=True, max_value=MAX_VOLUME_M3),
+    ColumnSpec("supplier", pa.string(), "", False, True,
+               "External supplier that replenishes the stage (names it in supplier_capacity constraints)."),
+))
+
+CONSTRAINTS = FileSpec(
+    name="constraints",
+    required=False,
+    key=("constraint_id",),
+    meaning="Constraints that couple SKUs: space at a location, a supplier's capacity per period, one capital "
+            "budget; the run allocates service on the efficient frontier to honour them (docs/optimisation.md).",
+    columns=(
+        ColumnSpec("constraint_id", pa.string(), "", True, False, "Name of the constraint (shown in summary.json)."),
+        ColumnSpec("constraint_type", pa.string(), "", True, False, "location_space, supplier_capacity or budget."),
+        ColumnSpec("location", pa.string(), "", False, True,
+                   "The location whose on-hand volume is limited (location_space only)."),
+        ColumnSpec("supplier", pa.string(), "", False, True,
+                   "The supplier (stages.supplier) whose capacity is limited (supplier_capacity only)."),
+        ColumnSpec("limit", pa.float64(), "", True, False,
+                   "The limit, in `unit`.", min_value=0.0, exclusive_min=True, max_value=MAX_MONEY),
+        ColumnSpec("unit", pa.string(), "", True, False,
+                   "m3 (location_space), units/period or m3/period (supplier_capacity), currency (budget)."),
+        ColumnSpec("statistic", pa.string(), "", False, True,
+                   "What the limit binds: p95 (default) or mean on-hand volume (location_space); on_hand_value "
+                   "(default: mean on hand x unit cost) or level_value (level x unit cost) (budget); mean "
+                   "(supplier_capacity)."),
+    ),
+)
+# --- end of coupling constraints ---
+
 FILE_SPECS: dict[str, FileSpec] = {
     s.name: s for s in (STAGES, EDGES, DEMAND, RECEIPTS, COSTS, CURRENT_POLICY, OVERRIDES, SIGNALS, ORDER_LINES,
-                        EXPEDITES)
+                        EXPEDITES, CONSTRAINTS)
 }
 
 

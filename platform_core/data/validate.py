@@ -23,7 +23,8 @@ rows validate in a few seconds. Rules (see ``docs/data.md``):
   ``[-MAX_SIGNAL, MAX_SIGNAL]`` or null (its periods are checked against the demand grid after
   loading: :func:`platform_core.data.signals.check_signal_periods`);
 * an order_lines row says whether it was short (``quantity_filled`` or ``short``), and
-  ``quantity_filled`` is not above ``quantity_ordered``.
+  ``quantity_filled`` is not above ``quantity_ordered``;
+* the ``constraints`` rows follow :mod:`platform_core.data.validate_constraints`.
 
 Stages without demand rows are allowed (internal stages see no external demand).
 """
@@ -46,6 +47,7 @@ from platform_core.data.columns import decoded
 from platform_core.data.errors import DataValidationError, ErrorCollector
 from platform_core.data.schemas import FILE_SPECS, ColumnSpec, Dataset, FileSpec
 from platform_core.data.stage_index import StageIndex
+from platform_core.data.validate_constraints import check_constraint_refs, check_constraint_rows
 
 __all__ = ["validate_dataset", "check_table", "type_expectation", "range_expectation", "date_text"]
 
@@ -509,6 +511,8 @@ def check_table(spec: FileSpec, table: pa.Table, file: str, errors: ErrorCollect
         ok = _check_overrides(table, file, errors)
     if ok and spec.name == "order_lines":
         ok = _check_order_lines(table, file, errors)
+    if ok and spec.name == "constraints":
+        ok = check_constraint_rows(table, file, errors)
     return ok and not errors.full
 
 
@@ -619,4 +623,7 @@ def validate_dataset(ds: Dataset) -> None:
             nodes = _check_refs(name, table, file, stages_file, index, errors)
             if name == "edges" and not errors.full:
                 _check_cycles(nodes[0], nodes[1], file, index, errors)
+        if passed.get("constraints") and not errors.full:
+            check_constraint_refs(ds.tables["constraints"], ds.stages, _file_of(ds, "constraints"), stages_file,
+                                  errors)
     errors.raise_if_any()

@@ -207,6 +207,7 @@ def build_report(out_dir: str | os.PathLike[str], html_path: str | os.PathLike[s
         compared=compared_with_today(run.summary), today_missing=today_missing, groups=groups,
         frontier_text=frontier_text, frontier_svg=frontier_svg, frontier_rows=_frontier_rows(run.frontier),
         overrides=overrides, learned_cost=learned_cost, fmt=_fmt, outcomes=outcomes_view(run.out_dir),
+        constraints=run.summary.get("constraints") or [], allocation=run.summary.get("allocation") or {},
         placement_svg=plots.safety_stock_plot(placement) if len(placement) else "<p>no ok rows</p>",
         placement_shown=len(placement), placement_total=n_networks,
         exception_lists=exception_lists, exceptions_missing=exceptions_missing,

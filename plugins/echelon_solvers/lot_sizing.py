@@ -45,7 +45,7 @@ from echelon_solvers.kit.decompose import own_demand, problem_networks
 from echelon_solvers.kit.lot_sizing import (
     LotSizingResult,
     lot_sizing_problem,
-    optimal_policy,
+    optimal_lot_policy,
     order_size_distribution,
 )
 from platform_core.components import Solver, StagePolicies, StageProblem
@@ -154,7 +154,7 @@ class LotSizingSolver(Solver):
         pi = float(problem.costs.stockout_cost[j]) * pack
         min_q = int(math.ceil(moq / pack - 1e-9)) if moq > 0 else 1
         step = max(1, int(math.ceil(mult / pack - 1e-9))) if mult > 0 else 1
-        res = optimal_policy(prob, kind, holding_cost=h, fixed_cost=k_cost, shortage_cost=pi, fill_target=fill_target,
+        res = optimal_lot_policy(prob, kind, holding_cost=h, fixed_cost=k_cost, shortage_cost=pi, fill_target=fill_target,
                              min_quantity=max(1, min_q), multiple=step)
         return res, pack
 

@@ -606,7 +606,8 @@ class MultiEchelonSolver(Solver):
         """The final run; leaves' levels read off their histograms on its paths."""
         total = sum(net.comp.size for net in nets)
         k_front = len(self.frontier_shifts)
-        out: dict[str, np.ndarray] = {k: np.full((total, k_front), np.nan) for k in ("fr_level", "fr_fill", "fr_on_hand")}
+        out: dict[str, np.ndarray] = {k: np.full((total, k_front), np.nan)
+                                      for k in ("fr_level", "fr_fill", "fr_on_hand", "fr_on_hand_sd", "fr_on_hand_k3")}
         out |= {k: np.full(total, np.nan) for k in ("level", "fill", "fill_se", "cyc", "cyc_se", "on_hand",
                                                      "backorders", "short")}
         todo = [(net, self._final_internal_levels(net)) for net in nets]
@@ -713,6 +714,9 @@ class MultiEchelonSolver(Solver):
                 out["fr_level"][idx[j]] = lvl
                 out["fr_fill"][idx[j]] = np.where(good, c.fill_rate[at], np.nan)
                 out["fr_on_hand"][idx[j]] = np.where(good, c.on_hand[at], np.nan)
+                sd, k3 = _on_hand_moments(c.on_hand)
+                out["fr_on_hand_sd"][idx[j]] = np.where(good, sd[at], np.nan)
+                out["fr_on_hand_k3"][idx[j]] = np.where(good, k3[at], np.nan)
         return None
 
     def _run(self, nets: list[_Net], levels: list[np.ndarray], search: bool) -> Any:
@@ -839,7 +843,8 @@ class MultiEchelonSolver(Solver):
 
         side = {"frontier_target_shift": lists(np.tile(np.asarray(self.frontier_shifts), (n, 1))),
                 "frontier_level": lists(m["fr_level"]), "frontier_fill_rate": lists(m["fr_fill"]),
-                "frontier_on_hand": lists(m["fr_on_hand"])}
+                "frontier_on_hand": lists(m["fr_on_hand"]), "frontier_on_hand_sd": lists(m["fr_on_hand_sd"]),
+                "frontier_on_hand_k3": lists(m["fr_on_hand_k3"])}
         for name, col in side.items():
             table = table.append_column(name, col)
         return table
@@ -874,6 +879,21 @@ def _scenarios(k: int, depths: int, cap: int, ref: int) -> list[tuple[int, ...]]
         return list(itertools.product(range(k), repeat=depths))
     star = {tuple(c if d == e else ref for e in range(depths)) for d in range(depths) for c in range(k)}
     return sorted(star)
+
+
+def _on_hand_moments(on_hand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Standard deviation and third central moment over periods of on hand at every level.
+
+    On hand at level ``S`` is ``(S - X)+`` with ``X`` (integer) independent of ``S``, so with
+    ``m`` the mean on hand at every level, ``E[OH(S)^2] - E[OH(S-1)^2] = m(S) + m(S-1)`` and
+    ``E[OH(S)^3] - E[OH(S-1)^3] = 3 E[OH(S)^2] - 2 m(S) - m(S-1)``: the higher moments are
+    cumulative sums of the curve itself.
+    """
+    m = np.asarray(on_hand, dtype=np.float64)
+    second = m[0] + np.concatenate([[0.0], np.cumsum(m[1:] + m[:-1])])
+    third = m[0] + np.concatenate([[0.0], np.cumsum(3.0 * second[1:] - 2.0 * m[1:] - m[:-1])])
+    var = np.maximum(second - m * m, 0.0)
+    return np.sqrt(var), third - 3.0 * m * second + 2.0 * m ** 3
 
 
 def _min_level(curve: Any, target: float, margin_se: float = 0.0) -> int:

@@ -25,7 +25,7 @@ from echelon_solvers.kit.lot_sizing import (
     best_r_Q,
     best_s_S,
     lot_sizing_problem,
-    optimal_policy,
+    optimal_lot_policy,
     r_Q_metrics,
     s_S_cost,
     s_S_metrics,
@@ -161,7 +161,7 @@ def test_fill_target_optimum_equals_enumeration(kind):
     """Least holding + ordering cost at fill >= 0.95 = exhaustive enumeration of every (s, S) / (r, Q) in a box."""
     demand = DiscreteDistribution.poisson(3.0)
     prob = lot_sizing_problem(demand, 1, 1)
-    res = optimal_policy(prob, kind, holding_cost=0.4, fixed_cost=12.0, fill_target=0.95)
+    res = optimal_lot_policy(prob, kind, holding_cost=0.4, fixed_cost=12.0, fill_target=0.95)
     best, arg = _enumerate_fill(prob, 0.4, 12.0, 0.95, kind, range(-10, 40), range(1, 60))
     assert res.metrics.fill_rate >= 0.95
     assert res.cost == pytest.approx(best, rel=1e-9), (res, arg)
@@ -171,11 +171,11 @@ def test_moq_and_multiple_constraints_are_met_at_least_cost():
     """S - s >= moq; Q a multiple of the order multiple and >= moq; both optimal within the box."""
     demand = DiscreteDistribution.poisson(3.0)
     prob = lot_sizing_problem(demand, 1, 1)
-    ss = optimal_policy(prob, "sS", holding_cost=0.4, fixed_cost=2.0, shortage_cost=5.0, min_quantity=30)
+    ss = optimal_lot_policy(prob, "sS", holding_cost=0.4, fixed_cost=2.0, shortage_cost=5.0, min_quantity=30)
     assert ss.order_up_to - ss.reorder_point >= 30
     brute = min(s_S_cost(prob, prob.g(0.4, 0.0, 5.0), s, s + d, 2.0) for d in range(30, 70) for s in range(-5, 20))
     assert ss.cost == pytest.approx(brute, rel=1e-12)
-    rq = optimal_policy(prob, "rQ", holding_cost=0.4, fixed_cost=2.0, fill_target=0.97, multiple=8, min_quantity=10)
+    rq = optimal_lot_policy(prob, "rQ", holding_cost=0.4, fixed_cost=2.0, fill_target=0.97, multiple=8, min_quantity=10)
     assert rq.order_quantity % 8 == 0 and rq.order_quantity >= 10 and rq.metrics.fill_rate >= 0.97
     best, _ = _enumerate_fill(prob, 0.4, 2.0, 0.97, "rQ", range(-10, 40), range(16, 80), step=8)
     assert rq.cost == pytest.approx(best, rel=1e-9)

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from echelon_solvers.kit.lot_sizing import lot_sizing_problem, optimal_policy
+from echelon_solvers.kit.lot_sizing import lot_sizing_problem, optimal_lot_policy
 from echelon_solvers.lot_sizing import LotSizingSolver
 
 from platform_core.distributions import DiscreteDistribution
@@ -51,7 +51,7 @@ def test_stage_policies_are_the_exact_optima(solved):
     """A stand-alone stage's policy is the kit's exact optimum for its data (no network raise)."""
     problem, _, t = solved
     prob = lot_sizing_problem(problem.period_demand[0], problem.lead_time[0], 1)
-    res = optimal_policy(prob, "sS", holding_cost=0.3, fixed_cost=20.0, fill_target=0.95, min_quantity=30)
+    res = optimal_lot_policy(prob, "sS", holding_cost=0.3, fixed_cost=20.0, fill_target=0.95, min_quantity=30)
     assert (t["reorder_point"][0], t["order_up_to"][0]) == (res.reorder_point, res.order_up_to)
 
 

@@ -17,8 +17,6 @@ One job per module (units in every docstring):
 | :mod:`~echelon_solvers.kit.perishable_dp` | exact DP of small perishable instances (optimal policy, exact policy evaluation) | ``perishable``'s tests and benchmark |
 | :mod:`~echelon_solvers.kit.lot_sizing` | exact single-stage (s, S) and (r, nQ): Zheng-Federgruen, exhaustive constrained search | ``lot_sizing`` |
 
-Both modules have an ``optimal_policy``; the kit re-exports neither (import it from its module).
-
 The kit imports the core (``platform_core``) and nothing from the solver modules, so a
 solver can take any piece without pulling in another solver.
 """
@@ -41,6 +39,7 @@ from echelon_solvers.kit.lot_sizing import (
     best_r_Q,
     best_s_S,
     lot_sizing_problem,
+    optimal_lot_policy,
     order_size_distribution,
     r_Q_cost,
     r_Q_metrics,
@@ -57,6 +56,7 @@ from echelon_solvers.kit.perishable_dp import (
     base_stock_orders,
     evaluate_policies,
     evaluate_policy,
+    optimal_policy,
 )
 from echelon_solvers.kit.search import fit_depthwise, moment_start
 from echelon_solvers.kit.search_network import METRICS, SearchNetwork, search_networks, stage_depths
@@ -71,6 +71,8 @@ __all__ = [
     "base_stock_orders",
     "evaluate_policies",
     "evaluate_policy",
+    "optimal_policy",
+    "optimal_lot_policy",
     "Frontier",
     "LotSizingProblem",
     "LotSizingResult",

@@ -58,7 +58,7 @@ __all__ = [
     "best_s_S",
     "best_r_Q",
     "order_size_distribution",
-    "optimal_policy",
+    "optimal_lot_policy",
 ]
 
 
@@ -510,7 +510,7 @@ def order_size_distribution(prob: LotSizingProblem, kind: str, s: int, big_s: in
     return DiscreteDistribution(size, 0)
 
 
-def optimal_policy(
+def optimal_lot_policy(
     prob: LotSizingProblem,
     kind: str,
     *,
