@@ -141,7 +141,8 @@ def test_a_stage_does_not_depend_on_its_batch() -> None:
                               lead_time=problem.lead_time[1:], review_period=problem.review_period[1:],
                               unit_cost=problem.unit_cost[1:], costs=dataclasses.replace(
                                   problem.costs, **{f.name: getattr(problem.costs, f.name)[1:]
-                                                    for f in dataclasses.fields(problem.costs)}),
+                                                    for f in dataclasses.fields(problem.costs)
+                                                    if isinstance(getattr(problem.costs, f.name), np.ndarray)}),
                               service_target=problem.service_target[1:], upstream=problem.upstream[1:],
                               quantity_per=problem.quantity_per[1:], seeds=problem.seeds[1:],
                               shelf_life=problem.shelf_life[1:])  # type: ignore[index]
