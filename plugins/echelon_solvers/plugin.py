@@ -12,6 +12,7 @@ from echelon_solvers.baseline import BlanketABCSolver
 from echelon_solvers.clark_scarf import ClarkScarfSolver
 from echelon_solvers.frontier import FrontierSolver
 from echelon_solvers.guaranteed_service import GuaranteedServiceSolver
+from echelon_solvers.learned_policy import LearnedPolicySolver
 from echelon_solvers.multi_echelon import MultiEchelonSolver
 from echelon_solvers.network_frontier import NetworkFrontierSolver
 from echelon_solvers.single_echelon import SingleEchelonSolver
@@ -28,7 +29,9 @@ def register_solvers(register: Register) -> None:
     chains), ``stochastic_service`` (batched simulation search on any acyclic network),
     ``service_frontier`` (cost-optimal / budget / portfolio-fill allocation),
     ``network_frontier`` (curves measured on the whole network), ``blanket_abc`` (the
-    98/95/90 % baseline) and ``guaranteed_service`` (GSM placement of safety stock).
+    98/95/90 % baseline), ``guaranteed_service`` (GSM placement of safety stock) and
+    ``learned_policy`` (lost-sales policies trained by simulation, recommended only where
+    they beat capped base stock beyond the evaluation noise).
     """
     register("multi_echelon", MultiEchelonSolver)
     register("single_echelon", SingleEchelonSolver)
@@ -38,6 +41,7 @@ def register_solvers(register: Register) -> None:
     register("network_frontier", NetworkFrontierSolver)
     register("blanket_abc", BlanketABCSolver)
     register("guaranteed_service", GuaranteedServiceSolver)
+    register("learned_policy", LearnedPolicySolver)
 
 
 @hookimpl

@@ -1,0 +1,141 @@
+"""``learned_policy``: a lost-sales ordering policy learned by simulation, where it pays.
+
+Each stage is treated as a single-stage **lost-sales** system (its per-period demand
+PMF, its lead time rounded to whole periods >= 1, holding cost and stockout cost as the
+lost-sale penalty [currency/unit], review every period). Per stage the solver
+
+1. finds the best base-stock and the best capped base-stock policy (Xin 2021) by
+   exhaustive search, each evaluated exactly on the Markov chain
+   (:mod:`echelon_solvers.kit.lost_sales_dp`);
+2. trains a policy by approximate policy iteration on CRN rollouts
+   (:mod:`echelon_solvers.kit.lost_sales_api`), reproducible from the stage's seed;
+3. compares the learned policy with the capped base-stock policy on **held-out common
+   random numbers** (paired paths, a seed stream training never saw) and recommends it
+   only when it is cheaper by more than ``z_noise`` paired standard errors; otherwise the
+   capped base-stock policy is recommended (``policy_type`` says which).
+
+Stages whose state grid would be too large (lead time above ``max_lead_time_periods``)
+get the capped base-stock policy without training. The output has one row per stage;
+the learned policy itself is a state -> order table kept on the solver
+(``policies_[key]``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import numpy as np
+import pyarrow as pa
+
+from echelon_solvers.kit.lost_sales_api import (
+    LearnedLostSalesPolicy,
+    paired_cost_difference,
+    train_policy,
+)
+from echelon_solvers.kit.lost_sales_dp import (
+    LostSalesInstance,
+    best_base_stock,
+    best_capped_base_stock,
+)
+from platform_core.components import Solver, StageProblem
+
+__all__ = ["LearnedPolicySolver", "stage_instance"]
+
+
+def stage_instance(problem: StageProblem, i: int, max_order_units: int | None = None) -> LostSalesInstance:
+    """The lost-sales instance of stage ``i`` of ``problem``.
+
+    Raises:
+        ValueError: naming the stage when its demand has a negative support or its costs
+            are not positive.
+    """
+    key = problem.keys[i]
+    dist = problem.period_demand[i]
+    if dist.offset < 0:
+        raise ValueError(f"stage {key!r}: period_demand must be >= 0 (offset {dist.offset})")
+    pmf = np.concatenate([np.zeros(dist.offset), np.asarray(dist.pmf, dtype=np.float64)])
+    pmf = pmf / pmf.sum()
+    lead = max(int(round(problem.lead_time[i].mean())), 1)
+    h = float(problem.costs.holding_cost[i])
+    p = float(problem.costs.stockout_cost[i])
+    if not (h > 0 and p > 0 and math.isfinite(h) and math.isfinite(p)):
+        raise ValueError(f"stage {key!r}: holding_cost and stockout_cost must be > 0 (got {h}, {p})")
+    return LostSalesInstance(pmf, lead, h, p, max_order_units)
+
+
+class LearnedPolicySolver(Solver):
+    """Learned lost-sales policy per stage, recommended only where it beats capped base stock.
+
+    Args:
+        generations: policy-improvement rounds of training.
+        states: states sampled per generation.
+        rollouts: CRN rollouts per candidate order.
+        horizon_periods: rollout length after the candidate order [periods].
+        evaluation_paths: held-out paired paths of the final comparison.
+        evaluation_periods: periods per path [periods].
+        z_noise: how many paired standard errors the learned policy must win by [-].
+        max_lead_time_periods: longer lead times are not trained (grid too large).
+        max_order_units: per-period order capacity [units/period] (``None``: none).
+    """
+
+    network_aware: ClassVar[bool] = False
+
+    def __init__(self, generations: int = 5, states: int = 2000, rollouts: int = 1000,
+                 horizon_periods: int = 20, evaluation_paths: int = 32, evaluation_periods: int = 20_000,
+                 z_noise: float = 2.0, max_lead_time_periods: int = 4,
+                 max_order_units: int | None = None) -> None:
+        self.generations = generations
+        self.states = states
+        self.rollouts = rollouts
+        self.horizon_periods = horizon_periods
+        self.evaluation_paths = evaluation_paths
+        self.evaluation_periods = evaluation_periods
+        self.z_noise = z_noise
+        self.max_lead_time_periods = max_lead_time_periods
+        self.max_order_units = max_order_units
+        self.policies_: dict[str, LearnedLostSalesPolicy] = {}
+
+    def solve(self, problem: StageProblem) -> pa.Table:
+        """One row per stage: the recommended policy and the evidence for it."""
+        rows: dict[str, list[object]] = {k: [] for k in (
+            "policy_type", "base_stock_level", "order_cap_units", "lead_time_periods",
+            "base_stock_cost_per_period", "capped_base_stock_cost_per_period",
+            "learned_cost_per_period", "learned_minus_capped_per_period", "difference_se",
+            "training_seconds")}
+        for i, key in enumerate(problem.keys):
+            inst = stage_instance(problem, i, self.max_order_units)
+            plain = best_base_stock(inst)
+            capped = best_capped_base_stock(inst)
+            kind = "capped_base_stock" if capped.cap_units is not None else "base_stock"
+            learned_cost = diff = se = secs = math.nan
+            if inst.lead_time_periods <= self.max_lead_time_periods:
+                seed = int(np.uint64(problem.seeds[i]) % np.uint64(2**31))
+                pol = train_policy(inst, seed=seed, generations=self.generations, states=self.states,
+                                   rollouts=self.rollouts, horizon_periods=self.horizon_periods,
+                                   baseline=capped)
+                self.policies_[key] = pol
+                held_out = paired_cost_difference(inst, pol.orders, pol.baseline_orders, pol.bound,
+                                                  seed=seed + 1_000_003, paths=self.evaluation_paths,
+                                                  periods=self.evaluation_periods)
+                learned_cost, diff, se = held_out.cost_a, held_out.difference, held_out.difference_se
+                secs = pol.training_seconds
+                if pol.generation > 0 and diff < -self.z_noise * se:
+                    kind = "learned"
+            rows["policy_type"].append(kind)
+            rows["base_stock_level"].append(float(capped.level_units))
+            rows["order_cap_units"].append(math.nan if capped.cap_units is None else float(capped.cap_units))
+            rows["lead_time_periods"].append(inst.lead_time_periods)
+            rows["base_stock_cost_per_period"].append(plain.cost_per_period)
+            rows["capped_base_stock_cost_per_period"].append(capped.cost_per_period)
+            rows["learned_cost_per_period"].append(learned_cost)
+            rows["learned_minus_capped_per_period"].append(diff)
+            rows["difference_se"].append(se)
+            rows["training_seconds"].append(secs)
+        table = pa.table({"key": pa.array(list(problem.keys), pa.string()), **{
+            k: pa.array(v) for k, v in rows.items()}})
+        units = {"base_stock_level": "[units]", "order_cap_units": "[units/period]",
+                 "lead_time_periods": "[periods]", "training_seconds": "[s]"}
+        meta = {k.encode(): v.encode() for k, v in units.items()}
+        meta.update({k.encode(): b"[currency/period]" for k in rows if "per_period" in k or k == "difference_se"})
+        return table.replace_schema_metadata(meta)
