@@ -5,7 +5,6 @@ lead time 1 (his Table 3 prints an optimal cost of 4.04). Runs in a few seconds.
 """
 
 import numpy as np
-
 from echelon_solvers.kit.lost_sales_api import paired_cost_difference, train_policy
 from echelon_solvers.kit.lost_sales_dp import (
     LostSalesInstance,
@@ -14,7 +13,7 @@ from echelon_solvers.kit.lost_sales_dp import (
     evaluate_policy,
     solve_optimal,
 )
-from echelon_solvers.kit.lost_sales_env import LostSalesVectorEnv
+from echelon_solvers.lost_sales_env import LostSalesVectorEnv
 
 inst = LostSalesInstance.poisson(5.0, lead_time_periods=1, holding_cost=1.0, lost_sale_cost=4.0)
 

@@ -19,9 +19,9 @@ import pytest
 from echelon_solvers.kit.lost_sales_dp import (
     LostSalesInstance,
     backorder_base_stock_bound,
-    base_stock_table,
     best_base_stock,
     best_capped_base_stock,
+    capped_base_stock_orders,
     evaluate_policy,
     solve_optimal,
 )
@@ -39,13 +39,13 @@ def test_optimal_cost_matches_zipkin(lead: int, penalty: float, published: float
 def test_base_stock_at_backorder_level_matches_zipkin(lead: int, published: float) -> None:
     inst = LostSalesInstance.poisson(5.0, lead, 1.0, 4.0)
     level = backorder_base_stock_bound(inst)
-    cost = evaluate_policy(inst, base_stock_table(lead, level, level), level)
+    cost = evaluate_policy(inst, capped_base_stock_orders(lead, level, level), level)
     assert round(cost, 2) == pytest.approx(published, abs=1e-9)
 
 
 def test_capped_base_stock_matches_published_value() -> None:
     inst = LostSalesInstance.poisson(5.0, 4, 1.0, 4.0)
-    cost = evaluate_policy(inst, base_stock_table(4, 26, 26, 5), 26)
+    cost = evaluate_policy(inst, capped_base_stock_orders(4, 26, 26, 5), 26)
     assert round(cost, 2) == pytest.approx(4.80, abs=1e-9)
 
 
@@ -73,20 +73,20 @@ def test_policy_evaluation_agrees_with_stationary_distribution() -> None:
     pi /= pi.sum()
     d = np.arange(pmf.size)
     cost_x = np.array([(np.maximum(x - d, 0) + 9.0 * np.maximum(d - x, 0)) @ pmf for x in range(n)])
-    assert evaluate_policy(inst, base_stock_table(1, s, s, r), s) == pytest.approx(pi @ cost_x, abs=1e-7)
+    assert evaluate_policy(inst, capped_base_stock_orders(1, s, s, r), s) == pytest.approx(pi @ cost_x, abs=1e-7)
 
 
 def test_capped_search_matches_brute_force() -> None:
     inst = LostSalesInstance.poisson(5.0, 2, 1.0, 4.0)
     found = best_capped_base_stock(inst)
     brute = min(
-        (evaluate_policy(inst, base_stock_table(2, s, s, r), s), s, r)
+        (evaluate_policy(inst, capped_base_stock_orders(2, s, s, r), s), s, r)
         for s, r in itertools.product(range(8, 26), range(1, 12))
     )
     assert found.cost_per_period == pytest.approx(brute[0], abs=1e-9)
     plain = best_base_stock(inst)
     assert plain.cost_per_period == pytest.approx(
-        min(evaluate_policy(inst, base_stock_table(2, s, s), s) for s in range(8, 26)), abs=1e-9)
+        min(evaluate_policy(inst, capped_base_stock_orders(2, s, s), s) for s in range(8, 26)), abs=1e-9)
     assert found.cost_per_period < plain.cost_per_period
 
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from echelon_solvers.kit.lost_sales_dp import LostSalesInstance, base_stock_table, evaluate_policy
-from echelon_solvers.kit.lost_sales_env import LostSalesEnv, LostSalesVectorEnv
+from echelon_solvers.kit.lost_sales_dp import (
+    LostSalesInstance,
+    capped_base_stock_orders,
+    evaluate_policy,
+)
+from echelon_solvers.lost_sales_env import LostSalesEnv, LostSalesVectorEnv
 from gymnasium.utils.env_checker import check_env
 
 from platform_core.simulation import Costs, DiscreteDistribution, Network, Policy, simulate
@@ -39,7 +43,7 @@ def test_single_env_passes_gymnasium_checker() -> None:
 def test_vector_env_base_stock_matches_exact_chain_and_engine(cap: int | None, level: int) -> None:
     """L=2, p=4: base stock (uncapacitated) and capped base stock (capacity 5 per period)."""
     inst = LostSalesInstance.poisson(5.0, 2, 1.0, 4.0, max_order_units=cap)
-    exact = evaluate_policy(inst, base_stock_table(2, level, level, cap), level)
+    exact = evaluate_policy(inst, capped_base_stock_orders(2, level, level, cap), level)
     env_cost, env_se = _vector_base_stock_cost(inst, level, seed=11)
     assert abs(env_cost - exact) < 3.5 * env_se
     res = simulate(Network.serial(1), Policy.base_stock([level], capacity=np.inf if cap is None else cap),

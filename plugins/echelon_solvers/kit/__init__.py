@@ -14,6 +14,8 @@ One job per module (units in every docstring):
 | :mod:`~echelon_solvers.kit.curves` | exact investment-vs-service curve of a base-stock stage | ``service_frontier``, ``network_frontier`` |
 | :mod:`~echelon_solvers.kit.allocation` | portfolio frontier, budget and fill-target allocation | ``service_frontier``, ``network_frontier`` |
 | :mod:`~echelon_solvers.kit.tables` | the solver output table (policy and metric columns) | every solver |
+| :mod:`~echelon_solvers.kit.lost_sales_dp` | exact lost-sales optimum and policy costs (Markov chain) | ``learned_policy`` |
+| :mod:`~echelon_solvers.kit.lost_sales_api` | lost-sales policy learned by simulation (approximate policy iteration) | ``learned_policy`` |
 
 The kit imports the core (``platform_core``) and nothing from the solver modules, so a
 solver can take any piece without pulling in another solver.
@@ -30,6 +32,26 @@ from echelon_solvers.kit.curves import StageCurve, cost_optimal_levels, stage_cu
 from echelon_solvers.kit.decompose import own_demand, problem_networks
 from echelon_solvers.kit.evaluate import run_copies
 from echelon_solvers.kit.lead_time_demand import lead_time_demand_moments, lead_time_demand_sd
+from echelon_solvers.kit.lost_sales_api import (
+    LearnedLostSalesPolicy,
+    PairedComparison,
+    paired_cost_difference,
+    simulate_policy_costs,
+    train_policy,
+)
+from echelon_solvers.kit.lost_sales_dp import (
+    CappedBaseStock,
+    DPSolution,
+    LostSalesInstance,
+    StateGrid,
+    backorder_base_stock_bound,
+    best_base_stock,
+    best_capped_base_stock,
+    capped_base_stock_orders,
+    evaluate_policy,
+    solve_optimal,
+    state_grid,
+)
 from echelon_solvers.kit.network_problem import NetworkProblem, network_problem
 from echelon_solvers.kit.search import fit_depthwise, moment_start
 from echelon_solvers.kit.search_network import METRICS, SearchNetwork, search_networks, stage_depths
@@ -37,6 +59,22 @@ from echelon_solvers.kit.service import critical_ratio, multi_echelon_critical_r
 from echelon_solvers.kit.tables import base_stock_table, policy_table
 
 __all__ = [
+    "CappedBaseStock",
+    "DPSolution",
+    "LearnedLostSalesPolicy",
+    "LostSalesInstance",
+    "PairedComparison",
+    "StateGrid",
+    "backorder_base_stock_bound",
+    "best_base_stock",
+    "best_capped_base_stock",
+    "capped_base_stock_orders",
+    "evaluate_policy",
+    "paired_cost_difference",
+    "simulate_policy_costs",
+    "solve_optimal",
+    "state_grid",
+    "train_policy",
     "Allocation",
     "Frontier",
     "METRICS",

@@ -36,8 +36,8 @@ from echelon_solvers.kit.lost_sales_dp import (
     CappedBaseStock,
     LostSalesInstance,
     backorder_base_stock_bound,
-    base_stock_table,
     best_capped_base_stock,
+    capped_base_stock_orders,
     state_grid,
 )
 
@@ -271,7 +271,7 @@ def train_policy(instance: LostSalesInstance, seed: int = 0, generations: int = 
     grid = state_grid(lt, bound)
     cap_units = bound if instance.max_order_units is None else min(bound, int(instance.max_order_units))
     cap_policy = base_policy.cap_units if base_policy.cap_units is not None else instance.max_order_units
-    baseline_orders = base_stock_table(lt, bound, base_policy.level_units, cap_policy)
+    baseline_orders = capped_base_stock_orders(lt, bound, base_policy.level_units, cap_policy)
     cdf = np.cumsum(instance.demand_pmf)
     h, p = instance.holding_cost, instance.lost_sale_cost
     candidates = [baseline_orders]

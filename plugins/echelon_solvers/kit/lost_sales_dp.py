@@ -47,7 +47,7 @@ __all__ = [
     "backorder_base_stock_bound",
     "solve_optimal",
     "evaluate_policy",
-    "base_stock_table",
+    "capped_base_stock_orders",
     "best_base_stock",
     "best_capped_base_stock",
 ]
@@ -293,7 +293,7 @@ def evaluate_policy(instance: LostSalesInstance, orders: np.ndarray, bound: int,
     return _relative_value_iteration(instance, grid, o, tolerance, max_iterations).cost_per_period
 
 
-def base_stock_table(lead_time_periods: int, bound: int, level_units: int,
+def capped_base_stock_orders(lead_time_periods: int, bound: int, level_units: int,
                      cap_units: int | None = None) -> np.ndarray:
     """Dense order table of (capped) base stock: ``min((S - sum x)^+, r)`` [units]."""
     grid = state_grid(lead_time_periods, bound)
@@ -325,7 +325,7 @@ def _policy_cost(instance: LostSalesInstance, level: int, cap: int | None) -> fl
     if instance.max_order_units is not None:
         eff = instance.max_order_units if cap is None else min(cap, instance.max_order_units)
     b = max(level, 1)
-    return evaluate_policy(instance, base_stock_table(instance.lead_time_periods, b, level, eff), b)
+    return evaluate_policy(instance, capped_base_stock_orders(instance.lead_time_periods, b, level, eff), b)
 
 
 def _best_level(instance: LostSalesInstance, cap: int | None, start: int, patience: int = 3) -> CappedBaseStock:
