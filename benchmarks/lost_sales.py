@@ -94,7 +94,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="4 instances instead of 16")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--generations", type=int, default=2)
+    ap.add_argument("--generations", type=int, default=8)
     args = ap.parse_args()
     cases = QUICK if args.quick else GRID
     rows = []

@@ -25,7 +25,8 @@ print(f"base stock S={plain.level_units}: {plain.cost_per_period:.4f}")
 print(f"capped base stock S={capped.level_units}, r={capped.cap_units}: {capped.cost_per_period:.4f}")
 
 # learn by simulation (the DP is not used), starting from the capped base-stock policy
-pol = train_policy(inst, seed=1, generations=4, states=400, selection_paths=16, selection_periods=5000)
+pol = train_policy(inst, seed=1, generations=4, states=400, selection_paths=16, selection_periods=5000,
+                   rollout_budget=0)
 learned = evaluate_policy(inst, pol.orders, pol.bound)  # exact cost of the learned table
 print(f"learned (generation {pol.generation}, {pol.training_seconds:.1f} s): {learned:.4f}, "
       f"gap {100 * (learned / opt.cost_per_period - 1):.2f} %")

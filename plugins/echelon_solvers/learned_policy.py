@@ -85,7 +85,7 @@ class LearnedPolicySolver(Solver):
 
     network_aware: ClassVar[bool] = False
 
-    def __init__(self, generations: int = 5, states: int = 2000, rollouts: int = 1000,
+    def __init__(self, generations: int = 8, states: int = 2000, rollouts: int = 1000,
                  horizon_periods: int = 20, evaluation_paths: int = 32, evaluation_periods: int = 20_000,
                  z_noise: float = 2.0, max_lead_time_periods: int = 4,
                  max_order_units: int | None = None, max_states: int = 100_000) -> None:

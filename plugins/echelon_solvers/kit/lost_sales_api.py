@@ -244,10 +244,11 @@ class LearnedLostSalesPolicy:
         return int(self.orders[int(grid.index(np.asarray(state)))])
 
 
-def train_policy(instance: LostSalesInstance, seed: int = 0, generations: int = 5, states: int = 2000,
+def train_policy(instance: LostSalesInstance, seed: int = 0, generations: int = 8, states: int = 2000,
                  rollouts: int = 1000, horizon_periods: int = 20, window: int = 4,
                  selection_paths: int = 32, selection_periods: int = 20_000, z_noise: float = 2.0,
-                 baseline: CappedBaseStock | None = None) -> LearnedLostSalesPolicy:
+                 rollout_budget: int = 1_000_000, baseline: CappedBaseStock | None = None,
+                 ) -> LearnedLostSalesPolicy:
     """Train a lost-sales policy by simulation (see the module docstring).
 
     Args:
@@ -255,8 +256,10 @@ def train_policy(instance: LostSalesInstance, seed: int = 0, generations: int = 
         seed: the one seed of every random number in training and selection.
         generations: policy-improvement rounds.
         states: states sampled per generation.
-        rollouts: CRN rollouts per candidate order.
+        rollouts: CRN rollouts per candidate order (at least).
         horizon_periods: periods simulated after the candidate order.
+        rollout_budget: rollouts per candidate and generation shared by the visited states:
+            each gets ``max(rollouts, budget / visited)``, at most ``20 * rollouts``.
         window: candidate orders are the current order ``± window``.
         selection_paths: paths of the paired simulation that picks the winner.
         selection_periods: periods per selection path [periods].
@@ -286,8 +289,10 @@ def train_policy(instance: LostSalesInstance, seed: int = 0, generations: int = 
         q = np.empty((sampled.shape[0], width))
         se = np.empty((sampled.shape[0], width))
         z_lo = np.empty(sampled.shape[0], dtype=np.int64)
+        # few visited states (short lead times): spend the budget on more rollouts each
+        per_state = int(min(max(rollouts, rollout_budget // max(sampled.shape[0], 1)), 20 * rollouts))
         _rollout_q(sampled, current, bound + 1, bound, cap_units, cdf, h, p, seed * 7919 + gen,
-                   rollouts, horizon_periods, window, q, se, z_lo)
+                   per_state, horizon_periods, window, q, se, z_lo)
         j_best = np.argmin(q, axis=1)
         rows = np.arange(sampled.shape[0])
         cur = current[uniq]
