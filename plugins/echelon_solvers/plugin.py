@@ -12,6 +12,7 @@ from echelon_solvers.baseline import BlanketABCSolver
 from echelon_solvers.clark_scarf import ClarkScarfSolver
 from echelon_solvers.frontier import FrontierSolver
 from echelon_solvers.guaranteed_service import GuaranteedServiceSolver
+from echelon_solvers.learned_policy import LearnedPolicySolver
 from echelon_solvers.lot_sizing import LotSizingSolver
 from echelon_solvers.multi_echelon import MultiEchelonSolver
 from echelon_solvers.network_frontier import NetworkFrontierSolver
@@ -33,6 +34,8 @@ def register_solvers(register: Register) -> None:
     98/95/90 % baseline), ``guaranteed_service`` (GSM placement of safety stock) and
     ``perishable`` (base stock trading waste against shortage for stock with a shelf life).
     ``lot_sizing`` ((s, S) / (r, nQ) with ordering costs, MOQ and order multiples).
+    ``learned_policy`` (lost-sales policies trained by simulation, recommended only where
+    they beat capped base stock beyond the evaluation noise).
     """
     register("multi_echelon", MultiEchelonSolver)
     register("single_echelon", SingleEchelonSolver)
@@ -44,6 +47,7 @@ def register_solvers(register: Register) -> None:
     register("guaranteed_service", GuaranteedServiceSolver)
     register("perishable", PerishableSolver)
     register("lot_sizing", LotSizingSolver)
+    register("learned_policy", LearnedPolicySolver)
 
 
 @hookimpl

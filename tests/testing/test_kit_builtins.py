@@ -12,6 +12,8 @@ PARAMS = {
     "lead_time:quantile_gbm": {"levels": (0.1, 0.5, 0.9), "max_iter": 10, "min_samples_leaf": 5},
     "lead_time:quantile_gbm_tuned": {"levels": (0.1, 0.5, 0.9), "min_samples_leaf": 5,
                                       "grid": ((10, 0.1, 5), (10, 0.1, 10))},
+    "solver:learned_policy": {"generations": 1, "states": 100, "rollouts": 50, "evaluation_paths": 4,
+                              "evaluation_periods": 1000, "max_states": 2000},
 }
 
 BUILTINS = [

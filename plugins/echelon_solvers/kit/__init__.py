@@ -16,6 +16,8 @@ One job per module (units in every docstring):
 | :mod:`~echelon_solvers.kit.tables` | the solver output table (policy and metric columns) | every solver |
 | :mod:`~echelon_solvers.kit.perishable_dp` | exact DP of small perishable instances (optimal policy, exact policy evaluation) | ``perishable``'s tests and benchmark |
 | :mod:`~echelon_solvers.kit.lot_sizing` | exact single-stage (s, S) and (r, nQ): Zheng-Federgruen, exhaustive constrained search | ``lot_sizing`` |
+| :mod:`~echelon_solvers.kit.lost_sales_dp` | exact lost-sales optimum and policy costs (Markov chain) | ``learned_policy`` |
+| :mod:`~echelon_solvers.kit.lost_sales_api` | lost-sales policy learned by simulation (approximate policy iteration) | ``learned_policy`` |
 
 The kit imports the core (``platform_core``) and nothing from the solver modules, so a
 solver can take any piece without pulling in another solver.
@@ -32,6 +34,26 @@ from echelon_solvers.kit.curves import StageCurve, cost_optimal_levels, stage_cu
 from echelon_solvers.kit.decompose import own_demand, problem_networks
 from echelon_solvers.kit.evaluate import run_copies
 from echelon_solvers.kit.lead_time_demand import lead_time_demand_moments, lead_time_demand_sd
+from echelon_solvers.kit.lost_sales_api import (
+    LearnedLostSalesPolicy,
+    PairedComparison,
+    paired_cost_difference,
+    simulate_policy_costs,
+    train_policy,
+)
+from echelon_solvers.kit.lost_sales_dp import (
+    CappedBaseStock,
+    LostSalesInstance,
+    LostSalesSolution,
+    StateGrid,
+    backorder_base_stock_bound,
+    best_base_stock,
+    best_capped_base_stock,
+    capped_base_stock_orders,
+    evaluate_lost_sales_policy,
+    solve_optimal,
+    state_grid,
+)
 from echelon_solvers.kit.lot_sizing import (
     LotSizingProblem,
     LotSizingResult,
@@ -64,13 +86,29 @@ from echelon_solvers.kit.service import critical_ratio, multi_echelon_critical_r
 from echelon_solvers.kit.tables import base_stock_table, policy_table
 
 __all__ = [
-    "Allocation",
+    "LostSalesSolution",
+    "evaluate_lost_sales_policy",
+    "CappedBaseStock",
     "DPSolution",
+    "LearnedLostSalesPolicy",
+    "LostSalesInstance",
+    "PairedComparison",
+    "StateGrid",
+    "backorder_base_stock_bound",
+    "best_base_stock",
+    "best_capped_base_stock",
+    "capped_base_stock_orders",
+    "evaluate_policy",
+    "paired_cost_difference",
+    "simulate_policy_costs",
+    "solve_optimal",
+    "state_grid",
+    "train_policy",
+    "Allocation",
     "PerishableInstance",
     "PolicyEvaluation",
     "base_stock_orders",
     "evaluate_policies",
-    "evaluate_policy",
     "optimal_policy",
     "optimal_lot_policy",
     "Frontier",
