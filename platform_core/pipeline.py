@@ -264,13 +264,8 @@ def run(
     # "auto" needs the input's size: the executor is built once the input is loaded
     executor = None if config.run.executor == AUTO else _build_executor(host, config, config.run.executor)
     pending = {"executor": AUTO, "in_process_below": config.run.in_process_below}
-    ctx = RunContext(
-        run_id=uuid.uuid4().hex, data_dir=Path(data_dir), out_dir=Path(out_dir), config=config,
-        components=components, executor=executor.describe() if executor is not None else pending,
-    )
-    # parameters are checked and settled on the driver before anything starts
-    specs = prepare_components(host, config, ctx)
-    ctx.component_params = {section: dict(spec.params) for section, spec in specs.items()}
+    ctx, specs = prepared_context(host, config, data_dir, out_dir, components,
+                                  executor.describe() if executor is not None else pending)
     out = Path(out_dir)
     lock = OutputLock(out, ctx.run_id)
     lock.acquire()
@@ -280,6 +275,21 @@ def run(
                            overwrite=overwrite, compare_with=compare_with)
     finally:
         lock.release()
+
+
+def prepared_context(
+    host: PluginHost, config: RunConfig, data_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str],
+    components: dict[str, dict[str, str]], executor: dict[str, Any] | None = None,
+) -> tuple[RunContext, dict[str, ComponentSpec[Any]]]:
+    """A new run's context and its components (``echelon run`` and ``run --since``).
+
+    The components' parameters are checked and settled on the driver before anything starts.
+    """
+    ctx = RunContext(run_id=uuid.uuid4().hex, data_dir=Path(data_dir), out_dir=Path(out_dir), config=config,
+                     components=components, executor=executor if executor is not None else {})
+    specs = prepare_components(host, config, ctx)
+    ctx.component_params = {section: dict(spec.params) for section, spec in specs.items()}
+    return ctx, specs
 
 
 def _run_locked(

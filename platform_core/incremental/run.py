@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import uuid
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -68,7 +67,7 @@ from platform_core.parts import (
     write_parquet_atomic,
 )
 from platform_core.plugin_host import PluginHost
-from platform_core.run_context import RunContext, RunResult
+from platform_core.run_context import RunResult
 from platform_core.summary import summarise, write_summary
 from platform_core.timings import RunTimer
 
@@ -200,7 +199,7 @@ def run_since(
         ValueError: a structure table changed, the demand grid moved, or bad configuration.
         platform_core.data.errors.DataValidationError: the input is invalid; nothing is written.
     """
-    from platform_core.pipeline import _build_executor, _component_info, prepare_components
+    from platform_core.pipeline import _build_executor, _component_info, prepared_context
 
     say = log or (lambda msg: print(msg, file=sys.stderr))
     since_dir = Path(since)
@@ -211,10 +210,7 @@ def run_since(
     prev_summary = json.loads((since_dir / "summary.json").read_text()) if (since_dir / "summary.json").is_file() else {}
     timer = RunTimer()
     host = host or PluginHost()
-    ctx = RunContext(run_id=uuid.uuid4().hex, data_dir=Path(data_dir), out_dir=Path(out_dir), config=config,
-                     components=_component_info(host, config))
-    specs = prepare_components(host, config, ctx)
-    ctx.component_params = {section: dict(spec.params) for section, spec in specs.items()}
+    ctx, specs = prepared_context(host, config, data_dir, out_dir, _component_info(host, config))
     out = Path(out_dir)
     lock = OutputLock(out, ctx.run_id)
     lock.acquire()
