@@ -174,3 +174,22 @@ def test_margin_shrinks_with_more_replications(runs, tmp_path):
     small = {c["constraint_id"]: c for c in doc["constraints"]}
     ratio = big["budget"]["planned_se"] / small["budget"]["planned_se"]
     assert 0.4 <= ratio <= 0.62, ratio
+
+
+def test_a_networks_ses_add_and_networks_add_in_squares():
+    """Stages of one network share paths (SEs add); networks are independent (SE^2 add)."""
+    from platform_core.constraints.portfolio import _estimate_variance, _Rows
+
+    # rows: 0, 1 movable in network 10; 2 fixed in network 10; 3, 4 fixed in network 11; 5 fixed in network 12
+    n, k = 6, 2
+    movable = np.array([True, True, False, False, False, False])
+    r = _Rows(ok=np.ones(n, dtype=bool), movable=movable, net=np.array([0, 0, -1, -1, -1, -1]), n_nets=1,
+              shifts=np.array([-0.1, 0.0]), k0=1, level=np.ones((n, k)), fill=np.ones((n, k)),
+              on_hand=np.ones((n, k)), rec_level=np.ones(n), rec_on_hand=np.ones(n),
+              network_id=np.array([10, 10, 10, 11, 11, 12]))
+    se_k = np.array([[1.0, 2.0], [3.0, 4.0], [np.nan] * 2, [np.nan] * 2, [np.nan] * 2, [np.nan] * 2])
+    se_0 = np.array([2.0, 4.0, 0.5, 1.0, 2.0, 3.0])
+    est, offset, missing = _estimate_variance((se_k, se_0), r, np.ones(n, dtype=bool), np.array([0]), np.array([0, 0]))
+    assert np.allclose(est, [[(1 + 3 + 0.5) ** 2, (2 + 4 + 0.5) ** 2]])
+    assert offset == pytest.approx((1.0 + 2.0) ** 2 + 3.0 ** 2)
+    assert missing == 0
