@@ -65,7 +65,8 @@ class _Exact:
 
     def draws(self, key, level: float, rng: np.random.Generator, n: int) -> np.ndarray:
         d, w = self.window[key]
-        return np.maximum(level - rng.choice(d, size=n, p=w / w.sum()), 0.0)
+        cdf = np.cumsum(w / w.sum())
+        return np.maximum(level - d[np.minimum(np.searchsorted(cdf, rng.random(n), side="right"), d.size - 1)], 0.0)
 
 
 @pytest.fixture(scope="module")
