@@ -9,7 +9,7 @@ space limit at the store with the most customer-facing SKU-locations (the free p
 mean on-hand volume there, so it binds) and a budget (90 % of the on-hand value), and
 runs again with them. Reports both wall times, their
 ratio (acceptance: at most 1.5), the allocation's own seconds and each constraint's
-figures. ``--quick``: 10,000 SKU-locations.
+figures (the run's estimate ``planned``, its SE and the confidence margin included). ``--quick``: 10,000 SKU-locations.
 
 ``--allocation-only`` times the driver's allocation step alone at N SKU-locations: a run of
 240 generated SKU-locations (in process) hands its merged recommendations and frontier
@@ -108,7 +108,8 @@ def allocation_only(n: int, work: Path) -> dict[str, object]:
             "apply_seconds_nothing_binding": round(free_s, 3), "apply_seconds_binding": round(bound_s, 3),
             "allocation_seconds": round(float(sec["allocation"]["seconds"]), 3),
             "rows_cut": sec["allocation"]["rows_cut"],
-            "constraints": [{k: c[k] for k in ("constraint_id", "limit", "used", "binds", "shadow_price", "feasible")}
+            "constraints": [{k: c.get(k) for k in ("constraint_id", "limit", "used", "planned", "planned_se", "margin",
+                                                    "confidence", "binds", "shadow_price", "feasible")}
                             for c in sec["constraints"] if c["constraint_type"] != "supplier_capacity"]}
 
 
@@ -156,8 +157,9 @@ def main() -> None:
             "wall_ratio_constrained_to_free": round(bound_wall / free_wall, 3),
             "allocation_seconds": round(float(alloc["seconds"]), 3),
             "networks": alloc["networks"], "networks_cut": alloc["networks_cut"], "rows_cut": alloc["rows_cut"],
-            "constraints": [{k: c[k] for k in ("constraint_id", "statistic", "limit", "used", "used_at_recommendation",
-                                                "binds", "shadow_price", "feasible")} for c in bound["constraints"]],
+            "constraints": [{k: c.get(k) for k in ("constraint_id", "statistic", "limit", "used", "used_at_recommendation",
+                                                    "planned", "planned_se", "margin", "confidence", "binds",
+                                                    "shadow_price", "feasible")} for c in bound["constraints"]],
             "customer_fill_free": free["metrics"]["customer_fill_rate_demand_weighted"],
             "customer_fill_constrained": bound["metrics"]["customer_fill_rate_demand_weighted"],
         }

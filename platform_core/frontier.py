@@ -33,8 +33,11 @@ __all__ = ["SIDE_COLUMNS", "OPTIONAL_SIDE_COLUMNS", "FRONTIER_SCHEMA", "FRONTIER
 SIDE_COLUMNS = ("frontier_target_shift", "frontier_level", "frontier_fill_rate", "frontier_on_hand")
 #: Further side columns a solver may add: the standard deviation [units] and third central moment
 #: [units^3] over periods of on hand at each shift (the coupling constraints' p95 space,
-#: :mod:`platform_core.constraints`).
-OPTIONAL_SIDE_COLUMNS = ("frontier_on_hand_sd", "frontier_on_hand_k3")
+#: :mod:`platform_core.constraints`), the standard error [units] of the mean on hand at each
+#: shift (batch means over replication groups), and per row (float64, every row the solver
+#: simulated) the standard error [units] of ``mean_on_hand`` at its recommended level (the
+#: constraints' confidence margin).
+OPTIONAL_SIDE_COLUMNS = ("frontier_on_hand_sd", "frontier_on_hand_k3", "frontier_on_hand_se", "recommended_on_hand_se")
 FRONTIER_FILE = "frontier.parquet"
 #: Columns of ``frontier.parquet``: one row per target shift, ascending.
 FRONTIER_SCHEMA = pa.schema([

@@ -7,12 +7,15 @@ room for less than the plan wants (its 95th-percentile on-hand volume) and the c
 less capital than the plan ties up. ``constraints.csv`` says so; ``echelon run`` moves
 networks down their efficient frontier where the least expected stockout cost is given
 up per m3 and per unit of money, reports each constraint's shadow price in
-``summary.json``, and says on every cut row what it was cut from.
+``summary.json``, and says on every cut row what it was cut from. Each limit holds for the
+run's estimate plus a margin of z(0.95) standard errors of that estimate (the default
+``confidence``), so that it holds for the true mean with 95 % confidence.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -54,11 +57,14 @@ def main() -> None:
         print(f"{c['constraint_id']:<9} {c['statistic']:<13} limit {c['limit']:>8,.2f} {c['unit']:<8} used "
               f"{c['used']:>8,.2f} (unconstrained {c['used_at_recommendation']:>8,.2f})  binds {c['binds']!s:<5} "
               f"shadow price {c['shadow_price']:.4g} {c['shadow_price_unit']}")
+        print(f"{'':<9} planned {c['planned']:,.2f} (the run's estimate), its SE {c['planned_se']:,.2f}, margin "
+              f"{c['margin']:,.2f} at confidence {c['confidence']}: used = planned + margin")
     for r in pq.read_table(result.recommendations_path).to_pylist():
         if r["message"] and r["message"].startswith("level cut"):
             print(f"{r['sku']} {r['location']}: {r['message'].split(';')[0]}")
     used = {c["constraint_id"]: c for c in summary["constraints"]}
     assert all(c["used"] <= c["limit"] for c in used.values())
+    assert all(math.isclose(c["used"], c["planned"] + c["margin"]) and c["margin"] > 0 for c in used.values())
 
 
 if __name__ == "__main__":

@@ -6,8 +6,12 @@ point ``k`` of network ``n`` costs ``cost[n, k]`` [currency/period] and uses eac
 constraint ``j`` by a mean ``mean[n, k]``, a variance ``var[n, k]`` and a third central
 moment ``third[n, k]``.  Constraint ``j`` holds when the Cornish-Fisher quantile of the sum
 over independent networks, ``M + z sqrt(V) + (z^2 - 1) / 6 * T / V`` (``M``, ``V``, ``T`` the
-sums with the offsets), is at most the limit (``z = 0`` and zero variance: the mean, linear).  Choose one
-point per network, minimising the total cost, subject to every constraint.
+sums with the offsets), plus a confidence margin, is at most the limit (``z = 0`` and zero variance:
+the mean, linear).  The margin is ``z_margin sqrt(E)``, ``E`` the sum of the networks' squared
+standard errors ``est_var[n, k]`` of the run's estimate of their mean use (networks are simulated
+on independent streams, so the SE of the sum is the root-sum-of-squares): the limit then holds
+for an upper confidence bound of the mean, not only for the estimate.  Choose one point per
+network, minimising the total cost, subject to every constraint.
 
 :func:`allocate` solves it by Lagrangian relaxation and then repairs and fills up greedily:
 
@@ -15,7 +19,7 @@ point per network, minimising the total cost, subject to every constraint.
 2. multipliers ``lambda_j >= 0``: the duals of the LP relaxation over every network's
    points (HiGHS, ``scipy.optimize.linprog``), each constraint entering with its weight
    linearised at the recommendation (mean use, plus ``z * var / (2 sigma)`` and the skew
-   term's slope for a quantile); each network starts at the lowest point of its LP mix;
+   term's slope for a quantile, and ``z_margin * est_var / (2 SE)`` for the margin); each network starts at the lowest point of its LP mix;
 3. repair: while a constraint is violated (the linearisation of a quantile), the step
    down with the least cost per unit of violation removed is taken;
 4. fill-up: steps up (towards the recommendation) in order of cost saved per priced
@@ -37,7 +41,7 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import linprog
 
-__all__ = ["ConstraintRows", "AllocationProblem", "Allocation", "allocate", "constraint_usage"]
+__all__ = ["ConstraintRows", "AllocationProblem", "Allocation", "allocate", "constraint_usage", "estimate_variance"]
 
 #: time budget of the pairwise exchanges after the fill-up [s]
 EXCHANGE_SECONDS = 2.0
@@ -58,6 +62,10 @@ class ConstraintRows:
         offset_var: their variance [unit^2].
         third: [len(nets), K] third central moment of the use [unit^3] (None: zeros).
         offset_third: that of the rows no choice moves [unit^3].
+        est_var: [len(nets), K] squared standard error of the run's estimate of each point's
+            mean use [unit^2] (None: zeros, no margin).
+        offset_est_var: that of the rows no choice moves [unit^2].
+        z_margin: the confidence's one-sided normal deviate (1.645 for 0.95; 0: no margin).
     """
 
     name: str
@@ -70,10 +78,17 @@ class ConstraintRows:
     offset_var: float = 0.0
     third: np.ndarray | None = None
     offset_third: float = 0.0
+    est_var: np.ndarray | None = None
+    offset_est_var: float = 0.0
+    z_margin: float = 0.0
 
     def third_or_zeros(self) -> np.ndarray:
         """``third``, zeros when not given."""
         return np.zeros_like(self.mean) if self.third is None else self.third
+
+    def est_var_or_zeros(self) -> np.ndarray:
+        """``est_var``, zeros when not given."""
+        return np.zeros_like(self.mean) if self.est_var is None else self.est_var
 
 
 @dataclass(frozen=True)
@@ -118,14 +133,25 @@ def _quantile(mean: float, var: float, third: float, z: float) -> float:
     return mean + z * math.sqrt(var) + (z * z - 1.0) / 6.0 * third / var
 
 
+def _bound(mean: float, var: float, third: float, est: float, c: ConstraintRows) -> float:
+    """The figure held against the limit: the quantile plus the confidence margin [unit]."""
+    return _quantile(mean, var, third, c.z) + c.z_margin * math.sqrt(max(est, 0.0))
+
+
 def constraint_usage(c: ConstraintRows, choice: np.ndarray) -> float:
-    """Use of constraint ``c`` when the networks take ``choice`` [unit]."""
+    """Use of constraint ``c`` when the networks take ``choice``, margin included [unit]."""
     k = choice[c.nets]
     rows = np.arange(c.nets.size)
     mean = c.offset_mean + float(c.mean[rows, k].sum())
     var = c.offset_var + float(c.var[rows, k].sum())
     third = c.offset_third + float(c.third_or_zeros()[rows, k].sum())
-    return _quantile(mean, var, third, c.z)
+    return _bound(mean, var, third, estimate_variance(c, choice), c)
+
+
+def estimate_variance(c: ConstraintRows, choice: np.ndarray) -> float:
+    """Squared standard error of the run's estimate of the mean use at ``choice`` [unit^2]."""
+    rows = np.arange(c.nets.size)
+    return c.offset_est_var + float(c.est_var_or_zeros()[rows, choice[c.nets]].sum())
 
 
 def _weights(p: AllocationProblem) -> list[np.ndarray]:
@@ -137,6 +163,9 @@ def _weights(p: AllocationProblem) -> list[np.ndarray]:
             rows = np.arange(c.nets.size)
             var = max(c.offset_var + float(c.var[rows, p.start[c.nets]].sum()), 1e-300)
             w = w + c.z * c.var / (2.0 * math.sqrt(var)) + (c.z * c.z - 1.0) / 6.0 * c.third_or_zeros() / var
+        if c.z_margin > 0.0:
+            est = max(estimate_variance(c, p.start), 1e-300)
+            w = w + c.z_margin * c.est_var_or_zeros() / (2.0 * math.sqrt(est))
         out.append(w)
     return out
 
@@ -205,6 +234,7 @@ class _Usage:
         self.mean = np.zeros(len(p.constraints))
         self.var = np.zeros(len(p.constraints))
         self.third = np.zeros(len(p.constraints))
+        self.est = np.zeros(len(p.constraints))
         self.pos: list[dict[int, int]] = []
         self.of_net: dict[int, list[tuple[int, int]]] = {}
         for j, c in enumerate(p.constraints):
@@ -213,27 +243,31 @@ class _Usage:
             self.mean[j] = c.offset_mean + float(c.mean[rows, k].sum())
             self.var[j] = c.offset_var + float(c.var[rows, k].sum())
             self.third[j] = c.offset_third + float(c.third_or_zeros()[rows, k].sum())
+            self.est[j] = estimate_variance(c, choice)
             for r, n in enumerate(c.nets.tolist()):
                 self.of_net.setdefault(n, []).append((j, r))
 
-    def value(self, j: int, dm: float = 0.0, dv: float = 0.0, dt: float = 0.0) -> float:
+    def value(self, j: int, dm: float = 0.0, dv: float = 0.0, dt: float = 0.0, de: float = 0.0) -> float:
         c = self.p.constraints[j]
-        return _quantile(float(self.mean[j]) + dm, float(self.var[j]) + dv, float(self.third[j]) + dt, c.z)
+        return _bound(float(self.mean[j]) + dm, float(self.var[j]) + dv, float(self.third[j]) + dt,
+                      float(self.est[j]) + de, c)
 
-    def delta(self, n: int, k_old: int, k_new: int) -> list[tuple[int, float, float, float]]:
+    def delta(self, n: int, k_old: int, k_new: int) -> list[tuple[int, float, float, float, float]]:
         out = []
         for j, r in self.of_net.get(n, ()):
             c = self.p.constraints[j]
             t = c.third_or_zeros()
+            e = c.est_var_or_zeros()
             out.append((j, float(c.mean[r, k_new] - c.mean[r, k_old]), float(c.var[r, k_new] - c.var[r, k_old]),
-                        float(t[r, k_new] - t[r, k_old])))
+                        float(t[r, k_new] - t[r, k_old]), float(e[r, k_new] - e[r, k_old])))
         return out
 
-    def apply(self, d: list[tuple[int, float, float, float]]) -> None:
-        for j, dm, dv, dt in d:
+    def apply(self, d: list[tuple[int, float, float, float, float]]) -> None:
+        for j, dm, dv, dt, de in d:
             self.mean[j] += dm
             self.var[j] += dv
             self.third[j] += dt
+            self.est[j] += de
 
 
 def _repair(p: AllocationProblem, choice: np.ndarray, valid: np.ndarray, use: _Usage) -> bool:
@@ -251,9 +285,9 @@ def _repair(p: AllocationProblem, choice: np.ndarray, valid: np.ndarray, use: _U
                 continue
             d = use.delta(n, int(choice[n]), kd)
             gain = 0.0
-            for j, dm, dv, dt in d:
+            for j, dm, dv, dt, de in d:
                 if over[j] > 0:
-                    gain += min(over[j], use.value(j) - use.value(j, dm, dv, dt)) / max(limits[j], 1e-300)
+                    gain += min(over[j], use.value(j) - use.value(j, dm, dv, dt, de)) / max(limits[j], 1e-300)
             if gain <= 0:
                 continue
             ratio = float(p.cost[n, kd] - p.cost[n, choice[n]]) / gain
@@ -287,7 +321,7 @@ def _fill_up(p: AllocationProblem, choice: np.ndarray, valid: np.ndarray, use: _
                     continue
                 saved = float(p.cost[n, k] - p.cost[n, ku])
                 d = use.delta(n, k, ku)
-                priced = sum(price[j] * (use.value(j, dm, dv, dt) - use.value(j)) for j, dm, dv, dt in d)
+                priced = sum(price[j] * (use.value(j, dm, dv, dt, de) - use.value(j)) for j, dm, dv, dt, de in d)
                 cand.append((-(saved / priced) if priced > 0 else -math.inf, n, ku))
         cand.sort()
         moved = False
@@ -296,7 +330,7 @@ def _fill_up(p: AllocationProblem, choice: np.ndarray, valid: np.ndarray, use: _
             if ku <= k:
                 continue
             d = use.delta(n, k, ku)
-            if all(use.value(j, dm, dv, dt) <= limits[j] * (1.0 + 1e-12) for j, dm, dv, dt in d):
+            if all(use.value(j, dm, dv, dt, de) <= limits[j] * (1.0 + 1e-12) for j, dm, dv, dt, de in d):
                 choice[n] = ku
                 use.apply(d)
                 moved = True
@@ -318,11 +352,14 @@ def _exchange(p: AllocationProblem, choice: np.ndarray, valid: np.ndarray, use: 
     mean = np.zeros((n_con, n, kk))
     var = np.zeros((n_con, n, kk))
     third = np.zeros((n_con, n, kk))
+    est = np.zeros((n_con, n, kk))
     for j, c in enumerate(p.constraints):
         mean[j, c.nets] = c.mean
         var[j, c.nets] = c.var
         third[j, c.nets] = c.third_or_zeros()
+        est[j, c.nets] = c.est_var_or_zeros()
     z = np.array([c.z for c in p.constraints])
+    zm = np.array([c.z_margin for c in p.constraints])
     limits = np.array([c.limit for c in p.constraints])
     cost = np.where(valid, p.cost, np.inf)
     rows = np.arange(n)
@@ -335,6 +372,7 @@ def _exchange(p: AllocationProblem, choice: np.ndarray, valid: np.ndarray, use: 
         dm_all = mean - mean[:, rows, choice][:, :, None]
         dv_all = var - var[:, rows, choice][:, :, None]
         dt_all = third - third[:, rows, choice][:, :, None]
+        de_all = est - est[:, rows, choice][:, :, None]
         for a in np.flatnonzero(choice < p.start).tolist():
             if time.perf_counter() > t_end:
                 return
@@ -346,14 +384,16 @@ def _exchange(p: AllocationProblem, choice: np.ndarray, valid: np.ndarray, use: 
                 m_after = use.mean + dm_all[:, a, ku]
                 v_after = use.var + dv_all[:, a, ku]
                 t_after = use.third + dt_all[:, a, ku]
+                e_after = use.est + de_all[:, a, ku]
                 # every partner b at every lower point: the limits after both moves
                 tot_m = m_after[:, None, None] + dm_all
                 tot_v = np.maximum(v_after[:, None, None] + dv_all, 0.0)
                 tot_t = t_after[:, None, None] + dt_all
+                margin = zm[:, None, None] * np.sqrt(np.maximum(e_after[:, None, None] + de_all, 0.0))
                 skew = np.where(tot_v > 0, (z * z - 1.0)[:, None, None] / 6.0 * tot_t / np.where(tot_v > 0, tot_v, 1.0),
                                 0.0) * (z > 0)[:, None, None]
-                ok = np.all(tot_m + z[:, None, None] * np.sqrt(tot_v) + skew <= limits[:, None, None] * (1 + 1e-12),
-                            axis=0) & lower
+                ok = np.all(tot_m + z[:, None, None] * np.sqrt(tot_v) + skew + margin
+                            <= limits[:, None, None] * (1 + 1e-12), axis=0) & lower
                 ok[a] = False
                 if not ok.any():
                     continue

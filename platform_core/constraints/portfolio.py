@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, replace
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,7 @@ from platform_core.constraints.allocate import (
     ConstraintRows,
     allocate,
     constraint_usage,
+    estimate_variance,
 )
 from platform_core.data.columns import decoded
 from platform_core.data.schemas import CONSTRAINT_TYPES, Dataset
@@ -56,6 +58,9 @@ __all__ = ["ConstraintSpec", "CouplingInputs", "coupling_inputs", "allocation_pr
 
 #: normal deviate of the 95th percentile [-]
 Z_P95 = 1.6448536269514722
+#: one-sided confidence that a space or budget limit holds for the true mean use, not only
+#: for the run's estimate (``constraints.confidence`` when null) [-]
+DEFAULT_CONFIDENCE = 0.95
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,8 @@ class ConstraintSpec:
     limit: float
     unit: str
     statistic: str
+    confidence: float = DEFAULT_CONFIDENCE
+    rows_without_se: int = 0  # counted rows whose estimate has no standard error (set by allocation_problem)
 
 
 @dataclass(frozen=True)
@@ -106,7 +113,8 @@ def coupling_inputs(dataset: Dataset) -> CouplingInputs | None:
     specs = tuple(ConstraintSpec(
         constraint_id=str(r["constraint_id"]), constraint_type=str(r["constraint_type"]), location=r.get("location"),
         supplier=r.get("supplier"), limit=float(r["limit"]), unit=str(r["unit"]),
-        statistic=str(r.get("statistic") or CONSTRAINT_TYPES[str(r["constraint_type"])][1][0])) for r in rows)
+        statistic=str(r.get("statistic") or CONSTRAINT_TYPES[str(r["constraint_type"])][1][0]),
+        confidence=DEFAULT_CONFIDENCE if r.get("confidence") is None else float(r["confidence"])) for r in rows)
     return CouplingInputs(unit_volume_m3=vol, location=_strings(stages, "location"),
                           supplier=_strings(stages, "supplier"), constraints=specs)
 
@@ -140,6 +148,9 @@ class _Rows:
     rec_on_hand: np.ndarray
     on_hand_sd: np.ndarray | None = None  # [n, K] sd over periods of on hand (None: not given)
     on_hand_k3: np.ndarray | None = None  # [n, K] its third central moment (None: not given)
+    on_hand_se: np.ndarray | None = None  # [n, K] standard error of the mean on hand (None: not given)
+    rec_on_hand_se: np.ndarray | None = None  # [n] that at the recommended level, every row (None: not given)
+    network_id: np.ndarray | None = None  # [n] network of every row (input order)
 
 
 def _rows(recommendations: pa.Table, side: pa.Table | None, shared: SharedInputs) -> _Rows:
@@ -159,6 +170,8 @@ def _rows(recommendations: pa.Table, side: pa.Table | None, shared: SharedInputs
                      rec_level, rec_oh)
     sd = _dense(side, "frontier_on_hand_sd", has, shifts.size)
     k3 = _dense(side, "frontier_on_hand_k3", has, shifts.size)
+    se = _dense(side, "frontier_on_hand_se", has, shifts.size)
+    rec_se = _col(side, "recommended_on_hand_se") if "recommended_on_hand_se" in side.column_names else None
     shifts, level, fill, oh = shifts[keep], level[:, keep], fill[:, keep], oh[:, keep]
     k0 = int(np.flatnonzero(shifts == 0.0)[0])
     movable = ok & has & np.isfinite(level[:, k0]) & np.isfinite(oh[:, k0])
@@ -167,7 +180,8 @@ def _rows(recommendations: pa.Table, side: pa.Table | None, shared: SharedInputs
     net = np.full(n, -1)
     net[movable] = compact
     return _Rows(ok, movable, net, int(uniq.size), shifts, k0, level, fill, oh, rec_level, rec_oh,
-                 None if sd is None else sd[:, keep], None if k3 is None else k3[:, keep])
+                 None if sd is None else sd[:, keep], None if k3 is None else k3[:, keep],
+                 None if se is None else se[:, keep], rec_se, net_id)
 
 
 def _dense(side: pa.Table, name: str, has: np.ndarray, k: int) -> np.ndarray | None:
@@ -219,6 +233,56 @@ def _row_use(spec: ConstraintSpec, inputs: CouplingInputs, unit_cost: np.ndarray
     return mean_k, zk, zk, mean_0, z0, z0, 0.0
 
 
+def _use_se(spec: ConstraintSpec, inputs: CouplingInputs, unit_cost: np.ndarray, r: _Rows,
+            mine: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per row of ``mine``: the SE of the run's estimate of its mean use, at each point and at the recommendation.
+
+    [unit], NaN where the solver gave none; None when the statistic is not an estimate
+    (``level_value``: levels are decided, not measured).
+    """
+    if spec.constraint_type == "location_space":
+        w = np.nan_to_num(inputs.unit_volume_m3[mine])
+    elif spec.statistic == "on_hand_value":
+        w = unit_cost[mine]
+    else:
+        return None
+    n, kk = int(np.count_nonzero(mine)), r.shifts.size
+    se_k = np.full((n, kk), np.nan) if r.on_hand_se is None else w[:, None] * r.on_hand_se[mine]
+    se_0 = np.full(n, np.nan) if r.rec_on_hand_se is None else w * r.rec_on_hand_se[mine]
+    return se_k, se_0
+
+
+def _estimate_variance(use_se: tuple[np.ndarray, np.ndarray] | None, r: _Rows, at: np.ndarray, nets: np.ndarray,
+                       pos: np.ndarray) -> tuple[np.ndarray, float, int]:
+    """Squared SE of each network's estimated mean use [nets, K], the fixed rows', rows without an SE.
+
+    The second figure is that of the rows no choice moves outside these networks. A network's stages share its simulated paths, so their SEs add up (the bound for any
+    correlation between them); networks run on independent streams, so their squared SEs add.
+    """
+    kk = r.shifts.size
+    if use_se is None:
+        return np.zeros((nets.size, kk)), 0.0, 0
+    se_k, se_0 = use_se
+    moves = r.movable[at]
+    lin = np.zeros((nets.size, kk))
+    np.add.at(lin, pos, np.nan_to_num(se_k[moves]))
+    missing = int(np.sum(np.any(np.isnan(se_k[moves]) & np.isfinite(r.on_hand[at][moves]), axis=1)))
+    fixed_se = se_0[~moves]
+    missing += int(np.sum(np.isnan(fixed_se)))
+    fixed_se = np.nan_to_num(fixed_se)
+    net_id = r.network_id[at] if r.network_id is not None else np.arange(int(np.count_nonzero(at)))
+    fixed_net = net_id[~moves]
+    ids = np.zeros(nets.size, dtype=np.int64)
+    ids[pos] = net_id[moves]  # the networks' ids, ascending as ``nets``
+    at_net = np.searchsorted(ids, fixed_net)
+    inside = (at_net < ids.size) & (ids[np.minimum(at_net, max(ids.size - 1, 0))] == fixed_net) if ids.size else \
+        np.zeros(fixed_net.size, dtype=bool)
+    lin += np.bincount(at_net[inside], weights=fixed_se[inside], minlength=nets.size)[:, None]
+    _u, grp = np.unique(fixed_net[~inside], return_inverse=True)
+    offset = float(np.sum(np.bincount(grp, weights=fixed_se[~inside]) ** 2)) if grp.size else 0.0
+    return lin ** 2, offset, missing
+
+
 def allocation_problem(recommendations: pa.Table, side: pa.Table | None, shared: SharedInputs,
                        inputs: CouplingInputs) -> tuple[AllocationProblem, _Rows, list[ConstraintSpec]]:
     """The networks' points and the space and budget constraints (see module doc).
@@ -256,11 +320,14 @@ def allocation_problem(recommendations: pa.Table, side: pa.Table | None, shared:
         np.add.at(v, pos, np.nan_to_num(var_k[moves]))
         np.add.at(t, pos, np.nan_to_num(third_k[moves]))
         fixed = ~moves
+        est, offset_est, missing = _estimate_variance(_use_se(spec, inputs, unit_cost, r, at), r, at, nets, pos)
+        z_margin = NormalDist().inv_cdf(spec.confidence) if spec.statistic != "level_value" else 0.0
         rows.append(ConstraintRows(name=spec.constraint_id, nets=nets, mean=m, var=v, z=z, limit=spec.limit,
                                    offset_mean=float(np.nansum(mean_0[fixed])),
                                    offset_var=float(np.nansum(var_0[fixed])), third=t,
-                                   offset_third=float(np.nansum(third_0[fixed]))))
-        held.append(spec)
+                                   offset_third=float(np.nansum(third_0[fixed])), est_var=est,
+                                   offset_est_var=offset_est, z_margin=max(z_margin, 0.0)))
+        held.append(replace(spec, rows_without_se=missing))
     return AllocationProblem(cost=cost, start=start, constraints=tuple(rows)), r, held
 
 
@@ -301,9 +368,14 @@ def apply_constraints(recommendations: pa.Table, side: pa.Table | None, shared: 
         c = problem.constraints[i]
         used = float(alloc.used[i])
         entry = _entry(spec, used, float(start_use[i]), float(alloc.shadow_price[i]), bool(alloc.feasible[i]))
+        se = math.sqrt(max(estimate_variance(c, alloc.choice), 0.0))
+        entry |= {"planned": constraint_usage(replace(c, z_margin=0.0), alloc.choice), "planned_se": se,
+                  "confidence": spec.confidence if c.z_margin > 0 else None, "margin": c.z_margin * se,
+                  "rows_without_se": spec.rows_without_se}
         if spec.constraint_type == "location_space":
-            entry["mean_volume_m3"] = constraint_usage(replace(c, z=0.0), alloc.choice)
-            entry["p95_volume_m3_estimate"] = constraint_usage(c, alloc.choice) if spec.statistic == "p95" else None
+            entry["mean_volume_m3"] = constraint_usage(replace(c, z=0.0, z_margin=0.0), alloc.choice)
+            entry["p95_volume_m3_estimate"] = (constraint_usage(replace(c, z_margin=0.0), alloc.choice)
+                                               if spec.statistic == "p95" else None)
             entry["volume_at_levels_m3"] = _space_bound(spec, inputs, r, level)
         out.append(entry)
     demand = _col(table, "mean_demand_per_period")

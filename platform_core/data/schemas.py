@@ -439,6 +439,11 @@ CONSTRAINTS = FileSpec(
                    "What the limit binds: p95 (default) or mean on-hand volume (location_space); on_hand_value "
                    "(default: mean on hand x unit cost) or level_value (level x unit cost) (budget); mean "
                    "(supplier_capacity)."),
+        ColumnSpec("confidence", pa.float64(), "[-]", False, True,
+                   "One-sided confidence that a space or on_hand_value budget limit holds for the true mean, "
+                   "not only for the run's simulated estimate: the limit is held by the estimate plus "
+                   "z(confidence) x its standard error (default 0.95; 0.5: no margin; null for "
+                   "supplier_capacity).", min_value=0.5, max_value=0.9999),
     ),
 )
 # --- end of coupling constraints ---

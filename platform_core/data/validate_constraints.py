@@ -7,7 +7,8 @@ Row rules (:func:`check_constraint_rows`), after the column checks of
 * a location_space row names a ``location`` and no ``supplier``; a supplier_capacity row a
   ``supplier`` and no ``location``; a budget row neither; at most one budget row;
 * ``unit`` and ``statistic`` (when given) are among those of the type
-  (:data:`platform_core.data.schemas.CONSTRAINT_TYPES`).
+  (:data:`platform_core.data.schemas.CONSTRAINT_TYPES`); ``confidence`` (range checked with
+  the columns) is null on a supplier_capacity row.
 
 Cross-file rules (:func:`check_constraint_refs`): the location (supplier) of a row is one
 of ``stages.location`` (``stages.supplier``), and every stage whose volume the constraint
@@ -39,6 +40,8 @@ def check_constraint_rows(table: pa.Table, file: str, errors: ErrorCollector) ->
     kinds = _texts(table, "constraint_type")
     loc, sup = _texts(table, "location"), _texts(table, "supplier")
     unit, stat = _texts(table, "unit"), _texts(table, "statistic")
+    conf = (table.column("confidence").to_pylist() if "confidence" in table.column_names
+            else [None] * table.num_rows)
     budget_row: int | None = None
     for i, kind in enumerate(kinds):
         row = i + 1
@@ -73,6 +76,10 @@ def check_constraint_rows(table: pa.Table, file: str, errors: ErrorCollector) ->
             budget_row = row
         if unit[i] not in units:
             errors.add(DataValidationError(file, "unit", row, f"{' or '.join(units)} for {kind}", repr(unit[i])))
+            ok = False
+        if kind == "supplier_capacity" and conf[i] is not None:
+            errors.add(DataValidationError(file, "confidence", row, "null for supplier_capacity (its mean flow is "
+                                           "not estimated by simulation)", repr(conf[i])))
             ok = False
         if stat[i] is not None and stat[i] not in stats:
             errors.add(DataValidationError(file, "statistic", row, f"null or one of {', '.join(stats)} for {kind}",

@@ -41,6 +41,8 @@ class PositionCurves:
         backlog: mean end-of-period customer backorders + downstream orders owed
             (the engine's ``backorders + owed_downstream``) [units].
         on_hand: mean end-of-period on hand [units].
+        on_hand_se: its standard error over the replication groups (batch means; NaN with
+            one group) [units].
     """
 
     level: np.ndarray
@@ -48,6 +50,7 @@ class PositionCurves:
     fill_rate_se: np.ndarray
     backlog: np.ndarray
     on_hand: np.ndarray
+    on_hand_se: np.ndarray
 
 
 def _segment_rev_cumsum(v: np.ndarray, ptr: np.ndarray, seg_end: np.ndarray) -> np.ndarray:
@@ -102,8 +105,8 @@ class PositionHistograms:
         """Largest level of row ``row``'s curves [units] (-1: not applicable)."""
         return int(self.ptr[row + 1] - self.ptr[row]) - 1
 
-    def _all(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Flat (bins,) level, fill, fill SE, backlog, on hand for every row's bins."""
+    def _all(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Flat (bins,) level, fill, fill SE, backlog, on hand, on-hand SE for every row's bins."""
         ptr = self.ptr
         n_rows = ptr.size - 1
         sizes = np.diff(ptr)
@@ -136,8 +139,12 @@ class PositionHistograms:
                           np.nan)
         backlog_g = bx / n
         backlog = backlog_g.mean(axis=0)
-        on_hand = (level - ex + backlog_g).mean(axis=0)
-        return level.astype(np.float64), fill, se, backlog, on_hand
+        on_hand_g = level - ex + backlog_g
+        on_hand = on_hand_g.mean(axis=0)
+        g = self.groups
+        on_hand_se = (np.sqrt(np.sum((on_hand_g - on_hand) ** 2, axis=0) / (g - 1) / g) if g > 1
+                      else np.full(on_hand.shape, np.nan))
+        return level.astype(np.float64), fill, se, backlog, on_hand, on_hand_se
 
     def select(self, rows: np.ndarray) -> PositionHistograms:
         """The histograms of ``rows`` only (in that order), e.g. to compute fewer curves.
@@ -172,11 +179,11 @@ class PositionHistograms:
 
     def all_curves(self) -> list[PositionCurves | None]:
         """:meth:`curves` of every row (``None`` for rows without histograms), vectorised."""
-        level, fill, se, backlog, on_hand = self._all()
+        level, fill, se, backlog, on_hand, on_hand_se = self._all()
         out: list[PositionCurves | None] = []
         for i in range(self.ptr.size - 1):
             sl = slice(int(self.ptr[i]), int(self.ptr[i + 1]))
-            out.append(PositionCurves(level[sl], fill[sl], se[sl], backlog[sl], on_hand[sl])
+            out.append(PositionCurves(level[sl], fill[sl], se[sl], backlog[sl], on_hand[sl], on_hand_se[sl])
                        if sl.stop > sl.start else None)
         return out
 
@@ -187,7 +194,7 @@ class PositionHistograms:
             ``int64 [rows]``; ``-1`` where no level up to the row's cap meets the target
             or the row has no histograms.
         """
-        level, fill, _se, _b, _oh = self._all()
+        level, fill, _se, _b, _oh, _oh_se = self._all()
         ok = fill >= fill_target
         res = np.full(self.ptr.size - 1, -1, dtype=np.int64)
         for i in range(self.ptr.size - 1):

@@ -607,9 +607,10 @@ class MultiEchelonSolver(Solver):
         total = sum(net.comp.size for net in nets)
         k_front = len(self.frontier_shifts)
         out: dict[str, np.ndarray] = {k: np.full((total, k_front), np.nan)
-                                      for k in ("fr_level", "fr_fill", "fr_on_hand", "fr_on_hand_sd", "fr_on_hand_k3")}
+                                      for k in ("fr_level", "fr_fill", "fr_on_hand", "fr_on_hand_sd", "fr_on_hand_k3",
+                                                "fr_on_hand_se")}
         out |= {k: np.full(total, np.nan) for k in ("level", "fill", "fill_se", "cyc", "cyc_se", "on_hand",
-                                                     "backorders", "short")}
+                                                     "on_hand_se", "backorders", "short")}
         todo = [(net, self._final_internal_levels(net)) for net in nets]
         for attempt in range(4):
             retry: list[tuple[_Net, np.ndarray]] = []
@@ -647,6 +648,7 @@ class MultiEchelonSolver(Solver):
         fill = np.full(ns, np.nan)
         fill_se = np.full(ns, np.nan)
         oh = np.full(ns, np.nan)
+        oh_se = np.full(ns, np.nan)
         bo = np.full(ns, np.nan)
         short = np.zeros(ns)
         cyc = np.nan_to_num(res.mean["cycle_service_level"][sl], nan=1.0)
@@ -656,6 +658,7 @@ class MultiEchelonSolver(Solver):
         fill[inner] = res.mean["fill_rate"][sl][inner]
         fill_se[inner] = res.se["fill_rate"][sl][inner]
         oh[inner] = res.mean["on_hand"][sl][inner]
+        oh_se[inner] = res.se["on_hand"][sl][inner]
         bo[inner] = res.mean["backorders"][sl][inner]
         for j in range(ns):
             c = curves[j]
@@ -687,6 +690,7 @@ class MultiEchelonSolver(Solver):
             fill[j] = float(c.fill_rate[s]) if j in net.sn.demand else np.nan
             fill_se[j] = float(c.fill_rate_se[s]) if j in net.sn.demand else np.nan
             oh[j] = float(c.on_hand[s])
+            oh_se[j] = float(c.on_hand_se[s])
             bo[j] = float(c.backlog[s])
             short[j] = (1.0 - float(c.fill[s])) * c.demand
             cx, cx_se = _no_backlog_share(res.positions, int(sl.start) + j, s)
@@ -703,6 +707,7 @@ class MultiEchelonSolver(Solver):
         out["cyc"][idx] = cyc
         out["cyc_se"][idx] = cyc_se
         out["on_hand"][idx] = oh
+        out["on_hand_se"][idx] = oh_se
         out["backorders"][idx] = bo
         out["short"][idx] = short
         for j in range(ns):
@@ -717,6 +722,7 @@ class MultiEchelonSolver(Solver):
                 sd, k3 = _on_hand_moments(c.on_hand)
                 out["fr_on_hand_sd"][idx[j]] = np.where(good, sd[at], np.nan)
                 out["fr_on_hand_k3"][idx[j]] = np.where(good, k3[at], np.nan)
+                out["fr_on_hand_se"][idx[j]] = np.where(good, c.on_hand_se[at], np.nan)
         return None
 
     def _run(self, nets: list[_Net], levels: list[np.ndarray], search: bool) -> Any:
@@ -844,7 +850,9 @@ class MultiEchelonSolver(Solver):
         side = {"frontier_target_shift": lists(np.tile(np.asarray(self.frontier_shifts), (n, 1))),
                 "frontier_level": lists(m["fr_level"]), "frontier_fill_rate": lists(m["fr_fill"]),
                 "frontier_on_hand": lists(m["fr_on_hand"]), "frontier_on_hand_sd": lists(m["fr_on_hand_sd"]),
-                "frontier_on_hand_k3": lists(m["fr_on_hand_k3"])}
+                "frontier_on_hand_k3": lists(m["fr_on_hand_k3"]),
+                "frontier_on_hand_se": lists(m["fr_on_hand_se"]),
+                "recommended_on_hand_se": pa.array(m["on_hand_se"], pa.float64(), mask=~np.isfinite(m["on_hand_se"]))}
         for name, col in side.items():
             table = table.append_column(name, col)
         return table
@@ -918,6 +926,7 @@ class _Curve:
     fill_rate_se: np.ndarray
     backlog: np.ndarray
     on_hand: np.ndarray
+    on_hand_se: np.ndarray
     demand: float
     fill: np.ndarray  # fill_rate with no demand read as 1 (nothing short)
 
@@ -931,7 +940,7 @@ def _curves(res: Any, rows: np.ndarray | None = None) -> dict[int, _Curve | None
     sub = pos.select(rows)
     dem = sub.demand_sum.sum(axis=0) / (sub.groups * float(sub.periods_per_group))
     return {int(r): None if c is None else _Curve(c.level, c.fill_rate, c.fill_rate_se, c.backlog, c.on_hand,
-                                                  float(d), np.nan_to_num(c.fill_rate, nan=1.0))
+                                                  c.on_hand_se, float(d), np.nan_to_num(c.fill_rate, nan=1.0))
             for r, c, d in zip(rows, sub.all_curves(), dem, strict=True)}
 
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 from platform_core.constraints import AllocationProblem, ConstraintRows, allocate, constraint_usage
+from platform_core.constraints.allocate import estimate_variance
 
 
 def _instance(seed: int, n: int = 40, k: int = 6, tight: float = 0.75, z: float = 0.0):
@@ -104,6 +106,52 @@ def test_p95_constraint_against_exhaustive_search():
             best = min(best, float(cost.sum()))
     assert all(constraint_usage(c, a.choice) <= c.limit * (1 + 1e-9) for c in p.constraints)
     assert best <= a.cost <= best * 1.01 + 1e-9, (a.cost, best)
+
+
+def _with_margin(p: AllocationProblem, rel_se: float = 0.05, z_margin: float = 1.645) -> AllocationProblem:
+    """Every constraint's estimate of each network's mean use with an SE of ``rel_se`` of it."""
+    return replace(p, constraints=tuple(replace(c, est_var=(rel_se * c.mean) ** 2, z_margin=z_margin)
+                                        for c in p.constraints))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_margin_within_one_percent_of_the_milp_on_the_margin_adjusted_limits(seed):
+    """A confidence margin: the MILP holds each limit less the margin z x SE of the allocation's choice.
+
+    The allocation meets that linear problem too, so the MILP is a lower bound of its cost.
+    """
+    p = _with_margin(_instance(seed))
+    a = allocate(p)
+    margins = [c.z_margin * math.sqrt(estimate_variance(c, a.choice)) for c in p.constraints]
+    assert margins[2] > 0
+    for con, m in zip(p.constraints, margins, strict=True):  # never above a limit, margin included
+        plain = replace(con, est_var=None, z_margin=0.0)
+        assert constraint_usage(plain, a.choice) + m <= con.limit * (1 + 1e-9)
+    adjusted = replace(p, constraints=tuple(replace(c, limit=c.limit - m, est_var=None, z_margin=0.0)
+                                            for c, m in zip(p.constraints, margins, strict=True)))
+    best = _milp(adjusted)
+    assert best <= a.cost + 1e-9
+    assert a.cost <= best * 1.01, (a.cost, best)
+    assert a.cost > allocate(_instance(seed)).cost  # the margin cost something: it was not ignored
+
+
+def test_margin_against_exhaustive_search():
+    """The margin z sqrt(sum of SE^2) is not linear in the choice: every combination tried."""
+    p = _with_margin(_instance(5, n=7, k=4, tight=0.8, z=1.645), rel_se=0.1)
+    a = allocate(p)
+    best = math.inf
+    for combo in itertools.product(range(4), repeat=7):
+        ch = np.array(combo)
+        cost = p.cost[np.arange(7), ch]
+        if not np.all(np.isfinite(cost)):
+            continue
+        se = [math.sqrt(float((c.est_var[np.arange(c.nets.size), ch[c.nets]]).sum())) for c in p.constraints]
+        quantile = [constraint_usage(replace(c, est_var=None, z_margin=0.0), ch) for c in p.constraints]
+        if all(q + 1.645 * e <= c.limit for q, e, c in zip(quantile, se, p.constraints, strict=True)):
+            best = min(best, float(cost.sum()))
+    assert all(constraint_usage(c, a.choice) <= c.limit * (1 + 1e-9) for c in p.constraints)
+    assert best <= a.cost <= best * 1.01 + 1e-9, (a.cost, best)
+    assert a.cost > allocate(_instance(5, n=7, k=4, tight=0.8, z=1.645)).cost  # the margin cost something
 
 
 def test_nothing_moves_when_the_recommendation_fits():

@@ -158,6 +158,8 @@ def test_report_shows_the_constraints_table(runs, tmp_path):
     assert '<table id="constraints">' in text
     for c in doc["constraints"]:
         assert f'<td class="text">{c["constraint_id"]}</td>' in text
+    budget = next(c for c in doc["constraints"] if c["constraint_id"] == "budget")
+    assert f'<td>{budget["margin"]:,.2f} (0.95)</td>' in text and f'<td>{budget["planned_se"]:,.2f}</td>' in text
     assert f"{doc['allocation']['rows_cut']} SKU-locations in" in text
 
 

@@ -78,3 +78,25 @@ def test_generator_writes_a_valid_constraints_table_and_leaves_the_rest_unchange
         assert (tmp_path / "plain" / f"{name}.parquet").read_bytes() == (tmp_path / "cons" / f"{name}.parquet").read_bytes()
     plain = load_dataset(tmp_path / "plain").stages
     assert ds.stages.drop_columns(["unit_volume_m3", "supplier"]).equals(plain)
+
+
+@pytest.mark.parametrize(("row", "expected"), [
+    ("cap,supplier_capacity,,SUP1,40,units/period,mean,0.9\n", "null for supplier_capacity"),
+    ("b,budget,,,5,currency,,1.0\n", "a number in [0.5, 0.9999]"),
+    ("b,budget,,,5,currency,,0.4\n", "a number in [0.5, 0.9999]"),
+])
+def test_bad_confidence_is_named(tmp_path, row, expected):
+    root = _write(tmp_path, "")
+    (root / "constraints.csv").write_text(HEADER.rstrip("\n") + ",confidence\n" + row)
+    err = _error(root)
+    assert (err.column, err.row) == ("confidence", 1) and err.expected.startswith(expected), err.expected
+
+
+def test_confidence_defaults_to_095_and_is_read(tmp_path):
+    from platform_core.constraints import coupling_inputs
+
+    root = _write(tmp_path, "")
+    (root / "constraints.csv").write_text(HEADER.rstrip("\n") + ",confidence\n"
+                                          "space,location_space,S1,,12.5,m3,p95,\nb,budget,,,1000,currency,,0.99\n")
+    specs = coupling_inputs(load_dataset(root)).constraints
+    assert [s.confidence for s in specs] == [0.95, 0.99]

@@ -8,6 +8,8 @@ forms; (c) the batch-means SE of the fill curve against the engine's replication
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -161,3 +163,32 @@ def test_select_gives_the_chosen_rows_curves_exactly() -> None:
         assert ref is not None and c is not None
         for field in ("level", "fill_rate", "fill_rate_se", "backlog", "on_hand"):
             np.testing.assert_array_equal(getattr(c, field), getattr(ref, field), err_msg=field)
+
+
+def test_on_hand_se_is_the_engines_replication_se_with_one_group_per_replication() -> None:
+    """One replication per group: the batch-means SE of on hand is the engine's SE over replications."""
+    kw = dict(lead_times=2, seeds=3, replications=8, periods=300, warmup=30)
+    demand = DiscreteDistribution.poisson(6.0)
+    c = simulate(Network.serial(1), Policy.base_stock([30]), demand, position_histograms=True, histogram_groups=8,
+                 **kw).positions.curves(0)
+    for s_new in (14, 19, 25):
+        again = simulate(Network.serial(1), Policy.base_stock([s_new]), demand, **kw)
+        assert c.on_hand[s_new] == pytest.approx(float(again["on_hand"][0]), abs=1e-10)
+        assert c.on_hand_se[s_new] == pytest.approx(float(again.se["on_hand"][0]), rel=1e-9)
+
+
+def test_on_hand_se_matches_the_spread_of_the_estimate_around_the_exact_mean() -> None:
+    """Over 120 seeds the error of the mean on hand against the exact ``E[(S - D_(L+1))+]`` has the
+    size the SE says (root-mean-square ratio within 20 %; 10 groups of 2 replications each)."""
+    lam, lead, level = 10.0, 2, 36
+    d = np.arange(200)
+    exact = float((np.maximum(level - d, 0) * stats.poisson.pmf(d, lam * (lead + 1))).sum())
+    err, se = [], []
+    for seed in range(120):
+        c = simulate(Network.serial(1), Policy.base_stock([45]), DiscreteDistribution.poisson(lam), lead_times=lead,
+                     seeds=seed, replications=20, periods=150, warmup=50, position_histograms=True,
+                     histogram_groups=10).positions.curves(0)
+        err.append(c.on_hand[level] - exact)
+        se.append(c.on_hand_se[level])
+    ratio = math.sqrt(np.mean(np.square(err))) / math.sqrt(np.mean(np.square(se)))
+    assert 0.8 <= ratio <= 1.2, ratio
