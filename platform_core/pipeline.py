@@ -54,6 +54,7 @@ from platform_core.frontier import (
     unit_cost_by_input_row,
     write_frontier,
 )
+from platform_core.incremental.outputs import write_frontier_side
 from platform_core.incremental.state import fit_sensing_state, write_sensing_state
 from platform_core.networks import index_networks
 from platform_core.overrides import override_summary
@@ -427,6 +428,7 @@ def _run_locked(
                       sections=planner_sections)
         sensing.input_files = digests
         write_sensing_state(out, sensing)
+        write_frontier_side(out, frontier_side)  # the copied rows' frontier data for a later `--since` run
         result = RunResult(
             recommendations_path=rec_path, metrics=metrics, notes=ctx.notes,
             extra_artifacts=[summary_path] + ([frontier_path] if frontier_path is not None else []),
