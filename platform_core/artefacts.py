@@ -21,8 +21,9 @@ Where the fit happens decides how an artefact reaches the driver:
   size or the number of workers.  A batch-side artefact that is not per stage cannot be
   merged and is dropped with a note.
 
-:meth:`Artefact.sha256` is the SHA-256 of the payload's pickle (protocol 5): the same
-input and seed give the same digest, whatever the batching.
+:meth:`Artefact.sha256` is the SHA-256 of the payload's pickle (protocol 5; per stage,
+of each stage's pickle): the same input and seed give the same digest, whatever the
+batching.
 """
 
 from __future__ import annotations
@@ -91,8 +92,19 @@ class Artefact:
         return pickle.dumps(self.payload, protocol=PICKLE_PROTOCOL)
 
     def sha256(self) -> str:
-        """Hex SHA-256 of :meth:`payload_bytes`."""
-        return hashlib.sha256(self.payload_bytes()).hexdigest()
+        r"""Hex SHA-256 of :meth:`payload_bytes`; per stage, over ``key\0<SHA-256 of its pickle>\n``.
+
+        A per-stage payload is digested stage by stage (keys sorted), so objects shared
+        between the stages of one batch (which one pickle would store once) do not make
+        the digest depend on how the stages were batched.
+        """
+        if not self.per_stage:
+            return hashlib.sha256(self.payload_bytes()).hexdigest()
+        outer = hashlib.sha256()
+        for key in sorted(self.payload):
+            inner = hashlib.sha256(pickle.dumps(self.payload[key], protocol=PICKLE_PROTOCOL)).hexdigest()
+            outer.update(f"{key}\0{inner}\n".encode())
+        return outer.hexdigest()
 
 
 @dataclass(frozen=True)

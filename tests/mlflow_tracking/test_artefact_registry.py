@@ -15,7 +15,9 @@ SHA-256 trust check) and against a second, independent fit:
 * a re-run on the same data and seed yields the same digests (the champion is reused, no
   new version); a changed bootstrap seed yields a new cost version, promoted to
   ``@champion`` with the old one ``@previous``;
-* ``model_versions.json`` lists both.
+* ``model_versions.json`` lists both;
+* the digests do not depend on the batching (four batches of one stage; with ``-m slow``
+  also on two Ray workers, where the artefacts cross process boundaries).
 """
 
 from __future__ import annotations
@@ -219,3 +221,18 @@ def test_rerun_same_digest_and_new_version_when_the_fit_changes(tracked: dict) -
     assert str(client.get_model_version_by_alias("echelon-cost-learned", registry.CHAMPION).version) == "2"
     assert str(client.get_model_version_by_alias("echelon-cost-learned", registry.PREVIOUS).version) == "1"
     assert third["solver"]["version"] == first["solver"]["version"]  # same costs, same policies
+
+
+@pytest.mark.parametrize("executor", [
+    "in_process", pytest.param("ray", marks=[pytest.mark.ray, pytest.mark.slow]),  # ~30 s: Ray start-up
+])
+def test_artefacts_do_not_depend_on_batching_or_workers(tracked: dict, tmp_path: Path, executor: str) -> None:
+    # four batches of one stage each (on two Ray workers: artefacts cross process boundaries)
+    cfg = load_config(overrides={
+        "run": {"executor": executor, "batch_stages": 1, "num_workers": 2}, "tracking": {"uri": "none"},
+        "components": {"cost_model": "learned", "solver": "learned_policy"}, "cost_model": COST, "solver": SOLVER,
+    })
+    result = run(tracked["data"], tmp_path / "out", cfg, progress=False, log=lambda _m: None)
+    assert result.metrics["batches"] == 4.0
+    assert {(a.family, a.component): a.sha256() for a in result.artefacts} == {
+        (a.family, a.component): a.sha256() for a in tracked["result"].artefacts}
