@@ -79,6 +79,17 @@ def combined_side(previous: pa.Table | None, new: pa.Table | None, replan: np.nd
     return both.take(pa.array(np.argsort(rows, kind="stable")))
 
 
+def _is_in(column: pa.ChunkedArray, values: pa.Array) -> pa.ChunkedArray:
+    """Per row, whether ``column`` (string or dictionary-encoded string) is one of ``values``."""
+    chunks = []
+    for chunk in column.chunks:
+        if pa.types.is_dictionary(chunk.type):  # look up the dictionary once, not every row
+            chunks.append(pc.take(pc.is_in(chunk.dictionary.cast(pa.string()), value_set=values), chunk.indices))
+        else:
+            chunks.append(pc.is_in(chunk.cast(pa.string()), value_set=values))
+    return pa.chunked_array(chunks, pa.bool_())
+
+
 def exceptions_for_rows(recommendations: pa.Table, dataset: Dataset, structure: NetworkStructure,
                         grid: SensingGrid, last_period: int) -> pa.Table:
     """:func:`platform_core.exception_lists.exception_lists` of the complete recommendations.
@@ -102,10 +113,13 @@ def exceptions_for_rows(recommendations: pa.Table, dataset: Dataset, structure: 
         if "stocked_out" in tail.column_names:
             so = tail.column("stocked_out").fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
             flags[rows[ok], col[ok]] = so[ok]
-    mean_own = np.zeros(n)
-    if not pc.all(pc.equal(recommendations.column("status"), "ok")).as_py() and demand.num_rows:
-        rows = structure.index.lookup(demand)
-        qty = demand.column("quantity").to_numpy(zero_copy_only=False).astype(np.float64)
+    mean_own = np.zeros(n)  # the not-solved rows' magnitude: their mean own demand per period
+    failed = pc.not_equal(recommendations.column("status"), "ok")
+    if pc.any(failed).as_py() and demand.num_rows:
+        skus = pc.unique(recommendations.column("sku").filter(failed))
+        mine = demand.filter(_is_in(demand.column("sku"), skus.cast(pa.string())))
+        rows = structure.index.lookup(mine)
+        qty = mine.column("quantity").to_numpy(zero_copy_only=False).astype(np.float64)
         ok = rows >= 0
         total = np.bincount(rows[ok], weights=qty[ok], minlength=n)
         count = np.bincount(rows[ok], minlength=n)

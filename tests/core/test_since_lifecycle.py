@@ -130,3 +130,32 @@ def test_planner_files_cover_the_complete_output(cycles: dict) -> None:
     new_side = pq.read_table(root / "out_new" / "sensing" / FRONTIER_SIDE_FILE)
     assert side.slice(1).equals(prev_side.slice(1))  # copied stores: the previous run's rows
     assert side.slice(0, 1).equals(new_side.slice(0, 1))  # re-planned A: as the full run on this data
+
+
+def test_exceptions_are_the_full_runs_on_the_same_rows(cycles: dict) -> None:
+    """The incremental path's exception lists equal the full run's path (``exceptions_for_run``)."""
+    from platform_core.data.loaders import load_dataset
+    from platform_core.exception_lists import exceptions_for_run
+    from platform_core.incremental.outputs import exceptions_for_rows
+    from platform_core.incremental.state import read_sensing_state
+    from platform_core.networks import index_networks
+    from platform_core.pipeline import plan_dataset, prepared_context
+    from platform_core.plugin_host import PluginHost
+
+    root = cycles["root"]
+    dataset = load_dataset(root / "new")
+    structure = index_networks(dataset)
+    grid = read_sensing_state(root / "out_new").grid
+    rec = pq.read_table(root / "out_new" / "recommendations.parquet")
+    got = exceptions_for_rows(rec, dataset, structure, grid, grid.last_period)
+    assert got.equals(pq.read_table(root / "out_new" / "exceptions.parquet"))
+    # a row that was not solved: ranked by its mean own demand, as the full run's path does
+    status = rec.column("status").to_pylist()
+    status[2] = "error"
+    broken = rec.set_column(rec.schema.get_field_index("status"), "status", pa.array(status, pa.string()))
+    host = PluginHost()
+    ctx, specs = prepared_context(host, _config(), root / "new", root / "unused", {})
+    shared, _ = plan_dataset(dataset, _config(), specs)
+    want = exceptions_for_run(broken, shared)
+    assert "not_solved" in want.column("list").to_pylist()
+    assert exceptions_for_rows(broken, dataset, structure, grid, grid.last_period).equals(want)
