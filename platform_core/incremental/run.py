@@ -307,7 +307,10 @@ def run_since(
                 results[spec.batch_id] = table
                 batch_seconds[spec.batch_id] = float(
                     (table.schema.metadata or {}).get(COMPUTE_SECONDS_KEY, b"0"))
-                host.batch_finished(ctx, spec.batch_id, table)
+                # as in a full run: ``input_row`` is the row of the whole input, not of the subset
+                at = table.schema.get_field_index("input_row")
+                full_rows = pa.array(keep_rows[table.column(at).to_numpy()], pa.int64())
+                host.batch_finished(ctx, spec.batch_id, table.set_column(at, "input_row", full_rows))
 
             try:
                 executor.start(partial(warm_up_components, (specs["forecaster"].cls, specs["solver"].cls)))

@@ -29,9 +29,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from platform_core.config import load_config
+from platform_core.hookspecs import hookimpl
 from platform_core.incremental import run_since
 from platform_core.incremental.outputs import FRONTIER_SIDE_FILE
 from platform_core.pipeline import run
+from platform_core.plugin_host import PluginHost
 
 SKUS = ("A", "B", "C", "D", "E", "F")
 WEEKS = 30
@@ -81,9 +83,64 @@ def cycles(tmp_path_factory: pytest.TempPathFactory) -> dict:
     uri = f"sqlite:///{root / 'mlflow.db'}"
     quiet = {"progress": False, "log": lambda _m: None}
     full_prev = run(prev, root / "out_prev", _config(uri), **quiet)
-    inc = run_since(new, root / "out_inc", _config(uri), root / "out_prev", log=lambda _m: None)
+    recorder = _Recorder()
+    inc = run_since(new, root / "out_inc", _config(uri), root / "out_prev", log=lambda _m: None,
+                    host=PluginHost(plugins=[recorder]))
     full_new = run(new, root / "out_new", _config(), **quiet)
-    return {"root": root, "uri": uri, "full_prev": full_prev, "inc": inc, "full_new": full_new}
+    return {"root": root, "uri": uri, "full_prev": full_prev, "inc": inc, "full_new": full_new,
+            "calls": recorder.calls}
+
+
+class _Recorder:
+    """A plugin that records the lifecycle hooks it sees."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, object]] = []
+
+    @hookimpl
+    def run_started(self, run):
+        self.calls.append(("run_started", dict(run.tags)))
+
+    @hookimpl
+    def input_validated(self, run, dataset):
+        self.calls.append(("input_validated", dataset.stages.num_rows))
+
+    @hookimpl
+    def batch_finished(self, run, batch_id, recommendations):
+        self.calls.append(("batch_finished", recommendations.column("input_row").to_pylist()))
+
+    @hookimpl
+    def run_finished(self, run, result):
+        self.calls.append(("run_finished", result.metrics["sku_locations_replanned"]))
+
+    @hookimpl
+    def run_failed(self, run, error):
+        self.calls.append(("run_failed", error))
+
+
+def test_incremental_run_fires_a_full_runs_hooks(cycles: dict) -> None:
+    calls = cycles["calls"]
+    assert [c[0] for c in calls] == ["run_started", "input_validated", "batch_finished", "run_finished"]
+    assert calls[0][1]["echelon.incremental"] == "true"
+    assert calls[1][1] == len(SKUS)
+    assert calls[2][1] == [0]  # store A, row 0 of the whole input
+    assert calls[3][1] == 1.0
+
+
+def test_a_failing_incremental_run_fires_run_failed(cycles: dict, tmp_path: Path) -> None:
+    root = cycles["root"]
+    changed = tmp_path / "changed"
+    shutil.copytree(root / "new", changed)
+    table = pq.read_table(changed / "stages.parquet")
+    pq.write_table(table.set_column(table.schema.get_field_index("price"), "price",
+                                    pc.multiply(table.column("price"), 2.0)), changed / "stages.parquet")
+    recorder = _Recorder()
+    with pytest.raises(ValueError, match="stages table changed"):
+        run_since(changed, tmp_path / "out", _config(), root / "out_prev", log=lambda _m: None,
+                  host=PluginHost(plugins=[recorder]))
+    # the structure check precedes input_validated; the error reaches the plugins, then the caller
+    assert [c[0] for c in recorder.calls] == ["run_started", "run_failed"]
+    assert isinstance(recorder.calls[1][1], ValueError)
 
 
 def test_incremental_run_is_tracked_as_incremental(cycles: dict) -> None:
@@ -140,7 +197,6 @@ def test_exceptions_are_the_full_runs_on_the_same_rows(cycles: dict) -> None:
     from platform_core.incremental.state import read_sensing_state
     from platform_core.networks import index_networks
     from platform_core.pipeline import plan_dataset, prepared_context
-    from platform_core.plugin_host import PluginHost
 
     root = cycles["root"]
     dataset = load_dataset(root / "new")
