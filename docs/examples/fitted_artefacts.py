@@ -62,7 +62,8 @@ pq.write_table(pa.table({"sku": np.repeat(skus, 30), "location": ["S"] * 90,
 
 uri = f"sqlite:///{root / 'mlflow.db'}"
 config = load_config(overrides={
-    "run": {"executor": "in_process"}, "tracking": {"uri": uri, "experiment": "artefacts"},
+    "run": {"executor": "in_process"},
+    "tracking": {"uri": uri, "experiment": "artefacts", "calibration": False},  # artefacts only, no holdout
     "components": {"cost_model": "demand_aware", "solver": "single_echelon"},
     "solver": {"replications": 10, "periods": 100},
 })

@@ -105,7 +105,7 @@ def make_dataset(root: Path, weeks: int = WEEKS, seed: int = 0) -> Path:
 
 def config(uri: str, cost: dict | None = None):
     return load_config(overrides={
-        "run": {"executor": "in_process"}, "tracking": {"uri": uri, "experiment": "artefacts"},
+        "run": {"executor": "in_process"}, "tracking": {"uri": uri, "experiment": "artefacts", "calibration": False},
         "components": {"cost_model": "learned", "solver": "learned_policy"},
         "cost_model": cost or COST, "solver": SOLVER,
     })
