@@ -18,7 +18,9 @@ Aliases: the run's recommendations were computed with the artefacts the run fitt
 new version becomes ``@champion`` at once and the former champion ``@previous``
 (:func:`echelon_mlflow.registry.promote`); there is no ``@challenger`` (no backtest
 decides).  When the champion already holds the same payload digest, no version is added:
-the run records the champion's version (``reused``).
+the run records the champion's version (``reused``).  An incremental run (``--since``)
+fits its models on the re-planned networks only: its versions are registered (tagged with
+the run's tags, e.g. ``echelon.incremental``) without moving ``@champion``.
 """
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ class ArtefactOutcome:
         """The entry of ``model_versions.json``."""
         return {"component": self.component, "family": self.family, "registered_name": self.registered_name,
                 "version": self.version, "champion_after_run": self.champion, "challenger": "",
-                "promoted": not self.reused, "reused": self.reused, "payload_sha256": self.payload_sha256,
+                "promoted": self.champion == self.version and not self.reused, "reused": self.reused, "payload_sha256": self.payload_sha256,
                 "model_sha256": self.model_sha256, "as_of": self.as_of, "artefacts": dict(self.artefacts),
                 "uri": f"models:/{self.registered_name}/{self.version}"}
 
@@ -104,6 +106,8 @@ def register_artefacts(
     *,
     skip: set[str] | frozenset[str] = frozenset(),
     notes: list[str] | None = None,
+    promote_new: bool = True,
+    run_tags: dict[str, str] | None = None,
 ) -> list[ArtefactOutcome]:
     """Register each component's artefacts as a version of ``echelon-<kind>-<component>``.
 
@@ -115,6 +119,8 @@ def register_artefacts(
         skip: registered names another step of this run versions already (the
             calibration's global models): left alone, with a note.
         notes: where to say what was skipped.
+        promote_new: make a new version ``@champion`` (False: register it without an alias).
+        run_tags: the run's tags, added to each new version's tags.
 
     Returns:
         One :class:`ArtefactOutcome` per registered component.
@@ -140,8 +146,10 @@ def register_artefacts(
         else:
             wrapper = ArtefactModel(item.payloads(), item.family, item.component)
             version = registry.log_model_version(tracking_uri, rid, kind, item.component, None,
-                                                 tags=_tags(item, digests, payload, as_of), wrapper=wrapper)
-            registry.promote(client, name, version)
+                                                 tags={**(run_tags or {}), **_tags(item, digests, payload, as_of)},
+                                                 wrapper=wrapper)
+            if promote_new:
+                registry.promote(client, name, version)
             reused = False
             model_sha = str(client.get_model_version(name, version).tags.get(registry.MODEL_SHA256_TAG, ""))
         champ_now = registry.alias_version(client, name, registry.CHAMPION)

@@ -256,7 +256,8 @@ def _register_artefacts(run: RunContext, result: RunResult, entry: _Tracked) -> 
 
         skip = {o.registered_name for o in entry.outcomes or [] if o.registered_name}
         found = register_artefacts(entry.client, _settings(run).uri, entry.rid, result.artefacts, skip=skip,
-                                   notes=run.notes)
+                                   notes=run.notes, promote_new=run.tags.get("echelon.incremental") != "true",
+                                   run_tags=run.tags)
         for a in found:
             entry.client.log_param(entry.rid, f"model.{a.kind}.name", a.component)
             entry.client.log_param(entry.rid, f"model.{a.kind}.version", a.version)

@@ -236,3 +236,24 @@ def test_artefacts_do_not_depend_on_batching_or_workers(tracked: dict, tmp_path:
     assert result.metrics["batches"] == 4.0
     assert {(a.family, a.component): a.sha256() for a in result.artefacts} == {
         (a.family, a.component): a.sha256() for a in tracked["result"].artefacts}
+
+
+def test_incremental_versions_do_not_move_the_champion(tracked: dict) -> None:
+    """An incremental run's models cover the re-planned networks only: registered, not promoted."""
+    from echelon_mlflow.artefacts import register_artefacts
+
+    from platform_core.artefacts import Artefact, ComponentArtefacts
+
+    uri = tracked["uri"]
+    client = _client(uri)
+    before = str(client.get_model_version_by_alias("echelon-cost-learned", registry.CHAMPION).version)
+    rid = client.create_run(client.get_experiment_by_name("artefacts").experiment_id).info.run_id
+    item = ComponentArtefacts("cost", "learned", (Artefact("stage_estimates", {"A@S": {"x": 1.0}}, per_stage=True),))
+    tags = {"echelon.incremental": "true", "echelon.previous_run_id": "abc"}
+    [out] = register_artefacts(client, uri, rid, [item], promote_new=False, run_tags=tags)
+    client.set_terminated(rid, "FINISHED")
+    assert out.version != before and not out.reused and out.champion == before
+    assert not out.record()["promoted"]
+    assert str(client.get_model_version_by_alias("echelon-cost-learned", registry.CHAMPION).version) == before
+    mv = client.get_model_version("echelon-cost-learned", out.version)
+    assert mv.tags["echelon.incremental"] == "true" and mv.tags[PAYLOAD_SHA256_TAG] == item.sha256()
