@@ -17,6 +17,12 @@ from dataclasses import replace
 import numpy as np
 import pyarrow as pa
 
+from platform_core.artefacts import (
+    ARTEFACTS_KEY,
+    ComponentArtefacts,
+    collect_artefacts,
+    pack_artefacts,
+)
 from platform_core.compare import compare_with_today
 from platform_core.components import (
     RECOMMENDATION_SCHEMA,
@@ -198,7 +204,7 @@ def stage_problem(shared: SharedInputs, idx: np.ndarray) -> tuple[StageProblem, 
     return problem, forecaster
 
 
-def _solve(shared: SharedInputs, idx: np.ndarray) -> pa.Table:
+def _solve(shared: SharedInputs, idx: np.ndarray, artefacts: list[ComponentArtefacts] | None = None) -> pa.Table:
     settings = shared.settings
     problem, forecaster = stage_problem(shared, idx)
     n = len(problem.keys)
@@ -219,7 +225,14 @@ def _solve(shared: SharedInputs, idx: np.ndarray) -> pa.Table:
         free = settings.solver.build().solve(subproblem(without_overrides(problem), rows)) if rows.size else None
         for name, col in override_columns(problem, table, rows, free).items():
             table = table.append_column(name, col) if name not in table.column_names else table
-    return _finish(shared, idx, table, messages)
+    out = _finish(shared, idx, table, messages)
+    if artefacts is not None:  # the batch's fitted components, per stage (platform_core.artefacts)
+        for family, spec, component in (("forecaster", settings.forecaster, forecaster),
+                                        ("solver", settings.solver, solver)):
+            found = collect_artefacts(component, family, spec.name)
+            if found is not None:
+                artefacts.append(found)
+    return out
 
 
 def _with_fill_interval(table: pa.Table, problem: StageProblem, forecaster: Forecaster) -> pa.Table:
@@ -317,23 +330,29 @@ def run_batch(spec: BatchSpec, shared: SharedInputs) -> pa.Table:
 
     The table's schema metadata carries the batch's compute time [s] under
     ``COMPUTE_SECONDS_KEY`` (for scheduling-overhead accounting).
+    The fitted artefacts of its forecaster and solver, if they expose any, ride along
+    under ``ARTEFACTS_KEY`` (:mod:`platform_core.artefacts`).
     """
     t0 = time.perf_counter()
-    table = _run_batch(spec, shared)
+    artefacts: list[ComponentArtefacts] = []
+    table = _run_batch(spec, shared, artefacts)
     seconds = f"{time.perf_counter() - t0:.6f}".encode()
-    return table.replace_schema_metadata({COMPUTE_SECONDS_KEY: seconds})
+    meta = {COMPUTE_SECONDS_KEY: seconds}
+    if artefacts:
+        meta[ARTEFACTS_KEY] = pack_artefacts(artefacts)
+    return table.replace_schema_metadata(meta)
 
 
-def _run_batch(spec: BatchSpec, shared: SharedInputs) -> pa.Table:
+def _run_batch(spec: BatchSpec, shared: SharedInputs, artefacts: list[ComponentArtefacts]) -> pa.Table:
     idx = np.arange(spec.start, spec.stop, dtype=np.int64)
     try:
-        return _solve(shared, idx)
+        return _solve(shared, idx, artefacts)
     except Exception:  # noqa: BLE001 - isolate the failing network(s) below
-        pass
+        artefacts.clear()
     parts = []
     for net in _networks(shared, spec):
         try:
-            parts.append(_solve(shared, net))
+            parts.append(_solve(shared, net, artefacts))
         except Exception as exc:  # noqa: BLE001 - reported per SKU-location, never dropped
             last = traceback.format_exception_only(type(exc), exc)[-1].strip()
             message = f"{type(exc).__name__} in network: {last}"

@@ -19,6 +19,7 @@ import pyarrow as pa
 from platform_core.distributions import DiscreteDistribution
 
 if TYPE_CHECKING:
+    from platform_core.artefacts import Artefact
     from platform_core.data.schemas import Dataset
     from platform_core.run_context import RunContext
 
@@ -47,6 +48,13 @@ class Component:
       it returns the parameters the batches will use.  The default returns them as given.
     * ``warm_up()`` runs once per worker while the driver loads and plans (load compiled
       kernels, build lookup tables).  The default does nothing.
+
+    One optional instance method, called on a fitted (or solved) component:
+
+    * ``fitted_artefacts()`` returns what it learned that a tracking plugin should
+      version (:class:`platform_core.artefacts.Artefact`); the default returns none.
+      Components fitted in batches (forecasters, solvers) must return per-stage
+      artefacts (see :mod:`platform_core.artefacts`).
     """
 
     @classmethod
@@ -57,6 +65,10 @@ class Component:
     @classmethod
     def warm_up(cls) -> None:
         """Make the first batch on a worker fast (default: nothing)."""
+
+    def fitted_artefacts(self) -> list[Artefact]:
+        """Fitted state to version in a model registry (default: none)."""
+        return []
 
 
 C = TypeVar("C")

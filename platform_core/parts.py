@@ -288,6 +288,10 @@ class PartStore:
             raise RuntimeError(f"internal error: {rows.size} rows for {n_stages} SKU-locations")
         return merged.take(pa.array(np.argsort(rows))).drop_columns(["input_row"]).replace_schema_metadata(None)
 
+    def metadata(self, batches: list[BatchSpec]) -> list[dict[bytes, bytes]]:
+        """Each part's schema metadata, in batch order (e.g. its fitted artefacts)."""
+        return [dict(pq.read_schema(self._path(b.batch_id)).metadata or {}) for b in batches]
+
     def remove(self) -> None:
         """Delete the folder (after the merged file is written)."""
         shutil.rmtree(self.dir)

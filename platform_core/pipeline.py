@@ -31,6 +31,13 @@ from typing import Any, TextIO
 
 import pyarrow as pa
 
+from platform_core.artefacts import (
+    ComponentArtefacts,
+    data_as_of,
+    driver_artefacts,
+    merge_batch_artefacts,
+    unpack_artefacts,
+)
 from platform_core.batch import COMPUTE_SECONDS_KEY, pool_forecaster, run_batch, warm_up_components
 from platform_core.compare import previous_recommendations
 from platform_core.components import Component, ComponentSpec
@@ -47,6 +54,7 @@ from platform_core.frontier import (
     unit_cost_by_input_row,
     write_frontier,
 )
+from platform_core.incremental.outputs import write_frontier_side
 from platform_core.incremental.state import fit_sensing_state, write_sensing_state
 from platform_core.networks import index_networks
 from platform_core.overrides import override_summary
@@ -114,24 +122,34 @@ def prepare_components(host: PluginHost, config: RunConfig, ctx: RunContext) -> 
 
 
 def plan_dataset(
-    dataset: Dataset, config: RunConfig, specs: Mapping[str, ComponentSpec[Any]]
+    dataset: Dataset, config: RunConfig, specs: Mapping[str, ComponentSpec[Any]],
+    artefacts: list[ComponentArtefacts] | None = None,
 ) -> tuple[SharedInputs, list[BatchSpec]]:
     """The driver's work between validation and the batches.
 
     Networks indexed, lead times and costs fitted, shared inputs and batches planned, and
     a forecaster that pools across series given its run-wide parameters
-    (:func:`platform_core.batch.pool_forecaster`).
+    (:func:`platform_core.batch.pool_forecaster`).  The fitted lead-time and cost
+    models' artefacts are appended to ``artefacts`` when given.
     """
     structure = index_networks(dataset)
-    lead_times = fit_lead_times(dataset, structure, specs["lead_time_model"].build(), config.run.period_days,
+    lead_time_model, cost_model = specs["lead_time_model"].build(), specs["cost_model"].build()
+    lead_times = fit_lead_times(dataset, structure, lead_time_model, config.run.period_days,
                                 config.run.default_lead_time_days)
-    costs = fit_costs(dataset, specs["cost_model"].build(), config.run.period_days)
+    costs = fit_costs(dataset, cost_model, config.run.period_days)
+    if artefacts is not None:
+        artefacts.extend(driver_artefacts(dataset, specs, lead_time_model, cost_model))
     settings = BatchSettings(
         seed=config.run.seed, period_days=config.run.period_days, forecaster=specs["forecaster"],
         solver=specs["solver"], lead_time_model=specs["lead_time_model"].name,
     )
     shared, batches = plan_run(dataset, structure, lead_times, costs, settings, config.run.batch_stages)
     return pool_forecaster(shared), batches
+
+
+def batch_artefacts(metadata: list[dict[bytes, bytes]], as_of: str, notes: list[str]) -> list[ComponentArtefacts]:
+    """The per-stage artefacts of the batches (results' schema metadata), merged in stage order."""
+    return merge_batch_artefacts((unpack_artefacts(m) for m in metadata), notes, as_of)
 
 
 def _component_info(host: PluginHost, config: RunConfig) -> dict[str, dict[str, str]]:
@@ -323,7 +341,9 @@ def _run_locked(
         # (imports, compiled kernels) while the driver fits and plans
         executor.start(partial(warm_up_components, (specs["forecaster"].cls, specs["solver"].cls)))
         timer.mark("executor_started")
-        shared, batches = plan_dataset(dataset, config, specs)
+        artefacts: list[ComponentArtefacts] = []
+        shared, batches = plan_dataset(dataset, config, specs, artefacts)
+        as_of = data_as_of(dataset)
         sensing = fit_sensing_state(dataset, shared, {})  # what a later `--since` run senses from
         # the Arrow tables are no longer needed once the flat arrays are planned: at a
         # million SKU-locations they are several GB the driver would otherwise keep
@@ -365,6 +385,7 @@ def _run_locked(
         executor.close()
         executor_timings = executor.timings
 
+        artefacts += batch_artefacts(parts.metadata(batches), as_of, ctx.notes)
         merged, frontier_side = split_side_columns(parts.merge(batches, n_total))
         merged = with_previous_run(merged, shared, compare_with)
         merged = with_cost_columns(merged, shared.cost_columns)
@@ -407,9 +428,11 @@ def _run_locked(
                       sections=planner_sections)
         sensing.input_files = digests
         write_sensing_state(out, sensing)
+        write_frontier_side(out, frontier_side)  # the copied rows' frontier data for a later `--since` run
         result = RunResult(
             recommendations_path=rec_path, metrics=metrics, notes=ctx.notes,
             extra_artifacts=[summary_path] + ([frontier_path] if frontier_path is not None else []),
+            artefacts=artefacts,
         )
         host.run_finished(ctx, result)
         return result

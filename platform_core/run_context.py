@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from platform_core.artefacts import ComponentArtefacts
 from platform_core.config import RunConfig
 
 __all__ = ["RunContext", "RunResult"]
@@ -25,6 +26,8 @@ class RunContext:
         component_params: per component section (``forecaster``, ``solver``, ...), the
             parameters the batches use, after each component's ``prepare`` step.
         notes: messages for the user, e.g. that tracking failed (plugins may append).
+        tags: what kind of run this is, for trackers to record (e.g.
+            ``echelon.incremental = "true"``, ``echelon.previous_run_id``); empty for a full run.
     """
 
     run_id: str
@@ -35,6 +38,7 @@ class RunContext:
     executor: dict[str, Any] = field(default_factory=dict)
     component_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -46,9 +50,12 @@ class RunResult:
         metrics: aggregate metrics (counts, service, investment, timings [s]).
         extra_artifacts: further files written (for tracking plugins to log).
         notes: messages for the user (shared with ``RunContext.notes``).
+        artefacts: the fitted artefacts the run's components exposed, one entry per
+            component (:mod:`platform_core.artefacts`), for tracking plugins to version.
     """
 
     recommendations_path: Path
     metrics: dict[str, float]
     extra_artifacts: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    artefacts: list[ComponentArtefacts] = field(default_factory=list)

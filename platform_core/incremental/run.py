@@ -28,12 +28,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from platform_core.artefacts import ComponentArtefacts, data_as_of
 from platform_core.batch import COMPUTE_SECONDS_KEY, run_batch, warm_up_components
 from platform_core.config import RunConfig
+from platform_core.data.columns import float_column
 from platform_core.data.loaders import load_dataset
 from platform_core.data.schemas import Dataset
+from platform_core.exception_lists import exception_counts
 from platform_core.executor import choose_executor
-from platform_core.frontier import split_side_columns
+from platform_core.frontier import frontier_table, split_side_columns, write_frontier
 from platform_core.incremental.demand_sensing import (
     fill_demand_thresholds,
     fit_demand_state,
@@ -44,6 +47,12 @@ from platform_core.incremental.lead_time_sensing import (
     fill_lead_time_thresholds,
     fit_lead_time_state,
     update_lead_time_state,
+)
+from platform_core.incremental.outputs import (
+    combined_side,
+    exceptions_for_rows,
+    read_frontier_side,
+    write_frontier_side,
 )
 from platform_core.incremental.state import (
     SensingGrid,
@@ -66,6 +75,7 @@ from platform_core.parts import (
     input_fingerprint,
     write_parquet_atomic,
 )
+from platform_core.planner_view import EXCEPTIONS_FILE
 from platform_core.plugin_host import PluginHost
 from platform_core.run_context import RunResult
 from platform_core.summary import summarise, write_summary
@@ -199,7 +209,12 @@ def run_since(
         ValueError: a structure table changed, the demand grid moved, or bad configuration.
         platform_core.data.errors.DataValidationError: the input is invalid; nothing is written.
     """
-    from platform_core.pipeline import _build_executor, _component_info, prepared_context
+    from platform_core.pipeline import (
+        _build_executor,
+        _component_info,
+        batch_artefacts,
+        prepared_context,
+    )
 
     say = log or (lambda msg: print(msg, file=sys.stderr))
     since_dir = Path(since)
@@ -211,11 +226,17 @@ def run_since(
     timer = RunTimer()
     host = host or PluginHost()
     ctx, specs = prepared_context(host, config, data_dir, out_dir, _component_info(host, config))
+    # the same lifecycle as a full run, tagged for trackers as incremental
+    ctx.tags = {"echelon.incremental": "true", "echelon.since": os.path.abspath(since_dir),
+                "echelon.previous_run_id": str(prev_summary.get("run_id") or "")}
     out = Path(out_dir)
     lock = OutputLock(out, ctx.run_id)
     lock.acquire()
+    started = False
     try:
         check_output_dir(out, overwrite=overwrite, resume=False)
+        host.run_started(ctx)
+        started = True
         timer.mark("started")
         dataset = load_dataset(data_dir, period_days=config.run.period_days)
         digests = input_file_digests(dataset.sources)
@@ -231,6 +252,7 @@ def run_since(
         n = structure.n_stages
         if n != previous.sku.size:
             raise ValueError(f"{since_dir / 'sensing'} holds {previous.sku.size} SKU-locations, the input {n}: run in full")
+        host.input_validated(ctx, dataset)
         timer.mark("loaded")
 
         # --- sense ---------------------------------------------------------------------
@@ -264,12 +286,14 @@ def run_since(
         new_rows: pa.Table | None = None
         sub_history = np.zeros((0, n_periods))
         sub_input = np.zeros(0, dtype=np.int64)
+        new_side: pa.Table | None = None
+        artefacts: list[ComponentArtefacts] = []
         if keep_rows.size:
             lead_time_model = FitOnce(specs["lead_time_model"].build())  # fitted on all receipts, once
             specs = pooled_forecaster(dataset, structure, config, dict(specs), origin, n_periods, lead_time_model)
             timer.mark("pooled")
             shared, batches, _ = plan_subset(dataset, structure, replan, config, specs, origin, n_periods,
-                                             lead_time_model)
+                                             lead_time_model, artefacts)
             shared = with_forecaster(shared, specs["forecaster"])
             timer.mark("planned")
             name, reason = choose_executor(config.run.executor, int(shared.sku.size), config.run.in_process_below)
@@ -283,14 +307,20 @@ def run_since(
                 results[spec.batch_id] = table
                 batch_seconds[spec.batch_id] = float(
                     (table.schema.metadata or {}).get(COMPUTE_SECONDS_KEY, b"0"))
+                # as in a full run: ``input_row`` is the row of the whole input, not of the subset
+                at = table.schema.get_field_index("input_row")
+                full_rows = pa.array(keep_rows[table.column(at).to_numpy()], pa.int64())
+                host.batch_finished(ctx, spec.batch_id, table.set_column(at, "input_row", full_rows))
 
             try:
                 executor.start(partial(warm_up_components, (specs["forecaster"].cls, specs["solver"].cls)))
                 executor.map_batches(run_batch, batches, shared, on_result)
             finally:
                 executor.close()
+            artefacts += batch_artefacts([dict(results[b.batch_id].schema.metadata or {}) for b in batches],
+                                         data_as_of(dataset), ctx.notes)
             merged = pa.concat_tables([results[b.batch_id] for b in batches], promote_options="default")
-            merged, _ = split_side_columns(merged)
+            merged, new_side = split_side_columns(merged)
             sub_rows = merged.column("input_row").to_numpy()
             new_rows = merged.drop_columns(["input_row"]).replace_schema_metadata(None)
             sub_input = keep_rows[sub_rows]  # sub input row -> full input row
@@ -323,6 +353,11 @@ def run_since(
         final = final.append_column(CHANGED_BECAUSE, pa.array(because.tolist(), pa.string()))
         rec_path = out / "recommendations.parquet"
         write_parquet_atomic(final, rec_path)
+        # the planner's files of the complete output: copied rows' frontier data from the previous run
+        exceptions = exceptions_for_rows(final, dataset, structure, previous.grid, last_period)
+        write_parquet_atomic(exceptions, out / EXCEPTIONS_FILE)
+        side = combined_side(read_frontier_side(since_dir), new_side, replan, sub_input)
+        write_frontier_side(out, side)
         timer.mark("written")
 
         # --- the next run's state: refitted where re-planned, carried elsewhere ------------
@@ -341,7 +376,11 @@ def run_since(
 
         # --- summary --------------------------------------------------------------------
         has_demand = demand_state.history_periods > 0
-        metrics = summarise(final, _customer_facing(structure, has_demand))
+        facing = _customer_facing(structure, has_demand)
+        frontier = None if side is None else frontier_table(
+            final, side, float_column(dataset.stages, "unit_cost", 0.0), facing)
+        frontier_path = write_frontier(out, frontier)
+        metrics = summarise(final, facing)
         reasons = [str(o).split(" ")[0] for o in own.tolist() if o]
         n_nets = int(structure.network_sizes.size)
         net = np.empty(n, dtype=np.int64)
@@ -378,8 +417,15 @@ def run_since(
         write_summary(summary_path, ctx.run_id, metrics, ctx.components, batches, batch_seconds,
                       seed=config.run.seed, input_fingerprint=input_fingerprint(digests), input_files=digests,
                       executor=executor_record, input_dir=os.path.abspath(data_dir),
-                      sections={"incremental": section})
-        return RunResult(recommendations_path=rec_path, metrics=metrics, notes=ctx.notes,
-                         extra_artifacts=[summary_path])
+                      sections={"incremental": section, "exceptions": exception_counts(exceptions)})
+        result = RunResult(recommendations_path=rec_path, metrics=metrics, notes=ctx.notes,
+                           extra_artifacts=[summary_path] + ([frontier_path] if frontier_path is not None else []),
+                           artefacts=artefacts)
+        host.run_finished(ctx, result)
+        return result
+    except BaseException as exc:
+        if started:
+            host.run_failed(ctx, exc)
+        raise
     finally:
         lock.release()

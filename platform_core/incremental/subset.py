@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from platform_core.artefacts import Artefact, ComponentArtefacts, driver_artefacts
 from platform_core.batch import pool_forecaster
 from platform_core.components import ComponentSpec, LeadTimeModel
 from platform_core.config import RunConfig
@@ -110,23 +111,31 @@ class FitOnce(LeadTimeModel):
         """The wrapped model's prediction."""
         return self.model.predict(lanes, period_days)
 
+    def fitted_artefacts(self) -> list[Artefact]:
+        """The wrapped model's artefacts."""
+        return self.model.fitted_artefacts()
+
 
 def plan_subset(
     dataset: Dataset, full: NetworkStructure, keep: np.ndarray, config: RunConfig,
     specs: dict[str, ComponentSpec[Any]], origin_day: int, n_periods: int,
-    lead_time_model: LeadTimeModel | None = None,
+    lead_time_model: LeadTimeModel | None = None, artefacts: list[ComponentArtefacts] | None = None,
 ) -> tuple[SharedInputs, list[BatchSpec], Dataset]:
     """Shared inputs and batches of the stages ``keep`` (whole networks of ``full``), on the full grid.
 
     The forecaster's run-wide parameters are left as given (see :func:`pooled_forecaster`).
     ``lead_time_model``: a model to fit (once) on all receipts, e.g. a :class:`FitOnce`
-    shared by several subsets; a new one from ``specs`` by default.
+    shared by several subsets; a new one from ``specs`` by default.  The fitted lead-time
+    and cost models' artefacts are appended to ``artefacts`` when given.
     """
     sub = sub_dataset(dataset, full, keep)
     structure = index_networks(sub)
     model = lead_time_model if lead_time_model is not None else specs["lead_time_model"].build()
     lead_times = fit_lead_times(sub, structure, model, config.run.period_days, config.run.default_lead_time_days)
-    costs = fit_costs(sub, specs["cost_model"].build(), config.run.period_days)
+    cost_model = specs["cost_model"].build()
+    costs = fit_costs(sub, cost_model, config.run.period_days)
+    if artefacts is not None:
+        artefacts.extend(driver_artefacts(dataset, specs, model, cost_model))
     settings = BatchSettings(seed=config.run.seed, period_days=config.run.period_days,
                              forecaster=specs["forecaster"], solver=specs["solver"],
                              lead_time_model=specs["lead_time_model"].name)

@@ -28,6 +28,7 @@ import numpy as np
 import pyarrow as pa
 from scipy import stats
 
+from platform_core.artefacts import collect_artefacts
 from platform_core.batch import POLICY_COLUMNS
 from platform_core.components import RECOMMENDATION_SCHEMA, Solver, StageProblem
 from platform_core.testing import inputs
@@ -330,12 +331,46 @@ def rows_in_problem_order(spec: ComponentUnderTest) -> None:
 
 
 def deterministic(spec: ComponentUnderTest) -> None:
-    """Two fresh instances solving the same problem (same seeds) return the same table."""
+    """Two fresh instances solving the same problem (same seeds) return the same table.
+
+    And the same fitted artefacts, if the solver exposes any (``fitted_artefacts()``):
+    per stage (solvers run in batches), keyed by the problem's keys, with equal digests.
+    """
     problem = inputs.three_stage_problem()
-    a = _solve(spec, problem, "the kit's 3-stage problem")
-    b = _solve(spec, inputs.three_stage_problem(), "the kit's 3-stage problem")
+    first, second = spec.create(), spec.create()
+    a = _solve(spec, problem, "the kit's 3-stage problem", first)
+    b = _solve(spec, inputs.three_stage_problem(), "the kit's 3-stage problem", second)
     _same_table(spec, a, b, problem, "between two fresh instances solving the same problem",
                 "identical tables (draw random numbers only from problem.seeds)")
+    _same_artefacts(spec, problem, first, second)
+
+
+def _same_artefacts(spec: ComponentUnderTest, problem: StageProblem, first: Any, second: Any) -> None:
+    """The artefacts of two solvers that solved the same problem: per stage, the problem's keys, equal."""
+    try:
+        found = [collect_artefacts(s, "solver", spec.name) for s in (first, second)]
+    except (TypeError, ValueError) as exc:
+        raise spec.fail(f"fitted_artefacts() after solve(): {exc}") from exc
+    if found[0] is None and found[1] is None:
+        return
+    digests = []
+    for item in found:
+        if item is None:
+            raise spec.fail("fitted_artefacts() returned artefacts after one solve of the problem and none after "
+                            "another; expected the same artefacts from the same problem")
+        for art in item.artefacts:
+            if not art.per_stage:
+                raise spec.fail(f"artefact {art.name!r} is not per stage; a solver runs in batches, so its "
+                                "artefacts must be dicts keyed by stage (Artefact(..., per_stage=True))")
+            unknown = sorted(set(art.payload) - set(problem.keys))
+            if unknown:
+                raise spec.fail(f"artefact {art.name!r} has keys {unknown} that are not the problem's stages "
+                                f"{problem.keys}")
+        digests.append({a.name: a.sha256() for a in item.artefacts})
+    if digests[0] != digests[1]:
+        raise spec.fail(f"two fresh instances solving the same problem exposed artefacts with different digests "
+                        f"{digests[0]} and {digests[1]}; expected identical payloads (keep wall times and other "
+                        "run-to-run noise in metadata)")
 
 
 def picklable(spec: ComponentUnderTest) -> None:

@@ -41,6 +41,7 @@ from echelon_mlflow.stores import check_reachable, redact
 from platform_core.hookspecs import Register, hookimpl
 
 if TYPE_CHECKING:
+    from echelon_mlflow.artefacts import ArtefactOutcome
     from echelon_mlflow.tracker import ModelOutcome
     from platform_core.data.schemas import Dataset
     from platform_core.run_context import RunContext, RunResult
@@ -151,7 +152,7 @@ class _Tracked:
             exp = client.get_experiment_by_name(name)
             exp_id = exp.experiment_id if exp is not None else client.create_experiment(name, artifact_location=artifact_location(str(client.tracking_uri), name))
             mlrun = client.create_run(exp_id, run_name=f"echelon-{self.run.run_id[:8]}",
-                                      tags={"echelon.run_id": self.run.run_id})
+                                      tags={"echelon.run_id": self.run.run_id, **self.run.tags})
             rid = mlrun.info.run_id
             items = [Param(k, v) for k, v in sorted(_params(self.run).items())]
             for i in range(0, len(items), 100):
@@ -214,16 +215,24 @@ def input_validated(run: RunContext, dataset: Dataset) -> None:
         entry.open_and_calibrate(dataset)
 
 
-def _record_versions(run: RunContext, result: RunResult, outcomes: list[ModelOutcome]) -> Path:
-    """Write ``model_versions.json`` and the Parquet metadata of the recommendations."""
+def _record_versions(run: RunContext, result: RunResult, outcomes: list[ModelOutcome],
+                     artefacts: list[ArtefactOutcome] | None = None) -> Path:
+    """Write ``model_versions.json`` and the Parquet metadata of the recommendations.
+
+    One entry per model kind: the calibrated models (``demand``, ``lead_time``) and the
+    components' registered artefacts (``cost``, ``solver``, ...; ``<kind>.artefacts`` if
+    the kind is taken).
+    """
     import pyarrow.parquet as pq
 
-    versions = {
+    versions: dict[str, dict[str, Any]] = {
         o.kind: {"component": o.component, "registered_name": o.registered_name, "version": o.version,
                  "champion_after_run": o.champion, "challenger": o.challenger, "promoted": o.promoted,
                  "uri": f"models:/{o.registered_name}/{o.version}" if o.registered_name else ""}
         for o in outcomes
     }
+    for a in artefacts or []:
+        versions[a.kind if a.kind not in versions else f"{a.kind}.artefacts"] = a.record()
     path = Path(run.out_dir) / "model_versions.json"
     path.write_text(json.dumps(versions, indent=2))
     rec = Path(result.recommendations_path)
@@ -236,6 +245,26 @@ def _record_versions(run: RunContext, result: RunResult, outcomes: list[ModelOut
     if path not in result.extra_artifacts:
         result.extra_artifacts.append(path)
     return path
+
+
+def _register_artefacts(run: RunContext, result: RunResult, entry: _Tracked) -> list[ArtefactOutcome]:
+    """Register the components' fitted artefacts (:mod:`echelon_mlflow.artefacts`); [] on failure."""
+    if not result.artefacts or not _settings(run).register_models:
+        return []
+    try:
+        from echelon_mlflow.artefacts import register_artefacts
+
+        skip = {o.registered_name for o in entry.outcomes or [] if o.registered_name}
+        found = register_artefacts(entry.client, _settings(run).uri, entry.rid, result.artefacts, skip=skip,
+                                   notes=run.notes, promote_new=run.tags.get("echelon.incremental") != "true",
+                                   run_tags=run.tags)
+        for a in found:
+            entry.client.log_param(entry.rid, f"model.{a.kind}.name", a.component)
+            entry.client.log_param(entry.rid, f"model.{a.kind}.version", a.version)
+        return found
+    except Exception as exc:  # noqa: BLE001 - tracking must never stop a run
+        _fail(run, "artefact registry", exc, drop=False)
+        return []
 
 
 @hookimpl
@@ -265,16 +294,17 @@ def run_finished(run: RunContext, result: RunResult) -> None:
     except Exception as exc:  # noqa: BLE001
         _fail(run, "run end (metrics)", exc)
         return
-    if entry.outcomes is not None:
+    artefacts = _register_artefacts(run, result, entry)
+    if entry.outcomes is not None or artefacts:
         try:
-            for o in entry.outcomes:
+            for o in entry.outcomes or []:
                 client.log_param(rid, f"model.{o.kind}.name", o.component)
                 client.log_param(rid, f"model.{o.kind}.version", o.version)
                 if o.challenger:
                     run.notes.append(
                         f"recalibration: {o.registered_name} v{o.challenger} "
                         + ("promoted to @champion" if o.promoted else "registered as @challenger (lost the backtest)"))
-            _record_versions(run, result, entry.outcomes)
+            _record_versions(run, result, entry.outcomes or [], artefacts)
         except Exception as exc:  # noqa: BLE001
             _fail(run, "model versions", exc, drop=False)
     try:

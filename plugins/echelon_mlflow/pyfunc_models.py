@@ -30,7 +30,7 @@ from platform_core.distributions import DiscreteDistribution
 from platform_core.forecasting.quantile_pmf import quantiles_to_pmf
 from platform_core.forecasting.series import demand_series_from_table, padded
 
-__all__ = ["DemandModel", "LeadTimeModel", "predict_demand", "can_freeze_demand", "QUANTILE_LEVELS"]
+__all__ = ["ArtefactModel", "DemandModel", "LeadTimeModel", "predict_demand", "can_freeze_demand", "QUANTILE_LEVELS"]
 
 QUANTILE_LEVELS = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
 
@@ -144,3 +144,39 @@ class LeadTimeModel(PythonModel):  # type: ignore[misc]
         frame = _quantile_frame(pd.RangeIndex(len(known)), known)
         frame.loc[[d is None for d in dists], :] = np.nan
         return frame
+
+
+class ArtefactModel(PythonModel):  # type: ignore[misc]
+    """The fitted artefacts of one component (:mod:`platform_core.artefacts`) as a ``pyfunc`` model.
+
+    Args:
+        model: artefact name -> payload (what :func:`echelon_mlflow.registry.load_model`
+            returns).
+        family: the component's family (``"cost"``, ``"solver"``, ...).
+        component: its component name, e.g. ``"learned"``.
+    """
+
+    def __init__(self, model: dict[str, Any], family: str, component: str) -> None:
+        self.model = model
+        self.family = family
+        self.component = component
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> Any:
+        """Call ``predict_frame(model_input)`` of the artefact named by ``params["artefact"]``.
+
+        Artefacts without a ``predict_frame`` method are read, not served: load them with
+        :func:`echelon_mlflow.registry.load_model`.
+
+        Raises:
+            KeyError: no such artefact.
+            TypeError: the artefact has no ``predict_frame``.
+        """
+        name = (params or {}).get("artefact") or (next(iter(self.model)) if len(self.model) == 1 else "")
+        if name not in self.model:
+            raise KeyError(f"{self.family} {self.component!r} has no artefact {name!r}; it has {sorted(self.model)} "
+                           "(pass params={'artefact': NAME})")
+        payload = self.model[name]
+        if not hasattr(payload, "predict_frame"):
+            raise TypeError(f"artefact {name!r} of {self.family} {self.component!r} ({type(payload).__name__}) has "
+                            "no predict_frame; load it with echelon_mlflow.registry.load_model")
+        return payload.predict_frame(model_input)

@@ -217,17 +217,20 @@ def log_model_version(
     *,
     tags: dict[str, str] | None = None,
     period_days: float = 7.0,
+    wrapper: Any = None,
 ) -> str:
     """Log a fitted model as a ``pyfunc`` MLflow model in ``run_id`` and register it.
 
     Args:
         tracking_uri: tracking (and registry) URI.
         run_id: the MLflow run the model belongs to (left open).
-        kind: ``"demand"`` or ``"lead_time"``.
+        kind: ``"demand"`` or ``"lead_time"`` (or, with ``wrapper``, any kind, e.g. ``"cost"``).
         component: component name.
         model: the fitted model.
         tags: extra version tags.
         period_days: period length for the lead-time wrapper [days].
+        wrapper: the ``PythonModel`` to log (default: the demand or lead-time wrapper of
+            ``model``); its ``model`` attribute is what :func:`load_model` returns.
 
     Returns:
         The new version number (string).  The version is tagged with the SHA-256 of its
@@ -237,7 +240,8 @@ def log_model_version(
 
     from echelon_mlflow.pyfunc_models import DemandModel, LeadTimeModel
 
-    wrapper = DemandModel(model, component) if kind == "demand" else LeadTimeModel(model, component, period_days)
+    if wrapper is None:
+        wrapper = DemandModel(model, component) if kind == "demand" else LeadTimeModel(model, component, period_days)
     name = registered_name(kind, component)
     with _using(tracking_uri):
         client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)

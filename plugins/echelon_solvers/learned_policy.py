@@ -20,10 +20,17 @@ plain base-stock policy, neither searched nor trained (costs ``NaN``); stages be
 ``max_lead_time_periods`` only are searched but not trained. The output has one row per stage;
 the learned policy itself is a state -> order table kept on the solver
 (``policies_[key]``, with its training time; the table holds only deterministic figures).
+
+The trained policies are exposed for versioning (:meth:`LearnedPolicySolver.fitted_artefacts`,
+registered by a tracking plugin as ``echelon-solver-learned_policy``): one per-stage
+artefact ``policies``, each policy without its training time (which changes from run to
+run; the total is in the artefact's metadata), so the same data and seed give the same
+digest.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import ClassVar
 
@@ -41,6 +48,7 @@ from echelon_solvers.kit.lost_sales_dp import (
     best_base_stock,
     best_capped_base_stock,
 )
+from platform_core.artefacts import Artefact
 from platform_core.components import Solver, StageProblem
 
 __all__ = ["LearnedPolicySolver", "stage_instance"]
@@ -100,6 +108,17 @@ class LearnedPolicySolver(Solver):
         self.max_order_units = max_order_units
         self.max_states = max_states
         self.policies_: dict[str, LearnedLostSalesPolicy] = {}
+
+    def fitted_artefacts(self) -> list[Artefact]:
+        """The trained policies of the solved stages (per stage; none before :meth:`solve`)."""
+        if not self.policies_:
+            return []
+        policies = {key: dataclasses.replace(pol, training_seconds=0.0)
+                    for key, pol in sorted(self.policies_.items())}
+        params = {k: str(getattr(self, k)) for k in ("generations", "states", "rollouts", "horizon_periods",
+                                                    "evaluation_paths", "evaluation_periods", "z_noise",
+                                                    "max_order_units")}
+        return [Artefact("policies", policies, params, per_stage=True)]
 
     def solve(self, problem: StageProblem) -> pa.Table:
         """One row per stage: the recommended policy and the evidence for it."""

@@ -18,6 +18,12 @@ standard model's. The cost-optimal service is the critical ratio ``p / (p + h)``
 point estimate. The 90 % interval of each estimate (bootstrap of the switching model,
 prediction interval of the expediting regression) and its driver are output columns
 ``learned_*`` of ``recommendations.parquet``; ``summary_`` holds the portfolio figures.
+
+The fitted models are exposed for versioning (:meth:`LearnedCostModel.fitted_artefacts`;
+a tracking plugin registers them as ``echelon-cost-learned``): ``switching``
+(:class:`~echelon_cost.learned.switching.SwitchingModel`), ``expediting``
+(:class:`~echelon_cost.learned.expediting.ExpediteCostModel`) and ``stage_estimates``
+(the per-stage figures, BOM stop cost included, keyed by ``sku@location``).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import pyarrow.compute as pc
 from echelon_cost.learned.bom import assembly_stop_cost
 from echelon_cost.learned.expediting import ExpediteCostModel
 from echelon_cost.learned.switching import SwitchingModel
+from platform_core.artefacts import Artefact
 from platform_core.components import CostModel, StageCosts
 from platform_core.data.columns import float_column
 from platform_core.data.schemas import Dataset
@@ -142,10 +149,38 @@ class LearnedCostModel(CostModel):
 
         stop, assemblies = assembly_stop_cost(stages, dataset.get("edges"), dataset.get("costs"),
                                               self.cover_probability)
+        self.stage_keys_ = [f"{s}@{loc}" for s, loc in _keys(stages)]
+        self.as_of_ = {name: _last_date(dataset.get(name), column)
+                       for name, column in (("order_lines", "order_date"), ("expedites", "expedite_date"))}
         self.fitted_ = {"facing": facing, "expedite_cost": exp_cost, "expedite_lo": exp_lo, "expedite_hi": exp_hi,
                         "expedite_carrier": carrier, "stop_cost": stop, "assemblies": assemblies, **est}
         self.summary_ = summary
         return self
+
+    def fitted_artefacts(self) -> list[Artefact]:
+        """The fitted switching and expediting models and the per-stage estimates (after :meth:`fit`)."""
+        fitted = getattr(self, "fitted_", None)
+        if fitted is None:
+            return []
+        params = {"customer_horizon_periods": f"{self.customer_horizon_periods:g}",
+                  "cover_probability": f"{self.cover_probability:g}", "seed": str(self.seed)}
+        out = []
+        if self.switching_ is not None:
+            summary = self.switching_.summary()
+            out.append(Artefact("switching", self.switching_, {
+                **params, "prior_sd": f"{self.prior_sd:g}", "replications": str(self.replications),
+                **{k: f"{v:.6g}" for k, v in summary.items()}}, self.as_of_.get("order_lines", "")))
+        if self.expediting_ is not None:
+            out.append(Artefact("expediting", self.expediting_, {
+                "r_squared": f"{float(self.expediting_.result_.rsquared):.6g}",
+                "carriers": ",".join(str(c) for c in self.expediting_.carriers_)[:500]},
+                self.as_of_.get("expedites", "")))
+        n = len(self.stage_keys_)
+        columns = {name: np.asarray(v).tolist() for name, v in fitted.items()
+                   if isinstance(v, np.ndarray) and v.shape == (n,)}
+        stages = {k: {name: col[i] for name, col in columns.items()} for i, k in enumerate(self.stage_keys_)}
+        out.append(Artefact("stage_estimates", stages, params, per_stage=True))
+        return out
 
     # --- costs --------------------------------------------------------------------------
     def stage_costs(self, stages: pa.Table, overrides: pa.Table | None, period_days: float) -> StageCosts:
@@ -220,6 +255,14 @@ class LearnedCostModel(CostModel):
             "learned_assembly_stop_cost": stop,
         }
         return StageCosts(holding, stockout, ordering, ratio, columns)
+
+
+def _last_date(table: pa.Table | None, column: str) -> str:
+    """The last date of ``column`` in ``table`` (ISO), "" when absent or empty."""
+    if table is None or column not in table.column_names or table.num_rows == 0:
+        return ""
+    last = pc.max(table.column(column)).as_py()
+    return "" if last is None else str(last)
 
 
 def _recovery_days(dataset: Dataset, index: dict[tuple[str, str], int], n: int) -> np.ndarray:

@@ -1,0 +1,128 @@
+"""The planner's files of an incremental run, for its complete output (copied + re-planned rows).
+
+* ``OUT/exceptions.parquet``: the ranked exception lists of the whole recommendations
+  file, with the recent demand of this cycle's data (:func:`exceptions_for_rows`);
+* ``OUT/frontier.parquet``: the portfolio's efficient frontier from the per-row side
+  data: the copied rows' from the previous run (``PREVIOUS/sensing/frontier_side.parquet``,
+  which every run writes when its solver gives side data, :func:`write_frontier_side`),
+  the re-planned rows' fresh (:func:`combined_side`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from platform_core.data.columns import float_column
+from platform_core.data.schemas import Dataset
+from platform_core.exception_lists import RECENT_PERIODS, exception_lists
+from platform_core.incremental.state import SENSING_DIR, SensingGrid
+from platform_core.networks import NetworkStructure
+from platform_core.parts import write_parquet_atomic
+
+__all__ = ["FRONTIER_SIDE_FILE", "write_frontier_side", "read_frontier_side", "combined_side",
+           "exceptions_for_rows"]
+
+#: The per-row side data of the frontier (input order), kept for a later ``--since`` run.
+FRONTIER_SIDE_FILE = "frontier_side.parquet"
+
+
+def write_frontier_side(out_dir: str | os.PathLike[str], side: pa.Table | None) -> Path | None:
+    """Write ``OUT/sensing/frontier_side.parquet`` (nothing when ``side`` is None)."""
+    if side is None:
+        return None
+    path = Path(out_dir) / SENSING_DIR / FRONTIER_SIDE_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_parquet_atomic(side, path)
+    return path
+
+
+def read_frontier_side(out_dir: str | os.PathLike[str]) -> pa.Table | None:
+    """The side data a previous run wrote (None when it wrote none)."""
+    path = Path(out_dir) / SENSING_DIR / FRONTIER_SIDE_FILE
+    return pq.read_table(path) if path.is_file() else None
+
+
+def combined_side(previous: pa.Table | None, new: pa.Table | None, replan: np.ndarray,
+                  new_input_rows: np.ndarray) -> pa.Table | None:
+    """Side data of every input row: copied rows from ``previous``, re-planned rows from ``new``.
+
+    Args:
+        previous: the previous run's side data (input order), or None.
+        new: the re-planned rows' side data, row ``j`` belonging to input row
+            ``new_input_rows[j]``; None when nothing was re-planned or the solver gave none.
+        replan: per input row, whether it was re-planned.
+        new_input_rows: see ``new``.
+
+    Returns:
+        The side data in input order; None when a part is missing (a frontier needs every row's).
+    """
+    n = replan.size
+    if previous is None or previous.num_rows != n:
+        return None
+    if not replan.any():
+        return previous
+    if new is None:
+        return None
+    names = [c for c in previous.column_names if c in new.column_names]
+    if len(names) != len(previous.column_names):
+        return None
+    copied = previous.filter(pa.array(~replan))
+    fresh = new.select(names).cast(copied.schema)
+    rows = np.concatenate([np.flatnonzero(~replan), np.asarray(new_input_rows, dtype=np.int64)])
+    both = pa.concat_tables([copied, fresh])
+    return both.take(pa.array(np.argsort(rows, kind="stable")))
+
+
+def _is_in(column: pa.ChunkedArray, values: pa.Array) -> pa.ChunkedArray:
+    """Per row, whether ``column`` (string or dictionary-encoded string) is one of ``values``."""
+    chunks = []
+    for chunk in column.chunks:
+        if pa.types.is_dictionary(chunk.type):  # look up the dictionary once, not every row
+            chunks.append(pc.take(pc.is_in(chunk.dictionary.cast(pa.string()), value_set=values), chunk.indices))
+        else:
+            chunks.append(pc.is_in(chunk.cast(pa.string()), value_set=values))
+    return pa.chunked_array(chunks, pa.bool_())
+
+
+def exceptions_for_rows(recommendations: pa.Table, dataset: Dataset, structure: NetworkStructure,
+                        grid: SensingGrid, last_period: int) -> pa.Table:
+    """:func:`platform_core.exception_lists.exception_lists` of the complete recommendations.
+
+    The recent demand is each row's own demand in the last ``RECENT_PERIODS`` periods of
+    the grid up to ``last_period`` (this cycle's data), as a full run on the same data sees it.
+    """
+    n = recommendations.num_rows
+    demand = dataset.demand
+    first = last_period - RECENT_PERIODS + 1
+    recent = np.full((n, RECENT_PERIODS), np.nan)
+    flags = np.zeros((n, RECENT_PERIODS), dtype=bool)
+    first_day = int(np.ceil(grid.origin_day + first * grid.period_days))
+    tail = demand.filter(pc.greater_equal(demand.column("period").cast(pa.int32()), pa.scalar(first_day, pa.int32())))
+    if tail.num_rows:
+        days = tail.column("period").cast(pa.int32()).to_numpy(zero_copy_only=False).astype(np.int64)
+        col = np.floor((days - grid.origin_day) / grid.period_days).astype(np.int64) - first
+        rows = structure.index.lookup(tail)
+        ok = (rows >= 0) & (col >= 0) & (col < RECENT_PERIODS)
+        recent[rows[ok], col[ok]] = tail.column("quantity").to_numpy(zero_copy_only=False).astype(np.float64)[ok]
+        if "stocked_out" in tail.column_names:
+            so = tail.column("stocked_out").fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
+            flags[rows[ok], col[ok]] = so[ok]
+    mean_own = np.zeros(n)  # the not-solved rows' magnitude: their mean own demand per period
+    failed = pc.not_equal(recommendations.column("status"), "ok")
+    if pc.any(failed).as_py() and demand.num_rows:
+        skus = pc.unique(recommendations.column("sku").filter(failed))
+        mine = demand.filter(_is_in(demand.column("sku"), skus.cast(pa.string())))
+        rows = structure.index.lookup(mine)
+        qty = mine.column("quantity").to_numpy(zero_copy_only=False).astype(np.float64)
+        ok = rows >= 0
+        total = np.bincount(rows[ok], weights=qty[ok], minlength=n)
+        count = np.bincount(rows[ok], minlength=n)
+        mean_own = np.where(count > 0, total / np.maximum(count, 1), 0.0)
+    unit_cost = float_column(dataset.stages, "unit_cost", 0.0)
+    return exception_lists(recommendations, unit_cost, recent, flags, mean_own, grid.period_days)
