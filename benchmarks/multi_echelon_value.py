@@ -2,7 +2,7 @@
 
 Usage:
     python benchmarks/multi_echelon_value.py [--quick] [--stages N] [--seed S]
-        [--default-solver NAME] [--replay trace|iid]
+        [--default-solver NAME] [--replay trace|iid] [--oracle] [--dump PATH]
 
 Protocol (all three solvers get the same StageProblems and are judged by the same engine
 on demand none of them saw):
@@ -37,6 +37,17 @@ on demand none of them saw):
    each peer realises with the dataset's targets (98/95/90 %), and on a grid of common
    fills.  Also reported: the internal (DC) stages' fill chosen by the default (the
    solver's own simulated fill, and the fill realised in the replay).
+
+6. where the stock is: each solver's investment and realised fill per group of stages
+   (location type, internal / customer-facing, ABC class, demand class of the stage's
+   own series) interpolated at blanket ABC's realised fill with the dataset's targets,
+   with the weights of the solver's curve (``curve_weights``); and two hybrids at
+   98/95/90 %: one method's internal levels with the other's customer-facing ones;
+7. ``--oracle``: the default solver and the blanket rule also planned on the held-out
+   weeks themselves (``oracle_problems``: each stage's demand the empirical PMF of its
+   held-out true weeks, those weeks as the demand history, the replay's lead times), at
+   lower target sets too (``ORACLE_TARGET_SETS``), and compared with the training-planned
+   curves at equal realised fill: the saving a perfect forecast would give.
 
 Customer-facing stages are those with external demand and no downstream stage; the
 wholesale demand of internal DCs is simulated but not part of the portfolio fill.
