@@ -2,7 +2,7 @@
 
 Usage:
     python benchmarks/multi_echelon_value.py [--quick] [--stages N] [--seed S]
-        [--default-solver NAME] [--replay trace|iid]
+        [--default-solver NAME] [--replay trace|iid] [--oracle] [--dump PATH]
 
 Protocol (all three solvers get the same StageProblems and are judged by the same engine
 on demand none of them saw):
@@ -38,6 +38,17 @@ on demand none of them saw):
    fills.  Also reported: the internal (DC) stages' fill chosen by the default (the
    solver's own simulated fill, and the fill realised in the replay).
 
+6. where the stock is: each solver's investment and realised fill per group of stages
+   (location type, internal / customer-facing, ABC class, demand class of the stage's
+   own series) interpolated at blanket ABC's realised fill with the dataset's targets,
+   with the weights of the solver's curve (``curve_weights``); and two hybrids at
+   98/95/90 %: one method's internal levels with the other's customer-facing ones;
+7. ``--oracle``: the default solver and the blanket rule also planned on the held-out
+   weeks themselves (``oracle_problems``: each stage's demand the empirical PMF of its
+   held-out true weeks, those weeks as the demand history, the replay's lead times), at
+   lower target sets too (``ORACLE_TARGET_SETS``), and compared with the training-planned
+   curves at equal realised fill: the saving a perfect forecast would give.
+
 Customer-facing stages are those with external demand and no downstream stage; the
 wholesale demand of internal DCs is simulated but not part of the portfolio fill.
 
@@ -70,7 +81,7 @@ for extra in (ROOT, ROOT / "plugins", ROOT / "benchmarks"):
 
 from _harness import write_result  # noqa: E402
 from echelon_solvers.baseline import blanket_abc_levels  # noqa: E402
-from service_vs_cost import load, networks, portfolio_fill, simulate_portfolio  # noqa: E402
+from service_vs_cost import aggregate, load, networks, portfolio_fill, simulate_portfolio  # noqa: E402
 
 from platform_core.batch import stage_problem  # noqa: E402
 from platform_core.components import StageProblem  # noqa: E402
@@ -96,6 +107,15 @@ TARGET_SETS: tuple[tuple[float, float, float], ...] = (
     (0.995, 0.99, 0.98),
 )
 QUICK_TARGET_SETS = TARGET_SETS[1:4]
+#: target sets of the oracle arms (planned on the held-out weeks: realised fill near the
+#: targets, so lower sets reach down to the fills the training-window plans realise)
+ORACLE_TARGET_SETS: tuple[tuple[float, float, float], ...] = (
+    (0.70, 0.60, 0.50),
+    (0.80, 0.70, 0.60),
+    (0.90, 0.85, 0.80),
+    DATASET_TARGETS,
+    (0.995, 0.99, 0.98),
+)
 PEERS = ("single_echelon", "blanket_abc")
 _CHOSEN = re.compile(r"internal stage: fill (\d\.\d+) to its customers chosen")
 
@@ -170,6 +190,23 @@ def solve_all(problems: Sequence[StageProblem], solve: Callable[[StageProblem], 
     return out
 
 
+def oracle_problems(problems: Sequence[StageProblem], data: dict, row_of: dict[str, int],
+                    train: int) -> list[StageProblem]:
+    """``problems`` planned on the held-out weeks themselves (an oracle): each stage's demand
+    the empirical PMF of its held-out true weekly demand (internal stages: own plus all
+    descendants', week by week), the held-out weeks as the demand history (the joint
+    demand the solver resamples) and the replay's lead times."""
+    held = np.where(data["has_demand"][:, None], np.rint(np.nan_to_num(data["true"][:, train:], nan=0.0)), np.nan)
+    summed = aggregate(held, data["parent"])
+    out = []
+    for p in problems:
+        rows = np.array([row_of[k] for k in p.keys])
+        dem = [DiscreteDistribution.from_samples(summed[r]) for r in rows]
+        out.append(dataclasses.replace(p, period_demand=dem, demand_history=held[rows],
+                                       lead_time=[data["lead"][r] for r in rows]))
+    return out
+
+
 # ------------------------------------------------------------ replay ----------------
 def held_out_demand(data: dict, train: int, mode: str) -> list[DiscreteDistribution | DemandSchedule | None]:
     """Each stage's held-out true demand as a trace (point masses, week by week) or an
@@ -195,6 +232,64 @@ def curve_value(fill: np.ndarray, investment: np.ndarray, at: float) -> float:
     if not f[0] - 1e-12 <= at <= f[-1] + 1e-12:
         return float("nan")
     return float(np.interp(at, f, v))
+
+
+def curve_weights(fill: np.ndarray, at: float) -> dict[int, float]:
+    """The points of a curve and their weights in its linear interpolation at fill ``at``
+    (empty outside the curve): ``curve_value`` is ``sum(w * investment[k])``, and any other
+    per-point quantity (a group's investment, its short units) is interpolated alike."""
+    order = np.argsort(fill, kind="stable")
+    f = np.asarray(fill, dtype=np.float64)[order]
+    if not f[0] - 1e-12 <= at <= f[-1] + 1e-12:
+        return {}
+    if f.size == 1 or at <= f[0]:
+        return {int(order[0]): 1.0}
+    hi = int(min(max(np.searchsorted(f, at, side="left"), 1), f.size - 1))
+    span = f[hi] - f[hi - 1]
+    w = 1.0 if span <= 0 else float(min(max((at - f[hi - 1]) / span, 0.0), 1.0))
+    out = {int(order[hi - 1]): 1.0 - w}
+    out[int(order[hi])] = out.get(int(order[hi]), 0.0) + w
+    return out
+
+
+def stage_groups(data: dict, stages: pa.Table, series: pa.Table, internal: np.ndarray,
+                 leaf_mask: np.ndarray) -> dict[str, np.ndarray]:
+    """Masks of the stages by echelon (location type), position (internal / customer-facing),
+    ABC class and Syntetos-Boylan class of the stage's own demand series (the generator's)."""
+    n = data["n"]
+    out: dict[str, np.ndarray] = {"internal": internal.copy(), "customer_facing": leaf_mask.copy()}
+    ltype = np.asarray(stages.column("location_type").to_pylist(), dtype=object)
+    for t in ("plant", "central_dc", "regional_dc", "store"):
+        out[f"type:{t}"] = ltype == t
+    abc = np.asarray(data["abc"], dtype=object)
+    for c in "ABC":
+        out[f"abc:{c}"] = abc == c
+    cls = np.full(n, "", dtype=object)
+    cls[data["truth_rows"]] = np.asarray(series.column("demand_class").to_pylist(), dtype=object)
+    for c in ("smooth", "erratic", "intermittent", "lumpy"):
+        out[f"demand_class:{c}"] = leaf_mask & (cls == c)
+    return out
+
+
+def group_totals(res: dict[str, np.ndarray], groups: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
+    """Investment, short and demand [units/period] summed per group of stages."""
+    return {g: {"investment_currency": float(res["investment"][m].sum()), "short": float(res["short"][m].sum()),
+                "demand": float(res["demand"][m].sum())} for g, m in groups.items()}
+
+
+def breakdown_at(points: list[dict[str, Any]], at: float) -> dict[str, dict[str, float]]:
+    """Per group, investment and realised fill interpolated at portfolio fill ``at`` (the
+    weights of :func:`curve_weights` on the solver's curve); empty outside the curve."""
+    w = curve_weights(np.array([p["realised_fill_rate"] for p in points]), at)
+    if not w:
+        return {}
+    out: dict[str, dict[str, float]] = {}
+    for g in points[0]["groups"]:
+        inv = sum(wk * points[k]["groups"][g]["investment_currency"] for k, wk in w.items())
+        short = sum(wk * points[k]["groups"][g]["short"] for k, wk in w.items())
+        dem = sum(wk * points[k]["groups"][g]["demand"] for k, wk in w.items())
+        out[g] = {"investment_currency": inv, "realised_fill_rate": 1.0 - short / dem if dem > 0 else float("nan")}
+    return out
 
 
 def _quantiles(x: np.ndarray) -> dict[str, float]:
@@ -234,6 +329,10 @@ def main() -> None:
                     help="the solver judged as the default (another registered name for development)")
     ap.add_argument("--replay", choices=("trace", "iid"), default="trace",
                     help="held-out demand as the realised weekly trace (joint) or i.i.d. per stage")
+    ap.add_argument("--oracle", action="store_true",
+                    help="also plan on the held-out weeks themselves (an upper bound on what a forecast can give)")
+    ap.add_argument("--dump", type=Path, default=None,
+                    help="write the per-stage levels and replays at 98/95/90 %% to this pickle (analysis aid)")
     args = ap.parse_args()
     n_stages = args.stages or (1000 if args.quick else 10_000)
     target_sets = QUICK_TARGET_SETS if args.quick else TARGET_SETS
@@ -249,6 +348,7 @@ def main() -> None:
         generate_dataset(full, n_stages, seed=args.seed, periods=TRAIN_WEEKS + HOLDOUT_WEEKS)
         data = load(full)
         stages = pq.read_table(full / "stages.parquet")
+        series = pq.read_table(full / "truth" / "series_truth.parquet")
         training_dataset(full, train_dir, TRAIN_WEEKS)
         problems, components = planned_problems(train_dir, default)
     t_data = time.perf_counter() - t0
@@ -266,30 +366,44 @@ def main() -> None:
 
     cols = ("base_stock_level", "expected_fill_rate", "message")
     solvers = {name: host.solver(name)() for name in (default, *PEERS)}
-    points: dict[str, list[dict[str, Any]]] = {name: [] for name in solvers}
+    # (arm, solver, its problems, its target sets); the oracle arms plan on the held-out weeks
+    arms: list[tuple[str, str, Sequence[StageProblem], tuple[tuple[float, float, float], ...]]] = [
+        (name, name, problems, target_sets) for name in solvers]
+    if args.oracle:
+        truth = oracle_problems(problems, data, row_of, TRAIN_WEEKS)
+        oracle_sets = ORACLE_TARGET_SETS[1:] if args.quick else ORACLE_TARGET_SETS
+        arms += [(f"{default}_oracle", default, truth, oracle_sets), ("blanket_abc_oracle", "blanket_abc", truth,
+                                                                     oracle_sets)]
+    by_group = stage_groups(data, stages, series, internal, leaf_mask)
+    points: dict[str, list[dict[str, Any]]] = {arm: [] for arm, *_ in arms}
     dc_fill: dict[str, Any] = {}
-    solve_seconds: dict[str, float] = {name: 0.0 for name in solvers}
+    levels_at_dataset: dict[str, np.ndarray] = {}
+    res_at_dataset: dict[str, dict[str, np.ndarray]] = {}
+    solve_seconds: dict[str, float] = {arm: 0.0 for arm, *_ in arms}
     check_blanket = float("nan")
-    for targets in target_sets:
-        for name, solver in solvers.items():
+    for arm, name, arm_problems, arm_sets in arms:
+        solver = solvers[name]
+        for targets in arm_sets:
             t1 = time.perf_counter()
             if name == "blanket_abc":
                 levels = np.full(n, np.nan)
-                for p in problems:
+                for p in arm_problems:
                     levels[[row_of[k] for k in p.keys]] = blanket_levels(p, targets)
-                if targets == DATASET_TARGETS:  # the rule as registered gives the same levels
-                    real = solve_all(problems, solver.solve, row_of, n, cols)["base_stock_level"]
+                if targets == DATASET_TARGETS and arm == name:  # the rule as registered gives the same levels
+                    real = solve_all(arm_problems, solver.solve, row_of, n, cols)["base_stock_level"]
                     check_blanket = float(np.max(np.abs(real - levels)))
                     if check_blanket > 0:
                         raise RuntimeError(f"blanket_abc_levels differs from the blanket_abc solver by "
                                            f"{check_blanket} units")
                 solved = {"base_stock_level": levels}
             else:
-                solved = solve_all([with_targets(p, targets) for p in problems], solver.solve, row_of, n, cols)
-            solve_seconds[name] += time.perf_counter() - t1
+                solved = solve_all([with_targets(p, targets) for p in arm_problems], solver.solve, row_of, n, cols)
+            solve_seconds[arm] += time.perf_counter() - t1
             levels = solved["base_stock_level"]
             if np.isnan(levels).any():
-                raise RuntimeError(f"{name} left {int(np.isnan(levels).sum())} stages without a level")
+                raise RuntimeError(f"{arm} left {int(np.isnan(levels).sum())} stages without a level")
+            if targets == DATASET_TARGETS:
+                levels_at_dataset[arm] = levels
             # simulate_portfolio passes each stage's entry to the engine, which takes schedules too
             res = simulate_portfolio(data, groups, levels, cast(list, replay), **sim)
             point = {
@@ -298,29 +412,50 @@ def main() -> None:
                 "inventory_investment_currency": float(res["investment"].sum()),
                 "internal_investment_currency": float(res["investment"][internal].sum()),
                 "customer_facing_investment_currency": float(res["investment"][leaf_mask].sum()),
+                "groups": group_totals(res, by_group),
             }
-            points[name].append(point)
-            if name == default:
+            points[arm].append(point)
+            if targets == DATASET_TARGETS:
+                res_at_dataset[arm] = res
+            if arm == default:
                 dc = {"targets_abc": list(targets),
                       "chosen_internal_fill_stages": _chosen_fills(solved["message"], internal),
                       "solver_fill_rate": _quantiles(solved["expected_fill_rate"][internal]),
                       "solver_fill_rate_histogram": _histogram(solved["expected_fill_rate"][internal]),
                       "replay_fill_rate": _quantiles(res["fill"][internal])}
                 dc_fill[_label(targets)] = dc
-            print(f"  {name:<20} targets {_label(targets):<14} fill {point['realised_fill_rate']:.4f}  "
+            print(f"  {arm:<24} targets {_label(targets):<14} fill {point['realised_fill_rate']:.4f}  "
                   f"investment {point['inventory_investment_currency']:>14,.0f}  ({time.perf_counter() - t1:.0f} s)",
                   flush=True)
 
+    if args.dump:  # per-stage arrays for offline analysis (before the summaries, which can be redone)
+        import pickle
+
+        with open(args.dump, "wb") as fh:
+            pickle.dump({"points": points, "levels_at_dataset": levels_at_dataset, "dc_fill": dc_fill,
+                         "groups": by_group, "parent": data["parent"], "unit_cost": data["unit_cost"],
+                         "replay": res_at_dataset}, fh)
+    # hybrids at the dataset's targets: one method's internal levels with another's customer-facing ones
+    hybrids: dict[str, dict[str, Any]] = {}
+    for inner, outer in ((default, "blanket_abc"), ("blanket_abc", default)):
+        lv = np.where(internal, levels_at_dataset[inner], levels_at_dataset[outer])
+        res = simulate_portfolio(data, groups, lv, cast(list, replay), **sim)
+        hybrids[f"internal {inner}, customer-facing {outer}"] = {
+            "realised_fill_rate": portfolio_fill(res, leaf_mask),
+            "inventory_investment_currency": float(res["investment"].sum()),
+            "groups": group_totals(res, by_group)}
+
     curves = {name: (np.array([p["realised_fill_rate"] for p in pts]),
                      np.array([p["inventory_investment_currency"] for p in pts])) for name, pts in points.items()}
-    lo = max(float(f.min()) for f, _ in curves.values())
-    hi = min(float(f.max()) for f, _ in curves.values())
+    main_arms = (default, *PEERS)
+    lo = max(float(curves[a][0].min()) for a in main_arms)
+    hi = min(float(curves[a][0].max()) for a in main_arms)
     grid = [float(x) for x in np.linspace(lo, hi, 5)] if hi > lo else []
     at_dataset = {name: next(p for p in pts if tuple(p["targets_abc"]) == DATASET_TARGETS)
                   for name, pts in points.items()}
 
-    def saving(peer: str, fill: float) -> float:
-        mine, theirs = curve_value(*curves[default], fill), curve_value(*curves[peer], fill)
+    def saving(peer: str, fill: float, mine_arm: str = default) -> float:
+        mine, theirs = curve_value(*curves[mine_arm], fill), curve_value(*curves[peer], fill)
         return 100.0 * (1.0 - mine / theirs)
 
     headline = {}
@@ -334,26 +469,55 @@ def main() -> None:
             "savings_percent": saving(peer, f),
         }
     grid_rows = [{"realised_fill_rate": f,
-                  **{f"{name}_inventory_investment_currency": curve_value(*curves[name], f) for name in curves},
+                  **{f"{name}_inventory_investment_currency": curve_value(*curves[name], f) for name in main_arms},
                   **{f"savings_vs_{peer}_percent": saving(peer, f) for peer in PEERS}} for f in grid]
 
     print(f"\nmulti-echelon value: {n} SKU-locations ({len(groups)} networks, {len(problems)} batches), "
           f"held-out replay '{args.replay}' ({reps} x {periods} periods)")
-    print(f"{'targets A/B/C [%]':<18}" + "".join(f"{name + ' fill':>22}{'investment':>14}" for name in curves))
+    print(f"{'targets A/B/C [%]':<18}" + "".join(f"{name + ' fill':>22}{'investment':>14}" for name in main_arms))
     for k, targets in enumerate(target_sets):
         print(f"{_label(targets):<18}" + "".join(
             f"{points[name][k]['realised_fill_rate']:>22.4f}{points[name][k]['inventory_investment_currency']:>14,.0f}"
-            for name in curves))
+            for name in main_arms))
     print("\nat equal realised customer-facing fill (linear interpolation in fill; investment [currency]):")
-    print(f"{'fill':>8}" + "".join(f"{name:>18}" for name in curves) + "".join(f"{'vs ' + p + ' %':>20}" for p in PEERS))
+    print(f"{'fill':>8}" + "".join(f"{name:>18}" for name in main_arms)
+          + "".join(f"{'vs ' + p + ' %':>20}" for p in PEERS))
     for row in grid_rows:
         print(f"{row['realised_fill_rate']:>8.4f}"
-              + "".join(f"{row[f'{name}_inventory_investment_currency']:>18,.0f}" for name in curves)
+              + "".join(f"{row[f'{name}_inventory_investment_currency']:>18,.0f}" for name in main_arms)
               + "".join(f"{row[f'savings_vs_{p}_percent']:>20.1f}" for p in PEERS))
     for peer, h in headline.items():
         print(f"at {peer}'s fill with the dataset's targets ({h['realised_fill_rate']:.4f}): {default} "
               f"{h['default_inventory_investment_currency']:,.0f} vs {h['peer_inventory_investment_currency']:,.0f}"
               f" -> savings {h['savings_percent']:.1f} %")
+
+    # where the stock is, at blanket ABC's realised fill with the dataset's targets
+    ref = at_dataset["blanket_abc"]["realised_fill_rate"]
+    breakdown = {arm: breakdown_at(points[arm], ref) for arm in points}
+    print(f"\nby group at blanket_abc's fill {ref:.4f} (investment [currency] / realised fill, interpolated):")
+    print(f"{'group':<24}" + "".join(f"{arm:>30}" for arm in points if breakdown[arm]))
+    for g in by_group:
+        print(f"{g:<24}" + "".join(
+            f"{breakdown[arm][g]['investment_currency']:>20,.0f} / {breakdown[arm][g]['realised_fill_rate']:.3f}"
+            for arm in points if breakdown[arm]))
+    print("hybrids at 98/95/90 %: " + "; ".join(
+        f"{k}: fill {h['realised_fill_rate']:.4f}, investment {h['inventory_investment_currency']:,.0f}"
+        for k, h in hybrids.items()))
+    oracle: dict[str, Any] = {}
+    if args.oracle:
+        arm = f"{default}_oracle"
+        for peer in (*PEERS, "blanket_abc_oracle"):
+            f_peer = curves[peer][0]
+            lo_o, hi_o = max(f_peer.min(), curves[arm][0].min()), min(f_peer.max(), curves[arm][0].max())
+            rows = [{"realised_fill_rate": float(f), "savings_percent": saving(peer, float(f), arm)}
+                    for f in (np.linspace(lo_o, hi_o, 5) if hi_o > lo_o else [])]
+            f_ref = at_dataset[peer]["realised_fill_rate"]
+            oracle[peer] = {"at_peer_dataset_fill": {"realised_fill_rate": f_ref,
+                                                     "savings_percent": saving(peer, f_ref, arm)},
+                            "grid": rows}
+            print(f"oracle ({arm}) vs {peer}: at its 98/95/90 % fill {f_ref:.4f}: "
+                  f"{oracle[peer]['at_peer_dataset_fill']['savings_percent']:.1f} %; over the common range "
+                  + ", ".join(f"{r['realised_fill_rate']:.4f}: {r['savings_percent']:.1f} %" for r in rows))
     d = dc_fill[_label(DATASET_TARGETS)]
     print(f"DC (internal) fill chosen by {default} at 98/95/90 %: candidates {d['chosen_internal_fill_stages']}\n"
           f"  solver's simulated fill {d['solver_fill_rate']}\n"
@@ -365,7 +529,7 @@ def main() -> None:
         "command": "python benchmarks/multi_echelon_value.py" + (" --quick" if args.quick else "")
         + (f" --default-solver {default}" if default != "multi_echelon" else "")
         + (f" --replay {args.replay}" if args.replay != "trace" else "")
-        + (f" --stages {args.stages}" if args.stages else ""),
+        + (f" --stages {args.stages}" if args.stages else "") + (" --oracle" if args.oracle else ""),
         "mode": "quick" if args.quick else "full",
         "default_solver": default,
         "peers": list(PEERS),
@@ -386,6 +550,9 @@ def main() -> None:
         "points": points,
         "at_equal_fill_grid": grid_rows,
         "headline": headline,
+        "breakdown_at_blanket_abc_fill": {"realised_fill_rate": ref, "arms": breakdown},
+        "hybrids_at_dataset_targets": hybrids,
+        "oracle": oracle,
         "default_internal_fill": dc_fill,
         "blanket_rule_vs_solver_max_abs_level_difference_units": check_blanket,
         "solve_seconds": solve_seconds,
