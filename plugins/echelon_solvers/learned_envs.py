@@ -73,8 +73,8 @@ class PerishableEnv(gym.Env[np.ndarray, np.int64]):
         q = int(action)
         if not 0 <= q <= self.instance.max_order:
             raise ValueError(f"action: expected an order in 0..{self.instance.max_order}, got {action}")
-        d = int(self.instance.demand.offset + min(np.searchsorted(self._cdf, self.np_random.random(), side="right"),
-                                                  self._cdf.size - 1))
+        k = int(np.searchsorted(self._cdf, self.np_random.random(), side="right"))
+        d = int(self.instance.demand.offset) + min(k, self._cdf.size - 1)
         self._state, cost = perishable_learned.step_period(self.instance, self._state, q, d)
         self._t += 1
         return (self._state.astype(np.float64), -cost, False, self._t >= self.episode_periods,
