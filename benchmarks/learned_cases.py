@@ -41,6 +41,7 @@ from _harness import write_result  # noqa: E402
 from echelon_solvers.kit.capacity_learned import (  # noqa: E402
     CapacityInstance,
     search_base_stock,
+    search_capped_base_stock,
     simulate_costs,
     train_capacity_policy,
 )
@@ -114,6 +115,13 @@ def capacity_case(lp: int, lr: int, lost_sale_cost: float, seed: int, quick: boo
         se_range, sr_range = range(mu * (lp + lr) - 8, mu * (lp + lr) + 17), range(mu * lr - 6, mu * lr + 15)
     search = search_base_stock(inst, seed=seed + 1, echelon_levels=se_range, store_levels=sr_range,
                                paths=4, periods=3000 if quick else 4000, with_s_S=not quick)
+    bs = search.base_stock
+    capped = None
+    if not quick:  # a stronger classic benchmark: a per-SKU production cap on top of base stock
+        t0 = time.perf_counter()
+        capped = search_capped_base_stock(inst, seed + 1, range(int(bs.echelon_level) - 6, int(bs.echelon_level) + 7),
+                                          range(int(bs.store_level) - 4, int(bs.store_level) + 5), range(3, 9))
+        capped_s = time.perf_counter() - t0
     kw: dict[str, Any] = {"iterations": 15, "population": 24, "elite": 6} if quick else {"iterations": 40}
     pol = train_capacity_policy(inst, search.base_stock, seed=seed, **kw)
     again = train_capacity_policy(inst, search.base_stock, seed=seed, **kw) if quick or lp == 2 else None
@@ -124,7 +132,8 @@ def capacity_case(lp: int, lr: int, lost_sale_cost: float, seed: int, quick: boo
     held["base_stock"] = simulate_costs(inst, search.base_stock, held_seed, paths, periods)
     if search.s_S is not None:
         held["s_S"] = simulate_costs(inst, search.s_S, held_seed, paths, periods)
-    bs = search.base_stock
+    if capped is not None:
+        held["capped_base_stock"] = simulate_costs(inst, capped[0], held_seed, paths, periods)
     interior = (se_range.start < bs.echelon_level < se_range.stop - 1
                 and sr_range.start < bs.store_level < sr_range.stop - 1)
     names = ["echelon_level", "a_pipeline", "a_warehouse", "a_transit", "a_store", "production_cap",
@@ -140,6 +149,10 @@ def capacity_case(lp: int, lr: int, lost_sale_cost: float, seed: int, quick: boo
         "s_S": None if search.s_S is None else {"echelon_level": search.s_S.echelon_level,
                                                 "store_reorder": search.s_S.store_reorder,
                                                 "store_level": search.s_S.store_level},
+        "capped_base_stock": None if capped is None else {
+            "echelon_level": capped[0].echelon_level, "store_level": capped[0].store_level,
+            "production_cap": capped[0].production_cap, "search_seconds": round(capped_s, 2),
+            "rationing": "priority" if capped[0].rationing else "proportional"},
         "search_grid": {"echelon_levels": [se_range.start, se_range.stop - 1],
                         "store_levels": [sr_range.start, sr_range.stop - 1]},
         "search_candidates": search.candidates, "search_seconds": round(search.seconds, 2),
@@ -171,16 +184,18 @@ def main() -> None:
               f"{v['base_stock']['saving_pct']:>8.2f} {v['s_S']['saving_pct']:>8.2f} "
               f"{v['waste_adjusted']['saving_pct']:>8.2f} {r['exact_gap_to_optimum_pct']['learned']:>6.2f} "
               f"{r['training_seconds']:>7.1f}", flush=True)
-    print(f"{'Lp':>2} {'Lr':>2} {'p':>3} {'BS':>8} {'(s,S)':>8} {'learned':>8} {'vs BS % (SE)':>15} "
-          f"{'vs sS %':>8} {'train s':>7}", flush=True)
+    print(f"{'Lp':>2} {'Lr':>2} {'p':>3} {'BS':>8} {'(s,S)':>8} {'capped':>8} {'learned':>8} {'vs BS % (SE)':>15} "
+          f"{'vs sS %':>8} {'vs cap %':>8} {'train s':>7}", flush=True)
     for lp, lr, p in (CAPACITY_QUICK if args.quick else CAPACITY_FULL):
         r = capacity_case(lp, lr, p, args.seed, args.quick)
         cap_rows.append(r)
         h, v = r["heldout_cost_per_period"], r["learned_vs"]
         ss = v.get("s_S", {}).get("saving_pct", float("nan"))
+        cp = v.get("capped_base_stock", {}).get("saving_pct", float("nan"))
         se_pct = 100 * v["base_stock"]["difference_se"] / h["base_stock"]
         print(f"{lp:>2} {lr:>2} {p:>3.0f} {h['base_stock']:>8.3f} {h.get('s_S', float('nan')):>8.3f} "
-              f"{h['learned']:>8.3f} {v['base_stock']['saving_pct']:>7.2f} ({se_pct:.3f}) {ss:>8.2f} "
+              f"{h.get('capped_base_stock', float('nan')):>8.3f} "
+              f"{h['learned']:>8.3f} {v['base_stock']['saving_pct']:>7.2f} ({se_pct:.3f}) {ss:>8.2f} {cp:>8.2f} "
               f"{r['training_seconds']:>7.1f}", flush=True)
     name = "learned_cases_quick" if args.quick else "learned_cases"
     cmd = "python benchmarks/learned_cases.py" + (" --quick" if args.quick else "")
