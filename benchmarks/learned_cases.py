@@ -120,9 +120,9 @@ def capacity_case(lp: int, lr: int, lost_sale_cost: float, seed: int, quick: boo
     if not quick:  # a stronger classic benchmark: a per-SKU production cap on top of base stock
         t0 = time.perf_counter()
         capped = search_capped_base_stock(inst, seed + 1, range(int(bs.echelon_level) - 6, int(bs.echelon_level) + 7),
-                                          range(int(bs.store_level) - 4, int(bs.store_level) + 5), range(3, 9))
+                                          range(int(bs.store_level) - 4, int(bs.store_level) + 5), range(1, 10))
         capped_s = time.perf_counter() - t0
-    kw: dict[str, Any] = {"iterations": 15, "population": 24, "elite": 6} if quick else {"iterations": 40}
+    kw: dict[str, Any] = {"iterations": 15, "population": 24, "elite": 6} if quick else {"iterations": 30}
     pol = train_capacity_policy(inst, search.base_stock, seed=seed, **kw)
     again = train_capacity_policy(inst, search.base_stock, seed=seed, **kw) if quick or lp == 2 else None
     held_seed, paths, periods = seed + 1_000_003, (8 if quick else 32), (10_000 if quick else 20_000)
@@ -152,6 +152,9 @@ def capacity_case(lp: int, lr: int, lost_sale_cost: float, seed: int, quick: boo
         "capped_base_stock": None if capped is None else {
             "echelon_level": capped[0].echelon_level, "store_level": capped[0].store_level,
             "production_cap": capped[0].production_cap, "search_seconds": round(capped_s, 2),
+            "interior_of_search_grid": bool(1 < capped[0].production_cap < 9
+                                            and abs(capped[0].echelon_level - bs.echelon_level) < 6
+                                            and abs(capped[0].store_level - bs.store_level) < 4),
             "rationing": "priority" if capped[0].rationing else "proportional"},
         "search_grid": {"echelon_levels": [se_range.start, se_range.stop - 1],
                         "store_levels": [sr_range.start, sr_range.stop - 1]},
