@@ -42,7 +42,7 @@ from echelon_solvers.kit.capacity_learned import (  # noqa: E402
     CapacityInstance,
     search_base_stock,
     search_capped_base_stock,
-    simulate_costs,
+    simulate_capacity_costs,
     train_capacity_policy,
 )
 from echelon_solvers.kit.perishable_dp import PerishableInstance, evaluate_policies, optimal_policy  # noqa: E402
@@ -50,7 +50,7 @@ from echelon_solvers.kit.perishable_learned import (  # noqa: E402
     search_heuristics,
     train_perishable_policy,
 )
-from echelon_solvers.kit.perishable_learned import simulate_costs as simulate_perishable  # noqa: E402
+from echelon_solvers.kit.perishable_learned import simulate_perishable_costs as simulate_perishable  # noqa: E402
 
 from platform_core.distributions import DiscreteDistribution  # noqa: E402
 
@@ -127,13 +127,13 @@ def capacity_case(lp: int, lr: int, lost_sale_cost: float, seed: int, quick: boo
     again = train_capacity_policy(inst, search.base_stock, seed=seed, **kw) if quick or lp == 2 else None
     held_seed, paths, periods = seed + 1_000_003, (8 if quick else 32), (10_000 if quick else 20_000)
     t0 = time.perf_counter()
-    held = {"learned": simulate_costs(inst, pol.theta, held_seed, paths, periods)}
+    held = {"learned": simulate_capacity_costs(inst, pol.theta, held_seed, paths, periods)}
     thr = paths * (periods + 200) / (time.perf_counter() - t0)
-    held["base_stock"] = simulate_costs(inst, search.base_stock, held_seed, paths, periods)
+    held["base_stock"] = simulate_capacity_costs(inst, search.base_stock, held_seed, paths, periods)
     if search.s_S is not None:
-        held["s_S"] = simulate_costs(inst, search.s_S, held_seed, paths, periods)
+        held["s_S"] = simulate_capacity_costs(inst, search.s_S, held_seed, paths, periods)
     if capped is not None:
-        held["capped_base_stock"] = simulate_costs(inst, capped[0], held_seed, paths, periods)
+        held["capped_base_stock"] = simulate_capacity_costs(inst, capped[0], held_seed, paths, periods)
     interior = (se_range.start < bs.echelon_level < se_range.stop - 1
                 and sr_range.start < bs.store_level < sr_range.stop - 1)
     names = ["echelon_level", "a_pipeline", "a_warehouse", "a_transit", "a_store", "production_cap",

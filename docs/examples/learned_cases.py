@@ -14,7 +14,7 @@ from echelon_solvers.kit.capacity_learned import (
 from echelon_solvers.kit.perishable_dp import PerishableInstance, evaluate_policy, optimal_policy
 from echelon_solvers.kit.perishable_learned import (
     search_heuristics,
-    simulate_costs,
+    simulate_perishable_costs,
     train_perishable_policy,
 )
 from echelon_solvers.learned_envs import CapacityTwoEchelonEnv, PerishableEnv
@@ -27,8 +27,8 @@ inst = PerishableInstance(DiscreteDistribution.poisson(3.0), shelf_life=2, lead_
 search = search_heuristics(inst, seed=1, paths=4, periods=3000, max_level_units=12)  # base stock, (s, S), ...
 pol = train_perishable_policy(inst, search.tables["base_stock"], seed=0, generations=2, states=600, rollouts=400,
                               selection_paths=4, selection_periods=4000)
-held_learned = simulate_costs(inst, pol.orders, seed=99, paths=8, periods=5000)  # held-out random numbers
-held_bs = simulate_costs(inst, search.tables["base_stock"], seed=99, paths=8, periods=5000)
+held_learned = simulate_perishable_costs(inst, pol.orders, seed=99, paths=8, periods=5000)  # held-out random numbers
+held_bs = simulate_perishable_costs(inst, search.tables["base_stock"], seed=99, paths=8, periods=5000)
 diff = held_learned - held_bs
 print(f"perishable: base stock S={search.base_stock_level[0]} {held_bs.mean():.3f}, learned {held_learned.mean():.3f} "
       f"({100 * diff.mean() / held_bs.mean():+.1f} % ± {100 * diff.std(ddof=1) / np.sqrt(8) / held_bs.mean():.1f}), "

@@ -1,8 +1,8 @@
 """Gymnasium environments for the perishable and the capacity-shared two-echelon cases (#20).
 
 Both step the very Numba period functions the learning code simulates with
-(:func:`echelon_solvers.kit.perishable_learned.step_period`,
-:func:`echelon_solvers.kit.capacity_learned.step_period`), so a policy trained on an
+(:func:`echelon_solvers.kit.perishable_learned.perishable_step_period`,
+:func:`echelon_solvers.kit.capacity_learned.capacity_step_period`), so a policy trained on an
 environment and one trained by Echelon's own rollouts face the same dynamics.
 
 * :class:`PerishableEnv` — one perishable stage, lost sales: observation the stock
@@ -75,7 +75,7 @@ class PerishableEnv(gym.Env[np.ndarray, np.int64]):
             raise ValueError(f"action: expected an order in 0..{self.instance.max_order}, got {action}")
         k = int(np.searchsorted(self._cdf, self.np_random.random(), side="right"))
         d = int(self.instance.demand.offset) + min(k, self._cdf.size - 1)
-        self._state, cost = perishable_learned.step_period(self.instance, self._state, q, d)
+        self._state, cost = perishable_learned.perishable_step_period(self.instance, self._state, q, d)
         self._t += 1
         return (self._state.astype(np.float64), -cost, False, self._t >= self.episode_periods,
                 {"cost": cost, "demand": d})
@@ -144,7 +144,7 @@ class CapacityTwoEchelonEnv(gym.Env[np.ndarray, np.ndarray]):
         u = rng.random(self.instance.skus)
         demand = np.array([min(int(np.searchsorted(self._dcdf[i, g], u[i], side="right")), self._dcdf.shape[2] - 1)
                            for i in range(self.instance.skus)], dtype=np.int64)
-        self._state, cost = capacity_learned.step_period(self.instance, self._state, prod, ship, demand)
+        self._state, cost = capacity_learned.capacity_step_period(self.instance, self._state, prod, ship, demand)
         self._t += 1
         return (self._state.ravel().astype(np.float64), -cost, False, self._t >= self.episode_periods,
                 {"cost": cost, "demand": demand, "production": prod, "shipments": ship})

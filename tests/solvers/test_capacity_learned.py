@@ -11,7 +11,7 @@ from echelon_solvers.kit.capacity_learned import (
     decide,
     paired_costs,
     search_base_stock,
-    simulate_costs,
+    simulate_capacity_costs,
     train_capacity_policy,
 )
 from echelon_solvers.kit.lost_sales_dp import (
@@ -34,7 +34,7 @@ def test_store_with_ample_supply_is_the_exact_lost_sales_chain(store_level: int)
     inst = CapacityInstance(mean_demand=(5.0, 5.0), capacity_units=1000, production_lead_periods=1,
                             shipping_lead_periods=2, warehouse_holding=0.0, store_holding=1.0, lost_sale_cost=9.0,
                             factor_levels=(1.0,), factor_probs=(1.0,))
-    sim = simulate_costs(inst, PolicyParameters.base_stock(400, store_level), seed=4, paths=16, periods=5000) / 2
+    sim = simulate_capacity_costs(inst, PolicyParameters.base_stock(400, store_level), seed=4, paths=16, periods=5000) / 2
     ls = LostSalesInstance.poisson(5.0, 2, 1.0, 9.0)
     exact = evaluate_lost_sales_policy(ls, capped_base_stock_orders(2, store_level, store_level), store_level)
     assert abs(sim.mean() - exact) < 4 * sim.std(ddof=1) / 4
@@ -101,7 +101,7 @@ def test_capacity_env_contract_and_cost() -> None:
         assert info["production"].sum() <= CASE.capacity_units
         if t >= 200:
             total -= reward
-    sim = simulate_costs(CASE, policy, seed=9, paths=8, periods=6000)
+    sim = simulate_capacity_costs(CASE, policy, seed=9, paths=8, periods=6000)
     assert abs(total / periods - sim.mean()) < 0.04 * sim.mean()
     # over-asking production is scaled to the capacity, over-asking shipments ship the stock
     prod, ship = env.feasible(np.array([13, 13, 13, 26, 0, 0]))

@@ -11,11 +11,11 @@ from echelon_solvers.kit.perishable_dp import (
     optimal_policy,
 )
 from echelon_solvers.kit.perishable_learned import (
-    base_stock_table,
+    perishable_base_stock_table,
     perishable_states,
     s_S_table,
     search_heuristics,
-    simulate_costs,
+    simulate_perishable_costs,
     train_perishable_policy,
 )
 from echelon_solvers.learned_envs import PerishableEnv
@@ -34,8 +34,8 @@ def test_simulator_matches_the_exact_chain(issuing: str) -> None:
     """Simulated long-run cost of two policies = the DP's stationary-distribution cost (independent method)."""
     inst = _inst(issuing=issuing)
     opt = optimal_policy(inst)
-    for table in (opt.order, base_stock_table(inst, 7)):
-        sim = simulate_costs(inst, table, seed=3, paths=16, periods=5000)
+    for table in (opt.order, perishable_base_stock_table(inst, 7)):
+        sim = simulate_perishable_costs(inst, table, seed=3, paths=16, periods=5000)
         exact = evaluate_policy(inst, table).cost
         assert abs(sim.mean() - exact) < 4 * sim.std(ddof=1) / np.sqrt(16)
 
@@ -45,8 +45,8 @@ def test_tables_are_the_project_rules() -> None:
     inst = _inst()
     states = perishable_states(inst)
     rule = base_stock_orders(inst, 8)
-    np.testing.assert_array_equal(base_stock_table(inst, 8), [rule(s) for s in states])
-    np.testing.assert_array_equal(s_S_table(inst, 7, 8), base_stock_table(inst, 8))
+    np.testing.assert_array_equal(perishable_base_stock_table(inst, 8), [rule(s) for s in states])
+    np.testing.assert_array_equal(s_S_table(inst, 7, 8), perishable_base_stock_table(inst, 8))
     assert s_S_table(inst, 3, 8)[states.sum(axis=1) == 5].max() == 0
 
 
@@ -64,9 +64,9 @@ def test_learned_beats_base_stock_and_s_S_and_is_reproducible() -> None:
     again = train_perishable_policy(inst, best_bs, seed=5, **kw)
     np.testing.assert_array_equal(pol.orders, again.orders)
     assert pol.generation > 0
-    held_l = simulate_costs(inst, pol.orders, seed=424242, paths=8, periods=5000)
+    held_l = simulate_perishable_costs(inst, pol.orders, seed=424242, paths=8, periods=5000)
     for name in ("base_stock", "s_S"):
-        held_h = simulate_costs(inst, search.tables[name], seed=424242, paths=8, periods=5000)
+        held_h = simulate_perishable_costs(inst, search.tables[name], seed=424242, paths=8, periods=5000)
         diff = held_l - held_h
         assert diff.mean() < -3 * diff.std(ddof=1) / np.sqrt(8)
         assert held_l.mean() <= 0.95 * held_h.mean()
@@ -80,7 +80,7 @@ def test_perishable_env_contract_and_cost() -> None:
     check_env(PerishableEnv(inst, episode_periods=20), skip_render_check=True)
     env = PerishableEnv(inst, episode_periods=10**9)
     obs, _ = env.reset(seed=11)
-    table = base_stock_table(inst, 7)
+    table = perishable_base_stock_table(inst, 7)
     total, periods = 0.0, 20_000
     for t in range(periods + 200):
         q = table[np.ravel_multi_index(tuple(obs.astype(np.int64)), (9, 9))]

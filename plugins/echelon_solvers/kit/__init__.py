@@ -30,6 +30,18 @@ from echelon_solvers.kit.allocation import (
     allocate_fill_target,
     portfolio_frontier,
 )
+from echelon_solvers.kit.capacity_learned import (
+    BaseStockSearch,
+    CapacityInstance,
+    LearnedCapacityPolicy,
+    PolicyParameters,
+    capacity_step_period,
+    paired_costs,
+    search_base_stock,
+    search_capped_base_stock,
+    simulate_capacity_costs,
+    train_capacity_policy,
+)
 from echelon_solvers.kit.curves import StageCurve, cost_optimal_levels, stage_curve
 from echelon_solvers.kit.decompose import own_demand, problem_networks
 from echelon_solvers.kit.evaluate import run_copies
@@ -79,6 +91,18 @@ from echelon_solvers.kit.perishable_dp import (
     evaluate_policies,
     evaluate_policy,
     optimal_policy,
+)
+from echelon_solvers.kit.perishable_learned import (
+    HeuristicSearch,
+    LearnedPerishablePolicy,
+    perishable_base_stock_table,
+    perishable_states,
+    perishable_step_period,
+    s_S_table,
+    search_heuristics,
+    simulate_perishable_costs,
+    train_perishable_policy,
+    waste_adjusted_table,
 )
 from echelon_solvers.kit.search import fit_depthwise, moment_start
 from echelon_solvers.kit.search_network import METRICS, SearchNetwork, search_networks, stage_depths
@@ -148,4 +172,24 @@ __all__ = [
     "stage_curve",
     "stage_depths",
     "zheng_federgruen",
+    "BaseStockSearch",
+    "CapacityInstance",
+    "LearnedCapacityPolicy",
+    "PolicyParameters",
+    "capacity_step_period",
+    "paired_costs",
+    "search_base_stock",
+    "search_capped_base_stock",
+    "simulate_capacity_costs",
+    "train_capacity_policy",
+    "HeuristicSearch",
+    "LearnedPerishablePolicy",
+    "perishable_base_stock_table",
+    "perishable_states",
+    "perishable_step_period",
+    "s_S_table",
+    "search_heuristics",
+    "simulate_perishable_costs",
+    "train_perishable_policy",
+    "waste_adjusted_table",
 ]

@@ -57,8 +57,8 @@ __all__ = [
     "paired_costs",
     "search_base_stock",
     "search_capped_base_stock",
-    "simulate_costs",
-    "step_period",
+    "simulate_capacity_costs",
+    "capacity_step_period",
     "train_capacity_policy",
 ]
 
@@ -304,7 +304,7 @@ def _simulate(theta, n, width, capacity, lp, lr, hw, hr, p, fcdf, dcdf, seed, pa
     return total / periods
 
 
-def simulate_costs(inst: CapacityInstance, policy: PolicyParameters | np.ndarray, seed: int, paths: int = 8,
+def simulate_capacity_costs(inst: CapacityInstance, policy: PolicyParameters | np.ndarray, seed: int, paths: int = 8,
                    periods: int = 5000, warmup: int = 200) -> np.ndarray:
     """Average cost per path [currency/period] (path ``k``: random stream ``(seed, k)``, shared by policies)."""
     theta = policy.vector() if isinstance(policy, PolicyParameters) else np.asarray(policy, dtype=np.float64)
@@ -320,13 +320,13 @@ def simulate_costs(inst: CapacityInstance, policy: PolicyParameters | np.ndarray
 def paired_costs(inst: CapacityInstance, a: PolicyParameters | np.ndarray, b: PolicyParameters | np.ndarray,
                  seed: int, paths: int = 16, periods: int = 20_000) -> tuple[float, float, float, float]:
     """``(cost a, cost b, a - b, standard error of a - b)`` [currency/period] on common random numbers."""
-    ca = simulate_costs(inst, a, seed, paths, periods)
-    cb = simulate_costs(inst, b, seed, paths, periods)
+    ca = simulate_capacity_costs(inst, a, seed, paths, periods)
+    cb = simulate_capacity_costs(inst, b, seed, paths, periods)
     diff = ca - cb
     return float(ca.mean()), float(cb.mean()), float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(paths))
 
 
-def step_period(inst: CapacityInstance, state: np.ndarray, production: np.ndarray, shipments: np.ndarray,
+def capacity_step_period(inst: CapacityInstance, state: np.ndarray, production: np.ndarray, shipments: np.ndarray,
                 demand: np.ndarray) -> tuple[np.ndarray, float]:
     """One period from a post-arrival ``state`` (N, width): ``(next post-arrival state, cost)``.
 
@@ -390,7 +390,7 @@ def search_base_stock(inst: CapacityInstance, seed: int, echelon_levels: range, 
                 continue
             for rule in (RATION_PROPORTIONAL, RATION_PRIORITY):
                 pol = PolicyParameters.base_stock(se, sr, rule)
-                scored.append((float(simulate_costs(inst, pol, seed, paths, periods).mean()), pol))
+                scored.append((float(simulate_capacity_costs(inst, pol, seed, paths, periods).mean()), pol))
     scored.sort(key=lambda x: x[0])
     n = len(scored)
     best_cost, best = scored[0]
@@ -406,7 +406,7 @@ def search_base_stock(inst: CapacityInstance, seed: int, echelon_levels: range, 
                     seen.add(key)
                     pol = PolicyParameters(top.echelon_level, float(sr), store_reorder=float(s),
                                            rationing=top.rationing)
-                    c = float(simulate_costs(inst, pol, seed, paths, periods).mean())
+                    c = float(simulate_capacity_costs(inst, pol, seed, paths, periods).mean())
                     n += 1
                     if c < ss_cost:
                         ss_cost, ss = c, pol
@@ -429,7 +429,7 @@ def search_capped_base_stock(inst: CapacityInstance, seed: int, echelon_levels: 
             for cap in production_caps:
                 for rule in (RATION_PROPORTIONAL, RATION_PRIORITY):
                     pol = PolicyParameters(float(se), float(sr), production_cap=float(cap), rationing=rule)
-                    c = float(simulate_costs(inst, pol, seed, paths, periods).mean())
+                    c = float(simulate_capacity_costs(inst, pol, seed, paths, periods).mean())
                     if best is None or c < best[1]:
                         best = (pol, c)
     if best is None:
@@ -501,12 +501,12 @@ def train_capacity_policy(inst: CapacityInstance, start: PolicyParameters, seed:
     for it in range(1, iterations + 1):
         draws = np.clip(mu + sd * rng.standard_normal((population, mu.size)), _LOW, _HIGH)
         draws[0] = np.clip(mu, _LOW, _HIGH)
-        costs = np.array([simulate_costs(inst, d, int(seed) * 31 + it, paths, periods).mean() for d in draws])
+        costs = np.array([simulate_capacity_costs(inst, d, int(seed) * 31 + it, paths, periods).mean() for d in draws])
         n += population
         top = draws[np.argsort(costs, kind="stable")[:elite]]
         mu = top.mean(axis=0)
         sd = np.maximum(top.std(axis=0), 0.02 * _SPREAD)
         means.append(np.clip(mu, _LOW, _HIGH))
-    sel = [float(simulate_costs(inst, m, sel_seed, selection_paths, selection_periods).mean()) for m in means]
+    sel = [float(simulate_capacity_costs(inst, m, sel_seed, selection_paths, selection_periods).mean()) for m in means]
     keep = int(np.argmin(sel))
     return LearnedCapacityPolicy(means[keep], keep, tuple(sel), time.perf_counter() - t0, n, int(seed))

@@ -13,7 +13,7 @@ A policy is a **table**: one order [units] per DP state, in the DP's state order
 scored exactly by :func:`~echelon_solvers.kit.perishable_dp.evaluate_policy` — the test of
 the simulator, and the way the benchmark prints the optimum beside the learned policy.
 
-* :func:`simulate_costs` — average cost per path of a table policy (Numba; one
+* :func:`simulate_perishable_costs` — average cost per path of a table policy (Numba; one
   SplitMix64 stream per (seed, path): common random numbers across policies).
 * :func:`search_heuristics` — the best base stock ``S`` (order ``S - IP``), the best
   ``(s, S)`` and the best waste-adjusted base stock (the simulator's
@@ -42,12 +42,12 @@ from echelon_solvers.kit.perishable_dp import PerishableInstance, base_stock_ord
 __all__ = [
     "HeuristicSearch",
     "LearnedPerishablePolicy",
-    "base_stock_table",
+    "perishable_base_stock_table",
     "perishable_states",
     "s_S_table",
     "search_heuristics",
-    "simulate_costs",
-    "step_period",
+    "simulate_perishable_costs",
+    "perishable_step_period",
     "train_perishable_policy",
     "waste_adjusted_table",
 ]
@@ -182,7 +182,7 @@ def _rollout_q(states, orders, base, life, lifo, h, p, w, c, cdf, offset, seed, 
                 se_out[i, jj - 1] = np.sqrt(var / max(rollouts - 1, 1))
 
 
-def step_period(inst: PerishableInstance, state: np.ndarray, order_units: int, demand_units: int
+def perishable_step_period(inst: PerishableInstance, state: np.ndarray, order_units: int, demand_units: int
                 ) -> tuple[np.ndarray, float]:
     """One period from ``state`` with order ``order_units`` and demand ``demand_units``: (next state, cost)."""
     _check(inst)
@@ -198,7 +198,7 @@ def _args(inst: PerishableInstance) -> tuple[int, int, int, bool, float, float, 
             float(inst.holding), float(inst.shortage), float(inst.waste), float(inst.ordering))
 
 
-def simulate_costs(inst: PerishableInstance, orders: np.ndarray, seed: int, paths: int = 16,
+def simulate_perishable_costs(inst: PerishableInstance, orders: np.ndarray, seed: int, paths: int = 16,
                    periods: int = 20_000, warmup: int = 200) -> np.ndarray:
     """Average cost per path [currency/period] of a table policy (path ``k``: stream ``(seed, k)``)."""
     _check(inst)
@@ -213,7 +213,7 @@ def simulate_costs(inst: PerishableInstance, orders: np.ndarray, seed: int, path
                      for k in range(int(paths))])
 
 
-def base_stock_table(inst: PerishableInstance, level_units: int) -> np.ndarray:
+def perishable_base_stock_table(inst: PerishableInstance, level_units: int) -> np.ndarray:
     """Base stock ``S``: order ``min((S - IP)^+, max_order)``, IP = carried + pipeline [units]."""
     ip = perishable_states(inst).sum(axis=1)
     return np.minimum(np.maximum(int(level_units) - ip, 0), inst.max_order)
@@ -266,18 +266,18 @@ def search_heuristics(inst: PerishableInstance, seed: int, paths: int = 8, perio
     n = 0
     for level in range(top + 1):
         for s in range(-1, level):
-            cost = float(simulate_costs(inst, s_S_table(inst, s, level), seed, paths, periods).mean())
+            cost = float(simulate_perishable_costs(inst, s_S_table(inst, s, level), seed, paths, periods).mean())
             n += 1
             if best_ss is None or cost < best_ss[2]:
                 best_ss = (s, level, cost)
             if s == level - 1 and (best_bs is None or cost < best_bs[1]):
                 best_bs = (level, cost)
-        cost = float(simulate_costs(inst, waste_adjusted_table(inst, level), seed, paths, periods).mean())
+        cost = float(simulate_perishable_costs(inst, waste_adjusted_table(inst, level), seed, paths, periods).mean())
         n += 1
         if best_wa is None or cost < best_wa[1]:
             best_wa = (level, cost)
     assert best_bs is not None and best_ss is not None and best_wa is not None
-    tables = {"base_stock": base_stock_table(inst, best_bs[0]), "s_S": s_S_table(inst, best_ss[0], best_ss[1]),
+    tables = {"base_stock": perishable_base_stock_table(inst, best_bs[0]), "s_S": s_S_table(inst, best_ss[0], best_ss[1]),
               "waste_adjusted": waste_adjusted_table(inst, best_wa[0])}
     return HeuristicSearch(best_bs, best_ss, best_wa, tables, n)
 
@@ -356,7 +356,7 @@ def train_perishable_policy(inst: PerishableInstance, start_orders: np.ndarray, 
         candidates.append(new)
         current = new
     sel_seed = int(seed) * 104729 + 17
-    costs = [float(simulate_costs(inst, c, sel_seed, selection_paths, selection_periods).mean()) for c in candidates]
+    costs = [float(simulate_perishable_costs(inst, c, sel_seed, selection_paths, selection_periods).mean()) for c in candidates]
     keep = int(np.argmin(costs))
     return LearnedPerishablePolicy(candidates[keep], keep, tuple(costs), time.perf_counter() - t0, int(seed),
                                    int(simulated))
