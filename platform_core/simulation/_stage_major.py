@@ -266,7 +266,10 @@ def simulate_stage_major(
 
     # ---- per-replication paths, contiguous in the period ------------------------------
     dem = np.zeros(ns * T, dtype=np.int64)  # external demand
-    ltd = np.zeros(ns * T, dtype=np.int64)  # lead time drawn for the inbound lane (stochastic)
+    ltd = np.zeros(ns * T, dtype=np.int64)  # lead time of the inbound lane in each period
+    for j in range(ns):
+        if si[j, _LFIX] >= 0:  # fixed: the same every period (stochastic ones: drawn per replication)
+            ltd[j * T:(j + 1) * T] = si[j, _LFIX]
     xo = np.zeros(ns * T, dtype=np.int64)  # orders placed
     cin = np.zeros(ns * T, dtype=np.int64)  # customers' orders placed with the stage
     shp = np.zeros(ns * T, dtype=np.int64)  # units shipped to the stage by its supplier
@@ -275,13 +278,19 @@ def simulate_stage_major(
     kd = np.zeros(ns, dtype=np.uint64)
     kl = np.zeros(ns, dtype=np.uint64)
     arr = np.zeros(cal, dtype=np.int64)  # arrivals by period (ring)
-    cyc = np.zeros(cal, dtype=np.int64)  # replenishment cycles ending in a period (ring)
+    cyc = np.zeros(cal + 1, dtype=np.int64)  # replenishment cycles ending in a period (ring; + a spare)
     aow = np.zeros(ns, dtype=np.int64)  # owed to each customer (indexed by the customer)
     shipq = np.zeros(ns, dtype=np.int64)  # rationed shipment to each customer
-    rlen = np.zeros(ns, dtype=np.int64)  # FIFO queue per customer: (period, units), oldest first
-    rhead = np.zeros(ns, dtype=np.int64)
-    ring_t = np.zeros(ns * _RING, dtype=np.int64)
-    ring_q = np.zeros(ns * _RING, dtype=np.int64)
+    # FIFO queue of a stage's customers' unshipped orders (customer, units), oldest first;
+    # per customer its entries (at most _RING) and the position of its newest
+    rlen = np.zeros(ns, dtype=np.int64)
+    newest = np.zeros(ns, dtype=np.int64)
+    g_cap = 1
+    while g_cap < ns * _RING:
+        g_cap *= 2
+    gmask = g_cap - 1
+    gq_c = np.zeros(g_cap, dtype=np.int64)
+    gq_q = np.zeros(g_cap, dtype=np.int64)
     acc = np.zeros((ns, N_ACC), dtype=np.int64)
     unf = np.zeros(ns, dtype=np.int64)  # customers' orders not shipped in the period placed
     cnt = np.zeros((ns, 4), dtype=np.int64)  # periods ok, ready, orders; ok in the last period
@@ -318,7 +327,6 @@ def simulate_stage_major(
             k1 = si[j, _CH1]
             n_k = k1 - k0
             dk = si[j, _DK]
-            lfix = si[j, _LFIX]
             cfix = si[j, _CFIX]
             rev = si[j, _REV]
             s = big_s[j]
@@ -329,9 +337,10 @@ def simulate_stage_major(
                 c = chl[k]
                 aow[c] = 0
                 rlen[c] = 0
-                rhead[c] = 0
-                shp[c * T:(c + 1) * T] = 0
+                shp[c * T:(c + 1) * T] = xo[c * T:(c + 1) * T]  # (default: shipped in full when ordered)
             rne = False
+            gh = 0  # head and length of the FIFO queue
+            gl = 0
             arr[:] = 0
             cyc[:] = 0
             oh = init[j]
@@ -373,62 +382,54 @@ def simulate_stage_major(
                     nord = 0
                 slot = t & cmask
                 # ---- pass A: receipts, review and order -------------------------------
+                # (branch-free where the branch would follow the random draws: adding
+                # or selecting a zero changes nothing, and exact integers keep every bit)
                 q = arr[slot]
-                if q != 0:
-                    arr[slot] = 0
-                    on_order -= q
-                    oh += q
+                arr[slot] = 0
+                on_order -= q
+                oh += q
                 review = rc == 0
                 rc += 1
                 if rc == rev:
                     rc = 0
                 if review:
-                    if cfix >= 0:
-                        due = t + lfix
-                    else:
-                        lead = lfix if lfix >= 0 else ltd[o + t]
-                        due = t + lead
-                        if not crossing and due < last:
-                            due = last
-                        if due == t:  # the cycle ended with the previous period
-                            if t - 1 >= warmup:
-                                x_cyc += 1
-                                x_cyc_ok += pok
-                        else:
-                            cyc[(due - 1) & cmask] += 1
+                    lead = ltd[o + t]
+                    due = t + lead
+                    if not crossing:
+                        due = max(due, last)
+                    now = due == t
+                    if cfix < 0:
+                        # the cycle this review closes ends before its order arrives: with
+                        # the previous period (counted now) or in period due - 1
+                        c_now = now & (t - 1 >= warmup)
+                        x_cyc += c_now
+                        x_cyc_ok += pok if c_now else 0
+                        cyc[cal if now else (due - 1) & cmask] += 1  # (slot cal: unused)
                     x = xo[o + t]
-                    if x > 0:
-                        on_order += x
-                        nord += 1
-                        x_oq += x
-                        if root:  # the external supplier ships at once
-                            if not crossing:
-                                last = due
-                            if due == t:
-                                comp += x
-                            else:
-                                arr[due & cmask] += x
-                        else:
-                            aowed_in += x
+                    on_order += x
+                    nord += x > 0
+                    x_oq += x
+                    if root:  # the external supplier ships at once
+                        if not crossing:
+                            last = due if x > 0 else last
+                        comp += x if now else 0
+                        arr[due & cmask] += 0 if now else x
+                    else:
+                        aowed_in += x
                 # ---- pass B: the supplier's shipment, then this stage ships -------------
                 if not root:
                     q = shp[o + t]
-                    if q > 0:
-                        aowed_in -= q
-                        lead = lfix if lfix >= 0 else ltd[o + t]
-                        due = t + lead
-                        if not crossing:
-                            if due < last:
-                                due = last
-                            last = due
-                        if due == t:
-                            comp += q
-                        else:
-                            arr[due & cmask] += q
-                if comp != 0:
-                    on_order -= comp
-                    oh += comp
-                    comp = 0
+                    aowed_in -= q
+                    due = t + ltd[o + t]
+                    if not crossing:
+                        due = max(due, last)
+                        last = due if q > 0 else last
+                    now = due == t
+                    comp += q if now else 0
+                    arr[due & cmask] += 0 if now else q
+                on_order -= comp
+                oh += comp
+                comp = 0
                 if dk != 0:
                     f = min(oh, bo)
                     bo -= f
@@ -436,13 +437,18 @@ def simulate_stage_major(
                 short = False
                 dnew = 0
                 if n_k > 0:
-                    for k in range(k0, k1):
-                        c = chl[k]
-                        aow[c] += xo[c * T + t]
                     dnew = cin[o + t]
-                    owed += dnew
-                    total = owed
-                    if total > 0:
+                    if owed == 0 and oh >= dnew:
+                        # nothing owed from earlier periods and stock for all of this
+                        # period's orders: each customer gets its order now (the default
+                        # of its shipment row), no customer loop (any FIFO queue is empty)
+                        oh -= dnew
+                    else:
+                        for k in range(k0, k1):
+                            c = chl[k]
+                            aow[c] += xo[c * T + t]
+                        owed += dnew
+                        total = owed
                         ship_all = False
                         if n_k == 1:
                             c = chl[k0]
@@ -455,46 +461,44 @@ def simulate_stage_major(
                                 rne = False
                                 for k in range(k0, k1):
                                     rlen[chl[k]] = 0
-                                    rhead[chl[k]] = 0
+                                gh = 0
+                                gl = 0
                             ship_all = True
                             oh -= total
                         else:
-                            # FIFO rationing; this period's orders join the queues now
+                            # FIFO rationing; this period's orders join the queues now.
+                            # The network kernels keep one queue per customer and serve the
+                            # customer whose oldest entry is oldest (ties: the first
+                            # customer); every period's entries are appended in customer
+                            # order, so one queue of all entries in arrival order holds
+                            # them in exactly that order (a customer's queue of _RING
+                            # entries, full, merges into its newest entry, wherever it is)
                             rne = True
                             for k in range(k0, k1):
                                 c = chl[k]
                                 shipq[c] = 0
                                 q = xo[c * T + t]
                                 if q > 0:
-                                    n = rlen[c]
-                                    if n == _RING:  # full: merge into the newest entry
-                                        ring_q[c * _RING + ((rhead[c] + n - 1) & (_RING - 1))] += q
+                                    if rlen[c] == _RING:
+                                        gq_q[newest[c]] += q
                                     else:
-                                        pos = c * _RING + ((rhead[c] + n) & (_RING - 1))
-                                        ring_t[pos] = t
-                                        ring_q[pos] = q
-                                        rlen[c] = n + 1
+                                        pos = (gh + gl) & gmask
+                                        gq_c[pos] = c
+                                        gq_q[pos] = q
+                                        gl += 1
+                                        newest[c] = pos
+                                        rlen[c] += 1
                             rem = oh
-                            while rem > 0:
-                                best = -1
-                                best_t = n_total + 1
-                                for k in range(k0, k1):
-                                    c = chl[k]
-                                    if rlen[c] > 0:
-                                        tt = ring_t[c * _RING + rhead[c]]
-                                        if tt < best_t:
-                                            best_t = tt
-                                            best = c
-                                if best < 0:
-                                    break
-                                pos = best * _RING + rhead[best]
-                                f = min(rem, ring_q[pos])
-                                shipq[best] += f
+                            while rem > 0 and gl > 0:
+                                c = gq_c[gh]
+                                f = min(rem, gq_q[gh])
+                                shipq[c] += f
                                 rem -= f
-                                ring_q[pos] -= f
-                                if ring_q[pos] <= 0:
-                                    rhead[best] = (rhead[best] + 1) & (_RING - 1)
-                                    rlen[best] -= 1
+                                gq_q[gh] -= f
+                                if gq_q[gh] <= 0:
+                                    gh = (gh + 1) & gmask
+                                    gl -= 1
+                                    rlen[c] -= 1
                             oh = max(rem, 0)
                         if ship_all:
                             for k in range(k0, k1):
@@ -507,10 +511,9 @@ def simulate_stage_major(
                                 c = chl[k]
                                 before = aow[c]
                                 q = shipq[c]
-                                if q > 0:
-                                    aow[c] = before - q
-                                    owed -= q
-                                    shp[c * T + t] = q
+                                aow[c] = before - q
+                                owed -= q
+                                shp[c * T + t] = q
                                 nw = xo[c * T + t]
                                 if nw > 0:
                                     filled_new = min(max(q - (before - nw), 0), nw)
@@ -519,26 +522,23 @@ def simulate_stage_major(
                                     u_nf += nw - filled_new
                 if dk != 0:
                     d = dem[o + t]
-                    if d > 0:
-                        f = d if oh >= d else oh
-                        oh -= f
-                        miss = d - f
-                        short |= miss > 0
-                        bo += miss
-                        x_dem += d
-                        x_fill += f
-                        dnew += d
+                    f = min(oh, d)
+                    oh -= f
+                    miss = d - f
+                    short |= miss > 0
+                    bo += miss
+                    x_dem += d
+                    x_fill += f
+                    dnew += d
                 ok = (not short) & (bo <= 0) & (owed <= 0)
                 pok = 1 if ok else 0
                 nok += pok
                 if cfix < 0:
                     n_end = cyc[slot]
-                    if n_end > 0:
-                        cyc[slot] = 0
-                        x_cyc += n_end
-                        if ok:
-                            x_cyc_ok += n_end
-                nrdy += 1 if oh > 0 else 0
+                    cyc[slot] = 0
+                    x_cyc += n_end
+                    x_cyc_ok += n_end * pok
+                nrdy += oh > 0
                 x_oh += oh
                 x_iti += on_order - aowed_in
                 x_bo += bo
