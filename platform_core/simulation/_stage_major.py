@@ -209,7 +209,6 @@ def simulate_stage_major(
     ns = net_i[i, _N_S1] - s0
     a0 = net_i[i, _N_A0]
     cal = net_i[i, _N_CAL]
-    cmask = cal - 1
     seed = net_seed[i]
     T = n_total
 
@@ -277,8 +276,8 @@ def simulate_stage_major(
     rows = np.zeros(T, dtype=np.uint64)
     kd = np.zeros(ns, dtype=np.uint64)
     kl = np.zeros(ns, dtype=np.uint64)
-    arr = np.zeros(cal, dtype=np.int64)  # arrivals by period (ring)
-    cyc = np.zeros(cal + 1, dtype=np.int64)  # replenishment cycles ending in a period (ring; + a spare)
+    arv = np.zeros(T + cal, dtype=np.int64)  # a stage's arrivals by period
+    cyv = np.zeros(T + cal + 1, dtype=np.int64)  # its replenishment cycles ending in period t - 1
     aow = np.zeros(ns, dtype=np.int64)  # owed to each customer (indexed by the customer)
     shipq = np.zeros(ns, dtype=np.int64)  # rationed shipment to each customer
     # FIFO queue of a stage's customers' unshipped orders (customer, units), oldest first;
@@ -341,15 +340,41 @@ def simulate_stage_major(
             rne = False
             gh = 0  # head and length of the FIFO queue
             gl = 0
-            arr[:] = 0
-            cyc[:] = 0
+            # ---- the stage's receipts and replenishment cycles, whole path ------------
+            # Where the stage's orders and its supplier's shipments to it are known (all
+            # of them, top-down), so are their arrivals: arv[t] units arrive in period t
+            # (those shipped with lead time 0 in the period they ship: nothing uses on
+            # hand between the period's receipts and its shipments), cyv[t + 1] cycles
+            # end in period t (a review's cycle ends before its order arrives: in the
+            # period before the lane's due date for an order placed now)
+            arv[:] = 0
+            cyv[:] = 0
+            last = 0
+            rc = 0
+            for t in range(T):
+                due = t + ltd[o + t]  # (the lane's draw of period t serves both)
+                if rc == 0:  # a review
+                    d1 = due if crossing else max(due, last)
+                    if cfix < 0:
+                        cyv[d1] += 1
+                    if root:  # the external supplier ships the order at once
+                        x = xo[o + t]
+                        if not crossing:
+                            last = d1 if x > 0 else last
+                        arv[d1] += x
+                rc += 1
+                if rc == rev:
+                    rc = 0
+                if not root:
+                    q = shp[o + t]
+                    d2 = due if crossing else max(due, last)
+                    if not crossing:
+                        last = d2 if q > 0 else last
+                    arv[d2] += q
             oh = init[j]
             bo = 0
-            on_order = 0
-            aowed_in = 0  # owed to this stage by its supplier
+            intr = 0  # in transit to the stage
             owed = 0  # owed by this stage to its customers
-            comp = 0  # shipped to the stage with lead time 0 this period
-            last = 0
             pok = 1
             x_dem = 0
             x_fill = 0
@@ -364,7 +389,6 @@ def simulate_stage_major(
             nok = 0
             nrdy = 0
             nord = 0
-            rc = 0
             for t in range(T):
                 if t == warmup:  # metrics cover periods warmup .. n_total-1
                     x_dem = 0
@@ -380,57 +404,15 @@ def simulate_stage_major(
                     nok = 0
                     nrdy = 0
                     nord = 0
-                slot = t & cmask
-                # ---- pass A: receipts, review and order -------------------------------
-                # (branch-free where the branch would follow the random draws: adding
-                # or selecting a zero changes nothing, and exact integers keep every bit)
-                q = arr[slot]
-                arr[slot] = 0
-                on_order -= q
+                # receipts; this period's order (zero outside reviews) and the supplier's
+                # shipment to the stage
+                q = arv[t]
                 oh += q
-                review = rc == 0
-                rc += 1
-                if rc == rev:
-                    rc = 0
-                if review:
-                    lead = ltd[o + t]
-                    due = t + lead
-                    if not crossing:
-                        due = max(due, last)
-                    now = due == t
-                    if cfix < 0:
-                        # the cycle this review closes ends before its order arrives: with
-                        # the previous period (counted now) or in period due - 1
-                        c_now = now & (t - 1 >= warmup)
-                        x_cyc += c_now
-                        x_cyc_ok += pok if c_now else 0
-                        cyc[cal if now else (due - 1) & cmask] += 1  # (slot cal: unused)
-                    x = xo[o + t]
-                    on_order += x
-                    nord += x > 0
-                    x_oq += x
-                    if root:  # the external supplier ships at once
-                        if not crossing:
-                            last = due if x > 0 else last
-                        comp += x if now else 0
-                        arr[due & cmask] += 0 if now else x
-                    else:
-                        aowed_in += x
-                # ---- pass B: the supplier's shipment, then this stage ships -------------
-                if not root:
-                    q = shp[o + t]
-                    aowed_in -= q
-                    due = t + ltd[o + t]
-                    if not crossing:
-                        due = max(due, last)
-                        last = due if q > 0 else last
-                    now = due == t
-                    comp += q if now else 0
-                    arr[due & cmask] += 0 if now else q
-                on_order -= comp
-                oh += comp
-                comp = 0
-                if dk != 0:
+                x = xo[o + t]
+                nord += x > 0
+                x_oq += x
+                intr += (x if root else shp[o + t]) - q
+                if dk != 0:  # customer backorders first
                     f = min(oh, bo)
                     bo -= f
                     oh -= f
@@ -534,13 +516,12 @@ def simulate_stage_major(
                 pok = 1 if ok else 0
                 nok += pok
                 if cfix < 0:
-                    n_end = cyc[slot]
-                    cyc[slot] = 0
+                    n_end = cyv[t + 1]
                     x_cyc += n_end
                     x_cyc_ok += n_end * pok
                 nrdy += oh > 0
                 x_oh += oh
-                x_iti += on_order - aowed_in
+                x_iti += intr
                 x_bo += bo
                 x_owd += owed
                 if counts and t >= warmup and hcap >= 0:
