@@ -190,7 +190,7 @@ def simulate_stage_major(
     run: RunSettings,
     out: np.ndarray,
     hist: PositionBuffers,
-    counting: tuple,
+    counting: tuple[int, ...],
 ) -> None:
     """Simulate network ``i`` stage by stage (see the module docstring); writes ``out[:, :, stages]``.
 

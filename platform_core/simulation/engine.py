@@ -1,9 +1,17 @@
 """The typed public wrapper around the network-simulation kernel.
 
 :func:`simulate` validates and packs many SKU networks into flat CSR arrays, derives one
-64-bit seed per network, calls the parallel Numba kernel once, and returns a
+64-bit seed per network, calls the parallel Numba kernels, and returns a
 :class:`SimulationResult` with per-stage metrics and their standard errors across
 replications.
+
+Each network runs on one of three kernels (:func:`_kernel_choice`), all giving the same
+numbers bit for bit: the stage-major tree kernel (:mod:`._stage_major`: installation
+base-stock trees with backorders in exact mode, i.e. integer levels so every quantity is
+an exact integer and the order of the sums cannot change a bit; order streams bottom-up
+from the draws, then one stage's whole path at a time), the fast tree kernel
+(:mod:`._fast_kernels`: other trees of base-stock stages) and the general kernel
+(:mod:`._kernels`: everything else).
 """
 
 from __future__ import annotations
