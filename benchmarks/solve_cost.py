@@ -10,8 +10,9 @@ sensitive to other jobs than wall time; the median of K repeats) of:
 
 * ``single_echelon.solve`` and ``multi_echelon.solve`` (the peer's figure and the ratio
   from the same run);
-* inside ``multi_echelon``: the engine's kernel (``simulate_all``) in the search runs and
-  in the final run, and the rest (Python: packing, curves, choices);
+* inside ``multi_echelon``: the engine's kernels (``_fast_kernels.simulate_all`` and the
+  stage-major ``_stage_major.simulate_all``) in the search runs and in the final run, and
+  the rest (Python: packing, curves, choices);
 * the engine's kernel cost per stage-period [ns] on the final run's networks and, beside
   it, on the synthetic one-DC-20-stores tree of ``benchmarks/simulation.py`` (the
   "~10-20 ns" figure), so the gap between the two is measured, not guessed.
@@ -53,25 +54,32 @@ class _KernelClock:
 
         self.engine = engine
         self.original = engine.FK.simulate_all
+        self.original_sm = engine.SM.simulate_all  # the stage-major kernel's networks
         self.cpu: dict[str, float] = {}
         self.stage_periods: dict[str, float] = {}
         self.tag = "other"
 
     def __enter__(self) -> _KernelClock:
-        def timed(*args: Any) -> Any:
-            out, run = args[6], args[5]
-            c = time.process_time()
-            res = self.original(*args)
-            self.cpu[self.tag] = self.cpu.get(self.tag, 0.0) + time.process_time() - c
-            sp = float(out.shape[2]) * run.n_reps * run.n_total
-            self.stage_periods[self.tag] = self.stage_periods.get(self.tag, 0.0) + sp
-            return res
+        def clocked(fn: Any) -> Any:
+            def timed(*args: Any) -> Any:
+                run, net_i = args[5], args[1].net_i
+                c = time.process_time()
+                res = fn(*args)
+                self.cpu[self.tag] = self.cpu.get(self.tag, 0.0) + time.process_time() - c
+                # the stages of the networks this call simulated (stage-major: those of idx)
+                rows = net_i[args[0]] if fn is self.original_sm else net_i
+                sp = float(rows[:, 1].sum() - rows[:, 0].sum()) * run.n_reps * run.n_total
+                self.stage_periods[self.tag] = self.stage_periods.get(self.tag, 0.0) + sp
+                return res
+            return timed
 
-        self.engine.FK.simulate_all = timed
+        self.engine.FK.simulate_all = clocked(self.original)
+        self.engine.SM.simulate_all = clocked(self.original_sm)
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.engine.FK.simulate_all = self.original
+        self.engine.SM.simulate_all = self.original_sm
 
 
 def _multi_phases(problems: list[Any]) -> dict[str, float]:

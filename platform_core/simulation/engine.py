@@ -1,9 +1,17 @@
 """The typed public wrapper around the network-simulation kernel.
 
 :func:`simulate` validates and packs many SKU networks into flat CSR arrays, derives one
-64-bit seed per network, calls the parallel Numba kernel once, and returns a
+64-bit seed per network, calls the parallel Numba kernels, and returns a
 :class:`SimulationResult` with per-stage metrics and their standard errors across
 replications.
+
+Each network runs on one of three kernels (:func:`_kernel_choice`), all giving the same
+numbers bit for bit: the stage-major tree kernel (:mod:`._stage_major`: installation
+base-stock trees with backorders in exact mode, i.e. integer levels so every quantity is
+an exact integer and the order of the sums cannot change a bit; order streams bottom-up
+from the draws, then one stage's whole path at a time), the fast tree kernel
+(:mod:`._fast_kernels`: other trees of base-stock stages) and the general kernel
+(:mod:`._kernels`: everything else).
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from platform_core.seeds import stage_seed
 
 from . import _fast_kernels as FK
 from . import _kernels as K
+from . import _stage_major as SM
 from ._packed import DemandTables, LeadTimeTables, Networks, Policies, PositionBuffers, RunSettings
 from ._rng import guide_table, threshold_tables
 from .joint_demand import JointDemand
@@ -534,10 +543,15 @@ def _concatenate(blocks: list[_Block]) -> dict[str, np.ndarray]:
     return out
 
 
-def _kernel_choice(blocks: list[_Block], n_total: int, kernel: str = "auto") -> np.ndarray:
-    """``FK.GENERAL``, ``FK.FAST_FLOAT``, ``FK.FAST_FLOAT_EXACT`` or ``FK.FAST_INT`` per network.
+def _kernel_choice(blocks: list[_Block], n_total: int, kernel: str = "auto", backorders: bool = True,
+                   allocation: str = "fifo") -> np.ndarray:
+    """``SM.STAGE_MAJOR``, ``FK.GENERAL``, ``FK.FAST_FLOAT``, ``FK.FAST_FLOAT_EXACT`` or ``FK.FAST_INT`` per network.
 
     A fast code has the flag ``FK.LINE`` on lines (no stage with more than one customer).
+    ``kernel="auto"`` (and ``"stage_major"``) run the stage-major kernel (:mod:`._stage_major`)
+    where it applies: a fast-kernel network in exact mode with installation base stock at
+    every stage, initial stock >= 0, backorders, and FIFO allocation or no stage with
+    several customers; elsewhere they choose as below.
 
     ``kernel="auto"`` uses integer arithmetic on lines (no stage with more than one
     customer), where it measured faster, and float64 on wider trees (``benchmarks/
@@ -573,6 +587,9 @@ def _kernel_choice(blocks: list[_Block], n_total: int, kernel: str = "auto") -> 
             codes[k] = FK.FAST_FLOAT
         if line:  # the fast kernel's loop compiled for lines
             codes[k] |= FK.LINE
+        if (exact and kernel in ("auto", "stage_major") and backorders and not b.echelon
+                and (allocation == "fifo" or line) and bool(np.all(b.stage["st_init"] >= 0))):
+            codes[k] = SM.STAGE_MAJOR
     return codes
 
 
@@ -632,9 +649,14 @@ def simulate(
         kernel: ``"auto"`` runs trees of base-stock stages (one inbound arc per stage with
             ``quantity_per`` 1, no processing time, any review period, no MOQ, multiple
             or capacity) on the fast tree kernel and everything else on the general kernel;
-            ``"general"`` runs every network on the general kernel; ``"fast_float"`` /
-            ``"fast_int"`` force the fast kernel's float64 / (where exact) int64
-            arithmetic. All give identical numbers (for checking and debugging).
+            of those trees, the ones with installation base stock everywhere, integer
+            levels and initial stock >= 0, backorders and FIFO allocation run on the
+            stage-major kernel (one stage's whole path at a time, see
+            ``platform_core/simulation/_stage_major.py``; ``"stage_major"`` chooses the
+            same way); ``"general"`` runs every network on the general kernel;
+            ``"fast_float"`` / ``"fast_int"`` force the fast kernel's float64 / (where
+            exact) int64 arithmetic. All give identical numbers (for checking and
+            debugging).
         position_histograms: also collect, for every installation base-stock stage
             (any review period; no MOQ, order multiple or capacity), histograms from
             which its fill rate, backlog and on hand at *every* level follow exactly
@@ -673,8 +695,8 @@ def simulate(
         raise ValueError("need replications >= 1, periods >= 1, warmup >= 0")
     if allocation not in _ALLOCATION:
         raise ValueError(f"allocation must be one of {sorted(_ALLOCATION)}")
-    if kernel not in ("auto", "general", "fast_float", "fast_int"):
-        raise ValueError("kernel must be 'auto', 'general', 'fast_float' or 'fast_int'")
+    if kernel not in ("auto", "general", "fast_float", "fast_int", "stage_major"):
+        raise ValueError("kernel must be 'auto', 'general', 'fast_float', 'fast_int' or 'stage_major'")
     groups = int(replications if histogram_groups is None else histogram_groups)
     if position_histograms:
         if not backorders:
@@ -719,23 +741,27 @@ def simulate(
 
     n_total = warmup + periods
     out = np.zeros((K.N_METRICS, replications, int(net_stage_ptr[-1])), dtype=np.float64)
-    net_fast = _kernel_choice(blocks, n_total, kernel)
+    net_fast = _kernel_choice(blocks, n_total, kernel, backorders, allocation)
     hist = _position_buffers(packed, blocks, allocation, groups) if position_histograms else _NO_HIST
-    FK.simulate_all(
-        net_fast,
-        Networks(net_i=packed["net_i"], net_seed=net_seed, stage_i=packed["stage_i"], arc_i=packed["arc_i"],
-                 out_arcs=packed["out_arcs"], arc_qp=packed["arc_qp"]),
-        Policies(stage_f=packed["stage_f"]),
-        DemandTables(cdf=packed["d_cdf"], guide=packed["d_guide"], ptr=packed["d_ptr"], off=packed["d_off"],
-                     sched=packed["d_sched"], tab=packed["tab"], tlo=packed["d_tlo"], tglo=packed["d_tglo"],
-                     gshift=packed["d_gshift"], joint_net=joint_net, joint_rank=joint_rank),
-        LeadTimeTables(cdf=packed["l_cdf"], guide=packed["l_guide"], ptr=packed["l_ptr"], off=packed["l_off"],
-                       tab=packed["tab"], tlo=packed["l_tlo"], tglo=packed["l_tglo"], gshift=packed["l_gshift"]),
-        RunSettings(n_reps=int(replications), n_total=int(n_total), warmup=int(warmup),
-                    backorders=bool(backorders), crossing=bool(crossing), alloc=int(_ALLOCATION[allocation])),
-        out,
-        hist,
-    )
+    nets_p = Networks(net_i=packed["net_i"], net_seed=net_seed, stage_i=packed["stage_i"], arc_i=packed["arc_i"],
+                      out_arcs=packed["out_arcs"], arc_qp=packed["arc_qp"])
+    dtab = DemandTables(cdf=packed["d_cdf"], guide=packed["d_guide"], ptr=packed["d_ptr"], off=packed["d_off"],
+                        sched=packed["d_sched"], tab=packed["tab"], tlo=packed["d_tlo"], tglo=packed["d_tglo"],
+                        gshift=packed["d_gshift"], joint_net=joint_net, joint_rank=joint_rank)
+    ltab = LeadTimeTables(cdf=packed["l_cdf"], guide=packed["l_guide"], ptr=packed["l_ptr"], off=packed["l_off"],
+                          tab=packed["tab"], tlo=packed["l_tlo"], tglo=packed["l_tglo"], gshift=packed["l_gshift"])
+    run = RunSettings(n_reps=int(replications), n_total=int(n_total), warmup=int(warmup),
+                      backorders=bool(backorders), crossing=bool(crossing), alloc=int(_ALLOCATION[allocation]))
+    # networks on the stage-major kernel, then the rest (rows net_i / net_seed / joint_net
+    # of those only: the kernels index nothing else by network)
+    sm = net_fast == SM.STAGE_MAJOR
+    if sm.any():
+        SM.simulate_all(np.flatnonzero(sm), nets_p, Policies(stage_f=packed["stage_f"]), dtab, ltab, run, out, hist)
+    if not sm.all():
+        rest = np.flatnonzero(~sm) if sm.any() else slice(None)
+        FK.simulate_all(net_fast[rest], nets_p._replace(net_i=packed["net_i"][rest], net_seed=net_seed[rest]),
+                        Policies(stage_f=packed["stage_f"]), dtab._replace(joint_net=joint_net[rest]), ltab, run,
+                        out, hist)
 
     # ---- back to user stage order, derived metrics ----------------------------------
     perm = np.concatenate([net_stage_ptr[i] + blk.position for i, blk in enumerate(blocks)])
