@@ -93,12 +93,23 @@ def test_iid_demand_is_left_nearly_as_it_is() -> None:
 
 
 def test_calibrate_period_moments() -> None:
-    """Mean m mu and variance m^2 s^2 var, up to the integer split (<= 1/4 per period)."""
+    """Mean m mu and variance m^2 s^2 var, up to the integer split (<= 1/4 per period).
+
+    A shrink (s < 1) of an intermittent PMF keeps its zeros and shrinks the sizes, so its
+    variance cannot fall below the occurrence's own, m^2 p0 (1 - p0) mu_size^2."""
     d = DiscreteDistribution(np.array([0.5, 0.1, 0.1, 0.2, 0.1]), 0)
-    for m, s in ((1.1, 0.7), (0.9, 1.5), (1.0, 3.0)):
+    mu_size = d.mean() / 0.5
+    floor = 0.5 * 0.5 * mu_size**2  # 1.69 against var 2.21
+    for m, s in ((1.1, 0.7), (1.1, 0.95), (0.9, 1.5), (1.0, 3.0)):
         c = calibrate_period(d, m, s)
         assert c.mean() == pytest.approx(m * d.mean(), rel=1e-9)
-        assert abs(c.var() - (m * s) ** 2 * d.var()) <= 0.25 + 1e-9
+        want = m**2 * max(s**2 * d.var(), floor) if s < 1 else (m * s) ** 2 * d.var()
+        assert abs(c.var() - want) <= 0.25 + 1e-9
+        if s < 1:
+            assert c.pmf[0] == pytest.approx(0.5)  # the zeros stay zeros
+    smooth = DiscreteDistribution(np.array([0.2, 0.3, 0.3, 0.2]), 1)  # no zeros: affine shrink
+    c = calibrate_period(smooth, 1.0, 0.5)
+    assert abs(c.var() - 0.25 * smooth.var()) <= 0.25 + 1e-9
 
 
 def _simulate_window_fill(mu: np.ndarray, level: float, lead: int, warm: int, rng: np.random.Generator) -> float:
