@@ -211,7 +211,7 @@ def test_documented_configuration_builds_the_forecaster(tmp_path) -> None:
     config = load_config(tmp_path / "echelon.toml")
     assert config.components.forecaster == "calibrated"
     fc = FORECASTERS["calibrated"](**config.component_params("forecaster"))
-    assert fc.base == "bootstrap" and fc.horizon_periods == 26
+    assert list(fc.base) == ["bootstrap", "negbin"] and fc.horizon_periods == 26
 
 
 def test_lead_time_demand_is_the_iid_sum_calibrated_for_that_lead_time() -> None:
@@ -242,3 +242,23 @@ def test_a_stockout_in_the_backtest_is_scored_at_the_expected_demand_given_the_s
     expected = float((d.support[tail] * d.pmf[tail]).sum() / d.pmf[tail].sum())
     assert real[0, h] == pytest.approx(expected, rel=1e-12) and expected > 9.0
     assert real[0, h - 1] == y[-6]  # uncensored periods as observed
+
+
+def test_pool_weights_go_to_the_member_whose_quantiles_are_right() -> None:
+    """Over-dispersed demand (negative binomial, variance 4x the mean): a Poisson member's
+    upper quantiles are too low, so the backtest's quantile loss puts the pool's weight on
+    ``negbin``; and the pool is the linear mixture of the members' PMFs."""
+    from echelon_demand.models.calibrated import _mix
+
+    rng = np.random.default_rng(7)
+    n, t, mean = 120, 78, 6.0
+    y = rng.negative_binomial(mean / 3.0, 0.25, size=(n, t))  # mean 6, variance 24
+    fc = CalibratedForecaster(base=("poisson", "negbin"), lead_periods=L, horizon_periods=H).fit(_series(y))
+    params = fc.class_calibration()
+    labels, counts = np.unique(np.asarray(fc.classes_, dtype=str), return_counts=True)
+    for cls in labels[counts >= 20]:  # classes with enough series to choose weights
+        assert params[cls]["weight_negbin"] >= 0.75, (cls, params[cls])
+    a, b = DiscreteDistribution.poisson(2.0), DiscreteDistribution(np.array([0.5, 0.0, 0.0, 0.0, 0.5]), 0)
+    mixed = _mix([a, b], np.array([0.25, 0.75]))
+    assert mixed.mean() == pytest.approx(0.25 * 2.0 + 0.75 * 2.0)
+    assert mixed.pmf[4 - mixed.offset] == pytest.approx(0.25 * a.pmf[4 - a.offset] + 0.75 * 0.5)
