@@ -68,6 +68,8 @@ CAL = dict(horizon_periods=12, origin_step=6, origins=3, min_history_periods=12,
 
 def forecasters() -> dict[str, Forecaster]:
     return {
+        # the default of `echelon run` as it ships (its default base and backtest span)
+        "calibrated (default)": FORECASTERS["calibrated"](lead_periods=LEAD),
         "bootstrap": BootstrapForecaster(),
         "calibrated(bootstrap)": FORECASTERS["calibrated"](base="bootstrap", **CAL),
         "auto": FORECASTERS["auto"](),

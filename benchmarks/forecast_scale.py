@@ -4,12 +4,13 @@ Series (generated with numpy, seed 0): 36 monthly periods, a mix of smooth, erra
 intermittent and lumpy demand (occurrence probability U(0.1, 1), mean level
 lognormal(0, 1.2)), 5 % of series with stockout flags.  Timed: ``AutoForecaster()``
 (the default ``select="series"``: per-series choice by a rolling backtest over negbin, tsb
-and statsforecast's CrostonSBA and ADIDA; ``--select class`` times the class map)
-``fit``, ``period_demand`` and ``lead_time_demand`` with a lead time of 1-4 periods
+and statsforecast's CrostonSBA and ADIDA; ``--select class`` times the class map;
+``--forecaster calibrated`` times ``calibrated``, the default of ``echelon run``, with its
+default base) ``fit``, ``period_demand`` and ``lead_time_demand`` with a lead time of 1-4 periods
 (random PMF per series) plus a review period of 1.
 Target (issue #15): <= 60 s on the 2-core machine.
 
-Usage: python benchmarks/forecast_scale.py [--quick] [--select series|class]
+Usage: python benchmarks/forecast_scale.py [--quick] [--select series|class] [--forecaster auto|calibrated]
        (quick: 10,000 series)
 """
 
@@ -49,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="10,000 series instead of 100,000")
     ap.add_argument("--select", choices=("series", "class"), default="series")
+    ap.add_argument("--forecaster", choices=("auto", "calibrated"), default="auto",
+                    help="calibrated: the default forecaster of `echelon run` (its default base)")
     args = ap.parse_args(argv)
     n = 10_000 if args.quick else 100_000
     demand = generate(n)
@@ -56,16 +59,22 @@ def main(argv: list[str] | None = None) -> int:
     lts = [DiscreteDistribution(rng.random(4) + 0.05, 1) for _ in range(8)]
     lead_times = [lts[i % 8] for i in range(n)]
     t0 = time.perf_counter()
-    f = AutoForecaster(select=args.select).fit(demand)
+    if args.forecaster == "calibrated":
+        from echelon_demand.models import FORECASTERS
+
+        f = FORECASTERS["calibrated"]().fit(demand)
+    else:
+        f = AutoForecaster(select=args.select).fit(demand)
     t1 = time.perf_counter()
     pdists = f.period_demand()
     t2 = time.perf_counter()
     ltd = f.lead_time_demand(lead_times, np.ones(n, dtype=np.int64), np.arange(n, dtype=np.uint64))
     t3 = time.perf_counter()
     total = t3 - t0
-    counts = collections.Counter(str(m) for m in f.model_)
+    counts = collections.Counter(str(m) for m in getattr(f, "model_", f.classes_))
     assert len(pdists) == len(ltd) == n
-    print(f"{n:,} series x 36 periods, AutoForecaster(select={args.select!r})")
+    what = "CalibratedForecaster()" if args.forecaster == "calibrated" else f"AutoForecaster(select={args.select!r})"
+    print(f"{n:,} series x 36 periods, {what}")
     print(f"{'step':28s}{'seconds':>10s}")
     for name, s in (("fit", t1 - t0), ("period_demand", t2 - t1), ("lead_time_demand", t3 - t2),
                     ("total", total)):
@@ -77,16 +86,20 @@ def main(argv: list[str] | None = None) -> int:
         "periods_count": 36,
         "quick": bool(args.quick),
         "select": args.select,
+        "forecaster": args.forecaster,
         "fit_seconds": t1 - t0,
         "period_demand_seconds": t2 - t1,
         "lead_time_demand_seconds": t3 - t2,
         "total_seconds": total,
         "target_seconds": 60.0,
         "target_met": bool(total <= 60.0),
-        "selection_count": dict(collections.Counter(str(x) for x in f.selection_)),
+        "selection_count": dict(collections.Counter(str(x) for x in getattr(f, "selection_", []))),
         "models_chosen_count": dict(counts),
     }
     name = "forecast_scale" + ("" if args.select == "series" else "_class")
+    if args.forecaster == "calibrated":
+        name = "forecast_scale_calibrated"
+        result["class_params"] = f.class_calibration()
     out = write_result(name + ("_quick" if args.quick else ""), result)
     print(f"wrote {out}")
     return 0

@@ -548,8 +548,8 @@ def forecaster_dists(data: dict, train: int, model: str) -> list[DiscreteDistrib
     k, t = y.shape
     series = DemandSeries([str(i) for i in idx], y.reshape(-1), so.reshape(-1), np.arange(0, k * t + 1, t))
     if model.startswith("calibrated"):
-        base = model.split("-", 1)[1] if "-" in model else "bootstrap"
-        fc = FORECASTERS["calibrated"](base=base).fit(series)
+        base = {"base": model.split("-", 1)[1]} if "-" in model else {}  # calibrated: its default base
+        fc = FORECASTERS["calibrated"](**base).fit(series)
         fc.set_replenishment([data["lead"][i] for i in idx], data["review"][idx])
     elif model == "bootstrap":
         fc = BootstrapForecaster().fit(series)

@@ -93,12 +93,23 @@ def test_iid_demand_is_left_nearly_as_it_is() -> None:
 
 
 def test_calibrate_period_moments() -> None:
-    """Mean m mu and variance m^2 s^2 var, up to the integer split (<= 1/4 per period)."""
+    """Mean m mu and variance m^2 s^2 var, up to the integer split (<= 1/4 per period).
+
+    A shrink (s < 1) of an intermittent PMF keeps its zeros and shrinks the sizes, so its
+    variance cannot fall below the occurrence's own, m^2 p0 (1 - p0) mu_size^2."""
     d = DiscreteDistribution(np.array([0.5, 0.1, 0.1, 0.2, 0.1]), 0)
-    for m, s in ((1.1, 0.7), (0.9, 1.5), (1.0, 3.0)):
+    mu_size = d.mean() / 0.5
+    floor = 0.5 * 0.5 * mu_size**2  # 1.69 against var 2.21
+    for m, s in ((1.1, 0.7), (1.1, 0.95), (0.9, 1.5), (1.0, 3.0)):
         c = calibrate_period(d, m, s)
         assert c.mean() == pytest.approx(m * d.mean(), rel=1e-9)
-        assert abs(c.var() - (m * s) ** 2 * d.var()) <= 0.25 + 1e-9
+        want = m**2 * max(s**2 * d.var(), floor) if s < 1 else (m * s) ** 2 * d.var()
+        assert abs(c.var() - want) <= 0.25 + 1e-9
+        if s < 1:
+            assert c.pmf[0] == pytest.approx(0.5)  # the zeros stay zeros
+    smooth = DiscreteDistribution(np.array([0.2, 0.3, 0.3, 0.2]), 1)  # no zeros: affine shrink
+    c = calibrate_period(smooth, 1.0, 0.5)
+    assert abs(c.var() - 0.25 * smooth.var()) <= 0.25 + 1e-9
 
 
 def _simulate_window_fill(mu: np.ndarray, level: float, lead: int, warm: int, rng: np.random.Generator) -> float:
@@ -200,7 +211,7 @@ def test_documented_configuration_builds_the_forecaster(tmp_path) -> None:
     config = load_config(tmp_path / "echelon.toml")
     assert config.components.forecaster == "calibrated"
     fc = FORECASTERS["calibrated"](**config.component_params("forecaster"))
-    assert fc.base == "bootstrap" and fc.horizon_periods == 26
+    assert list(fc.base) == ["bootstrap", "negbin"] and fc.horizon_periods == 26
 
 
 def test_lead_time_demand_is_the_iid_sum_calibrated_for_that_lead_time() -> None:
@@ -231,3 +242,23 @@ def test_a_stockout_in_the_backtest_is_scored_at_the_expected_demand_given_the_s
     expected = float((d.support[tail] * d.pmf[tail]).sum() / d.pmf[tail].sum())
     assert real[0, h] == pytest.approx(expected, rel=1e-12) and expected > 9.0
     assert real[0, h - 1] == y[-6]  # uncensored periods as observed
+
+
+def test_pool_weights_go_to_the_member_whose_quantiles_are_right() -> None:
+    """Over-dispersed demand (negative binomial, variance 4x the mean): a Poisson member's
+    upper quantiles are too low, so the backtest's quantile loss puts the pool's weight on
+    ``negbin``; and the pool is the linear mixture of the members' PMFs."""
+    from echelon_demand.models.calibrated import _mix
+
+    rng = np.random.default_rng(7)
+    n, t, mean = 120, 78, 6.0
+    y = rng.negative_binomial(mean / 3.0, 0.25, size=(n, t))  # mean 6, variance 24
+    fc = CalibratedForecaster(base=("poisson", "negbin"), lead_periods=L, horizon_periods=H).fit(_series(y))
+    params = fc.class_calibration()
+    labels, counts = np.unique(np.asarray(fc.classes_, dtype=str), return_counts=True)
+    for cls in labels[counts >= 20]:  # classes with enough series to choose weights
+        assert params[cls]["weight_negbin"] >= 0.75, (cls, params[cls])
+    a, b = DiscreteDistribution.poisson(2.0), DiscreteDistribution(np.array([0.5, 0.0, 0.0, 0.0, 0.5]), 0)
+    mixed = _mix([a, b], np.array([0.25, 0.75]))
+    assert mixed.mean() == pytest.approx(0.25 * 2.0 + 0.75 * 2.0)
+    assert mixed.pmf[4 - mixed.offset] == pytest.approx(0.25 * a.pmf[4 - a.offset] + 0.75 * 0.5)

@@ -47,7 +47,7 @@ make every series' result independent of its batch.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any, ClassVar, Self
 
@@ -60,12 +60,19 @@ from platform_core.distributions import DiscreteDistribution
 from platform_core.forecasting.batch import BatchForecaster, compound_batch
 from platform_core.forecasting.classes import classify
 
-__all__ = ["CalibratedForecaster", "LEVELS", "calibrate_period", "continuous_quantiles"]
+__all__ = ["CalibratedForecaster", "DEFAULT_BASE", "LEVELS", "calibrate_period", "continuous_quantiles"]
 
+#: Members of the default base: a linear pool whose weights per demand class are chosen by
+#: the backtest (``bootstrap`` wins on the generated benchmark data, ``negbin`` on car parts).
+DEFAULT_BASE: tuple[str, ...] = ("bootstrap", "negbin")
 #: Quantile levels whose exceedance rates the stretch matches [-].
 LEVELS = (0.8, 0.9, 0.95)
 _STRETCH_GRID = np.exp(np.linspace(np.log(0.4), np.log(4.0), 93))
 _MAX_PAIRS = 200
+#: Weights of the estimated class level factor tried against 1 (factor ``1 + w (m - 1)``).
+_MEAN_FACTOR_WEIGHTS = (1.0, 0.5, 0.0)
+#: Series-origins per class that choose the members' weights.
+_MAX_WEIGHT_PAIRS = 2000
 _U_POINTS = 8
 _TAILS = ("gamma", "normal")
 #: Weight of the mean-excess term against the exceedance term of the stretch criterion.
@@ -125,6 +132,19 @@ def calibrate_period(
     if var <= 0.0 or abs(s - 1.0) < 1e-9:
         return _remap(m * x, p) if abs(m - 1.0) > 1e-12 else dist
     if s <= 1.0:
+        p0 = float(p[x == 0].sum())
+        if p0 > 0.0 and p0 < 1.0:
+            # intermittent: shrink the sizes about their own mean and keep the zeros (an
+            # affine shrink would move the no-demand periods onto small positive demand);
+            # the sizes' shrink k gives variance s^2 var(X) where the occurrence allows
+            pos = x > 0
+            q = 1.0 - p0
+            mu_s = mu / q
+            var_s = float(np.dot((x[pos] - mu_s) ** 2, p[pos])) / q
+            floor = q * p0 * mu_s**2  # variance left when every size equals mu_s
+            k2 = (s * s * var - floor) / (q * var_s) if var_s > 0 else 0.0
+            k = float(np.sqrt(min(max(k2, 0.0), 1.0)))
+            return _remap(m * np.where(pos, mu_s + k * (x - mu_s), 0.0), p)
         return _remap(m * (mu + s * (x - mu)), p)
     c = (s * s - 1.0) * var / float(np.dot(x * x, p))
     # U: mid-quantiles of a gamma law with mean 1 and variance c, deviations rescaled to
@@ -143,6 +163,39 @@ def calibrate_period(
     vals = (m * x[:, None] * u[None, :]).ravel()
     probs = (p[:, None] * pu[None, :]).ravel()
     return _remap(vals, probs)
+
+
+def _mix(dists: list[DiscreteDistribution], w: np.ndarray) -> DiscreteDistribution:
+    """Linear pool ``sum_k w_k P_k`` of the members' PMFs (weights summing to one)."""
+    if len(dists) == 1:
+        return dists[0]
+    nz = [k for k in range(len(dists)) if w[k] > 0]
+    if len(nz) == 1:
+        return dists[nz[0]]
+    lo = min(dists[k].offset for k in nz)
+    hi = max(dists[k].offset + dists[k].pmf.size for k in nz)
+    pmf = np.zeros(hi - lo)
+    for k in nz:
+        d = dists[k]
+        pmf[d.offset - lo : d.offset - lo + d.pmf.size] += float(w[k]) * d.pmf
+    return DiscreteDistribution(pmf / pmf.sum(), lo)
+
+
+def _moments(members: list[list[DiscreteDistribution]]) -> tuple[np.ndarray, np.ndarray]:
+    """Means and second moments (members, series) of the members' per-period PMFs."""
+    means = np.array([[d.mean() for d in md] for md in members], dtype=np.float64).reshape(len(members), -1)
+    second = np.array([[d.var() + d.mean() ** 2 for d in md] for md in members],
+                      dtype=np.float64).reshape(len(members), -1)
+    return means, second
+
+
+def _simplex_grid(members: int, steps: int) -> np.ndarray:
+    """Weight vectors with entries in multiples of ``1 / steps`` summing to one."""
+    import itertools
+
+    rows = [c for c in itertools.product(range(steps + 1), repeat=members) if sum(c) == steps]
+    rows.sort(key=lambda c: tuple(-x for x in c))  # (steps, 0, ...) first
+    return np.array(rows, dtype=np.float64) / steps
 
 
 @lru_cache(maxsize=4096)
@@ -217,7 +270,7 @@ class CalibratedForecaster(BatchForecaster):
         horizon_periods: periods after each backtest origin that are scored, and the
             horizon of the fill-rate interval [periods].
         origins: rolling backtest origins inside the training history.
-        origin_step: periods between origins [periods] (default ``horizon_periods // 2``).
+        origin_step: periods between origins [periods] (default half the horizon, rounded up).
         min_history_periods: periods a series needs before an origin [periods].
         lead_periods: lead time + review [periods] when the run does not say.
         pool: ``class`` (stretch and mean factor pooled per demand class, mean factor
@@ -225,6 +278,8 @@ class CalibratedForecaster(BatchForecaster):
         class_params: pooled parameters per class (from :meth:`class_calibration`);
             None estimates them from the series being fitted.
         seed: seed of the jitter.
+        pool_series: at most this many series (chosen by a hash of their key) estimate
+            the class-pooled stretch and tail; the mean factors use every series.
 
     The calibration runs on first use (``period_demand``, ``lead_time_demand``,
     ``class_calibration``, ``demand_level_ratios``) and again when
@@ -250,7 +305,7 @@ class CalibratedForecaster(BatchForecaster):
 
     def __init__(
         self,
-        base: str = "bootstrap",
+        base: str | Sequence[str] = DEFAULT_BASE,
         base_params: Mapping[str, Any] | None = None,
         horizon_periods: int = 26,
         origins: int = 3,
@@ -260,6 +315,7 @@ class CalibratedForecaster(BatchForecaster):
         pool: str = "class",
         class_params: Mapping[str, Mapping[str, float]] | None = None,
         seed: int = 0,
+        pool_series: int = 5_000,
     ) -> None:
         self.base = base
         self.base_params = base_params
@@ -271,35 +327,47 @@ class CalibratedForecaster(BatchForecaster):
         self.pool = pool
         self.class_params = class_params
         self.seed = seed
+        self.pool_series = pool_series
 
     # ------------------------------------------------------------------ fitting ----
     def fit(self, demand: DemandSeries) -> Self:
         """Fit the base on all periods and at every backtest origin; calibrate for ``lead_periods``."""
         if self.pool not in ("class", "all"):
             raise ValueError(f"pool must be 'class' or 'all', not {self.pool!r}")
-        H = int(self.horizon_periods)
-        if H < 1 or int(self.origins) < 1:
+        if int(self.horizon_periods) < 1 or int(self.origins) < 1:
             raise ValueError("horizon_periods and origins must be >= 1")
-        step = int(self.origin_step) if self.origin_step else max(H // 2, 1)
         n = len(demand)
+        lengths = np.diff(np.asarray(demand.indptr, dtype=np.int64))
+        H, min_history = self._backtest_span(lengths)
+        self.horizon_periods_ = H
+        step = self._step()
         self.keys_ = list(demand.keys)
-        self.base_ = _make(self.base, self.base_params).fit(demand)
-        self.base_dists_ = self.base_.period_demand()
+        names = self._members()
+        fitted = [_make(name, self._member_params(name)).fit(demand) for name in names]
+        self.base_ = fitted[0]
+        self.member_dists_ = [f.period_demand() for f in fitted]
+        self.base_dists_ = self.member_dists_[0]
         self.fallback_ = list(getattr(self.base_, "fallback_", None) or [""] * n)
         labels = classify(demand).label
         self.classes_ = labels if self.pool == "class" else np.full(n, "all", dtype=object)
-        lengths = np.diff(np.asarray(demand.indptr, dtype=np.int64))
         starts = np.asarray(demand.indptr, dtype=np.int64)[:-1]
         vals = np.asarray(demand.values, dtype=np.float64)
         so = np.asarray(demand.stocked_out, dtype=bool)
         self.bt_: list[tuple[np.ndarray, list[DiscreteDistribution], np.ndarray]] = []
+        self.bt_members_: list[list[list[DiscreteDistribution]]] = []
+        self.bt_moments_: list[tuple[np.ndarray, np.ndarray]] = []
+        # the class-pooled shape (stretch, tail) is estimated on a sample of at most
+        # `pool_series` series chosen by a hash of their key (all of them in smaller fits)
+        every = max(1, -(-n // int(self.pool_series)))
+        self.in_sample_ = np.array([zlib.crc32(str(k).encode()) % every == 0 for k in self.keys_], dtype=bool)
         for k in range(int(self.origins)):
             cut = H + k * step
-            idx = np.flatnonzero(lengths - cut >= int(self.min_history_periods))
+            idx = np.flatnonzero(lengths - cut >= min_history)
             if idx.size == 0:
                 continue
-            sub = subset(demand, idx)
-            dists = _make(self.base, self.base_params).fit(truncate(sub, np.full(idx.size, cut))).period_demand()
+            train = truncate(subset(demand, idx), np.full(idx.size, cut))
+            members = [_make(name, self._member_params(name)).fit(train).period_demand() for name in names]
+            dists = members[0]
             pos = (starts[idx] + lengths[idx] - cut)[:, None] + np.arange(H)[None, :]
             real = vals[pos]
             censored = so[pos] & np.isfinite(real)
@@ -310,6 +378,9 @@ class CalibratedForecaster(BatchForecaster):
                 # sales as demand, would teach the calibration that demand is lower)
                 real[j, h] = _mean_at_least(dists[j], float(real[j, h]))
             self.bt_.append((idx, dists, np.maximum(real, 0.0)))
+            self.bt_members_.append(members)
+            self.bt_moments_.append(_moments(members))
+        self._bt_first = list(self.bt_)
         self.lead_periods_ = np.full(n, max(int(self.lead_periods), 1), dtype=np.int64)
         self._calibrated_for: np.ndarray | None = None  # calibrated on first use, for lead_periods_
         return self
@@ -350,9 +421,12 @@ class CalibratedForecaster(BatchForecaster):
 
     # -------------------------------------------------------------- calibration ----
     def _windows(self, L: np.ndarray) -> dict[str, list[np.ndarray]]:
-        """Every scored window: series, origin, realised L-sum, base mean and spread stats."""
+        """Every scored window of the sampled series: series, origin, realised L-sum, base mean, quantiles."""
         out: dict[str, list[Any]] = {k: [] for k in ("row", "y", "mu_sum", "lq", "pair", "pair_dist", "pair_row")}
-        for idx, dists, real in self.bt_:
+        for idx_all, dists_all, real_all in self.bt_:
+            keep = np.flatnonzero(self.in_sample_[idx_all])
+            idx, real = idx_all[keep], real_all[keep]
+            dists = [dists_all[j] for j in keep]
             Li = L[idx]
             ltd = compound_batch(dists, [DiscreteDistribution.point(int(x)) for x in Li], np.zeros(idx.size, dtype=np.int64))
             H = real.shape[1]
@@ -381,14 +455,24 @@ class CalibratedForecaster(BatchForecaster):
         self.lead_periods_ = L
         labels = self.classes_
         given = self.class_params
+        params: dict[str, dict[str, float]] = {}
+        weights = np.ones((n, 1))
+        if len(self._members()) > 1:
+            weights = self._combine(L, params)
+            self.base_dists_ = [_mix([md[i] for md in self.member_dists_], weights[i]) for i in range(n)]
+            self.bt_ = [(idx, [_mix([md[j] for md in members], weights[i]) if self.in_sample_[i] else members[0][j]
+                               for j, i in enumerate(idx)], real)
+                        for (idx, _, real), members in zip(self._bt_first, self.bt_members_, strict=True)]
+        self.weights_ = weights
         # ---- mean factor: realised / forecast over the scored periods ------------------
         Y = np.zeros(n)
         F = np.zeros(n)
         W = np.zeros(n)  # noise variance numerator: sum of per-period var over scored periods
         ratio_rows, ratio_vals, ratio_noise = [], [], []
-        for idx, dists, real in self.bt_:
-            mu = np.array([d.mean() for d in dists])
-            var = np.array([d.var() for d in dists])
+        for (idx, _, real), (means, second) in zip(self.bt_, self.bt_moments_, strict=True):
+            w = weights[idx].T  # (members, rows): the pool's mean and variance from its members'
+            mu = np.sum(w * means, axis=0)
+            var = np.maximum(np.sum(w * second, axis=0) - mu**2, 0.0)
             cnt = np.sum(~np.isnan(real), axis=1)
             ysum = np.nansum(real, axis=1)
             Y[idx] += ysum
@@ -401,14 +485,14 @@ class CalibratedForecaster(BatchForecaster):
         with np.errstate(invalid="ignore", divide="ignore"):
             rho = np.where(F > 0, Y / F, np.nan)
             # scored periods overlap between origins: count each distinct period once
-            overlap = max(1.0, len(self.bt_) * self.horizon_periods / self._span())
+            overlap = max(1.0, len(self.bt_) * self.horizon_periods_ / self._span())
             w_noise = np.where(F > 0, W * overlap / F**2, np.inf)
-        params: dict[str, dict[str, float]] = {}
         m = np.ones(n)
+        z_all = np.zeros(n)  # credibility of each series' own factor
         for c in np.unique(labels):
             rows = np.flatnonzero((labels == c) & np.isfinite(rho) & (F > 0))
             if given is not None and str(c) in given:
-                p = dict(given[str(c)])
+                p = {**dict(given[str(c)]), **params.get(str(c), {})}
             else:
                 if rows.size == 0:
                     p = {"mean_factor": 1.0, "mean_factor_between_var": 0.0}
@@ -418,15 +502,24 @@ class CalibratedForecaster(BatchForecaster):
                     if tau2 is None:
                         tau2 = max(float(np.var(rho[rows]) - np.mean(np.minimum(w_noise[rows], 1e6))), 0.0)
                     p = {"mean_factor": mc, "mean_factor_between_var": tau2}
+                p = {**params.get(str(c), {}), **p}
             params[str(c)] = p
             members = np.flatnonzero(labels == c)
             tau2 = p["mean_factor_between_var"]
             ok = np.isfinite(rho[members]) & (F[members] > 0)
             z = np.where(ok, tau2 / np.maximum(tau2 + np.where(ok, w_noise[members], np.inf), 1e-300), 0.0)
             z = np.where(tau2 > 0, z, 0.0)
+            z_all[members] = z
             m[members] = np.clip(z * np.nan_to_num(rho[members], nan=1.0) + (1.0 - z) * p["mean_factor"], 0.25, 4.0)
+
+        def with_class_factor(members: np.ndarray, factor: float) -> np.ndarray:
+            z = z_all[members]
+            return np.clip(z * np.nan_to_num(rho[members], nan=1.0) + (1.0 - z) * factor, 0.25, 4.0)
+
         # ---- stretch and level spread per class --------------------------------------
-        win = self._windows(L)
+        need_shape = given is None or any("stretch" not in given.get(str(c), {}) for c in np.unique(labels))
+        win = self._windows(L) if need_shape else {k: [] for k in ("row", "y", "mu_sum", "lq", "pair", "pair_dist",
+                                                                     "pair_row")}
         row = np.concatenate(win["row"]) if win["row"] else np.zeros(0, dtype=np.int64)
         s_row = np.ones(n)
         level_sd = np.zeros(n)
@@ -441,13 +534,12 @@ class CalibratedForecaster(BatchForecaster):
                 a, b = int(bounds[i]), int(bounds[i + 1])
                 if b > a:
                     u[order[a:b]] = _key_stream(self.seed, self.keys_[i]).random(b - a)
-            a_dev = (y + u - 0.5) / m[row] - mu_sum
             b_dev = lq - mu_sum[:, None]
             wcls = labels[row]
         else:
             wcls = np.zeros(0, dtype=object)
         rr = np.concatenate(ratio_rows) if ratio_rows else np.zeros(0, dtype=np.int64)
-        rv = np.concatenate(ratio_vals) / m[rr] if ratio_rows else np.zeros(0)
+        rv_raw = np.concatenate(ratio_vals) if ratio_rows else np.zeros(0)
         rn = np.concatenate(ratio_noise) if ratio_rows else np.zeros(0)
         target = 1.0 - np.array(LEVELS)
         weight = 1.0 / (np.array(LEVELS) * target)
@@ -456,18 +548,36 @@ class CalibratedForecaster(BatchForecaster):
             if "stretch" not in p:
                 sel = wcls == c
                 if sel.sum() >= 20:
-                    exceed = (a_dev[sel, None, None] > _STRETCH_GRID[None, :, None] * b_dev[sel, None, :]).mean(axis=0)
-                    loss = ((exceed - target[None, :]) ** 2 * weight[None, :]).sum(axis=1)
-                    first = float(_STRETCH_GRID[int(np.argmin(loss))])
-                    p["stretch"], tail = self._refine_stretch(first, win, np.flatnonzero(sel), y + u - 0.5, m, L)
+                    # the class's level factor and the stretch are chosen together: the
+                    # factor estimated from the means (weight 1) or shrunk towards 1, so the
+                    # quantiles, not only the mean, of the backtest windows decide it
+                    members = np.flatnonzero(labels == c)
+                    mc = float(p["mean_factor"])
+                    best: tuple[float, float, str, float, np.ndarray] | None = None
+                    for lam in _MEAN_FACTOR_WEIGHTS if abs(mc - 1.0) > 1e-9 else (1.0,):
+                        m_try = m.copy()
+                        m_try[members] = with_class_factor(members, 1.0 + lam * (mc - 1.0))
+                        a_sel = (y[sel] + u[sel] - 0.5) / m_try[row[sel]] - mu_sum[sel]
+                        exceed = (a_sel[:, None, None] > _STRETCH_GRID[None, :, None] * b_dev[sel, None, :]).mean(axis=0)
+                        loss = ((exceed - target[None, :]) ** 2 * weight[None, :]).sum(axis=1)
+                        first = float(_STRETCH_GRID[int(np.argmin(loss))])
+                        st, tail, crit = self._refine_stretch(first, win, np.flatnonzero(sel), y + u - 0.5, m_try, L)
+                        if best is None or crit < best[3] - 1e-12:
+                            best = (lam, st, tail, crit, m_try[members])
+                    assert best is not None
+                    lam, p["stretch"], tail, _, m[members] = best
                     p["tail_normal"] = float(tail == "normal")
+                    p["mean_factor_estimate"] = mc
+                    p["mean_factor_weight"] = float(lam)
+                    p["mean_factor"] = 1.0 + lam * (mc - 1.0)
                 else:
                     p["stretch"] = 1.0
                 p["windows"] = float(sel.sum())
             if "level_sd" not in p:
                 sel_r = labels[rr] == c
                 if sel_r.sum() >= 5:
-                    lv = float(np.var(np.minimum(rv[sel_r], 10.0)) - np.mean(np.minimum(rn[sel_r], 10.0)))
+                    rv = rv_raw[sel_r] / m[rr[sel_r]]
+                    lv = float(np.var(np.minimum(rv, 10.0)) - np.mean(np.minimum(rn[sel_r], 10.0)))
                     p["level_sd"] = float(np.sqrt(np.log1p(max(lv, 0.0))))  # lognormal with that variance
                 else:
                     p["level_sd"] = 0.0
@@ -483,8 +593,99 @@ class CalibratedForecaster(BatchForecaster):
             calibrate_period(d, float(m[i]), float(s_row[i]), tails[i]) for i, d in enumerate(self.base_dists_)
         ]
 
+    def _members(self) -> tuple[str, ...]:
+        return (self.base,) if isinstance(self.base, str) else tuple(str(b) for b in self.base)
+
+    def _member_params(self, name: str) -> Mapping[str, Any] | None:
+        if isinstance(self.base, str):
+            return self.base_params
+        return (self.base_params or {}).get(name)
+
+    def _backtest_span(self, lengths: np.ndarray) -> tuple[int, int]:
+        """Scored periods per origin and the history needed before an origin [periods].
+
+        ``horizon_periods`` and ``min_history_periods`` as given, unless the median series
+        is shorter than three horizons: then both are a quarter of the median length (at
+        least 2), so short histories (51 months of car parts) still get their origins and
+        the level drift the calibration learns is over a horizon the history can show
+        more than once (a third made the car-parts means drift too far: scaled pinball
+        0.9 of 3-month demand 0.375 against 0.318).
+        """
+        H, need = int(self.horizon_periods), int(self.min_history_periods)
+        med = int(np.median(lengths)) if lengths.size else 0
+        if med >= 3 * H:
+            return H, need
+        short = max(med // 4, 2)
+        return min(H, short), min(need, short)
+
+    def _combine(self, L: np.ndarray, params: dict[str, dict[str, float]]) -> np.ndarray:
+        """Linear-pool weights of the members per series (its class's), chosen by backtest.
+
+        Per demand class, the weights on a grid of the simplex (steps of 1/4) whose mixed
+        per-period PMFs give the i.i.d. ``L``-sums with the lowest quantile (pinball) loss
+        at :data:`LEVELS` over the backtest windows, each window's loss divided by its
+        expected sum (at most ``_MAX_WEIGHT_PAIRS`` series-origins per class).  Ties go to
+        the earlier grid point (all weight on the first member first).  Given
+        ``class_params`` with ``weight_<member>`` entries are used as they are.
+        """
+        from echelon_demand.models.auto import sum_quantiles
+
+        names = self._members()
+        labels = self.classes_
+        grid = _simplex_grid(len(names), 4)
+        given = self.class_params or {}
+        lv = np.array(LEVELS)
+        out = np.tile(grid[0], (len(self.keys_), 1))
+        for c in np.unique(labels):
+            g = given.get(str(c), {})
+            if all(f"weight_{nm}" in g for nm in names):
+                w = np.array([float(g[f"weight_{nm}"]) for nm in names])
+            else:
+                w = grid[0]
+                pairs: list[tuple[list[DiscreteDistribution], int, np.ndarray]] = []
+                for (idx, _, real), members in zip(self._bt_first, self.bt_members_, strict=True):
+                    for j in np.flatnonzero((labels[idx] == c) & self.in_sample_[idx]):
+                        ell = int(L[idx[j]])
+                        r = real[j]
+                        if ell > r.size:
+                            continue
+                        cs = np.concatenate(([0.0], np.cumsum(np.nan_to_num(r))))
+                        cn = np.concatenate(([0], np.cumsum(np.isnan(r))))
+                        good = (cn[ell:] - cn[:-ell]) == 0
+                        if good.any():
+                            pairs.append(([md[j] for md in members], ell, (cs[ell:] - cs[:-ell])[good]))
+                        if len(pairs) >= _MAX_WEIGHT_PAIRS:
+                            break
+                    if len(pairs) >= _MAX_WEIGHT_PAIRS:
+                        break
+                if len(pairs) >= 20:
+                    loss = np.array([self._pool_loss(pairs, cand, lv, sum_quantiles) for cand in grid])
+                    w = grid[int(np.argmin(loss))]
+            params.setdefault(str(c), {}).update({f"weight_{nm}": float(x) for nm, x in zip(names, w, strict=True)})
+            out[labels == c] = w
+        return out
+
+    @staticmethod
+    def _pool_loss(pairs: list[tuple[list[DiscreteDistribution], int, np.ndarray]], w: np.ndarray,
+                   lv: np.ndarray, sum_quantiles: Any) -> float:
+        """Mean scaled pinball loss at ``lv`` of the mixture ``w``'s i.i.d. L-sums over ``pairs``."""
+        total = 0.0
+        count = 0
+        ells = np.array([p[1] for p in pairs])
+        for ell in np.unique(ells):
+            sel = np.flatnonzero(ells == ell)
+            mixed = [_mix(pairs[k][0], w) for k in sel]
+            Q, _ = sum_quantiles(mixed, int(ell), lv)
+            for row, k in enumerate(sel):
+                y = pairs[k][2]
+                scale = max(float(ell) * float(np.mean([d.mean() for d in pairs[k][0]])), 1e-9)
+                diff = y[:, None] - Q[row][None, :]
+                total += float(np.sum(np.maximum(lv * diff, (lv - 1.0) * diff))) / scale
+                count += y.size
+        return total / max(count, 1)
+
     def _refine_stretch(self, first: float, win: dict[str, list[Any]], sel: np.ndarray, y_jit: np.ndarray,
-                        m: np.ndarray, L: np.ndarray) -> tuple[float, str]:
+                        m: np.ndarray, L: np.ndarray) -> tuple[float, str, float]:
         """The stretch and tail whose *transformed* per-period PMF's i.i.d. L-sum matches best.
 
         Step 3's grid assumes an affine stretch of the sum; the per-period transform only
@@ -525,7 +726,7 @@ class CalibratedForecaster(BatchForecaster):
                     loss += _EXCESS_WEIGHT * float(np.sum(np.log(real_excess / mod) ** 2))
                 if loss < best_loss - 1e-12:
                     best, best_loss = (float(cand), tail), loss
-        return best
+        return best[0], best[1], best_loss
 
     def _persistent_var(self, rows: list[np.ndarray], vals: list[np.ndarray], member: np.ndarray) -> float | None:
         """Between-series variance of the mean factor that persists over time.
@@ -534,7 +735,7 @@ class CalibratedForecaster(BatchForecaster):
         scored periods do not overlap (noise and passing season do not covary); None without
         such origins.
         """
-        if len(rows) < 2 or self._step() * (len(rows) - 1) < int(self.horizon_periods):
+        if len(rows) < 2 or self._step() * (len(rows) - 1) < int(self.horizon_periods_):
             return None
         first = dict(zip(rows[0].tolist(), vals[0].tolist(), strict=True))
         pairs = [(first[i], v) for i, v in zip(rows[-1].tolist(), vals[-1].tolist(), strict=True)
@@ -545,12 +746,14 @@ class CalibratedForecaster(BatchForecaster):
         return float(max(np.cov(a[:, 0], a[:, 1])[0, 1], 0.0))
 
     def _step(self) -> int:
-        return int(self.origin_step) if self.origin_step else max(int(self.horizon_periods) // 2, 1)
+        # half the horizon, rounded up: the newest and oldest of three origins never overlap,
+        # so the persistent between-series variance can be read from them (_persistent_var)
+        return int(self.origin_step) if self.origin_step else max(-(-int(self.horizon_periods_) // 2), 1)
 
     def _span(self) -> float:
-        step = int(self.origin_step) if self.origin_step else max(int(self.horizon_periods) // 2, 1)
+        step = self._step()
         k = max(len(self.bt_), 1)
-        return float(min(int(self.horizon_periods) + (k - 1) * step, k * int(self.horizon_periods)))
+        return float(min(int(self.horizon_periods_) + (k - 1) * step, k * int(self.horizon_periods_)))
 
     pools_across_series: ClassVar[bool] = True
 
@@ -569,7 +772,10 @@ class CalibratedForecaster(BatchForecaster):
             return dict(params)
         fitted = cls(**params).fit(demand)
         fitted.set_replenishment(lead_times, review_periods)
-        return {**params, "class_params": fitted.class_calibration()}
+        # the backtest span the sample settled (short histories shorten it) holds for every batch
+        H, need = fitted._backtest_span(np.diff(np.asarray(demand.indptr, dtype=np.int64)))
+        return {**params, "horizon_periods": H, "min_history_periods": need,
+                "class_params": fitted.class_calibration()}
 
     # ---------------------------------------------------------------- outputs ------
     def class_calibration(self) -> dict[str, dict[str, float]]:
