@@ -53,7 +53,7 @@ from platform_core.incremental.state import (
     write_sensing_state,
 )
 from platform_core.incremental.subset import (
-    FitOnce,
+    FitForLanes,
     plan_subset,
     pooled_forecaster,
     with_forecaster,
@@ -67,6 +67,7 @@ from platform_core.parts import (
     write_parquet_atomic,
 )
 from platform_core.plugin_host import PluginHost
+from platform_core.pooled import reusable_pooled_forecaster, save_pooled_forecaster
 from platform_core.run_context import RunResult
 from platform_core.summary import summarise, write_summary
 from platform_core.timings import RunTimer
@@ -180,6 +181,7 @@ def run_since(
     host: PluginHost | None = None,
     log: Callable[[str], None] | None = None,
     overwrite: bool = False,
+    refit_pooled: bool = False,
 ) -> RunResult:
     """Re-plan the networks that changed since the run in ``since`` (see the module docstring).
 
@@ -193,9 +195,14 @@ def run_since(
         host: plugin host (the installed plugins by default).
         log: progress messages (default stderr).
         overwrite: replace an earlier run's results in ``out_dir``.
+        refit_pooled: fit a pooling forecaster's run-wide parameters afresh, as a full
+            run on ``data_dir`` would; by default the previous run's are reused
+            (``sensing/pooled_forecaster.json``, :mod:`platform_core.pooled`).
 
     Raises:
         FileNotFoundError: ``since`` lacks a file the incremental run needs.
+        platform_core.pooled.PooledParamsError: the previous run's pooled parameters do
+            not fit this run (another forecaster, configuration or period length).
         ValueError: a structure table changed, the demand grid moved, or bad configuration.
         platform_core.data.errors.DataValidationError: the input is invalid; nothing is written.
     """
@@ -211,6 +218,8 @@ def run_since(
     timer = RunTimer()
     host = host or PluginHost()
     ctx, specs = prepared_context(host, config, data_dir, out_dir, _component_info(host, config))
+    configured_forecaster = specs["forecaster"]
+    reused = reusable_pooled_forecaster(configured_forecaster, config, since_dir, refit=refit_pooled)
     out = Path(out_dir)
     lock = OutputLock(out, ctx.run_id)
     lock.acquire()
@@ -264,10 +273,16 @@ def run_since(
         new_rows: pa.Table | None = None
         sub_history = np.zeros((0, n_periods))
         sub_input = np.zeros(0, dtype=np.int64)
-        if keep_rows.size:
-            lead_time_model = FitOnce(specs["lead_time_model"].build())  # fitted on all receipts, once
+        # fitted on the receipts the predicted lanes need: the predictions of a fit on all of them
+        lead_time_model = FitForLanes(specs["lead_time_model"].build(), dataset.get("receipts"))
+        pooled = reused  # the run-wide forecaster parameters: the previous run's, or fitted as a full run would
+        if reused is not None:
+            specs = {**specs, "forecaster": reused}
+        elif keep_rows.size or refit_pooled:
             specs = pooled_forecaster(dataset, structure, config, dict(specs), origin, n_periods, lead_time_model)
-            timer.mark("pooled")
+            pooled = specs["forecaster"]
+        timer.mark("pooled")
+        if keep_rows.size:
             shared, batches, _ = plan_subset(dataset, structure, replan, config, specs, origin, n_periods,
                                              lead_time_model)
             shared = with_forecaster(shared, specs["forecaster"])
@@ -338,6 +353,8 @@ def run_since(
                              periods_per_year=previous.periods_per_year,
                              false_alarm_per_year=previous.false_alarm_per_year, input_files=digests)
         write_sensing_state(out, state)
+        if pooled is not None:
+            save_pooled_forecaster(out, configured_forecaster, pooled, config, ctx.run_id, input_fingerprint(digests))
 
         # --- summary --------------------------------------------------------------------
         has_demand = demand_state.history_periods > 0
