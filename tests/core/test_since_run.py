@@ -250,3 +250,28 @@ def test_a_moved_history_is_refused(runs, cycles, tmp_path):
     pq.write_table(pa.concat_tables([earlier, demand]), data / "demand.parquet")
     with pytest.raises(ValueError, match="history itself changed"):
         run_since(data, tmp_path / "out", _config(), runs / "previous", log=lambda m: None)
+
+
+def test_the_command_line_refuses_an_edited_pooled_file_naming_it(runs, cycles, tmp_path, capsys):
+    from platform_core.cli import main
+
+    _, new, _, _ = cycles
+    previous = tmp_path / "previous"
+    shutil.copytree(runs / "previous", previous)
+    path = previous / "sensing" / "pooled_forecaster.json"
+    record = json.loads(path.read_text())
+    first = next(iter(record["params"]["class_params"].values()))
+    first["stretch"] = first["stretch"] * 2.0
+    path.write_text(json.dumps(record))
+    config = tmp_path / "echelon.toml"
+    config.write_text('[components]\nforecaster = "calibrated"\nsolver = "single_echelon"\n'
+                      '[forecaster]\nhorizon_periods = 8\nmin_history_periods = 12\n'
+                      '[solver]\nreplications = 10\nperiods = 100\n')
+    common = ["--executor", "in_process", "--tracking-uri", "none", "--config", str(config)]
+    for how in (["--since", str(previous)], ["--pooled-from", str(previous)]):
+        code = main(["run", str(new), "--out", str(tmp_path / "out"), *how, *common])
+        err = capsys.readouterr().err
+        assert code == 2 and str(path) in err and "sha256 does not match" in err and "Traceback" not in err
+    assert not (tmp_path / "out" / "recommendations.parquet").exists()
+    assert main(["run", str(new), "--out", str(tmp_path / "out"), "--refit-pooled", *common]) == 2
+    assert "--refit-pooled goes with --since" in capsys.readouterr().err
