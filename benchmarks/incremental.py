@@ -175,6 +175,7 @@ def main() -> None:
         "replan_seconds": round(m["solve_seconds"], 2),
         "replan_pool_forecaster_seconds": round(m["pool_forecaster_seconds"], 2),
         "pooled_forecaster_parameters": "refitted (--refit-pooled)" if args.refit_pooled else "reused from PREVIOUS_OUT",
+        "replan_executor_start_seconds": round(m.get("executor_start_seconds", 0.0), 2),
         "replan_plan_subset_seconds": round(m["plan_subset_seconds"], 2),
         "replan_batches_seconds": round(m["batches_seconds"], 2),
         "write_recommendations_seconds": round(m["write_recommendations_seconds"], 2),

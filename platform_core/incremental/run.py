@@ -283,11 +283,9 @@ def run_since(
             pooled = specs["forecaster"]
         timer.mark("pooled")
         if keep_rows.size:
-            shared, batches, _ = plan_subset(dataset, structure, replan, config, specs, origin, n_periods,
-                                             lead_time_model)
-            shared = with_forecaster(shared, specs["forecaster"])
-            timer.mark("planned")
-            name, reason = choose_executor(config.run.executor, int(shared.sku.size), config.run.in_process_below)
+            # as in a full run, the executor starts (a local Ray instance: seconds) and its
+            # workers warm up while the driver plans; the subset is the kept rows
+            name, reason = choose_executor(config.run.executor, int(keep_rows.size), config.run.in_process_below)
             executor = _build_executor(host, config, name)
             executor_record = {"name": executor.name, "configured": config.run.executor, "reason": reason,
                                "label": executor.label(), "params": executor.describe()}
@@ -301,6 +299,11 @@ def run_since(
 
             try:
                 executor.start(partial(warm_up_components, (specs["forecaster"].cls, specs["solver"].cls)))
+                timer.mark("executor_started")
+                shared, batches, _ = plan_subset(dataset, structure, replan, config, specs, origin, n_periods,
+                                                 lead_time_model)
+                shared = with_forecaster(shared, specs["forecaster"])
+                timer.mark("planned")
                 executor.map_batches(run_batch, batches, shared, on_result)
             finally:
                 executor.close()
@@ -374,7 +377,8 @@ def run_since(
             "sense_seconds": timer.between("loaded", "sensed"),
             "solve_seconds": timer.between("sensed", "solved"),
             "pool_forecaster_seconds": timer.between("sensed", "pooled") if keep_rows.size else 0.0,
-            "plan_subset_seconds": timer.between("pooled", "planned") if keep_rows.size else 0.0,
+            "executor_start_seconds": timer.between("pooled", "executor_started") if keep_rows.size else 0.0,
+            "plan_subset_seconds": timer.between("executor_started", "planned") if keep_rows.size else 0.0,
             "batches_seconds": timer.between("planned", "solved") if keep_rows.size else 0.0,
             "write_recommendations_seconds": timer.between("solved", "written"),
             "wall_seconds": timer.since(),
