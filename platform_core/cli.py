@@ -143,12 +143,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.since is not None:
         from platform_core.incremental import run_since
 
-        if args.resume or args.compare_with:
-            raise ValueError("--since cannot be combined with --resume or --compare-with")
-        result = run_since(args.data, args.out, config, args.since, overwrite=args.overwrite)
+        if args.resume or args.compare_with or args.pooled_from:
+            raise ValueError("--since cannot be combined with --resume, --compare-with or --pooled-from")
+        result = run_since(args.data, args.out, config, args.since, overwrite=args.overwrite,
+                           refit_pooled=args.refit_pooled)
     else:
+        if args.refit_pooled:
+            raise ValueError("--refit-pooled goes with --since (a full run fits them unless --pooled-from)")
         result = run(args.data, args.out, config, resume=args.resume, overwrite=args.overwrite,
-                     compare_with=args.compare_with)
+                     compare_with=args.compare_with, pooled_from=args.pooled_from)
     _print_summary(result.metrics, args.out)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -235,6 +238,12 @@ def build_parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--since", metavar="PREVIOUS_OUT",
                    help="incremental run: sense demand and lead-time shifts since the run in PREVIOUS_OUT and "
                         "re-plan only the networks that changed; every other row is copied (default: a full run)")
+    p.add_argument("--refit-pooled", action="store_true",
+                   help="with --since: fit a pooling forecaster's run-wide parameters afresh instead of reusing "
+                        "PREVIOUS_OUT's (default: reuse them)")
+    p.add_argument("--pooled-from", metavar="PREVIOUS_OUT",
+                   help="full run: a pooling forecaster (calibrated) uses the run-wide parameters the run in "
+                        "PREVIOUS_OUT fitted instead of fitting them (default: fit them)")
     p.set_defaults(func=_cmd_run)
     run_parser = p
 

@@ -226,6 +226,15 @@ class LeadTimeModel(Component, ABC):
     def predict(self, lanes: pa.Table, period_days: float) -> list[DiscreteDistribution | None]:
         """Lead-time distribution [periods] per lane row (None when the lane is unknown)."""
 
+    def fit_for_lanes(self, receipts: pa.Table, lanes: pa.Table) -> Self:
+        """Fit so that ``predict(lanes)`` equals what a fit on all ``receipts`` predicts for ``lanes``.
+
+        A model whose lane predictions depend on a known part of the receipts may fit on
+        that part only (an incremental run predicts a few lanes out of millions of
+        receipts).  The default fits on all of them.
+        """
+        return self.fit(receipts)
+
 
 @dataclass
 class StageCosts:

@@ -71,6 +71,7 @@ from platform_core.parts import (
 from platform_core.plan import BatchSettings, BatchSpec, SharedInputs, plan_run
 from platform_core.planner_view import with_previous_run, write_planner_outputs
 from platform_core.plugin_host import PluginHost
+from platform_core.pooled import given_pooled_forecaster, save_pooled_forecaster
 from platform_core.run_context import RunContext, RunResult
 from platform_core.summary import customer_facing, summarise, write_summary
 from platform_core.timings import RunTimer
@@ -123,13 +124,14 @@ def prepare_components(host: PluginHost, config: RunConfig, ctx: RunContext) -> 
 
 def plan_dataset(
     dataset: Dataset, config: RunConfig, specs: Mapping[str, ComponentSpec[Any]],
-    artefacts: list[ComponentArtefacts] | None = None,
+    artefacts: list[ComponentArtefacts] | None = None, *, pool: bool = True,
 ) -> tuple[SharedInputs, list[BatchSpec]]:
     """The driver's work between validation and the batches.
 
     Networks indexed, lead times and costs fitted, shared inputs and batches planned, and
     a forecaster that pools across series given its run-wide parameters
-    (:func:`platform_core.batch.pool_forecaster`).  The fitted lead-time and cost
+    (:func:`platform_core.batch.pool_forecaster`; ``pool=False``: they are given, in
+    ``specs``, see :mod:`platform_core.pooled`).  The fitted lead-time and cost
     models' artefacts are appended to ``artefacts`` when given.
     """
     structure = index_networks(dataset)
@@ -144,7 +146,7 @@ def plan_dataset(
         solver=specs["solver"], lead_time_model=specs["lead_time_model"].name,
     )
     shared, batches = plan_run(dataset, structure, lead_times, costs, settings, config.run.batch_stages)
-    return pool_forecaster(shared), batches
+    return (pool_forecaster(shared) if pool else shared), batches
 
 
 def batch_artefacts(metadata: list[dict[bytes, bytes]], as_of: str, notes: list[str]) -> list[ComponentArtefacts]:
@@ -240,6 +242,7 @@ def run(
     resume: bool = False,
     overwrite: bool = False,
     compare_with: str | os.PathLike[str] | None = None,
+    pooled_from: str | os.PathLike[str] | None = None,
 ) -> RunResult:
     """Run the whole job; returns where the recommendations are and the summary.
 
@@ -262,6 +265,9 @@ def run(
             is valid; other files there stay.
         compare_with: an earlier run's output directory: without a ``current_policy``
             in the input, the recommendations are compared with its levels and fill.
+        pooled_from: an earlier run's output directory: a pooling forecaster uses the
+            run-wide parameters that run fitted (``sensing/pooled_forecaster.json``,
+            :mod:`platform_core.pooled`) instead of fitting them.
 
     Raises:
         platform_core.data.errors.DataValidationError: the input is invalid; nothing
@@ -269,7 +275,8 @@ def run(
         platform_core.parts.OutputDirectoryError: another run is writing into
             ``out_dir``, or it is not empty and neither ``overwrite`` nor ``resume`` is set.
         ValueError: an unknown component, parameters a component rejects, or both
-            ``overwrite`` and ``resume``.
+            ``overwrite`` and ``resume``; a ``pooled_from`` without usable pooled
+            parameters (:class:`platform_core.pooled.PooledParamsError`).
     """
     if overwrite and resume:
         raise ValueError("pass either overwrite (start afresh) or resume (continue an interrupted run), not both")
@@ -284,13 +291,17 @@ def run(
     pending = {"executor": AUTO, "in_process_below": config.run.in_process_below}
     ctx, specs = prepared_context(host, config, data_dir, out_dir, components,
                                   executor.describe() if executor is not None else pending)
+    configured_forecaster = specs["forecaster"]
+    if pooled_from is not None:
+        specs = {**specs, "forecaster": given_pooled_forecaster(specs["forecaster"], config, pooled_from)}
     out = Path(out_dir)
     lock = OutputLock(out, ctx.run_id)
     lock.acquire()
     try:
         check_output_dir(out, overwrite=overwrite, resume=resume)
         return _run_locked(ctx, host, executor, specs, timer, say, progress=progress, resume=resume,
-                           overwrite=overwrite, compare_with=compare_with)
+                           overwrite=overwrite, compare_with=compare_with,
+                           configured_forecaster=configured_forecaster, pool=pooled_from is None)
     finally:
         lock.release()
 
@@ -322,6 +333,8 @@ def _run_locked(
     resume: bool,
     overwrite: bool,
     compare_with: str | os.PathLike[str] | None = None,
+    configured_forecaster: ComponentSpec[Any] | None = None,
+    pool: bool = True,
 ) -> RunResult:
     """The run proper, inside the output directory's lock."""
     config, out = ctx.config, ctx.out_dir
@@ -342,7 +355,7 @@ def _run_locked(
         executor.start(partial(warm_up_components, (specs["forecaster"].cls, specs["solver"].cls)))
         timer.mark("executor_started")
         artefacts: list[ComponentArtefacts] = []
-        shared, batches = plan_dataset(dataset, config, specs, artefacts)
+        shared, batches = plan_dataset(dataset, config, specs, artefacts, pool=pool)
         as_of = data_as_of(dataset)
         sensing = fit_sensing_state(dataset, shared, {})  # what a later `--since` run senses from
         # the Arrow tables are no longer needed once the flat arrays are planned: at a
@@ -429,6 +442,8 @@ def _run_locked(
         sensing.input_files = digests
         write_sensing_state(out, sensing)
         write_frontier_side(out, frontier_side)  # the copied rows' frontier data for a later `--since` run
+        save_pooled_forecaster(out, configured_forecaster or specs["forecaster"], shared.settings.forecaster,
+                               config, ctx.run_id, input_print)
         result = RunResult(
             recommendations_path=rec_path, metrics=metrics, notes=ctx.notes,
             extra_artifacts=[summary_path] + ([frontier_path] if frontier_path is not None else []),

@@ -62,7 +62,7 @@ from platform_core.incremental.state import (
     write_sensing_state,
 )
 from platform_core.incremental.subset import (
-    FitOnce,
+    FitForLanes,
     plan_subset,
     pooled_forecaster,
     with_forecaster,
@@ -77,6 +77,7 @@ from platform_core.parts import (
 )
 from platform_core.planner_view import EXCEPTIONS_FILE
 from platform_core.plugin_host import PluginHost
+from platform_core.pooled import reusable_pooled_forecaster, save_pooled_forecaster
 from platform_core.run_context import RunResult
 from platform_core.summary import summarise, write_summary
 from platform_core.timings import RunTimer
@@ -190,6 +191,7 @@ def run_since(
     host: PluginHost | None = None,
     log: Callable[[str], None] | None = None,
     overwrite: bool = False,
+    refit_pooled: bool = False,
 ) -> RunResult:
     """Re-plan the networks that changed since the run in ``since`` (see the module docstring).
 
@@ -203,9 +205,14 @@ def run_since(
         host: plugin host (the installed plugins by default).
         log: progress messages (default stderr).
         overwrite: replace an earlier run's results in ``out_dir``.
+        refit_pooled: fit a pooling forecaster's run-wide parameters afresh, as a full
+            run on ``data_dir`` would; by default the previous run's are reused
+            (``sensing/pooled_forecaster.json``, :mod:`platform_core.pooled`).
 
     Raises:
         FileNotFoundError: ``since`` lacks a file the incremental run needs.
+        platform_core.pooled.PooledParamsError: the previous run's pooled parameters do
+            not fit this run (another forecaster, configuration or period length).
         ValueError: a structure table changed, the demand grid moved, or bad configuration.
         platform_core.data.errors.DataValidationError: the input is invalid; nothing is written.
     """
@@ -229,6 +236,8 @@ def run_since(
     # the same lifecycle as a full run, tagged for trackers as incremental
     ctx.tags = {"echelon.incremental": "true", "echelon.since": os.path.abspath(since_dir),
                 "echelon.previous_run_id": str(prev_summary.get("run_id") or "")}
+    configured_forecaster = specs["forecaster"]
+    reused = reusable_pooled_forecaster(configured_forecaster, config, since_dir, refit=refit_pooled)
     out = Path(out_dir)
     lock = OutputLock(out, ctx.run_id)
     lock.acquire()
@@ -288,15 +297,19 @@ def run_since(
         sub_input = np.zeros(0, dtype=np.int64)
         new_side: pa.Table | None = None
         artefacts: list[ComponentArtefacts] = []
-        if keep_rows.size:
-            lead_time_model = FitOnce(specs["lead_time_model"].build())  # fitted on all receipts, once
+        # fitted on the receipts the predicted lanes need: the predictions of a fit on all of them
+        lead_time_model = FitForLanes(specs["lead_time_model"].build(), dataset.get("receipts"))
+        pooled = reused  # the run-wide forecaster parameters: the previous run's, or fitted as a full run would
+        if reused is not None:
+            specs = {**specs, "forecaster": reused}
+        elif keep_rows.size or refit_pooled:
             specs = pooled_forecaster(dataset, structure, config, dict(specs), origin, n_periods, lead_time_model)
-            timer.mark("pooled")
-            shared, batches, _ = plan_subset(dataset, structure, replan, config, specs, origin, n_periods,
-                                             lead_time_model, artefacts)
-            shared = with_forecaster(shared, specs["forecaster"])
-            timer.mark("planned")
-            name, reason = choose_executor(config.run.executor, int(shared.sku.size), config.run.in_process_below)
+            pooled = specs["forecaster"]
+        timer.mark("pooled")
+        if keep_rows.size:
+            # as in a full run, the executor starts (a local Ray instance: seconds) and its
+            # workers warm up while the driver plans; the subset is the kept rows
+            name, reason = choose_executor(config.run.executor, int(keep_rows.size), config.run.in_process_below)
             executor = _build_executor(host, config, name)
             executor_record = {"name": executor.name, "configured": config.run.executor, "reason": reason,
                                "label": executor.label(), "params": executor.describe()}
@@ -314,6 +327,11 @@ def run_since(
 
             try:
                 executor.start(partial(warm_up_components, (specs["forecaster"].cls, specs["solver"].cls)))
+                timer.mark("executor_started")
+                shared, batches, _ = plan_subset(dataset, structure, replan, config, specs, origin, n_periods,
+                                                 lead_time_model, artefacts)
+                shared = with_forecaster(shared, specs["forecaster"])
+                timer.mark("planned")
                 executor.map_batches(run_batch, batches, shared, on_result)
             finally:
                 executor.close()
@@ -373,6 +391,8 @@ def run_since(
                              periods_per_year=previous.periods_per_year,
                              false_alarm_per_year=previous.false_alarm_per_year, input_files=digests)
         write_sensing_state(out, state)
+        if pooled is not None:
+            save_pooled_forecaster(out, configured_forecaster, pooled, config, ctx.run_id, input_fingerprint(digests))
 
         # --- summary --------------------------------------------------------------------
         has_demand = demand_state.history_periods > 0
@@ -396,7 +416,8 @@ def run_since(
             "sense_seconds": timer.between("loaded", "sensed"),
             "solve_seconds": timer.between("sensed", "solved"),
             "pool_forecaster_seconds": timer.between("sensed", "pooled") if keep_rows.size else 0.0,
-            "plan_subset_seconds": timer.between("pooled", "planned") if keep_rows.size else 0.0,
+            "executor_start_seconds": timer.between("pooled", "executor_started") if keep_rows.size else 0.0,
+            "plan_subset_seconds": timer.between("executor_started", "planned") if keep_rows.size else 0.0,
             "batches_seconds": timer.between("planned", "solved") if keep_rows.size else 0.0,
             "write_recommendations_seconds": timer.between("solved", "written"),
             "wall_seconds": timer.since(),

@@ -31,7 +31,8 @@ from platform_core.fitting import fit_costs, fit_lead_times
 from platform_core.networks import NetworkStructure, index_networks
 from platform_core.plan import BatchSettings, BatchSpec, SharedInputs, plan_run
 
-__all__ = ["sub_dataset", "plan_subset", "pooled_forecaster", "pool_sample", "with_forecaster", "FitOnce", "POOL_MAX_SERIES"]
+__all__ = ["sub_dataset", "plan_subset", "pooled_forecaster", "pool_sample", "with_forecaster", "FitOnce", "FitForLanes",
+           "POOL_MAX_SERIES"]
 
 #: The full run's pooling sample size (``pool_forecaster``'s default).
 POOL_MAX_SERIES = 20_000
@@ -51,20 +52,27 @@ def _rows_in(table: pa.Table, index: StageIndex, keep: np.ndarray, sku_col: str 
     return table.filter(pa.array(mask))
 
 
-def sub_dataset(dataset: Dataset, structure: NetworkStructure, keep: np.ndarray) -> Dataset:
+def _of_skus(table: pa.Table, skus: pa.Array) -> pa.Table:
+    """Rows of ``table`` whose ``sku`` is one of ``skus`` (a cheap first cut before the stage lookup)."""
+    sku_col = table.column("sku")
+    if pa.types.is_dictionary(sku_col.type):
+        return table.filter(pc.is_in(sku_col, value_set=skus.cast(sku_col.type.value_type)))
+    return table.filter(pc.is_in(sku_col.cast(pa.string()), value_set=skus))
+
+
+def sub_dataset(dataset: Dataset, structure: NetworkStructure, keep: np.ndarray, *,
+                own_receipts: bool = False) -> Dataset:
     """The stages ``keep`` (bool per input row; whole networks) with their rows of every table.
 
-    Receipts are kept whole: the lead-time model is fitted on all of them, as in the full run.
+    Receipts are kept whole (the lead-time model is fitted on all of them, as in the full
+    run), or, with ``own_receipts``, only the receipts of the kept stages: enough to
+    choose each stage's primary lane as the full run does (the lead-time model then
+    needs all receipts from elsewhere: :class:`FitForLanes`).
     """
     index = structure.index
     tables: dict[str, pa.Table] = {"stages": dataset.stages.filter(pa.array(keep))}
-    demand = dataset.demand
     skus = pc.unique(tables["stages"].column("sku")).cast(pa.string())
-    sku_col = demand.column("sku")
-    candidates = demand.filter(pc.is_in(sku_col.cast(pa.string()) if not pa.types.is_dictionary(sku_col.type)
-                                        else sku_col, value_set=skus if not pa.types.is_dictionary(sku_col.type)
-                                        else skus.cast(sku_col.type.value_type)))
-    tables["demand"] = _rows_in(candidates, index, keep)
+    tables["demand"] = _rows_in(_of_skus(dataset.demand, skus), index, keep)
     edges = dataset.get("edges")
     if edges is not None:
         tables["edges"] = _rows_in(edges, index, keep, "downstream_sku", "downstream_location")
@@ -72,8 +80,14 @@ def sub_dataset(dataset: Dataset, structure: NetworkStructure, keep: np.ndarray)
         table = dataset.get(name)
         if table is not None:
             tables[name] = _rows_in(table, index, keep)
-    if dataset.get("receipts") is not None:
-        tables["receipts"] = dataset.tables["receipts"]
+    receipts = dataset.get("receipts")
+    if receipts is not None:
+        tables["receipts"] = receipts
+        if own_receipts:
+            mine = _rows_in(_of_skus(receipts, skus), index, keep)
+            # none of their own: keep all, so that the lead-time model still predicts
+            # (from the supplier's other lanes) as in the full run
+            tables["receipts"] = mine if mine.num_rows else receipts
     return Dataset(root=dataset.root, tables=tables, sources=dict(dataset.sources), demand_grid=dataset.demand_grid)
 
 
@@ -91,6 +105,37 @@ def _pad_to_grid(shared: SharedInputs, sub: Dataset, origin_day: int, n_periods:
     demand[:, lead : lead + width] = shared.demand[:, :width]
     flags[:, lead : lead + width] = shared.stocked_out[:, :width]
     shared.demand, shared.stocked_out = demand, flags
+
+
+class FitForLanes(LeadTimeModel):
+    """A lead-time model fitted on what the lanes it predicts need, out of all of a run's receipts.
+
+    ``fit`` is a no-op (the receipts are given up front); ``predict(lanes)`` fits the model
+    with :meth:`~platform_core.components.LeadTimeModel.fit_for_lanes` (the same
+    predictions as a fit on all receipts; a model that does not narrow the receipts is
+    fitted once, on all of them) and predicts.
+    """
+
+    def __init__(self, model: LeadTimeModel, receipts: pa.Table | None) -> None:
+        self.model = model
+        self.receipts = receipts
+        self.narrows = type(model).fit_for_lanes is not LeadTimeModel.fit_for_lanes
+        self.fitted = False
+
+    def fit(self, receipts: pa.Table) -> Self:
+        """Nothing: the model is fitted on the receipts given to the constructor."""
+        return self
+
+    def predict(self, lanes: pa.Table, period_days: float) -> list[DiscreteDistribution | None]:
+        """The wrapped model's prediction, fitted for ``lanes``."""
+        if self.receipts is None:
+            return [None] * lanes.num_rows
+        if self.narrows:
+            self.model.fit_for_lanes(self.receipts, lanes)
+        elif not self.fitted:
+            self.model.fit(self.receipts)
+            self.fitted = True
+        return self.model.predict(lanes, period_days)
 
 
 class FitOnce(LeadTimeModel):
@@ -125,10 +170,12 @@ def plan_subset(
 
     The forecaster's run-wide parameters are left as given (see :func:`pooled_forecaster`).
     ``lead_time_model``: a model to fit (once) on all receipts, e.g. a :class:`FitOnce`
-    shared by several subsets; a new one from ``specs`` by default.  The fitted lead-time
-    and cost models' artefacts are appended to ``artefacts`` when given.
+    shared by several subsets; a new one from ``specs`` by default.  A
+    :class:`FitForLanes` reads all receipts itself: the subset then carries only its
+    stages' own receipts.  The fitted lead-time and cost models' artefacts are appended
+    to ``artefacts`` when given.
     """
-    sub = sub_dataset(dataset, full, keep)
+    sub = sub_dataset(dataset, full, keep, own_receipts=isinstance(lead_time_model, FitForLanes))
     structure = index_networks(sub)
     model = lead_time_model if lead_time_model is not None else specs["lead_time_model"].build()
     lead_times = fit_lead_times(sub, structure, model, config.run.period_days, config.run.default_lead_time_days)

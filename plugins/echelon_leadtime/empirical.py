@@ -87,6 +87,19 @@ class EmpiricalLeadTime(LeadTimeModel):
         self.n_receipts_ = receipts.num_rows
         return self
 
+    def fit_for_lanes(self, receipts: pa.Table, lanes: pa.Table) -> Self:
+        """Fit on the receipts ``predict(lanes)`` reads, no others: the same predictions for ``lanes``.
+
+        A lane's distribution comes from the first of its groups (the lane, its supplier
+        into its location, its supplier) with ``min_receipts`` receipts.  So the receipts
+        kept are: every receipt of each lane; of a lane with fewer than ``min_receipts``,
+        every receipt of its (supplier, location); of those with fewer still, every
+        receipt of the supplier.  Each group used then holds exactly the receipts it holds
+        in a fit on all of them, in the same order (filtering keeps the input order, the
+        grouping sort is stable), so the same ``recent`` receipts give the same PMF.
+        """
+        return self.fit(receipts.filter(_needed(receipts, lanes, int(self.min_receipts))))
+
     def predict(self, lanes: pa.Table, period_days: float) -> list[DiscreteDistribution | None]:
         """Lead-time PMF [periods] per lane row; None where no group has enough receipts.
 
@@ -120,3 +133,34 @@ class EmpiricalLeadTime(LeadTimeModel):
                 cache[(li, g)] = dist
             out.append(dist)
         return out
+
+
+
+def _flat(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
+def _needed(receipts: pa.Table, lanes: pa.Table, min_receipts: int) -> np.ndarray:
+    """Bool per receipt: in a group (lane; supplier and location; supplier) that a lane of ``lanes`` may use."""
+    lanes = lanes.filter(pc.invert(pc.is_null(lanes.column("supplier"))))  # never predicted
+    need = np.zeros(receipts.num_rows, dtype=bool)
+    levels = (["sku", "location", "supplier"], ["supplier", "location"], ["supplier"])
+    for i, columns in enumerate(levels):
+        if lanes.num_rows == 0:
+            break
+        # a cheap first cut on the first column, then the exact key on the rows left
+        first = columns[0]
+        near = pc.is_in(receipts.column(first).cast(pa.string()),
+                        value_set=_flat(pc.unique(lanes.column(first).cast(pa.string()))))
+        rows = np.flatnonzero(pc.fill_null(near, False).to_numpy(zero_copy_only=False))
+        lane_keys = _flat(join_keys(lanes, columns))
+        keys = _flat(pc.unique(lane_keys))
+        group = pc.index_in(join_keys(receipts.take(pa.array(rows)), columns), value_set=keys)
+        group_np = pc.fill_null(group, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        hit = group_np >= 0
+        need[rows[hit]] = True
+        if i < len(levels) - 1:  # the lanes whose group here is too small use the next level
+            counts = np.bincount(group_np[hit], minlength=len(keys))
+            of_lane = pc.index_in(lane_keys, value_set=keys).to_numpy(zero_copy_only=False).astype(np.int64)
+            lanes = lanes.filter(pa.array(counts[of_lane] < min_receipts))
+    return need

@@ -6,7 +6,8 @@ of two SKUs' smooth stages raised far beyond noise and one supplier's new receip
 as late as usual.  Checked against independent facts of the data: which networks hold the
 shifted stages (union-find over the edges file, not the run's own structure), the previous
 run's file (rows copied bit for bit) and a full run on this cycle's data (re-planned rows
-equal to it).
+equal to it, given the same pooled forecaster parameters: the previous run's, which the
+incremental run reuses, or both fitted afresh).
 """
 
 from __future__ import annotations
@@ -28,13 +29,15 @@ from platform_core.networks import network_labels
 from platform_core.pipeline import run
 
 SCENARIO_TABLES = ("stages", "edges", "costs", "current_policy")
+FORECASTER = {"horizon_periods": 8, "min_history_periods": 12}
 
 
 def _config():
     return load_config(overrides={
         "run": {"executor": "in_process"}, "tracking": {"uri": "none"},
         "components": {"forecaster": "calibrated", "solver": "single_echelon"},
-        "solver": {"replications": 10, "periods": 100},
+        # short backtests, so that 40 periods calibrate the pooled parameters (not the defaults)
+        "forecaster": FORECASTER, "solver": {"replications": 10, "periods": 100},
     })
 
 
@@ -97,7 +100,9 @@ def runs(cycles, tmp_path_factory):
     out = tmp_path_factory.mktemp("since_out")
     config = _config()
     run(prev, out / "previous", config, progress=False, log=lambda m: None)
-    run_since(new, out / "incremental", config, out / "previous", log=lambda m: None)
+    run_since(new, out / "incremental", config, out / "previous", log=lambda m: None)  # reuses the pooled parameters
+    run(new, out / "full_pooled", config, progress=False, log=lambda m: None, pooled_from=out / "previous")
+    run_since(new, out / "refit", config, out / "previous", log=lambda m: None, refit_pooled=True)
     run(new, out / "full", config, progress=False, log=lambda m: None)
     return out
 
@@ -141,9 +146,11 @@ def test_copied_rows_are_the_previous_runs(runs):
     assert inc.filter(copied).drop_columns([CHANGED_BECAUSE]).equals(old.filter(copied))
 
 
-def test_replanned_rows_equal_a_full_run_on_the_same_data(runs):
-    inc = pq.read_table(runs / "incremental" / "recommendations.parquet")
-    full = pq.read_table(runs / "full" / "recommendations.parquet")
+@pytest.mark.parametrize(("incremental", "full"), [("incremental", "full_pooled"), ("refit", "full")])
+def test_replanned_rows_equal_a_full_run_on_the_same_data(runs, incremental, full):
+    """Same data: the same demand and receipts, and the same pooled forecaster parameters."""
+    inc = pq.read_table(runs / incremental / "recommendations.parquet")
+    full = pq.read_table(runs / full / "recommendations.parquet")
     again = ~pc.is_null(inc.column(CHANGED_BECAUSE)).to_numpy(zero_copy_only=False)
     mask = pa.array(again)
     a = inc.filter(mask).drop_columns([CHANGED_BECAUSE])
@@ -152,6 +159,43 @@ def test_replanned_rows_equal_a_full_run_on_the_same_data(runs):
     # and the shift moved them: the full run's levels differ from the previous run's there
     old = pq.read_table(runs / "previous" / "recommendations.parquet").filter(mask)
     assert not np.array_equal(old.column("base_stock_level").to_numpy(), b.column("base_stock_level").to_numpy())
+
+
+def _pooled(out: Path) -> dict:
+    return json.loads((out / "sensing" / "pooled_forecaster.json").read_text())
+
+
+def test_pooled_parameters_are_reused_unless_refitted(runs):
+    previous, full = _pooled(runs / "previous"), _pooled(runs / "full")
+    assert previous["forecaster"] == "calibrated" and previous["params"]["class_params"]
+    stretch = [p["stretch"] for p in previous["params"]["class_params"].values()]
+    assert any(s != 1.0 for s in stretch)  # calibrated on the data, not the defaults
+    assert previous["params"] != full["params"]  # the new period moved them
+    # reused: the previous run's, carried on for the next cycle; refitted: a full run's on this data
+    assert _pooled(runs / "incremental")["params"] == previous["params"]
+    assert _pooled(runs / "full_pooled")["params"] == previous["params"]
+    assert _pooled(runs / "refit")["params"] == full["params"]
+    # and they matter: the re-planned rows of the two incremental runs differ
+    a = pq.read_table(runs / "incremental" / "recommendations.parquet")
+    b = pq.read_table(runs / "refit" / "recommendations.parquet")
+    again = pa.array(~pc.is_null(a.column(CHANGED_BECAUSE)).to_numpy(zero_copy_only=False))
+    assert not a.filter(again).equals(b.filter(again))
+
+
+def test_pooled_parameters_of_another_configuration_are_refused_naming_the_file(runs, cycles, tmp_path):
+    _, new, _, _ = cycles
+    config = load_config(overrides={
+        "run": {"executor": "in_process"}, "tracking": {"uri": "none"},
+        "components": {"forecaster": "calibrated", "solver": "single_echelon"},
+        "forecaster": {**FORECASTER, "horizon_periods": 13}, "solver": {"replications": 10, "periods": 100},
+    })
+    with pytest.raises(ValueError, match=r"pooled_forecaster\.json: fitted with other \[forecaster\] parameters.*"
+                                         r"horizon_periods.*--refit-pooled"):
+        run_since(new, tmp_path / "out", config, runs / "previous", log=lambda m: None)
+    assert not (tmp_path / "out" / "recommendations.parquet").exists()
+    # fitted afresh on request, they are fine
+    run_since(new, tmp_path / "refit", config, runs / "previous", log=lambda m: None, refit_pooled=True)
+    assert _pooled(tmp_path / "refit")["configured"]["horizon_periods"] == 13
 
 
 def test_state_is_carried_to_the_next_cycle(runs, cycles):
@@ -206,3 +250,28 @@ def test_a_moved_history_is_refused(runs, cycles, tmp_path):
     pq.write_table(pa.concat_tables([earlier, demand]), data / "demand.parquet")
     with pytest.raises(ValueError, match="history itself changed"):
         run_since(data, tmp_path / "out", _config(), runs / "previous", log=lambda m: None)
+
+
+def test_the_command_line_refuses_an_edited_pooled_file_naming_it(runs, cycles, tmp_path, capsys):
+    from platform_core.cli import main
+
+    _, new, _, _ = cycles
+    previous = tmp_path / "previous"
+    shutil.copytree(runs / "previous", previous)
+    path = previous / "sensing" / "pooled_forecaster.json"
+    record = json.loads(path.read_text())
+    first = next(iter(record["params"]["class_params"].values()))
+    first["stretch"] = first["stretch"] * 2.0
+    path.write_text(json.dumps(record))
+    config = tmp_path / "echelon.toml"
+    config.write_text('[components]\nforecaster = "calibrated"\nsolver = "single_echelon"\n'
+                      '[forecaster]\nhorizon_periods = 8\nmin_history_periods = 12\n'
+                      '[solver]\nreplications = 10\nperiods = 100\n')
+    common = ["--executor", "in_process", "--tracking-uri", "none", "--config", str(config)]
+    for how in (["--since", str(previous)], ["--pooled-from", str(previous)]):
+        code = main(["run", str(new), "--out", str(tmp_path / "out"), *how, *common])
+        err = capsys.readouterr().err
+        assert code == 2 and str(path) in err and "sha256 does not match" in err and "Traceback" not in err
+    assert not (tmp_path / "out" / "recommendations.parquet").exists()
+    assert main(["run", str(new), "--out", str(tmp_path / "out"), "--refit-pooled", *common]) == 2
+    assert "--refit-pooled goes with --since" in capsys.readouterr().err

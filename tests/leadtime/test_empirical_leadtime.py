@@ -57,3 +57,44 @@ def test_matches_plain_python_including_fallbacks():
         np.testing.assert_allclose(full[: ref.size], ref, atol=1e-12)
     assert model.sources_[4] in ("supplier_location", "supplier")  # unseen location falls back
     assert model.sources_[5] == "none"
+
+
+def test_fit_for_lanes_predicts_what_a_fit_on_all_receipts_predicts():
+    # many lanes, groups of every size around min_receipts: lane, supplier-location and
+    # supplier levels are all used, and ties in order dates (recent cuts through them)
+    rng = np.random.default_rng(11)
+    n = 6000
+    base = dt.date(2024, 1, 1)
+    sku = rng.choice([f"K{i}" for i in range(10)], n)
+    loc = rng.choice([f"L{i}" for i in range(4)], n)
+    sup = rng.choice([f"S{i}" for i in range(12)], n, p=np.r_[np.full(10, 0.099), 0.0095, 0.0005])
+    order = [base + dt.timedelta(days=int(d)) for d in rng.integers(0, 60, n)]
+    lead = rng.gamma(3.0, 6.0, n).round().astype(int)
+    receipts = pa.table({
+        "order_id": [f"o{i}" for i in range(n)], "sku": sku, "location": loc, "supplier": sup,
+        "order_date": pa.array(order, pa.date32()),
+        "receipt_date": pa.array([o + dt.timedelta(days=int(x)) for o, x in zip(order, lead, strict=True)],
+                                 pa.date32()),
+        "quantity": np.ones(n),
+    })
+    pick = rng.choice(n, 40, replace=False)
+    lanes = pa.table({
+        "sku": [*sku[pick].tolist(), "K1", "NEW", "K2"],
+        "location": [*loc[pick].tolist(), "L99", "L1", "L2"],
+        "supplier": [*sup[pick].tolist(), "S11", "S10", None],
+    })
+    used = set()
+    for min_receipts, recent in ((5, 200), (12, 7), (60, 30), (400, 50)):
+        everything = EmpiricalLeadTime(min_receipts, recent).fit(receipts).predict(lanes, 7.0)
+        narrow = EmpiricalLeadTime(min_receipts, recent).fit_for_lanes(receipts, lanes)
+        if min_receipts == 5:
+            assert narrow.n_receipts_ < n / 2  # most lanes have their own: most receipts left out
+        got = narrow.predict(lanes, 7.0)
+        for a, b in zip(everything, got, strict=True):
+            assert (a is None) == (b is None)
+            if a is not None:
+                assert a.offset == b.offset and np.array_equal(a.pmf, b.pmf)
+        sources = EmpiricalLeadTime(min_receipts, recent).fit(receipts)
+        sources.predict(lanes, 7.0)
+        used |= set(sources.sources_)
+    assert used == {"lane", "supplier_location", "supplier", "none"}  # every level was exercised
