@@ -8,6 +8,7 @@ replications.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -317,6 +318,7 @@ class _Block:
     integral: bool  # integer levels and initial stock (integer arithmetic is exact)
     magnitude: float  # sum of |levels| and |initial stock| [units]
     max_demand: int  # largest external demand of one period [units]
+    fast_shape: bool = False  # the network's part of ``fast`` (one inbound arc per stage, ...)
 
 
 def _pack_network(net: Network, pol: Any, dem_spec: Any, lt_spec: Any, proc_spec: Any) -> _Block:
@@ -378,27 +380,12 @@ def _pack_network(net: Network, pol: Any, dem_spec: Any, lt_spec: Any, proc_spec
         out_arcs.extend(kids)
         out_counts[p] = len(kids)
         in_counts[p] = max(1, len(net.upstream(j)))
-    stage = {
-        "st_key": order.copy(),
-        "st_process": proc[order],
-        "st_init": pa_["st_init"][order],
-    }
-    for name in _STAGE_FIELDS[3:]:
-        stage[name] = pa_[name][order]
     max_lt = max(dd.offset + dd.pmf.size - 1 for dd in lead)
     in_deg = np.array([len(net.upstream(j)) for j in range(n)], dtype=np.int64)
-    fast = bool(
-        np.all(in_deg <= 1)
-        and all(q == 1.0 for _, _, q in net.arcs)
-        and not np.any(proc)
-        and np.all(np.isin(pa_["pol_type"], (K.POLICY_BASE_STOCK, K.POLICY_ECHELON_BASE_STOCK)))
-        and np.all(pa_["pol_moq"] == 0.0)
-        and np.all(pa_["pol_mult"] == 0.0)
-        and np.all(np.isposinf(pa_["pol_cap"]))
-    )
-    return _Block(
-        n_stages=n, position=pos, stage=stage, st_demand=st_demand, st_dlen=st_dlen, demand=demand,
-        schedule=np.asarray(schedule, dtype=np.int64),
+    fast_shape = bool(np.all(in_deg <= 1) and all(q == 1.0 for _, _, q in net.arcs) and not np.any(proc))
+    shape = _Block(
+        n_stages=n, position=pos, stage={"st_key": order.copy(), "st_process": proc[order]}, st_demand=st_demand,
+        st_dlen=st_dlen, demand=demand, schedule=np.asarray(schedule, dtype=np.int64),
         in_counts=in_counts, out_counts=out_counts, out_arcs=np.asarray(out_arcs, dtype=np.int64),
         arc_src=np.where(src < 0, -1, pos[np.maximum(src, 0)]),
         arc_dst=pos[np.array([all_arcs[k][1] for k in by_dst], dtype=np.int64)],
@@ -406,12 +393,38 @@ def _pack_network(net: Network, pol: Any, dem_spec: Any, lt_spec: Any, proc_spec
         arc_key=np.asarray(by_dst, dtype=np.int64), arc_lt=arc_lt, lead=lead,
         calendar=1 << int(max_lt).bit_length(),  # power of two > longest lead time
         process_calendar=int(proc.max()) + 1,
+        echelon=False, fast=False, integral=True, magnitude=0.0,
+        max_demand=max((dd.offset + dd.pmf.size - 1 for dd in demand), default=0),
+        fast_shape=fast_shape,
+    )
+    return _with_policy(shape, pa_)
+
+
+def _with_policy(shape: _Block, pa_: dict[str, np.ndarray]) -> _Block:
+    """``shape`` (a packed network) with the policy fields of ``pa_`` (``Policy.resolve``).
+
+    :func:`simulate` packs a network's structure (stages, arcs, distributions) once per
+    call and re-uses it for every other policy of the same network, demand, lead times
+    and processing times (e.g. a solver's candidate levels): only this part is redone.
+    """
+    order = shape.stage["st_key"]
+    stage = {"st_key": order, "st_process": shape.stage["st_process"], "st_init": pa_["st_init"][order]}
+    for name in _STAGE_FIELDS[3:]:
+        stage[name] = pa_[name][order]
+    fast = bool(
+        shape.fast_shape
+        and np.all(np.isin(pa_["pol_type"], (K.POLICY_BASE_STOCK, K.POLICY_ECHELON_BASE_STOCK)))
+        and np.all(pa_["pol_moq"] == 0.0)
+        and np.all(pa_["pol_mult"] == 0.0)
+        and np.all(np.isposinf(pa_["pol_cap"]))
+    )
+    return dataclasses.replace(
+        shape, stage=stage,
         echelon=bool(np.any(pa_["pol_type"] == K.POLICY_ECHELON_BASE_STOCK)),
         fast=fast,
         integral=bool(np.all(pa_["pol_big_s"] == np.round(pa_["pol_big_s"]))
                       and np.all(pa_["st_init"] == np.round(pa_["st_init"]))),
         magnitude=float(np.abs(pa_["pol_big_s"]).sum() + np.abs(pa_["st_init"]).sum()),
-        max_demand=max((dd.offset + dd.pmf.size - 1 for dd in demand), default=0),
     )
 
 
@@ -697,13 +710,20 @@ def simulate(
             raise ValueError("seeds: one per network")
 
     # ---- pack: one block per distinct (network, policy, demand, lead times, processing)
+    # (another policy of a packed network, demand, lead times, processing: its structure re-used)
     memo: dict[tuple[int, ...], _Block] = {}
+    shapes: dict[tuple[int, ...], _Block] = {}
     blocks: list[_Block] = []
     for i, net in enumerate(nets):
         key = (id(net), id(pols[i]), id(dems[i]), id(lts[i]), id(procs[i]))
         blk = memo.get(key)
         if blk is None:
-            blk = _pack_network(net, pols[i], dems[i], lts[i], procs[i])
+            same = shapes.get(key[:1] + key[2:])
+            if same is None or not isinstance(pols[i], Policy):
+                blk = _pack_network(net, pols[i], dems[i], lts[i], procs[i])
+                shapes[key[:1] + key[2:]] = blk
+            else:
+                blk = _with_policy(same, pols[i].resolve(net))
             memo[key] = blk
         blocks.append(blk)
     cost_memo: dict[tuple[int, int], dict[str, np.ndarray]] = {}
@@ -844,7 +864,8 @@ def _positions(hist: PositionBuffers, perm: np.ndarray, periods_per_group: int) 
     sizes = np.diff(kptr)[perm]
     ptr = np.zeros(perm.size + 1, dtype=np.int64)
     ptr[1:] = np.cumsum(sizes)
-    idx = np.concatenate([np.arange(kptr[p], kptr[p + 1]) for p in perm]) if perm.size else np.zeros(0, np.int64)
+    # bins of each row in kernel order: np.arange(kptr[p], kptr[p + 1]) for p in perm, concatenated
+    idx = np.repeat(kptr[perm] - ptr[:-1], sizes) + np.arange(int(ptr[-1]), dtype=np.int64)
     tails = hist.tails[:, perm, :]
     return PositionHistograms(
         ptr=ptr, x_counts=hist.x_counts[:, idx], y_counts=hist.y_counts[:, idx],

@@ -308,7 +308,7 @@ class MultiEchelonSolver(Solver):
                 for net, _prefix, _lv in chunk:  # only the depth-p stages' curves are read
                     need.extend(row + np.flatnonzero(net.depth == p))
                     row += net.sn.network.n_stages
-                curves = _curves(res, np.asarray(need, dtype=np.int64))
+                curves = _curves(res, np.asarray(need, dtype=np.int64), self.target_margin_se)
                 row = 0
                 for net, prefix, _lv in chunk:
                     for j in np.flatnonzero(net.depth == p):
@@ -544,7 +544,7 @@ class MultiEchelonSolver(Solver):
         values: dict[tuple[int, int], dict[int, float]] = {}
         for chunk in _chunks(jobs, lambda jb: _bins(jb[2], 1)):
             res = self._run([jb[0] for jb in chunk], [jb[2] for jb in chunk], search=True)
-            curves = _curves(res)
+            curves = _curves(res, None, self.target_margin_se)
             row = 0
             for net, side, lv, _alt in chunk:
                 val: dict[int, float] = {}
@@ -617,7 +617,7 @@ class MultiEchelonSolver(Solver):
                 res = self._run([jb[0] for jb in chunk], [jb[1] for jb in chunk], search=False)
                 need = [int(res.network_ptr[i]) + j for i, (net, _lv) in enumerate(chunk)
                         for j in range(net.sn.network.n_stages) if not net.internal[j] or j in net.sn.demand]
-                curves = _curves(res, np.asarray(need, dtype=np.int64))
+                curves = _curves(res, np.asarray(need, dtype=np.int64), self.target_margin_se)
                 for i, (net, lv) in enumerate(chunk):
                     sl = slice(int(res.network_ptr[i]), int(res.network_ptr[i + 1]))
                     mine = [curves.get(r) for r in range(sl.start, sl.stop)]
@@ -900,13 +900,18 @@ def _min_level(curve: Any, target: float, margin_se: float = 0.0) -> int:
     """Smallest level whose fill rate meets ``target`` (-1: none within the curve).
 
     With ``margin_se > 0`` the fill must exceed the target by that many of its standard
-    errors (where the curve has them: the final run's replication groups).
+    errors (where the curve has them: the final run's replication groups); the curve
+    holds that margin's fill (:attr:`_Curve.fill_margin`), computed once per curve.
     """
-    fill = curve.fill
     if margin_se > 0.0:
-        fill = fill - margin_se * np.nan_to_num(curve.fill_rate_se, nan=0.0)
-    hit = np.flatnonzero(fill >= target - 1e-12)
-    return int(hit[0]) if hit.size else -1
+        if margin_se != curve.margin_se:
+            raise ValueError(f"curve computed for a margin of {curve.margin_se} SE, asked for {margin_se}")
+        fill = curve.fill_margin
+    else:
+        fill = curve.fill
+    hit = fill >= target - 1e-12
+    first = int(np.argmax(hit))
+    return first if hit[first] else -1
 
 
 @dataclass(frozen=True)
@@ -920,19 +925,33 @@ class _Curve:
     on_hand: np.ndarray
     demand: float
     fill: np.ndarray  # fill_rate with no demand read as 1 (nothing short)
+    fill_margin: np.ndarray  # fill less margin_se of its standard errors (fill when 0)
+    margin_se: float
 
 
-def _curves(res: Any, rows: np.ndarray | None = None) -> dict[int, _Curve | None]:
-    """Curves and demand per period of ``rows`` (default: all) from a result's histograms."""
+def _curves(res: Any, rows: np.ndarray | None = None, margin_se: float = 0.0) -> dict[int, _Curve | None]:
+    """Curves and demand per period of ``rows`` (default: all) from a result's histograms.
+
+    Computed for all rows at once (flat arrays; each row's curves are views of them),
+    with the fill less ``margin_se`` standard errors that :func:`_min_level` reads.
+    """
     pos: PositionHistograms = res.positions
     if rows is None:
         rows = np.arange(pos.ptr.size - 1)
     rows = np.asarray(rows, dtype=np.int64)
     sub = pos.select(rows)
     dem = sub.demand_sum.sum(axis=0) / (sub.groups * float(sub.periods_per_group))
-    return {int(r): None if c is None else _Curve(c.level, c.fill_rate, c.fill_rate_se, c.backlog, c.on_hand,
-                                                  float(d), np.nan_to_num(c.fill_rate, nan=1.0))
-            for r, c, d in zip(rows, sub.all_curves(), dem, strict=True)}
+    flat = sub.flat_curves()
+    fill = np.nan_to_num(flat.fill_rate, nan=1.0)
+    fill_margin = fill - margin_se * np.nan_to_num(flat.fill_rate_se, nan=0.0) if margin_se > 0.0 else fill
+    ptr = sub.ptr.tolist()
+    out: dict[int, _Curve | None] = {}
+    for i, r in enumerate(rows.tolist()):
+        a, b = ptr[i], ptr[i + 1]
+        out[r] = None if a == b else _Curve(flat.level[a:b], flat.fill_rate[a:b], flat.fill_rate_se[a:b],
+                                           flat.backlog[a:b], flat.on_hand[a:b], float(dem[i]), fill[a:b],
+                                           fill_margin[a:b], margin_se)
+    return out
 
 
 def _name(net: _Net, j: int) -> str:
