@@ -9,6 +9,7 @@ replications.
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -428,6 +429,48 @@ def _with_policy(shape: _Block, pa_: dict[str, np.ndarray]) -> _Block:
     )
 
 
+#: each live distribution's sampling tables (by identity; dropped with the distribution)
+_TABLES: dict[int, tuple[weakref.ref[DiscreteDistribution], tuple[np.ndarray, ...]]] = {}
+
+
+def _tables_of(dist: DiscreteDistribution) -> tuple[np.ndarray, ...]:
+    """``dist``'s cdf, guide, thresholds and threshold guide (block-relative), and its shift.
+
+    Computed once per distribution: every table is one block per distribution, so the
+    tables of many are these blocks concatenated (:func:`_distribution_tables`), the same
+    numbers as packing them together; solvers simulate the same distributions again and
+    again (search copies, passes, the final run).
+    """
+    key = id(dist)
+    hit = _TABLES.get(key)
+    if hit is not None and hit[0]() is dist:
+        return hit[1]
+    cdf, ptr, _off = pack_distributions([dist])
+    thr, g_ptr, tguide, g_shift = threshold_tables(cdf, ptr)
+    tabs = (cdf, guide_table(cdf, ptr), thr, tguide, g_shift)
+
+    def forget(_ref: weakref.ref[DiscreteDistribution]) -> None:
+        _TABLES.pop(key, None)
+
+    _TABLES[key] = (weakref.ref(dist, forget), tabs)
+    return tabs
+
+
+def _distribution_tables(dists: list[DiscreteDistribution]) -> tuple[np.ndarray, ...]:
+    """``pack_distributions``, ``guide_table`` and ``threshold_tables`` of ``dists``."""
+    tabs = [_tables_of(d) for d in dists]
+    sizes = np.fromiter((t[0].size for t in tabs), dtype=np.int64, count=len(tabs))
+    ptr = np.zeros(len(tabs) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=ptr[1:])
+    g_sizes = np.fromiter((t[3].size for t in tabs), dtype=np.int64, count=len(tabs))
+    g_ptr = np.zeros(len(tabs) + 1, dtype=np.int64)
+    np.cumsum(g_sizes, out=g_ptr[1:])
+    off = np.fromiter((d.offset for d in dists), dtype=np.int64, count=len(dists))
+    return (np.concatenate([t[0] for t in tabs]), ptr, off, np.concatenate([t[1] for t in tabs]),
+            np.concatenate([t[2] for t in tabs]), g_ptr, np.concatenate([t[3] for t in tabs]),
+            np.concatenate([t[4] for t in tabs]))
+
+
 def _concatenate(blocks: list[_Block]) -> dict[str, np.ndarray]:
     """Concatenate network blocks into the kernel's global CSR arrays."""
     n_net = len(blocks)
@@ -464,9 +507,9 @@ def _concatenate(blocks: list[_Block]) -> dict[str, np.ndarray]:
         maps: dict[int, np.ndarray] = {}
         parts = []
         for b in blocks:
-            m = maps.get(id(b))
+            local = getattr(b, field_dists)  # shared by blocks of one structure (``_with_policy``)
+            m = maps.get(id(local))
             if m is None:
-                local = getattr(b, field_dists)
                 m = np.empty(len(local) + 1, dtype=np.int64)
                 m[-1] = -1
                 for k, dist in enumerate(local):
@@ -474,7 +517,7 @@ def _concatenate(blocks: list[_Block]) -> dict[str, np.ndarray]:
                     if g == len(dists):
                         dists.append(dist)
                     m[k] = g
-                maps[id(b)] = m
+                maps[id(local)] = m
             idx = getattr(b, field_idx)
             if kind == "d":  # cycle stages index ``b.schedule`` (mapped below)
                 idx = np.where(b.st_dlen > 1, -1, idx)
@@ -495,19 +538,20 @@ def _concatenate(blocks: list[_Block]) -> dict[str, np.ndarray]:
                 at = sched_at.get(id(b))
                 if at is None:
                     at = sched_at[id(b)] = n_sched
-                    sched_parts.append(maps[id(b)][b.schedule])
+                    sched_parts.append(maps[id(b.demand)][b.schedule])
                     n_sched += b.schedule.size
                 st_parts.append(np.where(cyc, b.st_demand + at, part))
             out[target] = np.concatenate(st_parts)
             out["st_dlen"] = np.concatenate([b.st_dlen for b in blocks])
             out["d_sched"] = np.concatenate(sched_parts) if sched_parts else np.zeros(1, dtype=np.int64)
         if dists:
-            cdf, ptr, off = pack_distributions(dists)
+            cdf, ptr, off, guide, thr, g_ptr, tguide, g_shift = _distribution_tables(dists)
         else:
             cdf, ptr, off = np.ones(1), np.array([0, 1], dtype=np.int64), np.zeros(1, dtype=np.int64)
+            guide = guide_table(cdf, ptr)
+            thr, g_ptr, tguide, g_shift = threshold_tables(cdf, ptr)
         out[f"{kind}_cdf"], out[f"{kind}_ptr"], out[f"{kind}_off"] = cdf, ptr, off
-        out[f"{kind}_guide"] = guide_table(cdf, ptr)
-        thr, g_ptr, tguide, g_shift = threshold_tables(cdf, ptr)
+        out[f"{kind}_guide"] = guide
         tables.append((kind, ptr, thr, g_ptr, tguide, g_shift))
     # the fast kernel's sampling tables: thresholds and guide tables in one array
     parts, start = [], 0
