@@ -414,7 +414,7 @@ def _with_policy(shape: _Block, pa_: dict[str, np.ndarray]) -> _Block:
         stage[name] = pa_[name][order]
     fast = bool(
         shape.fast_shape
-        and np.all(np.isin(pa_["pol_type"], (K.POLICY_BASE_STOCK, K.POLICY_ECHELON_BASE_STOCK)))
+        and np.all((pa_["pol_type"] == K.POLICY_BASE_STOCK) | (pa_["pol_type"] == K.POLICY_ECHELON_BASE_STOCK))
         and np.all(pa_["pol_moq"] == 0.0)
         and np.all(pa_["pol_mult"] == 0.0)
         and np.all(np.isposinf(pa_["pol_cap"]))

@@ -219,6 +219,7 @@ class MultiEchelonSolver(Solver):
                              f"recommendation), or empty; got {list(frontier_shifts)!r}")
         self.frontier_shifts = shifts
         self.engine_calls_ = 0
+        self._solved: tuple[StageProblem, list[np.ndarray], list[SearchNetwork], list[Any]] | None = None
 
     @classmethod
     def warm_up(cls) -> None:
@@ -247,6 +248,8 @@ class MultiEchelonSolver(Solver):
             self._choose(net)
         self._refine([net for net in nets if len(net.int_depths) == 1])
         metrics = self._final(nets)
+        # kept for evaluate_policies of the same problem (the pipeline's comparison with today)
+        self._solved = (problem, comps, sns, [net.joint for net in nets])
         return self._table(problem, nets, metrics)
 
     def _network(self, problem: StageProblem, comp: np.ndarray, sn: SearchNetwork, mean: np.ndarray,
@@ -754,9 +757,13 @@ class MultiEchelonSolver(Solver):
         stage (no position histograms).
         """
         n = len(problem.keys)
-        comps, _nps, sns = search_networks(problem, "target")
-        joints = [_joint_demand(problem, comp, sn)[0] if self.correlation == "auto" else None
-                  for comp, sn in zip(comps, sns, strict=True)]
+        solved = self._solved
+        if solved is not None and solved[0] is problem:  # just solved: its networks and copulas
+            _p, comps, sns, joints = solved
+        else:
+            comps, _nps, sns = search_networks(problem, "target")
+            joints = [_joint_demand(problem, comp, sn)[0] if self.correlation == "auto" else None
+                      for comp, sn in zip(comps, sns, strict=True)]
         kw: dict[str, Any] = {"joint_demand": joints} if any(j is not None for j in joints) else {}
         res = simulate(
             [sn.network for sn in sns],
