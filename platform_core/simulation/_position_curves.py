@@ -85,6 +85,7 @@ def _pairwise_sum(a: np.ndarray, lo: int, n: int) -> float:
 @nb.njit(cache=True, nogil=True)
 def position_curves(
     ptr: np.ndarray,
+    rows: np.ndarray,
     x_counts: np.ndarray,
     y_counts: np.ndarray,
     x_tail_n: np.ndarray,
@@ -99,17 +100,23 @@ def position_curves(
     Arguments as the fields of :class:`.positions.PositionHistograms` (``x_counts``,
     ``y_counts``: ``float64 [groups, bins]``; tails and ``demand_sum``: ``float64
     [groups, rows]``). Row ``i``'s bins ``ptr[i]:ptr[i + 1]`` are its levels ``0 .. cap``.
+    Only ``rows`` (``int64``, in that order) are computed: the outputs hold their bins one
+    row after the other (offsets: the cumulative sum of their sizes).
     Means over groups: pairwise sums (as NumPy sums a group axis), divided by the count.
     """
     groups = x_counts.shape[0]
-    n_bins = ptr[-1]
+    n_bins = 0
+    for i in range(rows.size):
+        n_bins += ptr[rows[i] + 1] - ptr[rows[i]]
     level = np.empty(n_bins)
     fill = np.empty(n_bins)
     se = np.empty(n_bins)
     backlog = np.empty(n_bins)
     on_hand = np.empty(n_bins)
     n = periods_per_group
-    for r in range(ptr.size - 1):
+    o = 0  # first output bin of the row
+    for i in range(rows.size):
+        r = rows[i]
         a = ptr[r]
         m = ptr[r + 1] - a
         if m == 0:
@@ -154,18 +161,19 @@ def position_curves(
         dev2 = np.empty(groups)
         for k in range(m):
             lo = k * groups
-            level[a + k] = k
+            level[o + k] = k
             ng = n_fill[k]
             mu = _pairwise_sum(fill_0, lo, groups) / max(ng, 1) if ng > 0 else np.nan
-            fill[a + k] = mu
+            fill[o + k] = mu
             if ng > 1:
                 for g in range(groups):
                     f = fill_g[lo + g]
                     d = 0.0 if np.isnan(f) else f - mu
                     dev2[g] = d * d
-                se[a + k] = np.sqrt(_pairwise_sum(dev2, 0, groups) / max(ng - 1, 1) / max(ng, 1))
+                se[o + k] = np.sqrt(_pairwise_sum(dev2, 0, groups) / max(ng - 1, 1) / max(ng, 1))
             else:
-                se[a + k] = np.nan
-            backlog[a + k] = _pairwise_sum(backlog_g, lo, groups) / groups
-            on_hand[a + k] = _pairwise_sum(on_hand_g, lo, groups) / groups
+                se[o + k] = np.nan
+            backlog[o + k] = _pairwise_sum(backlog_g, lo, groups) / groups
+            on_hand[o + k] = _pairwise_sum(on_hand_g, lo, groups) / groups
+        o += m
     return level, fill, se, backlog, on_hand

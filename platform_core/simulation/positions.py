@@ -96,22 +96,27 @@ class PositionHistograms:
         """Largest level of row ``row``'s curves [units] (-1: not applicable)."""
         return int(self.ptr[row + 1] - self.ptr[row]) - 1
 
-    def _all(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Flat (bins,) level, fill, fill SE, backlog, on hand for every row's bins."""
+    def _all(self, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                                          np.ndarray]:
+        """Flat (bins,) level, fill, fill SE, backlog, on hand of ``rows``' bins (default: all)."""
         c = np.ascontiguousarray
-        return position_curves(c(self.ptr, dtype=np.int64), c(self.x_counts, dtype=np.float64),
+        rows = np.arange(self.ptr.size - 1) if rows is None else rows
+        return position_curves(c(self.ptr, dtype=np.int64), c(rows, dtype=np.int64),
+                               c(self.x_counts, dtype=np.float64),
                                c(self.y_counts, dtype=np.float64), c(self.x_tail_n, dtype=np.float64),
                                c(self.x_tail_sum, dtype=np.float64), c(self.y_tail_n, dtype=np.float64),
                                c(self.y_tail_sum, dtype=np.float64), c(self.demand_sum, dtype=np.float64),
                                float(self.periods_per_group))
 
-    def flat_curves(self) -> PositionCurves:
-        """Every row's :meth:`curves` concatenated: row ``i``'s are ``ptr[i]:ptr[i + 1]``.
+    def flat_curves(self, rows: np.ndarray | None = None) -> PositionCurves:
+        """The :meth:`curves` of ``rows`` (default: all), concatenated in that order.
 
-        One array per metric for all rows (no object per row), for callers that read
-        many rows; the values are those of :meth:`all_curves`.
+        One array per metric (no object per row), for callers that read many rows: row
+        ``rows[i]``'s values are at ``p[i]:p[i + 1]`` with ``p`` the cumulative sum of
+        ``np.diff(ptr)[rows]`` from 0; the values are those of :meth:`all_curves` (and of
+        ``select(rows).flat_curves()``, without copying the histograms).
         """
-        return PositionCurves(*self._all())
+        return PositionCurves(*self._all(None if rows is None else np.asarray(rows, dtype=np.int64)))
 
     def select(self, rows: np.ndarray) -> PositionHistograms:
         """The histograms of ``rows`` only (in that order), e.g. to compute fewer curves.

@@ -946,12 +946,11 @@ def _curves(res: Any, rows: np.ndarray | None = None, margin_se: float = 0.0) ->
     if rows is None:
         rows = np.arange(pos.ptr.size - 1)
     rows = np.asarray(rows, dtype=np.int64)
-    sub = pos.select(rows)
-    dem = sub.demand_sum.sum(axis=0) / (sub.groups * float(sub.periods_per_group))
-    flat = sub.flat_curves()
+    dem = pos.demand_sum[:, rows].sum(axis=0) / (pos.groups * float(pos.periods_per_group))
+    flat = pos.flat_curves(rows)
     fill = np.nan_to_num(flat.fill_rate, nan=1.0)
     fill_margin = fill - margin_se * np.nan_to_num(flat.fill_rate_se, nan=0.0) if margin_se > 0.0 else fill
-    ptr = sub.ptr.tolist()
+    ptr = [0, *np.cumsum(np.diff(pos.ptr)[rows]).tolist()]
     out: dict[int, _Curve | None] = {}
     for i, r in enumerate(rows.tolist()):
         a, b = ptr[i], ptr[i + 1]

@@ -109,3 +109,12 @@ def test_curves_equal_numpy_formulation_on_engine_histograms() -> None:
     for i, c in enumerate(curves):  # the per-row curves are slices of the flat ones
         assert c is not None
         assert _bits_equal(c.on_hand, got.on_hand[pos.ptr[i]:pos.ptr[i + 1]])
+
+
+def test_curves_of_chosen_rows_equal_those_of_the_selected_histograms() -> None:
+    h = _random_histograms(np.random.default_rng(5), 10)
+    rows = np.array([7, 0, 3, 7, 2], dtype=np.int64)  # any order, repeats, a row without bins
+    got = h.flat_curves(rows)
+    want = _reference(h.select(rows))
+    for a, b in zip((got.level, got.fill_rate, got.fill_rate_se, got.backlog, got.on_hand), want, strict=True):
+        assert _bits_equal(a, b)
