@@ -917,7 +917,7 @@ def _min_level(curve: Any, target: float, margin_se: float = 0.0) -> int:
     else:
         fill = curve.fill
     hit = fill >= target - 1e-12
-    first = int(np.argmax(hit))
+    first = int(hit.argmax())
     return first if hit[first] else -1
 
 
