@@ -16,6 +16,8 @@ from the draws, then one stage's whole path at a time), the fast tree kernel
 
 from __future__ import annotations
 
+import dataclasses
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -326,6 +328,7 @@ class _Block:
     integral: bool  # integer levels and initial stock (integer arithmetic is exact)
     magnitude: float  # sum of |levels| and |initial stock| [units]
     max_demand: int  # largest external demand of one period [units]
+    fast_shape: bool = False  # the network's part of ``fast`` (one inbound arc per stage, ...)
 
 
 def _pack_network(net: Network, pol: Any, dem_spec: Any, lt_spec: Any, proc_spec: Any) -> _Block:
@@ -387,27 +390,12 @@ def _pack_network(net: Network, pol: Any, dem_spec: Any, lt_spec: Any, proc_spec
         out_arcs.extend(kids)
         out_counts[p] = len(kids)
         in_counts[p] = max(1, len(net.upstream(j)))
-    stage = {
-        "st_key": order.copy(),
-        "st_process": proc[order],
-        "st_init": pa_["st_init"][order],
-    }
-    for name in _STAGE_FIELDS[3:]:
-        stage[name] = pa_[name][order]
     max_lt = max(dd.offset + dd.pmf.size - 1 for dd in lead)
     in_deg = np.array([len(net.upstream(j)) for j in range(n)], dtype=np.int64)
-    fast = bool(
-        np.all(in_deg <= 1)
-        and all(q == 1.0 for _, _, q in net.arcs)
-        and not np.any(proc)
-        and np.all(np.isin(pa_["pol_type"], (K.POLICY_BASE_STOCK, K.POLICY_ECHELON_BASE_STOCK)))
-        and np.all(pa_["pol_moq"] == 0.0)
-        and np.all(pa_["pol_mult"] == 0.0)
-        and np.all(np.isposinf(pa_["pol_cap"]))
-    )
-    return _Block(
-        n_stages=n, position=pos, stage=stage, st_demand=st_demand, st_dlen=st_dlen, demand=demand,
-        schedule=np.asarray(schedule, dtype=np.int64),
+    fast_shape = bool(np.all(in_deg <= 1) and all(q == 1.0 for _, _, q in net.arcs) and not np.any(proc))
+    shape = _Block(
+        n_stages=n, position=pos, stage={"st_key": order.copy(), "st_process": proc[order]}, st_demand=st_demand,
+        st_dlen=st_dlen, demand=demand, schedule=np.asarray(schedule, dtype=np.int64),
         in_counts=in_counts, out_counts=out_counts, out_arcs=np.asarray(out_arcs, dtype=np.int64),
         arc_src=np.where(src < 0, -1, pos[np.maximum(src, 0)]),
         arc_dst=pos[np.array([all_arcs[k][1] for k in by_dst], dtype=np.int64)],
@@ -415,13 +403,81 @@ def _pack_network(net: Network, pol: Any, dem_spec: Any, lt_spec: Any, proc_spec
         arc_key=np.asarray(by_dst, dtype=np.int64), arc_lt=arc_lt, lead=lead,
         calendar=1 << int(max_lt).bit_length(),  # power of two > longest lead time
         process_calendar=int(proc.max()) + 1,
+        echelon=False, fast=False, integral=True, magnitude=0.0,
+        max_demand=max((dd.offset + dd.pmf.size - 1 for dd in demand), default=0),
+        fast_shape=fast_shape,
+    )
+    return _with_policy(shape, pa_)
+
+
+def _with_policy(shape: _Block, pa_: dict[str, np.ndarray]) -> _Block:
+    """``shape`` (a packed network) with the policy fields of ``pa_`` (``Policy.resolve``).
+
+    :func:`simulate` packs a network's structure (stages, arcs, distributions) once per
+    call and re-uses it for every other policy of the same network, demand, lead times
+    and processing times (e.g. a solver's candidate levels): only this part is redone.
+    """
+    order = shape.stage["st_key"]
+    stage = {"st_key": order, "st_process": shape.stage["st_process"], "st_init": pa_["st_init"][order]}
+    for name in _STAGE_FIELDS[3:]:
+        stage[name] = pa_[name][order]
+    fast = bool(
+        shape.fast_shape
+        and np.all((pa_["pol_type"] == K.POLICY_BASE_STOCK) | (pa_["pol_type"] == K.POLICY_ECHELON_BASE_STOCK))
+        and np.all(pa_["pol_moq"] == 0.0)
+        and np.all(pa_["pol_mult"] == 0.0)
+        and np.all(np.isposinf(pa_["pol_cap"]))
+    )
+    return dataclasses.replace(
+        shape, stage=stage,
         echelon=bool(np.any(pa_["pol_type"] == K.POLICY_ECHELON_BASE_STOCK)),
         fast=fast,
         integral=bool(np.all(pa_["pol_big_s"] == np.round(pa_["pol_big_s"]))
                       and np.all(pa_["st_init"] == np.round(pa_["st_init"]))),
         magnitude=float(np.abs(pa_["pol_big_s"]).sum() + np.abs(pa_["st_init"]).sum()),
-        max_demand=max((dd.offset + dd.pmf.size - 1 for dd in demand), default=0),
     )
+
+
+#: each live distribution's sampling tables (by identity; dropped with the distribution)
+_TABLES: dict[int, tuple[weakref.ref[DiscreteDistribution], tuple[np.ndarray, ...]]] = {}
+
+
+def _tables_of(dist: DiscreteDistribution) -> tuple[np.ndarray, ...]:
+    """``dist``'s cdf, guide, thresholds and threshold guide (block-relative), and its shift.
+
+    Computed once per distribution: every table is one block per distribution, so the
+    tables of many are these blocks concatenated (:func:`_distribution_tables`), the same
+    numbers as packing them together; solvers simulate the same distributions again and
+    again (search copies, passes, the final run).
+    """
+    key = id(dist)
+    hit = _TABLES.get(key)
+    if hit is not None and hit[0]() is dist:
+        return hit[1]
+    cdf, ptr, _off = pack_distributions([dist])
+    thr, g_ptr, tguide, g_shift = threshold_tables(cdf, ptr)
+    tabs = (cdf, guide_table(cdf, ptr), thr, tguide, g_shift)
+
+    def forget(_ref: weakref.ref[DiscreteDistribution]) -> None:
+        _TABLES.pop(key, None)
+
+    _TABLES[key] = (weakref.ref(dist, forget), tabs)
+    return tabs
+
+
+def _distribution_tables(dists: list[DiscreteDistribution]) -> tuple[np.ndarray, ...]:
+    """``pack_distributions``, ``guide_table`` and ``threshold_tables`` of ``dists``."""
+    tabs = [_tables_of(d) for d in dists]
+    sizes = np.fromiter((t[0].size for t in tabs), dtype=np.int64, count=len(tabs))
+    ptr = np.zeros(len(tabs) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=ptr[1:])
+    g_sizes = np.fromiter((t[3].size for t in tabs), dtype=np.int64, count=len(tabs))
+    g_ptr = np.zeros(len(tabs) + 1, dtype=np.int64)
+    np.cumsum(g_sizes, out=g_ptr[1:])
+    off = np.fromiter((d.offset for d in dists), dtype=np.int64, count=len(dists))
+    return (np.concatenate([t[0] for t in tabs]), ptr, off, np.concatenate([t[1] for t in tabs]),
+            np.concatenate([t[2] for t in tabs]), g_ptr, np.concatenate([t[3] for t in tabs]),
+            np.concatenate([t[4] for t in tabs]))
 
 
 def _concatenate(blocks: list[_Block]) -> dict[str, np.ndarray]:
@@ -460,9 +516,9 @@ def _concatenate(blocks: list[_Block]) -> dict[str, np.ndarray]:
         maps: dict[int, np.ndarray] = {}
         parts = []
         for b in blocks:
-            m = maps.get(id(b))
+            local = getattr(b, field_dists)  # shared by blocks of one structure (``_with_policy``)
+            m = maps.get(id(local))
             if m is None:
-                local = getattr(b, field_dists)
                 m = np.empty(len(local) + 1, dtype=np.int64)
                 m[-1] = -1
                 for k, dist in enumerate(local):
@@ -470,7 +526,7 @@ def _concatenate(blocks: list[_Block]) -> dict[str, np.ndarray]:
                     if g == len(dists):
                         dists.append(dist)
                     m[k] = g
-                maps[id(b)] = m
+                maps[id(local)] = m
             idx = getattr(b, field_idx)
             if kind == "d":  # cycle stages index ``b.schedule`` (mapped below)
                 idx = np.where(b.st_dlen > 1, -1, idx)
@@ -491,19 +547,20 @@ def _concatenate(blocks: list[_Block]) -> dict[str, np.ndarray]:
                 at = sched_at.get(id(b))
                 if at is None:
                     at = sched_at[id(b)] = n_sched
-                    sched_parts.append(maps[id(b)][b.schedule])
+                    sched_parts.append(maps[id(b.demand)][b.schedule])
                     n_sched += b.schedule.size
                 st_parts.append(np.where(cyc, b.st_demand + at, part))
             out[target] = np.concatenate(st_parts)
             out["st_dlen"] = np.concatenate([b.st_dlen for b in blocks])
             out["d_sched"] = np.concatenate(sched_parts) if sched_parts else np.zeros(1, dtype=np.int64)
         if dists:
-            cdf, ptr, off = pack_distributions(dists)
+            cdf, ptr, off, guide, thr, g_ptr, tguide, g_shift = _distribution_tables(dists)
         else:
             cdf, ptr, off = np.ones(1), np.array([0, 1], dtype=np.int64), np.zeros(1, dtype=np.int64)
+            guide = guide_table(cdf, ptr)
+            thr, g_ptr, tguide, g_shift = threshold_tables(cdf, ptr)
         out[f"{kind}_cdf"], out[f"{kind}_ptr"], out[f"{kind}_off"] = cdf, ptr, off
-        out[f"{kind}_guide"] = guide_table(cdf, ptr)
-        thr, g_ptr, tguide, g_shift = threshold_tables(cdf, ptr)
+        out[f"{kind}_guide"] = guide
         tables.append((kind, ptr, thr, g_ptr, tguide, g_shift))
     # the fast kernel's sampling tables: thresholds and guide tables in one array
     parts, start = [], 0
@@ -719,13 +776,20 @@ def simulate(
             raise ValueError("seeds: one per network")
 
     # ---- pack: one block per distinct (network, policy, demand, lead times, processing)
+    # (another policy of a packed network, demand, lead times, processing: its structure re-used)
     memo: dict[tuple[int, ...], _Block] = {}
+    shapes: dict[tuple[int, ...], _Block] = {}
     blocks: list[_Block] = []
     for i, net in enumerate(nets):
         key = (id(net), id(pols[i]), id(dems[i]), id(lts[i]), id(procs[i]))
         blk = memo.get(key)
         if blk is None:
-            blk = _pack_network(net, pols[i], dems[i], lts[i], procs[i])
+            same = shapes.get(key[:1] + key[2:])
+            if same is None or not isinstance(pols[i], Policy):
+                blk = _pack_network(net, pols[i], dems[i], lts[i], procs[i])
+                shapes[key[:1] + key[2:]] = blk
+            else:
+                blk = _with_policy(same, pols[i].resolve(net))
             memo[key] = blk
         blocks.append(blk)
     cost_memo: dict[tuple[int, int], dict[str, np.ndarray]] = {}
@@ -870,7 +934,8 @@ def _positions(hist: PositionBuffers, perm: np.ndarray, periods_per_group: int) 
     sizes = np.diff(kptr)[perm]
     ptr = np.zeros(perm.size + 1, dtype=np.int64)
     ptr[1:] = np.cumsum(sizes)
-    idx = np.concatenate([np.arange(kptr[p], kptr[p + 1]) for p in perm]) if perm.size else np.zeros(0, np.int64)
+    # bins of each row in kernel order: np.arange(kptr[p], kptr[p + 1]) for p in perm, concatenated
+    idx = np.repeat(kptr[perm] - ptr[:-1], sizes) + np.arange(int(ptr[-1]), dtype=np.int64)
     tails = hist.tails[:, perm, :]
     return PositionHistograms(
         ptr=ptr, x_counts=hist.x_counts[:, idx], y_counts=hist.y_counts[:, idx],

@@ -165,6 +165,14 @@ class Network:
         return [i for i in range(self.n_stages) if i not in has_child]
 
 
+def _nan_to_num(a: np.ndarray, nan: float) -> np.ndarray:
+    """``np.nan_to_num(a, nan=nan)`` (infinities to the largest floats), quicker on small arrays."""
+    out = np.where(np.isnan(a), nan, a)
+    if not np.isfinite(out).all():
+        out = np.nan_to_num(out, nan=nan)
+    return out
+
+
 def _stage_array(value: float | Sequence[float] | np.ndarray | None, n: int, default: float, what: str) -> np.ndarray:
     if value is None:
         return np.full(n, default, dtype=np.float64)
@@ -245,32 +253,34 @@ class Policy:
         moq = _stage_array(self.moq, n, 0.0, "moq")
         mult = _stage_array(self.order_multiple, n, 0.0, "order_multiple")
         cap = _stage_array(self.capacity, n, np.inf, "capacity")
-        for j in range(n):
-            c = codes[j]
-            if c in (POLICY_BASE_STOCK, POLICY_ECHELON_BASE_STOCK) and not np.isfinite(big_s[j]):
+        # the first stage whose parameters its kind cannot use (checked for all stages at once)
+        with np.errstate(invalid="ignore"):
+            bad_bs = ((codes == POLICY_BASE_STOCK) | (codes == POLICY_ECHELON_BASE_STOCK)) & ~np.isfinite(big_s)
+            bad_ss = (codes == POLICY_SS) & (~(np.isfinite(s) & np.isfinite(big_s)) | (big_s < s))
+            bad_rq = (codes == POLICY_RQ) & ~(np.isfinite(s) & np.isfinite(q) & (q > 0))
+        bad = bad_bs | bad_ss | bad_rq
+        if bad.any():
+            j = int(np.argmax(bad))
+            if bad_bs[j]:
                 raise ValueError(f"stage {j}: base-stock needs a finite order_up_to")
-            if c == POLICY_SS:
-                if not (np.isfinite(s[j]) and np.isfinite(big_s[j])) or big_s[j] < s[j]:
-                    raise ValueError(f"stage {j}: (s, S) needs finite s <= S")
-            if c == POLICY_RQ:
-                if not (np.isfinite(s[j]) and np.isfinite(q[j]) and q[j] > 0):
-                    raise ValueError(f"stage {j}: (r, Q) needs a finite r and Q > 0")
+            if bad_ss[j]:
+                raise ValueError(f"stage {j}: (s, S) needs finite s <= S")
+            raise ValueError(f"stage {j}: (r, Q) needs a finite r and Q > 0")
         if np.any(review < 1) or np.any(review != np.round(review)):
             raise ValueError("review_period must be a positive integer")
         if np.any(moq < 0) or np.any(mult < 0) or np.any(cap <= 0) or np.any(np.isnan(cap)):
             raise ValueError("moq and order_multiple must be >= 0 and capacity > 0")
         # initial on-hand: the stage's own target (echelon: echelon level minus children's)
-        init = np.where(codes == POLICY_RQ, s + np.nan_to_num(q), big_s)
-        for j in range(n):
-            if codes[j] == POLICY_ECHELON_BASE_STOCK:
-                kids = sum(qp * big_s[d] for u, d, qp in network.arcs if u == j and np.isfinite(big_s[d]))
-                init[j] = big_s[j] - kids
-        init = np.maximum(np.nan_to_num(init), 0.0)
+        init = np.where(codes == POLICY_RQ, s + _nan_to_num(q, 0.0), big_s)
+        for j in np.flatnonzero(codes == POLICY_ECHELON_BASE_STOCK).tolist():
+            kids = sum(qp * big_s[d] for u, d, qp in network.arcs if u == j and np.isfinite(big_s[d]))
+            init[j] = big_s[j] - kids
+        init = np.maximum(_nan_to_num(init, 0.0), 0.0)
         return {
             "pol_type": codes,
-            "pol_s": np.nan_to_num(s, nan=0.0),
-            "pol_big_s": np.nan_to_num(big_s, nan=0.0),
-            "pol_q": np.nan_to_num(q, nan=1.0),
+            "pol_s": _nan_to_num(s, 0.0),
+            "pol_big_s": _nan_to_num(big_s, 0.0),
+            "pol_q": _nan_to_num(q, 1.0),
             "pol_review": review.astype(np.int64),
             "pol_moq": moq,
             "pol_mult": mult,

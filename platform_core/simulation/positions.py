@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._position_curves import position_curves
+
 __all__ = ["PositionCurves", "PositionHistograms"]
 
 
@@ -51,14 +53,6 @@ class PositionCurves:
     backlog: np.ndarray
     on_hand: np.ndarray
     on_hand_se: np.ndarray
-
-
-def _segment_rev_cumsum(v: np.ndarray, ptr: np.ndarray, seg_end: np.ndarray) -> np.ndarray:
-    """Per row of ``v`` (groups, bins): sum over ``k' > k`` within k's CSR segment."""
-    rc = np.zeros((v.shape[0], v.shape[1] + 1))
-    rc[:, :-1] = np.cumsum(v[:, ::-1], axis=1)[:, ::-1]
-    idx = np.arange(v.shape[1])
-    return rc[:, idx + 1] - rc[:, seg_end]
 
 
 @dataclass(frozen=True)
@@ -105,46 +99,27 @@ class PositionHistograms:
         """Largest level of row ``row``'s curves [units] (-1: not applicable)."""
         return int(self.ptr[row + 1] - self.ptr[row]) - 1
 
-    def _all(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Flat (bins,) level, fill, fill SE, backlog, on hand, on-hand SE for every row's bins."""
-        ptr = self.ptr
-        n_rows = ptr.size - 1
-        sizes = np.diff(ptr)
-        row_of = np.repeat(np.arange(n_rows), sizes)
-        level = np.arange(ptr[-1]) - ptr[row_of]
-        seg_end = ptr[row_of + 1]
-        n = float(self.periods_per_group)
+    def _all(self, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                                          np.ndarray, np.ndarray]:
+        """Flat (bins,) level, fill, fill SE, backlog, on hand, on-hand SE of ``rows``' bins (default: all)."""
+        c = np.ascontiguousarray
+        rows = np.arange(self.ptr.size - 1) if rows is None else rows
+        return position_curves(c(self.ptr, dtype=np.int64), c(rows, dtype=np.int64),
+                               c(self.x_counts, dtype=np.float64),
+                               c(self.y_counts, dtype=np.float64), c(self.x_tail_n, dtype=np.float64),
+                               c(self.x_tail_sum, dtype=np.float64), c(self.y_tail_n, dtype=np.float64),
+                               c(self.y_tail_sum, dtype=np.float64), c(self.demand_sum, dtype=np.float64),
+                               float(self.periods_per_group))
 
-        def excess(c: np.ndarray, tn: np.ndarray, ts: np.ndarray) -> np.ndarray:
-            # sum over periods of (value - level)^+, per group and bin
-            cnt = _segment_rev_cumsum(c, ptr, seg_end) + tn[:, row_of]
-            tot = _segment_rev_cumsum(c * level, ptr, seg_end) + ts[:, row_of]
-            res: np.ndarray = tot - level * cnt
-            return res
+    def flat_curves(self, rows: np.ndarray | None = None) -> PositionCurves:
+        """The :meth:`curves` of ``rows`` (default: all), concatenated in that order.
 
-        bx = excess(self.x_counts, self.x_tail_n, self.x_tail_sum)
-        by = excess(self.y_counts, self.y_tail_n, self.y_tail_sum)
-        first = ptr[:-1][row_of]
-        x_total = (self.x_counts * level).cumsum(axis=1)  # E[X] per group and row
-        seg_sum = np.zeros((self.groups, ptr[-1] + 1))
-        seg_sum[:, 1:] = x_total
-        ex = (seg_sum[:, seg_end] - seg_sum[:, first] + self.x_tail_sum[:, row_of]) / n
-        dem = self.demand_sum[:, row_of]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            fill_g = np.where(dem > 0, 1.0 - (bx - by) / np.where(dem > 0, dem, 1.0), np.nan)
-            ng = np.sum(~np.isnan(fill_g), axis=0)
-            fill = np.where(ng > 0, np.nansum(fill_g, axis=0) / np.maximum(ng, 1), np.nan)
-            dev = np.where(np.isnan(fill_g), 0.0, fill_g - fill)
-            se = np.where(ng > 1, np.sqrt(np.sum(dev * dev, axis=0) / np.maximum(ng - 1, 1) / np.maximum(ng, 1)),
-                          np.nan)
-        backlog_g = bx / n
-        backlog = backlog_g.mean(axis=0)
-        on_hand_g = level - ex + backlog_g
-        on_hand = on_hand_g.mean(axis=0)
-        g = self.groups
-        on_hand_se = (np.sqrt(np.sum((on_hand_g - on_hand) ** 2, axis=0) / (g - 1) / g) if g > 1
-                      else np.full(on_hand.shape, np.nan))
-        return level.astype(np.float64), fill, se, backlog, on_hand, on_hand_se
+        One array per metric (no object per row), for callers that read many rows: row
+        ``rows[i]``'s values are at ``p[i]:p[i + 1]`` with ``p`` the cumulative sum of
+        ``np.diff(ptr)[rows]`` from 0; the values are those of :meth:`all_curves` (and of
+        ``select(rows).flat_curves()``, without copying the histograms).
+        """
+        return PositionCurves(*self._all(None if rows is None else np.asarray(rows, dtype=np.int64)))
 
     def select(self, rows: np.ndarray) -> PositionHistograms:
         """The histograms of ``rows`` only (in that order), e.g. to compute fewer curves.

@@ -219,6 +219,7 @@ class MultiEchelonSolver(Solver):
                              f"recommendation), or empty; got {list(frontier_shifts)!r}")
         self.frontier_shifts = shifts
         self.engine_calls_ = 0
+        self._solved: tuple[StageProblem, list[np.ndarray], list[SearchNetwork], list[Any]] | None = None
 
     @classmethod
     def warm_up(cls) -> None:
@@ -247,6 +248,8 @@ class MultiEchelonSolver(Solver):
             self._choose(net)
         self._refine([net for net in nets if len(net.int_depths) == 1])
         metrics = self._final(nets)
+        # kept for evaluate_policies of the same problem (the pipeline's comparison with today)
+        self._solved = (problem, comps, sns, [net.joint for net in nets])
         return self._table(problem, nets, metrics)
 
     def _network(self, problem: StageProblem, comp: np.ndarray, sn: SearchNetwork, mean: np.ndarray,
@@ -308,7 +311,7 @@ class MultiEchelonSolver(Solver):
                 for net, _prefix, _lv in chunk:  # only the depth-p stages' curves are read
                     need.extend(row + np.flatnonzero(net.depth == p))
                     row += net.sn.network.n_stages
-                curves = _curves(res, np.asarray(need, dtype=np.int64))
+                curves = _curves(res, np.asarray(need, dtype=np.int64), self.target_margin_se)
                 row = 0
                 for net, prefix, _lv in chunk:
                     for j in np.flatnonzero(net.depth == p):
@@ -544,7 +547,7 @@ class MultiEchelonSolver(Solver):
         values: dict[tuple[int, int], dict[int, float]] = {}
         for chunk in _chunks(jobs, lambda jb: _bins(jb[2], 1)):
             res = self._run([jb[0] for jb in chunk], [jb[2] for jb in chunk], search=True)
-            curves = _curves(res)
+            curves = _curves(res, None, self.target_margin_se)
             row = 0
             for net, side, lv, _alt in chunk:
                 val: dict[int, float] = {}
@@ -618,7 +621,7 @@ class MultiEchelonSolver(Solver):
                 res = self._run([jb[0] for jb in chunk], [jb[1] for jb in chunk], search=False)
                 need = [int(res.network_ptr[i]) + j for i, (net, _lv) in enumerate(chunk)
                         for j in range(net.sn.network.n_stages) if not net.internal[j] or j in net.sn.demand]
-                curves = _curves(res, np.asarray(need, dtype=np.int64))
+                curves = _curves(res, np.asarray(need, dtype=np.int64), self.target_margin_se)
                 for i, (net, lv) in enumerate(chunk):
                     sl = slice(int(res.network_ptr[i]), int(res.network_ptr[i + 1]))
                     mine = [curves.get(r) for r in range(sl.start, sl.stop)]
@@ -760,9 +763,13 @@ class MultiEchelonSolver(Solver):
         stage (no position histograms).
         """
         n = len(problem.keys)
-        comps, _nps, sns = search_networks(problem, "target")
-        joints = [_joint_demand(problem, comp, sn)[0] if self.correlation == "auto" else None
-                  for comp, sn in zip(comps, sns, strict=True)]
+        solved = self._solved
+        if solved is not None and solved[0] is problem:  # just solved: its networks and copulas
+            _p, comps, sns, joints = solved
+        else:
+            comps, _nps, sns = search_networks(problem, "target")
+            joints = [_joint_demand(problem, comp, sn)[0] if self.correlation == "auto" else None
+                      for comp, sn in zip(comps, sns, strict=True)]
         kw: dict[str, Any] = {"joint_demand": joints} if any(j is not None for j in joints) else {}
         res = simulate(
             [sn.network for sn in sns],
@@ -908,13 +915,18 @@ def _min_level(curve: Any, target: float, margin_se: float = 0.0) -> int:
     """Smallest level whose fill rate meets ``target`` (-1: none within the curve).
 
     With ``margin_se > 0`` the fill must exceed the target by that many of its standard
-    errors (where the curve has them: the final run's replication groups).
+    errors (where the curve has them: the final run's replication groups); the curve
+    holds that margin's fill (:attr:`_Curve.fill_margin`), computed once per curve.
     """
-    fill = curve.fill
     if margin_se > 0.0:
-        fill = fill - margin_se * np.nan_to_num(curve.fill_rate_se, nan=0.0)
-    hit = np.flatnonzero(fill >= target - 1e-12)
-    return int(hit[0]) if hit.size else -1
+        if margin_se != curve.margin_se:
+            raise ValueError(f"curve computed for a margin of {curve.margin_se} SE, asked for {margin_se}")
+        fill = curve.fill_margin
+    else:
+        fill = curve.fill
+    hit = fill >= target - 1e-12
+    first = int(hit.argmax())
+    return first if hit[first] else -1
 
 
 @dataclass(frozen=True)
@@ -929,19 +941,32 @@ class _Curve:
     on_hand_se: np.ndarray
     demand: float
     fill: np.ndarray  # fill_rate with no demand read as 1 (nothing short)
+    fill_margin: np.ndarray  # fill less margin_se of its standard errors (fill when 0)
+    margin_se: float
 
 
-def _curves(res: Any, rows: np.ndarray | None = None) -> dict[int, _Curve | None]:
-    """Curves and demand per period of ``rows`` (default: all) from a result's histograms."""
+def _curves(res: Any, rows: np.ndarray | None = None, margin_se: float = 0.0) -> dict[int, _Curve | None]:
+    """Curves and demand per period of ``rows`` (default: all) from a result's histograms.
+
+    Computed for all rows at once (flat arrays; each row's curves are views of them),
+    with the fill less ``margin_se`` standard errors that :func:`_min_level` reads.
+    """
     pos: PositionHistograms = res.positions
     if rows is None:
         rows = np.arange(pos.ptr.size - 1)
     rows = np.asarray(rows, dtype=np.int64)
-    sub = pos.select(rows)
-    dem = sub.demand_sum.sum(axis=0) / (sub.groups * float(sub.periods_per_group))
-    return {int(r): None if c is None else _Curve(c.level, c.fill_rate, c.fill_rate_se, c.backlog, c.on_hand,
-                                                  c.on_hand_se, float(d), np.nan_to_num(c.fill_rate, nan=1.0))
-            for r, c, d in zip(rows, sub.all_curves(), dem, strict=True)}
+    dem = pos.demand_sum[:, rows].sum(axis=0) / (pos.groups * float(pos.periods_per_group))
+    flat = pos.flat_curves(rows)
+    fill = np.nan_to_num(flat.fill_rate, nan=1.0)
+    fill_margin = fill - margin_se * np.nan_to_num(flat.fill_rate_se, nan=0.0) if margin_se > 0.0 else fill
+    ptr = [0, *np.cumsum(np.diff(pos.ptr)[rows]).tolist()]
+    out: dict[int, _Curve | None] = {}
+    for i, r in enumerate(rows.tolist()):
+        a, b = ptr[i], ptr[i + 1]
+        out[r] = None if a == b else _Curve(flat.level[a:b], flat.fill_rate[a:b], flat.fill_rate_se[a:b],
+                                           flat.backlog[a:b], flat.on_hand[a:b], flat.on_hand_se[a:b], float(dem[i]),
+                                           fill[a:b], fill_margin[a:b], margin_se)
+    return out
 
 
 def _name(net: _Net, j: int) -> str:
