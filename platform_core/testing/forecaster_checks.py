@@ -19,6 +19,7 @@ Decisions the checks encode:
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 from typing import Any
 
@@ -289,13 +290,22 @@ def capability_flags(spec: ComponentUnderTest) -> None:
 
 
 def local_fit_is_per_series(spec: ComponentUnderTest) -> None:
-    """A local forecaster (``is_global = False``) forecasts a series the same alone or in a batch."""
+    """A local forecaster (``is_global = False``) forecasts a series the same alone or in a batch.
+
+    A forecaster that ``pools_across_series`` is compared as a run uses it: with its pooled
+    parameters fixed once, from the kit's whole demand (what ``pool_forecaster`` does on a
+    run's driver), and then fitted alone and in the batch.
+    """
     if getattr(spec.cls, "is_global", False):
         raise NotApplicable(f"{spec.label} declares is_global = True (fits across series)")
     demand = inputs.demand_series()
     seeds = inputs.series_seeds(demand)
     lts = inputs.lead_times(len(demand))
     reviews = inputs.review_periods(len(demand))
+    if getattr(spec.cls, "pools_across_series", False):
+        pool = getattr(spec.cls, "pooled_params")  # noqa: B009 - spec.cls is typed as a plain type
+        pooled = spec.call("pooled_params(...) on the kit's demand", lambda: pool(spec.params, demand, lts, reviews))
+        spec = dataclasses.replace(spec, params=pooled)
     batch_period, batch_ltd = _outputs(spec, _fit(spec, demand), demand)
     for i in range(len(demand)):
         values, flags = demand.series(i)

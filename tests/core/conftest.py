@@ -48,7 +48,7 @@ batch_stages = 20
 [components]
 forecaster = "slow"
 [forecaster]
-delay_s = 0.4
+delay_s = 1.0
 [solver]
 replications = 20
 periods = 150
@@ -67,7 +67,8 @@ class ChildCli:
     """``echelon`` command lines for child processes, and the configurations they use.
 
     Attributes:
-        slow_toml: in process, about 10 batches of 0.4 s on the generated dataset.
+        slow_toml: in process, about 10 batches of 1 s on the generated dataset (wide enough for a
+            signal sent after the second batch to land before the last, on a loaded machine).
         fast_toml: in process, same solver settings, the plain ``bootstrap`` forecaster.
     """
 

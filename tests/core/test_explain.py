@@ -111,8 +111,13 @@ def _units(x: float) -> str:  # docs/explain.md: one decimal below 10 units, who
 
 def test_the_sentence_carries_the_rows_numbers(solved) -> None:
     _, ok, _, _ = solved
+    levelled = 0
     for row in ok.slice(0, 12).to_pylist():
         text = row["explanation"]
+        if row["base_stock_level"] <= 0 and text.startswith("Holds no stock"):
+            assert "lead time" in text  # an internal stage the network solver left empty
+            continue
+        levelled += 1
         assert text.startswith(f"Level {_units(row['base_stock_level'])} units"), text
         assert f"{_units(row['pipeline_stock'])} in transit" in text
         assert f"{_units(row['safety_stock'])} safety stock" in text
@@ -120,6 +125,7 @@ def test_the_sentence_carries_the_rows_numbers(solved) -> None:
         assert f"{_units(row['safety_stock_from_lead_time_variability'])} late deliveries" in text
         if row["days_of_supply_level"] is not None:
             assert f"({row['days_of_supply_level']:,.1f} days of demand)" in text
+    assert levelled >= 6
 
 
 # ---- the analytic quantities against independent computations --------------------------
