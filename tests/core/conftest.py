@@ -28,7 +28,11 @@ def example_plugin_on_path(tmp_path, monkeypatch):
 # ``echelon_ray.faults`` (``slow``, ``crash_once``) registered as if installed, so a test
 # can interrupt or race a real command-line run.
 _CLI_WITH_FAULTS = """
+import signal
 import sys
+# Ctrl-C as in a terminal: a process that inherits SIGINT ignored (a test worker in which an
+# earlier test left it ignored, e.g. by starting Ray) keeps ignoring it across exec
+signal.signal(signal.SIGINT, signal.default_int_handler)
 import echelon_ray.faults
 from platform_core import plugin_host
 _init = plugin_host.PluginHost.__init__
@@ -48,7 +52,7 @@ batch_stages = 20
 [components]
 forecaster = "slow"
 [forecaster]
-delay_s = 1.0
+delay_s = 0.4
 [solver]
 replications = 20
 periods = 150
@@ -67,8 +71,7 @@ class ChildCli:
     """``echelon`` command lines for child processes, and the configurations they use.
 
     Attributes:
-        slow_toml: in process, about 10 batches of 1 s on the generated dataset (wide enough for a
-            signal sent after the second batch to land before the last, on a loaded machine).
+        slow_toml: in process, about 10 batches of 0.4 s on the generated dataset.
         fast_toml: in process, same solver settings, the plain ``bootstrap`` forecaster.
     """
 
