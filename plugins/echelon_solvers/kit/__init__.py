@@ -17,6 +17,7 @@ One job per module (units in every docstring):
 | :mod:`~echelon_solvers.kit.perishable_dp` | exact DP of small perishable instances (optimal policy, exact policy evaluation) | ``perishable``'s tests and benchmark |
 | :mod:`~echelon_solvers.kit.lot_sizing` | exact single-stage (s, S) and (r, nQ): Zheng-Federgruen, exhaustive constrained search | ``lot_sizing`` |
 | :mod:`~echelon_solvers.kit.lost_sales_dp` | exact lost-sales optimum and policy costs (Markov chain) | ``learned_policy`` |
+| :mod:`~echelon_solvers.kit.crn` | common random numbers: one uniform per (seed, stream, period, slot), counter-based | the learned-policy simulators |
 | :mod:`~echelon_solvers.kit.lost_sales_api` | lost-sales policy learned by simulation (approximate policy iteration) | ``learned_policy`` |
 
 The kit imports the core (``platform_core``) and nothing from the solver modules, so a
@@ -42,6 +43,7 @@ from echelon_solvers.kit.capacity_learned import (
     simulate_capacity_costs,
     train_capacity_policy,
 )
+from echelon_solvers.kit.crn import crn_key, crn_uniform
 from echelon_solvers.kit.curves import StageCurve, cost_optimal_levels, stage_curve
 from echelon_solvers.kit.decompose import own_demand, problem_networks
 from echelon_solvers.kit.evaluate import run_copies
@@ -149,6 +151,8 @@ __all__ = [
     "best_r_Q",
     "best_s_S",
     "cost_optimal_levels",
+    "crn_key",
+    "crn_uniform",
     "critical_ratio",
     "fit_depthwise",
     "lead_time_demand_moments",

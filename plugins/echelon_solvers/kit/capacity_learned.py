@@ -47,7 +47,7 @@ import numpy as np
 from numba import njit
 from scipy import stats
 
-from echelon_solvers.kit.lost_sales_api import _key, _uniform
+from echelon_solvers.kit.crn import crn_key, crn_uniform
 
 __all__ = [
     "CapacityInstance",
@@ -278,11 +278,11 @@ def _act_and_serve(state, prod, ship, demand, lp, lr, hw, hr, p):
 @njit(cache=True, nogil=True)
 def _draw(fcdf, dcdf, seed, path, t, demand):
     n = dcdf.shape[0]
-    g = np.searchsorted(fcdf, _uniform(_key(seed, path, t, 1_000_003)), side="right")
+    g = np.searchsorted(fcdf, crn_uniform(crn_key(seed, path, t, 1_000_003)), side="right")
     if g >= fcdf.size:
         g = fcdf.size - 1
     for i in range(n):
-        d = np.searchsorted(dcdf[i, g], _uniform(_key(seed, path, t, i)), side="right")
+        d = np.searchsorted(dcdf[i, g], crn_uniform(crn_key(seed, path, t, i)), side="right")
         demand[i] = min(d, dcdf.shape[2] - 1)
 
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 
+from echelon_solvers.kit.crn import crn_key, crn_uniform
 from echelon_solvers.kit.lost_sales_dp import (
     CappedBaseStock,
     LostSalesInstance,
@@ -43,25 +44,6 @@ from echelon_solvers.kit.lost_sales_dp import (
 
 __all__ = ["LearnedLostSalesPolicy", "PairedComparison", "train_policy", "paired_cost_difference",
            "simulate_policy_costs"]
-
-_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
-
-
-@njit(cache=True, nogil=True)
-def _uniform(key):
-    """SplitMix64 of ``key`` -> a uniform in [0, 1)."""
-    z = key + np.uint64(0x9E3779B97F4A7C15)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    z = z ^ (z >> np.uint64(31))
-    return (z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
-
-
-@njit(cache=True, nogil=True)
-def _key(seed, a, b, c):
-    return (np.uint64(seed) * np.uint64(0x100000001B3) ^ np.uint64(a) * np.uint64(0x9E3779B1)
-            ^ np.uint64(b) * np.uint64(0x85EBCA77) ^ np.uint64(c) * np.uint64(0xC2B2AE3D27D4EB4F))
-
 
 @njit(cache=True, nogil=True)
 def _period(state, z, d, holding, penalty):
@@ -100,7 +82,7 @@ def _simulate(orders, base, lt, cdf, holding, penalty, seed, stream, periods, wa
     n_s = 0
     for t in range(warmup + periods):
         z = orders[_index(state, base)]
-        d = np.searchsorted(cdf, _uniform(_key(seed, stream, t, 7)), side="right")
+        d = np.searchsorted(cdf, crn_uniform(crn_key(seed, stream, t, 7)), side="right")
         if d >= cdf.size:
             d = cdf.size - 1
         c = _period(state, z, d, holding, penalty)
@@ -146,13 +128,13 @@ def _rollout_q(states, orders, base, bound, cap, cdf, holding, penalty, seed, ro
             for m in range(rollouts):
                 for k in range(lt):
                     st[k] = states[i, k]
-                d = np.searchsorted(cdf, _uniform(_key(seed, i, m, 0)), side="right")
+                d = np.searchsorted(cdf, crn_uniform(crn_key(seed, i, m, 0)), side="right")
                 if d >= cdf.size:
                     d = cdf.size - 1
                 c = _period(st, z, d, holding, penalty)
                 for t in range(1, horizon + 1):
                     zz = orders[_index(st, base)]
-                    d = np.searchsorted(cdf, _uniform(_key(seed, i, m, t)), side="right")
+                    d = np.searchsorted(cdf, crn_uniform(crn_key(seed, i, m, t)), side="right")
                     if d >= cdf.size:
                         d = cdf.size - 1
                     c += _period(st, zz, d, holding, penalty)

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 
-from echelon_solvers.kit.lost_sales_api import _key, _uniform
+from echelon_solvers.kit.crn import crn_key, crn_uniform
 from echelon_solvers.kit.perishable_dp import PerishableInstance, base_stock_orders
 
 __all__ = [
@@ -130,7 +130,7 @@ def _simulate(orders, base, nstate, life, lifo, h, p, w, c, cdf, offset, seed, s
     n_s = 0
     for t in range(warmup + periods):
         q = orders[_flat(state, base)]
-        d = _demand(cdf, offset, _uniform(_key(seed, stream, t, 11)))
+        d = _demand(cdf, offset, crn_uniform(crn_key(seed, stream, t, 11)))
         cost = _period(state, q, d, life, lifo, h, p, w, c, lives)
         if t >= warmup:
             total += cost
@@ -164,10 +164,10 @@ def _rollout_q(states, orders, base, life, lifo, h, p, w, c, cdf, offset, seed, 
             for r in range(rollouts):
                 for k in range(nstate):
                     st[k] = states[i, k]
-                d = _demand(cdf, offset, _uniform(_key(seed, i, r, 0)))
+                d = _demand(cdf, offset, crn_uniform(crn_key(seed, i, r, 0)))
                 cost = _period(st, a, d, life, lifo, h, p, w, c, lives)
                 for t in range(1, horizon + 1):
-                    d = _demand(cdf, offset, _uniform(_key(seed, i, r, t)))
+                    d = _demand(cdf, offset, crn_uniform(crn_key(seed, i, r, t)))
                     cost += _period(st, orders[_flat(st, base)], d, life, lifo, h, p, w, c, lives)
                 if jj == 0:
                     ref[r] = cost
