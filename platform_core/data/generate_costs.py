@@ -123,6 +123,8 @@ class CustomerBehaviour:
         """
         if spread < 0:
             raise ValueError(f"spread must be >= 0, got {spread}")
+        if spread == 1.0:
+            return self
         a = np.asarray(self.switch_alpha, dtype=float)
         lv = np.log(np.asarray(self.volume_loss)) - np.log1p(-np.asarray(self.volume_loss))
         a2 = a.mean() + spread * (a - a.mean())
