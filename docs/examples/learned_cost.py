@@ -35,6 +35,8 @@ def main() -> None:
           f"[{s['switching_switch_probability_lo']:.3f}, {s['switching_switch_probability_hi']:.3f}], "
           f"volume loss {s['switching_volume_loss']:.3f} [{s['switching_volume_loss_lo']:.3f}, "
           f"{s['switching_volume_loss_hi']:.3f}] (truth per segment: {truth['volume_loss']})")
+    if model.switching_ is not None:  # prior_sd="auto": how far apart the data put the segments (logit scale)
+        print("segment spread (prior sd) of switching, volume loss:", [round(x, 2) for x in model.switching_.prior_sd_])
     print(f"expediting regression R^2 {s['expediting_r_squared']:.3f} on {int(s['expediting_rows'])} expedites")
     cols = costs.columns
     print("drivers:", dict(Counter(cols["learned_cost_driver"].tolist())))

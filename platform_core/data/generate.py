@@ -44,7 +44,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -52,6 +52,9 @@ import pyarrow.compute as pc
 
 from platform_core.data.loaders import write_table
 from platform_core.data.schemas import FILE_SPECS
+
+if TYPE_CHECKING:
+    from platform_core.data.generate_costs import CustomerBehaviour
 
 __all__ = ["generate_dataset", "DEMAND_CLASSES", "START_DATE", "SIGNAL_COLUMNS"]
 
@@ -468,6 +471,7 @@ def generate_dataset(
     signals: bool = False,
     cost_history: bool = False,
     constraints: bool = False,
+    customer_behaviour: CustomerBehaviour | None = None,
 ) -> dict[str, Any]:
     """Write a realistic synthetic dataset (see module doc) into directory ``out_dir``.
 
@@ -488,6 +492,8 @@ def generate_dataset(
         cost_history: also write ``order_lines`` and ``expedites`` with a known switching
             and expediting truth (:mod:`platform_core.data.generate_costs`); the other
             files are the same either way.
+        customer_behaviour: with ``cost_history``, the customers' behaviour after a stockout
+            (default: the generator's; see :class:`~platform_core.data.generate_costs.CustomerBehaviour`).
         constraints: also write ``unit_volume_m3`` and ``supplier`` in ``stages`` and a
             ``constraints`` table (see :func:`_with_constraints`); the other files are
             bit-identical to those without it.
@@ -522,7 +528,8 @@ def generate_dataset(
     if cost_history:
         from platform_core.data.generate_costs import cost_history as _history
 
-        extra, extra_truth, cost_truth = _history(built["tables"], seed, int(periods), int(period_days), START_DATE)
+        extra, extra_truth, cost_truth = _history(built["tables"], seed, int(periods), int(period_days), START_DATE,
+                                                  customer_behaviour)
         built["tables"].update(extra)
         built["truth"].update(extra_truth)
     if constraints:

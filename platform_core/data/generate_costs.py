@@ -19,6 +19,11 @@ competitor (orders no more) with probability::
 sooner); otherwise the customer keeps buying but orders from then on with probability
 ``q x (1 - v[segment])`` (lasting volume loss v: key 0.02, regular 0.20, small 0.50: key accounts buy on contract).
 
+These behaviour parameters are the fields of :class:`CustomerBehaviour` (the defaults are
+the values above); :meth:`CustomerBehaviour.with_spread` scales how much the segments
+differ (the heterogeneity of the true stockout cost across SKU-locations), for
+benchmarks that measure what a learned cost is worth as that heterogeneity grows.
+
 The truth is written to ``truth/customer_truth.parquet`` (per customer: stage, segment,
 q, m, the switching probability at its first short line, whether it switched there) and
 ``truth/cost_truth.json`` (alpha, beta, v, the expedite cost model).
@@ -34,13 +39,14 @@ a mode (Air: AIRX, SKYFR; Truck: ROADX, EUHAUL; Courier: DASH) and cost::
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["cost_history", "true_future_units", "SEGMENTS", "SWITCH_ALPHA", "SWITCH_BETA", "MARGIN_RATE_CENTRE", "VOLUME_LOSS",
+__all__ = ["cost_history", "CustomerBehaviour", "true_future_units", "SEGMENTS", "SWITCH_ALPHA", "SWITCH_BETA", "MARGIN_RATE_CENTRE", "VOLUME_LOSS",
            "CARRIERS", "EXPEDITE_NOISE_SD", "switch_probability"]
 
 #: Customer segments, in code order.
@@ -71,9 +77,68 @@ _UNIT_COST_EXP = 0.5
 _QUANTITY_EXP = -0.15
 
 
-def switch_probability(segment: np.ndarray, margin_rate: np.ndarray) -> np.ndarray:
+@dataclass(frozen=True)
+class CustomerBehaviour:
+    """The generator's customer behaviour after a stockout (the knobs of the switching truth).
+
+    The defaults are the generator's (module doc). Per segment (``key``, ``regular``,
+    ``small``), in segment order.
+
+    Attributes:
+        switch_alpha: logit intercept of the switching probability per segment [-].
+        switch_beta: logit slope on ``margin_rate - margin_rate_centre`` [-].
+        margin_rate_centre: margin rate the slope is centred on [-].
+        volume_loss: lasting volume loss of a customer who stays, per segment [-], in (0, 1).
+        segment_share: mean share of each segment in a stage's customers [-] (sums to 1).
+        segment_mix_concentration: Dirichlet concentration of a stage's own segment mix
+            around ``segment_share`` [-] (smaller: stages sell more to one segment).
+    """
+
+    switch_alpha: tuple[float, ...] = tuple(SWITCH_ALPHA.tolist())
+    switch_beta: float = SWITCH_BETA
+    margin_rate_centre: float = MARGIN_RATE_CENTRE
+    volume_loss: tuple[float, ...] = tuple(VOLUME_LOSS.tolist())
+    segment_share: tuple[float, ...] = _SEGMENT_P
+    segment_mix_concentration: float = _SEGMENT_MIX_ALPHA
+
+    def __post_init__(self) -> None:
+        if len(self.switch_alpha) != len(SEGMENTS) or len(self.volume_loss) != len(SEGMENTS) \
+                or len(self.segment_share) != len(SEGMENTS):
+            raise ValueError(f"switch_alpha, volume_loss and segment_share need one value per segment {SEGMENTS}")
+        if not all(0.0 < v < 1.0 for v in self.volume_loss):
+            raise ValueError(f"volume_loss must be in (0, 1), got {self.volume_loss}")
+        if min(self.segment_share) <= 0 or abs(sum(self.segment_share) - 1.0) > 1e-9:
+            raise ValueError(f"segment_share must be positive and sum to 1, got {self.segment_share}")
+        if self.segment_mix_concentration <= 0:
+            raise ValueError(f"segment_mix_concentration must be > 0, got {self.segment_mix_concentration}")
+
+    def with_spread(self, spread: float) -> CustomerBehaviour:
+        """The same behaviour with the segments' differences scaled by ``spread`` [-].
+
+        On the logit scale, each segment's switching intercept and volume loss move to
+        ``mean + spread x (value - mean)`` (means over the segments), and the margin slope
+        becomes ``spread x switch_beta``: 0 makes every customer behave alike (a blanket
+        stockout cost is then right up to the order pattern), 1 is this behaviour, larger
+        values make the true stockout cost more heterogeneous across SKU-locations.
+        """
+        if spread < 0:
+            raise ValueError(f"spread must be >= 0, got {spread}")
+        if spread == 1.0:
+            return self
+        a = np.asarray(self.switch_alpha, dtype=float)
+        lv = np.log(np.asarray(self.volume_loss)) - np.log1p(-np.asarray(self.volume_loss))
+        a2 = a.mean() + spread * (a - a.mean())
+        lv2 = lv.mean() + spread * (lv - lv.mean())
+        v2 = 1.0 / (1.0 + np.exp(-lv2))
+        return replace(self, switch_alpha=tuple(float(x) for x in a2), switch_beta=float(spread * self.switch_beta),
+                       volume_loss=tuple(float(x) for x in v2))
+
+
+def switch_probability(segment: np.ndarray, margin_rate: np.ndarray,
+                       behaviour: CustomerBehaviour | None = None) -> np.ndarray:
     """True probability [-] that a customer switches at a short line (segment codes, margin rates)."""
-    z = SWITCH_ALPHA[segment] + SWITCH_BETA * (margin_rate - MARGIN_RATE_CENTRE)
+    b = behaviour or CustomerBehaviour()
+    z = np.asarray(b.switch_alpha)[segment] + b.switch_beta * (margin_rate - b.margin_rate_centre)
     return np.asarray(1.0 / (1.0 + np.exp(-z)))
 
 
@@ -121,7 +186,7 @@ def _dates(start: dt.date, days: np.ndarray) -> pa.Array:
 
 
 def _order_lines(rng: np.random.Generator, tables: dict[str, pa.Table], periods: int, period_days: int,
-                 start: dt.date) -> tuple[pa.Table, pa.Table]:
+                 start: dt.date, behaviour: CustomerBehaviour) -> tuple[pa.Table, pa.Table]:
     stages, demand = tables["stages"], tables["demand"]
     keys = _stage_keys(stages)
     row_of = {k: i for i, k in enumerate(keys)}
@@ -143,14 +208,15 @@ def _order_lines(rng: np.random.Generator, tables: dict[str, pa.Table], periods:
     cust_stage = np.repeat(served, n_cust)
     cust_out = np.repeat(np.arange(served.size), n_cust)
     n = cust_stage.size
-    mix = rng.dirichlet(_SEGMENT_MIX_ALPHA * np.asarray(_SEGMENT_P), size=served.size)  # each stage its own mix
+    mix = rng.dirichlet(behaviour.segment_mix_concentration * np.asarray(behaviour.segment_share),
+                        size=served.size)  # each stage its own mix
     seg = (rng.random(n)[:, None] > np.cumsum(mix[cust_out], axis=1)).sum(axis=1).clip(0, 2)
     lo = np.array([r[0] for r in _Q_RANGE])[seg]
     hi = np.array([r[1] for r in _Q_RANGE])[seg]
     q = rng.uniform(lo, hi)
     m = rng.lognormal(np.log(4.0), 0.7, n)
-    p_switch = switch_probability(seg, margin_rate[cust_stage])
-    v = VOLUME_LOSS[seg]
+    p_switch = switch_probability(seg, margin_rate[cust_stage], behaviour)
+    v = np.asarray(behaviour.volume_loss)[seg]
 
     u_order = rng.random((n, periods))
     qty = 1.0 + rng.poisson(np.repeat(m[:, None], periods, axis=1))
@@ -265,7 +331,8 @@ def _expedites(rng: np.random.Generator, tables: dict[str, pa.Table], start: dt.
 
 
 def cost_history(tables: dict[str, pa.Table], seed: int, periods: int, period_days: int,
-                 start_date: str) -> tuple[dict[str, pa.Table], dict[str, pa.Table], dict[str, Any]]:
+                 start_date: str, behaviour: CustomerBehaviour | None = None,
+                 ) -> tuple[dict[str, pa.Table], dict[str, pa.Table], dict[str, Any]]:
     """Order lines and expedites for a generated dataset (see module doc).
 
     Args:
@@ -274,17 +341,18 @@ def cost_history(tables: dict[str, pa.Table], seed: int, periods: int, period_da
         periods: demand periods [periods].
         period_days: length of a period [days].
         start_date: ISO date of the first period.
+        behaviour: the customers' behaviour after a stockout (default: the generator's).
 
     Returns:
         ``({"order_lines", "expedites"}, {"customer_truth"}, truth parameters)``.
     """
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 21]))
     start = dt.date.fromisoformat(start_date)
-    lines, truth = _order_lines(rng, tables, periods, period_days, start)
+    b = behaviour or CustomerBehaviour()
+    lines, truth = _order_lines(rng, tables, periods, period_days, start, b)
     expedites = _expedites(rng, tables, start, periods, period_days)
     params = {
-        "segments": list(SEGMENTS), "switch_alpha": SWITCH_ALPHA.tolist(), "switch_beta": SWITCH_BETA,
-        "margin_rate_centre": MARGIN_RATE_CENTRE, "volume_loss": VOLUME_LOSS.tolist(),
+        "segments": list(SEGMENTS), **{k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(b).items()},
         "short_when_stocked_out": _SHORT_WHEN_OUT, "short_otherwise": _SHORT_BASE,
         "expedite": {"carriers": {k: list(v) for k, v in CARRIERS.items()}, "unit_cost_exponent": _UNIT_COST_EXP,
                      "quantity_exponent": _QUANTITY_EXP, "noise_sd": EXPEDITE_NOISE_SD},

@@ -71,14 +71,14 @@ class LearnedCostModel(CostModel):
         cover_probability: probability that other stock covers a component short before
             it stops an assembly [-].
         prior_sd: spread of a customer segment's switching effect around the common one
-            (logit scale) [-]; smaller pools more.
+            (logit scale) [-]; smaller pools more; ``"auto"``: estimated from the data.
         replications: bootstrap replications of the switching model [-].
         interval: central probability of the reported intervals [-].
         seed: seed of the bootstrap.
     """
 
     def __init__(self, customer_horizon_periods: float = 52.0, min_stockout_periods: float = 4.0,
-                 cover_probability: float = 0.0, prior_sd: float = 1.0, replications: int = 50,
+                 cover_probability: float = 0.0, prior_sd: float | str = "auto", replications: int = 50,
                  interval: float = 0.9, seed: int = 0) -> None:
         if customer_horizon_periods < 0 or min_stockout_periods < 0:
             raise ValueError("customer_horizon_periods and min_stockout_periods must be >= 0")
@@ -168,7 +168,9 @@ class LearnedCostModel(CostModel):
         if self.switching_ is not None:
             summary = self.switching_.summary()
             out.append(Artefact("switching", self.switching_, {
-                **params, "prior_sd": f"{self.prior_sd:g}", "replications": str(self.replications),
+                **params, "prior_sd": self.prior_sd if isinstance(self.prior_sd, str) else f"{self.prior_sd:g}",
+                "prior_sd_switch": f"{self.switching_.prior_sd_[0]:.6g}",
+                "prior_sd_volume_loss": f"{self.switching_.prior_sd_[1]:.6g}", "replications": str(self.replications),
                 **{k: f"{v:.6g}" for k, v in summary.items()}}, self.as_of_.get("order_lines", "")))
         if self.expediting_ is not None:
             out.append(Artefact("expediting", self.expediting_, {

@@ -22,7 +22,16 @@ with ``logit p = a + a_segment + b (margin_rate - centre)`` and ``logit v = c + 
 (``margin_rate = (price - unit_cost) / price`` of the stage).  The segment effects have a
 normal prior (``prior_sd`` on the logit scale) around the common intercept: partial
 pooling, so a segment with few stockouts borrows strength from the others, and a customer
-with no stockout history gets the prediction of its segment and SKU.  The fit maximises the
+with no stockout history gets the prediction of its segment and SKU.  With ``prior_sd =
+"auto"`` (the default) the prior's spread is estimated from the data, separately for ``p``
+and ``v`` (empirical Bayes): a first fit under a wide prior (sd ``WIDE_PRIOR_SD``) gives
+each segment's logit and its variance (inverse Hessian); the spread ``tau`` maximises the
+restricted (REML) likelihood of ``logit_g ~ N(mu, tau^2 + variance_g)`` on
+``[MIN_PRIOR_SD, WIDE_PRIOR_SD]`` (a segment with few events, an uncertain logit, weighs
+little), and the final fit uses it.  So segments that really differ
+a lot are not pulled together (a fixed ``prior_sd = 1`` shrank a key-account switching
+probability of 0.0001 to 0.016 when segments differ by 15 on the logit scale), while
+segments that differ little are pooled hard.  The fit maximises the
 penalised likelihood (scipy); its uncertainty is a bootstrap over relationships, which also
 carries the noise of each ``q``.
 
@@ -51,6 +60,10 @@ __all__ = ["SwitchingModel", "SwitchingEvents", "Relationships", "order_periods"
 
 _NO_SEGMENT = "(all)"
 _NODES = 24  # Gauss-Legendre nodes over the order rate q in (0, 1)
+#: Prior sd of the first, nearly unpooled fit of ``prior_sd="auto"``, and the largest spread it picks [-].
+WIDE_PRIOR_SD = 10.0
+#: Smallest spread ``prior_sd="auto"`` picks [-].
+MIN_PRIOR_SD = 0.05
 
 
 @dataclass(frozen=True)
@@ -107,12 +120,27 @@ def _codes(values: list[str | None]) -> tuple[np.ndarray, list[str]]:
     return codes.astype(np.int64), [str(x) for x in names]
 
 
+def _reml_spread(logit: np.ndarray, variance: np.ndarray) -> float:
+    """Spread ``tau`` of group effects seen as ``logit_g ~ N(mu, tau^2 + variance_g)`` (REML).
+
+    The restricted likelihood of the random-effects model, maximised over a log grid on
+    ``[MIN_PRIOR_SD, WIDE_PRIOR_SD]``; a group whose logit is uncertain weighs little.
+    """
+    tau = np.geomspace(MIN_PRIOR_SD, WIDE_PRIOR_SD, 241)[:, None]
+    total = tau ** 2 + variance[None, :]
+    w = 1.0 / total
+    mu = (w * logit).sum(axis=1, keepdims=True) / w.sum(axis=1, keepdims=True)
+    ll = -0.5 * (np.log(total).sum(axis=1) + (w * (logit - mu) ** 2).sum(axis=1) + np.log(w.sum(axis=1)))
+    return float(tau[int(np.argmax(ll)), 0])
+
+
 class SwitchingModel:
     """Probability of switching and lasting volume loss after a stockout (see module doc).
 
     Args:
         prior_sd: standard deviation of a segment's effect around the common intercept, on
-            the logit scale [-] (smaller pools more).
+            the logit scale [-] (smaller pools more); ``"auto"``: estimated from the data,
+            one for the switching probability and one for the volume loss (module doc).
         replications: bootstrap replications for the intervals [-].
         interval: central probability of the intervals [-].
         min_periods_before: least periods of history before a first short line for it to count [periods].
@@ -120,15 +148,19 @@ class SwitchingModel:
         seed: seed of the bootstrap.
     """
 
-    def __init__(self, prior_sd: float = 1.0, replications: int = 100, interval: float = 0.9,
+    def __init__(self, prior_sd: float | str = "auto", replications: int = 100, interval: float = 0.9,
                  min_periods_before: int = 4, min_periods_after: int = 4, seed: int = 0) -> None:
-        if prior_sd <= 0:
-            raise ValueError(f"prior_sd must be > 0, got {prior_sd}")
+        if isinstance(prior_sd, str):
+            if prior_sd != "auto":
+                raise ValueError(f"prior_sd must be a number > 0 or 'auto', got {prior_sd!r}")
+        elif not prior_sd > 0:
+            raise ValueError(f"prior_sd must be > 0 or 'auto', got {prior_sd}")
         if not 0 < interval < 1:
             raise ValueError(f"interval must be in (0, 1), got {interval}")
         if replications < 2:
             raise ValueError(f"replications must be >= 2, got {replications}")
         self.prior_sd = prior_sd
+        self._sd = (1.0, 1.0) if isinstance(prior_sd, str) else (float(prior_sd), float(prior_sd))
         self.replications = replications
         self.interval = interval
         self.min_periods_before = min_periods_before
@@ -298,15 +330,46 @@ class SwitchingModel:
             [wd_p.sum()], np.bincount(seg, weights=wd_p, minlength=g), [np.sum(wd_p * x)],
             [wd_v.sum()], np.bincount(seg, weights=wd_v, minlength=g),
         ))
-        grad[1:1 + g] += a_seg / self.prior_sd ** 2
-        grad[3 + g:] += c_seg / self.prior_sd ** 2
-        penalty = 0.5 * (np.sum(a_seg ** 2) + np.sum(c_seg ** 2)) / self.prior_sd ** 2
+        sd_p, sd_v = self._sd
+        grad[1:1 + g] += a_seg / sd_p ** 2
+        grad[3 + g:] += c_seg / sd_v ** 2
+        penalty = 0.5 * (np.sum(a_seg ** 2) / sd_p ** 2 + np.sum(c_seg ** 2) / sd_v ** 2)
         return float(-np.sum(weight * ll) + penalty), grad
 
     def _fit_theta(self, weight: np.ndarray, start: np.ndarray) -> np.ndarray:
         rate_w = self._rate_weights(weight)
         res = minimize(self._nll, start, args=(weight, rate_w), jac=True, method="BFGS")
         return np.asarray(res.x)
+
+    def _estimate_prior_sd(self, start: np.ndarray) -> tuple[float, float]:
+        """Spread of the segment logits of ``p`` and of ``v`` (REML, module doc)."""
+        g = len(self.segments_)
+        seg_ev = self.relationships_.segment[self.events_.relationship]
+        seen = np.flatnonzero(np.bincount(seg_ev, minlength=g) > 0)
+        if seen.size < 2:
+            return 1.0, 1.0
+        self._sd = (WIDE_PRIOR_SD, WIDE_PRIOR_SD)
+        weight = np.ones(self.events_.relationship.size)
+        rate_w = self._rate_weights(weight)
+        theta = np.asarray(minimize(self._nll, start, args=(weight, rate_w), jac=True, method="BFGS").x)
+        # Hessian of the penalised negative log-likelihood by central differences of its gradient
+        k = theta.size
+        hess = np.empty((k, k))
+        for j in range(k):
+            step = np.zeros(k)
+            step[j] = 1e-5 * max(1.0, abs(theta[j]))
+            hess[j] = (self._nll(theta + step, weight, rate_w)[1]
+                       - self._nll(theta - step, weight, rate_w)[1]) / (2.0 * step[j])
+        cov = np.linalg.pinv(0.5 * (hess + hess.T))
+        out = []
+        for common in (0, 2 + g):  # a (p) and c (v); each segment's logit = common + effect
+            contrast = np.zeros((seen.size, k))
+            contrast[:, common] = 1.0
+            contrast[np.arange(seen.size), common + 1 + seen] = 1.0
+            logit = contrast @ theta
+            var = np.einsum("ij,jk,ik->i", contrast, cov, contrast)
+            out.append(_reml_spread(logit, np.maximum(var, 1e-12)))
+        return out[0], out[1]
 
     def fit(self, order_lines: pa.Table, stages: pa.Table, period_days: float) -> Self:
         """Fit on the order lines (schema ``ORDER_LINES``) of the ``stages``; returns self.
@@ -325,6 +388,10 @@ class SwitchingModel:
         g = len(self.segments_)
         start = np.zeros(3 + 2 * g)
         start[0], start[2 + g] = -1.5, -1.5
+        if isinstance(self.prior_sd, str):
+            self._sd = self._estimate_prior_sd(start)
+        #: the prior sds of the segment effects of ``p`` and ``v`` used [-] (estimated with "auto")
+        self.prior_sd_ = self._sd
         self.theta_ = self._fit_theta(np.ones(n_ev), start)
         rng = np.random.default_rng(self.seed)
         boot = np.empty((self.replications, start.size))
