@@ -8,7 +8,8 @@
    history's mean + 10 sd: a shift a single period shows).
 2. The previous cycle's full run (`echelon run`, default components, Ray) is expensive;
    it is built once and cached in ``--cache`` (default /tmp/echelon-incremental-cache/N),
-   keyed by N: delete the directory to rebuild.
+   keyed by N: delete the directory to rebuild (delete only ``prev_out`` to redo just the
+   previous run on the cycles already generated).
    A cached run from before pooled forecaster parameters were written
    (``prev_out/sensing/pooled_forecaster.json``) is upgraded once: `echelon run PREV --out
    TMP --since PREVIOUS_OUT --refit-pooled` fits them on the previous cycle's data exactly
@@ -188,9 +189,12 @@ def main() -> None:
         _stand_in_previous(prev, prev_out, args.config, Path(args.stand_in_previous))
         (cache / "previous_run_wall_seconds.txt").write_text("stand-in\n")
     if not (prev_out / "sensing" / "sensing.json").is_file():
-        shutil.rmtree(cache, ignore_errors=True)
-        run_command([sys.executable, "-m", "platform_core.cli", "generate", str(gen), "--sku-locations", str(n), "--seed", "7"])
-        _split(gen, prev, new, seed=7)
+        if not (new / "shifted_networks.json").is_file():  # the cycles are kept: only the previous run is redone
+            shutil.rmtree(cache, ignore_errors=True)
+            run_command([sys.executable, "-m", "platform_core.cli", "generate", str(gen), "--sku-locations", str(n),
+                         "--seed", "7"])
+            _split(gen, prev, new, seed=7)
+        shutil.rmtree(prev_out, ignore_errors=True)
         wall, _, out = run_command([sys.executable, "-m", "platform_core.cli", "run", str(prev), "--out", str(prev_out),
                                     "--num-workers", str(args.workers), "--tracking-uri", "none", *config])
         if not (prev_out / "recommendations.parquet").is_file():
