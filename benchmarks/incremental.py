@@ -5,7 +5,8 @@
 1. Generate N SKU-locations (104 weekly periods, seed 7) and split them into the previous
    cycle (without the last period and its receipts) and this cycle (everything, with the
    last period's demand of the smooth stages of 1 % of the networks raised to their
-   history's mean + 10 sd: a shift a single period shows).
+   history's mean + 10 sd: a shift a single period shows; its receipts: the previous
+   cycle's and a new week of them, see ``_write_new_receipts``).
 2. The previous cycle's full run (`echelon run`, default components, Ray) is expensive;
    it is built once and cached in ``--cache`` (default /tmp/echelon-incremental-cache/N),
    keyed by N: delete the directory to rebuild (delete only ``prev_out`` to redo just the
@@ -69,7 +70,7 @@ def _split(gen: Path, prev: Path, new: Path, seed: int) -> int:
     receipts = pq.read_table(gen / "receipts.parquet")
     rday = receipts.column("receipt_date").cast(pa.int32()).to_numpy()
     pq.write_table(receipts.filter(pa.array(rday <= last)), prev / "receipts.parquet")
-    pq.write_table(receipts, new / "receipts.parquet")
+    _write_new_receipts(gen, prev, new)
 
     keys, net = _network_of(gen)
     rng = np.random.default_rng(seed)
@@ -97,6 +98,41 @@ def _split(gen: Path, prev: Path, new: Path, seed: int) -> int:
     shifted = {int(net[pos[k]]) for k in level}
     (new / "shifted_networks.json").write_text(json.dumps(sorted(shifted)))
     return len(shifted)
+
+
+NEW_WEEK_MARK = "receipts_new_week.json"
+
+
+def _write_new_receipts(gen: Path, prev: Path, new: Path) -> None:
+    """This cycle's receipts: the previous cycle's, and a week of receipts after its last one.
+
+    The generator places orders until 60 days before its last period, so the receipts
+    dated after the previous cycle's are only the late tail of earlier orders (the longest
+    lead times: a lead-time detector rightly finds them late).  The new week is instead
+    the generator's last week of receipts whose orders it all placed (receipt dates up to
+    its last order date), moved to just after the previous cycle's last receipt (order
+    and receipt date alike; order ids prefixed ``W-``): lanes, lead times and their mix
+    as generated.  Those lead times are in the lanes' baselines too (a lane has ~15
+    receipts in all), so the benchmark's lead-time alarms understate the false-alarm
+    rate; that rate is tested in ``tests/core/test_since_large_supplier.py``.
+    """
+    receipts = pq.read_table(gen / "receipts.parquet")
+    old = pq.read_table(prev / "receipts.parquet")
+    cutoff = int(pc.max(old.column("receipt_date").cast(pa.int32())).as_py())
+    rday = receipts.column("receipt_date").cast(pa.int32())
+    last_order = int(pc.max(receipts.column("order_date").cast(pa.int32())).as_py())
+    week = receipts.filter(pc.and_(pc.greater(rday, last_order - 7), pc.less_equal(rday, last_order)))
+    shift = cutoff - (last_order - 7)
+    for name in ("order_date", "receipt_date"):
+        moved = pc.add(week.column(name).cast(pa.int32()), pa.scalar(shift, pa.int32())).cast(pa.date32())
+        week = week.set_column(week.column_names.index(name), name, moved)
+    week = week.set_column(week.column_names.index("order_id"), "order_id",
+                           pc.binary_join_element_wise("W", week.column("order_id"), "-"))
+    tmp = new / ".receipts.tmp.parquet"
+    pq.write_table(pa.concat_tables([old, week.cast(old.schema)]), tmp)
+    tmp.replace(new / "receipts.parquet")  # a new file: a hard-linked copy of the cache is left alone
+    (new / NEW_WEEK_MARK).write_text(json.dumps({"moved_days": shift, "receipts": week.num_rows,
+                                                 "from_receipt_dates": [last_order - 6, last_order]}))
 
 
 def _stand_in_previous(prev: Path, prev_out: Path, config_path: str | None, template: Path) -> None:
@@ -200,6 +236,8 @@ def main() -> None:
         if not (prev_out / "recommendations.parquet").is_file():
             raise SystemExit(f"the previous run failed:\n{out[-3000:]}")
         (cache / "previous_run_wall_seconds.txt").write_text(f"{wall:.2f}\n")
+    if not (new / NEW_WEEK_MARK).is_file():  # a cache from before the new week of receipts
+        _write_new_receipts(gen, prev, new)
     pooled = prev_out / "sensing" / "pooled_forecaster.json"
     if not pooled.is_file():
         _upgrade_pooled(prev, prev_out, config, args.workers)
