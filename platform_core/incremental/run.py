@@ -32,8 +32,9 @@ from platform_core.artefacts import ComponentArtefacts, data_as_of
 from platform_core.batch import COMPUTE_SECONDS_KEY, run_batch, warm_up_components
 from platform_core.config import RunConfig
 from platform_core.data.columns import float_column
-from platform_core.data.loaders import load_dataset
-from platform_core.data.schemas import Dataset
+from platform_core.data.errors import DataValidationError
+from platform_core.data.loaders import find_file, load_dataset
+from platform_core.data.schemas import FILE_SPECS, Dataset
 from platform_core.exception_lists import exception_counts
 from platform_core.executor import choose_executor
 from platform_core.frontier import frontier_table, split_side_columns, write_frontier
@@ -125,6 +126,20 @@ def _new_demand(dataset: Dataset, structure: NetworkStructure, grid: SensingGrid
     ok = rows >= 0
     matrix[rows[ok], pidx[ok]] = qty[ok]
     return matrix, grid.last_period + width
+
+
+def _validated_before(previous: SensingState, data_dir: Path) -> set[str]:
+    """The structure tables whose files are byte-identical (SHA-256) to those the previous run validated."""
+    files = {}
+    for name in STRUCTURE_TABLES:
+        try:
+            file = find_file(data_dir, FILE_SPECS[name])
+        except DataValidationError:
+            return set()  # the load reports it
+        if file is not None and name in previous.input_files:
+            files[name] = file
+    now = input_file_digests(files)
+    return {name for name, digest in now.items() if digest == previous.input_files[name]}
 
 
 def _check_unchanged(previous: SensingState, digests: dict[str, str], since: Path) -> None:
@@ -264,7 +279,8 @@ def run_since(
         host.run_started(ctx)
         started = True
         timer.mark("started")
-        dataset = load_dataset(data_dir, period_days=config.run.period_days)
+        dataset = load_dataset(data_dir, period_days=config.run.period_days,
+                               validated=_validated_before(previous, Path(data_dir)))
         digests = input_file_digests(dataset.sources)
         _check_unchanged(previous, digests, since_dir)
         if float(config.run.period_days) != previous.grid.period_days:
