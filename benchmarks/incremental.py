@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import shutil
 import sys
 from pathlib import Path
@@ -246,9 +248,11 @@ def main() -> None:
     out_dir = cache / "incremental"
     shutil.rmtree(out_dir, ignore_errors=True)
     refit = ["--refit-pooled"] if args.refit_pooled else []
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     wall, mem, out = run_command([sys.executable, "-m", "platform_core.cli", "run", str(new), "--out", str(out_dir),
                                   "--since", str(prev_out), "--num-workers", str(args.workers), "--tracking-uri", "none",
                                   *refit, *config])
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if not (out_dir / "recommendations.parquet").is_file():
         raise SystemExit(f"the incremental run failed:\n{out[-3000:]}")
     summary = json.loads((out_dir / "summary.json").read_text())
@@ -272,6 +276,10 @@ def main() -> None:
         "every_input_row_once": inc.num_rows == len(keys),
         "incremental_wall_seconds": round(wall, 2),
         "incremental_inner_wall_seconds": round(m["wall_seconds"], 2),
+        # CPU of the run's process tree (those of its processes that were waited for: the driver,
+        # Ray's processes when they exit cleanly); on a shared machine wall >> CPU / 2 cores
+        "incremental_cpu_seconds": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 1),
+        "load_average_1min_after": round(os.getloadavg()[0], 1),
         "load_validate_seconds": round(m["load_validate_seconds"], 2),
         "sense_seconds": round(m["sense_seconds"], 2),
         "replan_seconds": round(m["solve_seconds"], 2),
