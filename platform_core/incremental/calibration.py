@@ -74,7 +74,7 @@ _RECEIPTS_GRID = np.array([5, 8, 12, 20, 35, 60, 100])
 _LANES_GRID = np.array([1, 2, 4, 8, 16])
 _YEAR_GRID = np.array([10, 15, 25, 40, 60, 100, 150, 250, 400, 1000, 2500])
 #: A supplier with more lanes than this pools independent scores (see the module docstring) [-]:
-#: far more than the receipts a CUSUM remembers (``h / k`` is at most ~90 receipts here).
+#: far more than the receipts a CUSUM remembers (``h / k``: up to ~120 receipts, at k = 0.25 and 470,000 a year).
 MANY_LANES = 256
 #: Siegmund's overshoot correction of a CUSUM of N(0, 1) scores, ``-2 zeta(1/2) / sqrt(2 pi)`` [-].
 _SIEGMUND_RHO = 1.166
