@@ -470,13 +470,14 @@ def lead_time_threshold(k: np.ndarray, receipts: np.ndarray, per_year: np.ndarra
     else:
         iid = np.array([_lead_time_iid_cells(int(_YEAR_GRID[c]), float(alpha))[a]
                         for a, c in zip(cells[:, 0].tolist(), cells[:, 2].tolist(), strict=True)])
-    base = np.where(lanes.reshape(-1) > MANY_LANES, iid, found)
-    k_grid = _K_GRID[cells[:, 0]]
+    out: np.ndarray = np.where(lanes.reshape(-1) > MANY_LANES, iid, found)
     year = np.asarray(per_year, dtype=np.float64).reshape(-1)
     top = float(_YEAR_GRID[-1])
-    growth = normal_cusum_threshold(k_grid, np.maximum(year, top), alpha) - normal_cusum_threshold(
-        k_grid, np.full(year.shape, top), alpha)
-    out: np.ndarray = base + growth
+    beyond = np.flatnonzero(year > top)
+    if beyond.size:
+        k_grid = _K_GRID[cells[beyond, 0]]
+        out[beyond] += normal_cusum_threshold(k_grid, year[beyond], alpha) - normal_cusum_threshold(
+            k_grid, np.full(beyond.size, top), alpha)
     return out
 
 
