@@ -468,8 +468,9 @@ def lead_time_threshold(k: np.ndarray, receipts: np.ndarray, per_year: np.ndarra
     if table is not None and float(table["alpha"]) == float(alpha):
         iid: np.ndarray = table["lead_time_iid"][cells[:, 0], cells[:, 2]]
     else:
-        iid = np.array([_lead_time_iid_cells(int(_YEAR_GRID[c]), float(alpha))[a]
-                        for a, c in zip(cells[:, 0].tolist(), cells[:, 2].tolist(), strict=True)])
+        years = np.unique(cells[:, 2])
+        by_year = np.stack([_lead_time_iid_cells(int(_YEAR_GRID[c]), float(alpha)) for c in years.tolist()])
+        iid = by_year[np.searchsorted(years, cells[:, 2]), cells[:, 0]]
     out: np.ndarray = np.where(lanes.reshape(-1) > MANY_LANES, iid, found)
     year = np.asarray(per_year, dtype=np.float64).reshape(-1)
     top = float(_YEAR_GRID[-1])
