@@ -27,6 +27,8 @@ def test_the_shipped_table_is_what_the_code_simulates():
     lead = cal._lead_time_cells(int(cal._RECEIPTS_GRID[b]), int(cal._YEAR_GRID[c]), cal.TABLE_ALPHA,
                                 int(cal._LANES_GRID[d]))
     assert table["lead_time"][:, b, c, d].tolist() == lead.tolist()
+    iid = cal._lead_time_iid_cells(int(cal._YEAR_GRID[c]), cal.TABLE_ALPHA)  # independent scores, 25 a year
+    assert table["lead_time_iid"][:, c].tolist() == iid.tolist()
 
 
 def _own_cusum_max(z: np.ndarray, k: float) -> np.ndarray:
