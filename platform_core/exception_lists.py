@@ -158,23 +158,29 @@ def exception_lists(table: pa.Table, unit_cost: np.ndarray, recent_demand: np.nd
 
 
 def _ranked(rows: list[tuple[str, int, float, str, str]], sku: list[str], loc: list[str]) -> pa.Table:
-    """Rows grouped by list (in ``EXCEPTION_LISTS`` order), ranked by magnitude (largest first)."""
+    """Rows grouped by list (in ``EXCEPTION_LISTS`` order), ranked by magnitude (largest first).
+
+    Ties in magnitude are ordered by sku, then location (code-point order); one stable
+    sort of the arrays (a million SKU-locations give ~1 M rows).
+    """
     order = {name: i for i, name in enumerate(EXCEPTION_LISTS)}
-    rows.sort(key=lambda r: (order[r[0]], -r[2], sku[r[1]], loc[r[1]]))
-    ranks: list[int] = []
-    prev, rank = "", 0
-    for r in rows:
-        rank = rank + 1 if r[0] == prev else 1
-        prev = r[0]
-        ranks.append(rank)
+    which = np.array([order[r[0]] for r in rows], dtype=np.int64)
+    k = np.array([r[1] for r in rows], dtype=np.int64)
+    magnitude = np.array([r[2] for r in rows], dtype=np.float64)
+    sku_arr, loc_arr = np.array(sku, dtype=str), np.array(loc, dtype=str)
+    at = np.lexsort((loc_arr[k], sku_arr[k], -magnitude, which)) if rows else np.zeros(0, dtype=np.int64)
+    ranked_list = which[at]
+    starts = np.flatnonzero(np.r_[True, ranked_list[1:] != ranked_list[:-1]]) if at.size else np.zeros(0, np.int64)
+    rank = np.arange(at.size) - np.repeat(starts, np.diff(np.r_[starts, at.size])) + 1
+    names = np.array(EXCEPTION_LISTS, dtype=object)
     return pa.table({
-        "list": pa.array([r[0] for r in rows], pa.string()),
-        "rank": pa.array(ranks, pa.int64()),
-        "sku": pa.array([sku[r[1]] for r in rows], pa.string()),
-        "location": pa.array([loc[r[1]] for r in rows], pa.string()),
-        "magnitude": pa.array([r[2] for r in rows], pa.float64()),
-        "magnitude_unit": pa.array([r[3] for r in rows], pa.string()),
-        "reason": pa.array([r[4] for r in rows], pa.string()),
+        "list": pa.array(names[ranked_list].tolist(), pa.string()),
+        "rank": pa.array(rank, pa.int64()),
+        "sku": pa.array(sku_arr[k[at]].tolist(), pa.string()),
+        "location": pa.array(loc_arr[k[at]].tolist(), pa.string()),
+        "magnitude": pa.array(magnitude[at], pa.float64()),
+        "magnitude_unit": pa.array([rows[i][3] for i in at.tolist()], pa.string()),
+        "reason": pa.array([rows[i][4] for i in at.tolist()], pa.string()),
     }, schema=EXCEPTIONS_SCHEMA)
 
 

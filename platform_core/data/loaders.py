@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 import pyarrow as pa
@@ -327,7 +327,8 @@ def load_table(path: str | os.PathLike[str], spec: FileSpec,
     return table
 
 
-def load_dataset(path: str | os.PathLike[str], period_days: float = DEFAULT_PERIOD_DAYS) -> Dataset:
+def load_dataset(path: str | os.PathLike[str], period_days: float = DEFAULT_PERIOD_DAYS,
+                 validated: Collection[str] = ()) -> Dataset:
     """Load and validate the dataset in directory ``path``; put demand on the period grid.
 
     Args:
@@ -335,6 +336,9 @@ def load_dataset(path: str | os.PathLike[str], period_days: float = DEFAULT_PERI
         period_days: length of a planning period [days]: pass the run's
             ``config.run.period_days``. Demand rows of one stage in one period are summed
             (see :func:`platform_core.data.periods.demand_on_grid`).
+        validated: tables whose files are known to pass validation, byte for byte (an
+            incremental run's structure tables, same SHA-256 as the previous run's): read
+            and converted, their own checks skipped (``validate_dataset``).
 
     Returns:
         The validated Dataset (tables converted to the contract's Arrow types; demand with
@@ -367,7 +371,7 @@ def load_dataset(path: str | os.PathLike[str], period_days: float = DEFAULT_PERI
         tables[name] = load_table(file, spec, errors)
     errors.raise_if_any()
     ds = Dataset(root=root, tables=tables, sources=sources)
-    validate_dataset(ds)
+    validate_dataset(ds, validated)
     ds.tables["demand"], ds.demand_grid = demand_on_grid(ds.demand, period_days)
     check_signal_periods(ds)
     return ds

@@ -14,6 +14,22 @@ index variance/mean; lead times: the CUSUM allowance, the receipts in the baseli
 the receipts per year) and each grid cell is simulated once, with 2,000 years of noise,
 from a seed derived from the cell itself: the thresholds depend only on the cell, never
 on which other series are in the run. Cells are cached for the life of the process.
+
+Lead times are watched as normal scores (:func:`lead_time_score`): a receipt standardised
+by a baseline of ``n`` receipts is Student-t distributed (``n - 1`` degrees of freedom,
+scale ``sqrt(1 + 1/n)``) when log lead times are normal, and its score
+``Phi^-1(F_t(.))`` is exactly standard normal.  A supplier's detector pools the scores
+of many lanes, each standardised by its own baseline; when a lane's receipts come far
+apart in the stream (many more lanes than the receipts a CUSUM remembers), the scores it
+sees are independent N(0, 1) draws whatever the baselines' errors.  A supplier with more
+than :data:`MANY_LANES` lanes gets the threshold of i.i.d. N(0, 1) scores: simulated up to
+the top of the receipts-per-year grid, and above it raised by the growth of Siegmund's
+closed form (:func:`normal_cusum_threshold`), whose slope ``d h / d log N = 1 / (2 k)``
+is exact for high thresholds.  So the false-alarm rate stays set at any volume.  Lanes
+and suppliers with fewer lanes get their simulated cell (16 lanes for 17 to 256: their
+baselines' errors persist over more receipts, a higher threshold), raised the same way
+above the grid (an approximation for them: persistent baseline errors grow the alarm
+rate faster than independent scores do).
 """
 
 from __future__ import annotations
@@ -27,11 +43,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import special
 
 __all__ = [
     "DemandThresholds", "DEMAND_K_LEVEL", "DEMAND_K_VARIABILITY", "DEMAND_K_ZERO", "N_SIM",
     "demand_thresholds", "lead_time_threshold", "demand_cell", "lead_time_cell", "snap_k",
     "demand_baseline", "demand_statistics", "zero_indicator", "lead_time_statistics", "zero_thresholds",
+    "lead_time_score", "normal_cusum_threshold",
 ]
 
 #: Noise years simulated per grid cell [-].
@@ -55,6 +73,11 @@ _K_GRID = np.array([0.25, 0.375, 0.5, 0.75, 1.0, 1.25, 1.5])
 _RECEIPTS_GRID = np.array([5, 8, 12, 20, 35, 60, 100])
 _LANES_GRID = np.array([1, 2, 4, 8, 16])
 _YEAR_GRID = np.array([10, 15, 25, 40, 60, 100, 150, 250, 400, 1000, 2500])
+#: A supplier with more lanes than this pools independent scores (see the module docstring) [-]:
+#: far more than the receipts a CUSUM remembers (``h / k``: up to ~120 receipts, at k = 0.25 and 470,000 a year).
+MANY_LANES = 256
+#: Siegmund's overshoot correction of a CUSUM of N(0, 1) scores, ``-2 zeta(1/2) / sqrt(2 pi)`` [-].
+_SIEGMUND_RHO = 1.166
 
 
 #: Thresholds of every grid cell for the default rate, weekly periods (``python -m
@@ -79,32 +102,57 @@ def _table() -> dict[str, np.ndarray] | None:
         table = {k: data[k] for k in data.files}
     if not all(np.array_equal(table.get(k, np.zeros(0)), v) for k, v in _grids().items()):
         return None
+    if "lead_time_iid" not in table:  # written before the lead-time scores
+        return None
     return table
 
 
 def build_table(path: Path = TABLE_FILE, alpha: float = TABLE_ALPHA,
-                periods_per_year: int = TABLE_PERIODS_PER_YEAR) -> None:
-    """Simulate every grid cell and write the table (several CPU-minutes)."""
+                periods_per_year: int = TABLE_PERIODS_PER_YEAR, lead_time_only: bool = False) -> None:
+    """Simulate every grid cell and write the table (several CPU-minutes).
+
+    ``lead_time_only``: keep the demand cells of the table in ``path`` (same demand grids,
+    rate and periods per year), simulate the lead-time cells.
+    """
     t0 = time.perf_counter()
-    demand = np.zeros((_MEAN_GRID.size, _DISPERSION_GRID.size, _HISTORY_GRID.size, 3))
-    for a, m in enumerate(_MEAN_GRID.tolist()):
-        for b, d in enumerate(_DISPERSION_GRID.tolist()):
-            for c, h in enumerate(_HISTORY_GRID.tolist()):
-                t = _demand_cell(m, d, int(h), periods_per_year, alpha)
-                demand[a, b, c] = (t.level, t.variability, t.zero)
-    zero = zero_table(alpha, periods_per_year)
-    lead = np.zeros((_K_GRID.size, _RECEIPTS_GRID.size, _YEAR_GRID.size, _LANES_GRID.size))
-    for b, n in enumerate(_RECEIPTS_GRID.tolist()):
-        for c, y in enumerate(_YEAR_GRID.tolist()):
-            for d, lanes in enumerate(_LANES_GRID.tolist()):
-                lead[:, b, c, d] = _lead_time_cells(int(n), int(y), alpha, int(lanes))
+    demand_keys = ("mean_grid", "dispersion_grid", "history_grid", "zero_grid")
+    old: dict[str, np.ndarray] = {}
+    if lead_time_only:
+        with np.load(path) as data:
+            old = {k: data[k] for k in data.files}
+        same = all(np.array_equal(old[k], _grids()[k]) for k in demand_keys) and float(old["alpha"]) == alpha \
+            and int(old["periods_per_year"]) == periods_per_year
+        if not same:
+            raise SystemExit(f"{path}: demand cells of other grids, rate or periods per year; build the whole table")
+        demand, zero = old["demand"], old["zero"]
+    else:
+        demand = np.zeros((_MEAN_GRID.size, _DISPERSION_GRID.size, _HISTORY_GRID.size, 3))
+        for a, m in enumerate(_MEAN_GRID.tolist()):
+            for b, d in enumerate(_DISPERSION_GRID.tolist()):
+                for c, h in enumerate(_HISTORY_GRID.tolist()):
+                    t = _demand_cell(m, d, int(h), periods_per_year, alpha)
+                    demand[a, b, c] = (t.level, t.variability, t.zero)
+        zero = zero_table(alpha, periods_per_year)
+    lead, lead_iid = lead_time_table(alpha)
     tmp = path.with_name(f".{path.stem}.tmp.npz")
-    arrays: dict[str, Any] = {"demand": demand, "zero": zero, "lead_time": lead, "alpha": np.float64(alpha),
+    arrays: dict[str, Any] = {"demand": demand, "zero": zero, "lead_time": lead, "lead_time_iid": lead_iid,
+                              "alpha": np.float64(alpha),
                               "periods_per_year": np.int64(periods_per_year), **_grids()}
     np.savez_compressed(tmp, **arrays)
     tmp.replace(path)
     _table.cache_clear()
     print(f"wrote {path} in {time.perf_counter() - t0:.0f} s")
+
+
+def lead_time_table(alpha: float = TABLE_ALPHA) -> tuple[np.ndarray, np.ndarray]:
+    """Lead-time thresholds of every grid cell, and of independent scores per (allowance, year)."""
+    lead = np.zeros((_K_GRID.size, _RECEIPTS_GRID.size, _YEAR_GRID.size, _LANES_GRID.size))
+    for b, n in enumerate(_RECEIPTS_GRID.tolist()):
+        for c, y in enumerate(_YEAR_GRID.tolist()):
+            for d, lanes in enumerate(_LANES_GRID.tolist()):
+                lead[:, b, c, d] = _lead_time_cells(int(n), int(y), alpha, int(lanes))
+    iid = np.stack([_lead_time_iid_cells(int(y), alpha) for y in _YEAR_GRID.tolist()], axis=1)
+    return lead, iid
 
 
 def zero_table(alpha: float = TABLE_ALPHA, periods_per_year: int = TABLE_PERIODS_PER_YEAR) -> np.ndarray:
@@ -360,14 +408,15 @@ def _lead_time_cells(receipts: int, year: int, alpha: float, lanes: int) -> np.n
     """Thresholds, one per allowance of the grid, of a stream of ``year`` receipts.
 
     The receipts are spread round-robin over ``lanes`` lanes, each standardised by its own
-    baseline estimated from ``receipts`` draws; every allowance sees the same noise.
+    baseline estimated from ``receipts`` draws and scored (:func:`lead_time_score`); every
+    allowance sees the same noise.
     """
     rng = _cell_rng("lead_time", receipts, year, alpha, lanes)
     base = rng.standard_normal((N_SIM, lanes, receipts))
     m = base.mean(axis=2)
     s = np.maximum(base.std(axis=2, ddof=1), 1e-9)
     lane = np.arange(year) % lanes
-    z = (rng.standard_normal((N_SIM, year)) - m[:, lane]) / s[:, lane]
+    z = lead_time_score((rng.standard_normal((N_SIM, year)) - m[:, lane]) / s[:, lane], receipts)
     zs = np.broadcast_to(z, (_K_GRID.size, N_SIM, year))
     _, _, top = lead_time_statistics(zs, np.repeat(_K_GRID[:, None], N_SIM, axis=1))
     out: np.ndarray = np.quantile(top, 1.0 - alpha, axis=1)
@@ -397,25 +446,92 @@ def lead_time_threshold(k: np.ndarray, receipts: np.ndarray, per_year: np.ndarra
 
     The noise is normal on the log scale; a series' receipts come from ``lanes`` lanes
     (1 for a lane, the supplier's lanes for a supplier), each standardised by its own
-    baseline estimated from ``receipts`` draws (per lane, rounded down to the grid); a
-    year holds ``per_year`` receipts (rounded up to the grid).  Both roundings are
-    conservative.
+    baseline estimated from ``receipts`` draws (per lane, rounded down to the grid) and
+    scored (:func:`lead_time_score`); a year holds ``per_year`` receipts (rounded up to
+    the grid).  Both roundings are conservative.  More than :data:`MANY_LANES` lanes:
+    independent scores; more receipts a year than the grid: see the module docstring.
     """
     lanes = np.ones(np.shape(k)) if lanes is None else np.asarray(lanes, dtype=np.float64)
     cells = lead_time_cell(k, receipts, per_year, lanes)
     if not cells.size:
         return np.zeros(0)
-    unique, inverse = np.unique(cells, axis=0, return_inverse=True)
     table = _table()
     if table is not None and float(table["alpha"]) == float(alpha):
         found: np.ndarray = table["lead_time"][cells[:, 0], cells[:, 1], cells[:, 2], cells[:, 3]]
-        return found
-    values = np.array([_lead_time_cell(a, int(_RECEIPTS_GRID[b]), int(_YEAR_GRID[c]), float(alpha),
-                                       int(_LANES_GRID[d]))
-                       for a, b, c, d in unique.tolist()])
-    return values[np.asarray(inverse).reshape(-1)]
+    else:
+        unique, inverse = np.unique(cells, axis=0, return_inverse=True)
+        values = np.array([_lead_time_cell(a, int(_RECEIPTS_GRID[b]), int(_YEAR_GRID[c]), float(alpha),
+                                           int(_LANES_GRID[d]))
+                           for a, b, c, d in unique.tolist()])
+        found = values[np.asarray(inverse).reshape(-1)]
+    # many lanes: independent scores; above the grid: the closed form's growth (module docstring)
+    if table is not None and float(table["alpha"]) == float(alpha):
+        iid: np.ndarray = table["lead_time_iid"][cells[:, 0], cells[:, 2]]
+    else:
+        years = np.unique(cells[:, 2])
+        by_year = np.stack([_lead_time_iid_cells(int(_YEAR_GRID[c]), float(alpha)) for c in years.tolist()])
+        iid = by_year[np.searchsorted(years, cells[:, 2]), cells[:, 0]]
+    out: np.ndarray = np.where(lanes.reshape(-1) > MANY_LANES, iid, found)
+    year = np.asarray(per_year, dtype=np.float64).reshape(-1)
+    top = float(_YEAR_GRID[-1])
+    beyond = np.flatnonzero(year > top)
+    if beyond.size:
+        k_grid = _K_GRID[cells[beyond, 0]]
+        out[beyond] += normal_cusum_threshold(k_grid, year[beyond], alpha) - normal_cusum_threshold(
+            k_grid, np.full(beyond.size, top), alpha)
+    return out
+
+
+@lru_cache(maxsize=64)
+def _lead_time_iid_cells(year: int, alpha: float) -> np.ndarray:
+    """Thresholds, one per allowance of the grid, of ``year`` independent N(0, 1) scores."""
+    rng = _cell_rng("lead_time_iid", year, alpha)
+    z = rng.standard_normal((N_SIM, year))
+    _, _, top = lead_time_statistics(np.broadcast_to(z, (_K_GRID.size, N_SIM, year)),
+                                     np.repeat(_K_GRID[:, None], N_SIM, axis=1))
+    out: np.ndarray = np.quantile(top, 1.0 - alpha, axis=1)
+    return out
+
+
+def lead_time_score(z: np.ndarray, receipts: np.ndarray | float) -> np.ndarray:
+    """Normal score of standardised log lead times ``z = (x - mean) / sd`` [-] (NaN kept).
+
+    With the baseline ``mean`` and ``sd`` estimated from ``receipts`` normal draws,
+    ``z / sqrt(1 + 1/receipts)`` is Student-t with ``receipts - 1`` degrees of freedom;
+    the score ``Phi^-1(F_t(.))`` is then exactly N(0, 1), and a shift of ``d`` baseline
+    sd about ``d`` in scores (heavier t tails are what it takes out).
+    """
+    n = np.maximum(np.asarray(receipts, dtype=np.float64), 2.0)
+    t = np.asarray(z, dtype=np.float64) / np.sqrt(1.0 + 1.0 / n)
+    tail = special.stdtr(n - 1.0, -np.abs(t))  # P(T <= -|t|): accurate far into the tails
+    out: np.ndarray = np.clip(-np.sign(t) * special.ndtri(tail), -40.0, 40.0)
+    return out
+
+
+def normal_cusum_threshold(k: np.ndarray, per_year: np.ndarray, alpha: float) -> np.ndarray:
+    """Siegmund's threshold of a two-sided CUSUM of i.i.d. N(0, 1) scores [-].
+
+    The threshold alarms with probability ``alpha`` within ``per_year`` scores, allowance
+    ``k``.  The run length without change is geometric in the limit of a high threshold,
+    so ``P(alarm within N) = 1 - exp(-N / ARL)``; a side's ARL is Siegmund's
+    ``(exp(2 k b) - 2 k b - 1) / (2 k^2)`` with ``b = h + 1.166``, and the two sides
+    alarm independently in that limit (``ARL = ARL_side / 2``).  Its level is a few
+    hundredths off a simulation for large ``k`` (the overshoot correction is a small-``k``
+    one); its growth with ``N``, ``1 / (2 k)`` per factor ``e``, is exact in the limit,
+    which is what :func:`lead_time_threshold` takes from it.
+    """
+    k = np.asarray(k, dtype=np.float64)
+    arl_side = 2.0 * np.asarray(per_year, dtype=np.float64) / -np.log1p(-float(alpha))
+    target = 2.0 * k**2 * arl_side + 1.0  # exp(2 k b) - 2 k b = target
+    b = np.log(target) / (2.0 * k)
+    for _ in range(30):  # a contraction: exp grows faster than 2 k b
+        b = np.log(target + 2.0 * k * b) / (2.0 * k)
+    out: np.ndarray = b - _SIEGMUND_RHO
+    return out
 
 
 if __name__ == "__main__":  # pragma: no cover - writes the shipped table
-    argparse.ArgumentParser(description="write platform_core/incremental/thresholds.npz").parse_args()
-    build_table()
+    parser = argparse.ArgumentParser(description="write platform_core/incremental/thresholds.npz")
+    parser.add_argument("--lead-time-only", action="store_true",
+                        help="keep the table's demand cells, simulate the lead-time cells (minutes, not tens)")
+    build_table(lead_time_only=parser.parse_args().lead_time_only)

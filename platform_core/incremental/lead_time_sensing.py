@@ -6,16 +6,20 @@ whatever the lane's usual lead time.
 
 * Lane ``(sku, location, supplier)``: baseline mean ``mu`` and sd ``sigma`` (at least
   :data:`SIGMA_FLOOR`) of ``x`` over its latest :data:`HISTORY_RECEIPTS` receipts (at
-  least :data:`MIN_RECEIPTS`); each new receipt gives ``z = (x - mu) / sigma`` and a
-  two-sided CUSUM with allowance ``k = log(1.5) / (2 sigma)`` (tuned to +50 %).
-* Supplier, pooled across its lanes: the same CUSUM over the ``z`` of every receipt
+  least :data:`MIN_RECEIPTS`); each new receipt gives ``z = (x - mu) / sigma``, scored
+  to exactly N(0, 1) under normal noise whatever the baseline's size
+  (:func:`~platform_core.incremental.calibration.lead_time_score`: ``z`` is Student-t),
+  and a two-sided CUSUM of the scores with allowance ``k = log(1.5) / (2 sigma)`` (tuned
+  to +50 %).
+* Supplier, pooled across its lanes: the same CUSUM over the scores of every receipt
   from the supplier in receipt order (a lane with too few receipts is standardised by
   the supplier's own pooled baseline), so a supplier that turns late on all its lanes
   is seen after a few receipts even when each lane gets one now and then.
 
 Thresholds (:func:`platform_core.incremental.calibration.lead_time_threshold`) are set by
 simulation so that a lane or supplier without change alarms with the set probability
-per year, given its receipts per year and the receipts its baseline rests on.
+per year, given its receipts per year and the receipts its baseline rests on; a supplier
+with many lanes pools independent N(0, 1) scores, whose threshold is known at any volume.
 """
 
 from __future__ import annotations
@@ -27,7 +31,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from platform_core.data.columns import lead_time_days
-from platform_core.incremental.calibration import lead_time_statistics, lead_time_threshold, snap_k
+from platform_core.incremental.calibration import (
+    lead_time_score,
+    lead_time_statistics,
+    lead_time_threshold,
+    snap_k,
+)
 
 __all__ = ["LeadTimeState", "fit_lead_time_state", "update_lead_time_state", "fill_lead_time_thresholds", "STATS", "lane_keys", "receipt_days",
            "SHIFT_RATIO", "HISTORY_RECEIPTS", "MIN_RECEIPTS", "SIGMA_FLOOR"]
@@ -227,8 +236,8 @@ def update_lead_time_state(state: LeadTimeState, receipts: pa.Table | None) -> L
     lane_on = L["n"] >= MIN_RECEIPTS
     li = np.maximum(lane_idx, 0)
     si = np.maximum(sup_idx, 0)
-    z_lane = np.where(known, (x - L["mu"][li]) / L["sigma"][li], np.nan)
-    z_sup = np.where(known & lane_on[li], z_lane, (x - S["mu"][si]) / S["sigma"][si])
+    z_lane = np.where(known, lead_time_score((x - L["mu"][li]) / L["sigma"][li], L["n"][li]), np.nan)
+    z_sup = np.where(known & lane_on[li], z_lane, lead_time_score((x - S["mu"][si]) / S["sigma"][si], S["n"][si]))
     z_sup = np.where(sup_idx >= 0, z_sup, np.nan)
 
     lane_alarm = np.zeros(L["mu"].size, dtype=bool)

@@ -32,8 +32,9 @@ from platform_core.artefacts import ComponentArtefacts, data_as_of
 from platform_core.batch import COMPUTE_SECONDS_KEY, run_batch, warm_up_components
 from platform_core.config import RunConfig
 from platform_core.data.columns import float_column
-from platform_core.data.loaders import load_dataset
-from platform_core.data.schemas import Dataset
+from platform_core.data.errors import DataValidationError
+from platform_core.data.loaders import find_file, load_dataset
+from platform_core.data.schemas import FILE_SPECS, Dataset
 from platform_core.exception_lists import exception_counts
 from platform_core.executor import choose_executor
 from platform_core.frontier import frontier_table, split_side_columns, write_frontier
@@ -82,12 +83,29 @@ from platform_core.run_context import RunResult
 from platform_core.summary import summarise, write_summary
 from platform_core.timings import RunTimer
 
-__all__ = ["run_since", "STRUCTURE_TABLES", "CHANGED_BECAUSE"]
+__all__ = ["run_since", "STRUCTURE_TABLES", "CHANGED_BECAUSE", "REASON_SEP", "alarms_by_reason"]
 
 #: Tables that must not change between an incremental run and the run it follows.
 STRUCTURE_TABLES = ("stages", "edges", "costs", "current_policy", "overrides")
 #: The column that says why a row was re-planned (null: copied from the previous run).
 CHANGED_BECAUSE = "changed_because"
+#: Between the reasons of a row with more than one alarm (``demand_level_up; lead_time_lane SUP``).
+REASON_SEP = "; "
+
+
+def alarms_by_reason(own: np.ndarray) -> dict[str, int]:
+    """Alarms per reason over the rows' own labels (each reason of a row counted once).
+
+    A label is one or more alarms joined by :data:`REASON_SEP`; an alarm is its reason,
+    then for lead times the supplier after a space (``lead_time_supplier SUP7``).
+    """
+    counts: dict[str, int] = {}
+    for label in own.tolist():
+        for alarm in str(label).split(REASON_SEP) if label else ():
+            reason = alarm.strip().split(" ", 1)[0]
+            if reason:
+                counts[reason] = counts.get(reason, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def _new_demand(dataset: Dataset, structure: NetworkStructure, grid: SensingGrid) -> tuple[np.ndarray, int]:
@@ -108,6 +126,20 @@ def _new_demand(dataset: Dataset, structure: NetworkStructure, grid: SensingGrid
     ok = rows >= 0
     matrix[rows[ok], pidx[ok]] = qty[ok]
     return matrix, grid.last_period + width
+
+
+def _validated_before(previous: SensingState, data_dir: Path) -> set[str]:
+    """The structure tables whose files are byte-identical (SHA-256) to those the previous run validated."""
+    files = {}
+    for name in STRUCTURE_TABLES:
+        try:
+            file = find_file(data_dir, FILE_SPECS[name])
+        except DataValidationError:
+            return set()  # the load reports it
+        if file is not None and name in previous.input_files:
+            files[name] = file
+    now = input_file_digests(files)
+    return {name for name, digest in now.items() if digest == previous.input_files[name]}
 
 
 def _check_unchanged(previous: SensingState, digests: dict[str, str], since: Path) -> None:
@@ -247,7 +279,8 @@ def run_since(
         host.run_started(ctx)
         started = True
         timer.mark("started")
-        dataset = load_dataset(data_dir, period_days=config.run.period_days)
+        dataset = load_dataset(data_dir, period_days=config.run.period_days,
+                               validated=_validated_before(previous, Path(data_dir)))
         digests = input_file_digests(dataset.sources)
         _check_unchanged(previous, digests, since_dir)
         if float(config.run.period_days) != previous.grid.period_days:
@@ -278,7 +311,7 @@ def run_since(
             if r < 0:
                 continue
             label = f"{why} {sup}"
-            own[r] = label if not own[r] else (own[r] if label in own[r] else f"{own[r]}; {label}")
+            own[r] = label if not own[r] else (own[r] if label in own[r] else f"{own[r]}{REASON_SEP}{label}")
         own = np.asarray([o if o else "" for o in own], dtype=object)
         replan, because = _reasons(structure, own)
         timer.mark("sensed")
@@ -401,7 +434,6 @@ def run_since(
             final, side, float_column(dataset.stages, "unit_cost", 0.0), facing)
         frontier_path = write_frontier(out, frontier)
         metrics = summarise(final, facing)
-        reasons = [str(o).split(" ")[0] for o in own.tolist() if o]
         n_nets = int(structure.network_sizes.size)
         net = np.empty(n, dtype=np.int64)
         net[structure.order] = structure.network_id
@@ -430,7 +462,7 @@ def run_since(
             "sku_locations_copied": int(n - keep_rows.size),
             "networks_replanned": replanned_nets,
             "networks_total": n_nets,
-            "alarms_by_reason": {r: reasons.count(r) for r in sorted(set(reasons))},
+            "alarms_by_reason": alarms_by_reason(own),
             "suppliers_alarmed": sorted(lead_alarms.suppliers),
             "false_alarm_per_year": previous.false_alarm_per_year,
         }

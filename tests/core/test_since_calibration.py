@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from platform_core.incremental import calibration as cal
 
@@ -26,6 +27,8 @@ def test_the_shipped_table_is_what_the_code_simulates():
     lead = cal._lead_time_cells(int(cal._RECEIPTS_GRID[b]), int(cal._YEAR_GRID[c]), cal.TABLE_ALPHA,
                                 int(cal._LANES_GRID[d]))
     assert table["lead_time"][:, b, c, d].tolist() == lead.tolist()
+    iid = cal._lead_time_iid_cells(int(cal._YEAR_GRID[c]), cal.TABLE_ALPHA)  # independent scores, 25 a year
+    assert table["lead_time_iid"][:, c].tolist() == iid.tolist()
 
 
 def _own_cusum_max(z: np.ndarray, k: float) -> np.ndarray:
@@ -48,6 +51,8 @@ def test_a_lead_time_threshold_gives_its_false_alarm_rate_on_fresh_noise():
     base = rng.normal(10.0, 3.0, (paths, receipts))  # any mean and sd: the z are scale-free
     m, s = base.mean(axis=1), base.std(axis=1, ddof=1)
     z = (rng.normal(10.0, 3.0, (paths, per_year)) - m[:, None]) / s[:, None]
-    rate = float(np.mean(_own_cusum_max(z, k) > h))
+    # the detector watches normal scores: z / sqrt(1 + 1/n) is Student-t with n - 1 degrees of freedom
+    score = stats.norm.isf(stats.t.sf(z / np.sqrt(1.0 + 1.0 / receipts), receipts - 1))
+    rate = float(np.mean(_own_cusum_max(score, k) > h))
     se = np.sqrt(0.025 * 0.975 / paths)
     assert abs(rate - 0.025) < 4 * se, rate

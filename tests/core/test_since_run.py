@@ -25,6 +25,7 @@ import pytest
 from platform_core.config import load_config
 from platform_core.data.generate import generate_dataset
 from platform_core.incremental import CHANGED_BECAUSE, run_since
+from platform_core.incremental.run import alarms_by_reason
 from platform_core.networks import network_labels
 from platform_core.pipeline import run
 
@@ -137,6 +138,18 @@ def test_every_stage_once_and_only_shifted_networks_replanned(cycles, runs):
     assert section["sku_locations_copied"] == len(keys) - int(replanned.sum())
     assert section["networks_replanned"] == int(np.unique(label[replanned]).size)
     assert section["new_periods"] == 1
+    # every alarm counted under its reason name (no "demand_level_up;" next to "demand_level_up")
+    own = [b for b in because if b and not b.startswith("network:")]
+    alarms = [a.split(" ")[0] for b in own for a in b.split("; ")]
+    assert section["alarms_by_reason"] == {r: alarms.count(r) for r in sorted(set(alarms))}
+    assert not any(";" in r or " " in r for r in section["alarms_by_reason"])
+
+
+def test_alarms_by_reason_counts_every_reason_of_a_row():
+    own = np.array(["demand_level_up; lead_time_supplier SUP 1", "demand_level_up", "",
+                    "lead_time_lane S2; lead_time_supplier S2", "demand_variability"], dtype=object)
+    assert alarms_by_reason(own) == {"demand_level_up": 2, "demand_variability": 1, "lead_time_lane": 1,
+                                     "lead_time_supplier": 2}
 
 
 def test_copied_rows_are_the_previous_runs(runs):
