@@ -18,6 +18,7 @@ from platform_core.constraints import counts_on_hand_estimates, with_fresh_estim
 from platform_core.data.schemas import Dataset
 from platform_core.distributions import DiscreteDistribution as D
 from platform_core.frontier import side_arrays, split_side_columns
+from platform_core.incremental.outputs import combined_side, read_frontier_side, write_frontier_side
 from platform_core.simulation import Network, Policy, simulate
 from platform_core.testing.inputs import StageInput, make_problem
 
@@ -108,3 +109,17 @@ def test_a_run_asks_for_fresh_paths_when_its_constraints_count_on_hand():
     assert with_fresh_estimates(space, off) is off
     other = ComponentSpec("single_echelon", SingleEchelonSolver, {})
     assert with_fresh_estimates(space, other) is other
+
+
+def test_fresh_columns_are_not_kept_for_a_later_since_run(solved, tmp_path):
+    """A ``--since`` run re-plans rows without fresh figures: the kept side data must combine with them."""
+    _problem_, with_fresh, without = solved
+    _rec, side = split_side_columns(with_fresh)
+    _rec0, side_since = split_side_columns(without)  # what a run without constraints gives
+    write_frontier_side(tmp_path, side)
+    kept = read_frontier_side(tmp_path)
+    assert kept is not None and not [c for c in kept.column_names if "fresh" in c]
+    replan = np.array([False, True, False, False])
+    both = combined_side(kept, side_since.take(pa.array([1])), replan, np.array([1]))
+    assert both is not None and both.num_rows == 4
+    assert both.column("frontier_on_hand").to_pylist() == side.column("frontier_on_hand").to_pylist()
