@@ -2,10 +2,10 @@
 
 A space limit and an ``on_hand_value`` budget count the mean on hand of the levels the
 allocation chooses.  The final run reads each level off the same simulated paths that
-chose it, so its on hand there is biased low by a fraction of its standard error (a level
-chosen on paths that happened to be kind is one whose on hand those paths overstate less
-than they understate the others); over thousands of networks the bias adds up while the
-SE shrinks as their square root.  A solver that can (``multi_echelon``'s
+chose it, so its on hand there is biased low by a fraction of its standard error: kind
+paths (less demand) choose a lower level, where they overstate on hand less, harsh paths a
+higher one, where they understate it more.  Over thousands of networks the bias adds up
+while the SE of the sum grows only as the square root of their number.  A solver that can (``multi_echelon``'s
 ``fresh_on_hand``) then simulates every network once more on an independent stream and
 measures the frontier levels' on hand there (:mod:`platform_core.constraints.portfolio`
 counts those figures).  A run turns it on only when its ``constraints`` need it: it costs
