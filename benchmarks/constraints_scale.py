@@ -158,8 +158,9 @@ def main() -> None:
             "allocation_seconds": round(float(alloc["seconds"]), 3),
             "networks": alloc["networks"], "networks_cut": alloc["networks_cut"], "rows_cut": alloc["rows_cut"],
             "constraints": [{k: c.get(k) for k in ("constraint_id", "statistic", "limit", "used", "used_at_recommendation",
-                                                    "planned", "planned_se", "margin", "confidence", "binds",
-                                                    "shadow_price", "feasible")} for c in bound["constraints"]],
+                                                    "planned", "planned_se", "margin", "confidence", "estimated_on",
+                                                    "binds", "shadow_price", "feasible")}
+                            for c in bound["constraints"]],
             "customer_fill_free": free["metrics"]["customer_fill_rate_demand_weighted"],
             "customer_fill_constrained": bound["metrics"]["customer_fill_rate_demand_weighted"],
         }

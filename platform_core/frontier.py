@@ -36,8 +36,12 @@ SIDE_COLUMNS = ("frontier_target_shift", "frontier_level", "frontier_fill_rate",
 #: :mod:`platform_core.constraints`), the standard error [units] of the mean on hand at each
 #: shift (batch means over replication groups), and per row (float64, every row the solver
 #: simulated) the standard error [units] of ``mean_on_hand`` at its recommended level (the
-#: constraints' confidence margin).
-OPTIONAL_SIDE_COLUMNS = ("frontier_on_hand_sd", "frontier_on_hand_k3", "frontier_on_hand_se", "recommended_on_hand_se")
+#: constraints' confidence margin); and the mean, SD, third central moment and SE of on hand at
+#: each shift measured again on fresh paths, independent of those that chose the levels (what the
+#: constraints count when given).
+OPTIONAL_SIDE_COLUMNS = ("frontier_on_hand_sd", "frontier_on_hand_k3", "frontier_on_hand_se", "recommended_on_hand_se",
+                         "frontier_fresh_on_hand", "frontier_fresh_on_hand_sd", "frontier_fresh_on_hand_k3",
+                         "frontier_fresh_on_hand_se")
 FRONTIER_FILE = "frontier.parquet"
 #: Columns of ``frontier.parquet``: one row per target shift, ascending.
 FRONTIER_SCHEMA = pa.schema([

@@ -42,7 +42,7 @@ from platform_core.batch import COMPUTE_SECONDS_KEY, pool_forecaster, run_batch,
 from platform_core.compare import previous_recommendations
 from platform_core.components import Component, ComponentSpec
 from platform_core.config import COMPONENT_SECTIONS, RunConfig
-from platform_core.constraints import apply_constraints, coupling_inputs
+from platform_core.constraints import apply_constraints, coupling_inputs, with_fresh_estimates
 from platform_core.cost_columns import cost_column_metrics, with_cost_columns
 from platform_core.data.loaders import load_dataset
 from platform_core.data.schemas import Dataset
@@ -143,7 +143,8 @@ def plan_dataset(
         artefacts.extend(driver_artefacts(dataset, specs, lead_time_model, cost_model))
     settings = BatchSettings(
         seed=config.run.seed, period_days=config.run.period_days, forecaster=specs["forecaster"],
-        solver=specs["solver"], lead_time_model=specs["lead_time_model"].name,
+        # constraints that count on hand: measured again on fresh paths (platform_core.constraints.fresh)
+        solver=with_fresh_estimates(dataset, specs["solver"]), lead_time_model=specs["lead_time_model"].name,
     )
     shared, batches = plan_run(dataset, structure, lead_times, costs, settings, config.run.batch_stages)
     return (pool_forecaster(shared) if pool else shared), batches

@@ -2,8 +2,9 @@
 
 :mod:`platform_core.constraints.allocate` solves the allocation on the networks' frontier
 points (Lagrangian relaxation, repair, fill-up); :mod:`platform_core.constraints.portfolio`
-builds it from a run's recommendations and writes the chosen levels back.
-See docs/optimisation.md.
+builds it from a run's recommendations and writes the chosen levels back;
+:mod:`platform_core.constraints.fresh` asks the solver for on hand measured on fresh paths
+when the limits count it.  See docs/optimisation.md.
 """
 
 from platform_core.constraints.allocate import (
@@ -13,6 +14,7 @@ from platform_core.constraints.allocate import (
     allocate,
     constraint_usage,
 )
+from platform_core.constraints.fresh import counts_on_hand_estimates, with_fresh_estimates
 from platform_core.constraints.portfolio import (
     Z_P95,
     ConstraintSpec,
@@ -33,5 +35,7 @@ __all__ = [
     "allocation_problem",
     "apply_constraints",
     "constraint_usage",
+    "counts_on_hand_estimates",
     "coupling_inputs",
+    "with_fresh_estimates",
 ]

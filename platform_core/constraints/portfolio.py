@@ -151,6 +151,12 @@ class _Rows:
     on_hand_se: np.ndarray | None = None  # [n, K] standard error of the mean on hand (None: not given)
     rec_on_hand_se: np.ndarray | None = None  # [n] that at the recommended level, every row (None: not given)
     network_id: np.ndarray | None = None  # [n] network of every row (input order)
+    counted_on_hand: np.ndarray | None = None  # [n, K] the mean on hand the limits count (None: on_hand)
+    fresh: bool = False  # the counted figures (mean, sd, k3, SE) were measured on fresh paths
+
+    def counted(self) -> np.ndarray:
+        """[n, K] the mean on hand the limits count: the fresh paths' where measured, else ``on_hand``."""
+        return self.on_hand if self.counted_on_hand is None else self.counted_on_hand
 
 
 def _rows(recommendations: pa.Table, side: pa.Table | None, shared: SharedInputs) -> _Rows:
@@ -172,6 +178,17 @@ def _rows(recommendations: pa.Table, side: pa.Table | None, shared: SharedInputs
     k3 = _dense(side, "frontier_on_hand_k3", has, shifts.size)
     se = _dense(side, "frontier_on_hand_se", has, shifts.size)
     rec_se = _col(side, "recommended_on_hand_se") if "recommended_on_hand_se" in side.column_names else None
+    # the fresh paths' figures where the solver measured them (independent of the paths that chose
+    # the levels), the final run's elsewhere
+    f_oh, f_sd, f_k3, f_se = (_dense(side, f"frontier_fresh_on_hand{x}", has, shifts.size)
+                              for x in ("", "_sd", "_k3", "_se"))
+    counted = None
+    if f_oh is not None and f_sd is not None and f_k3 is not None and f_se is not None:
+        measured = np.isfinite(f_oh)
+        counted = np.where(measured, f_oh, oh)
+        sd = f_sd if sd is None else np.where(measured, f_sd, sd)
+        k3 = f_k3 if k3 is None else np.where(measured, f_k3, k3)
+        se = f_se if se is None else np.where(measured, f_se, se)
     shifts, level, fill, oh = shifts[keep], level[:, keep], fill[:, keep], oh[:, keep]
     k0 = int(np.flatnonzero(shifts == 0.0)[0])
     movable = ok & has & np.isfinite(level[:, k0]) & np.isfinite(oh[:, k0])
@@ -181,7 +198,8 @@ def _rows(recommendations: pa.Table, side: pa.Table | None, shared: SharedInputs
     net[movable] = compact
     return _Rows(ok, movable, net, int(uniq.size), shifts, k0, level, fill, oh, rec_level, rec_oh,
                  None if sd is None else sd[:, keep], None if k3 is None else k3[:, keep],
-                 None if se is None else se[:, keep], rec_se, net_id)
+                 None if se is None else se[:, keep], rec_se, net_id,
+                 None if counted is None else counted[:, keep], counted is not None)
 
 
 def _dense(side: pa.Table, name: str, has: np.ndarray, k: int) -> np.ndarray | None:
@@ -203,16 +221,17 @@ _Use = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndar
 def _row_use(spec: ConstraintSpec, inputs: CouplingInputs, unit_cost: np.ndarray, r: _Rows,
              mine: np.ndarray) -> _Use:
     """Per row of ``mine``: use at each point and at the recommendation (mean, var, third); z."""
+    on_hand = r.counted()[mine]
     if spec.constraint_type == "location_space":
         w = np.nan_to_num(inputs.unit_volume_m3[mine])
         z = Z_P95 if spec.statistic == "p95" else 0.0
-        mean_k, mean_0 = w[:, None] * r.on_hand[mine], w * r.rec_on_hand[mine]
+        mean_k, mean_0 = w[:, None] * on_hand, w * r.rec_on_hand[mine]
         if z == 0:
             return mean_k, np.zeros_like(mean_k), np.zeros_like(mean_k), mean_0, np.zeros_like(mean_0), \
                 np.zeros_like(mean_0), z
         # the variance over periods of on hand: measured on the final run's paths where the
         # solver gives it, else bounded by level x mean - mean^2 (on hand lies in [0, level])
-        bound_k = np.maximum(r.level[mine] * r.on_hand[mine] - r.on_hand[mine] ** 2, 0.0)
+        bound_k = np.maximum(r.level[mine] * on_hand - on_hand ** 2, 0.0)
         bound_0 = np.maximum(r.rec_level[mine] * r.rec_on_hand[mine] - r.rec_on_hand[mine] ** 2, 0.0)
         if r.on_hand_sd is not None:
             sd = r.on_hand_sd[mine]
@@ -228,7 +247,7 @@ def _row_use(spec: ConstraintSpec, inputs: CouplingInputs, unit_cost: np.ndarray
     if spec.statistic == "level_value":
         mean_k, mean_0 = c[:, None] * r.level[mine], c * r.rec_level[mine]
     else:
-        mean_k, mean_0 = c[:, None] * r.on_hand[mine], c * r.rec_on_hand[mine]
+        mean_k, mean_0 = c[:, None] * on_hand, c * r.rec_on_hand[mine]
     zk, z0 = np.zeros_like(mean_k), np.zeros_like(mean_0)
     return mean_k, zk, zk, mean_0, z0, z0, 0.0
 
@@ -371,7 +390,8 @@ def apply_constraints(recommendations: pa.Table, side: pa.Table | None, shared: 
         se = math.sqrt(max(estimate_variance(c, alloc.choice), 0.0))
         entry |= {"planned": constraint_usage(replace(c, z_margin=0.0), alloc.choice), "planned_se": se,
                   "confidence": spec.confidence if c.z_margin > 0 else None, "margin": c.z_margin * se,
-                  "rows_without_se": spec.rows_without_se}
+                  "rows_without_se": spec.rows_without_se,
+                  "estimated_on": None if spec.statistic == "level_value" else ("fresh_paths" if r.fresh else "run_paths")}
         if spec.constraint_type == "location_space":
             entry["mean_volume_m3"] = constraint_usage(replace(c, z=0.0, z_margin=0.0), alloc.choice)
             entry["p95_volume_m3_estimate"] = (constraint_usage(replace(c, z_margin=0.0), alloc.choice)

@@ -32,10 +32,21 @@ __all__ = ["FRONTIER_SIDE_FILE", "write_frontier_side", "read_frontier_side", "c
 FRONTIER_SIDE_FILE = "frontier_side.parquet"
 
 
+#: side columns that serve only the run's own coupling constraints (on hand on fresh paths,
+#: :mod:`platform_core.constraints.fresh`): not kept, a ``--since`` run does not measure them
+RUN_ONLY_SIDE_COLUMNS = ("frontier_fresh_on_hand", "frontier_fresh_on_hand_sd", "frontier_fresh_on_hand_k3",
+                         "frontier_fresh_on_hand_se")
+
+
 def write_frontier_side(out_dir: str | os.PathLike[str], side: pa.Table | None) -> Path | None:
-    """Write ``OUT/sensing/frontier_side.parquet`` (nothing when ``side`` is None)."""
+    """Write ``OUT/sensing/frontier_side.parquet`` (nothing when ``side`` is None).
+
+    The :data:`RUN_ONLY_SIDE_COLUMNS` are left out (a ``--since`` run's re-planned rows have
+    none, and its frontier needs every row's columns alike).
+    """
     if side is None:
         return None
+    side = side.drop_columns([c for c in RUN_ONLY_SIDE_COLUMNS if c in side.column_names])
     path = Path(out_dir) / SENSING_DIR / FRONTIER_SIDE_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     write_parquet_atomic(side, path)

@@ -79,8 +79,12 @@ __all__ = ["MultiEchelonSolver"]
 
 #: mixed into a network's seed for the search runs (the final run uses the seed itself)
 _SEARCH_SALT = 0x5EA2C4_0000_0001
+#: mixed into a network's seed for the fresh run (``fresh_on_hand``): paths independent of the final run's
+_FRESH_SALT = 0xF4E5_0000_0000_0002
 #: default target shifts of the efficient frontier (docs/report.md)
 FRONTIER_SHIFTS = (-0.15, -0.10, -0.06, -0.04, -0.02, -0.01, 0.0, 0.005, 0.01, 0.02, 0.03)
+#: the fresh run's figures at every frontier level (``fresh_on_hand``), side columns ``frontier_<key>``
+_FRESH_KEYS = ("fresh_on_hand", "fresh_on_hand_sd", "fresh_on_hand_k3", "fresh_on_hand_se")
 #: highest fill target a frontier point asks of a stage [-]
 _FRONTIER_MAX_TARGET = 0.999
 #: histogram floats per engine call (x and y counts each) before the networks are split
@@ -116,6 +120,7 @@ class _Net:
     refined: dict[int, tuple[float, float]] = field(default_factory=dict)  # stage -> (fill, level)
     refined_value: dict[int, float] = field(default_factory=dict)
     levels: np.ndarray | None = None
+    final_run_levels: np.ndarray | None = None  # the levels the final run simulated (leaves: histogram ranges)
     note: list[str] = field(default_factory=list)
 
     def n_prefix(self, d: int) -> int:
@@ -162,6 +167,16 @@ class MultiEchelonSolver(Solver):
             given policy (today's): the first ones of the final run's (the engine's draws
             are a function of the replication's index, not of how many there are, so they
             are the same paths); capped at ``replications``.
+        fresh_on_hand: also simulate every network once more at its final levels on an
+            independent stream (the same ``replications x periods``, another seed) and
+            return the customer-facing stages' on hand at every frontier level as measured
+            on those fresh paths (side columns ``frontier_fresh_on_hand``, ``_sd``, ``_k3``,
+            ``_se``). The final run's on hand at a level read off the same paths that chose
+            the level is biased low by a fraction of its SE; the fresh estimate is not
+            (the coupling constraints hold their limits on it, :mod:`platform_core.constraints`).
+            None: off here; a run turns it on when its ``constraints`` count on-hand
+            estimates (:func:`platform_core.constraints.with_fresh_estimates`). Costs one more
+            final run per network.
     """
 
     network_aware: ClassVar[bool] = True
@@ -184,6 +199,7 @@ class MultiEchelonSolver(Solver):
         target_margin_se: float = 1.0,
         frontier_shifts: tuple[float, ...] | list[float] = FRONTIER_SHIFTS,
         compare_replications: int = 20,
+        fresh_on_hand: bool | None = None,
     ) -> None:
         if objective not in ("target", "cost"):
             raise ValueError(f"objective must be 'target' or 'cost', got {objective!r}")
@@ -218,6 +234,7 @@ class MultiEchelonSolver(Solver):
             raise ValueError(f"frontier_shifts must be target shifts in (-1, 1) that include 0 (the "
                              f"recommendation), or empty; got {list(frontier_shifts)!r}")
         self.frontier_shifts = shifts
+        self.fresh_on_hand = bool(fresh_on_hand) and bool(shifts)
         self.engine_calls_ = 0
         self._solved: tuple[StageProblem, list[np.ndarray], list[SearchNetwork], list[Any]] | None = None
 
@@ -611,7 +628,7 @@ class MultiEchelonSolver(Solver):
         k_front = len(self.frontier_shifts)
         out: dict[str, np.ndarray] = {k: np.full((total, k_front), np.nan)
                                       for k in ("fr_level", "fr_fill", "fr_on_hand", "fr_on_hand_sd", "fr_on_hand_k3",
-                                                "fr_on_hand_se")}
+                                                "fr_on_hand_se", *_FRESH_KEYS)}
         out |= {k: np.full(total, np.nan) for k in ("level", "fill", "fill_se", "cyc", "cyc_se", "on_hand",
                                                      "on_hand_se", "backorders", "short")}
         todo = [(net, self._final_internal_levels(net)) for net in nets]
@@ -631,7 +648,41 @@ class MultiEchelonSolver(Solver):
             if not retry:
                 break
             todo = retry
+        if self.fresh_on_hand:
+            self._fresh(nets, out)
         return out
+
+    def _fresh(self, nets: list[_Net], out: dict[str, np.ndarray]) -> None:
+        """On hand at every frontier level of the customer-facing stages, on fresh paths.
+
+        Each network is simulated once more at its final run's levels (internal stages at
+        their chosen levels, leaves at their histogram ranges) on a stream of its own
+        (seed salted with ``_FRESH_SALT``), and the frontier levels chosen on the final
+        run are read off these histograms: mean, SD, third central moment and SE of on hand.
+        """
+        todo = [(net, net.final_run_levels) for net in nets if net.final_run_levels is not None]
+        for chunk in _chunks(todo, lambda jb: _bins(jb[1], self.final_groups)):
+            res = self._run([jb[0] for jb in chunk], [jb[1] for jb in chunk], search=False, salt=_FRESH_SALT)
+            rows: list[int] = []
+            at: list[int] = []
+            for i, (net, _lv) in enumerate(chunk):
+                for j in range(net.sn.network.n_stages):
+                    if np.isfinite(out["fr_level"][net.comp[j]]).any():
+                        rows.append(int(res.network_ptr[i]) + j)
+                        at.append(int(net.comp[j]))
+            curves = _curves(res, np.asarray(rows, dtype=np.int64))
+            for r, g in zip(rows, at, strict=True):
+                c = curves[r]
+                if c is None:
+                    continue
+                lvl = out["fr_level"][g]
+                good = np.isfinite(lvl) & (lvl <= len(c.level) - 1)
+                k = np.where(good, lvl, 0).astype(np.int64)
+                sd, k3 = _on_hand_moments(c.on_hand)
+                out["fresh_on_hand"][g] = np.where(good, c.on_hand[k], np.nan)
+                out["fresh_on_hand_sd"][g] = np.where(good, sd[k], np.nan)
+                out["fresh_on_hand_k3"][g] = np.where(good, k3[k], np.nan)
+                out["fresh_on_hand_se"][g] = np.where(good, c.on_hand_se[k], np.nan)
 
     def _read_final(self, net: _Net, lv: np.ndarray, res: Any, sl: slice, curves: list[Any],
                     out: dict[str, np.ndarray], last: bool) -> np.ndarray | None:
@@ -703,6 +754,7 @@ class MultiEchelonSolver(Solver):
         if not ok:
             return again
         net.levels = levels
+        net.final_run_levels = lv
         idx = net.comp
         out["level"][idx] = levels
         out["fill"][idx] = fill
@@ -728,10 +780,10 @@ class MultiEchelonSolver(Solver):
                 out["fr_on_hand_se"][idx[j]] = np.where(good, c.on_hand_se[at], np.nan)
         return None
 
-    def _run(self, nets: list[_Net], levels: list[np.ndarray], search: bool) -> Any:
+    def _run(self, nets: list[_Net], levels: list[np.ndarray], search: bool, salt: int = 0) -> Any:
         self.engine_calls_ += 1
         sns = [n.sn for n in nets]
-        seeds = np.array([int(sn.seed) ^ _SEARCH_SALT if search else int(sn.seed) for sn in sns], dtype=np.uint64)
+        seeds = np.array([int(sn.seed) ^ (_SEARCH_SALT if search else salt) for sn in sns], dtype=np.uint64)
         kw: dict[str, Any] = {}
         joints = [n.joint for n in nets]
         if any(j is not None for j in joints):
@@ -860,6 +912,8 @@ class MultiEchelonSolver(Solver):
                 "frontier_on_hand_k3": lists(m["fr_on_hand_k3"]),
                 "frontier_on_hand_se": lists(m["fr_on_hand_se"]),
                 "recommended_on_hand_se": pa.array(m["on_hand_se"], pa.float64(), mask=~np.isfinite(m["on_hand_se"]))}
+        if self.fresh_on_hand:
+            side |= {f"frontier_{key}": lists(m[key]) for key in _FRESH_KEYS}
         for name, col in side.items():
             table = table.append_column(name, col)
         return table
