@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -32,11 +33,68 @@ os.environ["RAY_AUTH_MODE"] = "disabled"
 _RAY_TESTS = ("tests/cluster/", "tests/core/test_pipeline.py", "tests/testing/test_kit_ray.py")
 
 
+def _compile_each_numba_signature_once() -> None:
+    """Across xdist workers, compile each cached Numba signature once.
+
+    The kernels are ``cache=True``: a signature one worker compiled is loaded from disk by the
+    other. On a fresh clone the cache is empty and both workers start with runs, so both
+    compiled the same signatures at the same time (tens of CPU-seconds each). A file lock per
+    (function, signature) makes the second worker wait for the first, then load its result
+    from the cache (Numba checks the disk cache before it compiles). Different signatures still
+    compile in parallel; the compiled code and every number are unchanged.
+    """
+    import fcntl
+    import hashlib
+    import tempfile
+
+    from numba.core.caching import NullCache
+    from numba.core.dispatcher import Dispatcher
+
+    compile_ = Dispatcher.compile
+    locks = Path(tempfile.gettempdir()) / "echelon-test-numba-locks"
+    locks.mkdir(exist_ok=True)
+
+    def compile_once(self: Dispatcher, sig: object) -> object:
+        cache = getattr(self, "_cache", None)
+        if cache is None or isinstance(cache, NullCache):
+            return compile_(self, sig)
+        key = f"{cache.cache_path}|{self.py_func.__module__}.{self.py_func.__qualname__}|{sig}"
+        with open(locks / hashlib.sha256(key.encode()).hexdigest()[:32], "w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            return compile_(self, sig)
+
+    Dispatcher.compile = compile_once  # type: ignore[method-assign]
+
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    _compile_each_numba_signature_once()
+
+_SHARED_SCOPES = ("class", "module", "package")
+# a module with more tests than this is spread over the workers even so: its tests outweigh
+# one more set-up of its fixture (the conformance kit's 600 checks share a small fitted model)
+_MAX_GROUP_TESTS = 100
+
+
+def _shares_a_fixture(item: pytest.Item) -> bool:
+    """Whether ``item`` uses a class-, module- or package-scoped fixture (set up once per worker)."""
+    info = getattr(item, "_fixtureinfo", None)
+    defs = info.name2fixturedefs.values() if info is not None else ()
+    return any(d.scope in _SHARED_SCOPES for seq in defs for d in seq)
+
+
+# tryfirst: xdist reads the xdist_group marks in its own collection hook (it appends "@group"
+# to the node ids); a mark added after it is not seen, and the group would be split.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        rel = Path(str(item.fspath)).resolve().relative_to(REPO_ROOT).as_posix()
+    paths = [Path(str(item.fspath)).resolve().relative_to(REPO_ROOT).as_posix() for item in items]
+    per_module = Counter(paths)
+    for item, rel in zip(items, paths, strict=True):
         if rel.startswith(_RAY_TESTS):
             item.add_marker(pytest.mark.xdist_group("ray"))
+        elif per_module[rel] <= _MAX_GROUP_TESTS and _shares_a_fixture(item):
+            # the tests of a module with a module-scoped fixture (often whole runs) go to one
+            # worker: spread over two, each worker would set the fixture up again
+            item.add_marker(pytest.mark.xdist_group(rel))
 
 
 class ReferenceData:
