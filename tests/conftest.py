@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -69,32 +70,51 @@ def _compile_each_numba_signature_once() -> None:
 if os.environ.get("PYTEST_XDIST_WORKER"):
     _compile_each_numba_signature_once()
 
-_SHARED_SCOPES = ("class", "module", "package")
-# a module with more tests than this is spread over the workers even so: its tests outweigh
-# one more set-up of its fixture (the conformance kit's 600 checks share a small fitted model)
+# a module with more tests than this is spread over the workers test by test: its tests
+# outweigh one more set-up of its fixtures (the conformance kit's 600 checks share a small model)
 _MAX_GROUP_TESTS = 100
 
 
-def _shares_a_fixture(item: pytest.Item) -> bool:
-    """Whether ``item`` uses a class-, module- or package-scoped fixture (set up once per worker)."""
-    info = getattr(item, "_fixtureinfo", None)
-    defs = info.name2fixturedefs.values() if info is not None else ()
-    return any(d.scope in _SHARED_SCOPES for seq in defs for d in seq)
+def _work_unit(nodeid: str, tests_per_module: Counter[str]) -> str:
+    """The unit of work of ``nodeid`` for xdist: the Ray tests together, else its module
+    (module-scoped fixtures, often whole runs, are set up once, not on every worker), else
+    the test alone (in modules of more than ``_MAX_GROUP_TESTS`` tests)."""
+    module = nodeid.split("::", 1)[0]
+    if module.startswith(_RAY_TESTS):
+        return "ray"
+    return module if tests_per_module[module] <= _MAX_GROUP_TESTS else nodeid
 
 
-# tryfirst: xdist reads the xdist_group marks in its own collection hook (it appends "@group"
-# to the node ids); a mark added after it is not seen, and the group would be split.
-@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup`` with the units of :func:`_work_unit`.
+
+    xdist groups by an ``@group`` suffix that it appends to the node ids of marked tests; from
+    pytest 9.2 on, a node id is no longer read from the attribute xdist writes
+    (``Node._nodeid``), so the suffix never appears and every test was scheduled alone (the Ray
+    tests ran on both workers at once, each worker set up the module fixtures again). The
+    controller sees only node ids, so the units are found from those.
+    """
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class ModuleScheduling(LoadGroupScheduling):
+        _per_module: Counter[str] | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self._per_module is None:
+                ids = next(iter(self.registered_collections.values()))
+                self._per_module = Counter(i.split("::", 1)[0] for i in ids)
+            return _work_unit(nodeid, self._per_module)
+
+    return ModuleScheduling(config, log)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    paths = [Path(str(item.fspath)).resolve().relative_to(REPO_ROOT).as_posix() for item in items]
-    per_module = Counter(paths)
-    for item, rel in zip(items, paths, strict=True):
+    for item in items:
+        rel = Path(str(item.fspath)).resolve().relative_to(REPO_ROOT).as_posix()
         if rel.startswith(_RAY_TESTS):
             item.add_marker(pytest.mark.xdist_group("ray"))
-        elif per_module[rel] <= _MAX_GROUP_TESTS and _shares_a_fixture(item):
-            # the tests of a module with a module-scoped fixture (often whole runs) go to one
-            # worker: spread over two, each worker would set the fixture up again
-            item.add_marker(pytest.mark.xdist_group(rel))
 
 
 class ReferenceData:
