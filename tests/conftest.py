@@ -85,6 +85,7 @@ def _work_unit(nodeid: str, tests_per_module: Counter[str]) -> str:
     return module if tests_per_module[module] <= _MAX_GROUP_TESTS else nodeid
 
 
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: no error where xdist is not loaded
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """``--dist loadgroup`` with the units of :func:`_work_unit`.
 
