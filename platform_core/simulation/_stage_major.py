@@ -440,6 +440,11 @@ def simulate_stage_major(
                 nok = 0
                 nrdy = 0
                 nord = 0
+                tx_n = 0
+                tx_s = 0
+                ty_n = 0
+                ty_s = 0
+                t_dem = 0
                 for t in range(T):
                     if t == warmup:  # metrics cover periods warmup .. n_total-1
                         x_dem = 0
@@ -582,14 +587,22 @@ def simulate_stage_major(
                         if xi <= hcap:
                             h_x[hb + np.uint64(xi)] += 1.0
                         else:
-                            h_tail[tl] += 1.0
-                            h_tail[tl + np.uint64(1)] += xi
+                            tx_n += 1
+                            tx_s += xi
                         if yi <= hcap:
                             h_y[hb + np.uint64(yi)] += 1.0
                         else:
-                            h_tail[tl + np.uint64(2)] += 1.0
-                            h_tail[tl + np.uint64(3)] += yi
-                        h_tail[tl + np.uint64(4)] += dnew
+                            ty_n += 1
+                            ty_s += yi
+                        t_dem += dnew
+                if counts and hcap >= 0:
+                    # the tails and the demand, summed in registers (integers: the same
+                    # float sums, exact below 2**53, whatever the order of the additions)
+                    h_tail[tl] += tx_n
+                    h_tail[tl + np.uint64(1)] += tx_s
+                    h_tail[tl + np.uint64(2)] += ty_n
+                    h_tail[tl + np.uint64(3)] += ty_s
+                    h_tail[tl + np.uint64(4)] += t_dem
                 a = acc[j]
                 a[M_DEMAND] += x_dem
                 a[M_FILL_RATE] += x_fill
