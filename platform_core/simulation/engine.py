@@ -670,6 +670,7 @@ def simulate(
     joint_demand: JointDemand | Sequence[JointDemand | None] | None = None,
     histogram_stages: Sequence[Sequence[int] | np.ndarray | None] | None = None,
     metrics: bool = True,
+    shape_cache: dict[tuple[int, ...], Any] | None = None,
 ) -> SimulationResult:
     """Simulate many SKU networks under their policies; metrics with standard errors.
 
@@ -740,6 +741,10 @@ def simulate(
             ``se`` and ``replicates`` are then empty, and on the stage-major kernel only
             the histogram stages and their suppliers are simulated top-down (every
             stage's orders still are: they feed its suppliers).
+        shape_cache: a dict the caller keeps between calls that simulate the same
+            network, demand, lead-time and processing-time *objects* again (e.g. a
+            solver's successive runs): their packed structure is then re-used. The
+            caller must keep those objects alive and unchanged while it uses the dict.
 
     Returns:
         The per-stage metrics; see :class:`SimulationResult`.
@@ -787,7 +792,7 @@ def simulate(
     # ---- pack: one block per distinct (network, policy, demand, lead times, processing)
     # (another policy of a packed network, demand, lead times, processing: its structure re-used)
     memo: dict[tuple[int, ...], _Block] = {}
-    shapes: dict[tuple[int, ...], _Block] = {}
+    shapes: dict[tuple[int, ...], _Block] = {} if shape_cache is None else shape_cache
     blocks: list[_Block] = []
     shape_of: list[int] = []  # per network, its structure's block (copies share draws, see _copy_groups)
     for i, net in enumerate(nets):

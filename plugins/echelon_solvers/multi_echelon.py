@@ -107,6 +107,7 @@ class _Net:
     hi: np.ndarray  # largest level allowed per stage (inf when free)
     joint: Any = None
     joint_note: str = ""
+    bounds: list[tuple[float, float]] = field(default_factory=list)  # (lo, hi) per stage as Python floats
     # (stage, prefix, k) -> level / cost of an internal stage; (stage, prefix) -> leaf
     int_level: dict[tuple[int, tuple[int, ...], int], float] = field(default_factory=dict)
     int_cost: dict[tuple[int, tuple[int, ...], int], float] = field(default_factory=dict)
@@ -220,6 +221,7 @@ class MultiEchelonSolver(Solver):
                              f"recommendation), or empty; got {list(frontier_shifts)!r}")
         self.frontier_shifts = shifts
         self.engine_calls_ = 0
+        self._shapes: dict[tuple[int, ...], Any] = {}
         self._solved: tuple[StageProblem, list[np.ndarray], list[SearchNetwork], list[Any]] | None = None
 
     @classmethod
@@ -244,11 +246,13 @@ class MultiEchelonSolver(Solver):
         mean, sd = lead_time_demand_moments(problem, np.arange(n))
         nets = [self._network(problem, comp, sn, mean[comp], sd[comp]) for comp, sn in zip(comps, sns, strict=True)]
         self.engine_calls_ = 0
+        self._shapes = {}  # packed networks, re-used by every run of this solve
         self._search(nets)
         for net in nets:
             self._choose(net)
         self._refine([net for net in nets if len(net.int_depths) == 1])
         metrics = self._final(nets)
+        self._shapes = {}
         # kept for evaluate_policies of the same problem (the pipeline's comparison with today)
         self._solved = (problem, comps, sns, [net.joint for net in nets])
         return self._table(problem, nets, metrics)
@@ -767,6 +771,7 @@ class MultiEchelonSolver(Solver):
             histogram_groups=1 if search else self.final_groups,
             histogram_stages=stages,
             metrics=not search,
+            shape_cache=self._shapes,
             **kw,
         )
 
@@ -885,7 +890,10 @@ class MultiEchelonSolver(Solver):
 # ---------------------------------------------------------------- helpers ----
 def _clamp(net: _Net, j: int, level: int) -> int:
     """``level`` moved into stage ``j``'s override corridor."""
-    return int(min(max(float(level), float(net.lo[j])), float(net.hi[j])))
+    if not net.bounds:
+        net.bounds = list(zip(net.lo.tolist(), net.hi.tolist(), strict=True))
+    lo, hi = net.bounds[j]
+    return int(min(max(float(level), lo), hi))
 
 
 def _overridden(net: _Net, j: int) -> bool:
