@@ -90,9 +90,9 @@ def _multi_phases(problems: list[Any]) -> dict[str, float]:
     run = me.MultiEchelonSolver._run
 
     with _KernelClock() as clock:
-        def tagged(self: Any, nets: Any, levels: Any, search: bool) -> Any:
+        def tagged(self: Any, nets: Any, levels: Any, search: bool, **kw: Any) -> Any:
             clock.tag = "search" if search else "final"
-            return run(self, nets, levels, search)
+            return run(self, nets, levels, search, **kw)
 
         me.MultiEchelonSolver._run = tagged  # type: ignore[method-assign]
         try:

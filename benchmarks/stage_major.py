@@ -38,7 +38,7 @@ from _harness import write_result  # noqa: E402
 
 
 def _record(n: int) -> tuple[list[tuple[Any, ...]], int]:
-    """Every engine call of multi_echelon on n generated SKU-locations: (solver, nets, levels, search)."""
+    """Every engine call of multi_echelon on n generated SKU-locations: (solver, nets, levels, search, stages)."""
     from echelon_solvers import multi_echelon as me
     from multi_echelon_value import planned_problems
 
@@ -50,9 +50,9 @@ def _record(n: int) -> tuple[list[tuple[Any, ...]], int]:
     calls: list[tuple[Any, ...]] = []
     run = me.MultiEchelonSolver._run
 
-    def recording(self: Any, nets: Any, levels: Any, search: bool) -> Any:
-        calls.append((self, nets, [np.array(lv, copy=True) for lv in levels], search))
-        return run(self, nets, levels, search)
+    def recording(self: Any, nets: Any, levels: Any, search: bool, stages: Any = None) -> Any:
+        calls.append((self, nets, [np.array(lv, copy=True) for lv in levels], search, stages))
+        return run(self, nets, levels, search, stages)
 
     me.MultiEchelonSolver._run = recording  # type: ignore[method-assign]
     try:
@@ -103,9 +103,9 @@ class _Mode:
         engine.FK.simulate_all = timed(orig_fk)
         results = []
         try:
-            for solver, nets, levels, search in calls:
+            for solver, nets, levels, search, stages in calls:
                 phase = "search" if search else "final"
-                results.append(solver._run(nets, levels, search))
+                results.append(solver._run(nets, levels, search, stages))
         finally:
             engine._kernel_choice, engine.SM.simulate_all, engine.FK.simulate_all = orig_choice, orig_sm, orig_fk
         return results

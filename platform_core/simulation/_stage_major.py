@@ -181,38 +181,18 @@ def _orders(si: np.ndarray, big_s: np.ndarray, init: np.ndarray, dem: np.ndarray
 
 
 @nb.njit(cache=True, nogil=True)
-def simulate_stage_major(
-    i: int,
-    nets: Networks,
-    pols: Policies,
-    dtab: DemandTables,
-    ltab: LeadTimeTables,
-    run: RunSettings,
-    out: np.ndarray,
-    hist: PositionBuffers,
-    counting: tuple[int, ...],
-) -> None:
-    """Simulate network ``i`` stage by stage (see the module docstring); writes ``out[:, :, stages]``.
-
-    Arguments as :func:`._fast_kernels.simulate_tree`'s; ``counting`` is ``()`` or ``(1,)``
-    (count the position histograms into ``hist``, a compile-time choice).
-    """
-    net_i, net_seed, stage_i, arc_i, out_arcs = nets.net_i, nets.net_seed, nets.stage_i, nets.arc_i, nets.out_arcs
+def _static_rows(i: int, nets: Networks, pols: Policies, dtab: DemandTables, ltab: LeadTimeTables, run: RunSettings,
+                 hist: PositionBuffers, counts: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Network ``i``'s per-stage integer rows ``si``, its customers' arcs ``chl``, levels and initial stock."""
+    net_i, stage_i, arc_i, out_arcs = nets.net_i, nets.stage_i, nets.arc_i, nets.out_arcs
     stage_f = pols.stage_f
-    tab = dtab.tab
-    d_ptr, d_tlo, d_tglo, d_gshift, d_off, d_sched = dtab.ptr, dtab.tlo, dtab.tglo, dtab.gshift, dtab.off, dtab.sched
+    d_ptr, d_tlo, d_tglo, d_gshift, d_off = dtab.ptr, dtab.tlo, dtab.tglo, dtab.gshift, dtab.off
     l_ptr, l_tlo, l_tglo, l_gshift, l_off = ltab.ptr, ltab.tlo, ltab.tglo, ltab.gshift, ltab.off
-    n_reps, n_total, warmup, crossing = run.n_reps, run.n_total, run.warmup, run.crossing
-    counts = len(counting) == 1
-    h_groups, h_ptr = hist.groups, hist.ptr
+    warmup = run.warmup
+    h_ptr = hist.ptr
     s0 = net_i[i, _N_S0]
     ns = net_i[i, _N_S1] - s0
     a0 = net_i[i, _N_A0]
-    cal = net_i[i, _N_CAL]
-    seed = net_seed[i]
-    T = n_total
-
-    # ---- static rows ----------------------------------------------------------------
     si = np.zeros((ns, _NC), dtype=np.int64)
     chl = np.zeros(max(ns - 1, 1), dtype=np.int64)  # customers of each stage, in turn
     big_s = np.empty(ns, dtype=np.int64)
@@ -262,6 +242,68 @@ def simulate_stage_major(
         if counts and h_ptr[g + 1] > h_ptr[g]:
             si[j, _HB] = h_ptr[g]
             si[j, _HCAP] = h_ptr[g + 1] - h_ptr[g] - 1
+    return si, chl, big_s, init
+
+
+@nb.njit(cache=True, nogil=True)
+def simulate_stage_major(
+    idx: np.ndarray,
+    g0: int,
+    g1: int,
+    nets: Networks,
+    pols: Policies,
+    dtab: DemandTables,
+    ltab: LeadTimeTables,
+    run: RunSettings,
+    out: np.ndarray,
+    hist: PositionBuffers,
+    want: np.ndarray,
+    counting: tuple[int, ...],
+) -> None:
+    """Simulate networks ``idx[g0:g1]`` stage by stage (see the module docstring); writes their ``out[:, :, stages]``.
+
+    The networks of one call are *copies*: the same structure, distributions, seed and
+    correlated demand, and the same ``S - initial stock`` at every stage, so the same
+    draws and order streams; only their levels (hence their inventory paths) differ. The
+    draws and the bottom-up order streams are made once per replication (from
+    ``idx[g0]``), then each copy's stages are simulated top-down. A stage with
+    ``want[g] == 0`` (kernel stage position ``g``) is not simulated top-down (its metrics
+    are left 0): the caller sets ``want`` on every stage whose results it reads and on
+    their suppliers (their shipments feed it). Other arguments as
+    :func:`._fast_kernels.simulate_tree`'s; ``counting`` is ``()`` or ``(1,)`` (count the
+    position histograms into ``hist``, a compile-time choice).
+    """
+    net_i, net_seed, stage_i, arc_i = nets.net_i, nets.net_seed, nets.stage_i, nets.arc_i
+    tab = dtab.tab
+    d_tlo, d_tglo, d_gshift, d_off, d_sched = dtab.tlo, dtab.tglo, dtab.gshift, dtab.off, dtab.sched
+    n_reps, n_total, warmup, crossing = run.n_reps, run.n_total, run.warmup, run.crossing
+    counts = len(counting) == 1
+    h_groups = hist.groups
+    i = idx[g0]  # the copy whose draws and order streams all copies share
+    s0 = net_i[i, _N_S0]
+    ns = net_i[i, _N_S1] - s0
+    a0 = net_i[i, _N_A0]
+    cal = net_i[i, _N_CAL]
+    seed = net_seed[i]
+    T = n_total
+
+    # ---- static rows: the shared structure, and each copy's levels and histogram rows -----
+    si, chl, big_s, init = _static_rows(i, nets, pols, dtab, ltab, run, hist, counts)
+    n_cp = g1 - g0
+    cp_s0 = np.empty(n_cp, dtype=np.int64)
+    cp_s = np.empty((n_cp, ns), dtype=np.int64)
+    cp_init = np.empty((n_cp, ns), dtype=np.int64)
+    cp_hb = np.empty((n_cp, ns), dtype=np.int64)
+    cp_hcap = np.empty((n_cp, ns), dtype=np.int64)
+    for m in range(n_cp):
+        k = idx[g0 + m]
+        si_m, _chl, s_m, init_m = _static_rows(k, nets, pols, dtab, ltab, run, hist, counts)
+        cp_s0[m] = net_i[k, _N_S0]
+        for j in range(ns):
+            cp_s[m, j] = s_m[j]
+            cp_init[m, j] = init_m[j]
+            cp_hb[m, j] = si_m[j, _HB]
+            cp_hcap[m, j] = si_m[j, _HCAP]
 
     # ---- per-replication paths, contiguous in the period ------------------------------
     dem = np.zeros(ns * T, dtype=np.int64)  # external demand
@@ -314,274 +356,296 @@ def simulate_stage_major(
         _draw(si, dem, ltd, zb, rows, tab, d_sched, d_tlo, d_tglo, d_gshift, d_off, j_rank, j_h, j_width, ns, T,
               kd, kl)
         _orders(si, big_s, init, dem, xo, cin, ns, T)
-        acc[:, :] = 0
-        unf[:] = 0
+        # ---- each copy: top-down, its own levels ------------------------------------------
+        for m in range(n_cp):
+            c0 = cp_s0[m]
+            bs_m = cp_s[m]
+            init_m = cp_init[m]
+            hb_m = cp_hb[m]
+            hcap_m = cp_hcap[m]
+            acc[:, :] = 0
+            unf[:] = 0
 
-        # ---- top-down: each stage's whole path -----------------------------------------
-        for j in range(ns):
-            o = j * T
-            p = si[j, _PAR]
-            root = p < 0
-            k0 = si[j, _CH0]
-            k1 = si[j, _CH1]
-            n_k = k1 - k0
-            dk = si[j, _DK]
-            cfix = si[j, _CFIX]
-            rev = si[j, _REV]
-            s = big_s[j]
-            hcap = si[j, _HCAP]
-            hb = np.uint64(si[j, _HB])
-            tl = np.uint64((s0 + j) * 5)
-            for k in range(k0, k1):
-                c = chl[k]
-                aow[c] = 0
-                rlen[c] = 0
-                shp[c * T:(c + 1) * T] = xo[c * T:(c + 1) * T]  # (default: shipped in full when ordered)
-            rne = False
-            gh = 0  # head and length of the FIFO queue
-            gl = 0
-            # ---- the stage's receipts and replenishment cycles, whole path ------------
-            # Where the stage's orders and its supplier's shipments to it are known (all
-            # of them, top-down), so are their arrivals: arv[t] units arrive in period t
-            # (those shipped with lead time 0 in the period they ship: nothing uses on
-            # hand between the period's receipts and its shipments), cyv[t + 1] cycles
-            # end in period t (a review's cycle ends before its order arrives: in the
-            # period before the lane's due date for an order placed now)
-            arv[:] = 0
-            cyv[:] = 0
-            last = 0
-            rc = 0
-            for t in range(T):
-                due = t + ltd[o + t]  # (the lane's draw of period t serves both)
-                if rc == 0:  # a review
-                    d1 = due if crossing else max(due, last)
-                    if cfix < 0:
-                        cyv[d1] += 1
-                    if root:  # the external supplier ships the order at once
-                        x = xo[o + t]
+            # ---- top-down: each stage's whole path -----------------------------------------
+            for j in range(ns):
+                if want[c0 + j] == 0:
+                    continue
+                o = j * T
+                p = si[j, _PAR]
+                root = p < 0
+                k0 = si[j, _CH0]
+                k1 = si[j, _CH1]
+                n_k = k1 - k0
+                dk = si[j, _DK]
+                cfix = si[j, _CFIX]
+                rev = si[j, _REV]
+                s = bs_m[j]
+                hcap = hcap_m[j]
+                hb = np.uint64(hb_m[j])
+                tl = np.uint64((c0 + j) * 5)
+                for k in range(k0, k1):
+                    c = chl[k]
+                    aow[c] = 0
+                    rlen[c] = 0
+                    shp[c * T:(c + 1) * T] = xo[c * T:(c + 1) * T]  # (default: shipped in full when ordered)
+                rne = False
+                gh = 0  # head and length of the FIFO queue
+                gl = 0
+                # ---- the stage's receipts and replenishment cycles, whole path ------------
+                # Where the stage's orders and its supplier's shipments to it are known (all
+                # of them, top-down), so are their arrivals: arv[t] units arrive in period t
+                # (those shipped with lead time 0 in the period they ship: nothing uses on
+                # hand between the period's receipts and its shipments), cyv[t + 1] cycles
+                # end in period t (a review's cycle ends before its order arrives: in the
+                # period before the lane's due date for an order placed now)
+                arv[:] = 0
+                cyv[:] = 0
+                last = 0
+                rc = 0
+                for t in range(T):
+                    due = t + ltd[o + t]  # (the lane's draw of period t serves both)
+                    if rc == 0:  # a review
+                        d1 = due if crossing else max(due, last)
+                        if cfix < 0:
+                            cyv[d1] += 1
+                        if root:  # the external supplier ships the order at once
+                            x = xo[o + t]
+                            if not crossing:
+                                last = d1 if x > 0 else last
+                            arv[d1] += x
+                    rc += 1
+                    if rc == rev:
+                        rc = 0
+                    if not root:
+                        q = shp[o + t]
+                        d2 = due if crossing else max(due, last)
                         if not crossing:
-                            last = d1 if x > 0 else last
-                        arv[d1] += x
-                rc += 1
-                if rc == rev:
-                    rc = 0
-                if not root:
-                    q = shp[o + t]
-                    d2 = due if crossing else max(due, last)
-                    if not crossing:
-                        last = d2 if q > 0 else last
-                    arv[d2] += q
-            oh = init[j]
-            bo = 0
-            intr = 0  # in transit to the stage
-            owed = 0  # owed by this stage to its customers
-            pok = 1
-            x_dem = 0
-            x_fill = 0
-            x_oh = 0
-            x_bo = 0
-            x_owd = 0
-            x_iti = 0
-            x_oq = 0
-            x_cyc = 0
-            x_cyc_ok = 0
-            u_nf = 0
-            nok = 0
-            nrdy = 0
-            nord = 0
-            for t in range(T):
-                if t == warmup:  # metrics cover periods warmup .. n_total-1
-                    x_dem = 0
-                    x_fill = 0
-                    x_oh = 0
-                    x_bo = 0
-                    x_owd = 0
-                    x_iti = 0
-                    x_oq = 0
-                    x_cyc = 0
-                    x_cyc_ok = 0
-                    u_nf = 0
-                    nok = 0
-                    nrdy = 0
-                    nord = 0
-                # receipts; this period's order (zero outside reviews) and the supplier's
-                # shipment to the stage
-                q = arv[t]
-                oh += q
-                x = xo[o + t]
-                nord += x > 0
-                x_oq += x
-                intr += (x if root else shp[o + t]) - q
-                if dk != 0:  # customer backorders first
-                    f = min(oh, bo)
-                    bo -= f
-                    oh -= f
-                short = False
-                dnew = 0
-                if n_k > 0:
-                    dnew = cin[o + t]
-                    if owed == 0 and oh >= dnew:
-                        # nothing owed from earlier periods and stock for all of this
-                        # period's orders: each customer gets its order now (the default
-                        # of its shipment row), no customer loop (any FIFO queue is empty)
-                        oh -= dnew
-                    else:
-                        for k in range(k0, k1):
-                            c = chl[k]
-                            aow[c] += xo[c * T + t]
-                        owed += dnew
-                        total = owed
-                        ship_all = False
-                        if n_k == 1:
-                            c = chl[k0]
-                            q = total if oh >= total else oh
-                            shipq[c] = q
-                            oh -= q
-                            ship_all = q == total
-                        elif oh >= total:
-                            if rne:  # everything owed ships: the FIFO queues empty
-                                rne = False
+                            last = d2 if q > 0 else last
+                        arv[d2] += q
+                oh = init_m[j]
+                bo = 0
+                intr = 0  # in transit to the stage
+                owed = 0  # owed by this stage to its customers
+                pok = 1
+                x_dem = 0
+                x_fill = 0
+                x_oh = 0
+                x_bo = 0
+                x_owd = 0
+                x_iti = 0
+                x_oq = 0
+                x_cyc = 0
+                x_cyc_ok = 0
+                u_nf = 0
+                nok = 0
+                nrdy = 0
+                nord = 0
+                tx_n = 0
+                tx_s = 0
+                ty_n = 0
+                ty_s = 0
+                t_dem = 0
+                for t in range(T):
+                    if t == warmup:  # metrics cover periods warmup .. n_total-1
+                        x_dem = 0
+                        x_fill = 0
+                        x_oh = 0
+                        x_bo = 0
+                        x_owd = 0
+                        x_iti = 0
+                        x_oq = 0
+                        x_cyc = 0
+                        x_cyc_ok = 0
+                        u_nf = 0
+                        nok = 0
+                        nrdy = 0
+                        nord = 0
+                    # receipts; this period's order (zero outside reviews) and the supplier's
+                    # shipment to the stage
+                    q = arv[t]
+                    oh += q
+                    x = xo[o + t]
+                    nord += x > 0
+                    x_oq += x
+                    intr += (x if root else shp[o + t]) - q
+                    if dk != 0:  # customer backorders first
+                        f = min(oh, bo)
+                        bo -= f
+                        oh -= f
+                    short = False
+                    dnew = 0
+                    if n_k > 0:
+                        dnew = cin[o + t]
+                        if owed == 0 and oh >= dnew:
+                            # nothing owed from earlier periods and stock for all of this
+                            # period's orders: each customer gets its order now (the default
+                            # of its shipment row), no customer loop (any FIFO queue is empty)
+                            oh -= dnew
+                        else:
+                            for k in range(k0, k1):
+                                c = chl[k]
+                                aow[c] += xo[c * T + t]
+                            owed += dnew
+                            total = owed
+                            ship_all = False
+                            if n_k == 1:
+                                c = chl[k0]
+                                q = total if oh >= total else oh
+                                shipq[c] = q
+                                oh -= q
+                                ship_all = q == total
+                            elif oh >= total:
+                                if rne:  # everything owed ships: the FIFO queues empty
+                                    rne = False
+                                    for k in range(k0, k1):
+                                        rlen[chl[k]] = 0
+                                    gh = 0
+                                    gl = 0
+                                ship_all = True
+                                oh -= total
+                            else:
+                                # FIFO rationing; this period's orders join the queues now.
+                                # The network kernels keep one queue per customer and serve the
+                                # customer whose oldest entry is oldest (ties: the first
+                                # customer); every period's entries are appended in customer
+                                # order, so one queue of all entries in arrival order holds
+                                # them in exactly that order (a customer's queue of _RING
+                                # entries, full, merges into its newest entry, wherever it is)
+                                rne = True
                                 for k in range(k0, k1):
-                                    rlen[chl[k]] = 0
-                                gh = 0
-                                gl = 0
-                            ship_all = True
-                            oh -= total
+                                    c = chl[k]
+                                    shipq[c] = 0
+                                    q = xo[c * T + t]
+                                    if q > 0:
+                                        if rlen[c] == _RING:
+                                            gq_q[newest[c]] += q
+                                        else:
+                                            pos = (gh + gl) & gmask
+                                            gq_c[pos] = c
+                                            gq_q[pos] = q
+                                            gl += 1
+                                            newest[c] = pos
+                                            rlen[c] += 1
+                                rem = oh
+                                while rem > 0 and gl > 0:
+                                    c = gq_c[gh]
+                                    f = min(rem, gq_q[gh])
+                                    shipq[c] += f
+                                    rem -= f
+                                    gq_q[gh] -= f
+                                    if gq_q[gh] <= 0:
+                                        gh = (gh + 1) & gmask
+                                        gl -= 1
+                                        rlen[c] -= 1
+                                oh = max(rem, 0)
+                            if ship_all:
+                                for k in range(k0, k1):
+                                    c = chl[k]
+                                    shp[c * T + t] = aow[c]
+                                    aow[c] = 0
+                                owed = 0
+                            else:
+                                for k in range(k0, k1):
+                                    c = chl[k]
+                                    before = aow[c]
+                                    q = shipq[c]
+                                    aow[c] = before - q
+                                    owed -= q
+                                    shp[c * T + t] = q
+                                    nw = xo[c * T + t]
+                                    if nw > 0:
+                                        filled_new = min(max(q - (before - nw), 0), nw)
+                                        if filled_new < nw:
+                                            short = True
+                                        u_nf += nw - filled_new
+                    if dk != 0:
+                        d = dem[o + t]
+                        f = min(oh, d)
+                        oh -= f
+                        miss = d - f
+                        short |= miss > 0
+                        bo += miss
+                        x_dem += d
+                        x_fill += f
+                        dnew += d
+                    ok = (not short) & (bo <= 0) & (owed <= 0)
+                    pok = 1 if ok else 0
+                    nok += pok
+                    if cfix < 0:
+                        n_end = cyv[t + 1]
+                        x_cyc += n_end
+                        x_cyc_ok += n_end * pok
+                    nrdy += oh > 0
+                    x_oh += oh
+                    x_iti += intr
+                    x_bo += bo
+                    x_owd += owed
+                    if counts and t >= warmup and hcap >= 0:
+                        # X = S - net inventory and max(X - d, 0), as _count_position
+                        xi = s - (oh - bo - owed)
+                        yi = max(xi - dnew, 0)
+                        if xi <= hcap:
+                            h_x[hb + np.uint64(xi)] += 1.0
                         else:
-                            # FIFO rationing; this period's orders join the queues now.
-                            # The network kernels keep one queue per customer and serve the
-                            # customer whose oldest entry is oldest (ties: the first
-                            # customer); every period's entries are appended in customer
-                            # order, so one queue of all entries in arrival order holds
-                            # them in exactly that order (a customer's queue of _RING
-                            # entries, full, merges into its newest entry, wherever it is)
-                            rne = True
-                            for k in range(k0, k1):
-                                c = chl[k]
-                                shipq[c] = 0
-                                q = xo[c * T + t]
-                                if q > 0:
-                                    if rlen[c] == _RING:
-                                        gq_q[newest[c]] += q
-                                    else:
-                                        pos = (gh + gl) & gmask
-                                        gq_c[pos] = c
-                                        gq_q[pos] = q
-                                        gl += 1
-                                        newest[c] = pos
-                                        rlen[c] += 1
-                            rem = oh
-                            while rem > 0 and gl > 0:
-                                c = gq_c[gh]
-                                f = min(rem, gq_q[gh])
-                                shipq[c] += f
-                                rem -= f
-                                gq_q[gh] -= f
-                                if gq_q[gh] <= 0:
-                                    gh = (gh + 1) & gmask
-                                    gl -= 1
-                                    rlen[c] -= 1
-                            oh = max(rem, 0)
-                        if ship_all:
-                            for k in range(k0, k1):
-                                c = chl[k]
-                                shp[c * T + t] = aow[c]
-                                aow[c] = 0
-                            owed = 0
+                            tx_n += 1
+                            tx_s += xi
+                        if yi <= hcap:
+                            h_y[hb + np.uint64(yi)] += 1.0
                         else:
-                            for k in range(k0, k1):
-                                c = chl[k]
-                                before = aow[c]
-                                q = shipq[c]
-                                aow[c] = before - q
-                                owed -= q
-                                shp[c * T + t] = q
-                                nw = xo[c * T + t]
-                                if nw > 0:
-                                    filled_new = min(max(q - (before - nw), 0), nw)
-                                    if filled_new < nw:
-                                        short = True
-                                    u_nf += nw - filled_new
-                if dk != 0:
-                    d = dem[o + t]
-                    f = min(oh, d)
-                    oh -= f
-                    miss = d - f
-                    short |= miss > 0
-                    bo += miss
-                    x_dem += d
-                    x_fill += f
-                    dnew += d
-                ok = (not short) & (bo <= 0) & (owed <= 0)
-                pok = 1 if ok else 0
-                nok += pok
-                if cfix < 0:
-                    n_end = cyv[t + 1]
-                    x_cyc += n_end
-                    x_cyc_ok += n_end * pok
-                nrdy += oh > 0
-                x_oh += oh
-                x_iti += intr
-                x_bo += bo
-                x_owd += owed
-                if counts and t >= warmup and hcap >= 0:
-                    # X = S - net inventory and max(X - d, 0), as _count_position
-                    xi = s - (oh - bo - owed)
-                    yi = max(xi - dnew, 0)
-                    if xi <= hcap:
-                        h_x[hb + np.uint64(xi)] += 1.0
-                    else:
-                        h_tail[tl] += 1.0
-                        h_tail[tl + np.uint64(1)] += xi
-                    if yi <= hcap:
-                        h_y[hb + np.uint64(yi)] += 1.0
-                    else:
-                        h_tail[tl + np.uint64(2)] += 1.0
-                        h_tail[tl + np.uint64(3)] += yi
-                    h_tail[tl + np.uint64(4)] += dnew
-            a = acc[j]
-            a[M_DEMAND] += x_dem
-            a[M_FILL_RATE] += x_fill
-            a[M_ON_HAND] = x_oh
-            a[M_BACKORDERS] = x_bo
-            a[M_OWED_DOWNSTREAM] = x_owd
-            a[M_IN_TRANSIT_IN] = x_iti
-            a[M_ORDER_QUANTITY] = x_oq
-            a[A_CYCLES] = x_cyc
-            a[A_CYCLES_OK] = x_cyc_ok
-            unf[j] = u_nf
-            cnt[j, 0] = nok
-            cnt[j, 1] = nrdy
-            cnt[j, 2] = nord
-            cnt[j, 3] = pok
+                            ty_n += 1
+                            ty_s += yi
+                        t_dem += dnew
+                if counts and hcap >= 0:
+                    # the tails and the demand, summed in registers (integers: the same
+                    # float sums, exact below 2**53, whatever the order of the additions)
+                    h_tail[tl] += tx_n
+                    h_tail[tl + np.uint64(1)] += tx_s
+                    h_tail[tl + np.uint64(2)] += ty_n
+                    h_tail[tl + np.uint64(3)] += ty_s
+                    h_tail[tl + np.uint64(4)] += t_dem
+                a = acc[j]
+                a[M_DEMAND] += x_dem
+                a[M_FILL_RATE] += x_fill
+                a[M_ON_HAND] = x_oh
+                a[M_BACKORDERS] = x_bo
+                a[M_OWED_DOWNSTREAM] = x_owd
+                a[M_IN_TRANSIT_IN] = x_iti
+                a[M_ORDER_QUANTITY] = x_oq
+                a[A_CYCLES] = x_cyc
+                a[A_CYCLES_OK] = x_cyc_ok
+                unf[j] = u_nf
+                cnt[j, 0] = nok
+                cnt[j, 1] = nrdy
+                cnt[j, 2] = nord
+                cnt[j, 3] = pok
 
-        # ---- per-replication means (the fast kernel's exact-mode identities) ------------
-        for j in range(ns):
-            p = si[j, _PAR]
-            if p >= 0:
-                acc[p, M_IN_TRANSIT_OUT] += acc[j, M_IN_TRANSIT_IN]
-                acc[p, M_DEMAND] += acc[j, M_ORDER_QUANTITY]
-                acc[p, M_FILL_RATE] += acc[j, M_ORDER_QUANTITY]
-        for j in range(ns):
-            acc[j, M_FILL_RATE] -= unf[j]
-        for j in range(ns):
-            g = s0 + j
-            a = acc[j]
-            a[M_READY_RATE] = cnt[j, 1]
-            a[M_ORDER_FREQUENCY] = cnt[j, 2]
-            cf = si[j, _CFIX]
-            if cf == 0:  # the last period's cycle ends after the horizon
-                a[A_CYCLES] = n_total - warmup - 1
-                a[A_CYCLES_OK] = cnt[j, 0] - cnt[j, 3]
-            elif cf > 0:
-                a[A_CYCLES] = n_total - warmup
-                a[A_CYCLES_OK] = cnt[j, 0]
-            for m in range(N_METRICS):
-                out[m, r, g] = a[m] * inv
-            dm = a[M_DEMAND]
-            out[M_FILL_RATE, r, g] = a[M_FILL_RATE] / dm if dm > 0 else np.nan
-            n_cyc = a[A_CYCLES]
-            out[M_CYCLE_SERVICE, r, g] = a[A_CYCLES_OK] / n_cyc if n_cyc > 0 else np.nan
+            # ---- per-replication means (the fast kernel's exact-mode identities) ------------
+            for j in range(ns):
+                p = si[j, _PAR]
+                if p >= 0:
+                    acc[p, M_IN_TRANSIT_OUT] += acc[j, M_IN_TRANSIT_IN]
+                    acc[p, M_DEMAND] += acc[j, M_ORDER_QUANTITY]
+                    acc[p, M_FILL_RATE] += acc[j, M_ORDER_QUANTITY]
+            for j in range(ns):
+                acc[j, M_FILL_RATE] -= unf[j]
+            for j in range(ns):
+                g = c0 + j
+                a = acc[j]
+                a[M_READY_RATE] = cnt[j, 1]
+                a[M_ORDER_FREQUENCY] = cnt[j, 2]
+                cf = si[j, _CFIX]
+                if cf == 0:  # the last period's cycle ends after the horizon
+                    a[A_CYCLES] = n_total - warmup - 1
+                    a[A_CYCLES_OK] = cnt[j, 0] - cnt[j, 3]
+                elif cf > 0:
+                    a[A_CYCLES] = n_total - warmup
+                    a[A_CYCLES_OK] = cnt[j, 0]
+                for m in range(N_METRICS):
+                    out[m, r, g] = a[m] * inv
+                dm = a[M_DEMAND]
+                out[M_FILL_RATE, r, g] = a[M_FILL_RATE] / dm if dm > 0 else np.nan
+                n_cyc = a[A_CYCLES]
+                out[M_CYCLE_SERVICE, r, g] = a[A_CYCLES_OK] / n_cyc if n_cyc > 0 else np.nan
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
@@ -594,15 +658,20 @@ def simulate_all(
     run: RunSettings,
     out: np.ndarray,
     hist: PositionBuffers,
+    copy_ptr: np.ndarray,
+    want: np.ndarray,
 ) -> None:
-    """Simulate networks ``idx`` with :func:`simulate_stage_major` (``prange``).
+    """Simulate networks ``idx`` with :func:`simulate_stage_major`, one group of copies per task (``prange``).
 
-    The other networks of the call are left to :func:`._fast_kernels.simulate_all`: each
-    network only touches its own rows of ``out`` and of the histograms and draws only from
-    its own streams, so the split changes no number.
+    ``idx[copy_ptr[k]:copy_ptr[k + 1]]`` are the copies of group ``k`` (see
+    :func:`simulate_stage_major`; a network alone is a group of one); ``want``: per
+    kernel stage, 1 to simulate it top-down. The other networks of the call are left to
+    :func:`._fast_kernels.simulate_all`: each network only touches its own rows of
+    ``out`` and of the histograms and draws only from its own streams, so neither the
+    split nor the grouping changes any number.
     """
-    for k in nb.prange(idx.size):
+    for k in nb.prange(copy_ptr.size - 1):
         if hist.on:
-            simulate_stage_major(idx[k], nets, pols, dtab, ltab, run, out, hist, (1,))
+            simulate_stage_major(idx, copy_ptr[k], copy_ptr[k + 1], nets, pols, dtab, ltab, run, out, hist, want, (1,))
         else:
-            simulate_stage_major(idx[k], nets, pols, dtab, ltab, run, out, hist, ())
+            simulate_stage_major(idx, copy_ptr[k], copy_ptr[k + 1], nets, pols, dtab, ltab, run, out, hist, want, ())

@@ -668,6 +668,9 @@ def simulate(
     position_histograms: bool = False,
     histogram_groups: int | None = None,
     joint_demand: JointDemand | Sequence[JointDemand | None] | None = None,
+    histogram_stages: Sequence[Sequence[int] | np.ndarray | None] | None = None,
+    metrics: bool = True,
+    shape_cache: dict[tuple[int, ...], Any] | None = None,
 ) -> SimulationResult:
     """Simulate many SKU networks under their policies; metrics with standard errors.
 
@@ -731,6 +734,17 @@ def simulate(
             resampling historical periods, see ``docs/simulation.md``) or ``None``
             (independent stages, the default). Its stages are the network's, by index;
             stages without external demand ignore it.
+        histogram_stages: per network, the stages (indices) whose position histograms
+            are collected (``None``: every applicable stage, the default); the others'
+            rows of ``result.positions`` are empty.
+        metrics: ``False`` when only the position histograms are wanted: ``mean``,
+            ``se`` and ``replicates`` are then empty, and on the stage-major kernel only
+            the histogram stages and their suppliers are simulated top-down (every
+            stage's orders still are: they feed its suppliers).
+        shape_cache: a dict the caller keeps between calls that simulate the same
+            network, demand, lead-time and processing-time *objects* again (e.g. a
+            solver's successive runs): their packed structure is then re-used. The
+            caller must keep those objects alive and unchanged while it uses the dict.
 
     Returns:
         The per-stage metrics; see :class:`SimulationResult`.
@@ -778,8 +792,9 @@ def simulate(
     # ---- pack: one block per distinct (network, policy, demand, lead times, processing)
     # (another policy of a packed network, demand, lead times, processing: its structure re-used)
     memo: dict[tuple[int, ...], _Block] = {}
-    shapes: dict[tuple[int, ...], _Block] = {}
+    shapes: dict[tuple[int, ...], _Block] = {} if shape_cache is None else shape_cache
     blocks: list[_Block] = []
+    shape_of: list[int] = []  # per network, its structure's block (copies share draws, see _copy_groups)
     for i, net in enumerate(nets):
         key = (id(net), id(pols[i]), id(dems[i]), id(lts[i]), id(procs[i]))
         blk = memo.get(key)
@@ -792,6 +807,7 @@ def simulate(
                 blk = _with_policy(same, pols[i].resolve(net))
             memo[key] = blk
         blocks.append(blk)
+        shape_of.append(id(shapes[key[:1] + key[2:]]))
     cost_memo: dict[tuple[int, int], dict[str, np.ndarray]] = {}
     cost_arrays = []
     for i, net in enumerate(nets):
@@ -806,7 +822,9 @@ def simulate(
     n_total = warmup + periods
     out = np.zeros((K.N_METRICS, replications, int(net_stage_ptr[-1])), dtype=np.float64)
     net_fast = _kernel_choice(blocks, n_total, kernel, backorders, allocation)
-    hist = _position_buffers(packed, blocks, allocation, groups) if position_histograms else _NO_HIST
+    h_stage = None if histogram_stages is None else _stage_mask(
+        _as_list(histogram_stages, n_net, single, "histogram_stages"), blocks, net_stage_ptr)
+    hist = _position_buffers(packed, blocks, allocation, groups, h_stage) if position_histograms else _NO_HIST
     nets_p = Networks(net_i=packed["net_i"], net_seed=net_seed, stage_i=packed["stage_i"], arc_i=packed["arc_i"],
                       out_arcs=packed["out_arcs"], arc_qp=packed["arc_qp"])
     dtab = DemandTables(cdf=packed["d_cdf"], guide=packed["d_guide"], ptr=packed["d_ptr"], off=packed["d_off"],
@@ -820,7 +838,12 @@ def simulate(
     # of those only: the kernels index nothing else by network)
     sm = net_fast == SM.STAGE_MAJOR
     if sm.any():
-        SM.simulate_all(np.flatnonzero(sm), nets_p, Policies(stage_f=packed["stage_f"]), dtab, ltab, run, out, hist)
+        sm_idx, copy_ptr = _copy_groups(np.flatnonzero(sm), shape_of, net_seed, joints, blocks)
+        want = np.ones(int(net_stage_ptr[-1]), dtype=np.uint8)
+        if not metrics and h_stage is not None:
+            want = _with_suppliers(h_stage, packed["arc_i"]).astype(np.uint8)
+        SM.simulate_all(sm_idx, nets_p, Policies(stage_f=packed["stage_f"]), dtab, ltab, run, out, hist, copy_ptr,
+                        want)
     if not sm.all():
         rest = np.flatnonzero(~sm) if sm.any() else slice(None)
         FK.simulate_all(net_fast[rest], nets_p._replace(net_i=packed["net_i"][rest], net_seed=net_seed[rest]),
@@ -829,6 +852,15 @@ def simulate(
 
     # ---- back to user stage order, derived metrics ----------------------------------
     perm = np.concatenate([net_stage_ptr[i] + blk.position for i, blk in enumerate(blocks)])
+    network_idx = np.repeat(np.arange(n_net), np.diff(net_stage_ptr))
+    stage_idx = np.concatenate([np.arange(net.n_stages) for net in nets])
+    names = tuple(s for net in nets for s in net.stage_names)
+    positions = _positions(hist, perm, periods * (replications // groups)) if position_histograms else None
+    if not metrics:
+        return SimulationResult(
+            network_ptr=net_stage_ptr, network=network_idx, stage=stage_idx, stage_name=names, replicates={},
+            mean={}, se={}, network_cost=np.full(n_net, np.nan), network_cost_se=np.full(n_net, np.nan),
+            units=dict(KERNEL_METRICS + DERIVED_METRICS), positions=positions)
     reps: dict[str, np.ndarray] = {}
     for m, (name, _unit) in enumerate(KERNEL_METRICS):
         reps[name] = out[m][:, perm]
@@ -847,9 +879,6 @@ def simulate(
         mean[name], se[name] = _mean_se(v)
     net_cost_reps = np.add.reduceat(reps["total_cost"], net_stage_ptr[:-1], axis=1)
     net_cost, net_cost_se = _mean_se(net_cost_reps)
-    network_idx = np.repeat(np.arange(n_net), np.diff(net_stage_ptr))
-    stage_idx = np.concatenate([np.arange(net.n_stages) for net in nets])
-    names = tuple(s for net in nets for s in net.stage_names)
     return SimulationResult(
         network_ptr=net_stage_ptr,
         network=network_idx,
@@ -861,8 +890,56 @@ def simulate(
         network_cost=net_cost,
         network_cost_se=net_cost_se,
         units=dict(KERNEL_METRICS + DERIVED_METRICS),
-        positions=_positions(hist, perm, periods * (replications // groups)) if position_histograms else None,
+        positions=positions,
     )
+
+
+def _stage_mask(chosen: list[Any], blocks: list[_Block], net_stage_ptr: np.ndarray) -> np.ndarray:
+    """Per kernel stage position, whether it is among its network's ``chosen`` stages (None: all)."""
+    mask = np.zeros(int(net_stage_ptr[-1]), dtype=bool)
+    for i, (sel, blk) in enumerate(zip(chosen, blocks, strict=True)):
+        if sel is None:
+            mask[net_stage_ptr[i]:net_stage_ptr[i + 1]] = True
+            continue
+        sel = np.asarray(sel, dtype=np.int64).reshape(-1)
+        if sel.size and (sel.min() < 0 or sel.max() >= blk.n_stages):
+            raise ValueError(f"histogram_stages of network {i}: stage indices must be in 0..{blk.n_stages - 1}")
+        mask[net_stage_ptr[i] + blk.position[sel]] = True
+    return mask
+
+
+def _with_suppliers(mask: np.ndarray, arc_i: np.ndarray) -> np.ndarray:
+    """``mask`` (per kernel stage) with every supplier of a marked stage marked, transitively."""
+    src, dst = arc_i[:, K._A_SRC], arc_i[:, K._A_DST]
+    inner = src >= 0
+    src, dst = src[inner], dst[inner]
+    out = mask.copy()
+    while True:
+        up = src[out[dst] & ~out[src]]
+        if up.size == 0:
+            return out
+        out[up] = True
+
+
+def _copy_groups(idx: np.ndarray, shape_of: list[int], net_seed: np.ndarray, joints: list[Any],
+                 blocks: list[_Block]) -> tuple[np.ndarray, np.ndarray]:
+    """Networks ``idx`` ordered so that copies are adjacent, and the groups' offsets.
+
+    Copies: the same packed structure (network, demand, lead times), seed and correlated
+    demand, and the same ``S - initial stock`` at every stage. Their draws and order
+    streams are the same, so the stage-major kernel makes them once per group
+    (:func:`._stage_major.simulate_stage_major`); nothing else is shared, so no number
+    changes.
+    """
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for i in idx.tolist():
+        st = blocks[i].stage
+        gap = (st["pol_big_s"] - st["st_init"]).tobytes()
+        groups.setdefault((shape_of[i], int(net_seed[i]), id(joints[i]), gap), []).append(i)
+    order = [i for members in groups.values() for i in members]
+    ptr = np.zeros(len(groups) + 1, dtype=np.int64)
+    np.cumsum([len(m) for m in groups.values()], out=ptr[1:])
+    return np.asarray(order, dtype=np.int64), ptr
 
 
 def _pack_joint(nets: list[Network], blocks: list[_Block],
@@ -898,7 +975,7 @@ _NO_HIST = PositionBuffers(on=False, groups=1, ptr=np.zeros(2, dtype=np.int64), 
 
 
 def _position_buffers(packed: dict[str, np.ndarray], blocks: list[_Block], allocation: str,
-                      groups: int) -> PositionBuffers:
+                      groups: int, chosen: np.ndarray | None = None) -> PositionBuffers:
     """Histogram buffers in kernel stage order; validates what the identities assume.
 
     A stage gets bins ``0 .. cap`` with ``cap = 2 S + 32`` [units] (``S`` its level):
@@ -917,6 +994,8 @@ def _position_buffers(packed: dict[str, np.ndarray], blocks: list[_Block], alloc
     big_s = stage_f[:, K._F_BIGS]
     ok = ((stage_i[:, K._S_TYPE] == K.POLICY_BASE_STOCK) & (stage_f[:, K._F_MOQ] == 0)
           & (stage_f[:, K._F_MULT] == 0) & np.isinf(stage_f[:, K._F_CAP]))
+    if chosen is not None:  # only the stages asked for (``simulate(histogram_stages=...)``)
+        ok &= chosen
     bad = ok & ((big_s < 0) | (big_s != np.round(big_s)))
     if np.any(bad):
         g = int(np.flatnonzero(bad)[0])

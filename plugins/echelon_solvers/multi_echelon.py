@@ -106,10 +106,12 @@ class _Net:
     target: np.ndarray  # fill target per stage (NaN: none)
     placeholder: np.ndarray  # level of stages not yet fitted (sets their histogram range)
     cost_leaf: np.ndarray  # bool per stage: a leaf set at its least holding + stockout cost
+    has_demand: np.ndarray  # bool per stage: has external demand of its own
     lo: np.ndarray  # least level allowed per stage (a planner's override; 0 when free)
     hi: np.ndarray  # largest level allowed per stage (inf when free)
     joint: Any = None
     joint_note: str = ""
+    bounds: list[tuple[float, float]] = field(default_factory=list)  # (lo, hi) per stage as Python floats
     # (stage, prefix, k) -> level / cost of an internal stage; (stage, prefix) -> leaf
     int_level: dict[tuple[int, tuple[int, ...], int], float] = field(default_factory=dict)
     int_cost: dict[tuple[int, tuple[int, ...], int], float] = field(default_factory=dict)
@@ -236,6 +238,7 @@ class MultiEchelonSolver(Solver):
         self.frontier_shifts = shifts
         self.fresh_on_hand = bool(fresh_on_hand) and bool(shifts)
         self.engine_calls_ = 0
+        self._shapes: dict[tuple[int, ...], Any] = {}
         self._solved: tuple[StageProblem, list[np.ndarray], list[SearchNetwork], list[Any]] | None = None
 
     @classmethod
@@ -260,11 +263,13 @@ class MultiEchelonSolver(Solver):
         mean, sd = lead_time_demand_moments(problem, np.arange(n))
         nets = [self._network(problem, comp, sn, mean[comp], sd[comp]) for comp, sn in zip(comps, sns, strict=True)]
         self.engine_calls_ = 0
+        self._shapes = {}  # packed networks, re-used by every run of this solve
         self._search(nets)
         for net in nets:
             self._choose(net)
         self._refine([net for net in nets if len(net.int_depths) == 1])
         metrics = self._final(nets)
+        self._shapes = {}
         # kept for evaluate_policies of the same problem (the pipeline's comparison with today)
         self._solved = (problem, comps, sns, [net.joint for net in nets])
         return self._table(problem, nets, metrics)
@@ -302,7 +307,7 @@ class MultiEchelonSolver(Solver):
         net = _Net(comp=comp, sn=sn, internal=internal, depth=depth, int_depths=int_depths, scenarios=scen,
                    tree=bool(np.all(n_par <= 1)), children=children,
                    target=np.where(has_demand | ~internal, tgt, np.nan), placeholder=placeholder,
-                   cost_leaf=~internal & by_cost, lo=lo_o, hi=hi_o)
+                   cost_leaf=~internal & by_cost, has_demand=has_demand, lo=lo_o, hi=hi_o)
         if self.correlation == "auto":
             net.joint, net.joint_note = _joint_demand(problem, comp, sn)
         return net
@@ -322,7 +327,10 @@ class MultiEchelonSolver(Solver):
             if not jobs:
                 continue
             for chunk in _chunks(jobs, lambda jb: _bins(jb[2], 1)):
-                res = self._run([jb[0] for jb in chunk], [jb[2] for jb in chunk], search=True)
+                # only the depth-p stages' histograms are read: only they and their
+                # suppliers are simulated, no metrics
+                res = self._run([jb[0] for jb in chunk], [jb[2] for jb in chunk], search=True,
+                                stages=[np.flatnonzero(jb[0].depth == p) for jb in chunk])
                 need: list[int] = []
                 row = 0
                 for net, _prefix, _lv in chunk:  # only the depth-p stages' curves are read
@@ -371,8 +379,9 @@ class MultiEchelonSolver(Solver):
         if net.internal[j]:
             net.int_curve[(j, prefix)] = curve
             own = _min_level(curve, net.target[j]) if np.isfinite(net.target[j]) else 0
+            first = _min_levels(curve, self.internal_fills)
             for k, f in enumerate(self.internal_fills):
-                lvl = _min_level(curve, f)
+                lvl = int(first[k])
                 if lvl < 0 or own < 0:
                     lvl = len(curve.level) - 1  # not reached within the histogram: its top
                 bound = own > lvl
@@ -462,11 +471,13 @@ class MultiEchelonSolver(Solver):
         base = float(curve.fill[level]) if by_cost else float(net.target[j])
         margin = 0.0 if by_cost else self.target_margin_se
         out = np.full(len(self.frontier_shifts), np.nan)
+        targets = [min(max(base + shift, 0.0), _FRONTIER_MAX_TARGET) for shift in self.frontier_shifts]
+        first = _min_levels(curve, targets, margin)
         for k, shift in enumerate(self.frontier_shifts):
             if shift == 0.0:
                 out[k] = level
                 continue
-            lvl = _min_level(curve, min(max(base + shift, 0.0), _FRONTIER_MAX_TARGET), margin)
+            lvl = int(first[k])
             if lvl < 0:
                 if not np.isfinite(net.hi[j]):
                     continue
@@ -563,7 +574,7 @@ class MultiEchelonSolver(Solver):
             return
         values: dict[tuple[int, int], dict[int, float]] = {}
         for chunk in _chunks(jobs, lambda jb: _bins(jb[2], 1)):
-            res = self._run([jb[0] for jb in chunk], [jb[2] for jb in chunk], search=True)
+            res = self._run([jb[0] for jb in chunk], [jb[2] for jb in chunk], search=True, stages=[None] * len(chunk))
             curves = _curves(res, None, self.target_margin_se)
             row = 0
             for net, side, lv, _alt in chunk:
@@ -635,7 +646,9 @@ class MultiEchelonSolver(Solver):
         for attempt in range(4):
             retry: list[tuple[_Net, np.ndarray]] = []
             for chunk in _chunks(todo, lambda jb: _bins(jb[1], self.final_groups)):
-                res = self._run([jb[0] for jb in chunk], [jb[1] for jb in chunk], search=False)
+                # histograms of the stages read off them (leaves, stages with demand of their own)
+                res = self._run([jb[0] for jb in chunk], [jb[1] for jb in chunk], search=False,
+                                stages=[np.flatnonzero(~jb[0].internal | jb[0].has_demand) for jb in chunk])
                 need = [int(res.network_ptr[i]) + j for i, (net, _lv) in enumerate(chunk)
                         for j in range(net.sn.network.n_stages) if not net.internal[j] or j in net.sn.demand]
                 curves = _curves(res, np.asarray(need, dtype=np.int64), self.target_margin_se)
@@ -780,7 +793,14 @@ class MultiEchelonSolver(Solver):
                 out["fr_on_hand_se"][idx[j]] = np.where(good, c.on_hand_se[at], np.nan)
         return None
 
-    def _run(self, nets: list[_Net], levels: list[np.ndarray], search: bool, salt: int = 0) -> Any:
+    def _run(self, nets: list[_Net], levels: list[np.ndarray], search: bool,
+             stages: list[np.ndarray | None] | None = None, salt: int = 0) -> Any:
+        """One engine call of ``nets`` at ``levels``.
+
+        ``stages``: per network, the stages whose histograms are read (``None``: all); a
+        search run (``search``) computes no metrics. ``salt``: XOR-ed into a final run's
+        seeds (the fresh on-hand run's independent stream).
+        """
         self.engine_calls_ += 1
         sns = [n.sn for n in nets]
         seeds = np.array([int(sn.seed) ^ (_SEARCH_SALT if search else salt) for sn in sns], dtype=np.uint64)
@@ -802,6 +822,9 @@ class MultiEchelonSolver(Solver):
             backorders=True,
             position_histograms=True,
             histogram_groups=1 if search else self.final_groups,
+            histogram_stages=stages,
+            metrics=not search,
+            shape_cache=self._shapes,
             **kw,
         )
 
@@ -922,7 +945,10 @@ class MultiEchelonSolver(Solver):
 # ---------------------------------------------------------------- helpers ----
 def _clamp(net: _Net, j: int, level: int) -> int:
     """``level`` moved into stage ``j``'s override corridor."""
-    return int(min(max(float(level), float(net.lo[j])), float(net.hi[j])))
+    if not net.bounds:
+        net.bounds = list(zip(net.lo.tolist(), net.hi.tolist(), strict=True))
+    lo, hi = net.bounds[j]
+    return int(min(max(float(level), lo), hi))
 
 
 def _overridden(net: _Net, j: int) -> bool:
@@ -981,6 +1007,19 @@ def _min_level(curve: Any, target: float, margin_se: float = 0.0) -> int:
     hit = fill >= target - 1e-12
     first = int(hit.argmax())
     return first if hit[first] else -1
+
+
+def _min_levels(curve: Any, targets: Any, margin_se: float = 0.0) -> np.ndarray:
+    """:func:`_min_level` of every target in ``targets`` (one comparison of the whole curve)."""
+    if margin_se > 0.0:
+        if margin_se != curve.margin_se:
+            raise ValueError(f"curve computed for a margin of {curve.margin_se} SE, asked for {margin_se}")
+        fill = curve.fill_margin
+    else:
+        fill = curve.fill
+    hit = fill[None, :] >= np.asarray(targets, dtype=np.float64)[:, None] - 1e-12
+    first = hit.argmax(axis=1)
+    return np.where(hit[np.arange(first.size), first], first, -1)
 
 
 @dataclass(frozen=True)

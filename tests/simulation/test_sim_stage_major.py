@@ -180,3 +180,82 @@ def test_stage_major_eligibility() -> None:
     assert list(_kernel_choice([line], 1000, allocation="proportional")) == [SM.STAGE_MAJOR]
     with pytest.raises(ValueError, match="kernel must be"):
         simulate(Network.serial(2), Policy.base_stock([9, 4]), d, kernel="stage-major")
+
+
+@pytest.mark.parametrize(("case_seed", "joint"), [(11, False), (12, True)])
+def test_stage_major_copies_share_draws_bit_identical(case_seed: int, joint: bool) -> None:
+    """Copies of a network (same structure, distributions, seed and copula; other levels)
+    in one call share their draws and order streams on the stage-major kernel; every copy
+    must still equal the general kernel (which simulates each copy on its own) bit for bit,
+    mixed with networks that are not copies (other seeds)."""
+    rng = np.random.default_rng(900 + case_seed)
+    nets, pols, dems, leads, seeds, joints = [], [], [], [], [], []
+    for k in range(6):
+        net, pol, dem, lead = _random_case(rng, f"sku-{k}", cycles=k % 2 == 0)
+        jd = _joint(rng, net, dem) if joint else None  # type: ignore[arg-type]
+        for c in range(int(rng.integers(1, 5))):  # 1-4 copies at other levels, same seed
+            levels = np.maximum(np.asarray(pol.order_up_to) + rng.integers(-3, 8, net.n_stages) * (c > 0), 0)
+            nets.append(net)
+            pols.append(Policy.base_stock(levels.astype(float), review_period=pol.review_period))
+            dems.append(dem)
+            leads.append(lead)
+            seeds.append(50 + k)
+            joints.append(jd)
+    kw: dict[str, object] = dict(seeds=np.array(seeds, dtype=np.uint64), replications=3, periods=400, warmup=20,
+                                 position_histograms=True, histogram_groups=3)
+    if joint:
+        kw["joint_demand"] = joints
+    ref = _check(nets, pols, dems, leads, **kw)
+    assert len(nets) > 6 and ref.positions is not None
+
+
+def test_stage_major_histogram_stages_only() -> None:
+    """``histogram_stages`` with ``metrics=False``: the chosen stages' histograms are those
+    of the full run (the kernel simulates only them and their suppliers), the others'
+    rows are empty, and no metrics are returned."""
+    rng = np.random.default_rng(950)
+    cases = [_random_case(rng, f"sku-{k}", cycles=False) for k in range(10)]
+    nets, pols, dems, leads = (list(x) for x in zip(*cases, strict=True))
+    kw: dict[str, object] = dict(seeds=9, replications=2, periods=300, warmup=10, position_histograms=True,
+                                 histogram_groups=1)
+    full = simulate(nets, pols, dems, leads, kernel="general", **kw)
+    chosen = [np.flatnonzero(rng.random(n.n_stages) < 0.4) for n in nets]
+    part = simulate(nets, pols, dems, leads, histogram_stages=chosen, metrics=False, **kw)
+    assert part.mean == {} and part.replicates == {}
+    fp, pp = full.positions, part.positions
+    assert fp is not None and pp is not None
+    for i, sel in enumerate(chosen):
+        for j in range(nets[i].n_stages):
+            r = int(full.network_ptr[i]) + j
+            a, b = pp.ptr[r], pp.ptr[r + 1]
+            if j not in sel:
+                assert a == b and pp.demand_sum[:, r].sum() == 0.0
+                continue
+            np.testing.assert_array_equal(pp.x_counts[:, a:b], fp.x_counts[:, fp.ptr[r]:fp.ptr[r + 1]])
+            np.testing.assert_array_equal(pp.y_counts[:, a:b], fp.y_counts[:, fp.ptr[r]:fp.ptr[r + 1]])
+            for f in ("x_tail_n", "x_tail_sum", "y_tail_n", "y_tail_sum", "demand_sum"):
+                np.testing.assert_array_equal(getattr(pp, f)[:, r], getattr(fp, f)[:, r], err_msg=f)
+    with pytest.raises(ValueError, match="histogram_stages of network 0"):
+        simulate(nets[0], pols[0], dems[0], leads[0], position_histograms=True, histogram_stages=[[99]])
+
+
+def test_shape_cache_reuses_packed_networks() -> None:
+    """``shape_cache`` kept between calls: the second call (other levels) packs nothing
+    again and gives what a call without the cache gives, bit for bit."""
+    rng = np.random.default_rng(960)
+    cases = [_random_case(rng, f"sku-{k}", cycles=True) for k in range(6)]
+    nets, pols, dems, leads = (list(x) for x in zip(*cases, strict=True))
+    kw: dict[str, object] = dict(seeds=4, replications=2, periods=200, warmup=10, position_histograms=True)
+    cache: dict[tuple[int, ...], object] = {}
+    simulate(nets, pols, dems, leads, shape_cache=cache, **kw)  # type: ignore[arg-type]
+    assert len(cache) == len(nets)
+    packed = dict(cache)
+    other = [Policy.base_stock(np.asarray(p.order_up_to) + 2.0, review_period=p.review_period) for p in pols]
+    got = simulate(nets, other, dems, leads, shape_cache=cache, **kw)  # type: ignore[arg-type]
+    assert cache == packed  # nothing packed again
+    ref = simulate(nets, other, dems, leads, kernel="general", **kw)  # type: ignore[arg-type]
+    for m in ref.replicates:
+        np.testing.assert_array_equal(got.replicates[m], ref.replicates[m], err_msg=m)
+    assert got.positions is not None and ref.positions is not None
+    for f in _HIST_FIELDS:
+        np.testing.assert_array_equal(getattr(got.positions, f), getattr(ref.positions, f), err_msg=f)
