@@ -998,26 +998,23 @@ def _min_level(curve: Any, target: float, margin_se: float = 0.0) -> int:
     errors (where the curve has them: the final run's replication groups); the curve
     holds that margin's fill (:attr:`_Curve.fill_margin`), computed once per curve.
     """
-    if margin_se > 0.0:
-        if margin_se != curve.margin_se:
-            raise ValueError(f"curve computed for a margin of {curve.margin_se} SE, asked for {margin_se}")
-        fill = curve.fill_margin
-    else:
-        fill = curve.fill
-    hit = fill >= target - 1e-12
+    hit = _curve_fill(curve, margin_se) >= target - 1e-12
     first = int(hit.argmax())
     return first if hit[first] else -1
 
 
-def _min_levels(curve: Any, targets: Any, margin_se: float = 0.0) -> np.ndarray:
-    """:func:`_min_level` of every target in ``targets`` (one comparison of the whole curve)."""
+def _curve_fill(curve: Any, margin_se: float) -> np.ndarray:
+    """The fill curve a target is compared with: less ``margin_se`` standard errors if > 0."""
     if margin_se > 0.0:
         if margin_se != curve.margin_se:
             raise ValueError(f"curve computed for a margin of {curve.margin_se} SE, asked for {margin_se}")
-        fill = curve.fill_margin
-    else:
-        fill = curve.fill
-    hit = fill[None, :] >= np.asarray(targets, dtype=np.float64)[:, None] - 1e-12
+        return np.asarray(curve.fill_margin)
+    return np.asarray(curve.fill)
+
+
+def _min_levels(curve: Any, targets: Any, margin_se: float = 0.0) -> np.ndarray:
+    """:func:`_min_level` of every target in ``targets`` (one comparison of the whole curve)."""
+    hit = _curve_fill(curve, margin_se)[None, :] >= np.asarray(targets, dtype=np.float64)[:, None] - 1e-12
     first = hit.argmax(axis=1)
     return np.where(hit[np.arange(first.size), first], first, -1)
 
