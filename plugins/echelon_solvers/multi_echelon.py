@@ -675,7 +675,9 @@ class MultiEchelonSolver(Solver):
         """
         todo = [(net, net.final_run_levels) for net in nets if net.final_run_levels is not None]
         for chunk in _chunks(todo, lambda jb: _bins(jb[1], self.final_groups)):
-            res = self._run([jb[0] for jb in chunk], [jb[1] for jb in chunk], search=False, salt=_FRESH_SALT)
+            # histograms only where the final run read frontier levels (leaves, stages with demand)
+            res = self._run([jb[0] for jb in chunk], [jb[1] for jb in chunk], search=False, salt=_FRESH_SALT,
+                            stages=[np.flatnonzero(~jb[0].internal | jb[0].has_demand) for jb in chunk])
             rows: list[int] = []
             at: list[int] = []
             for i, (net, _lv) in enumerate(chunk):
