@@ -47,13 +47,16 @@ against scipy.stats and against the engine.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
 from scipy.signal import fftconvolve
+from threadpoolctl import ThreadpoolController
 
+from platform_core._explain_kernels import cost_level, fill_rate_level, quantile_level
 from platform_core.components import StageProblem
 from platform_core.distributions import DiscreteDistribution
 
@@ -97,18 +100,42 @@ def _convolve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 class _Powers:
-    """Dense PMFs of demand summed over ``0, 1, 2, ...`` periods (index = units)."""
+    """Dense PMFs of demand summed over ``0, 1, 2, ...`` periods (index = units), and PMF means."""
 
     def __init__(self, period: DiscreteDistribution) -> None:
         dense = np.zeros(period.offset + period.pmf.size)
         dense[period.offset :] = period.pmf
         self._one = dense
         self._list: list[np.ndarray] = [np.ones(1)]
+        self._means: dict[int, tuple[np.ndarray, float]] = {}  # id -> (the array, kept alive; its mean)
 
     def __getitem__(self, n: int) -> np.ndarray:
         while len(self._list) <= n:
             self._list.append(_convolve(self._list[-1], self._one))
         return self._list[n]
+
+    def mean_of(self, pmf: np.ndarray) -> float:
+        """Mean of a PMF on ``0..`` (``np.dot`` with the support), once per array."""
+        hit = self._means.get(id(pmf))
+        if hit is None:
+            hit = self._means[id(pmf)] = (pmf, _mean_of(pmf))
+        return hit[1]
+
+
+class _Lead:
+    """A lead-time distribution with its mean and survival ``P(L > x)`` computed once each."""
+
+    def __init__(self, dist: DiscreteDistribution) -> None:
+        self.dist = dist
+        self.mean = dist.mean()
+        self._survival: dict[int, float] = {}
+
+    def survival(self, x: int) -> float:
+        """``P(L > x)``."""
+        q = self._survival.get(x)
+        if q is None:
+            q = self._survival[x] = _survival(self.dist, x)
+        return q
 
 
 def _survival(lead: DiscreteDistribution, x: int) -> float:
@@ -132,23 +159,29 @@ def _thinned(acc: np.ndarray, lot: np.ndarray, q: float) -> np.ndarray:
     return _convolve(acc, term)
 
 
-def _in_transit(powers: _Powers, lead: DiscreteDistribution, review: int, k: int, base: np.ndarray) -> np.ndarray:
-    """``base`` plus the orders still in transit at the end of period ``k`` (1..R) of a cycle.
+def _in_transit(powers: _Powers, lead: _Lead, review: int, k: int, base: int) -> np.ndarray:
+    """Demand over ``base`` periods plus the orders still in transit at the end of period ``k`` (1..R).
 
     The order placed ``m`` reviews before the cycle's review (``m >= 0``, ``R`` periods
     of demand) is in transit with probability ``P(L > m R + k - 1)``: orders cross, each
-    has its own lead time (the solvers' default).
+    has its own lead time (the solvers' default).  With ``R = 1`` an order sure to be in
+    transit adds one period of demand: the sum so far is then the next power of the
+    period demand, the very array :class:`_Powers` builds by the same convolution.
     """
     lot = powers[review]
-    acc = base
     m = 0
-    while (q := _survival(lead, m * review + k - 1)) > 0.0:
+    if review == 1:
+        while (q := lead.survival(m + k - 1)) >= 1.0:
+            base += 1
+            m += 1
+    acc = powers[base]
+    while (q := lead.survival(m * review + k - 1)) > 0.0:
         acc = _thinned(acc, lot, q)
         m += 1
     return acc
 
 
-def _cycle_end_pmf(powers: _Powers, lead: DiscreteDistribution, review: int) -> np.ndarray:
+def _cycle_end_pmf(powers: _Powers, lead: _Lead, review: int) -> np.ndarray:
     """PMF of demand consumed + in transit at the end of a replenishment cycle.
 
     The cycle opened by an order placed at a review with lead time ``l`` ends just before
@@ -160,18 +193,18 @@ def _cycle_end_pmf(powers: _Powers, lead: DiscreteDistribution, review: int) -> 
     """
     lot = powers[review]
     out = np.zeros(1)
-    for j, w in enumerate(lead.pmf):
+    for j, w in enumerate(lead.dist.pmf):
         if w <= 0.0:
             continue
-        lt = lead.offset + j
+        lt = lead.dist.offset + j
         acc = lot
         if lt >= 1:
             last = (lt - 1) // review
             for i in range(1, last + 1):
-                acc = _thinned(acc, lot, _survival(lead, lt - i * review - 1))
+                acc = _thinned(acc, lot, lead.survival(lt - i * review - 1))
             acc = _convolve(acc, powers[lt - last * review])
         m = 1
-        while (q := _survival(lead, m * review + lt - 1)) > 0.0:
+        while (q := lead.survival(m * review + lt - 1)) > 0.0:
             acc = _thinned(acc, lot, q)
             m += 1
         if acc.size > out.size:
@@ -180,50 +213,71 @@ def _cycle_end_pmf(powers: _Powers, lead: DiscreteDistribution, review: int) -> 
     return out
 
 
-def _loss_and_stock(pmf: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """``E(X - S)+`` and ``E(S - X)+`` at ``S = 0..size-1`` (``pmf`` on ``0..``)."""
-    p = np.zeros(size)
-    p[: pmf.size] = pmf[:size]
-    cdf = np.cumsum(p)
-    below = np.concatenate(([0.0], np.cumsum(cdf[:-1])))  # E(S - X)+ = sum_{j<S} F(j)
-    mean = float(np.dot(np.arange(pmf.size), pmf))
-    return mean - np.arange(size) + below, below
+_support = np.arange(1024, dtype=np.float64)  # 0, 1, 2, ... as float64, grown on demand
+
+
+def _mean_of(pmf: np.ndarray) -> float:
+    """Mean of a PMF on ``0..``: ``np.dot(np.arange(n), pmf)``.
+
+    ``np.dot`` casts the integer support to float64 before its BLAS product; taking a
+    float64 support once saves the cast, not a bit of the result.
+    """
+    global _support
+    if _support.size < pmf.size:
+        _support = np.arange(max(pmf.size, 2 * _support.size), dtype=np.float64)
+    return float(np.dot(_support[: pmf.size], pmf))
 
 
 def _analytic_level(
-    powers: _Powers, lead: DiscreteDistribution, review: int, metric: str, target: float,
+    powers: _Powers, lead: _Lead, review: int, metric: str, target: float,
     holding: float, stockout: float,
 ) -> float:
     """Single-stage base-stock level [units] for the target, reliable supplier."""
     if metric not in ("fill_rate", "cost"):  # cycle service, or any other quantile target
         if not np.isfinite(target):
             return math.nan
-        cdf = np.cumsum(_cycle_end_pmf(powers, lead, review))
-        hit = np.flatnonzero(cdf >= target - _EPS)
-        return float(hit[0]) if hit.size else float(cdf.size - 1)
+        return float(quantile_level(_cycle_end_pmf(powers, lead, review), target - _EPS))
+    if metric == "fill_rate" and not np.isfinite(target):
+        return math.nan
+    if metric == "cost" and (not (np.isfinite(holding) and np.isfinite(stockout)) or holding + stockout <= 0):
+        return math.nan
     # end of period k of a cycle: X_k (in transit + consumed), Y_k = X_k - that period's demand
-    ends = [(_in_transit(powers, lead, review, k, powers[k]), _in_transit(powers, lead, review, k, powers[k - 1]))
-            for k in range(1, review + 1)]
-    size = max(x.size for x, _ in ends)
-    short = np.zeros(size)
-    on_hand = np.zeros(size)
-    for x, y in ends:
-        loss_x, stock_x = _loss_and_stock(x, size)
-        short += loss_x - _loss_and_stock(y, size)[0]
-        on_hand += stock_x
-    short /= review  # units short per period
-    on_hand /= review  # end-of-period on hand
+    xs = [_in_transit(powers, lead, review, k, k) for k in range(1, review + 1)]
+    ys = [_in_transit(powers, lead, review, k, k - 1) for k in range(1, review + 1)]
+    size = max(x.size for x in xs)
+    x_ptr = np.zeros(review + 1, dtype=np.int64)
+    y_ptr = np.zeros(review + 1, dtype=np.int64)
+    np.cumsum([x.size for x in xs], out=x_ptr[1:])
+    np.cumsum([min(y.size, size) for y in ys], out=y_ptr[1:])
+    x_all = xs[0] if review == 1 else np.concatenate(xs)
+    y_all = ys[0][:size] if review == 1 else np.concatenate([y[:size] for y in ys])
+    mean_x = np.array([powers.mean_of(x) for x in xs])
+    mean_y = np.array([powers.mean_of(y) for y in ys])
     if metric == "fill_rate":
-        if not np.isfinite(target):
-            return math.nan
-        mu = float(np.dot(np.arange(powers[1].size), powers[1]))
+        mu = powers.mean_of(powers[1])
         if mu <= 0:
             return 0.0
-        hit = np.flatnonzero(1.0 - short / mu >= target - _EPS)
-        return float(hit[0]) if hit.size else float(size - 1)
-    if not (np.isfinite(holding) and np.isfinite(stockout)) or holding + stockout <= 0:
-        return math.nan
-    return float(np.argmin(holding * on_hand + stockout * short))
+        return float(fill_rate_level(x_all, x_ptr, y_all, y_ptr, mean_x, mean_y, size, review, mu,
+                                     target - _EPS))
+    return float(cost_level(x_all, x_ptr, y_all, y_ptr, mean_x, mean_y, size, review, holding, stockout))
+
+
+_blas_controller: ThreadpoolController | None = None
+
+
+def _one_blas_thread() -> contextlib.AbstractContextManager[object]:
+    """BLAS limited to one thread: the PMF means (``np.dot``) then have one summation order.
+
+    OpenBLAS splits a dot product of more than 10,000 terms among its threads, which
+    changes the last bits of the sum with the thread count (the machine's cores in one
+    process, the task's CPUs in a Ray worker); on one thread a long product is also
+    cheaper than the hand-off (60 us against 3 us at 10,001 terms).
+    """
+    global _blas_controller
+    if _blas_controller is None:
+        _blas_controller = ThreadpoolController()
+    limit: contextlib.AbstractContextManager[object] = _blas_controller.limit(limits=1, user_api="blas")
+    return limit
 
 
 def analytic_safety_stock(
@@ -245,22 +299,39 @@ def analytic_safety_stock(
     other name, read as a cycle-service quantile ``target``.  NaN where the target is
     undefined.
     """
-    powers = _Powers(period_demand)
     mu = period_demand.mean()
+    with _one_blas_thread():
+        return _safety_stocks(period_demand, mu, lead_time, review_period, metric, target, holding_cost,
+                              stockout_cost)
+
+
+def _safety_stocks(
+    period_demand: DiscreteDistribution, mu: float, lead_time: DiscreteDistribution, review_period: int,
+    metric: str, target: float, holding_cost: float, stockout_cost: float,
+) -> tuple[float, float, float]:
+    """:func:`analytic_safety_stock` under the caller's BLAS thread limit.
+
+    ``mu = period_demand.mean()`` [units/period] comes from the caller, outside the
+    limit: the levels the limit serves are whole units, ``mu`` enters the safety stocks
+    as it is, with the bits of every other ``mean()`` of the run.
+    """
+    powers = _Powers(period_demand)
     mean_lt = lead_time.mean()
     review = max(int(review_period), 1)
 
-    def ss(lead: DiscreteDistribution, r: int) -> float:
+    lead = _Lead(lead_time)
+
+    def ss(lead: _Lead, r: int) -> float:
         level = _analytic_level(powers, lead, r, metric, target, holding_cost, stockout_cost)
-        return level - mu * (lead.mean() + r)
+        return level - mu * (lead.mean + r)
 
     lo = int(math.floor(mean_lt + _EPS))
     w = mean_lt - lo
-    ss_d = ss(DiscreteDistribution.point(lo), 1)
+    ss_d = ss(_Lead(DiscreteDistribution.point(lo)), 1)
     if w > 1e-9:
-        ss_d = (1.0 - w) * ss_d + w * ss(DiscreteDistribution.point(lo + 1), 1)
-    ss_dl = ss(lead_time, 1)
-    ss_dlr = ss_dl if review == 1 else ss(lead_time, review)
+        ss_d = (1.0 - w) * ss_d + w * ss(_Lead(DiscreteDistribution.point(lo + 1)), 1)
+    ss_dl = ss(lead, 1)
+    ss_dlr = ss_dl if review == 1 else ss(lead, review)
     return ss_d, ss_dl, ss_dlr
 
 
@@ -374,15 +445,22 @@ def explain_levels(problem: StageProblem, table: pa.Table, *, network_aware: boo
         feeds[np.asarray(ups, dtype=np.int64)] = True
     out = {name: np.full(n, np.nan) for name in EXPLANATION_COLUMNS[:-1]}
     text: list[str | None] = [None] * n
+    analytic: dict[int, tuple[float, float, float]] = {}
+    rows = np.flatnonzero(np.isfinite(level_in) & np.isfinite(safety)).tolist()
+    mus = {k: problem.period_demand[k].mean() for k in rows}
+    with _one_blas_thread():
+        for k in rows:
+            analytic[k] = _safety_stocks(
+                problem.period_demand[k], mus[k], problem.lead_time[k], int(review[k]), metric[k] or "",
+                float(target[k]),
+                float(problem.costs.holding_cost[k]), float(problem.costs.stockout_cost[k]),
+            )
     for k in range(n):
         if not (np.isfinite(level_in[k]) and np.isfinite(safety[k])):
             continue
         dist, lead = problem.period_demand[k], problem.lead_time[k]
         mu, r = dist.mean(), int(review[k])
-        ss_d, ss_dl, ss_dlr = analytic_safety_stock(
-            dist, lead, r, metric[k] or "", float(target[k]),
-            float(problem.costs.holding_cost[k]), float(problem.costs.stockout_cost[k]),
-        )
+        ss_d, ss_dl, ss_dlr = analytic[k]
         passes_through = network_aware and bool(feeds[k]) and level_in[k] <= 0.0
         if not np.isfinite(ss_dlr) or passes_through:
             # a stage the network leaves empty holds nothing for demand, lead time or
