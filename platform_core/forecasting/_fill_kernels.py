@@ -11,7 +11,9 @@ there.  The same operations in the same order as the NumPy version, so the same 
   exact;
 * the non-integer steps (the hinge sums at a real level, the grid of ``np.linspace``,
   the fills) are the same IEEE operations, elementwise; ``searchsorted`` on the fill grid
-  is NumPy's binary search; a window's shortage is summed in NumPy's pairwise order.
+  is NumPy's binary search; a window's shortage is summed period by period, as NumPy
+  sums it (the window paths ``x[:, t]`` of the NumPy version are column-major, so its sum
+  over the periods adds the columns in order).
 
 A stage whose draws are not whole units (a non-finite level ratio) is left to the NumPy
 version by the caller.
@@ -23,35 +25,6 @@ import numba as nb
 import numpy as np
 
 __all__ = ["window_fills"]
-
-
-@nb.njit(cache=True, nogil=True)
-def _row_sum(a: np.ndarray) -> float:
-    """NumPy's pairwise sum of a contiguous 1-D array (``add.reduce``), for ``a.size <= 128``."""
-    n = a.size
-    if n < 8:
-        res = 0.0
-        for i in range(n):
-            res += a[i]
-        return res
-    r0, r1, r2, r3 = a[0], a[1], a[2], a[3]
-    r4, r5, r6, r7 = a[4], a[5], a[6], a[7]
-    i = 8
-    while i < n - n % 8:
-        r0 += a[i]
-        r1 += a[i + 1]
-        r2 += a[i + 2]
-        r3 += a[i + 3]
-        r4 += a[i + 4]
-        r5 += a[i + 5]
-        r6 += a[i + 6]
-        r7 += a[i + 7]
-        i += 8
-    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while i < n:
-        res += a[i]
-        i += 1
-    return float(res)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -213,15 +186,14 @@ def window_fills(cdf: np.ndarray, cdf_ptr: np.ndarray, offsets: np.ndarray, draw
             continue
         has_demand[i] = True
         s = _effective_level(demand, since, level[i], promise[i], total)
-        short = np.empty(horizon)
         for w in range(windows):
             dem = 0.0
+            sh = 0.0  # in period order: NumPy's sum over the periods of its (column-major) window paths
             for h in range(horizon):
                 gap = since[w, h] - s
                 gap = gap if gap > 0.0 else 0.0
                 d = demand[w, h]
-                short[h] = d if d < gap else gap
+                sh += d if d < gap else gap
                 dem += d
-            sh = _row_sum(short)
             fill_out[i, w] = 1.0 - sh / dem if dem > 0 else np.nan
     return has_demand

@@ -175,7 +175,7 @@ def fill_rate_interval(
     for i in np.flatnonzero(np.isfinite(lv) & np.isfinite(promise)).tolist():
         ratios = None if level_ratios is None else level_ratios[i]
         whole = ratios is None or not np.size(ratios) or bool(np.all((ratios >= 0) & (ratios <= _MAX_RATIO)))
-        (fast if whole and horizon <= _MAX_COMPILED_HORIZON else slow).append(i)
+        (fast if whole else slow).append(i)
     for i in slow:
         ratios = None if level_ratios is None else level_ratios[i]
         demand, since = _window_paths(period_demand[i], int(lead[i]), int(rev[i]), horizon, ratios,
@@ -196,8 +196,6 @@ def fill_rate_interval(
 
 #: level ratios above this, or negative, leave a stage to the NumPy path (demand must stay whole units)
 _MAX_RATIO = 1e6
-#: the compiled path sums a window's shortage in NumPy's order for windows up to this many periods
-_MAX_COMPILED_HORIZON = 128
 
 
 def _compiled_intervals(
