@@ -108,11 +108,21 @@ class _Powers:
         self._one = dense
         self._list: list[np.ndarray] = [np.ones(1)]
         self._means: dict[int, tuple[np.ndarray, float]] = {}  # id -> (the array, kept alive; its mean)
+        self._lots: dict[tuple[int, int], list[np.ndarray]] = {}
+        #: the level found for ``X_k`` and ``Y_k`` arrays (by id; one stage's target), with the arrays
+        self.levels: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[float, list[np.ndarray], list[np.ndarray]]] = {}
 
     def __getitem__(self, n: int) -> np.ndarray:
         while len(self._list) <= n:
             self._list.append(_convolve(self._list[-1], self._one))
         return self._list[n]
+
+    def with_lots(self, base: int, review: int, lots: int) -> np.ndarray:
+        """Demand of ``base`` periods convolved ``lots`` times with ``review`` periods' (in that order)."""
+        chain = self._lots.setdefault((base, review), [self[base]])
+        while len(chain) <= lots:
+            chain.append(_convolve(chain[-1], self[review]))
+        return chain[lots]
 
     def mean_of(self, pmf: np.ndarray) -> float:
         """Mean of a PMF on ``0..`` (``np.dot`` with the support), once per array."""
@@ -136,6 +146,17 @@ class _Lead:
         if q is None:
             q = self._survival[x] = _survival(self.dist, x)
         return q
+
+
+_point_leads: dict[int, _Lead] = {}
+
+
+def _point_lead(periods: int) -> _Lead:
+    """The lead time of exactly ``periods`` periods (shared: its survival never changes)."""
+    lead = _point_leads.get(periods)
+    if lead is None:
+        lead = _point_leads[periods] = _Lead(DiscreteDistribution.point(periods))
+    return lead
 
 
 def _survival(lead: DiscreteDistribution, x: int) -> float:
@@ -166,15 +187,15 @@ def _in_transit(powers: _Powers, lead: _Lead, review: int, k: int, base: int) ->
     of demand) is in transit with probability ``P(L > m R + k - 1)``: orders cross, each
     has its own lead time (the solvers' default).  With ``R = 1`` an order sure to be in
     transit adds one period of demand: the sum so far is then the next power of the
-    period demand, the very array :class:`_Powers` builds by the same convolution.
+    period demand, the very array :class:`_Powers` builds by the same convolution; with
+    ``R > 1`` the sums of ``base`` periods and whole lots are shared in the same way
+    (:meth:`_Powers.with_lots`: ``X_k`` and ``Y_{k+1}`` start from the same ones).
     """
     lot = powers[review]
     m = 0
-    if review == 1:
-        while (q := lead.survival(m + k - 1)) >= 1.0:
-            base += 1
-            m += 1
-    acc = powers[base]
+    while lead.survival(m * review + k - 1) >= 1.0:  # orders sure to be in transit
+        m += 1
+    acc = powers[base + m] if review == 1 else powers.with_lots(base, review, m)
     while (q := lead.survival(m * review + k - 1)) > 0.0:
         acc = _thinned(acc, lot, q)
         m += 1
@@ -244,22 +265,31 @@ def _analytic_level(
     # end of period k of a cycle: X_k (in transit + consumed), Y_k = X_k - that period's demand
     xs = [_in_transit(powers, lead, review, k, k) for k in range(1, review + 1)]
     ys = [_in_transit(powers, lead, review, k, k - 1) for k in range(1, review + 1)]
+    key = (tuple(id(x) for x in xs), tuple(id(y) for y in ys))  # the same arrays: the same level
+    if (hit := powers.levels.get(key)) is not None:
+        return hit[0]
     size = max(x.size for x in xs)
-    x_ptr = np.zeros(review + 1, dtype=np.int64)
-    y_ptr = np.zeros(review + 1, dtype=np.int64)
-    np.cumsum([x.size for x in xs], out=x_ptr[1:])
-    np.cumsum([min(y.size, size) for y in ys], out=y_ptr[1:])
-    x_all = xs[0] if review == 1 else np.concatenate(xs)
-    y_all = ys[0][:size] if review == 1 else np.concatenate([y[:size] for y in ys])
+    if review == 1:
+        x_all, y_all = xs[0], ys[0][:size]
+        x_ptr = np.array([0, x_all.size], dtype=np.int64)
+        y_ptr = np.array([0, y_all.size], dtype=np.int64)
+    else:
+        x_ptr = np.zeros(review + 1, dtype=np.int64)
+        y_ptr = np.zeros(review + 1, dtype=np.int64)
+        np.cumsum([x.size for x in xs], out=x_ptr[1:])
+        np.cumsum([min(y.size, size) for y in ys], out=y_ptr[1:])
+        x_all = np.concatenate(xs)
+        y_all = np.concatenate([y[:size] for y in ys])
     mean_x = np.array([powers.mean_of(x) for x in xs])
     mean_y = np.array([powers.mean_of(y) for y in ys])
     if metric == "fill_rate":
         mu = powers.mean_of(powers[1])
-        if mu <= 0:
-            return 0.0
-        return float(fill_rate_level(x_all, x_ptr, y_all, y_ptr, mean_x, mean_y, size, review, mu,
-                                     target - _EPS))
-    return float(cost_level(x_all, x_ptr, y_all, y_ptr, mean_x, mean_y, size, review, holding, stockout))
+        level = 0.0 if mu <= 0 else float(fill_rate_level(x_all, x_ptr, y_all, y_ptr, mean_x, mean_y, size, review,
+                                                          mu, target - _EPS))
+    else:
+        level = float(cost_level(x_all, x_ptr, y_all, y_ptr, mean_x, mean_y, size, review, holding, stockout))
+    powers.levels[key] = (level, xs, ys)  # the arrays kept alive: their ids stay theirs
+    return level
 
 
 _blas_controller: ThreadpoolController | None = None
@@ -316,10 +346,9 @@ def _safety_stocks(
     as it is, with the bits of every other ``mean()`` of the run.
     """
     powers = _Powers(period_demand)
-    mean_lt = lead_time.mean()
-    review = max(int(review_period), 1)
-
     lead = _Lead(lead_time)
+    mean_lt = lead.mean
+    review = max(int(review_period), 1)
 
     def ss(lead: _Lead, r: int) -> float:
         level = _analytic_level(powers, lead, r, metric, target, holding_cost, stockout_cost)
@@ -327,9 +356,9 @@ def _safety_stocks(
 
     lo = int(math.floor(mean_lt + _EPS))
     w = mean_lt - lo
-    ss_d = ss(_Lead(DiscreteDistribution.point(lo)), 1)
+    ss_d = ss(_point_lead(lo), 1)
     if w > 1e-9:
-        ss_d = (1.0 - w) * ss_d + w * ss(_Lead(DiscreteDistribution.point(lo + 1)), 1)
+        ss_d = (1.0 - w) * ss_d + w * ss(_point_lead(lo + 1), 1)
     ss_dl = ss(lead, 1)
     ss_dlr = ss_dl if review == 1 else ss(lead, review)
     return ss_d, ss_dl, ss_dlr
@@ -377,6 +406,20 @@ def _units(x: float) -> str:
     return f"{x:,.1f}" if abs(x) < 10 else f"{x:,.0f}"
 
 
+_lead_ranges: dict[tuple[int, bytes], tuple[int, int]] = {}
+
+
+def _lead_range(lead: DiscreteDistribution) -> tuple[int, int]:
+    """The lead time's 5 % and 95 % quantiles [periods] (once per distinct lead time)."""
+    key = (lead.offset, lead.pmf.tobytes())
+    hit = _lead_ranges.get(key)
+    if hit is None:
+        if len(_lead_ranges) >= 4096:
+            _lead_ranges.clear()
+        hit = _lead_ranges[key] = (int(lead.quantile(0.05)), int(lead.quantile(0.95)))
+    return hit
+
+
 def _sentence(
     *, level: float, days_level: float, pipeline: float, review_demand: float, safety: float,
     parts: dict[str, float], cv: float, lead: DiscreteDistribution, period_days: float, review: int,
@@ -384,7 +427,7 @@ def _sentence(
 ) -> str:
     """One sentence a planner reads: the level, its split, and the safety stock by cause."""
     days = f" ({days_level:,.1f} days of demand)" if np.isfinite(days_level) else " (no demand)"
-    lt_lo, lt_hi = int(lead.quantile(0.05)), int(lead.quantile(0.95))
+    lt_lo, lt_hi = _lead_range(lead)
     lt_days = f"{lt_lo * period_days:g}" if lt_lo == lt_hi else f"{lt_lo * period_days:g}-{lt_hi * period_days:g}"
     causes = [f"{_units(parts['demand'])} demand swings" + (f" (CV {cv:.2f})" if np.isfinite(cv) else ""),
               f"{_units(parts['lead_time'])} late deliveries (lead time {lt_days} days)"]
@@ -413,7 +456,7 @@ def _sentence(
 
 def _pass_through_sentence(lead: DiscreteDistribution, period_days: float) -> str:
     """The sentence of an internal stage the network solver left empty (level 0)."""
-    lt_lo, lt_hi = int(lead.quantile(0.05)), int(lead.quantile(0.95))
+    lt_lo, lt_hi = _lead_range(lead)
     lt_days = f"{lt_lo * period_days:g}" if lt_lo == lt_hi else f"{lt_lo * period_days:g}-{lt_hi * period_days:g}"
     return ("Holds no stock: the network is cheapest when this stage passes its customers' orders "
             f"straight through to its supplier (lead time {lt_days} days); its customers hold the safety "
@@ -459,7 +502,7 @@ def explain_levels(problem: StageProblem, table: pa.Table, *, network_aware: boo
         if not (np.isfinite(level_in[k]) and np.isfinite(safety[k])):
             continue
         dist, lead = problem.period_demand[k], problem.lead_time[k]
-        mu, r = dist.mean(), int(review[k])
+        mu, r = mus[k], int(review[k])
         ss_d, ss_dl, ss_dlr = analytic[k]
         passes_through = network_aware and bool(feeds[k]) and level_in[k] <= 0.0
         if not np.isfinite(ss_dlr) or passes_through:
