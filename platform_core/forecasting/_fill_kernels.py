@@ -28,6 +28,34 @@ __all__ = ["window_fills"]
 
 
 @nb.njit(cache=True, nogil=True)
+def _guide(cdf: np.ndarray) -> np.ndarray:
+    """``guide[b]``: the count of ``cdf`` values ``<= b / G`` (``G = guide.size``, a power of two).
+
+    ``cdf`` is non-decreasing but for its last value (set to 1), so ``cdf <= u`` holds on
+    a prefix for every ``u < 1`` and any search gives ``np.searchsorted``'s answer.
+    """
+    g = 16
+    while g < cdf.size and g < 8192:
+        g *= 2
+    guide = np.empty(g, dtype=np.int64)
+    j = 0
+    for b in range(g):
+        while j < cdf.size - 1 and cdf[j] <= b / g:  # b / g exact: g a power of two
+            j += 1
+        guide[b] = j
+    return guide
+
+
+@nb.njit(cache=True, nogil=True)
+def _inverse_cdf(cdf: np.ndarray, guide: np.ndarray, u: float) -> int:
+    """``np.searchsorted(cdf, u, side="right")`` for ``0 <= u < 1``: from the guide, then forward."""
+    j = guide[min(int(u * guide.size), guide.size - 1)]  # u x G exact, its floor <= u x G
+    while cdf[j] <= u:
+        j += 1
+    return j
+
+
+@nb.njit(cache=True, nogil=True)
 def _count_at_most(v: np.ndarray, x: float) -> int:
     """``np.searchsorted(v, x, side="right")`` on sorted ``v`` (the count of ``v <= x``)."""
     lo, hi = 0, v.size
@@ -167,12 +195,13 @@ def window_fills(cdf: np.ndarray, cdf_ptr: np.ndarray, offsets: np.ndarray, draw
         demand = np.empty((windows, horizon))
         since = np.empty((windows, horizon))
         total = 0.0
+        guide = _guide(table)
         x = np.empty(T)
         path = np.empty(T + 1)  # cumulative demand
         for w in range(windows):
             path[0] = 0.0
             for t in range(T):
-                x[t] = float(np.searchsorted(table, draws[base + w * T + t], side="right") + offsets[i])
+                x[t] = float(_inverse_cdf(table, guide, draws[base + w * T + t]) + offsets[i])
                 if scaled[i]:
                     x[t] = np.floor(theta[i, w] * x[t] + draws[base + (windows + w) * T + t])
                 path[t + 1] = path[t] + x[t]
