@@ -52,7 +52,7 @@ def _inverse_cdf(cdf: np.ndarray, guide: np.ndarray, u: float) -> int:
     j = guide[min(int(u * guide.size), guide.size - 1)]  # u x G exact, its floor <= u x G
     while cdf[j] <= u:
         j += 1
-    return j
+    return int(j)
 
 
 @nb.njit(cache=True, nogil=True)
