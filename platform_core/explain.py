@@ -53,7 +53,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
-from scipy.signal import fftconvolve
+from scipy import fft as sp_fft
 from threadpoolctl import ThreadpoolController
 
 from platform_core._explain_kernels import cost_level, fill_rate_level, quantile_level
@@ -92,10 +92,16 @@ _DIRECT_WORK = 4_000_000  # np.convolve below this many multiply-adds, FFT above
 
 
 def _convolve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """PMF of the sum: direct for small supports, by FFT (negatives clipped) for large ones."""
+    """PMF of the sum: direct for small supports, by FFT (negatives clipped) for large ones.
+
+    The FFT product is ``scipy.signal.fftconvolve``'s own (real FFTs of the next fast
+    length, product, inverse, cut to the full length) without its argument checks.
+    """
     if a.size * b.size <= _DIRECT_WORK or min(a.size, b.size) < 64:
         return np.convolve(a, b)
-    out = np.asarray(fftconvolve(a, b), dtype=np.float64)
+    n = a.size + b.size - 1
+    fast = sp_fft.next_fast_len(n, True)
+    out = np.asarray(sp_fft.irfft(sp_fft.rfft(a, fast) * sp_fft.rfft(b, fast), fast)[:n], dtype=np.float64)
     return np.maximum(out, 0.0, out=out)
 
 

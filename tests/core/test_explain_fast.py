@@ -17,12 +17,20 @@ import math
 import numpy as np
 import pyarrow as pa
 import pytest
+from scipy.signal import fftconvolve
 
 from platform_core import explain
 from platform_core.components import StageCosts, StageProblem
 from platform_core.distributions import DiscreteDistribution
 
 # ----------------------------------------------------------------- the oracle ------------
+
+
+def _ref_convolve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if a.size * b.size <= 4_000_000 or min(a.size, b.size) < 64:
+        return np.convolve(a, b)
+    out = np.asarray(fftconvolve(a, b), dtype=np.float64)
+    return np.maximum(out, 0.0, out=out)
 
 
 class _RefPowers:
@@ -34,7 +42,7 @@ class _RefPowers:
 
     def __getitem__(self, n: int) -> np.ndarray:
         while len(self._list) <= n:
-            self._list.append(explain._convolve(self._list[-1], self._one))
+            self._list.append(_ref_convolve(self._list[-1], self._one))
         return self._list[n]
 
 
@@ -51,10 +59,10 @@ def _ref_thinned(acc: np.ndarray, lot: np.ndarray, q: float) -> np.ndarray:
     if q <= 0.0:
         return acc
     if q >= 1.0:
-        return explain._convolve(acc, lot)
+        return _ref_convolve(acc, lot)
     term = q * lot
     term[0] += 1.0 - q
-    return explain._convolve(acc, term)
+    return _ref_convolve(acc, term)
 
 
 def _ref_in_transit(powers: _RefPowers, lead: DiscreteDistribution, review: int, k: int,
@@ -80,7 +88,7 @@ def _ref_cycle_end_pmf(powers: _RefPowers, lead: DiscreteDistribution, review: i
             last = (lt - 1) // review
             for i in range(1, last + 1):
                 acc = _ref_thinned(acc, lot, _ref_survival(lead, lt - i * review - 1))
-            acc = explain._convolve(acc, powers[lt - last * review])
+            acc = _ref_convolve(acc, powers[lt - last * review])
         m = 1
         while (q := _ref_survival(lead, m * review + lt - 1)) > 0.0:
             acc = _ref_thinned(acc, lot, q)
