@@ -97,6 +97,8 @@ def _convolve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     The FFT product is ``scipy.signal.fftconvolve``'s own (real FFTs of the next fast
     length, product, inverse, cut to the full length) without its argument checks.
     """
+    if a.size == 1 and a[0] == 1.0:  # no demand yet: np.convolve's one-term dot products, 0 + 1 x b
+        return b + 0.0
     if a.size * b.size <= _DIRECT_WORK or min(a.size, b.size) < 64:
         return np.convolve(a, b)
     n = a.size + b.size - 1
