@@ -170,13 +170,17 @@ def fill_rate_interval(
     lead = np.maximum(np.rint(np.nan_to_num(np.asarray(lead_periods, dtype=np.float64))).astype(np.int64), 0)
     rev = np.maximum(np.asarray(review_periods, dtype=np.int64), 1)
     horizon = max(int(horizon_periods), 1)
-    fast: list[int] = []
-    slow: list[int] = []
-    for i in np.flatnonzero(np.isfinite(lv) & np.isfinite(promise)).tolist():
-        ratios = None if level_ratios is None else level_ratios[i]
-        whole = ratios is None or not np.size(ratios) or bool(np.all((ratios >= 0) & (ratios <= _MAX_RATIO)))
-        (fast if whole else slow).append(i)
-    for i in slow:
+    valid = np.flatnonzero(np.isfinite(lv) & np.isfinite(promise))
+    if level_ratios is None:
+        whole = np.ones(valid.size, dtype=bool)
+    elif isinstance(level_ratios, np.ndarray) and level_ratios.ndim == 2:
+        ratios = level_ratios[valid]
+        whole = ((ratios >= 0) & (ratios <= _MAX_RATIO)).all(axis=1)
+    else:
+        whole = np.array([not np.size(level_ratios[i]) or bool(np.all((np.asarray(level_ratios[i]) >= 0)
+                                                                       & (np.asarray(level_ratios[i]) <= _MAX_RATIO)))
+                          for i in valid.tolist()], dtype=bool)
+    for i in valid[~whole].tolist():
         ratios = None if level_ratios is None else level_ratios[i]
         demand, since = _window_paths(period_demand[i], int(lead[i]), int(rev[i]), horizon, ratios,
                                       int(seeds[i]), windows)
@@ -188,8 +192,8 @@ def fill_rate_interval(
         lo, hi = np.quantile(fill[np.isfinite(fill)], q)
         low[i] = float(np.clip(min(lo, promise[i]), 0.0, 1.0))
         high[i] = float(np.clip(max(hi, promise[i]), 0.0, 1.0))
-    if fast:
-        _compiled_intervals(np.array(fast, dtype=np.int64), period_demand, lv, promise, lead, rev, seeds,
+    if whole.any():
+        _compiled_intervals(valid[whole], period_demand, lv, promise, lead, rev, seeds,
                             level_ratios, horizon, windows, q, low, high)
     return low, high
 
@@ -214,12 +218,16 @@ def _compiled_intervals(
     periods = lead[rows] + rev[rows] + horizon
     scaled = np.zeros(m, dtype=bool)
     theta = np.ones((m, windows))
-    for j, i in enumerate(rows.tolist()):
-        ratios = None if level_ratios is None else level_ratios[i]
-        if ratios is not None and np.size(ratios):
-            r = np.asarray(ratios, dtype=np.float64)
-            theta[j] = r[np.arange(windows) % r.size]
-            scaled[j] = True
+    if isinstance(level_ratios, np.ndarray) and level_ratios.ndim == 2:
+        if level_ratios.shape[1]:  # window j at ratio j mod k
+            theta = np.asarray(level_ratios[rows][:, np.arange(windows) % level_ratios.shape[1]], dtype=np.float64)
+            scaled[:] = True
+    elif level_ratios is not None:
+        for j, i in enumerate(rows.tolist()):
+            if np.size(level_ratios[i]):
+                r = np.asarray(level_ratios[i], dtype=np.float64)
+                theta[j] = r[np.arange(windows) % r.size]
+                scaled[j] = True
     sizes = windows * periods * np.where(scaled, 2, 1)
     draw_ptr = np.zeros(m + 1, dtype=np.int64)
     np.cumsum(sizes, out=draw_ptr[1:])

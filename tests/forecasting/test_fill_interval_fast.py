@@ -5,7 +5,7 @@ windows were computed in one compiled pass (kept here verbatim): each stage's pa
 its own stream, the fills at its level, the effective level by bisection on two sorted
 hinge sums, the fills there and ``np.quantile``.  Random stages cover no demand,
 intermittent and large demand, whole and fractional (and NaN) mean lead times, review
-periods above one, with and without demand-level ratios (a zero or negative ratio too),
+periods above one, with and without demand-level ratios (a zero, negative or NaN ratio too, and ragged per-stage arrays),
 NaN and out-of-range levels and promises, and window counts and horizons beyond the
 compiled path (more than 128 periods).
 """
@@ -144,6 +144,9 @@ def _stages(rng: np.random.Generator, n: int, ratios: str) -> tuple:
         level_ratios[2, 3] = -0.5  # a negative ratio: the NumPy path
     elif ratios == "empty":
         level_ratios = np.zeros((n, 0))
+    elif ratios == "ragged":  # one array per stage, of its own length (none for some)
+        level_ratios = [np.exp(rng.normal(0, 0.3, int(rng.integers(0, 9)))) for _ in range(n)]
+        level_ratios[3] = np.array([1.0, np.nan])  # a NaN ratio: the NumPy path
     return demand, level, promise, lead, review, seeds, level_ratios
 
 
@@ -156,7 +159,7 @@ def _assert_same(got: tuple[np.ndarray, np.ndarray], want: tuple[np.ndarray, np.
 
 @pytest.mark.parametrize(("seed", "ratios", "horizon", "windows"), [
     (0, "none", 26, 64), (1, "lognormal", 26, 64), (2, "empty", 13, 64), (3, "lognormal", 1, 16),
-    (4, "none", 52, 7), (5, "lognormal", 130, 64), (6, "lognormal", 8, 200),
+    (4, "none", 52, 7), (5, "lognormal", 130, 64), (6, "lognormal", 8, 200), (7, "ragged", 26, 64),
 ])
 def test_fast_interval_equals_the_reference_to_the_bit(seed: int, ratios: str, horizon: int, windows: int) -> None:
     rng = np.random.default_rng(seed)
