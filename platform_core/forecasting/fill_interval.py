@@ -171,11 +171,12 @@ def fill_rate_interval(
     rev = np.maximum(np.asarray(review_periods, dtype=np.int64), 1)
     horizon = max(int(horizon_periods), 1)
     valid = np.flatnonzero(np.isfinite(lv) & np.isfinite(promise))
+    whole: np.ndarray
     if level_ratios is None:
         whole = np.ones(valid.size, dtype=bool)
     elif isinstance(level_ratios, np.ndarray) and level_ratios.ndim == 2:
-        ratios = level_ratios[valid]
-        whole = ((ratios >= 0) & (ratios <= _MAX_RATIO)).all(axis=1)
+        at_valid = level_ratios[valid]
+        whole = np.asarray(((at_valid >= 0) & (at_valid <= _MAX_RATIO)).all(axis=1), dtype=bool)
     else:
         whole = np.array([not np.size(level_ratios[i]) or bool(np.all((np.asarray(level_ratios[i]) >= 0)
                                                                        & (np.asarray(level_ratios[i]) <= _MAX_RATIO)))
