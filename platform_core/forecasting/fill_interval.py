@@ -11,8 +11,10 @@ the fill of the next ``horizon`` periods, which scatters around it for two reaso
   (:meth:`platform_core.components.Forecaster.demand_level_ratios`); other forecasters
   give none, and the interval then holds demand noise only.
 
-Method: per stage, ``windows`` windows of ``horizon`` periods are simulated (numpy, one
-random stream per stage from its seed, so a row never depends on its batch): window
+Method: per stage, ``windows`` windows of ``horizon`` periods are simulated (one random
+stream per stage from its seed, so a row never depends on its batch; a batch's stages in
+one compiled pass, :mod:`._fill_kernels`, with the numbers of the per-stage NumPy
+functions below, which also serve stages it does not take): window
 ``j`` draws every period's demand from the stage's per-period PMF scaled by level ratio
 ``j mod k`` (``floor(theta x + u)``), under the periodic-review base-stock policy at the
 stage's level ``S`` with its mean lead time ``L`` (rounded) and review period ``R``: the
