@@ -150,12 +150,14 @@ def _changes(level: np.ndarray, cur_level: np.ndarray, unit_cost: np.ndarray, fi
 
 def _parent_change(problem: StageProblem, change: np.ndarray) -> np.ndarray:
     """Per stage, the largest level change of its upstream stages [units] (NaN: none)."""
-    out = np.full(change.size, np.nan)
-    for k, ups in enumerate(problem.upstream):
-        vals = change[np.asarray(ups, dtype=np.int64)] if len(ups) else np.zeros(0)
-        vals = vals[np.isfinite(vals)]
-        if vals.size:
-            out[k] = float(vals.max())
+    counts = np.fromiter((len(ups) for ups in problem.upstream), dtype=np.int64, count=change.size)
+    out = np.full(change.size, -np.inf)
+    if counts.sum():
+        vals = change[np.concatenate([np.asarray(ups, dtype=np.int64) for ups in problem.upstream])]
+        owner = np.repeat(np.arange(change.size), counts)
+        ok = np.isfinite(vals)
+        np.maximum.at(out, owner[ok], vals[ok])
+    out[np.isneginf(out)] = np.nan
     return out
 
 

@@ -47,13 +47,16 @@ against scipy.stats and against the engine.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
-from scipy.signal import fftconvolve
+from scipy import fft as sp_fft
+from threadpoolctl import ThreadpoolController
 
+from platform_core._explain_kernels import cost_level, fill_rate_level, quantile_level
 from platform_core.components import StageProblem
 from platform_core.distributions import DiscreteDistribution
 
@@ -89,26 +92,79 @@ _DIRECT_WORK = 4_000_000  # np.convolve below this many multiply-adds, FFT above
 
 
 def _convolve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """PMF of the sum: direct for small supports, by FFT (negatives clipped) for large ones."""
+    """PMF of the sum: direct for small supports, by FFT (negatives clipped) for large ones.
+
+    The FFT product is ``scipy.signal.fftconvolve``'s own (real FFTs of the next fast
+    length, product, inverse, cut to the full length) without its argument checks.
+    """
+    if a.size == 1 and a[0] == 1.0:  # no demand yet: np.convolve's one-term dot products, 0 + 1 x b
+        return b + 0.0
     if a.size * b.size <= _DIRECT_WORK or min(a.size, b.size) < 64:
         return np.convolve(a, b)
-    out = np.asarray(fftconvolve(a, b), dtype=np.float64)
+    n = a.size + b.size - 1
+    fast = sp_fft.next_fast_len(n, True)
+    out = np.asarray(sp_fft.irfft(sp_fft.rfft(a, fast) * sp_fft.rfft(b, fast), fast)[:n], dtype=np.float64)
     return np.maximum(out, 0.0, out=out)
 
 
 class _Powers:
-    """Dense PMFs of demand summed over ``0, 1, 2, ...`` periods (index = units)."""
+    """Dense PMFs of demand summed over ``0, 1, 2, ...`` periods (index = units), and PMF means."""
 
     def __init__(self, period: DiscreteDistribution) -> None:
         dense = np.zeros(period.offset + period.pmf.size)
         dense[period.offset :] = period.pmf
         self._one = dense
         self._list: list[np.ndarray] = [np.ones(1)]
+        self._means: dict[int, tuple[np.ndarray, float]] = {}  # id -> (the array, kept alive; its mean)
+        self._lots: dict[tuple[int, int], list[np.ndarray]] = {}
+        #: the level found for ``X_k`` and ``Y_k`` arrays (by id; one stage's target), with the arrays
+        self.levels: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[float, list[np.ndarray], list[np.ndarray]]] = {}
 
     def __getitem__(self, n: int) -> np.ndarray:
         while len(self._list) <= n:
             self._list.append(_convolve(self._list[-1], self._one))
         return self._list[n]
+
+    def with_lots(self, base: int, review: int, lots: int) -> np.ndarray:
+        """Demand of ``base`` periods convolved ``lots`` times with ``review`` periods' (in that order)."""
+        chain = self._lots.setdefault((base, review), [self[base]])
+        while len(chain) <= lots:
+            chain.append(_convolve(chain[-1], self[review]))
+        return chain[lots]
+
+    def mean_of(self, pmf: np.ndarray) -> float:
+        """Mean of a PMF on ``0..`` (``np.dot`` with the support), once per array."""
+        hit = self._means.get(id(pmf))
+        if hit is None:
+            hit = self._means[id(pmf)] = (pmf, _mean_of(pmf))
+        return hit[1]
+
+
+class _Lead:
+    """A lead-time distribution with its mean and survival ``P(L > x)`` computed once each."""
+
+    def __init__(self, dist: DiscreteDistribution) -> None:
+        self.dist = dist
+        self.mean = dist.mean()
+        self._survival: dict[int, float] = {}
+
+    def survival(self, x: int) -> float:
+        """``P(L > x)``."""
+        q = self._survival.get(x)
+        if q is None:
+            q = self._survival[x] = _survival(self.dist, x)
+        return q
+
+
+_point_leads: dict[int, _Lead] = {}
+
+
+def _point_lead(periods: int) -> _Lead:
+    """The lead time of exactly ``periods`` periods (shared: its survival never changes)."""
+    lead = _point_leads.get(periods)
+    if lead is None:
+        lead = _point_leads[periods] = _Lead(DiscreteDistribution.point(periods))
+    return lead
 
 
 def _survival(lead: DiscreteDistribution, x: int) -> float:
@@ -132,23 +188,29 @@ def _thinned(acc: np.ndarray, lot: np.ndarray, q: float) -> np.ndarray:
     return _convolve(acc, term)
 
 
-def _in_transit(powers: _Powers, lead: DiscreteDistribution, review: int, k: int, base: np.ndarray) -> np.ndarray:
-    """``base`` plus the orders still in transit at the end of period ``k`` (1..R) of a cycle.
+def _in_transit(powers: _Powers, lead: _Lead, review: int, k: int, base: int) -> np.ndarray:
+    """Demand over ``base`` periods plus the orders still in transit at the end of period ``k`` (1..R).
 
     The order placed ``m`` reviews before the cycle's review (``m >= 0``, ``R`` periods
     of demand) is in transit with probability ``P(L > m R + k - 1)``: orders cross, each
-    has its own lead time (the solvers' default).
+    has its own lead time (the solvers' default).  With ``R = 1`` an order sure to be in
+    transit adds one period of demand: the sum so far is then the next power of the
+    period demand, the very array :class:`_Powers` builds by the same convolution; with
+    ``R > 1`` the sums of ``base`` periods and whole lots are shared in the same way
+    (:meth:`_Powers.with_lots`: ``X_k`` and ``Y_{k+1}`` start from the same ones).
     """
     lot = powers[review]
-    acc = base
     m = 0
-    while (q := _survival(lead, m * review + k - 1)) > 0.0:
+    while lead.survival(m * review + k - 1) >= 1.0:  # orders sure to be in transit
+        m += 1
+    acc = powers[base + m] if review == 1 else powers.with_lots(base, review, m)
+    while (q := lead.survival(m * review + k - 1)) > 0.0:
         acc = _thinned(acc, lot, q)
         m += 1
     return acc
 
 
-def _cycle_end_pmf(powers: _Powers, lead: DiscreteDistribution, review: int) -> np.ndarray:
+def _cycle_end_pmf(powers: _Powers, lead: _Lead, review: int) -> np.ndarray:
     """PMF of demand consumed + in transit at the end of a replenishment cycle.
 
     The cycle opened by an order placed at a review with lead time ``l`` ends just before
@@ -160,18 +222,18 @@ def _cycle_end_pmf(powers: _Powers, lead: DiscreteDistribution, review: int) -> 
     """
     lot = powers[review]
     out = np.zeros(1)
-    for j, w in enumerate(lead.pmf):
+    for j, w in enumerate(lead.dist.pmf):
         if w <= 0.0:
             continue
-        lt = lead.offset + j
+        lt = lead.dist.offset + j
         acc = lot
         if lt >= 1:
             last = (lt - 1) // review
             for i in range(1, last + 1):
-                acc = _thinned(acc, lot, _survival(lead, lt - i * review - 1))
+                acc = _thinned(acc, lot, lead.survival(lt - i * review - 1))
             acc = _convolve(acc, powers[lt - last * review])
         m = 1
-        while (q := _survival(lead, m * review + lt - 1)) > 0.0:
+        while (q := lead.survival(m * review + lt - 1)) > 0.0:
             acc = _thinned(acc, lot, q)
             m += 1
         if acc.size > out.size:
@@ -180,50 +242,80 @@ def _cycle_end_pmf(powers: _Powers, lead: DiscreteDistribution, review: int) -> 
     return out
 
 
-def _loss_and_stock(pmf: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """``E(X - S)+`` and ``E(S - X)+`` at ``S = 0..size-1`` (``pmf`` on ``0..``)."""
-    p = np.zeros(size)
-    p[: pmf.size] = pmf[:size]
-    cdf = np.cumsum(p)
-    below = np.concatenate(([0.0], np.cumsum(cdf[:-1])))  # E(S - X)+ = sum_{j<S} F(j)
-    mean = float(np.dot(np.arange(pmf.size), pmf))
-    return mean - np.arange(size) + below, below
+_support = np.arange(1024, dtype=np.float64)  # 0, 1, 2, ... as float64, grown on demand
+
+
+def _mean_of(pmf: np.ndarray) -> float:
+    """Mean of a PMF on ``0..``: ``np.dot(np.arange(n), pmf)``.
+
+    ``np.dot`` casts the integer support to float64 before its BLAS product; taking a
+    float64 support once saves the cast, not a bit of the result.
+    """
+    global _support
+    if _support.size < pmf.size:
+        _support = np.arange(max(pmf.size, 2 * _support.size), dtype=np.float64)
+    return float(np.dot(_support[: pmf.size], pmf))
 
 
 def _analytic_level(
-    powers: _Powers, lead: DiscreteDistribution, review: int, metric: str, target: float,
+    powers: _Powers, lead: _Lead, review: int, metric: str, target: float,
     holding: float, stockout: float,
 ) -> float:
     """Single-stage base-stock level [units] for the target, reliable supplier."""
     if metric not in ("fill_rate", "cost"):  # cycle service, or any other quantile target
         if not np.isfinite(target):
             return math.nan
-        cdf = np.cumsum(_cycle_end_pmf(powers, lead, review))
-        hit = np.flatnonzero(cdf >= target - _EPS)
-        return float(hit[0]) if hit.size else float(cdf.size - 1)
-    # end of period k of a cycle: X_k (in transit + consumed), Y_k = X_k - that period's demand
-    ends = [(_in_transit(powers, lead, review, k, powers[k]), _in_transit(powers, lead, review, k, powers[k - 1]))
-            for k in range(1, review + 1)]
-    size = max(x.size for x, _ in ends)
-    short = np.zeros(size)
-    on_hand = np.zeros(size)
-    for x, y in ends:
-        loss_x, stock_x = _loss_and_stock(x, size)
-        short += loss_x - _loss_and_stock(y, size)[0]
-        on_hand += stock_x
-    short /= review  # units short per period
-    on_hand /= review  # end-of-period on hand
-    if metric == "fill_rate":
-        if not np.isfinite(target):
-            return math.nan
-        mu = float(np.dot(np.arange(powers[1].size), powers[1]))
-        if mu <= 0:
-            return 0.0
-        hit = np.flatnonzero(1.0 - short / mu >= target - _EPS)
-        return float(hit[0]) if hit.size else float(size - 1)
-    if not (np.isfinite(holding) and np.isfinite(stockout)) or holding + stockout <= 0:
+        return float(quantile_level(_cycle_end_pmf(powers, lead, review), target - _EPS))
+    if metric == "fill_rate" and not np.isfinite(target):
         return math.nan
-    return float(np.argmin(holding * on_hand + stockout * short))
+    if metric == "cost" and (not (np.isfinite(holding) and np.isfinite(stockout)) or holding + stockout <= 0):
+        return math.nan
+    # end of period k of a cycle: X_k (in transit + consumed), Y_k = X_k - that period's demand
+    xs = [_in_transit(powers, lead, review, k, k) for k in range(1, review + 1)]
+    ys = [_in_transit(powers, lead, review, k, k - 1) for k in range(1, review + 1)]
+    key = (tuple(id(x) for x in xs), tuple(id(y) for y in ys))  # the same arrays: the same level
+    if (hit := powers.levels.get(key)) is not None:
+        return hit[0]
+    size = max(x.size for x in xs)
+    if review == 1:
+        x_all, y_all = xs[0], ys[0][:size]
+        x_ptr = np.array([0, x_all.size], dtype=np.int64)
+        y_ptr = np.array([0, y_all.size], dtype=np.int64)
+    else:
+        x_ptr = np.zeros(review + 1, dtype=np.int64)
+        y_ptr = np.zeros(review + 1, dtype=np.int64)
+        np.cumsum([x.size for x in xs], out=x_ptr[1:])
+        np.cumsum([min(y.size, size) for y in ys], out=y_ptr[1:])
+        x_all = np.concatenate(xs)
+        y_all = np.concatenate([y[:size] for y in ys])
+    mean_x = np.array([powers.mean_of(x) for x in xs])
+    mean_y = np.array([powers.mean_of(y) for y in ys])
+    if metric == "fill_rate":
+        mu = powers.mean_of(powers[1])
+        level = 0.0 if mu <= 0 else float(fill_rate_level(x_all, x_ptr, y_all, y_ptr, mean_x, mean_y, size, review,
+                                                          mu, target - _EPS))
+    else:
+        level = float(cost_level(x_all, x_ptr, y_all, y_ptr, mean_x, mean_y, size, review, holding, stockout))
+    powers.levels[key] = (level, xs, ys)  # the arrays kept alive: their ids stay theirs
+    return level
+
+
+_blas_controller: ThreadpoolController | None = None
+
+
+def _one_blas_thread() -> contextlib.AbstractContextManager[object]:
+    """BLAS limited to one thread: the PMF means (``np.dot``) then have one summation order.
+
+    OpenBLAS splits a dot product of more than 10,000 terms among its threads, which
+    changes the last bits of the sum with the thread count (the machine's cores in one
+    process, the task's CPUs in a Ray worker); on one thread a long product is also
+    cheaper than the hand-off (60 us against 3 us at 10,001 terms).
+    """
+    global _blas_controller
+    if _blas_controller is None:
+        _blas_controller = ThreadpoolController()
+    limit: contextlib.AbstractContextManager[object] = _blas_controller.limit(limits=1, user_api="blas")
+    return limit
 
 
 def analytic_safety_stock(
@@ -245,22 +337,38 @@ def analytic_safety_stock(
     other name, read as a cycle-service quantile ``target``.  NaN where the target is
     undefined.
     """
-    powers = _Powers(period_demand)
     mu = period_demand.mean()
-    mean_lt = lead_time.mean()
+    with _one_blas_thread():
+        return _safety_stocks(period_demand, mu, lead_time, review_period, metric, target, holding_cost,
+                              stockout_cost)
+
+
+def _safety_stocks(
+    period_demand: DiscreteDistribution, mu: float, lead_time: DiscreteDistribution, review_period: int,
+    metric: str, target: float, holding_cost: float, stockout_cost: float,
+) -> tuple[float, float, float]:
+    """:func:`analytic_safety_stock` under the caller's BLAS thread limit.
+
+    ``mu = period_demand.mean()`` [units/period] comes from the caller, outside the
+    limit: the levels the limit serves are whole units, ``mu`` enters the safety stocks
+    as it is, with the bits of every other ``mean()`` of the run.
+    """
+    powers = _Powers(period_demand)
+    lead = _Lead(lead_time)
+    mean_lt = lead.mean
     review = max(int(review_period), 1)
 
-    def ss(lead: DiscreteDistribution, r: int) -> float:
+    def ss(lead: _Lead, r: int) -> float:
         level = _analytic_level(powers, lead, r, metric, target, holding_cost, stockout_cost)
-        return level - mu * (lead.mean() + r)
+        return level - mu * (lead.mean + r)
 
     lo = int(math.floor(mean_lt + _EPS))
     w = mean_lt - lo
-    ss_d = ss(DiscreteDistribution.point(lo), 1)
+    ss_d = ss(_point_lead(lo), 1)
     if w > 1e-9:
-        ss_d = (1.0 - w) * ss_d + w * ss(DiscreteDistribution.point(lo + 1), 1)
-    ss_dl = ss(lead_time, 1)
-    ss_dlr = ss_dl if review == 1 else ss(lead_time, review)
+        ss_d = (1.0 - w) * ss_d + w * ss(_point_lead(lo + 1), 1)
+    ss_dl = ss(lead, 1)
+    ss_dlr = ss_dl if review == 1 else ss(lead, review)
     return ss_d, ss_dl, ss_dlr
 
 
@@ -306,6 +414,20 @@ def _units(x: float) -> str:
     return f"{x:,.1f}" if abs(x) < 10 else f"{x:,.0f}"
 
 
+_lead_ranges: dict[tuple[int, bytes], tuple[int, int]] = {}
+
+
+def _lead_range(lead: DiscreteDistribution) -> tuple[int, int]:
+    """The lead time's 5 % and 95 % quantiles [periods] (once per distinct lead time)."""
+    key = (lead.offset, lead.pmf.tobytes())
+    hit = _lead_ranges.get(key)
+    if hit is None:
+        if len(_lead_ranges) >= 4096:
+            _lead_ranges.clear()
+        hit = _lead_ranges[key] = (int(lead.quantile(0.05)), int(lead.quantile(0.95)))
+    return hit
+
+
 def _sentence(
     *, level: float, days_level: float, pipeline: float, review_demand: float, safety: float,
     parts: dict[str, float], cv: float, lead: DiscreteDistribution, period_days: float, review: int,
@@ -313,7 +435,7 @@ def _sentence(
 ) -> str:
     """One sentence a planner reads: the level, its split, and the safety stock by cause."""
     days = f" ({days_level:,.1f} days of demand)" if np.isfinite(days_level) else " (no demand)"
-    lt_lo, lt_hi = int(lead.quantile(0.05)), int(lead.quantile(0.95))
+    lt_lo, lt_hi = _lead_range(lead)
     lt_days = f"{lt_lo * period_days:g}" if lt_lo == lt_hi else f"{lt_lo * period_days:g}-{lt_hi * period_days:g}"
     causes = [f"{_units(parts['demand'])} demand swings" + (f" (CV {cv:.2f})" if np.isfinite(cv) else ""),
               f"{_units(parts['lead_time'])} late deliveries (lead time {lt_days} days)"]
@@ -342,7 +464,7 @@ def _sentence(
 
 def _pass_through_sentence(lead: DiscreteDistribution, period_days: float) -> str:
     """The sentence of an internal stage the network solver left empty (level 0)."""
-    lt_lo, lt_hi = int(lead.quantile(0.05)), int(lead.quantile(0.95))
+    lt_lo, lt_hi = _lead_range(lead)
     lt_days = f"{lt_lo * period_days:g}" if lt_lo == lt_hi else f"{lt_lo * period_days:g}-{lt_hi * period_days:g}"
     return ("Holds no stock: the network is cheapest when this stage passes its customers' orders "
             f"straight through to its supplier (lead time {lt_days} days); its customers hold the safety "
@@ -374,15 +496,22 @@ def explain_levels(problem: StageProblem, table: pa.Table, *, network_aware: boo
         feeds[np.asarray(ups, dtype=np.int64)] = True
     out = {name: np.full(n, np.nan) for name in EXPLANATION_COLUMNS[:-1]}
     text: list[str | None] = [None] * n
+    analytic: dict[int, tuple[float, float, float]] = {}
+    rows = np.flatnonzero(np.isfinite(level_in) & np.isfinite(safety)).tolist()
+    mus = {k: problem.period_demand[k].mean() for k in rows}
+    with _one_blas_thread():
+        for k in rows:
+            analytic[k] = _safety_stocks(
+                problem.period_demand[k], mus[k], problem.lead_time[k], int(review[k]), metric[k] or "",
+                float(target[k]),
+                float(problem.costs.holding_cost[k]), float(problem.costs.stockout_cost[k]),
+            )
     for k in range(n):
         if not (np.isfinite(level_in[k]) and np.isfinite(safety[k])):
             continue
         dist, lead = problem.period_demand[k], problem.lead_time[k]
-        mu, r = dist.mean(), int(review[k])
-        ss_d, ss_dl, ss_dlr = analytic_safety_stock(
-            dist, lead, r, metric[k] or "", float(target[k]),
-            float(problem.costs.holding_cost[k]), float(problem.costs.stockout_cost[k]),
-        )
+        mu, r = mus[k], int(review[k])
+        ss_d, ss_dl, ss_dlr = analytic[k]
         passes_through = network_aware and bool(feeds[k]) and level_in[k] <= 0.0
         if not np.isfinite(ss_dlr) or passes_through:
             # a stage the network leaves empty holds nothing for demand, lead time or

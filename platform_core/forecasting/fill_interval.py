@@ -11,8 +11,10 @@ the fill of the next ``horizon`` periods, which scatters around it for two reaso
   (:meth:`platform_core.components.Forecaster.demand_level_ratios`); other forecasters
   give none, and the interval then holds demand noise only.
 
-Method: per stage, ``windows`` windows of ``horizon`` periods are simulated (numpy, one
-random stream per stage from its seed, so a row never depends on its batch): window
+Method: per stage, ``windows`` windows of ``horizon`` periods are simulated (one random
+stream per stage from its seed, so a row never depends on its batch; a batch's stages in
+one compiled pass, :mod:`._fill_kernels`, with the numbers of the per-stage NumPy
+functions below, which also serve stages it does not take): window
 ``j`` draws every period's demand from the stage's per-period PMF scaled by level ratio
 ``j mod k`` (``floor(theta x + u)``), under the periodic-review base-stock policy at the
 stage's level ``S`` with its mean lead time ``L`` (rounded) and review period ``R``: the
@@ -31,7 +33,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from platform_core.distributions import DiscreteDistribution
+from platform_core.distributions import DiscreteDistribution, pack_distributions
+from platform_core.forecasting._fill_kernels import window_fills
 
 __all__ = ["window_fill_rates", "fill_rate_interval", "DEFAULT_HORIZON_PERIODS", "DEFAULT_WINDOWS"]
 
@@ -166,13 +169,23 @@ def fill_rate_interval(
     q = np.array([(1.0 - coverage) / 2.0, (1.0 + coverage) / 2.0])
     lv = np.asarray(levels, dtype=np.float64)
     promise = np.asarray(expected_fill_rate, dtype=np.float64)
-    lead = np.rint(np.nan_to_num(np.asarray(lead_periods, dtype=np.float64))).astype(np.int64)
-    rev = np.asarray(review_periods, dtype=np.int64)
-    for i in range(n):
-        if not (np.isfinite(lv[i]) and np.isfinite(promise[i])):
-            continue
+    lead = np.maximum(np.rint(np.nan_to_num(np.asarray(lead_periods, dtype=np.float64))).astype(np.int64), 0)
+    rev = np.maximum(np.asarray(review_periods, dtype=np.int64), 1)
+    horizon = max(int(horizon_periods), 1)
+    valid = np.flatnonzero(np.isfinite(lv) & np.isfinite(promise))
+    whole: np.ndarray
+    if level_ratios is None:
+        whole = np.ones(valid.size, dtype=bool)
+    elif isinstance(level_ratios, np.ndarray) and level_ratios.ndim == 2:
+        at_valid = level_ratios[valid]
+        whole = np.asarray(((at_valid >= 0) & (at_valid <= _MAX_RATIO)).all(axis=1), dtype=bool)
+    else:
+        whole = np.array([not np.size(level_ratios[i]) or bool(np.all((np.asarray(level_ratios[i]) >= 0)
+                                                                       & (np.asarray(level_ratios[i]) <= _MAX_RATIO)))
+                          for i in valid.tolist()], dtype=bool)
+    for i in valid[~whole].tolist():
         ratios = None if level_ratios is None else level_ratios[i]
-        demand, since = _window_paths(period_demand[i], int(lead[i]), int(rev[i]), horizon_periods, ratios,
+        demand, since = _window_paths(period_demand[i], int(lead[i]), int(rev[i]), horizon, ratios,
                                       int(seeds[i]), windows)
         fill, pooled = _fills(demand, since, lv[i])
         if not np.any(np.isfinite(fill)) or not np.isfinite(pooled):
@@ -182,4 +195,65 @@ def fill_rate_interval(
         lo, hi = np.quantile(fill[np.isfinite(fill)], q)
         low[i] = float(np.clip(min(lo, promise[i]), 0.0, 1.0))
         high[i] = float(np.clip(max(hi, promise[i]), 0.0, 1.0))
+    if whole.any():
+        _compiled_intervals(valid[whole], period_demand, lv, promise, lead, rev, seeds,
+                            level_ratios, horizon, windows, q, low, high)
     return low, high
+
+
+#: level ratios above this, or negative, leave a stage to the NumPy path (demand must stay whole units)
+_MAX_RATIO = 1e6
+
+
+def _compiled_intervals(
+    rows: np.ndarray, period_demand: list[DiscreteDistribution], lv: np.ndarray, promise: np.ndarray,
+    lead: np.ndarray, rev: np.ndarray, seeds: np.ndarray, level_ratios: np.ndarray | None, horizon: int,
+    windows: int, q: np.ndarray, low: np.ndarray, high: np.ndarray,
+) -> None:
+    """:func:`fill_rate_interval` for the stages ``rows``, into ``low`` / ``high``.
+
+    Each stage's uniform draws come from its own stream exactly as :func:`_window_paths`
+    draws them; the paths, the effective level and the window fills are computed in
+    :func:`window_fills`, the quantiles by ``np.quantile`` over all rows at once.
+    """
+    m = rows.size
+    cdf, cdf_ptr, offsets = pack_distributions([period_demand[i] for i in rows.tolist()])
+    periods = lead[rows] + rev[rows] + horizon
+    scaled = np.zeros(m, dtype=bool)
+    theta = np.ones((m, windows))
+    if isinstance(level_ratios, np.ndarray) and level_ratios.ndim == 2:
+        if level_ratios.shape[1]:  # window j at ratio j mod k
+            theta = np.asarray(level_ratios[rows][:, np.arange(windows) % level_ratios.shape[1]], dtype=np.float64)
+            scaled[:] = True
+    elif level_ratios is not None:
+        for j, i in enumerate(rows.tolist()):
+            if np.size(level_ratios[i]):
+                r = np.asarray(level_ratios[i], dtype=np.float64)
+                theta[j] = r[np.arange(windows) % r.size]
+                scaled[j] = True
+    sizes = windows * periods * np.where(scaled, 2, 1)
+    draw_ptr = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(sizes, out=draw_ptr[1:])
+    draws = np.empty(int(draw_ptr[-1]))
+    for j, i in enumerate(rows.tolist()):
+        rng = np.random.default_rng(np.random.SeedSequence([int(seeds[i]) & 0xFFFFFFFFFFFFFFFF, 0x15CA1]))
+        t = int(periods[j])
+        for part in range(2 if scaled[j] else 1):
+            at = int(draw_ptr[j]) + part * windows * t
+            rng.random(out=draws[at : at + windows * t].reshape(windows, t))
+    fills = np.full((m, windows), np.nan)
+    has_demand = window_fills(cdf, cdf_ptr, offsets, draws, draw_ptr, theta, scaled, lead[rows], rev[rows],
+                              horizon, windows, lv[rows], np.clip(promise[rows], 0, 1), fills)
+    none = rows[~has_demand]
+    low[none] = high[none] = promise[none]
+    finite = np.isfinite(fills)
+    full = has_demand & finite.all(axis=1)
+    bounds = np.full((m, 2), np.nan)
+    if full.any():
+        bounds[full] = np.quantile(fills[full], q, axis=1).T
+    for j in np.flatnonzero(has_demand & ~full).tolist():
+        bounds[j] = np.quantile(fills[j][finite[j]], q)
+    got = rows[has_demand]
+    p = promise[got]
+    low[got] = np.clip(np.minimum(bounds[has_demand, 0], p), 0.0, 1.0)
+    high[got] = np.clip(np.maximum(bounds[has_demand, 1], p), 0.0, 1.0)
