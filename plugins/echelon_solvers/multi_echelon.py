@@ -124,6 +124,17 @@ class _Net:
     levels: np.ndarray | None = None
     final_run_levels: np.ndarray | None = None  # the levels the final run simulated (leaves: histogram ranges)
     note: list[str] = field(default_factory=list)
+    prm: np.ndarray | None = None  # float64 [stages, len(_PRM)]: what a leaf's level is read with
+    prm_at: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # depth -> (stages, prm rows)
+
+    def at_depth(self, d: int) -> tuple[np.ndarray, np.ndarray]:
+        """The stages at depth ``d`` and their rows of :attr:`prm` (computed once per depth)."""
+        hit = self.prm_at.get(d)
+        if hit is None:
+            js = np.flatnonzero(self.depth == d)
+            assert self.prm is not None
+            hit = self.prm_at[d] = (js, self.prm[js])
+        return hit
 
     def n_prefix(self, d: int) -> int:
         """Number of internal depths above depth ``d`` (the length of a depth-d prefix)."""
@@ -308,6 +319,7 @@ class MultiEchelonSolver(Solver):
                    tree=bool(np.all(n_par <= 1)), children=children,
                    target=np.where(has_demand | ~internal, tgt, np.nan), placeholder=placeholder,
                    cost_leaf=~internal & by_cost, has_demand=has_demand, lo=lo_o, hi=hi_o)
+        net.prm = _stage_params(net)
         if self.correlation == "auto":
             net.joint, net.joint_note = _joint_demand(problem, comp, sn)
         return net
@@ -330,19 +342,28 @@ class MultiEchelonSolver(Solver):
                 # only the depth-p stages' histograms are read: only they and their
                 # suppliers are simulated, no metrics
                 res = self._run([jb[0] for jb in chunk], [jb[2] for jb in chunk], search=True,
-                                stages=[np.flatnonzero(jb[0].depth == p) for jb in chunk])
-                need: list[int] = []
+                                stages=[jb[0].at_depth(p)[0] for jb in chunk])
+                need: list[np.ndarray] = []
+                prm: list[np.ndarray] = []
                 row = 0
                 for net, _prefix, _lv in chunk:  # only the depth-p stages' curves are read
-                    need.extend(row + np.flatnonzero(net.depth == p))
+                    js, pr = net.at_depth(p)
+                    need.append(row + js)
+                    prm.append(pr)
                     row += net.sn.network.n_stages
-                curves = _curves(res, np.asarray(need, dtype=np.int64), self.target_margin_se)
-                row = 0
+                fc = _flat_curves(res, np.concatenate(need), self.target_margin_se)
+                _check_histograms(fc, [(jb[0], jb[0].at_depth(p)[0]) for jb in chunk])
+                lvl, val = self._leaf_levels(fc, np.concatenate(prm), smooth=True)
+                lvl_l, val_l = lvl.tolist(), val.tolist()
+                i = 0
                 for net, prefix, _lv in chunk:
-                    for j in np.flatnonzero(net.depth == p):
-                        c = curves[row + int(j)]
-                        self._record(net, int(j), prefix, c)
-                    row += net.sn.network.n_stages
+                    for j in net.at_depth(p)[0].tolist():
+                        if net.internal[j]:
+                            self._record_internal(net, j, prefix, fc.curve(i))
+                        else:
+                            net.leaf_level[(j, prefix)] = float(lvl_l[i])
+                            net.leaf_cost[(j, prefix)] = val_l[i]
+                        i += 1
 
     def _copy_levels(self, net: _Net, prefix: tuple[int, ...], p: int) -> np.ndarray:
         """Levels of one search copy: internal stages above depth ``p`` at their candidate."""
@@ -373,28 +394,22 @@ class MultiEchelonSolver(Solver):
             cost = cost + short * float(sn.stockout_cost[j])
         return np.asarray(cost, dtype=np.float64)
 
-    def _record(self, net: _Net, j: int, prefix: tuple[int, ...], curve: Any) -> None:
-        if curve is None:
-            raise RuntimeError(f"{_name(net, j)}: no position histogram (not an installation base-stock stage)")
-        if net.internal[j]:
-            net.int_curve[(j, prefix)] = curve
-            own = _min_level(curve, net.target[j]) if np.isfinite(net.target[j]) else 0
-            first = _min_levels(curve, self.internal_fills)
-            for k, f in enumerate(self.internal_fills):
-                lvl = int(first[k])
-                if lvl < 0 or own < 0:
-                    lvl = len(curve.level) - 1  # not reached within the histogram: its top
-                bound = own > lvl
-                lvl = max(lvl, own)
-                kept = _clamp(net, j, lvl)
-                net.int_level[(j, prefix, k)] = float(kept)
-                net.int_cost[(j, prefix, k)] = (
-                    self._smooth_value(net, j, curve, lvl, float(net.target[j]) if bound else f) if kept == lvl
-                    else self._stage_value(net, j, curve, kept))
-        else:
-            lvl, val = self._leaf_value(net, j, curve)
-            net.leaf_level[(j, prefix)] = float(lvl)
-            net.leaf_cost[(j, prefix)] = val
+    def _record_internal(self, net: _Net, j: int, prefix: tuple[int, ...], curve: Any) -> None:
+        """An internal stage's level and value for each candidate fill, given its ancestors' ``prefix``."""
+        net.int_curve[(j, prefix)] = curve
+        own = _min_level(curve, net.target[j]) if np.isfinite(net.target[j]) else 0
+        first = _min_levels(curve, self.internal_fills)
+        for k, f in enumerate(self.internal_fills):
+            lvl = int(first[k])
+            if lvl < 0 or own < 0:
+                lvl = len(curve.level) - 1  # not reached within the histogram: its top
+            bound = own > lvl
+            lvl = max(lvl, own)
+            kept = _clamp(net, j, lvl)
+            net.int_level[(j, prefix, k)] = float(kept)
+            net.int_cost[(j, prefix, k)] = (
+                self._smooth_value(net, j, curve, lvl, float(net.target[j]) if bound else f) if kept == lvl
+                else self._stage_value(net, j, curve, kept))
 
     def _leaf_value(self, net: _Net, j: int, curve: Any) -> tuple[int, float]:
         """A leaf's level and the value the search compares (at its target's crossing)."""
@@ -458,6 +473,88 @@ class MultiEchelonSolver(Solver):
             lvl = int(net.hi[j])
         lvl = _clamp(net, j, lvl)
         return lvl, self._stage_value(net, j, curve, lvl)
+
+    def _leaf_levels(self, fc: _FlatCurves, prm: np.ndarray, smooth: bool) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_leaf_level` (``smooth``: :meth:`_leaf_value`) of every row of ``fc`` at once.
+
+        ``prm``: the rows' stage parameters (:func:`_stage_params`). Row by row the same
+        rules and the same floating-point operations as those methods (so the same
+        numbers to the bit), as array operations over all rows' bins; rows that are
+        not leaves get meaningless values (callers read leaves only).
+        """
+        target, lo, hi = prm[:, _P_TARGET], prm[:, _P_LO], prm[:, _P_HI]
+        demand_own = prm[:, _P_DEMAND] > 0.0
+        cost_leaf = prm[:, _P_COST_LEAF] > 0.0
+        start = fc.ptr[:-1]
+        size = np.diff(fc.ptr)
+        top = size - 1
+        rid = np.repeat(np.arange(size.size), size)
+        cost_mode = self.objective == "cost"
+
+        def value(level: np.ndarray) -> np.ndarray:  # _stage_value at ``level`` (per row)
+            at = start + np.clip(level, 0, top)
+            if not cost_mode:
+                return fc.on_hand[at] * prm[:, _P_VALUE]
+            cost = fc.on_hand[at] * prm[:, _P_HOLD]
+            return np.where(demand_own, cost + (1.0 - fc.fill[at]) * fc.demand * prm[:, _P_STOCKOUT], cost)
+
+        lvl = np.zeros(size.size, dtype=np.int64)
+        val = np.zeros(size.size)
+        # no demand of its own: the corridor's least level (0 when free)
+        s0 = np.minimum(np.maximum(lo, 0.0), hi).astype(np.int64)
+        a = ~demand_own
+        lvl[a] = np.where(s0 <= top, s0, top)[a]
+        val[a] = np.where(s0 == 0, 0.0, np.where(s0 <= top, value(s0), math.inf))[a]
+        out = demand_own & (lo > top)  # the corridor starts above the histogram's range
+        lvl[out] = top[out]
+        val[out] = math.inf
+        # set by cost: the least holding + stockout cost inside the corridor
+        c = demand_own & ~out & cost_leaf
+        if c.any():
+            first = np.where(c, lo, 0.0).astype(np.int64)
+            last = np.where(c, np.minimum(hi, top), 0.0).astype(np.int64)
+            if np.any(c & (last < first)):
+                raise ValueError("attempt to get argmin of an empty sequence")
+            rel = np.arange(rid.size) - start[rid]
+            inside = (rel >= first[rid]) & (rel <= last[rid])
+            cost = fc.on_hand * prm[rid, _P_HOLD] + (1.0 - fc.fill) * fc.demand[rid] * prm[rid, _P_STOCKOUT]
+            cost = np.where(inside, cost, math.inf)
+            least = np.minimum.reduceat(cost, start)
+            s_c = _first_hit(inside & (cost == least[rid]), fc.ptr)
+            lvl[c] = s_c[c]
+            val[c] = value(s_c)[c]
+        # a target: the least level meeting it (plus the SE margin), inside the corridor
+        d = demand_own & ~out & ~cost_leaf
+        if d.any():
+            free = _first_hit(fc.fill_margin >= np.repeat(target - 1e-12, size), fc.ptr)
+            none = free < 0
+            beyond = none & (hi > top)  # not met within the histogram, no max to stop at
+            raw = np.where(none, np.where(beyond, 0.0, np.trunc(hi)), free.astype(np.float64))
+            s_d = np.minimum(np.maximum(raw, lo), hi).astype(np.int64)
+            v_d = value(s_d)
+            if smooth:  # the value at the target's crossing (:meth:`_leaf_value`)
+                capped = s_d >= hi
+                v_d = np.where(capped & (free > s_d), self._smooth_values(fc, prm, free, target, value), v_d)
+                v_d = np.where(capped & none, math.inf, v_d)
+                v_d = np.where(~capped & (lo < s_d), self._smooth_values(fc, prm, s_d, target, value), v_d)
+            lvl[d] = np.where(beyond, top, s_d)[d]
+            val[d] = np.where(beyond, math.inf, v_d)[d]
+        return lvl, val
+
+    @staticmethod
+    def _smooth_values(fc: _FlatCurves, prm: np.ndarray, level: np.ndarray, target: np.ndarray,
+                       value: Any) -> np.ndarray:
+        """:meth:`_smooth_value` per row at ``level`` (the same operations, all rows at once)."""
+        start = fc.ptr[:-1]
+        top = np.diff(fc.ptr) - 1
+        v1 = value(level)
+        at1 = start + np.clip(level, 0, top)
+        at0 = start + np.clip(level - 1, 0, top)
+        f0, f1 = fc.fill[at0], fc.fill[at1]
+        rising = (level > 0) & (f1 > f0)
+        w = np.minimum(np.maximum((target - f0) / np.where(rising, f1 - f0, 1.0), 0.0), 1.0)
+        v0 = value(level - 1)
+        return np.where(rising, v0 + w * (v1 - v0), v1)
 
     def _frontier_levels(self, net: _Net, j: int, curve: Any, level: int) -> np.ndarray:
         """Leaf ``j``'s level at each frontier shift (NaN: beyond the curve); ``level`` at 0.
@@ -1038,10 +1135,55 @@ class _Curve:
 
 
 def _curves(res: Any, rows: np.ndarray | None = None, margin_se: float = 0.0) -> dict[int, _Curve | None]:
-    """Curves and demand per period of ``rows`` (default: all) from a result's histograms.
+    """:func:`_flat_curves` as one :class:`_Curve` per row (views of the flat arrays), by row."""
+    fc = _flat_curves(res, rows, margin_se)
+    rows = np.arange(fc.ptr.size - 1) if rows is None else np.asarray(rows, dtype=np.int64)
+    return {r: fc.curve(i) for i, r in enumerate(rows.tolist())}
 
-    Computed for all rows at once (flat arrays; each row's curves are views of them),
-    with the fill less ``margin_se`` standard errors that :func:`_min_level` reads.
+
+#: columns of :func:`_stage_params`
+_P_TARGET, _P_LO, _P_HI, _P_COST_LEAF, _P_DEMAND, _P_VALUE, _P_HOLD, _P_STOCKOUT = range(8)
+
+
+def _stage_params(net: _Net) -> np.ndarray:
+    """Per stage of ``net``, what a leaf's level is read with (columns ``_P_*``), as float64."""
+    sn = net.sn
+    return np.column_stack([net.target, net.lo, net.hi, net.cost_leaf, net.has_demand,
+                            np.asarray(sn.unit_value, dtype=np.float64), np.asarray(sn.holding_cost, dtype=np.float64),
+                            np.asarray(sn.stockout_cost, dtype=np.float64)]).astype(np.float64)
+
+
+@dataclass(frozen=True)
+class _FlatCurves:
+    """:class:`_Curve` of many rows as flat arrays: row ``i``'s levels are bins ``ptr[i]:ptr[i + 1]``."""
+
+    ptr: np.ndarray
+    level: np.ndarray
+    fill_rate: np.ndarray
+    fill_rate_se: np.ndarray
+    backlog: np.ndarray
+    on_hand: np.ndarray
+    on_hand_se: np.ndarray
+    demand: np.ndarray  # per row [units/period]
+    fill: np.ndarray
+    fill_margin: np.ndarray
+    margin_se: float
+
+    def curve(self, i: int) -> _Curve | None:
+        """Row ``i``'s curves (views of the flat arrays); None when it has no histogram."""
+        a, b = int(self.ptr[i]), int(self.ptr[i + 1])
+        if a == b:
+            return None
+        return _Curve(self.level[a:b], self.fill_rate[a:b], self.fill_rate_se[a:b], self.backlog[a:b],
+                      self.on_hand[a:b], self.on_hand_se[a:b], float(self.demand[i]), self.fill[a:b],
+                      self.fill_margin[a:b], self.margin_se)
+
+
+def _flat_curves(res: Any, rows: np.ndarray | None = None, margin_se: float = 0.0) -> _FlatCurves:
+    """Curves and demand per period of ``rows`` (default: all) of a result's histograms, flat.
+
+    With the fill less ``margin_se`` standard errors that :func:`_min_level` reads,
+    computed once for all rows.
     """
     pos: PositionHistograms = res.positions
     if rows is None:
@@ -1051,14 +1193,34 @@ def _curves(res: Any, rows: np.ndarray | None = None, margin_se: float = 0.0) ->
     flat = pos.flat_curves(rows)
     fill = np.nan_to_num(flat.fill_rate, nan=1.0)
     fill_margin = fill - margin_se * np.nan_to_num(flat.fill_rate_se, nan=0.0) if margin_se > 0.0 else fill
-    ptr = [0, *np.cumsum(np.diff(pos.ptr)[rows]).tolist()]
-    out: dict[int, _Curve | None] = {}
-    for i, r in enumerate(rows.tolist()):
-        a, b = ptr[i], ptr[i + 1]
-        out[r] = None if a == b else _Curve(flat.level[a:b], flat.fill_rate[a:b], flat.fill_rate_se[a:b],
-                                           flat.backlog[a:b], flat.on_hand[a:b], flat.on_hand_se[a:b], float(dem[i]),
-                                           fill[a:b], fill_margin[a:b], margin_se)
-    return out
+    ptr = np.zeros(rows.size + 1, dtype=np.int64)
+    np.cumsum(np.diff(pos.ptr)[rows], out=ptr[1:])
+    return _FlatCurves(ptr, flat.level, flat.fill_rate, flat.fill_rate_se, flat.backlog, flat.on_hand,
+                       flat.on_hand_se, dem, fill, fill_margin, margin_se)
+
+
+def _check_histograms(fc: _FlatCurves, parts: list[tuple[_Net, np.ndarray]]) -> None:
+    """Raise when a row of ``fc`` (the stages ``parts`` lists, in order) has no histogram."""
+    empty = np.flatnonzero(np.diff(fc.ptr) == 0)
+    if empty.size == 0:
+        return
+    i = int(empty[0])
+    for net, js in parts:
+        if i < js.size:
+            raise RuntimeError(f"{_name(net, int(js[i]))}: no position histogram (not an installation base-stock "
+                               "stage)")
+        i -= js.size
+
+
+def _first_hit(hit: np.ndarray, ptr: np.ndarray) -> np.ndarray:
+    """Per row (bins ``ptr[i]:ptr[i + 1]``), the first bin where ``hit`` is true, from the row's start; -1: none."""
+    at = np.flatnonzero(hit)
+    start = ptr[:-1]
+    if at.size == 0:
+        return np.full(start.size, -1, dtype=np.int64)
+    k = np.searchsorted(at, start)
+    cand = at[np.minimum(k, at.size - 1)]
+    return np.where((k < at.size) & (cand < ptr[1:]), cand - start, -1)
 
 
 def _name(net: _Net, j: int) -> str:
