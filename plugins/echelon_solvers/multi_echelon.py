@@ -136,6 +136,15 @@ class _Net:
             hit = self.prm_at[d] = (js, self.prm[js])
         return hit
 
+    def read_final(self) -> tuple[np.ndarray, np.ndarray]:
+        """The stages the final run reads off histograms (leaves, stages with demand) and their :attr:`prm` rows."""
+        hit = self.prm_at.get(-1)
+        if hit is None:
+            js = np.flatnonzero(~self.internal | self.has_demand)
+            assert self.prm is not None
+            hit = self.prm_at[-1] = (js, self.prm[js])
+        return hit
+
     def n_prefix(self, d: int) -> int:
         """Number of internal depths above depth ``d`` (the length of a depth-d prefix)."""
         return sum(1 for x in self.int_depths if x < d)
@@ -556,6 +565,30 @@ class MultiEchelonSolver(Solver):
         v0 = value(level - 1)
         return np.where(rising, v0 + w * (v1 - v0), v1)
 
+    def _frontier_all(self, fc: _FlatCurves, prm: np.ndarray, level: np.ndarray) -> np.ndarray:
+        """:meth:`_frontier_levels` of every row of ``fc`` at once (rows x shifts; NaN: none).
+
+        ``level``: each row's recommended level; the same rule and float operations as
+        :meth:`_frontier_levels`, meaningful for leaves with demand of their own.
+        """
+        target, lo, hi = prm[:, _P_TARGET], prm[:, _P_LO], prm[:, _P_HI]
+        size = np.diff(fc.ptr)
+        at = fc.ptr[:-1] + np.clip(level, 0, size - 1)
+        by_cost = (prm[:, _P_COST_LEAF] > 0.0) | ~np.isfinite(target)
+        base = np.where(by_cost, fc.fill[at], target)
+        # a leaf set by cost shifts the fill its level gives, without the SE margin
+        fill = np.where(np.repeat(by_cost, size), fc.fill, fc.fill_margin)
+        out = np.full((size.size, len(self.frontier_shifts)), np.nan)
+        for k, shift in enumerate(self.frontier_shifts):
+            if shift == 0.0:
+                out[:, k] = level
+                continue
+            t = np.minimum(np.maximum(base + shift, 0.0), _FRONTIER_MAX_TARGET)
+            first = _first_hit(fill >= np.repeat(t - 1e-12, size), fc.ptr)
+            raw = np.where(first >= 0, first.astype(np.float64), np.where(np.isfinite(hi), np.trunc(hi), np.nan))
+            out[:, k] = np.trunc(np.minimum(np.maximum(raw, lo), hi))
+        return out
+
     def _frontier_levels(self, net: _Net, j: int, curve: Any, level: int) -> np.ndarray:
         """Leaf ``j``'s level at each frontier shift (NaN: beyond the curve); ``level`` at 0.
 
@@ -744,15 +777,23 @@ class MultiEchelonSolver(Solver):
             retry: list[tuple[_Net, np.ndarray]] = []
             for chunk in _chunks(todo, lambda jb: _bins(jb[1], self.final_groups)):
                 # histograms of the stages read off them (leaves, stages with demand of their own)
+                read = [jb[0].read_final() for jb in chunk]
                 res = self._run([jb[0] for jb in chunk], [jb[1] for jb in chunk], search=False,
-                                stages=[np.flatnonzero(~jb[0].internal | jb[0].has_demand) for jb in chunk])
-                need = [int(res.network_ptr[i]) + j for i, (net, _lv) in enumerate(chunk)
-                        for j in range(net.sn.network.n_stages) if not net.internal[j] or j in net.sn.demand]
-                curves = _curves(res, np.asarray(need, dtype=np.int64), self.target_margin_se)
+                                stages=[js for js, _pr in read])
+                fc = _flat_curves(res, np.concatenate([int(res.network_ptr[i]) + js for i, (js, _pr) in
+                                                       enumerate(read)]), self.target_margin_se)
+                _check_histograms(fc, [(jb[0], js) for jb, (js, _pr) in zip(chunk, read, strict=True)])
+                prm = np.concatenate([pr for _js, pr in read])
+                lvl, val = self._leaf_levels(fc, prm, smooth=False)
+                fr = self._frontier_all(fc, prm, lvl)
+                first = 0
                 for i, (net, lv) in enumerate(chunk):
                     sl = slice(int(res.network_ptr[i]), int(res.network_ptr[i + 1]))
-                    mine = [curves.get(r) for r in range(sl.start, sl.stop)]
-                    again = self._read_final(net, lv, res, sl, mine, out, last=attempt == 3)
+                    rows = np.full(net.comp.size, -1, dtype=np.int64)
+                    rows[read[i][0]] = first + np.arange(read[i][0].size)
+                    first += read[i][0].size
+                    again = self._read_final(net, lv, res, sl, _FinalRead(fc, rows, lvl, val, fr), out,
+                                             last=attempt == 3)
                     if again is not None:
                         retry.append((net, again))
             if not retry:
@@ -796,7 +837,7 @@ class MultiEchelonSolver(Solver):
                 out["fresh_on_hand_k3"][g] = np.where(good, k3[k], np.nan)
                 out["fresh_on_hand_se"][g] = np.where(good, c.on_hand_se[k], np.nan)
 
-    def _read_final(self, net: _Net, lv: np.ndarray, res: Any, sl: slice, curves: list[Any],
+    def _read_final(self, net: _Net, lv: np.ndarray, res: Any, sl: slice, rd: _FinalRead,
                     out: dict[str, np.ndarray], last: bool) -> np.ndarray | None:
         """Write a network's final numbers to ``out``; or the levels to run it again with.
 
@@ -804,7 +845,8 @@ class MultiEchelonSolver(Solver):
         doubled), or an internal stage with customers of its own whose measured fill of
         their demand misses its target (the search measured its fill of everything
         demanded of it; its level is raised to the final run's read-off for a target
-        higher by the shortfall).
+        higher by the shortfall). ``rd``: the run's curves and every leaf's level and
+        frontier levels read off them (rows ``rd.rows`` per stage).
         """
         ns = net.comp.size
         levels = lv.copy()
@@ -826,9 +868,11 @@ class MultiEchelonSolver(Solver):
         oh[inner] = res.mean["on_hand"][sl][inner]
         oh_se[inner] = res.se["on_hand"][sl][inner]
         bo[inner] = res.mean["backorders"][sl][inner]
+        fc = rd.fc
         for j in range(ns):
-            c = curves[j]
+            r = int(rd.rows[j])
             if inner[j]:
+                c = fc.curve(r) if r >= 0 else None
                 if j in net.sn.demand and c is not None:
                     s = int(levels[j])
                     short[j] = (1.0 - float(c.fill[s])) * c.demand
@@ -843,7 +887,7 @@ class MultiEchelonSolver(Solver):
                                        float(net.hi[j]))
                         net.note.append(f"level raised for its own customers' fill target {net.target[j]:.3f}")
                 continue
-            s, val = self._leaf_level(net, j, c)
+            s, val = int(rd.level[r]), float(rd.value[r])
             if not math.isfinite(val):
                 if last:  # no policy: the pipeline reports the row as an error with the note
                     levels[j] = np.nan
@@ -853,16 +897,17 @@ class MultiEchelonSolver(Solver):
                     again[j] = 2.0 * lv[j] + 32.0
                 continue
             levels[j] = s
-            fill[j] = float(c.fill_rate[s]) if j in net.sn.demand else np.nan
-            fill_se[j] = float(c.fill_rate_se[s]) if j in net.sn.demand else np.nan
-            oh[j] = float(c.on_hand[s])
-            oh_se[j] = float(c.on_hand_se[s])
-            bo[j] = float(c.backlog[s])
-            short[j] = (1.0 - float(c.fill[s])) * c.demand
+            at = int(fc.ptr[r]) + s
+            fill[j] = float(fc.fill_rate[at]) if j in net.sn.demand else np.nan
+            fill_se[j] = float(fc.fill_rate_se[at]) if j in net.sn.demand else np.nan
+            oh[j] = float(fc.on_hand[at])
+            oh_se[j] = float(fc.on_hand_se[at])
+            bo[j] = float(fc.backlog[at])
+            short[j] = (1.0 - float(fc.fill[at])) * float(fc.demand[r])
             cx, cx_se = _no_backlog_share(res.positions, int(sl.start) + j, s)
             cyc[j], cyc_se[j] = cx, cx_se
-            if j in net.sn.demand and c is not None:
-                fr[j] = self._frontier_levels(net, j, c, s)
+            if j in net.sn.demand:
+                fr[j] = rd.frontier[r]
         if not ok:
             return again
         net.levels = levels
@@ -877,19 +922,21 @@ class MultiEchelonSolver(Solver):
         out["on_hand_se"][idx] = oh_se
         out["backorders"][idx] = bo
         out["short"][idx] = short
-        for j in range(ns):
-            c = curves[j]
-            if c is not None and np.isfinite(fr[j]).any():
-                lvl = fr[j]
-                good = np.isfinite(lvl)
-                at = np.where(good, lvl, 0).astype(np.int64)
-                out["fr_level"][idx[j]] = lvl
-                out["fr_fill"][idx[j]] = np.where(good, c.fill_rate[at], np.nan)
-                out["fr_on_hand"][idx[j]] = np.where(good, c.on_hand[at], np.nan)
-                sd, k3 = _on_hand_moments(c.on_hand)
-                out["fr_on_hand_sd"][idx[j]] = np.where(good, sd[at], np.nan)
-                out["fr_on_hand_k3"][idx[j]] = np.where(good, k3[at], np.nan)
-                out["fr_on_hand_se"][idx[j]] = np.where(good, c.on_hand_se[at], np.nan)
+        for j in np.flatnonzero(np.isfinite(fr).any(axis=1)).tolist():
+            r = int(rd.rows[j])
+            if r < 0 or fc.ptr[r] == fc.ptr[r + 1]:
+                continue
+            a, b = int(fc.ptr[r]), int(fc.ptr[r + 1])
+            lvl = fr[j]
+            good = np.isfinite(lvl)
+            k = np.where(good, lvl, 0).astype(np.int64)
+            out["fr_level"][idx[j]] = lvl
+            out["fr_fill"][idx[j]] = np.where(good, fc.fill_rate[a:b][k], np.nan)
+            out["fr_on_hand"][idx[j]] = np.where(good, fc.on_hand[a:b][k], np.nan)
+            sd, k3 = _on_hand_moments(fc.on_hand[a:b])
+            out["fr_on_hand_sd"][idx[j]] = np.where(good, sd[k], np.nan)
+            out["fr_on_hand_k3"][idx[j]] = np.where(good, k3[k], np.nan)
+            out["fr_on_hand_se"][idx[j]] = np.where(good, fc.on_hand_se[a:b][k], np.nan)
         return None
 
     def _run(self, nets: list[_Net], levels: list[np.ndarray], search: bool,
@@ -1177,6 +1224,17 @@ class _FlatCurves:
         return _Curve(self.level[a:b], self.fill_rate[a:b], self.fill_rate_se[a:b], self.backlog[a:b],
                       self.on_hand[a:b], self.on_hand_se[a:b], float(self.demand[i]), self.fill[a:b],
                       self.fill_margin[a:b], self.margin_se)
+
+
+@dataclass(frozen=True)
+class _FinalRead:
+    """One final run's curves and what was read off them, for one network's :meth:`_read_final`."""
+
+    fc: _FlatCurves
+    rows: np.ndarray  # per stage of the network, its row of ``fc`` (-1: none)
+    level: np.ndarray  # per row: a leaf's level (:meth:`MultiEchelonSolver._leaf_level`)
+    value: np.ndarray  # per row: its value (inf: target beyond the histogram's range)
+    frontier: np.ndarray  # per row: frontier levels (rows x shifts)
 
 
 def _flat_curves(res: Any, rows: np.ndarray | None = None, margin_se: float = 0.0) -> _FlatCurves:
