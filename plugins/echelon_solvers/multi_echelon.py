@@ -497,7 +497,6 @@ class MultiEchelonSolver(Solver):
         start = fc.ptr[:-1]
         size = np.diff(fc.ptr)
         top = size - 1
-        rid = np.repeat(np.arange(size.size), size)
         cost_mode = self.objective == "cost"
 
         def value(level: np.ndarray) -> np.ndarray:  # _stage_value at ``level`` (per row)
@@ -520,16 +519,22 @@ class MultiEchelonSolver(Solver):
         # set by cost: the least holding + stockout cost inside the corridor
         c = demand_own & ~out & cost_leaf
         if c.any():
-            first = np.where(c, lo, 0.0).astype(np.int64)
-            last = np.where(c, np.minimum(hi, top), 0.0).astype(np.int64)
-            if np.any(c & (last < first)):
+            rows = np.flatnonzero(c)  # the bins of these rows only
+            ptr_c = np.zeros(rows.size + 1, dtype=np.int64)
+            np.cumsum(size[rows], out=ptr_c[1:])
+            rid = np.repeat(rows, size[rows])
+            rel = np.arange(rid.size) - np.repeat(ptr_c[:-1], size[rows])
+            bins = start[rid] + rel
+            first = lo[rows].astype(np.int64)
+            last = np.minimum(hi[rows], top[rows]).astype(np.int64)
+            if np.any(last < first):
                 raise ValueError("attempt to get argmin of an empty sequence")
-            rel = np.arange(rid.size) - start[rid]
-            inside = (rel >= first[rid]) & (rel <= last[rid])
-            cost = fc.on_hand * prm[rid, _P_HOLD] + (1.0 - fc.fill) * fc.demand[rid] * prm[rid, _P_STOCKOUT]
+            inside = (rel >= np.repeat(first, size[rows])) & (rel <= np.repeat(last, size[rows]))
+            cost = fc.on_hand[bins] * prm[rid, _P_HOLD] + (1.0 - fc.fill[bins]) * fc.demand[rid] * prm[rid, _P_STOCKOUT]
             cost = np.where(inside, cost, math.inf)
-            least = np.minimum.reduceat(cost, start)
-            s_c = _first_hit(inside & (cost == least[rid]), fc.ptr)
+            least = np.minimum.reduceat(cost, ptr_c[:-1])
+            s_c = np.zeros(size.size, dtype=np.int64)
+            s_c[rows] = _first_hit(inside & (cost == np.repeat(least, size[rows])), ptr_c)
             lvl[c] = s_c[c]
             val[c] = value(s_c)[c]
         # a target: the least level meeting it (plus the SE margin), inside the corridor
