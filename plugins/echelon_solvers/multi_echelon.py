@@ -791,13 +791,14 @@ class MultiEchelonSolver(Solver):
                 prm = np.concatenate([pr for _js, pr in read])
                 lvl, val = self._leaf_levels(fc, prm, smooth=False)
                 fr = self._frontier_all(fc, prm, lvl)
+                cyc = _no_backlog_shares(res.positions, fc.rows, np.clip(lvl, 0, np.diff(fc.ptr) - 1))
                 first = 0
                 for i, (net, lv) in enumerate(chunk):
                     sl = slice(int(res.network_ptr[i]), int(res.network_ptr[i + 1]))
                     rows = np.full(net.comp.size, -1, dtype=np.int64)
                     rows[read[i][0]] = first + np.arange(read[i][0].size)
                     first += read[i][0].size
-                    again = self._read_final(net, lv, res, sl, _FinalRead(fc, rows, lvl, val, fr), out,
+                    again = self._read_final(net, lv, res, sl, _FinalRead(fc, rows, lvl, val, fr, *cyc), out,
                                              last=attempt == 3)
                     if again is not None:
                         retry.append((net, again))
@@ -909,8 +910,7 @@ class MultiEchelonSolver(Solver):
             oh_se[j] = float(fc.on_hand_se[at])
             bo[j] = float(fc.backlog[at])
             short[j] = (1.0 - float(fc.fill[at])) * float(fc.demand[r])
-            cx, cx_se = _no_backlog_share(res.positions, int(sl.start) + j, s)
-            cyc[j], cyc_se[j] = cx, cx_se
+            cyc[j], cyc_se[j] = float(rd.no_backlog[r]), float(rd.no_backlog_se[r])
             if j in net.sn.demand:
                 fr[j] = rd.frontier[r]
         if not ok:
@@ -1220,6 +1220,7 @@ class _FlatCurves:
     fill: np.ndarray
     fill_margin: np.ndarray
     margin_se: float
+    rows: np.ndarray  # per row, its row of the simulation result
 
     def curve(self, i: int) -> _Curve | None:
         """Row ``i``'s curves (views of the flat arrays); None when it has no histogram."""
@@ -1240,6 +1241,8 @@ class _FinalRead:
     level: np.ndarray  # per row: a leaf's level (:meth:`MultiEchelonSolver._leaf_level`)
     value: np.ndarray  # per row: its value (inf: target beyond the histogram's range)
     frontier: np.ndarray  # per row: frontier levels (rows x shifts)
+    no_backlog: np.ndarray  # per row: share of periods ending without backlog at its level (mean over groups)
+    no_backlog_se: np.ndarray  # its standard error over the groups (NaN with one group)
 
 
 def _flat_curves(res: Any, rows: np.ndarray | None = None, margin_se: float = 0.0) -> _FlatCurves:
@@ -1259,7 +1262,7 @@ def _flat_curves(res: Any, rows: np.ndarray | None = None, margin_se: float = 0.
     ptr = np.zeros(rows.size + 1, dtype=np.int64)
     np.cumsum(np.diff(pos.ptr)[rows], out=ptr[1:])
     return _FlatCurves(ptr, flat.level, flat.fill_rate, flat.fill_rate_se, flat.backlog, flat.on_hand,
-                       flat.on_hand_se, dem, fill, fill_margin, margin_se)
+                       flat.on_hand_se, dem, fill, fill_margin, margin_se, rows)
 
 
 def _check_histograms(fc: _FlatCurves, parts: list[tuple[_Net, np.ndarray]]) -> None:
@@ -1323,6 +1326,22 @@ def _no_backlog_share(pos: PositionHistograms | None, row: int, level: int) -> t
     g = share.size
     se = float(share.std(ddof=1) / math.sqrt(g)) if g > 1 else math.nan
     return float(share.mean()), se
+
+
+def _no_backlog_shares(pos: PositionHistograms, rows: np.ndarray, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_no_backlog_share` of result rows ``rows`` at ``levels``, all at once (the same numbers).
+
+    The counts of ``X <= level`` are sums of integer counts (exact in any order); the mean
+    and SE over the groups reduce each row's contiguous groups as NumPy reduces one.
+    """
+    n = float(pos.periods_per_group)
+    cum = np.cumsum(pos.x_counts, axis=1)
+    a = pos.ptr[rows]
+    below = np.where(a > 0, cum[:, np.maximum(a - 1, 0)], 0.0)
+    share = np.ascontiguousarray(((cum[:, a + levels] - below) / n).T)
+    g = share.shape[1]
+    se = share.std(axis=1, ddof=1) / math.sqrt(g) if g > 1 else np.full(rows.size, math.nan)
+    return share.mean(axis=1), se
 
 
 def _joint_demand(problem: StageProblem, comp: np.ndarray, sn: SearchNetwork) -> tuple[Any, str]:

@@ -17,8 +17,12 @@ from echelon_solvers.multi_echelon import (
     MultiEchelonSolver,
     _FlatCurves,
     _Net,
+    _no_backlog_share,
+    _no_backlog_shares,
     _stage_params,
 )
+
+from platform_core.simulation import PositionHistograms
 
 
 def _random_case(rng: np.random.Generator, n: int, margin_se: float) -> tuple[_Net, _FlatCurves]:
@@ -42,7 +46,7 @@ def _random_case(rng: np.random.Generator, n: int, margin_se: float) -> tuple[_N
                      on_hand=np.concatenate(parts["on_hand"]), on_hand_se=se * 3.0,
                      demand=rng.uniform(0.1, 20.0, n), fill=fill,
                      fill_margin=fill - margin_se * np.nan_to_num(se) if margin_se > 0 else fill,
-                     margin_se=margin_se)
+                     margin_se=margin_se, rows=np.arange(n))
     target = np.where(rng.random(n) < 0.2, np.nan, rng.uniform(0.5, 0.999, n))
     lo = np.zeros(n)
     hi = np.full(n, np.inf)
@@ -102,3 +106,20 @@ def test_frontier_rows_at_once_equal_the_row_rule() -> None:
     want = np.array([solver._frontier_levels(net, j, fc.curve(j), int(lvl[j])) for j in rows])
     np.testing.assert_array_equal(_bits(got[rows]), _bits(want))
     assert np.isnan(want).any() and np.isfinite(want).any()
+
+
+@pytest.mark.parametrize("groups", [1, 10, 13])
+def test_no_backlog_shares_at_once_equal_the_row_rule(groups: int) -> None:
+    rng = np.random.default_rng(groups)
+    sizes = rng.integers(1, 60, 300)
+    ptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    x = rng.integers(0, 40, (groups, int(ptr[-1]))).astype(np.float64)
+    z = np.zeros((groups, sizes.size))
+    pos = PositionHistograms(ptr=ptr, x_counts=x, y_counts=x, x_tail_n=z, x_tail_sum=z, y_tail_n=z, y_tail_sum=z,
+                             demand_sum=z, periods_per_group=int(x.sum(axis=1).max()) + 7)
+    rows = rng.permutation(sizes.size)[:200]
+    levels = rng.integers(0, sizes[rows])
+    mean, se = _no_backlog_shares(pos, rows, levels)
+    want = np.array([_no_backlog_share(pos, int(r), int(k)) for r, k in zip(rows, levels, strict=True)])
+    np.testing.assert_array_equal(_bits(mean), _bits(want[:, 0]))
+    np.testing.assert_array_equal(_bits(se), _bits(want[:, 1]))
