@@ -259,7 +259,8 @@ class MultiEchelonSolver(Solver):
         self.fresh_on_hand = bool(fresh_on_hand) and bool(shifts)
         self.engine_calls_ = 0
         self._shapes: dict[tuple[int, ...], Any] = {}
-        self._solved: tuple[StageProblem, list[np.ndarray], list[SearchNetwork], list[Any]] | None = None
+        self._solved: tuple[StageProblem, list[np.ndarray], list[SearchNetwork], list[Any],
+                            dict[tuple[int, ...], Any]] | None = None
 
     @classmethod
     def warm_up(cls) -> None:
@@ -289,9 +290,10 @@ class MultiEchelonSolver(Solver):
             self._choose(net)
         self._refine([net for net in nets if len(net.int_depths) == 1])
         metrics = self._final(nets)
+        # kept for evaluate_policies of the same problem (the pipeline's comparison with today):
+        # its networks, copulas and packed networks
+        self._solved = (problem, comps, sns, [net.joint for net in nets], self._shapes)
         self._shapes = {}
-        # kept for evaluate_policies of the same problem (the pipeline's comparison with today)
-        self._solved = (problem, comps, sns, [net.joint for net in nets])
         return self._table(problem, nets, metrics)
 
     def _network(self, problem: StageProblem, comp: np.ndarray, sn: SearchNetwork, mean: np.ndarray,
@@ -990,8 +992,9 @@ class MultiEchelonSolver(Solver):
         """
         n = len(problem.keys)
         solved = self._solved
-        if solved is not None and solved[0] is problem:  # just solved: its networks and copulas
-            _p, comps, sns, joints = solved
+        shapes: dict[tuple[int, ...], Any] = {}
+        if solved is not None and solved[0] is problem:  # just solved: its networks, copulas, packings
+            _p, comps, sns, joints, shapes = solved
         else:
             comps, _nps, sns = search_networks(problem, "target")
             joints = [_joint_demand(problem, comp, sn)[0] if self.correlation == "auto" else None
@@ -1006,7 +1009,7 @@ class MultiEchelonSolver(Solver):
             lead_times=[sn.lead_time for sn in sns],
             seeds=np.array([int(sn.seed) for sn in sns], dtype=np.uint64),
             replications=self.compare_replications, periods=self.periods, warmup=self.warmup,
-            crossing=self.crossing, backorders=True, **kw,
+            crossing=self.crossing, backorders=True, shape_cache=shapes, **kw,
         )
         rows = np.concatenate(comps) if comps else np.zeros(0, dtype=np.int64)
         cols = {}
