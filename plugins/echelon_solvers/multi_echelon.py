@@ -1260,8 +1260,10 @@ def _flat_curves(res: Any, rows: np.ndarray | None = None, margin_se: float = 0.
     rows = np.asarray(rows, dtype=np.int64)
     dem = pos.demand_sum[:, rows].sum(axis=0) / (pos.groups * float(pos.periods_per_group))
     flat = pos.flat_curves(rows)
-    fill = np.nan_to_num(flat.fill_rate, nan=1.0)
-    fill_margin = fill - margin_se * np.nan_to_num(flat.fill_rate_se, nan=0.0) if margin_se > 0.0 else fill
+    fill = np.where(np.isnan(flat.fill_rate), 1.0, flat.fill_rate)  # (fill rates are never infinite)
+    # with one group every SE is NaN, read as 0: the margin leaves the fill as it is (x - 0.0 == x)
+    fill_margin = (fill - margin_se * np.nan_to_num(flat.fill_rate_se, nan=0.0) if margin_se > 0.0 and pos.groups > 1
+                   else fill)
     ptr = np.zeros(rows.size + 1, dtype=np.int64)
     np.cumsum(np.diff(pos.ptr)[rows], out=ptr[1:])
     return _FlatCurves(ptr, flat.level, flat.fill_rate, flat.fill_rate_se, flat.backlog, flat.on_hand,
