@@ -602,7 +602,8 @@ class MultiEchelonSolver(Solver):
         The same rule as the recommendation: the least level whose fill meets the shifted
         target plus ``target_margin_se`` standard errors, inside the override's corridor.
         A leaf set by cost shifts the fill its level gives (without the margin, so that
-        its levels rise with the shift through ``level``).
+        its levels rise with the shift through ``level``). The row-by-row rule; the final
+        run uses :meth:`_frontier_all` (all rows at once, the same numbers).
         """
         by_cost = bool(net.cost_leaf[j]) or not math.isfinite(float(net.target[j]))
         base = float(curve.fill[level]) if by_cost else float(net.target[j])
@@ -1321,7 +1322,11 @@ def _chunks(items: list[Any], size: Any) -> list[list[Any]]:
 
 
 def _no_backlog_share(pos: PositionHistograms | None, row: int, level: int) -> tuple[float, float]:
-    """Share of measured periods ending without backlog at ``level`` (mean, SE over groups)."""
+    """Share of measured periods ending without backlog at ``level`` (mean, SE over groups).
+
+    The row-by-row rule; the final run uses :func:`_no_backlog_shares` (all rows at once,
+    the same numbers: ``tests/solvers/test_multi_echelon_rows.py``).
+    """
     if pos is None:
         return math.nan, math.nan
     a, b = int(pos.ptr[row]), int(pos.ptr[row + 1])
