@@ -83,6 +83,46 @@ def _pairwise_sum(a: np.ndarray, lo: int, n: int) -> float:
 
 
 @nb.njit(cache=True, nogil=True)
+def _one_group_row(ptr: np.ndarray, r: int, o: int, x_counts: np.ndarray, y_counts: np.ndarray,
+                   x_tail_n: np.ndarray, x_tail_sum: np.ndarray, y_tail_n: np.ndarray, y_tail_sum: np.ndarray,
+                   demand_sum: np.ndarray, n: float, level: np.ndarray, fill: np.ndarray, se: np.ndarray,
+                   backlog: np.ndarray, on_hand: np.ndarray, on_hand_se: np.ndarray) -> None:
+    """Row ``r`` of :func:`position_curves` with one replication group, into outputs ``o ..``.
+
+    The general path's numbers without its per-group buffers: a mean over one group is
+    its pairwise sum ``0.0 + v`` (which :func:`_block_sum` computes) divided by 1, exactly
+    ``0.0 + v``; standard errors need two groups (NaN).
+    """
+    a = ptr[r]
+    m = ptr[r + 1] - a
+    sum_x = 0.0
+    for k in range(m):
+        sum_x += x_counts[0, a + k] * k
+    ex = (sum_x + x_tail_sum[0, r]) / n
+    dem = demand_sum[0, r]
+    cnt_x = x_tail_n[0, r]
+    tot_x = x_tail_sum[0, r]
+    cnt_y = y_tail_n[0, r]
+    tot_y = y_tail_sum[0, r]
+    for k in range(m - 1, -1, -1):
+        bx = tot_x - k * cnt_x
+        by = tot_y - k * cnt_y
+        b_g = bx / n
+        level[o + k] = k
+        fill[o + k] = 0.0 + (1.0 - (bx - by) / dem) if dem > 0 else np.nan
+        se[o + k] = np.nan
+        backlog[o + k] = 0.0 + b_g
+        on_hand[o + k] = 0.0 + (k - ex + b_g)
+        on_hand_se[o + k] = np.nan
+        c = x_counts[0, a + k]
+        cnt_x += c
+        tot_x += c * k
+        c = y_counts[0, a + k]
+        cnt_y += c
+        tot_y += c * k
+
+
+@nb.njit(cache=True, nogil=True)
 def position_curves(
     ptr: np.ndarray,
     rows: np.ndarray,
@@ -122,6 +162,11 @@ def position_curves(
         a = ptr[r]
         m = ptr[r + 1] - a
         if m == 0:
+            continue
+        if groups == 1:
+            _one_group_row(ptr, r, o, x_counts, y_counts, x_tail_n, x_tail_sum, y_tail_n, y_tail_sum, demand_sum,
+                           n, level, fill, se, backlog, on_hand, on_hand_se)
+            o += m
             continue
         # per bin, its groups' values side by side (each bin's reduction reads a run)
         fill_g = np.empty(m * groups)  # NaN: the group had no demand

@@ -33,6 +33,7 @@ from . import _kernels as K
 from . import _stage_major as SM
 from ._packed import DemandTables, LeadTimeTables, Networks, Policies, PositionBuffers, RunSettings
 from ._rng import guide_table, threshold_tables
+from ._sampling_tables import sampling_tables
 from .joint_demand import JointDemand
 from .network import Network, Policy
 from .positions import PositionHistograms
@@ -450,23 +451,41 @@ def _tables_of(dist: DiscreteDistribution) -> tuple[np.ndarray, ...]:
     numbers as packing them together; solvers simulate the same distributions again and
     again (search copies, passes, the final run).
     """
-    key = id(dist)
-    hit = _TABLES.get(key)
+    hit = _TABLES.get(id(dist))
     if hit is not None and hit[0]() is dist:
         return hit[1]
-    cdf, ptr, _off = pack_distributions([dist])
-    thr, g_ptr, tguide, g_shift = threshold_tables(cdf, ptr)
-    tabs = (cdf, guide_table(cdf, ptr), thr, tguide, g_shift)
+    _tabulate([dist])
+    return _TABLES[id(dist)][1]
 
-    def forget(_ref: weakref.ref[DiscreteDistribution]) -> None:
-        _TABLES.pop(key, None)
 
-    _TABLES[key] = (weakref.ref(dist, forget), tabs)
-    return tabs
+def _tabulate(dists: list[DiscreteDistribution]) -> None:
+    """Compute and keep the tables of ``dists`` (distinct objects), all in one compiled pass.
+
+    The same numbers as ``pack_distributions``, ``guide_table`` and ``threshold_tables``
+    of each distribution alone (:func:`._sampling_tables.sampling_tables`).
+    """
+    cdf, ptr, _off = pack_distributions(dists)
+    guide, thr, g_ptr, tguide, g_shift = sampling_tables(cdf, ptr)
+    for i, dist in enumerate(dists):
+        a, b = int(ptr[i]), int(ptr[i + 1])
+        ga, gb = int(g_ptr[i]), int(g_ptr[i + 1])
+        key = id(dist)
+
+        def forget(_ref: weakref.ref[DiscreteDistribution], key: int = key) -> None:
+            _TABLES.pop(key, None)
+
+        _TABLES[key] = (weakref.ref(dist, forget), (cdf[a:b], guide[a:b], thr[a:b], tguide[ga:gb], g_shift[i:i + 1]))
 
 
 def _distribution_tables(dists: list[DiscreteDistribution]) -> tuple[np.ndarray, ...]:
     """``pack_distributions``, ``guide_table`` and ``threshold_tables`` of ``dists``."""
+    new = []
+    for d in dists:
+        hit = _TABLES.get(id(d))
+        if hit is None or hit[0]() is not d:
+            new.append(d)
+    if new:
+        _tabulate(new)
     tabs = [_tables_of(d) for d in dists]
     sizes = np.fromiter((t[0].size for t in tabs), dtype=np.int64, count=len(tabs))
     ptr = np.zeros(len(tabs) + 1, dtype=np.int64)

@@ -72,17 +72,27 @@ def _ranks_random_ties(values: np.ndarray, rng: np.random.Generator) -> np.ndarr
 
 
 def _average_ranks(values: np.ndarray) -> np.ndarray:
-    """Ranks ``1 .. n`` of ``values`` with ties averaged (Spearman's convention)."""
-    order = np.argsort(values, kind="stable")
-    sorted_v = values[order]
-    first = np.r_[True, sorted_v[1:] != sorted_v[:-1]]
-    group = np.cumsum(first) - 1
-    starts = np.flatnonzero(first)
-    ends = np.r_[starts[1:], values.size]
-    avg = (starts + ends + 1) / 2.0  # mean of ranks starts+1 .. ends
-    out = np.empty(values.size)
-    out[order] = avg[group]
-    return out
+    """Ranks ``1 .. n`` of ``values`` with ties averaged (Spearman's convention).
+
+    ``values``: ``[n]``, or ``[n, k]`` for the ranks of each column (the same numbers as
+    column by column: ranks are integers or halves, exact).
+    """
+    v = values.reshape(values.shape[0], -1)
+    n = v.shape[0]
+    order = np.argsort(v, axis=0, kind="stable")
+    sorted_v = np.take_along_axis(v, order, axis=0)
+    first = np.ones(v.shape, dtype=bool)
+    first[1:] = sorted_v[1:] != sorted_v[:-1]
+    pos = np.arange(n)[:, None]
+    start = np.maximum.accumulate(np.where(first, pos, 0), axis=0)  # first position of each tie group
+    nxt = np.empty(v.shape, dtype=np.int64)  # first position after it
+    nxt[-1] = n
+    nxt[:-1] = np.where(first[1:], pos[1:], n)
+    end = np.minimum.accumulate(nxt[::-1], axis=0)[::-1]
+    avg = (start + end + 1) / 2.0  # mean of ranks start+1 .. end
+    out = np.empty(v.shape)
+    np.put_along_axis(out, order, avg, axis=0)
+    return out.reshape(values.shape)
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,14 +124,14 @@ class JointDemand:
         part = r[0] >= 0
         if part.sum() < 2:
             raise InsufficientHistoryError("JointDemand: needs at least two participating stages")
-        ident = np.arange(h)
-        for j in range(n):
-            col = r[:, j]
+        # every column checked at once; the first bad one named
+        perm_ok = np.all(np.sort(r, axis=0) == np.arange(h)[:, None], axis=0)
+        bad = np.where(part, ~perm_ok, np.any(r != -1, axis=0))
+        if bad.any():
+            j = int(np.argmax(bad))
             if part[j]:
-                if not np.array_equal(np.sort(col), ident):
-                    raise ValueError(f"JointDemand.ranks: column {j} must be a permutation of 0..{h - 1}")
-            elif np.any(col != -1):
-                raise ValueError(f"JointDemand.ranks: column {j} must be all -1 (independent) or a permutation")
+                raise ValueError(f"JointDemand.ranks: column {j} must be a permutation of 0..{h - 1}")
+            raise ValueError(f"JointDemand.ranks: column {j} must be all -1 (independent) or a permutation")
         r.flags.writeable = False
         object.__setattr__(self, "ranks", r)
         sp = np.asarray(self.spearman, dtype=np.float64)
@@ -160,12 +170,17 @@ class JointDemand:
         if np.any(np.isinf(x)):
             raise ValueError("history: infinite values (use NaN for periods without a value)")
         n, n_per = x.shape
-        varying = np.array([np.nanmin(row) < np.nanmax(row) if np.any(~np.isnan(row)) else False for row in x],
-                           dtype=bool)
+        nan = np.isnan(x)
+        varying = (np.min(np.where(nan, np.inf, x), axis=1, initial=np.inf)
+                   < np.max(np.where(nan, -np.inf, x), axis=1, initial=-np.inf))
         while True:  # a stage constant over the complete periods does not participate either
-            rows = ~np.any(np.isnan(x[varying]), axis=0) if varying.any() else np.zeros(n_per, dtype=bool)
+            rows = ~np.any(nan[varying], axis=0) if varying.any() else np.zeros(n_per, dtype=bool)
             sub = x[:, rows]
-            still = varying & np.array([sub[j].size > 0 and sub[j].min() < sub[j].max() for j in range(n)])
+            if sub.shape[1] == 0:
+                still = np.zeros(n, dtype=bool)
+            else:
+                with np.errstate(invalid="ignore"):
+                    still = varying & (sub.min(axis=1) < sub.max(axis=1))
             if np.array_equal(still, varying):
                 break
             varying = still
@@ -217,6 +232,6 @@ def _spearman(values: np.ndarray, part: np.ndarray) -> np.ndarray:
     out = np.full((n, n), np.nan)
     idx = np.flatnonzero(part)
     if idx.size:
-        rk = np.column_stack([_average_ranks(values[:, j]) for j in idx])
+        rk = _average_ranks(values[:, idx])
         out[np.ix_(idx, idx)] = np.corrcoef(rk, rowvar=False)
     return out

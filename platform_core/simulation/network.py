@@ -173,6 +173,11 @@ def _nan_to_num(a: np.ndarray, nan: float) -> np.ndarray:
     return out
 
 
+def _is_scalar(value: object, expected: float) -> bool:
+    """``value`` is a plain number equal to ``expected`` (the policy field's default)."""
+    return isinstance(value, int | float) and float(value) == expected
+
+
 def _stage_array(value: float | Sequence[float] | np.ndarray | None, n: int, default: float, what: str) -> np.ndarray:
     if value is None:
         return np.full(n, default, dtype=np.float64)
@@ -239,6 +244,9 @@ class Policy:
     def resolve(self, network: Network) -> dict[str, np.ndarray]:
         """Per-stage arrays for ``network`` (validated); keys are kernel parameter names."""
         n = network.n_stages
+        quick = self._resolve_base_stock(n)
+        if quick is not None:
+            return quick
         kinds = [self.kind] * n if isinstance(self.kind, str) else list(self.kind)
         if len(kinds) != n:
             raise ValueError(f"kind must be one name or one per stage ({n})")
@@ -286,4 +294,34 @@ class Policy:
             "pol_mult": mult,
             "pol_cap": cap,
             "st_init": init,
+        }
+
+    def _resolve_base_stock(self, n: int) -> dict[str, np.ndarray] | None:
+        """:meth:`resolve` of a plain installation base-stock policy (None: any other policy).
+
+        Plain: kind ``"base_stock"`` for every stage, finite levels, integer review periods
+        >= 1 and no reorder point, order quantity, MOQ, order multiple or capacity. The same
+        arrays as the general path (solvers resolve one such policy per candidate level set,
+        thousands per batch), without its per-kind checks; anything else takes the general path
+        (and its error messages).
+        """
+        if not (isinstance(self.kind, str) and self.kind == "base_stock" and self.reorder_point is None
+                and self.order_quantity is None and _is_scalar(self.moq, 0.0)
+                and _is_scalar(self.order_multiple, 0.0) and _is_scalar(self.capacity, np.inf)):
+            return None
+        big_s = _stage_array(self.order_up_to, n, np.nan, "order_up_to")
+        review = _stage_array(self.review_period, n, 1.0, "review_period")
+        if not np.isfinite(big_s).all() or np.any(review < 1) or np.any(review != np.round(review)):
+            return None
+        big_s = _nan_to_num(big_s, 0.0)
+        return {
+            "pol_type": np.full(n, POLICY_BASE_STOCK, dtype=np.int64),
+            "pol_s": np.zeros(n),
+            "pol_big_s": big_s,
+            "pol_q": np.ones(n),
+            "pol_review": review.astype(np.int64),
+            "pol_moq": np.zeros(n),
+            "pol_mult": np.zeros(n),
+            "pol_cap": np.full(n, np.inf),
+            "st_init": np.maximum(_nan_to_num(big_s, 0.0), 0.0),
         }

@@ -124,6 +124,26 @@ class _Net:
     levels: np.ndarray | None = None
     final_run_levels: np.ndarray | None = None  # the levels the final run simulated (leaves: histogram ranges)
     note: list[str] = field(default_factory=list)
+    prm: np.ndarray | None = None  # float64 [stages, len(_PRM)]: what a leaf's level is read with
+    prm_at: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # depth -> (stages, prm rows)
+
+    def at_depth(self, d: int) -> tuple[np.ndarray, np.ndarray]:
+        """The stages at depth ``d`` and their rows of :attr:`prm` (computed once per depth)."""
+        hit = self.prm_at.get(d)
+        if hit is None:
+            js = np.flatnonzero(self.depth == d)
+            assert self.prm is not None
+            hit = self.prm_at[d] = (js, self.prm[js])
+        return hit
+
+    def read_final(self) -> tuple[np.ndarray, np.ndarray]:
+        """The stages the final run reads off histograms (leaves, stages with demand) and their :attr:`prm` rows."""
+        hit = self.prm_at.get(-1)
+        if hit is None:
+            js = np.flatnonzero(~self.internal | self.has_demand)
+            assert self.prm is not None
+            hit = self.prm_at[-1] = (js, self.prm[js])
+        return hit
 
     def n_prefix(self, d: int) -> int:
         """Number of internal depths above depth ``d`` (the length of a depth-d prefix)."""
@@ -239,7 +259,8 @@ class MultiEchelonSolver(Solver):
         self.fresh_on_hand = bool(fresh_on_hand) and bool(shifts)
         self.engine_calls_ = 0
         self._shapes: dict[tuple[int, ...], Any] = {}
-        self._solved: tuple[StageProblem, list[np.ndarray], list[SearchNetwork], list[Any]] | None = None
+        self._solved: tuple[StageProblem, list[np.ndarray], list[SearchNetwork], list[Any],
+                            dict[tuple[int, ...], Any]] | None = None
 
     @classmethod
     def warm_up(cls) -> None:
@@ -269,9 +290,10 @@ class MultiEchelonSolver(Solver):
             self._choose(net)
         self._refine([net for net in nets if len(net.int_depths) == 1])
         metrics = self._final(nets)
+        # kept for evaluate_policies of the same problem (the pipeline's comparison with today):
+        # its networks, copulas and packed networks
+        self._solved = (problem, comps, sns, [net.joint for net in nets], self._shapes)
         self._shapes = {}
-        # kept for evaluate_policies of the same problem (the pipeline's comparison with today)
-        self._solved = (problem, comps, sns, [net.joint for net in nets])
         return self._table(problem, nets, metrics)
 
     def _network(self, problem: StageProblem, comp: np.ndarray, sn: SearchNetwork, mean: np.ndarray,
@@ -308,6 +330,7 @@ class MultiEchelonSolver(Solver):
                    tree=bool(np.all(n_par <= 1)), children=children,
                    target=np.where(has_demand | ~internal, tgt, np.nan), placeholder=placeholder,
                    cost_leaf=~internal & by_cost, has_demand=has_demand, lo=lo_o, hi=hi_o)
+        net.prm = _stage_params(net)
         if self.correlation == "auto":
             net.joint, net.joint_note = _joint_demand(problem, comp, sn)
         return net
@@ -330,19 +353,28 @@ class MultiEchelonSolver(Solver):
                 # only the depth-p stages' histograms are read: only they and their
                 # suppliers are simulated, no metrics
                 res = self._run([jb[0] for jb in chunk], [jb[2] for jb in chunk], search=True,
-                                stages=[np.flatnonzero(jb[0].depth == p) for jb in chunk])
-                need: list[int] = []
+                                stages=[jb[0].at_depth(p)[0] for jb in chunk])
+                need: list[np.ndarray] = []
+                prm: list[np.ndarray] = []
                 row = 0
                 for net, _prefix, _lv in chunk:  # only the depth-p stages' curves are read
-                    need.extend(row + np.flatnonzero(net.depth == p))
+                    js, pr = net.at_depth(p)
+                    need.append(row + js)
+                    prm.append(pr)
                     row += net.sn.network.n_stages
-                curves = _curves(res, np.asarray(need, dtype=np.int64), self.target_margin_se)
-                row = 0
+                fc = _flat_curves(res, np.concatenate(need), self.target_margin_se)
+                _check_histograms(fc, [(jb[0], jb[0].at_depth(p)[0]) for jb in chunk])
+                lvl, val = self._leaf_levels(fc, np.concatenate(prm), smooth=True)
+                lvl_l, val_l = lvl.tolist(), val.tolist()
+                i = 0
                 for net, prefix, _lv in chunk:
-                    for j in np.flatnonzero(net.depth == p):
-                        c = curves[row + int(j)]
-                        self._record(net, int(j), prefix, c)
-                    row += net.sn.network.n_stages
+                    for j in net.at_depth(p)[0].tolist():
+                        if net.internal[j]:
+                            self._record_internal(net, j, prefix, fc.curve(i))
+                        else:
+                            net.leaf_level[(j, prefix)] = float(lvl_l[i])
+                            net.leaf_cost[(j, prefix)] = val_l[i]
+                        i += 1
 
     def _copy_levels(self, net: _Net, prefix: tuple[int, ...], p: int) -> np.ndarray:
         """Levels of one search copy: internal stages above depth ``p`` at their candidate."""
@@ -373,28 +405,22 @@ class MultiEchelonSolver(Solver):
             cost = cost + short * float(sn.stockout_cost[j])
         return np.asarray(cost, dtype=np.float64)
 
-    def _record(self, net: _Net, j: int, prefix: tuple[int, ...], curve: Any) -> None:
-        if curve is None:
-            raise RuntimeError(f"{_name(net, j)}: no position histogram (not an installation base-stock stage)")
-        if net.internal[j]:
-            net.int_curve[(j, prefix)] = curve
-            own = _min_level(curve, net.target[j]) if np.isfinite(net.target[j]) else 0
-            first = _min_levels(curve, self.internal_fills)
-            for k, f in enumerate(self.internal_fills):
-                lvl = int(first[k])
-                if lvl < 0 or own < 0:
-                    lvl = len(curve.level) - 1  # not reached within the histogram: its top
-                bound = own > lvl
-                lvl = max(lvl, own)
-                kept = _clamp(net, j, lvl)
-                net.int_level[(j, prefix, k)] = float(kept)
-                net.int_cost[(j, prefix, k)] = (
-                    self._smooth_value(net, j, curve, lvl, float(net.target[j]) if bound else f) if kept == lvl
-                    else self._stage_value(net, j, curve, kept))
-        else:
-            lvl, val = self._leaf_value(net, j, curve)
-            net.leaf_level[(j, prefix)] = float(lvl)
-            net.leaf_cost[(j, prefix)] = val
+    def _record_internal(self, net: _Net, j: int, prefix: tuple[int, ...], curve: Any) -> None:
+        """An internal stage's level and value for each candidate fill, given its ancestors' ``prefix``."""
+        net.int_curve[(j, prefix)] = curve
+        own = _min_level(curve, net.target[j]) if np.isfinite(net.target[j]) else 0
+        first = _min_levels(curve, self.internal_fills)
+        for k, f in enumerate(self.internal_fills):
+            lvl = int(first[k])
+            if lvl < 0 or own < 0:
+                lvl = len(curve.level) - 1  # not reached within the histogram: its top
+            bound = own > lvl
+            lvl = max(lvl, own)
+            kept = _clamp(net, j, lvl)
+            net.int_level[(j, prefix, k)] = float(kept)
+            net.int_cost[(j, prefix, k)] = (
+                self._smooth_value(net, j, curve, lvl, float(net.target[j]) if bound else f) if kept == lvl
+                else self._stage_value(net, j, curve, kept))
 
     def _leaf_value(self, net: _Net, j: int, curve: Any) -> tuple[int, float]:
         """A leaf's level and the value the search compares (at its target's crossing)."""
@@ -459,13 +485,125 @@ class MultiEchelonSolver(Solver):
         lvl = _clamp(net, j, lvl)
         return lvl, self._stage_value(net, j, curve, lvl)
 
+    def _leaf_levels(self, fc: _FlatCurves, prm: np.ndarray, smooth: bool) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_leaf_level` (``smooth``: :meth:`_leaf_value`) of every row of ``fc`` at once.
+
+        ``prm``: the rows' stage parameters (:func:`_stage_params`). Row by row the same
+        rules and the same floating-point operations as those methods (so the same
+        numbers to the bit), as array operations over all rows' bins; rows that are
+        not leaves get meaningless values (callers read leaves only).
+        """
+        target, lo, hi = prm[:, _P_TARGET], prm[:, _P_LO], prm[:, _P_HI]
+        demand_own = prm[:, _P_DEMAND] > 0.0
+        cost_leaf = prm[:, _P_COST_LEAF] > 0.0
+        start = fc.ptr[:-1]
+        size = np.diff(fc.ptr)
+        top = size - 1
+        cost_mode = self.objective == "cost"
+
+        def value(level: np.ndarray) -> np.ndarray:  # _stage_value at ``level`` (per row)
+            at = start + np.clip(level, 0, top)
+            if not cost_mode:
+                return fc.on_hand[at] * prm[:, _P_VALUE]
+            cost = fc.on_hand[at] * prm[:, _P_HOLD]
+            return np.where(demand_own, cost + (1.0 - fc.fill[at]) * fc.demand * prm[:, _P_STOCKOUT], cost)
+
+        lvl = np.zeros(size.size, dtype=np.int64)
+        val = np.zeros(size.size)
+        # no demand of its own: the corridor's least level (0 when free)
+        s0 = np.minimum(np.maximum(lo, 0.0), hi).astype(np.int64)
+        a = ~demand_own
+        lvl[a] = np.where(s0 <= top, s0, top)[a]
+        val[a] = np.where(s0 == 0, 0.0, np.where(s0 <= top, value(s0), math.inf))[a]
+        out = demand_own & (lo > top)  # the corridor starts above the histogram's range
+        lvl[out] = top[out]
+        val[out] = math.inf
+        # set by cost: the least holding + stockout cost inside the corridor
+        c = demand_own & ~out & cost_leaf
+        if c.any():
+            rows = np.flatnonzero(c)  # the bins of these rows only
+            ptr_c = np.zeros(rows.size + 1, dtype=np.int64)
+            np.cumsum(size[rows], out=ptr_c[1:])
+            rid = np.repeat(rows, size[rows])
+            rel = np.arange(rid.size) - np.repeat(ptr_c[:-1], size[rows])
+            bins = start[rid] + rel
+            first = lo[rows].astype(np.int64)
+            last = np.minimum(hi[rows], top[rows]).astype(np.int64)
+            if np.any(last < first):
+                raise ValueError("attempt to get argmin of an empty sequence")
+            inside = (rel >= np.repeat(first, size[rows])) & (rel <= np.repeat(last, size[rows]))
+            cost = fc.on_hand[bins] * prm[rid, _P_HOLD] + (1.0 - fc.fill[bins]) * fc.demand[rid] * prm[rid, _P_STOCKOUT]
+            cost = np.where(inside, cost, math.inf)
+            least = np.minimum.reduceat(cost, ptr_c[:-1])
+            s_c = np.zeros(size.size, dtype=np.int64)
+            s_c[rows] = _first_hit(inside & (cost == np.repeat(least, size[rows])), ptr_c)
+            lvl[c] = s_c[c]
+            val[c] = value(s_c)[c]
+        # a target: the least level meeting it (plus the SE margin), inside the corridor
+        d = demand_own & ~out & ~cost_leaf
+        if d.any():
+            free = _first_hit(fc.fill_margin >= np.repeat(target - 1e-12, size), fc.ptr)
+            none = free < 0
+            beyond = none & (hi > top)  # not met within the histogram, no max to stop at
+            raw = np.where(none, np.where(beyond, 0.0, np.trunc(hi)), free.astype(np.float64))
+            s_d = np.minimum(np.maximum(raw, lo), hi).astype(np.int64)
+            v_d = value(s_d)
+            if smooth:  # the value at the target's crossing (:meth:`_leaf_value`)
+                capped = s_d >= hi
+                v_d = np.where(capped & (free > s_d), self._smooth_values(fc, prm, free, target, value), v_d)
+                v_d = np.where(capped & none, math.inf, v_d)
+                v_d = np.where(~capped & (lo < s_d), self._smooth_values(fc, prm, s_d, target, value), v_d)
+            lvl[d] = np.where(beyond, top, s_d)[d]
+            val[d] = np.where(beyond, math.inf, v_d)[d]
+        return lvl, val
+
+    @staticmethod
+    def _smooth_values(fc: _FlatCurves, prm: np.ndarray, level: np.ndarray, target: np.ndarray,
+                       value: Any) -> np.ndarray:
+        """:meth:`_smooth_value` per row at ``level`` (the same operations, all rows at once)."""
+        start = fc.ptr[:-1]
+        top = np.diff(fc.ptr) - 1
+        v1 = value(level)
+        at1 = start + np.clip(level, 0, top)
+        at0 = start + np.clip(level - 1, 0, top)
+        f0, f1 = fc.fill[at0], fc.fill[at1]
+        rising = (level > 0) & (f1 > f0)
+        w = np.minimum(np.maximum((target - f0) / np.where(rising, f1 - f0, 1.0), 0.0), 1.0)
+        v0 = value(level - 1)
+        return np.where(rising, v0 + w * (v1 - v0), v1)
+
+    def _frontier_all(self, fc: _FlatCurves, prm: np.ndarray, level: np.ndarray) -> np.ndarray:
+        """:meth:`_frontier_levels` of every row of ``fc`` at once (rows x shifts; NaN: none).
+
+        ``level``: each row's recommended level; the same rule and float operations as
+        :meth:`_frontier_levels`, meaningful for leaves with demand of their own.
+        """
+        target, lo, hi = prm[:, _P_TARGET], prm[:, _P_LO], prm[:, _P_HI]
+        size = np.diff(fc.ptr)
+        at = fc.ptr[:-1] + np.clip(level, 0, size - 1)
+        by_cost = (prm[:, _P_COST_LEAF] > 0.0) | ~np.isfinite(target)
+        base = np.where(by_cost, fc.fill[at], target)
+        # a leaf set by cost shifts the fill its level gives, without the SE margin
+        fill = np.where(np.repeat(by_cost, size), fc.fill, fc.fill_margin)
+        out = np.full((size.size, len(self.frontier_shifts)), np.nan)
+        for k, shift in enumerate(self.frontier_shifts):
+            if shift == 0.0:
+                out[:, k] = level
+                continue
+            t = np.minimum(np.maximum(base + shift, 0.0), _FRONTIER_MAX_TARGET)
+            first = _first_hit(fill >= np.repeat(t - 1e-12, size), fc.ptr)
+            raw = np.where(first >= 0, first.astype(np.float64), np.where(np.isfinite(hi), np.trunc(hi), np.nan))
+            out[:, k] = np.trunc(np.minimum(np.maximum(raw, lo), hi))
+        return out
+
     def _frontier_levels(self, net: _Net, j: int, curve: Any, level: int) -> np.ndarray:
         """Leaf ``j``'s level at each frontier shift (NaN: beyond the curve); ``level`` at 0.
 
         The same rule as the recommendation: the least level whose fill meets the shifted
         target plus ``target_margin_se`` standard errors, inside the override's corridor.
         A leaf set by cost shifts the fill its level gives (without the margin, so that
-        its levels rise with the shift through ``level``).
+        its levels rise with the shift through ``level``). The row-by-row rule; the final
+        run uses :meth:`_frontier_all` (all rows at once, the same numbers).
         """
         by_cost = bool(net.cost_leaf[j]) or not math.isfinite(float(net.target[j]))
         base = float(curve.fill[level]) if by_cost else float(net.target[j])
@@ -647,15 +785,24 @@ class MultiEchelonSolver(Solver):
             retry: list[tuple[_Net, np.ndarray]] = []
             for chunk in _chunks(todo, lambda jb: _bins(jb[1], self.final_groups)):
                 # histograms of the stages read off them (leaves, stages with demand of their own)
+                read = [jb[0].read_final() for jb in chunk]
                 res = self._run([jb[0] for jb in chunk], [jb[1] for jb in chunk], search=False,
-                                stages=[np.flatnonzero(~jb[0].internal | jb[0].has_demand) for jb in chunk])
-                need = [int(res.network_ptr[i]) + j for i, (net, _lv) in enumerate(chunk)
-                        for j in range(net.sn.network.n_stages) if not net.internal[j] or j in net.sn.demand]
-                curves = _curves(res, np.asarray(need, dtype=np.int64), self.target_margin_se)
+                                stages=[js for js, _pr in read])
+                fc = _flat_curves(res, np.concatenate([int(res.network_ptr[i]) + js for i, (js, _pr) in
+                                                       enumerate(read)]), self.target_margin_se)
+                _check_histograms(fc, [(jb[0], js) for jb, (js, _pr) in zip(chunk, read, strict=True)])
+                prm = np.concatenate([pr for _js, pr in read])
+                lvl, val = self._leaf_levels(fc, prm, smooth=False)
+                fr = self._frontier_all(fc, prm, lvl)
+                cyc = _no_backlog_shares(res.positions, fc.rows, np.clip(lvl, 0, np.diff(fc.ptr) - 1))
+                first = 0
                 for i, (net, lv) in enumerate(chunk):
                     sl = slice(int(res.network_ptr[i]), int(res.network_ptr[i + 1]))
-                    mine = [curves.get(r) for r in range(sl.start, sl.stop)]
-                    again = self._read_final(net, lv, res, sl, mine, out, last=attempt == 3)
+                    rows = np.full(net.comp.size, -1, dtype=np.int64)
+                    rows[read[i][0]] = first + np.arange(read[i][0].size)
+                    first += read[i][0].size
+                    again = self._read_final(net, lv, res, sl, _FinalRead(fc, rows, lvl, val, fr, *cyc), out,
+                                             last=attempt == 3)
                     if again is not None:
                         retry.append((net, again))
             if not retry:
@@ -699,7 +846,7 @@ class MultiEchelonSolver(Solver):
                 out["fresh_on_hand_k3"][g] = np.where(good, k3[k], np.nan)
                 out["fresh_on_hand_se"][g] = np.where(good, c.on_hand_se[k], np.nan)
 
-    def _read_final(self, net: _Net, lv: np.ndarray, res: Any, sl: slice, curves: list[Any],
+    def _read_final(self, net: _Net, lv: np.ndarray, res: Any, sl: slice, rd: _FinalRead,
                     out: dict[str, np.ndarray], last: bool) -> np.ndarray | None:
         """Write a network's final numbers to ``out``; or the levels to run it again with.
 
@@ -707,7 +854,8 @@ class MultiEchelonSolver(Solver):
         doubled), or an internal stage with customers of its own whose measured fill of
         their demand misses its target (the search measured its fill of everything
         demanded of it; its level is raised to the final run's read-off for a target
-        higher by the shortfall).
+        higher by the shortfall). ``rd``: the run's curves and every leaf's level and
+        frontier levels read off them (rows ``rd.rows`` per stage).
         """
         ns = net.comp.size
         levels = lv.copy()
@@ -729,9 +877,11 @@ class MultiEchelonSolver(Solver):
         oh[inner] = res.mean["on_hand"][sl][inner]
         oh_se[inner] = res.se["on_hand"][sl][inner]
         bo[inner] = res.mean["backorders"][sl][inner]
+        fc = rd.fc
         for j in range(ns):
-            c = curves[j]
+            r = int(rd.rows[j])
             if inner[j]:
+                c = fc.curve(r) if r >= 0 else None
                 if j in net.sn.demand and c is not None:
                     s = int(levels[j])
                     short[j] = (1.0 - float(c.fill[s])) * c.demand
@@ -746,7 +896,7 @@ class MultiEchelonSolver(Solver):
                                        float(net.hi[j]))
                         net.note.append(f"level raised for its own customers' fill target {net.target[j]:.3f}")
                 continue
-            s, val = self._leaf_level(net, j, c)
+            s, val = int(rd.level[r]), float(rd.value[r])
             if not math.isfinite(val):
                 if last:  # no policy: the pipeline reports the row as an error with the note
                     levels[j] = np.nan
@@ -756,16 +906,16 @@ class MultiEchelonSolver(Solver):
                     again[j] = 2.0 * lv[j] + 32.0
                 continue
             levels[j] = s
-            fill[j] = float(c.fill_rate[s]) if j in net.sn.demand else np.nan
-            fill_se[j] = float(c.fill_rate_se[s]) if j in net.sn.demand else np.nan
-            oh[j] = float(c.on_hand[s])
-            oh_se[j] = float(c.on_hand_se[s])
-            bo[j] = float(c.backlog[s])
-            short[j] = (1.0 - float(c.fill[s])) * c.demand
-            cx, cx_se = _no_backlog_share(res.positions, int(sl.start) + j, s)
-            cyc[j], cyc_se[j] = cx, cx_se
-            if j in net.sn.demand and c is not None:
-                fr[j] = self._frontier_levels(net, j, c, s)
+            at = int(fc.ptr[r]) + s
+            fill[j] = float(fc.fill_rate[at]) if j in net.sn.demand else np.nan
+            fill_se[j] = float(fc.fill_rate_se[at]) if j in net.sn.demand else np.nan
+            oh[j] = float(fc.on_hand[at])
+            oh_se[j] = float(fc.on_hand_se[at])
+            bo[j] = float(fc.backlog[at])
+            short[j] = (1.0 - float(fc.fill[at])) * float(fc.demand[r])
+            cyc[j], cyc_se[j] = float(rd.no_backlog[r]), float(rd.no_backlog_se[r])
+            if j in net.sn.demand:
+                fr[j] = rd.frontier[r]
         if not ok:
             return again
         net.levels = levels
@@ -780,19 +930,21 @@ class MultiEchelonSolver(Solver):
         out["on_hand_se"][idx] = oh_se
         out["backorders"][idx] = bo
         out["short"][idx] = short
-        for j in range(ns):
-            c = curves[j]
-            if c is not None and np.isfinite(fr[j]).any():
-                lvl = fr[j]
-                good = np.isfinite(lvl)
-                at = np.where(good, lvl, 0).astype(np.int64)
-                out["fr_level"][idx[j]] = lvl
-                out["fr_fill"][idx[j]] = np.where(good, c.fill_rate[at], np.nan)
-                out["fr_on_hand"][idx[j]] = np.where(good, c.on_hand[at], np.nan)
-                sd, k3 = _on_hand_moments(c.on_hand)
-                out["fr_on_hand_sd"][idx[j]] = np.where(good, sd[at], np.nan)
-                out["fr_on_hand_k3"][idx[j]] = np.where(good, k3[at], np.nan)
-                out["fr_on_hand_se"][idx[j]] = np.where(good, c.on_hand_se[at], np.nan)
+        for j in np.flatnonzero(np.isfinite(fr).any(axis=1)).tolist():
+            r = int(rd.rows[j])
+            if r < 0 or fc.ptr[r] == fc.ptr[r + 1]:
+                continue
+            a, b = int(fc.ptr[r]), int(fc.ptr[r + 1])
+            lvl = fr[j]
+            good = np.isfinite(lvl)
+            k = np.where(good, lvl, 0).astype(np.int64)
+            out["fr_level"][idx[j]] = lvl
+            out["fr_fill"][idx[j]] = np.where(good, fc.fill_rate[a:b][k], np.nan)
+            out["fr_on_hand"][idx[j]] = np.where(good, fc.on_hand[a:b][k], np.nan)
+            sd, k3 = _on_hand_moments(fc.on_hand[a:b])
+            out["fr_on_hand_sd"][idx[j]] = np.where(good, sd[k], np.nan)
+            out["fr_on_hand_k3"][idx[j]] = np.where(good, k3[k], np.nan)
+            out["fr_on_hand_se"][idx[j]] = np.where(good, fc.on_hand_se[a:b][k], np.nan)
         return None
 
     def _run(self, nets: list[_Net], levels: list[np.ndarray], search: bool,
@@ -841,8 +993,9 @@ class MultiEchelonSolver(Solver):
         """
         n = len(problem.keys)
         solved = self._solved
-        if solved is not None and solved[0] is problem:  # just solved: its networks and copulas
-            _p, comps, sns, joints = solved
+        shapes: dict[tuple[int, ...], Any] = {}
+        if solved is not None and solved[0] is problem:  # just solved: its networks, copulas, packings
+            _p, comps, sns, joints, shapes = solved
         else:
             comps, _nps, sns = search_networks(problem, "target")
             joints = [_joint_demand(problem, comp, sn)[0] if self.correlation == "auto" else None
@@ -857,7 +1010,7 @@ class MultiEchelonSolver(Solver):
             lead_times=[sn.lead_time for sn in sns],
             seeds=np.array([int(sn.seed) for sn in sns], dtype=np.uint64),
             replications=self.compare_replications, periods=self.periods, warmup=self.warmup,
-            crossing=self.crossing, backorders=True, **kw,
+            crossing=self.crossing, backorders=True, shape_cache=shapes, **kw,
         )
         rows = np.concatenate(comps) if comps else np.zeros(0, dtype=np.int64)
         cols = {}
@@ -1038,10 +1191,69 @@ class _Curve:
 
 
 def _curves(res: Any, rows: np.ndarray | None = None, margin_se: float = 0.0) -> dict[int, _Curve | None]:
-    """Curves and demand per period of ``rows`` (default: all) from a result's histograms.
+    """:func:`_flat_curves` as one :class:`_Curve` per row (views of the flat arrays), by row."""
+    fc = _flat_curves(res, rows, margin_se)
+    rows = np.arange(fc.ptr.size - 1) if rows is None else np.asarray(rows, dtype=np.int64)
+    return {r: fc.curve(i) for i, r in enumerate(rows.tolist())}
 
-    Computed for all rows at once (flat arrays; each row's curves are views of them),
-    with the fill less ``margin_se`` standard errors that :func:`_min_level` reads.
+
+#: columns of :func:`_stage_params`
+_P_TARGET, _P_LO, _P_HI, _P_COST_LEAF, _P_DEMAND, _P_VALUE, _P_HOLD, _P_STOCKOUT = range(8)
+
+
+def _stage_params(net: _Net) -> np.ndarray:
+    """Per stage of ``net``, what a leaf's level is read with (columns ``_P_*``), as float64."""
+    sn = net.sn
+    return np.column_stack([net.target, net.lo, net.hi, net.cost_leaf, net.has_demand,
+                            np.asarray(sn.unit_value, dtype=np.float64), np.asarray(sn.holding_cost, dtype=np.float64),
+                            np.asarray(sn.stockout_cost, dtype=np.float64)]).astype(np.float64)
+
+
+@dataclass(frozen=True)
+class _FlatCurves:
+    """:class:`_Curve` of many rows as flat arrays: row ``i``'s levels are bins ``ptr[i]:ptr[i + 1]``."""
+
+    ptr: np.ndarray
+    level: np.ndarray
+    fill_rate: np.ndarray
+    fill_rate_se: np.ndarray
+    backlog: np.ndarray
+    on_hand: np.ndarray
+    on_hand_se: np.ndarray
+    demand: np.ndarray  # per row [units/period]
+    fill: np.ndarray
+    fill_margin: np.ndarray
+    margin_se: float
+    rows: np.ndarray  # per row, its row of the simulation result
+
+    def curve(self, i: int) -> _Curve | None:
+        """Row ``i``'s curves (views of the flat arrays); None when it has no histogram."""
+        a, b = int(self.ptr[i]), int(self.ptr[i + 1])
+        if a == b:
+            return None
+        return _Curve(self.level[a:b], self.fill_rate[a:b], self.fill_rate_se[a:b], self.backlog[a:b],
+                      self.on_hand[a:b], self.on_hand_se[a:b], float(self.demand[i]), self.fill[a:b],
+                      self.fill_margin[a:b], self.margin_se)
+
+
+@dataclass(frozen=True)
+class _FinalRead:
+    """One final run's curves and what was read off them, for one network's :meth:`_read_final`."""
+
+    fc: _FlatCurves
+    rows: np.ndarray  # per stage of the network, its row of ``fc`` (-1: none)
+    level: np.ndarray  # per row: a leaf's level (:meth:`MultiEchelonSolver._leaf_level`)
+    value: np.ndarray  # per row: its value (inf: target beyond the histogram's range)
+    frontier: np.ndarray  # per row: frontier levels (rows x shifts)
+    no_backlog: np.ndarray  # per row: share of periods ending without backlog at its level (mean over groups)
+    no_backlog_se: np.ndarray  # its standard error over the groups (NaN with one group)
+
+
+def _flat_curves(res: Any, rows: np.ndarray | None = None, margin_se: float = 0.0) -> _FlatCurves:
+    """Curves and demand per period of ``rows`` (default: all) of a result's histograms, flat.
+
+    With the fill less ``margin_se`` standard errors that :func:`_min_level` reads,
+    computed once for all rows.
     """
     pos: PositionHistograms = res.positions
     if rows is None:
@@ -1049,16 +1261,38 @@ def _curves(res: Any, rows: np.ndarray | None = None, margin_se: float = 0.0) ->
     rows = np.asarray(rows, dtype=np.int64)
     dem = pos.demand_sum[:, rows].sum(axis=0) / (pos.groups * float(pos.periods_per_group))
     flat = pos.flat_curves(rows)
-    fill = np.nan_to_num(flat.fill_rate, nan=1.0)
-    fill_margin = fill - margin_se * np.nan_to_num(flat.fill_rate_se, nan=0.0) if margin_se > 0.0 else fill
-    ptr = [0, *np.cumsum(np.diff(pos.ptr)[rows]).tolist()]
-    out: dict[int, _Curve | None] = {}
-    for i, r in enumerate(rows.tolist()):
-        a, b = ptr[i], ptr[i + 1]
-        out[r] = None if a == b else _Curve(flat.level[a:b], flat.fill_rate[a:b], flat.fill_rate_se[a:b],
-                                           flat.backlog[a:b], flat.on_hand[a:b], flat.on_hand_se[a:b], float(dem[i]),
-                                           fill[a:b], fill_margin[a:b], margin_se)
-    return out
+    fill = np.where(np.isnan(flat.fill_rate), 1.0, flat.fill_rate)  # (fill rates are never infinite)
+    # with one group every SE is NaN, read as 0: the margin leaves the fill as it is (x - 0.0 == x)
+    fill_margin = (fill - margin_se * np.nan_to_num(flat.fill_rate_se, nan=0.0) if margin_se > 0.0 and pos.groups > 1
+                   else fill)
+    ptr = np.zeros(rows.size + 1, dtype=np.int64)
+    np.cumsum(np.diff(pos.ptr)[rows], out=ptr[1:])
+    return _FlatCurves(ptr, flat.level, flat.fill_rate, flat.fill_rate_se, flat.backlog, flat.on_hand,
+                       flat.on_hand_se, dem, fill, fill_margin, margin_se, rows)
+
+
+def _check_histograms(fc: _FlatCurves, parts: list[tuple[_Net, np.ndarray]]) -> None:
+    """Raise when a row of ``fc`` (the stages ``parts`` lists, in order) has no histogram."""
+    empty = np.flatnonzero(np.diff(fc.ptr) == 0)
+    if empty.size == 0:
+        return
+    i = int(empty[0])
+    for net, js in parts:
+        if i < js.size:
+            raise RuntimeError(f"{_name(net, int(js[i]))}: no position histogram (not an installation base-stock "
+                               "stage)")
+        i -= js.size
+
+
+def _first_hit(hit: np.ndarray, ptr: np.ndarray) -> np.ndarray:
+    """Per row (bins ``ptr[i]:ptr[i + 1]``), the first bin where ``hit`` is true, from the row's start; -1: none."""
+    at = np.flatnonzero(hit)
+    start = ptr[:-1]
+    if at.size == 0:
+        return np.full(start.size, -1, dtype=np.int64)
+    k = np.searchsorted(at, start)
+    cand = at[np.minimum(k, at.size - 1)]
+    return np.where((k < at.size) & (cand < ptr[1:]), cand - start, -1)
 
 
 def _name(net: _Net, j: int) -> str:
@@ -1088,7 +1322,11 @@ def _chunks(items: list[Any], size: Any) -> list[list[Any]]:
 
 
 def _no_backlog_share(pos: PositionHistograms | None, row: int, level: int) -> tuple[float, float]:
-    """Share of measured periods ending without backlog at ``level`` (mean, SE over groups)."""
+    """Share of measured periods ending without backlog at ``level`` (mean, SE over groups).
+
+    The row-by-row rule; the final run uses :func:`_no_backlog_shares` (all rows at once,
+    the same numbers: ``tests/solvers/test_multi_echelon_rows.py``).
+    """
     if pos is None:
         return math.nan, math.nan
     a, b = int(pos.ptr[row]), int(pos.ptr[row + 1])
@@ -1098,6 +1336,22 @@ def _no_backlog_share(pos: PositionHistograms | None, row: int, level: int) -> t
     g = share.size
     se = float(share.std(ddof=1) / math.sqrt(g)) if g > 1 else math.nan
     return float(share.mean()), se
+
+
+def _no_backlog_shares(pos: PositionHistograms, rows: np.ndarray, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_no_backlog_share` of result rows ``rows`` at ``levels``, all at once (the same numbers).
+
+    The counts of ``X <= level`` are sums of integer counts (exact in any order); the mean
+    and SE over the groups reduce each row's contiguous groups as NumPy reduces one.
+    """
+    n = float(pos.periods_per_group)
+    cum = np.cumsum(pos.x_counts, axis=1)
+    a = pos.ptr[rows]
+    below = np.where(a > 0, cum[:, np.maximum(a - 1, 0)], 0.0)
+    share = np.ascontiguousarray(((cum[:, a + levels] - below) / n).T)
+    g = share.shape[1]
+    se = share.std(axis=1, ddof=1) / math.sqrt(g) if g > 1 else np.full(rows.size, math.nan)
+    return share.mean(axis=1), se
 
 
 def _joint_demand(problem: StageProblem, comp: np.ndarray, sn: SearchNetwork) -> tuple[Any, str]:

@@ -25,7 +25,7 @@ from platform_core.simulation import (
     simulate,
 )
 from platform_core.simulation._rng import history_row, joint_z, mulhi64
-from platform_core.simulation.joint_demand import MIN_PERIODS
+from platform_core.simulation.joint_demand import MIN_PERIODS, _average_ranks
 
 TWO64 = 1 << 64
 
@@ -325,3 +325,12 @@ def test_dc_fill_is_lower_when_its_stores_move_together() -> None:
     assert c1 < c0 - 0.05
     # the store marginals are the same: their mean demand agrees within the noise
     np.testing.assert_allclose(joint["demand"][1:], indep["demand"][1:], rtol=0.03)
+
+
+def test_average_ranks_of_every_column_at_once_are_scipys() -> None:
+    """Spearman's tie-averaged ranks, all columns at once, against ``scipy.stats.rankdata``."""
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 8, 50, 300):
+        v = rng.integers(0, 6, (n, 7)).astype(np.float64)  # many ties
+        np.testing.assert_array_equal(_average_ranks(v), stats.rankdata(v, axis=0))
+        np.testing.assert_array_equal(_average_ranks(v[:, 0]), stats.rankdata(v[:, 0]))
