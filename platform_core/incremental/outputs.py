@@ -1,7 +1,9 @@
 """The planner's files of an incremental run, for its complete output (copied + re-planned rows).
 
 * ``OUT/exceptions.parquet``: the ranked exception lists of the whole recommendations
-  file, with the recent demand of this cycle's data (:func:`exceptions_for_rows`);
+  file, with the recent demand of this cycle's data (:func:`exceptions_for_rows`); the
+  copied rows' rows of the lists that read no demand history are the previous run's
+  (:func:`exceptions_since`: the same table, without formatting ~a million reasons again);
 * ``OUT/frontier.parquet``: the portfolio's efficient frontier from the per-row side
   data: the copied rows' from the previous run (``PREVIOUS/sensing/frontier_side.parquet``,
   which every run writes when its solver gives side data, :func:`write_frontier_side`),
@@ -20,13 +22,24 @@ import pyarrow.parquet as pq
 
 from platform_core.data.columns import float_column
 from platform_core.data.schemas import Dataset
-from platform_core.exception_lists import RECENT_PERIODS, exception_lists
+from platform_core.exception_lists import (
+    EXCEPTION_LISTS,
+    EXCEPTIONS_SCHEMA,
+    RECENT_PERIODS,
+    ROW_ONLY_LISTS,
+    RULES_KEY,
+    UNRANKED_SCHEMA,
+    exception_lists,
+    exception_rows,
+    rank_exceptions,
+    rules_digest,
+)
 from platform_core.incremental.state import SENSING_DIR, SensingGrid
 from platform_core.networks import NetworkStructure
 from platform_core.parts import write_parquet_atomic
 
 __all__ = ["FRONTIER_SIDE_FILE", "write_frontier_side", "read_frontier_side", "combined_side",
-           "exceptions_for_rows"]
+           "exceptions_for_rows", "exceptions_since", "reusable_exception_rows"]
 
 #: The per-row side data of the frontier (input order), kept for a later ``--since`` run.
 FRONTIER_SIDE_FILE = "frontier_side.parquet"
@@ -101,13 +114,9 @@ def _is_in(column: pa.ChunkedArray, values: pa.Array) -> pa.ChunkedArray:
     return pa.chunked_array(chunks, pa.bool_())
 
 
-def exceptions_for_rows(recommendations: pa.Table, dataset: Dataset, structure: NetworkStructure,
-                        grid: SensingGrid, last_period: int) -> pa.Table:
-    """:func:`platform_core.exception_lists.exception_lists` of the complete recommendations.
-
-    The recent demand is each row's own demand in the last ``RECENT_PERIODS`` periods of
-    the grid up to ``last_period`` (this cycle's data), as a full run on the same data sees it.
-    """
+def _history_inputs(recommendations: pa.Table, dataset: Dataset, structure: NetworkStructure, grid: SensingGrid,
+                    last_period: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: demand and stock-out flags of the last ``RECENT_PERIODS`` periods, mean own demand (failed rows)."""
     n = recommendations.num_rows
     demand = dataset.demand
     first = last_period - RECENT_PERIODS + 1
@@ -135,5 +144,69 @@ def exceptions_for_rows(recommendations: pa.Table, dataset: Dataset, structure: 
         total = np.bincount(rows[ok], weights=qty[ok], minlength=n)
         count = np.bincount(rows[ok], minlength=n)
         mean_own = np.where(count > 0, total / np.maximum(count, 1), 0.0)
+    return recent, flags, mean_own
+
+
+def exceptions_for_rows(recommendations: pa.Table, dataset: Dataset, structure: NetworkStructure,
+                        grid: SensingGrid, last_period: int) -> pa.Table:
+    """:func:`platform_core.exception_lists.exception_lists` of the complete recommendations.
+
+    The recent demand is each row's own demand in the last ``RECENT_PERIODS`` periods of
+    the grid up to ``last_period`` (this cycle's data), as a full run on the same data sees it.
+    """
+    recent, flags, mean_own = _history_inputs(recommendations, dataset, structure, grid, last_period)
     unit_cost = float_column(dataset.stages, "unit_cost", 0.0)
     return exception_lists(recommendations, unit_cost, recent, flags, mean_own, grid.period_days)
+
+
+def reusable_exception_rows(previous_exceptions: str | os.PathLike[str], structure: NetworkStructure,
+                            replan: np.ndarray) -> tuple[pa.Table | None, str]:
+    """The previous run's rows of the :data:`ROW_ONLY_LISTS` for the rows not re-planned, unranked.
+
+    Those rows read only the recommendation row and its stage's unit cost; a copied row is
+    the previous run's row, and the caller has checked that the stages file and the period
+    length are the previous run's.  So they are the rows a computation from scratch gives
+    when the file was made by the same rules (:func:`rules_digest` in its metadata) for
+    this input's SKU-locations.  Returns ``(None, why)`` when it cannot be reused.
+    """
+    path = Path(previous_exceptions)
+    if not path.is_file():
+        return None, f"{path} not found"
+    previous = pq.read_table(path)
+    digest = (previous.schema.metadata or {}).get(RULES_KEY)
+    if digest != rules_digest().encode():
+        return None, f"{path} was made by other exception rules (or before they were recorded)"
+    if not previous.schema.equals(EXCEPTIONS_SCHEMA, check_metadata=False):
+        return None, f"{path} has another schema"
+    mine = previous.filter(pc.is_in(previous.column("list"), value_set=pa.array(ROW_ONLY_LISTS, pa.string())))
+    rows = structure.index.lookup(mine) if mine.num_rows else np.zeros(0, dtype=np.int64)
+    if (rows < 0).any():
+        return None, f"{path} names SKU-locations that are not in this input"
+    kept = mine.filter(pa.array(~replan[rows])) if mine.num_rows else mine
+    return kept.drop_columns(["rank"]).cast(UNRANKED_SCHEMA).replace_schema_metadata(None), ""
+
+
+def exceptions_since(recommendations: pa.Table, dataset: Dataset, structure: NetworkStructure, grid: SensingGrid,
+                     last_period: int, replan: np.ndarray,
+                     previous_exceptions: str | os.PathLike[str]) -> tuple[pa.Table, int, str]:
+    """:func:`exceptions_for_rows`, reusing the previous run's rows of the copied rows where they stay.
+
+    The copied rows' rows in the :data:`ROW_ONLY_LISTS` come from ``previous_exceptions``
+    (:func:`reusable_exception_rows`); the lists that read the demand history are computed
+    for every row, all lists for the re-planned rows; one ranking of the whole.  The same
+    table as :func:`exceptions_for_rows` (tested); computed from scratch when the
+    previous file cannot be reused.
+
+    Returns:
+        The exception lists, the number of rows reused, and why none were ("" when some were).
+    """
+    reused, why = reusable_exception_rows(previous_exceptions, structure, replan)
+    if reused is None:
+        return exceptions_for_rows(recommendations, dataset, structure, grid, last_period), 0, why
+    recent, flags, mean_own = _history_inputs(recommendations, dataset, structure, grid, last_period)
+    unit_cost = float_column(dataset.stages, "unit_cost", 0.0)
+    args = (recommendations, unit_cost, recent, flags, mean_own, grid.period_days)
+    history_lists = [name for name in EXCEPTION_LISTS if name not in ROW_ONLY_LISTS]
+    replanned = exception_rows(*args, rows=replan)
+    copied = exception_rows(*args, lists=history_lists, rows=~replan)
+    return rank_exceptions(pa.concat_tables([reused, replanned, copied])), reused.num_rows, ""

@@ -51,7 +51,7 @@ from platform_core.incremental.lead_time_sensing import (
 )
 from platform_core.incremental.outputs import (
     combined_side,
-    exceptions_for_rows,
+    exceptions_since,
     read_frontier_side,
     write_frontier_side,
 )
@@ -405,7 +405,8 @@ def run_since(
         rec_path = out / "recommendations.parquet"
         write_parquet_atomic(final, rec_path)
         # the planner's files of the complete output: copied rows' frontier data from the previous run
-        exceptions = exceptions_for_rows(final, dataset, structure, previous.grid, last_period)
+        exceptions, exceptions_reused, not_reused = exceptions_since(
+            final, dataset, structure, previous.grid, last_period, replan, since_dir / EXCEPTIONS_FILE)
         write_parquet_atomic(exceptions, out / EXCEPTIONS_FILE)
         side = combined_side(read_frontier_side(since_dir), new_side, replan, sub_input)
         write_frontier_side(out, side)
@@ -465,6 +466,9 @@ def run_since(
             "alarms_by_reason": alarms_by_reason(own),
             "suppliers_alarmed": sorted(lead_alarms.suppliers),
             "false_alarm_per_year": previous.false_alarm_per_year,
+            # the copied rows' exception rows that need no demand history, taken from the previous run's file
+            "exception_rows_reused": exceptions_reused,
+            **({"exception_rows_not_reused_because": not_reused} if not_reused else {}),
         }
         summary_path = out / "summary.json"
         write_summary(summary_path, ctx.run_id, metrics, ctx.components, batches, batch_seconds,

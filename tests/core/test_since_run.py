@@ -288,3 +288,91 @@ def test_the_command_line_refuses_an_edited_pooled_file_naming_it(runs, cycles, 
     assert not (tmp_path / "out" / "recommendations.parquet").exists()
     assert main(["run", str(new), "--out", str(tmp_path / "out"), "--refit-pooled", *common]) == 2
     assert "--refit-pooled goes with --since" in capsys.readouterr().err
+
+
+def test_exceptions_reusing_the_previous_runs_rows_equal_those_computed_from_scratch(runs, cycles):
+    """The incremental run's exceptions.parquet, partly copied from the previous run's, is the from-scratch table."""
+    from platform_core.data.loaders import load_dataset
+    from platform_core.incremental.outputs import exceptions_for_rows
+    from platform_core.incremental.state import read_sensing_state
+    from platform_core.networks import index_networks
+
+    _, new, _, _ = cycles
+    dataset = load_dataset(new)
+    grid = read_sensing_state(runs / "incremental").grid
+    rec = pq.read_table(runs / "incremental" / "recommendations.parquet")
+    scratch = exceptions_for_rows(rec, dataset, index_networks(dataset), grid, grid.last_period)
+    written = pq.read_table(runs / "incremental" / "exceptions.parquet")
+    assert written.equals(scratch)
+    section = json.loads((runs / "incremental" / "summary.json").read_text())["incremental"]
+    assert section["exception_rows_reused"] > 0 and "exception_rows_not_reused_because" not in section
+
+
+def _exception_keys(table: pa.Table, lists: tuple[str, ...], rows: set) -> set:
+    return {(r["list"], r["sku"], r["location"], r["magnitude"], r["reason"]) for r in table.to_pylist()
+            if r["list"] in lists and (r["sku"], r["location"]) in rows}
+
+
+def test_reused_exception_rows_where_the_history_lists_change(runs, cycles, tmp_path):
+    """Copied rows whose recent demand changed (stock-outs and idle periods in the new period)."""
+    from platform_core.data.loaders import load_dataset
+    from platform_core.data.schemas import Dataset
+    from platform_core.exception_lists import ROW_ONLY_LISTS
+    from platform_core.incremental.outputs import exceptions_for_rows, exceptions_since
+    from platform_core.incremental.state import read_sensing_state
+    from platform_core.networks import index_networks
+
+    _, new, _, _ = cycles
+    loaded = load_dataset(new)
+    demand = loaded.demand
+    day = demand.column("period").cast(pa.int32()).to_numpy()
+    last = day == day.max()
+    rng = np.random.default_rng(3)
+    quantity = demand.column("quantity").to_numpy(zero_copy_only=False).copy()
+    quantity[last & (rng.random(day.size) < 0.3)] = 0.0
+    demand = demand.set_column(demand.column_names.index("quantity"), "quantity", pa.array(quantity))
+    demand = demand.set_column(demand.column_names.index("stocked_out"), "stocked_out",
+                               pa.array(last | demand.column("stocked_out").fill_null(False).to_numpy(
+                                   zero_copy_only=False)))
+    dataset = Dataset(root=loaded.root, tables={**loaded.tables, "demand": demand}, sources=loaded.sources)
+    structure = index_networks(dataset)
+    grid = read_sensing_state(runs / "incremental").grid
+    previous = pq.read_table(runs / "previous" / "recommendations.parquet")
+    fresh = pq.read_table(runs / "full_pooled" / "recommendations.parquet").select(previous.column_names)
+    n = previous.num_rows
+    net = np.empty(n, dtype=np.int64)
+    net[structure.order] = structure.network_id
+    replan = np.isin(net, np.unique(net)[::3])  # every third network re-planned
+    order = np.argsort(np.concatenate([np.flatnonzero(~replan), np.flatnonzero(replan)]), kind="stable")
+    rec = pa.concat_tables([previous.filter(pa.array(~replan)), fresh.filter(pa.array(replan))]).take(order)
+    prev_path = runs / "previous" / "exceptions.parquet"
+
+    got, reused, why = exceptions_since(rec, dataset, structure, grid, grid.last_period, replan, prev_path)
+    want = exceptions_for_rows(rec, dataset, structure, grid, grid.last_period)
+    assert why == "" and reused > 0
+    assert got.equals(want)
+    # it could have failed: taking every list of the copied rows from the previous file, or the
+    # re-planned rows' rows too, gives other rows
+    keys = list(zip(rec.column("sku").to_pylist(), rec.column("location").to_pylist(), strict=True))
+    copied = {k for k, r in zip(keys, replan.tolist(), strict=True) if not r}
+    again = {k for k, r in zip(keys, replan.tolist(), strict=True) if r}
+    history_lists = ("counter_intuitive", "not_solved")
+    before = pq.read_table(prev_path)
+    assert _exception_keys(before, history_lists, copied) != _exception_keys(want, history_lists, copied)
+    assert _exception_keys(before, ROW_ONLY_LISTS, again) != _exception_keys(want, ROW_ONLY_LISTS, again)
+    assert _exception_keys(before, ROW_ONLY_LISTS, copied) == _exception_keys(want, ROW_ONLY_LISTS, copied)
+
+    # a file of other rules (no digest), or naming SKU-locations not in the input: computed from scratch
+    plain = tmp_path / "plain.parquet"
+    pq.write_table(before.replace_schema_metadata(None), plain)
+    got, reused, why = exceptions_since(rec, dataset, structure, grid, grid.last_period, replan, plain)
+    assert (reused, "other exception rules" in why) == (0, True) and got.equals(want)
+    stranger = tmp_path / "stranger.parquet"
+    skus = before.column("sku").to_pylist()
+    skus[before.column("list").to_pylist().index(ROW_ONLY_LISTS[0])] = "NO-SUCH-SKU"
+    sku = pa.array(skus, pa.string())
+    pq.write_table(before.set_column(before.column_names.index("sku"), before.schema.field("sku"), sku), stranger)
+    got, reused, why = exceptions_since(rec, dataset, structure, grid, grid.last_period, replan, stranger)
+    assert (reused, "not in this input" in why) == (0, True) and got.equals(want)
+    got, reused, why = exceptions_since(rec, dataset, structure, grid, grid.last_period, replan, tmp_path / "none")
+    assert reused == 0 and "not found" in why and got.equals(want)
