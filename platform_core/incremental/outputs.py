@@ -39,7 +39,8 @@ from platform_core.networks import NetworkStructure
 from platform_core.parts import write_parquet_atomic
 
 __all__ = ["FRONTIER_SIDE_FILE", "write_frontier_side", "read_frontier_side", "combined_side",
-           "exceptions_for_rows", "exceptions_since", "reusable_exception_rows"]
+           "exceptions_for_rows", "exceptions_since", "reusable_exception_rows", "interleave",
+           "demand_from"]
 
 #: The per-row side data of the frontier (input order), kept for a later ``--since`` run.
 FRONTIER_SIDE_FILE = "frontier_side.parquet"
@@ -96,11 +97,42 @@ def combined_side(previous: pa.Table | None, new: pa.Table | None, replan: np.nd
     names = [c for c in previous.column_names if c in new.column_names]
     if len(names) != len(previous.column_names):
         return None
-    copied = previous.filter(pa.array(~replan))
-    fresh = new.select(names).cast(copied.schema)
-    rows = np.concatenate([np.flatnonzero(~replan), np.asarray(new_input_rows, dtype=np.int64)])
-    both = pa.concat_tables([copied, fresh])
-    return both.take(pa.array(np.argsort(rows, kind="stable")))
+    return interleave(previous, new.select(names).cast(previous.schema), replan, new_input_rows)
+
+
+def interleave(previous: pa.Table, fresh: pa.Table, replan: np.ndarray, fresh_rows: np.ndarray) -> pa.Table:
+    """Per input row, ``previous``'s row where not ``replan``, else ``fresh``'s row of it.
+
+    Args:
+        previous: a row per input row.
+        fresh: the re-planned rows, row ``j`` belonging to input row ``fresh_rows[j]``
+            (each re-planned row once), with ``previous``'s schema.
+        replan: bool per input row.
+        fresh_rows: see ``fresh``.
+
+    Returns:
+        The table in input order, built of zero-copy slices of the two: one per run of
+        copied or re-planned rows (whole networks re-planned give a few thousand runs at
+        a million rows; taking every row would copy all of them).
+    """
+    replan = np.asarray(replan, dtype=bool)
+    rows = np.asarray(fresh_rows, dtype=np.int64)
+    if rows.size != int(replan.sum()) or not np.array_equal(np.sort(rows), np.flatnonzero(replan)):
+        raise ValueError("fresh_rows must name every re-planned row once")
+    if not replan.any():
+        return previous
+    ordered = fresh.take(pa.array(np.argsort(rows, kind="stable"))) if rows.size > 1 else fresh
+    n = replan.size
+    bounds = np.concatenate([[0], np.flatnonzero(replan[1:] != replan[:-1]) + 1, [n]]).tolist()
+    pieces = []
+    used = 0
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        if replan[a]:
+            pieces.append(ordered.slice(used, b - a))
+            used += b - a
+        else:
+            pieces.append(previous.slice(a, b - a))
+    return pa.concat_tables(pieces)
 
 
 def _is_in(column: pa.ChunkedArray, values: pa.Array) -> pa.ChunkedArray:
@@ -114,16 +146,25 @@ def _is_in(column: pa.ChunkedArray, values: pa.Array) -> pa.ChunkedArray:
     return pa.chunked_array(chunks, pa.bool_())
 
 
+def demand_from(demand: pa.Table, grid: SensingGrid, first_period: int) -> pa.Table:
+    """The rows of ``demand`` in period ``first_period`` of ``grid`` or later."""
+    first_day = int(np.ceil(grid.origin_day + first_period * grid.period_days))
+    return demand.filter(pc.greater_equal(demand.column("period").cast(pa.int32()), pa.scalar(first_day, pa.int32())))
+
+
 def _history_inputs(recommendations: pa.Table, dataset: Dataset, structure: NetworkStructure, grid: SensingGrid,
-                    last_period: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per row: demand and stock-out flags of the last ``RECENT_PERIODS`` periods, mean own demand (failed rows)."""
+                    last_period: int, demand_tail: pa.Table | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: demand and stock-out flags of the last ``RECENT_PERIODS`` periods, mean own demand (failed rows).
+
+    ``demand_tail``: the demand rows from those periods on (or from earlier), when the
+    caller has them already (else they are filtered out of the whole demand table).
+    """
     n = recommendations.num_rows
     demand = dataset.demand
     first = last_period - RECENT_PERIODS + 1
     recent = np.full((n, RECENT_PERIODS), np.nan)
     flags = np.zeros((n, RECENT_PERIODS), dtype=bool)
-    first_day = int(np.ceil(grid.origin_day + first * grid.period_days))
-    tail = demand.filter(pc.greater_equal(demand.column("period").cast(pa.int32()), pa.scalar(first_day, pa.int32())))
+    tail = demand_from(demand if demand_tail is None else demand_tail, grid, first)
     if tail.num_rows:
         days = tail.column("period").cast(pa.int32()).to_numpy(zero_copy_only=False).astype(np.int64)
         col = np.floor((days - grid.origin_day) / grid.period_days).astype(np.int64) - first
@@ -188,22 +229,25 @@ def reusable_exception_rows(previous_exceptions: str | os.PathLike[str], structu
 
 def exceptions_since(recommendations: pa.Table, dataset: Dataset, structure: NetworkStructure, grid: SensingGrid,
                      last_period: int, replan: np.ndarray,
-                     previous_exceptions: str | os.PathLike[str]) -> tuple[pa.Table, int, str]:
+                     previous_exceptions: str | os.PathLike[str],
+                     demand_tail: pa.Table | None = None) -> tuple[pa.Table, int, str]:
     """:func:`exceptions_for_rows`, reusing the previous run's rows of the copied rows where they stay.
 
     The copied rows' rows in the :data:`ROW_ONLY_LISTS` come from ``previous_exceptions``
     (:func:`reusable_exception_rows`); the lists that read the demand history are computed
     for every row, all lists for the re-planned rows; one ranking of the whole.  The same
     table as :func:`exceptions_for_rows` (tested); computed from scratch when the
-    previous file cannot be reused.
+    previous file cannot be reused.  ``demand_tail``: as for ``_history_inputs``.
 
     Returns:
         The exception lists, the number of rows reused, and why none were ("" when some were).
     """
     reused, why = reusable_exception_rows(previous_exceptions, structure, replan)
     if reused is None:
-        return exceptions_for_rows(recommendations, dataset, structure, grid, last_period), 0, why
-    recent, flags, mean_own = _history_inputs(recommendations, dataset, structure, grid, last_period)
+        recent, flags, mean_own = _history_inputs(recommendations, dataset, structure, grid, last_period, demand_tail)
+        unit_cost = float_column(dataset.stages, "unit_cost", 0.0)
+        return exception_lists(recommendations, unit_cost, recent, flags, mean_own, grid.period_days), 0, why
+    recent, flags, mean_own = _history_inputs(recommendations, dataset, structure, grid, last_period, demand_tail)
     unit_cost = float_column(dataset.stages, "unit_cost", 0.0)
     args = (recommendations, unit_cost, recent, flags, mean_own, grid.period_days)
     history_lists = [name for name in EXCEPTION_LISTS if name not in ROW_ONLY_LISTS]

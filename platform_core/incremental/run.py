@@ -34,8 +34,8 @@ from platform_core.config import RunConfig
 from platform_core.data.columns import float_column
 from platform_core.data.errors import DataValidationError
 from platform_core.data.loaders import find_file, load_dataset
-from platform_core.data.schemas import FILE_SPECS, Dataset
-from platform_core.exception_lists import exception_counts
+from platform_core.data.schemas import FILE_SPECS
+from platform_core.exception_lists import RECENT_PERIODS, exception_counts
 from platform_core.executor import choose_executor
 from platform_core.frontier import frontier_table, split_side_columns, write_frontier
 from platform_core.incremental.demand_sensing import (
@@ -51,7 +51,9 @@ from platform_core.incremental.lead_time_sensing import (
 )
 from platform_core.incremental.outputs import (
     combined_side,
+    demand_from,
     exceptions_since,
+    interleave,
     read_frontier_side,
     write_frontier_side,
 )
@@ -108,13 +110,13 @@ def alarms_by_reason(own: np.ndarray) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-def _new_demand(dataset: Dataset, structure: NetworkStructure, grid: SensingGrid) -> tuple[np.ndarray, int]:
-    """Demand of the periods after ``grid.last_period`` [input rows, new periods], and the new last period."""
-    demand = dataset.demand
+def _new_demand(demand: pa.Table, structure: NetworkStructure, grid: SensingGrid) -> tuple[np.ndarray, int]:
+    """Demand of the periods after ``grid.last_period`` [input rows, new periods], and the new last period.
+
+    ``demand``: the demand table, or its rows from some period up to ``grid.last_period + 1`` on.
+    """
     n = structure.n_stages
-    days = demand.column("period").cast(pa.int32())
-    first_new_day = grid.origin_day + (grid.last_period + 1) * grid.period_days
-    new = demand.filter(pc.greater_equal(days, pa.scalar(int(np.ceil(first_new_day)), pa.int32())))
+    new = demand_from(demand, grid, grid.last_period + 1)
     if new.num_rows == 0:
         return np.zeros((n, 0)), grid.last_period
     d = new.column("period").cast(pa.int32()).to_numpy(zero_copy_only=False).astype(np.int64)
@@ -298,7 +300,10 @@ def run_since(
         timer.mark("loaded")
 
         # --- sense ---------------------------------------------------------------------
-        new_demand, last_period = _new_demand(dataset, structure, previous.grid)
+        # the demand rows the sensing and the exception lists read: the new periods and the
+        # RECENT_PERIODS before the end (one pass over the whole table, not two)
+        demand_tail = demand_from(dataset.demand, previous.grid, previous.grid.last_period + 1 - RECENT_PERIODS)
+        new_demand, last_period = _new_demand(demand_tail, structure, previous.grid)
         demand_state = previous.demand
         fill_demand_thresholds(demand_state, previous.periods_per_year, previous.false_alarm_per_year)
         fill_lead_time_thresholds(previous.lead_time, previous.false_alarm_per_year)
@@ -385,10 +390,7 @@ def run_since(
             raise ValueError(f"{prev_rec_path} has {previous_table.num_rows} rows for {n} SKU-locations: run in full")
         if CHANGED_BECAUSE in previous_table.column_names:
             previous_table = previous_table.drop_columns([CHANGED_BECAUSE])
-        position = np.arange(n, dtype=np.int64)
-        copied = previous_table.filter(pa.array(~replan))
-        pieces = [copied]
-        order = [position[~replan]]
+        final = previous_table
         if new_rows is not None:
             cols = {}
             for field in previous_table.schema:
@@ -396,17 +398,13 @@ def run_since(
                     cols[field.name] = new_rows.column(field.name).cast(field.type)
                 else:
                     cols[field.name] = pa.nulls(new_rows.num_rows, field.type)
-            pieces.append(pa.table(cols, schema=previous_table.schema))
-            order.append(sub_input)
-        combined = pa.concat_tables(pieces)
-        rows = np.concatenate(order)
-        final = combined.take(pa.array(np.argsort(rows, kind="stable")))
+            final = interleave(previous_table, pa.table(cols, schema=previous_table.schema), replan, sub_input)
         final = final.append_column(CHANGED_BECAUSE, pa.array(because.tolist(), pa.string()))
         rec_path = out / "recommendations.parquet"
         write_parquet_atomic(final, rec_path)
         # the planner's files of the complete output: copied rows' frontier data from the previous run
         exceptions, exceptions_reused, not_reused = exceptions_since(
-            final, dataset, structure, previous.grid, last_period, replan, since_dir / EXCEPTIONS_FILE)
+            final, dataset, structure, previous.grid, last_period, replan, since_dir / EXCEPTIONS_FILE, demand_tail)
         write_parquet_atomic(exceptions, out / EXCEPTIONS_FILE)
         side = combined_side(read_frontier_side(since_dir), new_side, replan, sub_input)
         write_frontier_side(out, side)

@@ -376,3 +376,23 @@ def test_reused_exception_rows_where_the_history_lists_change(runs, cycles, tmp_
     assert (reused, "not in this input" in why) == (0, True) and got.equals(want)
     got, reused, why = exceptions_since(rec, dataset, structure, grid, grid.last_period, replan, tmp_path / "none")
     assert reused == 0 and "not found" in why and got.equals(want)
+
+
+def test_interleave_equals_sorting_copied_and_fresh_rows_into_input_order():
+    from platform_core.incremental.outputs import interleave
+
+    rng = np.random.default_rng(11)
+    n = 500
+    previous = pa.table({"k": np.arange(n), "s": [f"old{i}" for i in range(n)], "x": rng.random(n)})
+    for replan in (rng.random(n) < 0.3, np.zeros(n, dtype=bool), np.ones(n, dtype=bool),
+                   np.repeat(rng.random(n // 50) < 0.5, 50)):
+        rows = rng.permutation(np.flatnonzero(replan))  # in the order the batches gave them
+        fresh = pa.table({"k": rows, "s": [f"new{i}" for i in rows], "x": -rng.random(rows.size)})
+        want = []  # row by row, independently of the slices
+        by_row = {int(r): j for j, r in enumerate(rows)}
+        for i in range(n):
+            src, at = (fresh, by_row[i]) if replan[i] else (previous, i)
+            want.append({c: src.column(c)[at].as_py() for c in previous.column_names})
+        assert interleave(previous, fresh, replan, rows).to_pylist() == want
+    with pytest.raises(ValueError, match="every re-planned row once"):
+        interleave(previous, fresh.slice(1), replan, rows[1:])
