@@ -35,6 +35,7 @@ from platform_core.exception_lists import (
     rules_digest,
 )
 from platform_core.incremental.state import SENSING_DIR, SensingGrid
+from platform_core.incremental.subset import in_values
 from platform_core.networks import NetworkStructure
 from platform_core.parts import write_parquet_atomic
 
@@ -135,17 +136,6 @@ def interleave(previous: pa.Table, fresh: pa.Table, replan: np.ndarray, fresh_ro
     return pa.concat_tables(pieces)
 
 
-def _is_in(column: pa.ChunkedArray, values: pa.Array) -> pa.ChunkedArray:
-    """Per row, whether ``column`` (string or dictionary-encoded string) is one of ``values``."""
-    chunks = []
-    for chunk in column.chunks:
-        if pa.types.is_dictionary(chunk.type):  # look up the dictionary once, not every row
-            chunks.append(pc.take(pc.is_in(chunk.dictionary.cast(pa.string()), value_set=values), chunk.indices))
-        else:
-            chunks.append(pc.is_in(chunk.cast(pa.string()), value_set=values))
-    return pa.chunked_array(chunks, pa.bool_())
-
-
 def demand_from(demand: pa.Table, grid: SensingGrid, first_period: int) -> pa.Table:
     """The rows of ``demand`` in period ``first_period`` of ``grid`` or later."""
     first_day = int(np.ceil(grid.origin_day + first_period * grid.period_days))
@@ -178,7 +168,7 @@ def _history_inputs(recommendations: pa.Table, dataset: Dataset, structure: Netw
     failed = pc.not_equal(recommendations.column("status"), "ok")
     if pc.any(failed).as_py() and demand.num_rows:
         skus = pc.unique(recommendations.column("sku").filter(failed))
-        mine = demand.filter(_is_in(demand.column("sku"), skus.cast(pa.string())))
+        mine = demand.filter(in_values(demand.column("sku"), skus))
         rows = structure.index.lookup(mine)
         qty = mine.column("quantity").to_numpy(zero_copy_only=False).astype(np.float64)
         ok = rows >= 0

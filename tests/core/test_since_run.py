@@ -396,3 +396,15 @@ def test_interleave_equals_sorting_copied_and_fresh_rows_into_input_order():
         assert interleave(previous, fresh, replan, rows).to_pylist() == want
     with pytest.raises(ValueError, match="every re-planned row once"):
         interleave(previous, fresh.slice(1), replan, rows[1:])
+
+
+def test_in_values_of_dictionary_and_plain_chunks_equals_a_set_lookup():
+    from platform_core.incremental.subset import in_values
+
+    names = ["A", "B", "Ç", "D", None, "A", "E"]
+    plain = pa.array(names, pa.string())
+    column = pa.chunked_array([plain.dictionary_encode(), plain.dictionary_encode().slice(2)])
+    got = in_values(column, pa.array(["A", "Ç", "Z"])).to_pylist()  # a null name: null or False, dropped by filter
+    assert [bool(g) for g in got] == [n in {"A", "Ç"} for n in names + names[2:]]
+    assert [bool(g) for g in in_values(pa.chunked_array([plain]), pa.array(["E"])).to_pylist()] == \
+        [n == "E" for n in names]
