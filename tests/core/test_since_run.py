@@ -408,3 +408,12 @@ def test_in_values_of_dictionary_and_plain_chunks_equals_a_set_lookup():
     assert [bool(g) for g in got] == [n in {"A", "Ç"} for n in names + names[2:]]
     assert [bool(g) for g in in_values(pa.chunked_array([plain]), pa.array(["E"])).to_pylist()] == \
         [n == "E" for n in names]
+
+
+def test_the_executor_started_while_loading_is_the_one_a_choice_after_sensing_would_make():
+    from platform_core.incremental.run import EARLY_START_INPUT_FACTOR, early_executor
+
+    assert early_executor("in_process", 10, 10_000) == "in_process"  # configured: known before sensing
+    assert early_executor("ray", 10, 10_000) == "ray"
+    assert early_executor("auto", 100_000, 10_000) is None  # 2,204 re-planned at 100,000: in process, chosen later
+    assert early_executor("auto", EARLY_START_INPUT_FACTOR * 10_000, 10_000) == "ray"
