@@ -15,6 +15,10 @@
    (``prev_out/sensing/pooled_forecaster.json``) is upgraded once: `echelon run PREV --out
    TMP --since PREVIOUS_OUT --refit-pooled` fits them on the previous cycle's data exactly
    as its full run did (nothing is re-planned: no new period) and the file is copied over.
+   A cached run whose ``exceptions.parquet`` is missing (a stand-in) or was ranked by other
+   exception rules (no or another ``echelon.exception_rules`` digest) gets the file a full
+   run with today's code writes (``_upgrade_exceptions``), so that the timed run can reuse
+   its copied rows' exception rows as it would after a real full run.
    ``--prepare-only`` stops here (the untimed part).
 3. Time `echelon run NEW --out OUT --since PREVIOUS_OUT` (a fresh process, wall clock; it
    reuses the previous run's pooled parameters, ``--refit-pooled`` times refitting them),
@@ -196,6 +200,24 @@ def _upgrade_pooled(prev: Path, prev_out: Path, config: list[str], workers: int)
     shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _upgrade_exceptions(prev: Path, prev_out: Path) -> None:
+    """Write ``prev_out/exceptions.parquet`` as a full run on ``prev`` with today's rules would (see the docstring)."""
+    from platform_core.data.loaders import load_dataset
+    from platform_core.exception_lists import RULES_KEY, rules_digest
+    from platform_core.incremental.outputs import exceptions_for_rows
+    from platform_core.incremental.state import read_sensing_state
+    from platform_core.networks import index_networks
+    from platform_core.parts import write_parquet_atomic
+
+    path = prev_out / "exceptions.parquet"
+    if path.is_file() and (pq.read_schema(path).metadata or {}).get(RULES_KEY) == rules_digest().encode():
+        return
+    grid = read_sensing_state(prev_out).grid
+    dataset = load_dataset(prev, period_days=grid.period_days)
+    rec = pq.read_table(prev_out / "recommendations.parquet")
+    write_parquet_atomic(exceptions_for_rows(rec, dataset, index_networks(dataset), grid, grid.last_period), path)
+
+
 def _float_or_none(text: str) -> float | None:
     try:
         return float(text)
@@ -243,6 +265,7 @@ def main() -> None:
     pooled = prev_out / "sensing" / "pooled_forecaster.json"
     if not pooled.is_file():
         _upgrade_pooled(prev, prev_out, config, args.workers)
+    _upgrade_exceptions(prev, prev_out)
     if args.prepare_only:
         return
     out_dir = cache / "incremental"
@@ -289,6 +312,7 @@ def main() -> None:
         "replan_plan_subset_seconds": round(m["plan_subset_seconds"], 2),
         "replan_batches_seconds": round(m["batches_seconds"], 2),
         "write_recommendations_seconds": round(m["write_recommendations_seconds"], 2),
+        "exception_rows_reused": summary["incremental"].get("exception_rows_reused"),
         "peak_rss_process_tree_bytes": mem.peak_tree_bytes,
         "alarms_by_reason": summary["incremental"]["alarms_by_reason"],
         "previous_full_run_wall_seconds": _float_or_none((cache / "previous_run_wall_seconds.txt").read_text()),

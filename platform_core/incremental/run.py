@@ -18,7 +18,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -35,8 +37,8 @@ from platform_core.data.columns import float_column
 from platform_core.data.errors import DataValidationError
 from platform_core.data.loaders import find_file, load_dataset
 from platform_core.data.schemas import FILE_SPECS, Dataset
-from platform_core.exception_lists import exception_counts
-from platform_core.executor import choose_executor
+from platform_core.exception_lists import RECENT_PERIODS, exception_counts
+from platform_core.executor import AUTO, Executor, choose_executor
 from platform_core.frontier import frontier_table, split_side_columns, write_frontier
 from platform_core.incremental.demand_sensing import (
     fill_demand_thresholds,
@@ -51,7 +53,9 @@ from platform_core.incremental.lead_time_sensing import (
 )
 from platform_core.incremental.outputs import (
     combined_side,
-    exceptions_for_rows,
+    demand_from,
+    exceptions_since,
+    interleave,
     read_frontier_side,
     write_frontier_side,
 )
@@ -83,7 +87,8 @@ from platform_core.run_context import RunResult
 from platform_core.summary import summarise, write_summary
 from platform_core.timings import RunTimer
 
-__all__ = ["run_since", "STRUCTURE_TABLES", "CHANGED_BECAUSE", "REASON_SEP", "alarms_by_reason"]
+__all__ = ["run_since", "STRUCTURE_TABLES", "CHANGED_BECAUSE", "REASON_SEP", "alarms_by_reason", "early_executor",
+           "EARLY_START_INPUT_FACTOR"]
 
 #: Tables that must not change between an incremental run and the run it follows.
 STRUCTURE_TABLES = ("stages", "edges", "costs", "current_policy", "overrides")
@@ -108,13 +113,13 @@ def alarms_by_reason(own: np.ndarray) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-def _new_demand(dataset: Dataset, structure: NetworkStructure, grid: SensingGrid) -> tuple[np.ndarray, int]:
-    """Demand of the periods after ``grid.last_period`` [input rows, new periods], and the new last period."""
-    demand = dataset.demand
+def _new_demand(demand: pa.Table, structure: NetworkStructure, grid: SensingGrid) -> tuple[np.ndarray, int]:
+    """Demand of the periods after ``grid.last_period`` [input rows, new periods], and the new last period.
+
+    ``demand``: the demand table, or its rows from some period up to ``grid.last_period + 1`` on.
+    """
     n = structure.n_stages
-    days = demand.column("period").cast(pa.int32())
-    first_new_day = grid.origin_day + (grid.last_period + 1) * grid.period_days
-    new = demand.filter(pc.greater_equal(days, pa.scalar(int(np.ceil(first_new_day)), pa.int32())))
+    new = demand_from(demand, grid, grid.last_period + 1)
     if new.num_rows == 0:
         return np.zeros((n, 0)), grid.last_period
     d = new.column("period").cast(pa.int32()).to_numpy(zero_copy_only=False).astype(np.int64)
@@ -207,6 +212,40 @@ def _reasons(structure: NetworkStructure, own: np.ndarray) -> tuple[np.ndarray, 
     return replan, out
 
 
+#: ``auto`` starts Ray while the data loads from this many times ``in_process_below`` input
+#: SKU-locations on: re-planning 2 % of such an input passes the threshold (at a million: 19,301
+#: re-planned, Ray's start ~10 s hidden behind ~30 s of loading); the choice itself is still
+#: made on the re-planned count, and a Ray instance started for nothing is shut down
+EARLY_START_INPUT_FACTOR = 50
+
+
+def early_executor(configured: str, input_sku_locations: int, in_process_below: int) -> str | None:
+    """The executor to start while the data loads, before sensing says how much to re-plan.
+
+    A configured executor (not ``auto``) is known already; ``auto`` gives ``ray`` for an
+    input of at least :data:`EARLY_START_INPUT_FACTOR` x ``in_process_below``
+    SKU-locations, else None (chosen after sensing).
+    """
+    if configured != AUTO:
+        return configured
+    if input_sku_locations >= EARLY_START_INPUT_FACTOR * in_process_below:
+        return "ray"
+    return None
+
+
+def _load_while_starting(load: Callable[[], Dataset], start: Callable[[], None] | None) -> Dataset:
+    """``load()`` in a thread while ``start()`` runs here (Ray is started from the main thread)."""
+    if start is None:
+        return load()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="echelon-load") as pool:
+        loading = pool.submit(load)
+        try:
+            start()
+        finally:
+            dataset = loading.result()  # the load's own error first: bad input is reported as such
+    return dataset
+
+
 def _customer_facing(structure: NetworkStructure, has_demand: np.ndarray) -> np.ndarray:
     leaf = np.ones(structure.n_stages, dtype=bool)
     leaf[structure.up] = False
@@ -274,13 +313,27 @@ def run_since(
     lock = OutputLock(out, ctx.run_id)
     lock.acquire()
     started = False
+    early: Executor | None = None  # an executor started while the data loads
+    early_start_seconds: list[float] = []
     try:
         check_output_dir(out, overwrite=overwrite, resume=False)
         host.run_started(ctx)
         started = True
         timer.mark("started")
-        dataset = load_dataset(data_dir, period_days=config.run.period_days,
-                               validated=_validated_before(previous, Path(data_dir)))
+        early_name = early_executor(config.run.executor, int(previous.sku.size), config.run.in_process_below)
+        if early_name is not None:
+            early = starting = _build_executor(host, config, early_name)
+            warm = partial(warm_up_components, (specs["forecaster"].cls, specs["solver"].cls))
+
+            def start_early() -> None:
+                t0 = time.perf_counter()
+                starting.start(warm)
+                early_start_seconds.append(time.perf_counter() - t0)
+
+        dataset = _load_while_starting(
+            partial(load_dataset, data_dir, period_days=config.run.period_days,
+                    validated=_validated_before(previous, Path(data_dir))),
+            start_early if early_name is not None else None)
         digests = input_file_digests(dataset.sources)
         _check_unchanged(previous, digests, since_dir)
         if float(config.run.period_days) != previous.grid.period_days:
@@ -298,7 +351,10 @@ def run_since(
         timer.mark("loaded")
 
         # --- sense ---------------------------------------------------------------------
-        new_demand, last_period = _new_demand(dataset, structure, previous.grid)
+        # the demand rows the sensing and the exception lists read: the new periods and the
+        # RECENT_PERIODS before the end (one pass over the whole table, not two)
+        demand_tail = demand_from(dataset.demand, previous.grid, previous.grid.last_period + 1 - RECENT_PERIODS)
+        new_demand, last_period = _new_demand(demand_tail, structure, previous.grid)
         demand_state = previous.demand
         fill_demand_thresholds(demand_state, previous.periods_per_year, previous.false_alarm_per_year)
         fill_lead_time_thresholds(previous.lead_time, previous.false_alarm_per_year)
@@ -343,7 +399,10 @@ def run_since(
             # as in a full run, the executor starts (a local Ray instance: seconds) and its
             # workers warm up while the driver plans; the subset is the kept rows
             name, reason = choose_executor(config.run.executor, int(keep_rows.size), config.run.in_process_below)
-            executor = _build_executor(host, config, name)
+            if early is not None and early.name == name:
+                executor, early = early, None
+            else:
+                executor = _build_executor(host, config, name)
             executor_record = {"name": executor.name, "configured": config.run.executor, "reason": reason,
                                "label": executor.label(), "params": executor.describe()}
             results: dict[int, pa.Table] = {}
@@ -358,8 +417,14 @@ def run_since(
                 full_rows = pa.array(keep_rows[table.column(at).to_numpy()], pa.int64())
                 host.batch_finished(ctx, spec.batch_id, table.set_column(at, "input_row", full_rows))
 
+            if early is not None:  # started for a choice sensing did not confirm
+                early.close()
+                early = None
             try:
-                executor.start(partial(warm_up_components, (specs["forecaster"].cls, specs["solver"].cls)))
+                if early_start_seconds:  # started while the data loaded
+                    executor_record["started_while_loading_seconds"] = round(early_start_seconds[0], 3)
+                else:
+                    executor.start(partial(warm_up_components, (specs["forecaster"].cls, specs["solver"].cls)))
                 timer.mark("executor_started")
                 shared, batches, _ = plan_subset(dataset, structure, replan, config, specs, origin, n_periods,
                                                  lead_time_model, artefacts)
@@ -377,6 +442,9 @@ def run_since(
             sub_input = keep_rows[sub_rows]  # sub input row -> full input row
             sub_history = shared.demand
             shared_input = keep_rows[shared.input_row]
+        if early is not None:  # nothing to re-plan
+            early.close()
+            early = None
         timer.mark("solved")
 
         # --- recommendations: copied rows + re-planned rows ---------------------------------
@@ -385,10 +453,7 @@ def run_since(
             raise ValueError(f"{prev_rec_path} has {previous_table.num_rows} rows for {n} SKU-locations: run in full")
         if CHANGED_BECAUSE in previous_table.column_names:
             previous_table = previous_table.drop_columns([CHANGED_BECAUSE])
-        position = np.arange(n, dtype=np.int64)
-        copied = previous_table.filter(pa.array(~replan))
-        pieces = [copied]
-        order = [position[~replan]]
+        final = previous_table
         if new_rows is not None:
             cols = {}
             for field in previous_table.schema:
@@ -396,16 +461,13 @@ def run_since(
                     cols[field.name] = new_rows.column(field.name).cast(field.type)
                 else:
                     cols[field.name] = pa.nulls(new_rows.num_rows, field.type)
-            pieces.append(pa.table(cols, schema=previous_table.schema))
-            order.append(sub_input)
-        combined = pa.concat_tables(pieces)
-        rows = np.concatenate(order)
-        final = combined.take(pa.array(np.argsort(rows, kind="stable")))
+            final = interleave(previous_table, pa.table(cols, schema=previous_table.schema), replan, sub_input)
         final = final.append_column(CHANGED_BECAUSE, pa.array(because.tolist(), pa.string()))
         rec_path = out / "recommendations.parquet"
         write_parquet_atomic(final, rec_path)
         # the planner's files of the complete output: copied rows' frontier data from the previous run
-        exceptions = exceptions_for_rows(final, dataset, structure, previous.grid, last_period)
+        exceptions, exceptions_reused, not_reused = exceptions_since(
+            final, dataset, structure, previous.grid, last_period, replan, since_dir / EXCEPTIONS_FILE, demand_tail)
         write_parquet_atomic(exceptions, out / EXCEPTIONS_FILE)
         side = combined_side(read_frontier_side(since_dir), new_side, replan, sub_input)
         write_frontier_side(out, side)
@@ -465,6 +527,9 @@ def run_since(
             "alarms_by_reason": alarms_by_reason(own),
             "suppliers_alarmed": sorted(lead_alarms.suppliers),
             "false_alarm_per_year": previous.false_alarm_per_year,
+            # the copied rows' exception rows that need no demand history, taken from the previous run's file
+            "exception_rows_reused": exceptions_reused,
+            **({"exception_rows_not_reused_because": not_reused} if not_reused else {}),
         }
         summary_path = out / "summary.json"
         write_summary(summary_path, ctx.run_id, metrics, ctx.components, batches, batch_seconds,
@@ -481,4 +546,6 @@ def run_since(
             host.run_failed(ctx, exc)
         raise
     finally:
+        if early is not None:
+            early.close()
         lock.release()

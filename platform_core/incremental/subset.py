@@ -31,8 +31,8 @@ from platform_core.fitting import fit_costs, fit_lead_times
 from platform_core.networks import NetworkStructure, index_networks
 from platform_core.plan import BatchSettings, BatchSpec, SharedInputs, plan_run
 
-__all__ = ["sub_dataset", "plan_subset", "pooled_forecaster", "pool_sample", "with_forecaster", "FitOnce", "FitForLanes",
-           "POOL_MAX_SERIES"]
+__all__ = ["in_values", "sub_dataset", "plan_subset", "pooled_forecaster", "pool_sample", "with_forecaster",
+           "FitOnce", "FitForLanes", "POOL_MAX_SERIES"]
 
 #: The full run's pooling sample size (``pool_forecaster``'s default).
 POOL_MAX_SERIES = 20_000
@@ -52,12 +52,25 @@ def _rows_in(table: pa.Table, index: StageIndex, keep: np.ndarray, sku_col: str 
     return table.filter(pa.array(mask))
 
 
+def in_values(column: pa.ChunkedArray, values: pa.Array) -> pa.ChunkedArray:
+    """Per row, whether ``column`` (string or dictionary-encoded string) is one of ``values`` (strings).
+
+    A dictionary-encoded chunk is looked up once per dictionary entry, then spread by its
+    indices (87 M demand rows: ~0.8 s instead of ~7 s for ``is_in`` on the encoded column).
+    """
+    values = values.cast(pa.string())
+    chunks = []
+    for chunk in column.chunks:
+        if pa.types.is_dictionary(chunk.type):
+            chunks.append(pc.take(pc.is_in(chunk.dictionary.cast(pa.string()), value_set=values), chunk.indices))
+        else:
+            chunks.append(pc.is_in(chunk.cast(pa.string()), value_set=values))
+    return pa.chunked_array(chunks, pa.bool_())
+
+
 def _of_skus(table: pa.Table, skus: pa.Array) -> pa.Table:
     """Rows of ``table`` whose ``sku`` is one of ``skus`` (a cheap first cut before the stage lookup)."""
-    sku_col = table.column("sku")
-    if pa.types.is_dictionary(sku_col.type):
-        return table.filter(pc.is_in(sku_col, value_set=skus.cast(sku_col.type.value_type)))
-    return table.filter(pc.is_in(sku_col.cast(pa.string()), value_set=skus))
+    return table.filter(in_values(table.column("sku"), skus))
 
 
 def sub_dataset(dataset: Dataset, structure: NetworkStructure, keep: np.ndarray, *,

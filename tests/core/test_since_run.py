@@ -288,3 +288,132 @@ def test_the_command_line_refuses_an_edited_pooled_file_naming_it(runs, cycles, 
     assert not (tmp_path / "out" / "recommendations.parquet").exists()
     assert main(["run", str(new), "--out", str(tmp_path / "out"), "--refit-pooled", *common]) == 2
     assert "--refit-pooled goes with --since" in capsys.readouterr().err
+
+
+def test_exceptions_reusing_the_previous_runs_rows_equal_those_computed_from_scratch(runs, cycles):
+    """The incremental run's exceptions.parquet, partly copied from the previous run's, is the from-scratch table."""
+    from platform_core.data.loaders import load_dataset
+    from platform_core.incremental.outputs import exceptions_for_rows
+    from platform_core.incremental.state import read_sensing_state
+    from platform_core.networks import index_networks
+
+    _, new, _, _ = cycles
+    dataset = load_dataset(new)
+    grid = read_sensing_state(runs / "incremental").grid
+    rec = pq.read_table(runs / "incremental" / "recommendations.parquet")
+    scratch = exceptions_for_rows(rec, dataset, index_networks(dataset), grid, grid.last_period)
+    written = pq.read_table(runs / "incremental" / "exceptions.parquet")
+    assert written.equals(scratch)
+    section = json.loads((runs / "incremental" / "summary.json").read_text())["incremental"]
+    assert section["exception_rows_reused"] > 0 and "exception_rows_not_reused_because" not in section
+
+
+def _exception_keys(table: pa.Table, lists: tuple[str, ...], rows: set) -> set:
+    return {(r["list"], r["sku"], r["location"], r["magnitude"], r["reason"]) for r in table.to_pylist()
+            if r["list"] in lists and (r["sku"], r["location"]) in rows}
+
+
+def test_reused_exception_rows_where_the_history_lists_change(runs, cycles, tmp_path):
+    """Copied rows whose recent demand changed (stock-outs and idle periods in the new period)."""
+    from platform_core.data.loaders import load_dataset
+    from platform_core.data.schemas import Dataset
+    from platform_core.exception_lists import ROW_ONLY_LISTS
+    from platform_core.incremental.outputs import exceptions_for_rows, exceptions_since
+    from platform_core.incremental.state import read_sensing_state
+    from platform_core.networks import index_networks
+
+    _, new, _, _ = cycles
+    loaded = load_dataset(new)
+    demand = loaded.demand
+    day = demand.column("period").cast(pa.int32()).to_numpy()
+    last = day == day.max()
+    rng = np.random.default_rng(3)
+    quantity = demand.column("quantity").to_numpy(zero_copy_only=False).copy()
+    quantity[last & (rng.random(day.size) < 0.3)] = 0.0
+    demand = demand.set_column(demand.column_names.index("quantity"), "quantity", pa.array(quantity))
+    demand = demand.set_column(demand.column_names.index("stocked_out"), "stocked_out",
+                               pa.array(last | demand.column("stocked_out").fill_null(False).to_numpy(
+                                   zero_copy_only=False)))
+    dataset = Dataset(root=loaded.root, tables={**loaded.tables, "demand": demand}, sources=loaded.sources)
+    structure = index_networks(dataset)
+    grid = read_sensing_state(runs / "incremental").grid
+    previous = pq.read_table(runs / "previous" / "recommendations.parquet")
+    fresh = pq.read_table(runs / "full_pooled" / "recommendations.parquet").select(previous.column_names)
+    n = previous.num_rows
+    net = np.empty(n, dtype=np.int64)
+    net[structure.order] = structure.network_id
+    replan = np.isin(net, np.unique(net)[::3])  # every third network re-planned
+    order = np.argsort(np.concatenate([np.flatnonzero(~replan), np.flatnonzero(replan)]), kind="stable")
+    rec = pa.concat_tables([previous.filter(pa.array(~replan)), fresh.filter(pa.array(replan))]).take(order)
+    prev_path = runs / "previous" / "exceptions.parquet"
+
+    got, reused, why = exceptions_since(rec, dataset, structure, grid, grid.last_period, replan, prev_path)
+    want = exceptions_for_rows(rec, dataset, structure, grid, grid.last_period)
+    assert why == "" and reused > 0
+    assert got.equals(want)
+    # it could have failed: taking every list of the copied rows from the previous file, or the
+    # re-planned rows' rows too, gives other rows
+    keys = list(zip(rec.column("sku").to_pylist(), rec.column("location").to_pylist(), strict=True))
+    copied = {k for k, r in zip(keys, replan.tolist(), strict=True) if not r}
+    again = {k for k, r in zip(keys, replan.tolist(), strict=True) if r}
+    history_lists = ("counter_intuitive", "not_solved")
+    before = pq.read_table(prev_path)
+    assert _exception_keys(before, history_lists, copied) != _exception_keys(want, history_lists, copied)
+    assert _exception_keys(before, ROW_ONLY_LISTS, again) != _exception_keys(want, ROW_ONLY_LISTS, again)
+    assert _exception_keys(before, ROW_ONLY_LISTS, copied) == _exception_keys(want, ROW_ONLY_LISTS, copied)
+
+    # a file of other rules (no digest), or naming SKU-locations not in the input: computed from scratch
+    plain = tmp_path / "plain.parquet"
+    pq.write_table(before.replace_schema_metadata(None), plain)
+    got, reused, why = exceptions_since(rec, dataset, structure, grid, grid.last_period, replan, plain)
+    assert (reused, "other exception rules" in why) == (0, True) and got.equals(want)
+    stranger = tmp_path / "stranger.parquet"
+    skus = before.column("sku").to_pylist()
+    skus[before.column("list").to_pylist().index(ROW_ONLY_LISTS[0])] = "NO-SUCH-SKU"
+    sku = pa.array(skus, pa.string())
+    pq.write_table(before.set_column(before.column_names.index("sku"), before.schema.field("sku"), sku), stranger)
+    got, reused, why = exceptions_since(rec, dataset, structure, grid, grid.last_period, replan, stranger)
+    assert (reused, "not in this input" in why) == (0, True) and got.equals(want)
+    got, reused, why = exceptions_since(rec, dataset, structure, grid, grid.last_period, replan, tmp_path / "none")
+    assert reused == 0 and "not found" in why and got.equals(want)
+
+
+def test_interleave_equals_sorting_copied_and_fresh_rows_into_input_order():
+    from platform_core.incremental.outputs import interleave
+
+    rng = np.random.default_rng(11)
+    n = 500
+    previous = pa.table({"k": np.arange(n), "s": [f"old{i}" for i in range(n)], "x": rng.random(n)})
+    for replan in (rng.random(n) < 0.3, np.zeros(n, dtype=bool), np.ones(n, dtype=bool),
+                   np.repeat(rng.random(n // 50) < 0.5, 50)):
+        rows = rng.permutation(np.flatnonzero(replan))  # in the order the batches gave them
+        fresh = pa.table({"k": rows, "s": [f"new{i}" for i in rows], "x": -rng.random(rows.size)})
+        want = []  # row by row, independently of the slices
+        by_row = {int(r): j for j, r in enumerate(rows)}
+        for i in range(n):
+            src, at = (fresh, by_row[i]) if replan[i] else (previous, i)
+            want.append({c: src.column(c)[at].as_py() for c in previous.column_names})
+        assert interleave(previous, fresh, replan, rows).to_pylist() == want
+    with pytest.raises(ValueError, match="every re-planned row once"):
+        interleave(previous, fresh.slice(1), replan, rows[1:])
+
+
+def test_in_values_of_dictionary_and_plain_chunks_equals_a_set_lookup():
+    from platform_core.incremental.subset import in_values
+
+    names = ["A", "B", "Ç", "D", None, "A", "E"]
+    plain = pa.array(names, pa.string())
+    column = pa.chunked_array([plain.dictionary_encode(), plain.dictionary_encode().slice(2)])
+    got = in_values(column, pa.array(["A", "Ç", "Z"])).to_pylist()  # a null name: null or False, dropped by filter
+    assert [bool(g) for g in got] == [n in {"A", "Ç"} for n in names + names[2:]]
+    assert [bool(g) for g in in_values(pa.chunked_array([plain]), pa.array(["E"])).to_pylist()] == \
+        [n == "E" for n in names]
+
+
+def test_the_executor_started_while_loading_is_the_one_a_choice_after_sensing_would_make():
+    from platform_core.incremental.run import EARLY_START_INPUT_FACTOR, early_executor
+
+    assert early_executor("in_process", 10, 10_000) == "in_process"  # configured: known before sensing
+    assert early_executor("ray", 10, 10_000) == "ray"
+    assert early_executor("auto", 100_000, 10_000) is None  # 2,204 re-planned at 100,000: in process, chosen later
+    assert early_executor("auto", EARLY_START_INPUT_FACTOR * 10_000, 10_000) == "ray"
