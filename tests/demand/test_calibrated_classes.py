@@ -1,4 +1,4 @@
-"""``calibrated``'s demand classes in its backtest.
+"""``calibrated``'s demand classes in its backtest, and series without any demand yet.
 
 Checked on generated data against fresh periods of the same process (new random
 numbers), never against the history the forecaster was fitted on.
@@ -10,6 +10,9 @@ numbers), never against the history the forecaster was fitted on.
   large past sizes raised the forecast; above 1 for ``intermittent``).  A class read off
   the whole history (scored periods included) gets it the wrong way round for ``lumpy``:
   it selects the series whose *scored* periods held the bursts.
+* A series without demand yet is planned with what such series did after the backtest
+  origins: here every series starts demanding at a memoryless (geometric) time, so that
+  is the same at every origin and at the end of the history.
 """
 
 from __future__ import annotations
@@ -49,3 +52,31 @@ def test_class_level_factor_is_what_the_class_realises_next() -> None:
         se = np.sqrt(2.0 * 1.61 / (H * sel.sum())) / 0.7
         assert abs(params[c]["mean_factor_estimate"] - realised) <= 3 * se, (c, params[c], realised, se)
     assert params["lumpy"]["mean_factor_estimate"] < 1.0 < params["intermittent"]["mean_factor_estimate"]
+
+
+def test_series_without_demand_yet_are_planned_with_what_such_series_did() -> None:
+    rng = np.random.default_rng(2)
+    hazard, rate = 0.04, 2.0
+    start = rng.geometric(hazard, N)  # first period of demand (memoryless)
+    t = np.arange(T + H)[None, :]
+    y_all = np.where(t >= start[:, None], rng.poisson(rate, (N, T + H)), 0)
+    fc = CalibratedForecaster(base="negbin", horizon_periods=H, origins=3, min_history_periods=H,
+                              lead_periods=L).fit(_series(y_all[:, :T]))
+    dists = fc.period_demand()
+    new = fc.classes_ == "none"
+    assert new.sum() >= 100
+    planned = np.array([dists[i].mean() for i in np.flatnonzero(new)])
+    assert np.ptp(planned) == 0.0  # one class prior
+    realised = y_all[new, T:].mean()  # what the series without demand so far did next
+    # expected per-period demand of a series that has not started: rate x P(started by then)
+    expected = rate * np.mean(1.0 - (1.0 - hazard) ** (np.arange(H) + 1))
+    se = np.sqrt(rate * (1 + rate) / (H * new.sum()))
+    assert abs(realised - expected) <= 4 * se  # the test's own check of its process
+    assert abs(planned[0] - expected) <= 0.1 * expected, (planned[0], expected, realised)
+    # where the series without demand never started after an origin, they stay at zero
+    y_dead = rng.poisson(rate, (N // 3, T))
+    y_dead[: N // 6] = 0  # half never demand, the other half from the first period
+    fc0 = CalibratedForecaster(base="negbin", horizon_periods=H, origins=3, min_history_periods=H,
+                               lead_periods=L).fit(_series(y_dead))
+    p0 = fc0.period_demand()
+    assert all(p0[i].mean() == 0.0 for i in np.flatnonzero(fc0.classes_ == "none"))

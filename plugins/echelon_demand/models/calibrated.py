@@ -20,7 +20,10 @@ Method (all from the training history; nothing from the periods being planned):
    series by Bühlmann credibility ``z = tau^2 / (tau^2 + w_i)``: ``tau^2`` is the
    between-series variance of the factor beyond noise, ``w_i`` the noise variance of the
    series' own factor (per-period variance / mean² / scored periods).  This corrects the
-   level bias (trend, season, censoring) the base model leaves.
+   level bias (trend, season, censoring) the base model leaves.  A series without any
+   demand yet (class ``none``) is planned with what such series did after the backtest
+   origins: a negative binomial with the pooled mean and variance of their scored periods
+   (``new_series_mean`` / ``new_series_var``; a point mass at 0 when they had none).
 3. **Dispersion stretch** per demand class: every window of ``L`` consecutive scored
    periods inside the horizon gives a realised sum ``y``; its base distribution is the
    i.i.d. ``L``-fold sum scaled by the mean factor.  On the continuous (jittered)
@@ -57,7 +60,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 from scipy import stats
 
-from echelon_demand.models._common import subset, truncate
+from echelon_demand.models._common import family_dists, subset, truncate
 from platform_core.components import DemandSeries, Forecaster
 from platform_core.distributions import DiscreteDistribution
 from platform_core.forecasting.batch import BatchForecaster, compound_batch
@@ -365,6 +368,7 @@ class CalibratedForecaster(BatchForecaster):
         # themselves (a burst in them makes a series `lumpy`), and the class's backtest would
         # then promise the burst again
         self.bt_labels_: list[np.ndarray] = []
+        self.bt_fresh_: list[np.ndarray] = []  # no demand at all before the origin
         # the class-pooled shape (stretch, tail) is estimated on a sample of at most
         # `pool_series` series chosen by a hash of their key (all of them in smaller fits)
         every = max(1, -(-n // int(self.pool_series)))
@@ -389,7 +393,9 @@ class CalibratedForecaster(BatchForecaster):
             self.bt_.append((idx, dists, np.maximum(real, 0.0)))
             self.bt_members_.append(members)
             self.bt_moments_.append(_moments(members))
-            self.bt_labels_.append(classify(train).label if self.pool == "class"
+            origin_classes = classify(train).label
+            self.bt_fresh_.append(origin_classes == "none")
+            self.bt_labels_.append(origin_classes if self.pool == "class"
                                    else np.full(idx.size, "all", dtype=object))
         self._bt_first = list(self.bt_)
         self.lead_periods_ = np.full(n, max(int(self.lead_periods), 1), dtype=np.int64)
@@ -483,7 +489,9 @@ class CalibratedForecaster(BatchForecaster):
         ratio_rows, ratio_vals, ratio_noise, ratio_cls = [], [], [], []
         class_y: dict[str, float] = {}  # realised and forecast demand per class at the origins
         class_f: dict[str, float] = {}
-        for (idx, _, real), (means, second), lab in zip(self.bt_, self.bt_moments_, self.bt_labels_, strict=True):
+        new_moments = np.zeros(3)  # periods, sum and sum of squares of the no-history series' demand
+        for (idx, _, real), (means, second), lab, no_history in zip(self.bt_, self.bt_moments_, self.bt_labels_,
+                                                                     self.bt_fresh_, strict=True):
             w = weights[idx].T  # (members, rows): the pool's mean and variance from its members'
             mu = np.sum(w * means, axis=0)
             var = np.maximum(np.sum(w * second, axis=0) - mu**2, 0.0)
@@ -498,6 +506,11 @@ class CalibratedForecaster(BatchForecaster):
                 class_y[str(c)] = class_y.get(str(c), 0.0) + float(ysum[sel].sum())
                 class_f[str(c)] = class_f.get(str(c), 0.0) + float((mu[sel] * cnt[sel]).sum())
             ratio_cls.append(lab[ok])
+            fresh = no_history & (cnt > 0)
+            if fresh.any():
+                r_new = real[fresh]
+                r_new = r_new[~np.isnan(r_new)]
+                new_moments += (r_new.size, float(r_new.sum()), float((r_new**2).sum()))
             ratio_rows.append(idx[ok])
             ratio_vals.append(ysum[ok] / (mu[ok] * cnt[ok]))
             ratio_noise.append(var[ok] / (mu[ok] ** 2 * cnt[ok]))
@@ -522,6 +535,14 @@ class CalibratedForecaster(BatchForecaster):
                         tau2 = max(float(np.var(rho[rows]) - np.mean(np.minimum(w_noise[rows], 1e6))), 0.0)
                     p = {"mean_factor": mc, "mean_factor_between_var": tau2}
                 p = {**params.get(str(c), {}), **p}
+            if c == "none" and "new_series_mean" not in p:
+                # a series without any demand yet: what such series did after the
+                # backtest origins (pooled moments of their scored periods)
+                cnt_new, s1, s2 = new_moments
+                mean_new = s1 / cnt_new if cnt_new > 0 else 0.0
+                p["new_series_mean"] = float(mean_new)
+                p["new_series_var"] = float(max(s2 / cnt_new - mean_new**2, 0.0)) if cnt_new > 0 else 0.0
+                p["new_series_periods"] = float(cnt_new)
             params[str(c)] = p
             members = np.flatnonzero(labels == c)
             tau2 = p["mean_factor_between_var"]
@@ -614,6 +635,11 @@ class CalibratedForecaster(BatchForecaster):
         self.period_dists_ = [
             calibrate_period(d, float(m[i]), float(s_row[i]), tails[i]) for i, d in enumerate(self.base_dists_)
         ]
+        p_new = params.get("none", {})
+        if float(p_new.get("new_series_mean", 0.0)) > 0.0:  # series without demand yet: the class prior
+            prior = family_dists("negbin", np.array([p_new["new_series_mean"]]), np.array([p_new["new_series_var"]]))[0]
+            for k in np.flatnonzero(labels == "none").tolist():
+                self.period_dists_[k] = prior
 
     def _members(self) -> tuple[str, ...]:
         return (self.base,) if isinstance(self.base, str) else tuple(str(b) for b in self.base)
