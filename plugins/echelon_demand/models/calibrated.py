@@ -11,19 +11,13 @@ Method (all from the training history; nothing from the periods being planned):
 
 1. ``origins`` rolling origins ``o_k = T - horizon - k * step``: the base model is fitted
    on the periods before ``o_k``; the realised demand of the next ``horizon`` periods is
-   kept (stocked-out and missing periods are not scored).  Each backtest series is pooled
-   with the demand class it had *at that origin* (from the periods before it), as the
-   series being planned are classed from the periods before now: a class read off the
-   whole history selects on the scored periods (a burst in them makes a series `lumpy`).
+   kept (stocked-out and missing periods are not scored).
 2. **Mean factor** per series: realised / forecast demand over the scored periods.  The
    factor of a demand class (ADI/CV², pooled over its series) is shrunk towards per
    series by Bühlmann credibility ``z = tau^2 / (tau^2 + w_i)``: ``tau^2`` is the
    between-series variance of the factor beyond noise, ``w_i`` the noise variance of the
    series' own factor (per-period variance / mean² / scored periods).  This corrects the
-   level bias (trend, season, censoring) the base model leaves.  A series without any
-   demand yet (class ``none``) is planned with what such series did after the backtest
-   origins: a negative binomial with the pooled mean and variance of their scored periods
-   (``new_series_mean`` / ``new_series_var``; a point mass at 0 when they had none).
+   level bias (trend, season, censoring) the base model leaves.
 3. **Dispersion stretch** per demand class: every window of ``L`` consecutive scored
    periods inside the horizon gives a realised sum ``y``; its base distribution is the
    i.i.d. ``L``-fold sum scaled by the mean factor.  On the continuous (jittered)
@@ -60,7 +54,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 from scipy import stats
 
-from echelon_demand.models._common import family_dists, subset, truncate
+from echelon_demand.models._common import subset, truncate
 from platform_core.components import DemandSeries, Forecaster
 from platform_core.distributions import DiscreteDistribution
 from platform_core.forecasting.batch import BatchForecaster, compound_batch
@@ -83,7 +77,6 @@ _U_POINTS = 8
 _TAILS = ("gamma", "normal")
 #: Weight of the mean-excess term against the exceedance term of the stretch criterion.
 _EXCESS_WEIGHT = 0.1
-_WINDOW_FIELDS = ("row", "cls", "y", "mu_sum", "lq", "pair", "pair_dist", "pair_row")
 
 
 def _make(name: str, params: Mapping[str, Any] | None) -> Forecaster:
@@ -363,12 +356,6 @@ class CalibratedForecaster(BatchForecaster):
         self.bt_: list[tuple[np.ndarray, list[DiscreteDistribution], np.ndarray]] = []
         self.bt_members_: list[list[list[DiscreteDistribution]]] = []
         self.bt_moments_: list[tuple[np.ndarray, np.ndarray]] = []
-        # demand class of each backtest series as known at its origin (from the periods
-        # before it): a class read off the whole history would select on the scored periods
-        # themselves (a burst in them makes a series `lumpy`), and the class's backtest would
-        # then promise the burst again
-        self.bt_labels_: list[np.ndarray] = []
-        self.bt_fresh_: list[np.ndarray] = []  # no demand at all before the origin
         # the class-pooled shape (stretch, tail) is estimated on a sample of at most
         # `pool_series` series chosen by a hash of their key (all of them in smaller fits)
         every = max(1, -(-n // int(self.pool_series)))
@@ -393,10 +380,6 @@ class CalibratedForecaster(BatchForecaster):
             self.bt_.append((idx, dists, np.maximum(real, 0.0)))
             self.bt_members_.append(members)
             self.bt_moments_.append(_moments(members))
-            origin_classes = classify(train).label
-            self.bt_fresh_.append(origin_classes == "none")
-            self.bt_labels_.append(origin_classes if self.pool == "class"
-                                   else np.full(idx.size, "all", dtype=object))
         self._bt_first = list(self.bt_)
         self.lead_periods_ = np.full(n, max(int(self.lead_periods), 1), dtype=np.int64)
         self._calibrated_for: np.ndarray | None = None  # calibrated on first use, for lead_periods_
@@ -438,11 +421,11 @@ class CalibratedForecaster(BatchForecaster):
 
     # -------------------------------------------------------------- calibration ----
     def _windows(self, L: np.ndarray) -> dict[str, list[np.ndarray]]:
-        """Every scored window of the sampled series: series, class at the origin, realised L-sum, base mean, quantiles."""
-        out: dict[str, list[Any]] = {k: [] for k in _WINDOW_FIELDS}
-        for (idx_all, dists_all, real_all), lab_all in zip(self.bt_, self.bt_labels_, strict=True):
+        """Every scored window of the sampled series: series, origin, realised L-sum, base mean, quantiles."""
+        out: dict[str, list[Any]] = {k: [] for k in ("row", "y", "mu_sum", "lq", "pair", "pair_dist", "pair_row")}
+        for idx_all, dists_all, real_all in self.bt_:
             keep = np.flatnonzero(self.in_sample_[idx_all])
-            idx, real, lab = idx_all[keep], real_all[keep], lab_all[keep]
+            idx, real = idx_all[keep], real_all[keep]
             dists = [dists_all[j] for j in keep]
             Li = L[idx]
             ltd = compound_batch(dists, [DiscreteDistribution.point(int(x)) for x in Li], np.zeros(idx.size, dtype=np.int64))
@@ -459,7 +442,6 @@ class CalibratedForecaster(BatchForecaster):
                     continue
                 y = sums[good]
                 out["row"].append(np.full(y.size, i))
-                out["cls"].append(np.full(y.size, lab[j], dtype=object))
                 out["y"].append(y)
                 out["mu_sum"].append(np.full(y.size, ell * dists[j].mean()))
                 out["lq"].append(np.repeat(continuous_quantiles(ltd[j], np.array(LEVELS))[None, :], y.size, axis=0))
@@ -486,12 +468,8 @@ class CalibratedForecaster(BatchForecaster):
         Y = np.zeros(n)
         F = np.zeros(n)
         W = np.zeros(n)  # noise variance numerator: sum of per-period var over scored periods
-        ratio_rows, ratio_vals, ratio_noise, ratio_cls = [], [], [], []
-        class_y: dict[str, float] = {}  # realised and forecast demand per class at the origins
-        class_f: dict[str, float] = {}
-        new_moments = np.zeros(3)  # periods, sum and sum of squares of the no-history series' demand
-        for (idx, _, real), (means, second), lab, no_history in zip(self.bt_, self.bt_moments_, self.bt_labels_,
-                                                                     self.bt_fresh_, strict=True):
+        ratio_rows, ratio_vals, ratio_noise = [], [], []
+        for (idx, _, real), (means, second) in zip(self.bt_, self.bt_moments_, strict=True):
             w = weights[idx].T  # (members, rows): the pool's mean and variance from its members'
             mu = np.sum(w * means, axis=0)
             var = np.maximum(np.sum(w * second, axis=0) - mu**2, 0.0)
@@ -501,16 +479,6 @@ class CalibratedForecaster(BatchForecaster):
             F[idx] += mu * cnt
             W[idx] += var * cnt
             ok = (mu > 0) & (cnt > 0)
-            for c in np.unique(lab[ok]):
-                sel = ok & (lab == c)
-                class_y[str(c)] = class_y.get(str(c), 0.0) + float(ysum[sel].sum())
-                class_f[str(c)] = class_f.get(str(c), 0.0) + float((mu[sel] * cnt[sel]).sum())
-            ratio_cls.append(lab[ok])
-            fresh = no_history & (cnt > 0)
-            if fresh.any():
-                r_new = real[fresh]
-                r_new = r_new[~np.isnan(r_new)]
-                new_moments += (r_new.size, float(r_new.sum()), float((r_new**2).sum()))
             ratio_rows.append(idx[ok])
             ratio_vals.append(ysum[ok] / (mu[ok] * cnt[ok]))
             ratio_noise.append(var[ok] / (mu[ok] ** 2 * cnt[ok]))
@@ -526,23 +494,15 @@ class CalibratedForecaster(BatchForecaster):
             if given is not None and str(c) in given:
                 p = {**dict(given[str(c)]), **params.get(str(c), {})}
             else:
-                if rows.size == 0 or class_f.get(str(c), 0.0) <= 0.0:
+                if rows.size == 0:
                     p = {"mean_factor": 1.0, "mean_factor_between_var": 0.0}
                 else:
-                    mc = class_y[str(c)] / class_f[str(c)]
+                    mc = float(Y[rows].sum() / F[rows].sum())
                     tau2 = self._persistent_var(ratio_rows, ratio_vals, labels == c)
                     if tau2 is None:
                         tau2 = max(float(np.var(rho[rows]) - np.mean(np.minimum(w_noise[rows], 1e6))), 0.0)
                     p = {"mean_factor": mc, "mean_factor_between_var": tau2}
                 p = {**params.get(str(c), {}), **p}
-            if c == "none" and "new_series_mean" not in p:
-                # a series without any demand yet: what such series did after the
-                # backtest origins (pooled moments of their scored periods)
-                cnt_new, s1, s2 = new_moments
-                mean_new = s1 / cnt_new if cnt_new > 0 else 0.0
-                p["new_series_mean"] = float(mean_new)
-                p["new_series_var"] = float(max(s2 / cnt_new - mean_new**2, 0.0)) if cnt_new > 0 else 0.0
-                p["new_series_periods"] = float(cnt_new)
             params[str(c)] = p
             members = np.flatnonzero(labels == c)
             tau2 = p["mean_factor_between_var"]
@@ -558,7 +518,8 @@ class CalibratedForecaster(BatchForecaster):
 
         # ---- stretch and level spread per class --------------------------------------
         need_shape = given is None or any("stretch" not in given.get(str(c), {}) for c in np.unique(labels))
-        win = self._windows(L) if need_shape else {k: [] for k in _WINDOW_FIELDS}
+        win = self._windows(L) if need_shape else {k: [] for k in ("row", "y", "mu_sum", "lq", "pair", "pair_dist",
+                                                                     "pair_row")}
         row = np.concatenate(win["row"]) if win["row"] else np.zeros(0, dtype=np.int64)
         s_row = np.ones(n)
         level_sd = np.zeros(n)
@@ -574,13 +535,12 @@ class CalibratedForecaster(BatchForecaster):
                 if b > a:
                     u[order[a:b]] = _key_stream(self.seed, self.keys_[i]).random(b - a)
             b_dev = lq - mu_sum[:, None]
-            wcls = np.concatenate(win["cls"])
+            wcls = labels[row]
         else:
             wcls = np.zeros(0, dtype=object)
         rr = np.concatenate(ratio_rows) if ratio_rows else np.zeros(0, dtype=np.int64)
         rv_raw = np.concatenate(ratio_vals) if ratio_rows else np.zeros(0)
         rn = np.concatenate(ratio_noise) if ratio_rows else np.zeros(0)
-        rc = np.concatenate(ratio_cls) if ratio_rows else np.zeros(0, dtype=object)
         target = 1.0 - np.array(LEVELS)
         weight = 1.0 / (np.array(LEVELS) * target)
         for c in np.unique(labels):
@@ -592,14 +552,11 @@ class CalibratedForecaster(BatchForecaster):
                     # factor estimated from the means (weight 1) or shrunk towards 1, so the
                     # quantiles, not only the mean, of the backtest windows decide it
                     members = np.flatnonzero(labels == c)
-                    # the series of the class's windows (their class at the origin) and of
-                    # the class now both take the candidate factor
-                    touched = np.union1d(members, row[sel])
                     mc = float(p["mean_factor"])
                     best: tuple[float, float, str, float, np.ndarray] | None = None
                     for lam in _MEAN_FACTOR_WEIGHTS if abs(mc - 1.0) > 1e-9 else (1.0,):
                         m_try = m.copy()
-                        m_try[touched] = with_class_factor(touched, 1.0 + lam * (mc - 1.0))
+                        m_try[members] = with_class_factor(members, 1.0 + lam * (mc - 1.0))
                         a_sel = (y[sel] + u[sel] - 0.5) / m_try[row[sel]] - mu_sum[sel]
                         exceed = (a_sel[:, None, None] > _STRETCH_GRID[None, :, None] * b_dev[sel, None, :]).mean(axis=0)
                         loss = ((exceed - target[None, :]) ** 2 * weight[None, :]).sum(axis=1)
@@ -617,9 +574,9 @@ class CalibratedForecaster(BatchForecaster):
                     p["stretch"] = 1.0
                 p["windows"] = float(sel.sum())
             if "level_sd" not in p:
-                sel_r = rc == c
+                sel_r = labels[rr] == c
                 if sel_r.sum() >= 5:
-                    rv = rv_raw[sel_r] / with_class_factor(rr[sel_r], float(p["mean_factor"]))
+                    rv = rv_raw[sel_r] / m[rr[sel_r]]
                     lv = float(np.var(np.minimum(rv, 10.0)) - np.mean(np.minimum(rn[sel_r], 10.0)))
                     p["level_sd"] = float(np.sqrt(np.log1p(max(lv, 0.0))))  # lognormal with that variance
                 else:
@@ -635,11 +592,6 @@ class CalibratedForecaster(BatchForecaster):
         self.period_dists_ = [
             calibrate_period(d, float(m[i]), float(s_row[i]), tails[i]) for i, d in enumerate(self.base_dists_)
         ]
-        p_new = params.get("none", {})
-        if float(p_new.get("new_series_mean", 0.0)) > 0.0:  # series without demand yet: the class prior
-            prior = family_dists("negbin", np.array([p_new["new_series_mean"]]), np.array([p_new["new_series_var"]]))[0]
-            for k in np.flatnonzero(labels == "none").tolist():
-                self.period_dists_[k] = prior
 
     def _members(self) -> tuple[str, ...]:
         return (self.base,) if isinstance(self.base, str) else tuple(str(b) for b in self.base)
@@ -691,9 +643,8 @@ class CalibratedForecaster(BatchForecaster):
             else:
                 w = grid[0]
                 pairs: list[tuple[list[DiscreteDistribution], int, np.ndarray]] = []
-                for (idx, _, real), members, lab in zip(self._bt_first, self.bt_members_, self.bt_labels_,
-                                                        strict=True):
-                    for j in np.flatnonzero((lab == c) & self.in_sample_[idx]):
+                for (idx, _, real), members in zip(self._bt_first, self.bt_members_, strict=True):
+                    for j in np.flatnonzero((labels[idx] == c) & self.in_sample_[idx]):
                         ell = int(L[idx[j]])
                         r = real[j]
                         if ell > r.size:
