@@ -27,9 +27,17 @@ every 6 months inside the training months).  Scored on the months after ``o``:
    Also the share of (series, origin) replays whose realised fill lies in the
    recommendation's 80 % ``fill_rate_interval`` (12-month windows; for series with
    demand in the window).
+3. **Where a replay gap comes from** (``replay_by_origin``, ``replay_by_class``): the
+   gap per origin and per demand class (the class the forecaster gave the series from
+   its training months; ``none`` = no demand yet), each with the ratio of realised to
+   forecast mean demand over the 12 months, and the fill the same levels would have been
+   planned to give had the forecaster known that ratio (``planned_at_realised_level``:
+   the per-period PMF scaled by the class's ratio, same ``S``).  A gap that this closes
+   is a level error; one it leaves is the shape of the distribution.
 
-Usage: python benchmarks/calibration.py [--quick]   (quick: 600 series, one origin)
-Writes benchmarks/results/calibration_carparts[_quick].json.
+Usage: python benchmarks/calibration.py [--quick] [--forecasters NAME ...] [--origins O ...]
+(quick: 600 series, one origin).  Writes benchmarks/results/calibration_carparts[_quick].json
+(``calibration_carparts_<name>.json`` when ``--forecasters`` or ``--origins`` narrow it).
 """
 
 from __future__ import annotations
@@ -55,6 +63,7 @@ from forecast_carparts import DATA, load  # noqa: E402
 from platform_core.components import DemandSeries, Forecaster  # noqa: E402
 from platform_core.distributions import DiscreteDistribution  # noqa: E402
 from platform_core.forecasting.batch import compound_batch  # noqa: E402
+from platform_core.forecasting.classes import classify  # noqa: E402
 from platform_core.forecasting.fill_interval import fill_rate_interval  # noqa: E402
 from platform_core.forecasting.scores import quantiles  # noqa: E402
 
@@ -108,6 +117,44 @@ def replay(y: np.ndarray, o: int, level: float) -> tuple[float, float]:
     return short, dem
 
 
+def _fill_at(period: DiscreteDistribution, lead: int, level: float) -> float:
+    """Planned fill of base-stock ``level`` under i.i.d. periods ``period`` (as :func:`planned_level`)."""
+    mu = period.mean()
+    if mu <= 0:
+        return 1.0
+    lts = [DiscreteDistribution.point(lead), DiscreteDistribution.point(lead + 1)]
+    d_l, d_l1 = compound_batch([period, period], lts, np.zeros(2, dtype=np.int64))
+    s = np.array([level])
+    return float(1.0 - (_loss(d_l1, s) - _loss(d_l, s))[0] / mu)
+
+
+def _gap_rows(rows: list[tuple[str, float, float, float, float, float, DiscreteDistribution]],
+              level_check: bool) -> dict[str, float]:
+    """Planned vs realised fill of (class, level, planned fill, mean, short, demand, PMF) rows."""
+    mu = np.array([r[3] for r in rows])
+    f = np.array([r[2] for r in rows])
+    short = np.array([r[4] for r in rows])
+    dem = np.array([r[5] for r in rows])
+    planned = 1.0 - float((mu * (1.0 - f)).sum()) / max(float(mu.sum()), 1e-12) if mu.sum() > 0 else float("nan")
+    real = 1.0 - float(short.sum()) / float(dem.sum()) if dem.sum() > 0 else float("nan")
+    out = {"series_origins": len(rows), "planned_fill_rate": planned, "realised_fill_rate": real,
+           "realised_minus_planned_points": 100.0 * (real - planned),
+           "realised_over_forecast_mean_ratio": float(dem.sum() / (REPLAY * mu.sum())) if mu.sum() > 0 else float("nan")}
+    if level_check and mu.sum() > 0:
+        from echelon_demand.models.calibrated import calibrate_period
+
+        ratio = out["realised_over_forecast_mean_ratio"]
+        p_short = p_dem = 0.0
+        for _, lv, _, m, _, _, period in rows:
+            if m <= 0:
+                continue
+            f2 = _fill_at(calibrate_period(period, ratio, 1.0), LEAD, lv)
+            p_short += ratio * m * (1.0 - f2)
+            p_dem += ratio * m
+        out["planned_at_realised_level"] = 1.0 - p_short / p_dem
+    return out
+
+
 def randomised_pit(dist: DiscreteDistribution, y: float, u: float) -> float:
     cdf = np.concatenate(([0.0], np.cumsum(dist.pmf)))
     k = int(y) - dist.offset
@@ -120,16 +167,28 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="600 series, one origin")
     ap.add_argument("--data", type=Path, default=DATA, help=f"the carparts CSV (default {DATA})")
+    ap.add_argument("--forecasters", nargs="+", default=None, metavar="NAME",
+                    help=f"only these (of: {', '.join(forecasters())})")
+    ap.add_argument("--origins", nargs="+", type=int, default=None, metavar="O",
+                    help=f"origins [months] (default {' '.join(map(str, ORIGINS))})")
     args = ap.parse_args()
+    names = list(forecasters())
+    if args.forecasters:
+        unknown = sorted(set(args.forecasters) - set(names))
+        if unknown:
+            ap.error(f"unknown forecaster(s) {unknown}; known: {names}")
+        names = [nm for nm in names if nm in args.forecasters]
     demand = load(args.data)
     if args.quick:
         demand = subset(demand, np.arange(0, len(demand), len(demand) // 600)[:600])
-    origins = ORIGINS[-1:] if args.quick else ORIGINS
+    origins = tuple(args.origins) if args.origins else (ORIGINS[-1:] if args.quick else ORIGINS)
     lengths = np.diff(np.asarray(demand.indptr))
     rng = np.random.default_rng(15)
     results: dict[str, dict] = {}
-    for name in forecasters():
+    for name in names:
         t0 = time.perf_counter()
+        by_origin: dict[int, list] = {}
+        by_class: dict[str, list] = {}
         below = np.zeros(LEVELS.size)
         pit_below = np.zeros(LEVELS.size)
         scored = 0
@@ -148,6 +207,7 @@ def main() -> None:
             ltd = compound_batch(period, [DiscreteDistribution.point(LEAD)] * idx.size,
                                  np.zeros(idx.size, dtype=np.int64))
             q = quantiles(ltd, LEVELS)
+            classes = np.asarray(getattr(fc, "classes_", classify(train).label), dtype=object)
             levels = np.zeros(idx.size)
             promise = np.zeros(idx.size)
             realised = np.full(idx.size, np.nan)
@@ -168,6 +228,9 @@ def main() -> None:
                 p_short += mu * REPLAY * (1.0 - f)
                 p_dem += mu * REPLAY
                 sh, dm = replay(y, o, lv)
+                row = (str(classes[j]), lv, f, mu, sh, dm, period[j])
+                by_origin.setdefault(o, []).append(row)
+                by_class.setdefault(str(classes[j]), []).append(row)
                 r_short += sh
                 r_dem += dm
                 if dm > 0:
@@ -193,6 +256,8 @@ def main() -> None:
             "replay_planned_fill_rate": planned,
             "replay_realised_fill_rate": real,
             "replay_realised_minus_planned_points": 100.0 * (real - planned),
+            "replay_by_origin": {str(o): _gap_rows(rows, False) for o, rows in by_origin.items()},
+            "replay_by_class": {c: _gap_rows(rows, True) for c, rows in sorted(by_class.items())},
             "fill_interval_80_coverage": inside / max(windows, 1),
             "fill_interval_windows": windows,
             "seconds": time.perf_counter() - t0,
@@ -204,14 +269,28 @@ def main() -> None:
               f"replay planned {planned:.4f} realised {real:.4f} ({100 * (real - planned):+.2f} pp)  "
               f"interval coverage {r['fill_interval_80_coverage']:.3f} ({windows})  {r['seconds']:.0f} s",
               flush=True)
+        for key, part in [*((f"origin {o}", g) for o, g in r["replay_by_origin"].items()),
+                          *((f"class {c}", g) for c, g in r["replay_by_class"].items())]:
+            at_level = (f"  planned at the realised level {part['planned_at_realised_level']:.4f}"
+                        if "planned_at_realised_level" in part else "")
+            print(f"{'':<24} {key:<20} planned {part['planned_fill_rate']:.4f} realised "
+                  f"{part['realised_fill_rate']:.4f} ({part['realised_minus_planned_points']:+.2f} pp), realised/forecast "
+                  f"mean {part['realised_over_forecast_mean_ratio']:.3f}{at_level}", flush=True)
+    narrowed = bool(args.forecasters or args.origins)
     payload = {
-        "command": "python benchmarks/calibration.py" + (" --quick" if args.quick else ""),
+        "command": "python benchmarks/calibration.py" + (" --quick" if args.quick else "")
+        + (f" --forecasters {' '.join(repr(nm) for nm in names)}" if args.forecasters else "")
+        + (f" --origins {' '.join(map(str, origins))}" if args.origins else ""),
         "data": "carparts (2,674 monthly series, Hyndman expsmooth)",
         "series": len(demand), "origins": list(origins), "lead_time_periods": LEAD,
         "replay_periods": REPLAY, "planned_fill_target": FILL_TARGET,
         "calibrated_params": CAL, "levels": LEVELS.tolist(), "forecasters": results,
     }
-    path = write_result("calibration_carparts" + ("_quick" if args.quick else ""), payload)
+    suffix = ("_quick" if args.quick else "") + ("_" + "_".join(
+        nm.split(" ")[0].replace("(", "-").replace(")", "") for nm in names) if narrowed else "")
+    if args.origins:
+        suffix += "_o" + "-".join(map(str, origins))
+    path = write_result("calibration_carparts" + suffix, payload)
     print(f"wrote {path}")
 
 
