@@ -273,6 +273,17 @@ def joint_uniform(key: np.uint64, t: int, rank: np.int64, width: np.uint64) -> f
 
 
 @nb.njit(cache=True, nogil=True)
+def guide_bits(m: int) -> int:
+    """Bits of the threshold guide table of an ``m``-point distribution (at least 2)."""
+    v = GUIDE_FACTOR * m - 1
+    bits = 0
+    while v > 0:
+        bits += 1
+        v >>= 1
+    return max(2, bits)
+
+
+@nb.njit(cache=True, nogil=True)
 def threshold_block(cdf: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.uint64]:
     """The tables of :func:`threshold_tables` for one distribution ``cdf[lo:hi]``, jitted.
 
@@ -283,12 +294,7 @@ def threshold_block(cdf: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.u
     loop over distributions would cost more than the draws.
     """
     m = hi - lo
-    v = GUIDE_FACTOR * m - 1
-    bits = 0
-    while v > 0:
-        bits += 1
-        v >>= 1
-    bits = max(2, bits)
+    bits = guide_bits(m)
     n_guide = 1 << bits
     tab = np.empty(m + n_guide, dtype=np.int64)
     for k in range(m):

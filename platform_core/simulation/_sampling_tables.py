@@ -12,7 +12,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from ._rng import _TWO53, GUIDE_FACTOR
+from ._rng import _TWO53, guide_bits
 
 __all__ = ["sampling_tables"]
 
@@ -37,12 +37,7 @@ def sampling_tables(cdf: np.ndarray, ptr: np.ndarray) -> tuple[np.ndarray, np.nd
     for b in range(n_b):
         lo, hi = ptr[b], ptr[b + 1]
         m = hi - lo
-        v = GUIDE_FACTOR * m - 1
-        bits = 0
-        while v > 0:
-            bits += 1
-            v >>= 1
-        bits = max(2, bits)
+        bits = guide_bits(m)
         g_ptr[b + 1] = g_ptr[b] + (1 << bits)
         g_shift[b] = 64 - bits
         j = 0
